@@ -1,0 +1,90 @@
+"""Checking a workflow before it runs: every registered validator, one result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .errors import Problem
+from .model import Workflow
+from .plugins import Plugins, load_plugins
+from .records import Action
+
+__all__ = ["ValidationContext", "ValidationResult", "WorkflowValidator"]
+
+
+@attrs.frozen
+class ValidationContext:
+    """The second argument of every validator's ``check(workflow, context)``.
+
+    Attributes:
+        plugins: the plugin registry (what actions exist, with their parameter classes).
+        actions: every action usable in this run: the registry's plus custom actions
+            registered on the engine.
+        strict: strict validation; warnings count as errors. Validators need not look
+            at it: report security findings as ``severity="warning"`` and strict mode
+            turns them into errors.
+        source: the file the workflow came from, if any.
+    """
+
+    plugins: Plugins
+    actions: Mapping[str, Action]
+    strict: bool = False
+    source: str | None = None
+
+
+@attrs.frozen
+class ValidationResult:
+    """What :meth:`WorkflowValidator.validate` found.
+
+    Attributes:
+        problems: every problem, errors and warnings, in validator order.
+        strict: whether warnings count as errors.
+    """
+
+    problems: tuple[Problem, ...]
+    strict: bool = False
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error" or self.strict]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [] if self.strict else [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors
+
+
+class WorkflowValidator:
+    """Runs every registered validator over a workflow.
+
+    ``WorkflowValidator().validate(workflow, strict=True)`` as in the seed; pass
+    ``plugins=`` to validate against a particular registry, ``actions=`` to add actions
+    that are not in it (an engine's custom actions).
+    """
+
+    def __init__(self, plugins: Plugins | None = None, actions: Mapping[str, Action] | None = None):
+        self.plugins = plugins if plugins is not None else load_plugins()
+        self.actions = {**self.plugins.actions, **(actions or {})}
+
+    def validate(self, workflow: Workflow, strict: bool = False, source: str | None = None) -> ValidationResult:
+        context = ValidationContext(self.plugins, self.actions, strict=strict, source=source)
+        problems: list[Problem] = []
+        for name, validator in self.plugins.validators.items():
+            try:
+                found = list(validator.check(workflow, context) or ())
+            except Exception as exc:  # a broken validator is itself a finding
+                found = [Problem(f"validator '{name}' crashed: {type(exc).__name__}: {exc}")]
+            problems.extend(p if p.source or not source else attrs.evolve(p, source=source) for p in found)
+        return ValidationResult(tuple(problems), strict)
+
+    def suggest_improvements(self, workflow: Workflow) -> list[str]:
+        """Advice that is not a problem: e.g. long chains that could run in parallel."""
+        from .advice import suggestions
+
+        return suggestions(workflow)
