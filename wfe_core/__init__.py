@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from .context import StepCancelled, StepContext
 from .errors import ActionError, CycleError, InvalidWorkflowError, PluginError, Problem, TemplateError, WfeError
+from .engine import WorkflowEngine
 from .graph import DependencyGraph
 from .hookspecs import hookimpl
-from .model import DEFAULT_TIMEOUT, RunStats, RunStatus, StepResult, StepStatus, Workflow, WorkflowStep
+from .model import DEFAULT_TIMEOUT, RunStats, RunStatus, StepRecord, StepResult, StepStatus, Workflow, WorkflowStep
+from .plan import Plan
 from .plugins import Plugins, load_plugins
+from .progress import ProgressTracker
 from .records import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from .validation import ValidationContext, ValidationResult, WorkflowValidator
 
 __version__ = "0.1.0"
 
@@ -20,23 +24,30 @@ __all__ = [
     "DependencyGraph",
     "Event",
     "InvalidWorkflowError",
+    "Plan",
     "PluginError",
     "Plugins",
     "Problem",
+    "ProgressTracker",
     "Reporter",
     "RollbackHandler",
     "RunStats",
     "RunStatus",
     "StepCancelled",
     "StepContext",
+    "StepRecord",
     "StepResult",
     "StepStatus",
     "Strategy",
     "TemplateError",
+    "ValidationContext",
+    "ValidationResult",
     "Validator",
     "WfeError",
     "Workflow",
+    "WorkflowEngine",
     "WorkflowStep",
+    "WorkflowValidator",
     "hookimpl",
     "load_plugins",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "RunStats",
     "RunStatus",
+    "StepRecord",
     "StepResult",
     "StepStatus",
     "Workflow",
@@ -225,6 +226,32 @@ class StepResult:
 
 
 @attrs.define
+class StepRecord:
+    """What happened to one step in a run.
+
+    Attributes:
+        step_id: the step.
+        status: its :class:`StepStatus`.
+        attempts: how many attempts started.
+        output: the successful attempt's output.
+        error: the last attempt's error, for failed / timed-out steps.
+        reason: why a step was skipped or cancelled (or, in a dry run, what would happen).
+        started_at / finished_at: ``time.time()`` of the first start and the end.
+        duration: seconds spent inside the action, summed over attempts.
+    """
+
+    step_id: str
+    status: StepStatus = StepStatus.PENDING
+    attempts: int = 0
+    output: Any = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float = 0.0
+
+
+@attrs.define
 class RunStats:
     """What :meth:`WorkflowEngine.execute_workflow` returns about a finished run.
 
@@ -237,7 +264,7 @@ class RunStats:
         total_execution_time: wall-clock seconds of the run.
         busy_time: seconds spent inside actions, summed over steps.
         parallel_efficiency: ``busy_time / (total_execution_time * workers)``, in [0, 1].
-        steps: per-step status, attempts, timings, output and error, by step id.
+        steps: a :class:`StepRecord` per step id.
         variables: run variables at the end.
         error: why the run failed, when it did.
     """
@@ -253,9 +280,13 @@ class RunStats:
     total_execution_time: float = 0.0
     busy_time: float = 0.0
     parallel_efficiency: float = 0.0
-    steps: dict[str, Any] = attrs.field(factory=dict)
+    steps: dict[str, StepRecord] = attrs.field(factory=dict)
     variables: dict[str, Any] = attrs.field(factory=dict)
     error: str | None = None
+    strategy: str = ""
+    workers: int = 0
+    dry_run: bool = False
+    metadata: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def succeeded(self) -> bool:

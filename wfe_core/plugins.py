@@ -121,11 +121,11 @@ class Plugins:
         self.rollback_handlers: dict[str, RollbackHandler] = {
             n: p.record for n, p in provided["rollback_handlers"].items()
         }
-        self._has_listeners = bool(pm.hook.wfe_event.get_hookimpls())
+        self.has_listeners = bool(pm.hook.wfe_event.get_hookimpls())
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every ``wfe_event`` hook; a failing hook is logged."""
-        if not self._has_listeners:
+        if not self.has_listeners:
             return
         try:
             self._pm.hook.wfe_event(event=event)

@@ -52,6 +52,11 @@ class Action:
         quote: per parameter name, a function that quotes values substituted into that
             parameter by templating (``shell.execute`` quotes its ``command``). ``{x!raw}``
             in a template opts one substitution out.
+        sets_variables: whether the action may return ``StepResult.variables``. Validation
+            then cannot know statically which names the step defines, so it leaves
+            undefined-name checks of its dependents to run time. (``variable.set`` is
+            understood without it.) Variables returned by an action that does not declare
+            this fail the step.
         description: one line for ``wfe plugins`` and the schema.
     """
 
@@ -61,6 +66,7 @@ class Action:
     side_effects: bool = True
     rollback: RollbackHandler | None = None
     quote: Mapping[str, Callable[[Any], str]] = attrs.field(factory=dict)
+    sets_variables: bool = False
     description: str = ""
 
 

@@ -27,12 +27,14 @@ class ValidationContext:
             at it: report security findings as ``severity="warning"`` and strict mode
             turns them into errors.
         source: the file the workflow came from, if any.
+        variables: run variables given at run time (on top of the workflow's own).
     """
 
     plugins: Plugins
     actions: Mapping[str, Action]
     strict: bool = False
     source: str | None = None
+    variables: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -72,8 +74,15 @@ class WorkflowValidator:
         self.plugins = plugins if plugins is not None else load_plugins()
         self.actions = {**self.plugins.actions, **(actions or {})}
 
-    def validate(self, workflow: Workflow, strict: bool = False, source: str | None = None) -> ValidationResult:
-        context = ValidationContext(self.plugins, self.actions, strict=strict, source=source)
+    def validate(
+        self,
+        workflow: Workflow,
+        strict: bool = False,
+        source: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> ValidationResult:
+        context = ValidationContext(self.plugins, self.actions, strict=strict, source=source,
+                                    variables=dict(variables or {}))
         problems: list[Problem] = []
         for name, validator in self.plugins.validators.items():
             try:

@@ -46,7 +46,7 @@ def variable_get(params: GetParams, context: Any) -> Any:
 @hookimpl
 def wfe_actions():
     return [
-        Action("variable.set", variable_set, SetParams, side_effects=False,
+        Action("variable.set", variable_set, SetParams, side_effects=False, sets_variables=True,
                description="Set a run variable; the value is also the step's output."),
         Action("variable.get", variable_get, GetParams, side_effects=False,
                description="Read a run variable into the step's output."),

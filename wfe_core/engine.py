@@ -1,0 +1,225 @@
+"""``WorkflowEngine``: the seed's Python API over plan, validation and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidWorkflowError, WfeError
+from .model import RunStats, Workflow
+from .plan import Plan
+from .plugins import Plugins, load_plugins
+from .progress import ProgressTracker
+from .records import Action, Event
+from .scheduler import Scheduler
+from .validation import ValidationResult, WorkflowValidator
+
+__all__ = ["WorkflowEngine"]
+
+EXECUTION_MODES = ("normal", "dry_run")
+
+
+class WorkflowEngine:
+    """Runs workflows.
+
+    Args:
+        max_concurrent_steps: the most steps that run at once.
+        default_strategy: strategy used when a run names none (``adaptive``).
+        enable_rollback: compensate completed steps after a critical failure.
+        enable_claude_flow: coordinate runs through Claude Flow (needs wfe-claude-flow).
+        plugins: the plugin registry; built from installed plugins when omitted.
+        workdir: where relative paths resolve (default: the current directory).
+        strict: validate strictly before each run (warnings become errors).
+        propagate_skips: a skipped step skips its dependents (default true).
+    """
+
+    def __init__(
+        self,
+        max_concurrent_steps: int = 10,
+        default_strategy: str = "adaptive",
+        enable_rollback: bool = True,
+        enable_claude_flow: bool = False,
+        *,
+        plugins: Plugins | None = None,
+        workdir: str | Path | None = None,
+        strict: bool = False,
+        propagate_skips: bool = True,
+    ):
+        if not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
+            raise WfeError(f"max_concurrent_steps must be a whole number >= 1, got {max_concurrent_steps!r}")
+        self.plugins = plugins if plugins is not None else load_plugins()
+        self._check_strategy(default_strategy)
+        if enable_claude_flow and not any(n.startswith("claude_flow.") for n in self.plugins.actions):
+            raise WfeError("enable_claude_flow=True needs the wfe-claude-flow distribution (pip install wfe-claude-flow)")
+        self.max_concurrent_steps = max_concurrent_steps
+        self.default_strategy = default_strategy
+        self.enable_rollback = enable_rollback
+        self.enable_claude_flow = enable_claude_flow
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.strict = strict
+        self.propagate_skips = propagate_skips
+        self.progress_tracker = ProgressTracker()
+        self._custom: dict[str, Action] = {}
+        self._active: dict[str, Scheduler] = {}
+        self._history: dict[str, RunStats] = {}
+        self._lock = threading.Lock()
+
+    # -- actions --------------------------------------------------------------------------
+    @property
+    def actions(self) -> dict[str, Action]:
+        """Every action a workflow may use: plugins' plus custom ones."""
+        return {**self.plugins.actions, **self._custom}
+
+    def register_custom_action(
+        self,
+        name: str,
+        function: Callable[[Any, Any], Any],
+        *,
+        side_effects: bool = True,
+        parameters: type | None = None,
+        sets_variables: bool = True,
+        replace: bool = False,
+    ) -> None:
+        """Make ``function(parameters, context)`` available as action ``name``.
+
+        It returns a :class:`StepResult` or a plain value (taken as the output). Custom
+        actions are assumed to have side effects (dry-run does not call them) unless
+        ``side_effects=False``. Naming an action a plugin provides is an error unless
+        ``replace=True``.
+        """
+        if not isinstance(name, str) or not name:
+            raise WfeError("a custom action needs a non-empty name")
+        if name in self.plugins.actions and not replace:
+            owner = self.plugins.provided["actions"][name].plugin.label
+            raise WfeError(f"action '{name}' is already provided by plugin {owner}; pass replace=True to override it")
+        self._custom[name] = Action(name, function, parameters, side_effects=side_effects,
+                                    sets_variables=sets_variables, description="custom action")
+
+    # -- validation ------------------------------------------------------------------------
+    def validate_workflow(self, workflow: Workflow, strict: bool | None = None,
+                          variables: Mapping[str, Any] | None = None) -> ValidationResult:
+        """Run every validator; see :class:`~wfe_core.validation.WorkflowValidator`."""
+        validator = WorkflowValidator(self.plugins, actions=self._custom)
+        return validator.validate(workflow, strict=self.strict if strict is None else strict,
+                                  variables=variables)
+
+    def _check_strategy(self, name: str) -> None:
+        if name not in self.plugins.strategies:
+            from .errors import did_you_mean
+
+            known = ", ".join(sorted(self.plugins.strategies))
+            raise WfeError(f"unknown strategy '{name}'{did_you_mean(name, self.plugins.strategies)}; known: {known}")
+
+    # -- running ---------------------------------------------------------------------------
+    def run(
+        self,
+        workflow: Workflow,
+        execution_mode: str = "normal",
+        strategy: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        max_workers: int | None = None,
+        listeners: tuple[Callable[[Event], None], ...] = (),
+        source: str | None = None,
+    ) -> RunStats:
+        """Run ``workflow`` to the end and return its :class:`RunStats` (synchronous).
+
+        Raises :class:`InvalidWorkflowError` (nothing runs) when validation fails. A run
+        that fails or is cancelled returns normally; look at ``stats.status``.
+        """
+        if execution_mode not in EXECUTION_MODES:
+            raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
+        strategy = strategy or self.default_strategy
+        self._check_strategy(strategy)
+        run_vars = {**workflow.variables, **(variables or {})}
+        result = self.validate_workflow(workflow, variables=variables)
+        if not result.is_valid:
+            problems = result.errors
+            if source:
+                import attrs
+
+                problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
+            raise InvalidWorkflowError(problems)
+        plan = Plan.build(workflow, source=source)
+        workers = max_workers or self.max_concurrent_steps
+        policy = self.plugins.strategies[strategy].factory(plan, workers)
+        run_id = run_id or uuid.uuid4().hex
+        observers = tuple(listeners)
+        if self.progress_tracker.active:
+            observers += (self.progress_tracker.handle,)
+        scheduler = Scheduler(
+            plan=plan, policy=policy, strategy=strategy, actions=self.actions, plugins=self.plugins,
+            variables=run_vars, run_id=run_id, workdir=(self.workdir or Path.cwd()).resolve(),
+            dry_run=execution_mode == "dry_run", propagate_skips=self.propagate_skips,
+            listeners=observers,
+        )
+        with self._lock:
+            self._active[run_id] = scheduler
+        try:
+            stats = scheduler.run()
+        finally:
+            with self._lock:
+                self._active.pop(run_id, None)
+        stats.metadata = dict(metadata or {})
+        with self._lock:
+            self._history[run_id] = stats
+        return stats
+
+    async def execute_workflow(
+        self,
+        workflow: Workflow,
+        execution_mode: str = "normal",
+        strategy: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> RunStats:
+        """The seed's async API: ``stats = await engine.execute_workflow(workflow)``.
+
+        The run happens on a worker thread, so the event loop stays free.
+        """
+        return await asyncio.to_thread(self.run, workflow, execution_mode, strategy, variables, metadata, **options)
+
+    def cancel_workflow(self, workflow_id: str) -> bool:
+        """Cancel the active run with this run id, or every active run of this workflow id.
+
+        Returns whether anything was cancelled.
+        """
+        with self._lock:
+            targets = [s for rid, s in self._active.items() if workflow_id in (rid, s.workflow.id)]
+        for scheduler in targets:
+            scheduler.cancel()
+        return bool(targets)
+
+    def get_workflow_status(self, workflow_id: str) -> dict[str, Any] | None:
+        """Status of a run (by run id) or of the latest run of a workflow (by workflow id)."""
+        with self._lock:
+            active = [s for rid, s in self._active.items() if workflow_id in (rid, s.workflow.id)]
+            if active:
+                s = active[-1]
+                return {
+                    "run_id": s.run_id, "workflow_id": s.workflow.id, "status": "running",
+                    "steps": {sid: r.status.value for sid, r in s.records.items()},
+                }
+            done = [st for rid, st in self._history.items() if workflow_id in (rid, st.workflow_id)]
+        if not done:
+            return None
+        st = done[-1]
+        return {
+            "run_id": st.run_id, "workflow_id": st.workflow_id, "status": st.status.value,
+            "steps": {sid: r.status.value for sid, r in st.steps.items()}, "error": st.error,
+        }
+
+    def cleanup(self) -> None:
+        """Cancel what still runs and forget finished runs."""
+        with self._lock:
+            active = list(self._active.values())
+            self._history.clear()
+        for scheduler in active:
+            scheduler.cancel()

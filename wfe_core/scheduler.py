@@ -1,0 +1,500 @@
+"""The scheduler loop of one run. It owns all run state and is its only writer.
+
+Pool threads only run :func:`~wfe_core.executor.run_attempt`; each finished attempt comes
+back through one queue, and timers (attempt deadlines, retry delays) live in one heap, so
+the loop never scans the graph or polls: per step it does O(degree) work.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .context import StepContext
+from .convert import structure
+from .errors import InvalidWorkflowError, TemplateError
+from .executor import Attempt, run_attempt
+from .model import RunStats, RunStatus, StepRecord, StepStatus, WorkflowStep
+from .plan import Plan
+from .records import Action, Event
+from .templating import Unknown, has_placeholders, render
+
+__all__ = ["Scheduler", "conditions_hold"]
+
+log = logging.getLogger("wfe.scheduler")
+
+_FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+_WAKE = object()
+
+
+def conditions_hold(conditions: dict[str, Any], variables: dict[str, Any]) -> str | None:
+    """``None`` when every condition holds, else why not.
+
+    A condition ``name: value`` holds when the variable equals ``value``; a list value
+    means "one of". A string variable also matches the YAML spelling of a non-string
+    value (``--var deploy=true`` matches ``deploy: true``).
+    """
+    for name, expected in conditions.items():
+        if name not in variables:
+            return f"condition on '{name}': variable is not defined"
+        actual = variables[name]
+        options = expected if isinstance(expected, list) else [expected]
+        if not any(_same(actual, option) for option in options):
+            return f"condition on '{name}': {actual!r} is not {expected!r}"
+    return None
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if actual == expected and type(actual) is type(expected):
+        return True
+    if isinstance(actual, str) and not isinstance(expected, str):
+        spelled = {True: "true", False: "false", None: "null"}.get(expected, str(expected)) \
+            if isinstance(expected, (bool, type(None))) else str(expected)
+        return actual.strip().lower() == spelled.lower()
+    return actual == expected and not isinstance(actual, bool) and not isinstance(expected, bool)
+
+
+class Scheduler:
+    """Runs one plan to the end. Build it, call :meth:`run` once, from one thread.
+
+    ``cancel()`` may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        policy: Any,
+        strategy: str,
+        actions: dict[str, Action],
+        plugins: Any,
+        variables: dict[str, Any],
+        run_id: str,
+        workdir: Path,
+        dry_run: bool = False,
+        executor: Executor | None = None,
+        propagate_skips: bool = True,
+        cancel_grace: float = 5.0,
+        listeners: tuple = (),
+        on_finish: Any = None,
+    ):
+        self.plan = plan
+        self.workflow = plan.workflow
+        self.policy = policy
+        self.strategy = strategy
+        self.actions = actions
+        self.plugins = plugins
+        self.variables = dict(variables)
+        self.run_id = run_id
+        self.workdir = workdir
+        self.dry_run = dry_run
+        self.propagate_skips = propagate_skips
+        self.cancel_grace = cancel_grace
+        self.listeners = listeners
+        self.on_finish = on_finish
+        self.steps: dict[str, WorkflowStep] = {s.id: s for s in self.workflow.steps}
+        self.records = {sid: StepRecord(sid) for sid in self.steps}
+        self.waiting = {sid: len(plan.graph.parents[sid]) for sid in self.steps}
+        self.results: dict[str, dict[str, Any]] = {}  # the ``steps`` template scope
+        self.running: dict[str, Attempt] = {}
+        self.timers: list[tuple[float, int, str, str, Attempt | None]] = []
+        self.seq = itertools.count()
+        self.done = queue.SimpleQueue()
+        self.stopping: str | None = None
+        self.cancelled = threading.Event()
+        self.abandoned = 0
+        self.resources: dict[str, Any] = {}
+        self.resources_lock = threading.Lock()
+        self.templated = {sid: has_placeholders(s.parameters) for sid, s in self.steps.items()}
+        self._vars_view = MappingProxyType(dict(self.variables))
+        self._vars_dirty = False
+        self._executor = executor
+        self._own_executor = executor is None
+        self.finished_count = 0
+        self.retries_pending = 0
+
+    # -- events -------------------------------------------------------------------------
+    def emit(self, kind: str, step_id: str | None = None, **data: Any) -> None:
+        if not self.listeners and not self.plugins.has_listeners:
+            return
+        event = Event(kind, self.run_id, self.workflow.id, step_id, data)
+        self.plugins.emit(event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a run listener failed on %s", kind)
+
+    # -- public -------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop dispatching, cancel running steps; the run ends cancelled."""
+        self.cancelled.set()
+        self.done.put(_WAKE)
+
+    def run(self) -> RunStats:
+        started = time.time()
+        t0 = time.monotonic()
+        self.emit("run.started", strategy=self.strategy, workers=self.policy.workers,
+                  total_steps=len(self.steps), dry_run=self.dry_run)
+        if self._executor is None:
+            self._executor = self.plugins.make_executor(self.policy.workers) or ThreadPoolExecutor(
+                max_workers=self.policy.workers, thread_name_prefix=f"wfe-{self.run_id[:8]}"
+            )
+        try:
+            for sid in self.plan.graph.order:
+                if self.waiting[sid] == 0:
+                    self._became_ready(sid)
+            self._dispatch()
+            self._loop()
+        finally:
+            self._shutdown()
+        elapsed = time.monotonic() - t0
+        return self._stats(started, elapsed)
+
+    # -- the loop -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        get = self.done.get
+        while self.running or self._timers_pending():
+            if self.cancelled.is_set() and self.stopping != "cancelled":
+                self._cancel_running()
+            timeout = self._next_timer_in()
+            try:
+                item = get(timeout=timeout) if timeout is None or timeout > 0 else get_nowait(self.done)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                if item is not _WAKE:
+                    self._finished(item)
+                item = get_nowait(self.done)
+            self._fire_timers()
+            self._dispatch()
+            if self.stopping == "cancelled" and self.running and self._grace_over():
+                self._abandon_running("cancelled: the action did not stop within the grace period")
+
+    def _timers_pending(self) -> bool:
+        return self.retries_pending > 0
+
+    def _next_timer_in(self) -> float | None:
+        if self.stopping == "cancelled" and self.running:
+            return 0.05
+        if not self.timers:
+            return None
+        return max(0.0, self.timers[0][0] - time.monotonic())
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, kind, sid, attempt = heapq.heappop(self.timers)
+            if kind == "retry":
+                self.retries_pending -= 1
+                if self.stopping is None:
+                    self.policy.push(sid)
+                else:
+                    self._close(sid, StepStatus.CANCELLED, reason=f"retry not started: {self.stopping}")
+            elif self.running.get(sid) is attempt:
+                # The deadline counts from when the action started, not from submission.
+                if attempt.started is None or attempt.started + attempt.timeout > now:
+                    base = attempt.started if attempt.started is not None else now
+                    heapq.heappush(self.timers, (base + attempt.timeout, next(self.seq), "deadline", sid, attempt))
+                    continue
+                self._timed_out(attempt)
+
+    # -- readiness, dispatch --------------------------------------------------------------
+    def _became_ready(self, sid: str) -> None:
+        if self.stopping is not None:
+            self._close(sid, StepStatus.CANCELLED, reason=f"not started: {self.stopping}")
+            return
+        step = self.steps[sid]
+        if step.conditions:
+            why = conditions_hold(step.conditions, self.variables)
+            if why is not None:
+                self._close(sid, StepStatus.SKIPPED, reason=why)
+                return
+        self.policy.push(sid)
+
+    def _dispatch(self) -> None:
+        if self.stopping is not None:
+            return
+        for sid in self.policy.pop(len(self.running)):
+            self._start(sid)
+
+    def _start(self, sid: str) -> None:
+        step = self.steps[sid]
+        record = self.records[sid]
+        action = self.actions[step.action]
+        number = record.attempts + 1
+        record.attempts = number
+        if record.started_at is None:
+            record.started_at = time.time()
+        try:
+            params = self._parameters(step, action)
+        except (TemplateError, InvalidWorkflowError) as exc:
+            record.error = f"step '{sid}': {exc}"
+            self._close(sid, StepStatus.FAILED, error=record.error)
+            self._after_failure(step)
+            return
+        if self.dry_run and action.side_effects:
+            self._would_run(step, params)
+            return
+        context = StepContext(
+            run_id=self.run_id, workflow_id=self.workflow.id, step=step, attempt=number,
+            variables=self._variables_view(), outputs=MappingProxyType(self.results),
+            workdir=self.workdir, dry_run=self.dry_run, resources=self.resources,
+            resources_lock=self.resources_lock,
+        )
+        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic())
+        self.running[sid] = attempt
+        self.emit("step.started", sid, attempt=number, action=step.action)
+        future = self._executor.submit(run_attempt, attempt)
+        attempt.future = future
+        future.add_done_callback(lambda _f, a=attempt: self.done.put(a))
+        heapq.heappush(self.timers, (attempt.submitted + step.timeout, next(self.seq), "deadline", sid, attempt))
+
+    def _parameters(self, step: WorkflowStep, action: Action) -> Any:
+        params = step.parameters
+        if self.templated[step.id]:
+            scope = {**self.variables, "steps": self.results}
+            params = render(params, scope, action.quote)
+        if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
+            params = structure(params, action.parameters, path="parameters")
+        return params
+
+    def _variables_view(self) -> MappingProxyType:
+        if self._vars_dirty:
+            self._vars_view = MappingProxyType(dict(self.variables))
+            self._vars_dirty = False
+        return self._vars_view
+
+    def _would_run(self, step: WorkflowStep, params: Any) -> None:
+        shown = params if isinstance(params, dict) else _as_dict(params)
+        self.results[step.id] = {"output": Unknown(f"steps.{step.id}.output"), "status": "dry_run"}
+        self._close(step.id, StepStatus.SKIPPED,
+                    reason=f"dry run: would run {step.action} with {shown!r}", release=True)
+
+    # -- completion -----------------------------------------------------------------------
+    def _finished(self, attempt: Attempt) -> None:
+        if attempt.abandoned:
+            self.abandoned -= 1
+            return
+        sid = attempt.step_id
+        if self.running.get(sid) is not attempt:
+            return
+        del self.running[sid]
+        record = self.records[sid]
+        record.duration += (attempt.ended or time.monotonic()) - (attempt.started or attempt.submitted)
+        result = attempt.result
+        if result is None:
+            exc = attempt.future.exception() if attempt.future is not None else None
+            self._failed_attempt(attempt, f"the action raised {type(exc).__name__}: {exc}", StepStatus.FAILED)
+            return
+        if self.stopping == "cancelled":
+            self._close(sid, StepStatus.CANCELLED, reason="run cancelled")
+            return
+        if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):
+            result.success = False
+            result.error = (f"action '{attempt.action.name}' returned variables but does not declare "
+                            "sets_variables=True")
+        if result.success:
+            if result.variables:
+                self.variables.update(result.variables)
+                self._vars_dirty = True
+            record.output = result.output
+            record.error = None
+            self.results[sid] = {"output": result.output, "status": StepStatus.SUCCEEDED.value}
+            self._close(sid, StepStatus.SUCCEEDED, release=True)
+        else:
+            self._failed_attempt(attempt, result.error or "failed", StepStatus.FAILED)
+
+    def _timed_out(self, attempt: Attempt) -> None:
+        attempt.context.cancel_event.set()
+        attempt.abandoned = True
+        self.abandoned += 1
+        del self.running[attempt.step_id]
+        self.records[attempt.step_id].duration += attempt.timeout
+        self._failed_attempt(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT)
+
+    def _failed_attempt(self, attempt: Attempt, error: str, status: StepStatus) -> None:
+        sid = attempt.step_id
+        step = self.steps[sid]
+        record = self.records[sid]
+        record.error = error
+        if attempt.number <= step.max_retries and self.stopping is None:
+            delay = min(step.retry_delay * step.retry_backoff ** (attempt.number - 1), step.retry_max_delay)
+            delay = delay / 2 + random.uniform(0, delay / 2)  # equal jitter: grows, never bunches
+            self.emit("step.retrying", sid, attempt=attempt.number, error=error, delay=delay, status=status.value)
+            heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), "retry", sid, None))
+            self.retries_pending += 1
+            return
+        self._close(sid, status, error=error)
+        self._after_failure(step)
+
+    def _after_failure(self, step: WorkflowStep) -> None:
+        if step.critical:
+            if self.stopping is None:
+                self.stopping = f"critical step '{step.id}' failed"
+        else:
+            self._skip_descendants(step.id, f"upstream step '{step.id}' failed")
+
+    # -- closing a step ---------------------------------------------------------------------
+    def _close(self, sid: str, status: StepStatus, *, error: str | None = None,
+               reason: str | None = None, release: bool = False) -> None:
+        record = self.records[sid]
+        if record.status.finished:
+            return
+        record.status = status
+        record.finished_at = time.time()
+        if error is not None:
+            record.error = error
+        if reason is not None:
+            record.reason = reason
+        self.finished_count += 1
+        if status is not StepStatus.SUCCEEDED and sid not in self.results:
+            self.results[sid] = {"output": None, "status": status.value, "error": record.error}
+        self.emit(f"step.{status.value}", sid, attempts=record.attempts, duration=record.duration,
+                  error=record.error, reason=record.reason)
+        if self.listeners or self.plugins.has_listeners:
+            self.emit("progress", completion_percentage=100.0 * self.finished_count / max(1, len(self.steps)),
+                      finished=self.finished_count, total=len(self.steps))
+        if release:
+            for child in self.plan.graph.children[sid]:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0 and not self.records[child].status.finished:
+                    self._became_ready(child)
+        elif status is StepStatus.SKIPPED and self.propagate_skips:
+            self._skip_descendants(sid, f"upstream step '{sid}' was skipped")
+        elif status is StepStatus.SKIPPED:
+            self._close_release_only(sid)
+
+    def _close_release_only(self, sid: str) -> None:
+        for child in self.plan.graph.children[sid]:
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0 and not self.records[child].status.finished:
+                self._became_ready(child)
+
+    def _skip_descendants(self, sid: str, reason: str) -> None:
+        stack = list(self.plan.graph.children[sid])
+        while stack:
+            child = stack.pop()
+            if self.records[child].status.finished or child in self.running:
+                continue
+            record = self.records[child]
+            record.status = StepStatus.SKIPPED
+            record.reason = reason
+            record.finished_at = time.time()
+            self.finished_count += 1
+            self.results[child] = {"output": None, "status": StepStatus.SKIPPED.value}
+            self.emit("step.skipped", child, reason=reason)
+            stack.extend(self.plan.graph.children[child])
+
+    # -- cancellation -------------------------------------------------------------------------
+    def _cancel_running(self) -> None:
+        self.stopping = "cancelled"
+        self._cancel_started = time.monotonic()
+        for attempt in self.running.values():
+            attempt.context.cancel_event.set()
+        for _, _, kind, sid, _ in self.timers:
+            if kind == "retry":
+                self._close(sid, StepStatus.CANCELLED, reason="retry not started: run cancelled")
+        self.timers = [t for t in self.timers if t[2] != "retry"]
+        heapq.heapify(self.timers)
+        self.retries_pending = 0
+
+    def _grace_over(self) -> bool:
+        return time.monotonic() - self._cancel_started > self.cancel_grace
+
+    def _abandon_running(self, reason: str) -> None:
+        for sid, attempt in list(self.running.items()):
+            attempt.abandoned = True
+            self.abandoned += 1
+            del self.running[sid]
+            self._close(sid, StepStatus.CANCELLED, reason=reason)
+
+    def _shutdown(self) -> None:
+        for attempt in self.running.values():  # only after an unexpected error in the loop
+            attempt.context.cancel_event.set()
+        if self._own_executor and self._executor is not None:
+            # Never wait for abandoned attempts: their results are discarded anyway.
+            self._executor.shutdown(wait=self.abandoned == 0, cancel_futures=True)
+        for resource in self.resources.values():
+            close = getattr(resource, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing a run resource failed")
+
+    # -- result -------------------------------------------------------------------------------
+    def _stats(self, started: float, elapsed: float) -> RunStats:
+        why = self.stopping
+        for sid, record in self.records.items():
+            if not record.status.finished:
+                record.status = StepStatus.CANCELLED
+                record.reason = f"not started: {why or 'run ended'}"
+                self.emit("step.cancelled", sid, reason=record.reason)
+        counts = {s: 0 for s in StepStatus}
+        busy = 0.0
+        for record in self.records.values():
+            counts[record.status] += 1
+            busy += record.duration
+        if self.cancelled.is_set():
+            status = RunStatus.CANCELLED
+        elif why is not None:
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.SUCCEEDED
+        workers = self.policy.workers
+        stats = RunStats(
+            run_id=self.run_id,
+            workflow_id=self.workflow.id,
+            status=status,
+            total_steps=len(self.records),
+            completed_steps=counts[StepStatus.SUCCEEDED],
+            failed_steps=counts[StepStatus.FAILED] + counts[StepStatus.TIMED_OUT],
+            skipped_steps=counts[StepStatus.SKIPPED],
+            cancelled_steps=counts[StepStatus.CANCELLED],
+            total_execution_time=elapsed,
+            busy_time=busy,
+            parallel_efficiency=min(1.0, busy / (elapsed * workers)) if elapsed > 0 and workers else 0.0,
+            steps=self.records,
+            variables=self.variables,
+            error=None if status is RunStatus.SUCCEEDED else (why or "cancelled"),
+            strategy=self.strategy,
+            workers=workers,
+            dry_run=self.dry_run,
+        )
+        self.emit("run.finished", status=status.value, error=stats.error,
+                  completed_steps=stats.completed_steps, total_steps=stats.total_steps,
+                  duration=elapsed)
+        return stats
+
+
+def get_nowait(q: queue.SimpleQueue) -> Any:
+    try:
+        return q.get_nowait()
+    except queue.Empty:
+        return None
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return isinstance(value, str) and "<steps." in value
+
+
+def _as_dict(params: Any) -> Any:
+    import attrs
+
+    return attrs.asdict(params) if attrs.has(type(params)) else params
