@@ -10,14 +10,51 @@ from typing import Any
 
 import attrs
 
-__all__ = ["StepCancelled", "StepContext"]
+__all__ = ["CancelToken", "StepCancelled", "StepContext"]
+
+_GUARD = threading.Lock()
 
 
 class StepCancelled(Exception):
     """Raised by :meth:`StepContext.check_cancelled` once the step's time is up."""
 
 
-@attrs.frozen(kw_only=True)
+class CancelToken:
+    """A ``threading.Event`` look-alike that costs nothing until someone waits on it.
+
+    One exists per attempt, so a real Event (a Condition and two locks) per step was a
+    measurable share of the per-step overhead; most actions never wait.
+    """
+
+    __slots__ = ("_flag", "_event")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        self._flag = True
+        with _GUARD:
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._flag:
+            return True
+        with _GUARD:
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        if self._flag:  # set() ran before the event existed
+            event.set()
+        return event.wait(timeout)
+
+
+@attrs.define(kw_only=True)
 class StepContext:
     """The second argument of every action: ``func(parameters, context)``.
 
@@ -30,7 +67,8 @@ class StepContext:
         outputs: outputs of the step's upstream steps, by step id.
         workdir: the directory relative paths resolve against.
         dry_run: true when the run is a dry run (only side-effect-free actions are called).
-        cancel_event: set when the attempt timed out or the run was cancelled. Python
+        cancel_event: set when the attempt timed out or the run was cancelled (a
+            :class:`CancelToken`: ``is_set()``, ``wait(timeout)``, like an Event). Python
             cannot interrupt a running function, so a long action should poll
             :attr:`cancelled` (or sleep through :meth:`sleep`) and stop early; its result
             is discarded once the event is set.
@@ -47,7 +85,7 @@ class StepContext:
     outputs: Mapping[str, Any] = attrs.field(factory=dict)
     workdir: Path = attrs.field(factory=Path.cwd)
     dry_run: bool = False
-    cancel_event: threading.Event = attrs.field(factory=threading.Event)
+    cancel_event: CancelToken = attrs.field(factory=CancelToken)
     resources: dict[str, Any] = attrs.field(factory=dict)
     resources_lock: threading.Lock = attrs.field(factory=threading.Lock)
     log: logging.Logger = attrs.field(default=logging.getLogger("wfe.step"))

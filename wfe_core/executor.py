@@ -58,6 +58,8 @@ def run_attempt(attempt: Attempt) -> Attempt:
     except Exception as exc:
         log.debug("step %s raised", attempt.step_id, exc_info=True)
         result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # SystemExit from an action must not kill the worker
+        result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt

@@ -14,7 +14,7 @@ import queue
 import random
 import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -25,6 +25,7 @@ from .errors import InvalidWorkflowError, TemplateError
 from .executor import Attempt, run_attempt
 from .model import RunStats, RunStatus, StepRecord, StepStatus, WorkflowStep
 from .plan import Plan
+from .pool import FuturesPool, WorkerPool
 from .records import Action, Event
 from .templating import Unknown, has_placeholders, render
 
@@ -118,7 +119,7 @@ class Scheduler:
         self._vars_view = MappingProxyType(dict(self.variables))
         self._vars_dirty = False
         self._executor = executor
-        self._own_executor = executor is None
+        self._pool: Any = None
         self.finished_count = 0
         self.retries_pending = 0
 
@@ -145,10 +146,11 @@ class Scheduler:
         t0 = time.monotonic()
         self.emit("run.started", strategy=self.strategy, workers=self.policy.workers,
                   total_steps=len(self.steps), dry_run=self.dry_run)
-        if self._executor is None:
-            self._executor = self.plugins.make_executor(self.policy.workers) or ThreadPoolExecutor(
-                max_workers=self.policy.workers, thread_name_prefix=f"wfe-{self.run_id[:8]}"
-            )
+        executor = self._executor or self.plugins.make_executor(self.policy.workers)
+        if executor is not None:
+            self._pool = FuturesPool(executor, run_attempt, self.done.put)
+        else:
+            self._pool = WorkerPool(self.policy.workers, run_attempt, self.done.put, name=f"wfe-{self.run_id[:8]}")
         try:
             for sid in self.plan.graph.order:
                 if self.waiting[sid] == 0:
@@ -254,9 +256,7 @@ class Scheduler:
         attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic())
         self.running[sid] = attempt
         self.emit("step.started", sid, attempt=number, action=step.action)
-        future = self._executor.submit(run_attempt, attempt)
-        attempt.future = future
-        future.add_done_callback(lambda _f, a=attempt: self.done.put(a))
+        self._pool.submit(attempt)
         heapq.heappush(self.timers, (attempt.submitted + step.timeout, next(self.seq), "deadline", sid, attempt))
 
     def _parameters(self, step: WorkflowStep, action: Action) -> Any:
@@ -294,7 +294,8 @@ class Scheduler:
         result = attempt.result
         if result is None:
             exc = attempt.future.exception() if attempt.future is not None else None
-            self._failed_attempt(attempt, f"the action raised {type(exc).__name__}: {exc}", StepStatus.FAILED)
+            why = f"{type(exc).__name__}: {exc}" if exc is not None else "it did not return (worker died)"
+            self._failed_attempt(attempt, f"the action raised {why}", StepStatus.FAILED)
             return
         if self.stopping == "cancelled":
             self._close(sid, StepStatus.CANCELLED, reason="run cancelled")
@@ -421,9 +422,9 @@ class Scheduler:
     def _shutdown(self) -> None:
         for attempt in self.running.values():  # only after an unexpected error in the loop
             attempt.context.cancel_event.set()
-        if self._own_executor and self._executor is not None:
+        if self._pool is not None:
             # Never wait for abandoned attempts: their results are discarded anyway.
-            self._executor.shutdown(wait=self.abandoned == 0, cancel_futures=True)
+            self._pool.shutdown()
         for resource in self.resources.values():
             close = getattr(resource, "close", None)
             if callable(close):

@@ -1,0 +1,148 @@
+"""The ``wfe`` command: thin click commands over the Python API.
+
+This is the only place errors become exit codes: 0 success, 1 a run that failed,
+2 invalid input (file, workflow, options, plugins), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import InvalidWorkflowError, WfeError
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _plugins(strict: bool = False) -> Any:
+    from .plugins import PluginLoadWarning, load_plugins
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        plugins = load_plugins(strict=strict or None)
+    for w in caught:
+        if issubclass(w.category, PluginLoadWarning):
+            click.echo(f"warning: {w.message}", err=True)
+    return plugins
+
+
+def _load(path: str) -> Any:
+    from .loader import WorkflowLoader
+
+    return WorkflowLoader().load_from_file(path)
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--var")
+        out[name.strip()] = value
+    return out
+
+
+class WfeGroup(click.Group):
+    """Turns library errors into messages and exit codes; never a traceback for user errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidWorkflowError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            ctx.exit(EXIT_INVALID)
+        except WfeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_INVALID)
+
+
+@click.group(cls=WfeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wfe")
+def main() -> None:
+    """wfe: run workflows of steps — in parallel, safely, resumably."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True, help="Treat warnings (security findings) as errors.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
+def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
+    """Check FILE without running it. Exit 0 when valid, 2 when not."""
+    from .validation import WorkflowValidator
+
+    workflow = _load(file)
+    result = WorkflowValidator(_plugins()).validate(workflow, strict=strict, source=file,
+                                                    variables=_parse_vars(variables))
+    for problem in result.errors:
+        click.echo(f"error: {problem}", err=True)
+    for problem in result.warnings:
+        click.echo(f"{problem}", err=True)
+    if not result.is_valid:
+        sys.exit(EXIT_INVALID)
+    click.echo(f"{file}: valid ({len(workflow.steps)} steps)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List plugins, their distributions and what each provides."""
+    registry = _plugins()
+    rows = [
+        {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
+         "provides": {k: list(v) for k, v in i.provides.items()}}
+        for i in registry.infos
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "problems": registry.problems}, indent=2))
+        return
+    for row in rows:
+        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else "(registered directly)"
+        click.echo(f"{row['name']}  [{dist}]")
+        for kind, names in row["provides"].items():
+            click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
+@click.option("--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's.")
+@click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; perform no side effect.")
+@click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings.")
+@click.option("--reporter", default="console", show_default=True, help="How to print events (console, json, …).")
+def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers: int | None,
+        dry_run: bool, strict: bool, reporter: str) -> None:
+    """Run the workflow in FILE. Exit 0 when it succeeded, 1 when it failed."""
+    from .engine import WorkflowEngine
+    from .errors import did_you_mean
+
+    workflow = _load(file)
+    registry = _plugins()
+    if reporter not in registry.reporters:
+        raise WfeError(f"unknown reporter '{reporter}'{did_you_mean(reporter, registry.reporters)}; "
+                       f"known: {', '.join(sorted(registry.reporters))}")
+    engine = WorkflowEngine(plugins=registry, strict=strict)
+    run_vars = _parse_vars(variables)
+    for problem in engine.validate_workflow(workflow, variables=run_vars).warnings:
+        click.echo(f"{problem}", err=True)
+    sink = registry.reporters[reporter].factory(sys.stdout)
+    if dry_run:
+        from .plan import Plan
+
+        plan = Plan.build(workflow, source=file).describe()
+        click.echo(f"dry run of {workflow.id}: {len(workflow.steps)} steps in {len(plan['levels'])} levels")
+        for depth, level in enumerate(plan["levels"]):
+            click.echo(f"  level {depth}: {', '.join(level)}")
+        for group, members in plan["parallel_groups"].items():
+            click.echo(f"  parallel group {group}: {', '.join(members)}")
+    stats = engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars,
+                       max_workers=max_workers, listeners=(sink.handle,), source=file)
+    sink.close()
+    sys.exit(0 if stats.succeeded else EXIT_FAILED)

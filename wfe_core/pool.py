@@ -1,0 +1,83 @@
+"""A minimal worker pool for step attempts.
+
+``concurrent.futures.ThreadPoolExecutor`` builds a Future (with its Condition) per task
+and re-checks its thread count on every submit; at tens of microseconds per step that is
+most of the engine's overhead. Workers here take attempts from one queue and hand them
+back through the scheduler's queue, nothing else. An executor from the
+``wfe_make_executor`` hook is driven through :class:`FuturesPool` instead.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+__all__ = ["FuturesPool", "WorkerPool"]
+
+_STOP = object()
+
+
+class WorkerPool:
+    """``workers`` daemon threads running ``work(item)`` then ``done(item)``.
+
+    Threads start lazily, one per submit until ``workers`` exist. They are daemons so a
+    step that ignores its cancellation cannot keep the process alive after a run ends.
+    """
+
+    def __init__(self, workers: int, work: Callable[[Any], Any], done: Callable[[Any], None], name: str = "wfe"):
+        self.workers = workers
+        self._work = work
+        self._done = done
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, item: Any) -> None:
+        self._queue.put(item)
+        if self._idle == 0 and len(self._threads) < self.workers:
+            with self._lock:
+                if len(self._threads) < self.workers:
+                    thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
+
+    def _run(self) -> None:
+        get = self._queue.get
+        work, done = self._work, self._done
+        while True:
+            self._idle += 1  # a racy hint only: at worst one thread too few or too many checks
+            item = get()
+            self._idle -= 1
+            if item is _STOP:
+                return
+            try:
+                work(item)
+            finally:
+                done(item)
+
+    def shutdown(self) -> None:
+        """Ask every thread to stop once idle; does not wait for busy ones."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+
+
+class FuturesPool:
+    """The same interface over a ``concurrent.futures.Executor`` (e.g. a Dask client's)."""
+
+    def __init__(self, executor: Executor, work: Callable[[Any], Any], done: Callable[[Any], None]):
+        self.executor = executor
+        self._work = work
+        self._done = done
+
+    def submit(self, item: Any) -> None:
+        future = self.executor.submit(self._work, item)
+        item.future = future
+        future.add_done_callback(lambda _f: self._done(item))
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
