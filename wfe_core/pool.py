@@ -23,8 +23,9 @@ _STOP = object()
 class WorkerPool:
     """``workers`` daemon threads running ``work(item)`` then ``done(item)``.
 
-    Threads start lazily, one per submit until ``workers`` exist. They are daemons so a
-    step that ignores its cancellation cannot keep the process alive after a run ends.
+    All threads start with the pool (a lazy start that guesses idleness can strand
+    queued work). They are daemons so a step that ignores its cancellation cannot keep
+    the process alive after a run ends.
     """
 
     def __init__(self, workers: int, work: Callable[[Any], Any], done: Callable[[Any], None], name: str = "wfe"):
@@ -33,26 +34,20 @@ class WorkerPool:
         self._done = done
         self._name = name
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, item: Any) -> None:
         self._queue.put(item)
-        if self._idle == 0 and len(self._threads) < self.workers:
-            with self._lock:
-                if len(self._threads) < self.workers:
-                    thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
-                    self._threads.append(thread)
-                    thread.start()
 
     def _run(self) -> None:
         get = self._queue.get
         work, done = self._work, self._done
         while True:
-            self._idle += 1  # a racy hint only: at worst one thread too few or too many checks
             item = get()
-            self._idle -= 1
             if item is _STOP:
                 return
             try:
