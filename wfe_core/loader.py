@@ -79,8 +79,8 @@ def _too_big(size: int, source: str) -> InvalidWorkflowError:
     return _error(f"input is {size:,} bytes, more than the limit of {MAX_FILE_BYTES:,} bytes", source)
 
 
-def _expanded_size(root: yaml.Node, source: str) -> int:
-    """Nodes in the document with every alias expanded, visiting each node object once."""
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse a document too big once aliases are expanded, visiting each node object once."""
     sizes: dict[int, int] = {}
     active: set[int] = set()
 
@@ -103,7 +103,6 @@ def _expanded_size(root: yaml.Node, source: str) -> int:
     if total > MAX_EXPANDED_NODES:
         how = " through YAML aliases (alias bomb?)" if total > len(sizes) else ""
         raise _error(f"document expands to more than {MAX_EXPANDED_NODES:,} nodes{how}", source)
-    return total
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
@@ -114,7 +113,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
             return None, None
         # Construction shares one object per anchor, so it is cheap even for an alias
         # bomb; every traversal after it is not. Hence the count on the node graph first.
-        _expanded_size(root, source)
+        _check_expansion(root, source)
         return loader.construct_document(root), root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
