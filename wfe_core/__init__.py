@@ -6,6 +6,7 @@ from .context import StepCancelled, StepContext
 from .errors import ActionError, CycleError, InvalidWorkflowError, PluginError, Problem, TemplateError, WfeError
 from .engine import WorkflowEngine
 from .graph import DependencyGraph
+from .loader import WorkflowLoader
 from .hookspecs import hookimpl
 from .model import DEFAULT_TIMEOUT, RunStats, RunStatus, StepRecord, StepResult, StepStatus, Workflow, WorkflowStep
 from .plan import Plan
@@ -46,6 +47,7 @@ __all__ = [
     "WfeError",
     "Workflow",
     "WorkflowEngine",
+    "WorkflowLoader",
     "WorkflowStep",
     "WorkflowValidator",
     "hookimpl",

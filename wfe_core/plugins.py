@@ -265,13 +265,11 @@ def load_plugins(
             continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
         label = PluginInfo(name, dist, version, module).label
+        if pm.get_plugin(name) is not None:
+            raise PluginError(f"two plugins are named '{name}': {module} and {pm.get_plugin(name)!r}")
         try:
-            if pm.get_plugin(name) is not None:
-                raise PluginError(f"two plugins are named '{name}': {module} and {pm.get_plugin(name)!r}")
             pm.register(plugin, name=name)
             records = _collect(plugin, label)
-        except PluginError:
-            raise
         except Exception as exc:
             if pm.get_plugin(name) is not None:
                 pm.unregister(name=name)

@@ -1,0 +1,190 @@
+"""The plugin registry: built-ins, entry points, broken plugins, duplicates, blocking."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+
+import pytest
+
+from wfe_core import Action, PluginError, hookimpl, load_plugins
+from wfe_core.plugins import PluginLoadWarning
+
+
+def _noop(params, context):
+    return None
+
+
+def _plugin(name: str, *actions: str) -> types.SimpleNamespace:
+    @hookimpl
+    def wfe_actions():
+        return [Action(a, _noop, description="test") for a in actions]
+
+    return types.SimpleNamespace(__name__=name, wfe_actions=wfe_actions)
+
+
+def _install_dist(root, dist: str, module: str, body: str, ep_name: str) -> None:
+    """A real installed distribution: a module and its dist-info with an entry point."""
+    (root / f"{module}.py").write_text(textwrap.dedent(body))
+    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[wfe]\n{ep_name} = {module}\n")
+
+
+def test_builtins_are_registered_like_plugins():
+    registry = load_plugins(autoload=False)
+    names = [i.name for i in registry.infos]
+    assert names == ["wfe.variables", "wfe.utility", "wfe.strategies", "wfe.validators", "wfe.reporters"]
+    assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
+    assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
+    assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"
+
+
+def test_a_builtin_can_be_blocked_and_replaced():
+    replacement = _plugin("my_wait", "wait")
+    registry = load_plugins(autoload=False, block=["wfe.utility"], extra={"my_wait": replacement})
+    assert registry.provided["actions"]["wait"].plugin.name == "my_wait"
+    assert "validate.condition" not in registry.actions
+
+
+def test_block_through_environment(monkeypatch):
+    monkeypatch.setenv("WFE_BLOCK_PLUGINS", "wfe.variables, wfe.utility")
+    registry = load_plugins(autoload=False)
+    assert "variable.set" not in registry.actions and "wait" not in registry.actions
+
+
+def test_duplicate_action_names_both_plugins():
+    with pytest.raises(PluginError) as info:
+        load_plugins(autoload=False, extra={"alpha": _plugin("alpha", "x.do"), "beta": _plugin("beta", "x.do")})
+    assert str(info.value) == "action 'x.do' is provided by both plugin 'alpha' and plugin 'beta'"
+
+
+def test_duplicate_with_a_builtin_names_its_distribution():
+    with pytest.raises(PluginError) as info:
+        load_plugins(autoload=False, extra={"mine": _plugin("mine", "wait")})
+    assert str(info.value).startswith("action 'wait' is provided by both plugin 'wfe.utility' (wfe-core ")
+    assert str(info.value).endswith(" and plugin 'mine'")
+
+
+def test_wrong_record_type_is_an_error_naming_the_plugin():
+    @hookimpl
+    def wfe_actions():
+        return ["file.write"]
+
+    bad = types.SimpleNamespace(__name__="bad", wfe_actions=wfe_actions)
+    with pytest.warns(PluginLoadWarning, match="plugin 'bad' failed to register and was left out: PluginError"):
+        load_plugins(autoload=False, extra={"bad": bad})
+
+
+def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path, monkeypatch):
+    _install_dist(tmp_path, "acme-greet", "acme_greet", """
+        from wfe_core import Action, hookimpl
+
+        def greet(params, context):
+            return "hello " + params["who"]
+
+        @hookimpl
+        def wfe_actions():
+            return [Action("acme.greet", greet, side_effects=False, description="Greets.")]
+    """, "greet")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = load_plugins()
+    info = registry.provided["actions"]["acme.greet"].plugin
+    assert (info.name, info.distribution, info.version) == ("greet", "acme-greet", "1.2.3")
+    assert registry.actions["acme.greet"].func({"who": "you"}, None) == "hello you"
+
+
+def test_autoload_can_be_disabled_by_environment(tmp_path, monkeypatch):
+    _install_dist(tmp_path, "acme-off", "acme_off", """
+        from wfe_core import Action, hookimpl
+
+        @hookimpl
+        def wfe_actions():
+            return [Action("acme.off", lambda p, c: None)]
+    """, "off")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("WFE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert "acme.off" not in load_plugins().actions
+
+
+def test_broken_plugin_only_warns_and_the_rest_keep_working(tmp_path, monkeypatch):
+    _install_dist(tmp_path, "acme-broken", "acme_broken", "import no_such_module_anywhere\n", "broken")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(PluginLoadWarning) as caught:
+        registry = load_plugins()
+    message = str(caught[0].message)
+    assert message == ("plugin 'broken' from acme-broken 1.2.3 failed to load and was left out: "
+                       "ModuleNotFoundError: No module named 'no_such_module_anywhere'")
+    assert registry.problems == [message]
+    assert "variable.set" in registry.actions
+
+
+def test_broken_plugin_is_an_error_when_strict(tmp_path, monkeypatch):
+    _install_dist(tmp_path, "acme-broken2", "acme_broken2", "raise RuntimeError('boom')\n", "broken2")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match="plugin 'broken2' from acme-broken2 1.2.3 failed to load .*boom"):
+        load_plugins(strict=True)
+    monkeypatch.setenv("WFE_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError):
+        load_plugins()
+
+
+def test_event_hook_receives_run_events():
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def wfe_event(self, event):
+            seen.append((event.kind, event.step_id))
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"listener": Listener()}))
+    engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="variable.set",
+                                                     parameters={"name": "x", "value": 1})]))
+    kinds = [k for k, _ in seen]
+    assert kinds[0] == "run.started" and kinds[-1] == "run.finished"
+    assert ("step.started", "a") in seen and ("step.succeeded", "a") in seen
+
+
+def test_a_failing_event_hook_does_not_break_the_run(caplog):
+    class Broken:
+        @hookimpl
+        def wfe_event(self, event):
+            raise RuntimeError("listener bug")
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"broken": Broken()}))
+    stats = engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="wait", parameters={"seconds": 0})]))
+    assert stats.succeeded
+    assert "a wfe_event hook failed" in caplog.text
+
+
+def test_executor_hook_supplies_the_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = []
+
+    class Pools:
+        @hookimpl
+        def wfe_make_executor(self, max_workers):
+            pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="custom-pool")
+            made.append(pool)
+            return pool
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"pools": Pools()}))
+    names = []
+    engine.register_custom_action("who", lambda p, c: names.append(__import__("threading").current_thread().name),
+                                  side_effects=False)
+    stats = engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="who")]))
+    assert stats.succeeded and len(made) == 1
+    assert names[0].startswith("custom-pool")
+
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    pytest.skip("wfe needs Python 3.11", allow_module_level=True)

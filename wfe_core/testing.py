@@ -1,0 +1,109 @@
+"""Test helpers for plugin authors (and wfe's own tests). Opt in with
+``pytest -p wfe_core.testing`` or ``pytest_plugins = ["wfe_core.testing"]``.
+
+Fixtures:
+    ``wfe_plugins``: a hermetic registry factory — ``wfe_plugins(my_plugin)`` gives the
+    built-ins plus exactly the plugins named, with entry-point autoloading off.
+    ``wfe_context``: a factory for a real :class:`StepContext` rooted in ``tmp_path``.
+
+:class:`ActionContract` is a base class of shared tests every action should pass:
+subclass it, set ``plugin`` (your plugin module) and ``action_name``, and give
+``valid_parameters`` (a dict the action accepts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from .context import StepContext
+from .convert import structure
+from .errors import InvalidWorkflowError
+from .model import StepResult, Workflow, WorkflowStep
+from .plugins import Plugins, load_plugins
+from .records import Action
+from .validation import WorkflowValidator
+
+__all__ = ["ActionContract", "hermetic_plugins", "make_context"]
+
+
+def hermetic_plugins(*plugins: Any, **named: Any) -> Plugins:
+    """Built-ins plus exactly these plugins; no entry points, strict loading."""
+    extra = {getattr(p, "__name__", repr(p)): p for p in plugins}
+    extra.update(named)
+    return load_plugins(autoload=False, strict=True, extra=extra)
+
+
+def make_context(tmp_path: Any, step: WorkflowStep | None = None, **fields: Any) -> StepContext:
+    """A real :class:`StepContext` for calling an action directly."""
+    step = step or WorkflowStep(id="step", action="test")
+    return StepContext(run_id="test-run", workflow_id="test", step=step, workdir=tmp_path, **fields)
+
+
+@pytest.fixture
+def wfe_plugins() -> Callable[..., Plugins]:
+    return hermetic_plugins
+
+
+@pytest.fixture
+def wfe_context(tmp_path: Any) -> Callable[..., StepContext]:
+    return lambda step=None, **fields: make_context(tmp_path, step, **fields)
+
+
+class ActionContract:
+    """Shared tests for one action. Subclass with ``plugin``, ``action_name``, ``valid_parameters``."""
+
+    plugin: Any = None
+    action_name: str = ""
+    valid_parameters: dict[str, Any] = {}
+
+    @pytest.fixture
+    def action(self) -> Action:
+        registry = hermetic_plugins(self.plugin)
+        assert self.action_name in registry.actions, f"{self.plugin!r} does not provide '{self.action_name}'"
+        return registry.actions[self.action_name]
+
+    def test_record_is_well_formed(self, action: Action) -> None:
+        assert "." in action.name or action.name.isidentifier()
+        assert callable(action.func)
+        assert action.description, "give the action a one-line description for `wfe plugins`"
+        if action.parameters is not None:
+            assert attrs.has(action.parameters), "parameters must be an attrs class"
+            assert action.parameters.__doc__, "document the parameters in the class docstring"
+        if action.rollback is not None:
+            assert action.rollback.action == action.name
+
+    def test_valid_parameters_structure(self, action: Action) -> None:
+        if action.parameters is not None:
+            structure(self.valid_parameters, action.parameters)
+
+    def test_unknown_parameter_is_refused_with_a_did_you_mean(self, action: Action) -> None:
+        if action.parameters is None or not self.valid_parameters:
+            pytest.skip("the action takes free-form parameters")
+        key = next(iter(self.valid_parameters))
+        typo = key[:-1] + ("x" if key[-1] != "x" else "y")
+        bad = {**{k: v for k, v in self.valid_parameters.items() if k != key}, typo: self.valid_parameters[key]}
+        with pytest.raises(InvalidWorkflowError) as info:
+            structure(bad, action.parameters)
+        assert f"unknown key '{typo}'" in str(info.value)
+
+    def test_validates_in_a_workflow(self, action: Action) -> None:
+        workflow = Workflow(id="contract", steps=[WorkflowStep(id="s", action=self.action_name,
+                                                               parameters=self.valid_parameters)])
+        result = WorkflowValidator(hermetic_plugins(self.plugin)).validate(workflow)
+        assert result.is_valid, [str(p) for p in result.errors]
+
+    def test_returns_a_result_or_raises(self, action: Action, tmp_path: Any) -> None:
+        """The action runs with a real context and the valid parameters without raising."""
+        if action.side_effects and not getattr(self, "run_side_effects", False):
+            pytest.skip("set run_side_effects = True to run an action with side effects here")
+        params = self.valid_parameters
+        if action.parameters is not None:
+            params = structure(params, action.parameters)
+        value = action.func(params, make_context(tmp_path))
+        if isinstance(value, StepResult):
+            assert isinstance(value.success, bool)
+            assert value.success or value.error, "a failed StepResult needs an error message"
