@@ -10,7 +10,7 @@ from ..hookspecs import hookimpl
 from ..records import Event, Reporter
 
 _MARKS = {
-    "step.succeeded": "ok  ", "step.failed": "FAIL", "step.timed_out": "TIME", "step.skipped": "skip",
+    "step.succeeded": "ok", "step.failed": "FAIL", "step.timed_out": "TIME", "step.skipped": "skip",
     "step.cancelled": "cncl", "step.retrying": "retry", "step.rolled_back": "undo", "step.rollback_failed": "UNDO!",
 }
 

@@ -130,7 +130,7 @@ def _check_placeholder(ph, step, field, graph, index, upstream, static, setters,
         who = ", ".join(f"'{graph.order[n]}'" for n in range(mask.bit_length()) if mask >> n & 1)
         return (f"variable '{first}' is set by step {who}, which is not upstream of '{step.id}' "
                 f"(add it to dependencies)")
-    defined = sorted(static | set(setters))
+    defined = sorted(static | {name for name, m in setters.items() if m & upstream})
     return (f"undefined name '{{{first}}}'{did_you_mean(first, defined)}; "
             f"defined variables: {', '.join(defined) or 'none'}")
 

@@ -1,0 +1,195 @@
+"""The wfe command: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from wfe_core import __version__
+from wfe_core.cli import main
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    monkeypatch.setenv("WFE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return CliRunner()
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+GOOD = """\
+    id: good
+    variables: {greeting: hello}
+    steps:
+      - id: set
+        action: variable.set
+        parameters: {name: who, value: world}
+      - id: get
+        action: variable.get
+        parameters: {name: who}
+        dependencies: [set]
+      - id: check
+        action: validate.condition
+        parameters: {value: "{greeting} {steps.get.output}", equals: hello world}
+        dependencies: [get]
+"""
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output == f"wfe, version {__version__}\n"
+
+
+def test_validate_valid(runner, tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(main, ["validate", path])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{path}: valid (3 steps)\n"
+
+
+def test_validate_reports_every_problem_one_per_line_and_exits_2(runner, tmp_path):
+    path = write(tmp_path, "bad.yaml", """\
+        id: bad
+        steps:
+          - id: a
+            action: variable.sett
+            parameters: {name: x, value: 1}
+          - id: b
+            action: wait
+            dependecies: [a]
+            timeout: abc
+    """)
+    result = runner.invoke(main, ["validate", path])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"error: {path}:8: steps[1].dependecies: unknown key 'dependecies' (did you mean 'dependencies'?)",
+        f"error: {path}:9: steps[1].timeout: expected a number, got string 'abc'",
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_validate_semantic_problems(runner, tmp_path):
+    path = write(tmp_path, "bad.yaml", """\
+        id: bad
+        steps:
+          - {id: a, action: variable.sett, parameters: {name: x, value: 1}}
+          - {id: b, action: file.write, parameters: {path: x, content: y}}
+          - {id: c, action: wait, parameters: {seconds: 1}, dependencies: [d]}
+          - {id: d, action: wait, parameters: {seconds: 1}, dependencies: [c]}
+    """)
+    result = runner.invoke(main, ["validate", path])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"error: {path}: steps[0].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
+        f"error: {path}: steps[1].action: step 'b': unknown action 'file.write'; it is provided by the "
+        "wfe-file distribution (pip install wfe-file)",
+        f"error: {path}: steps: dependency cycle: c -> d -> c",
+    ]
+
+
+def test_missing_file(runner, tmp_path):
+    result = runner.invoke(main, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {tmp_path / 'nope.yaml'}: file not found")
+
+
+def test_run_success_prints_steps_and_a_summary(runner, tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(main, ["run", path, "--strategy", "sequential"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line[8:].split()[0] for line in lines[:3]] == ["set", "get", "check"]
+    assert all(line.startswith("[   ok]") for line in lines[:3])
+    assert " succeeded: 3/3 steps succeeded in " in lines[3]
+
+
+def test_run_failure_exits_1(runner, tmp_path):
+    path = write(tmp_path, "fail.yaml", """\
+        id: fail
+        steps:
+          - {id: check, action: validate.condition, parameters: {value: "{x}", equals: "yes"}}
+          - {id: after, action: wait, parameters: {seconds: 0}, dependencies: [check]}
+    """)
+    result = runner.invoke(main, ["run", path, "--var", "x=no"])
+    assert result.exit_code == 1
+    assert "[ FAIL] check condition failed: 'no' does not equal 'yes'" in result.output
+    assert "[ cncl] after (not started: critical step 'check' failed)" in result.output
+
+
+def test_run_undefined_variable_is_invalid_input(runner, tmp_path):
+    path = write(tmp_path, "typo.yaml", """\
+        id: typo
+        variables: {message: hi}
+        steps:
+          - {id: show, action: variable.set, parameters: {name: out, value: "say {mesage}"}}
+    """)
+    result = runner.invoke(main, ["run", path])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {path}: steps[0].parameters: step 'show': parameters: undefined name '{{mesage}}' "
+        "(did you mean 'message'?); defined variables: message\n"
+    )
+
+
+def test_run_dry_run_prints_the_plan(runner, tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(main, ["run", path, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("dry run of good: 3 steps in 3 levels\n  level 0: set\n")
+
+
+def test_run_bad_var_and_unknown_strategy(runner, tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(main, ["run", path, "--var", "novalue"])
+    assert result.exit_code == 2 and "expected NAME=VALUE, got 'novalue'" in result.output
+    result = runner.invoke(main, ["run", path, "--strategy", "paralel"])
+    assert result.exit_code == 2
+    assert result.output == ("error: unknown strategy 'paralel' (did you mean 'parallel'?); "
+                             "known: adaptive, hybrid, parallel, sequential\n")
+
+
+def test_json_reporter(runner, tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(main, ["run", path, "--reporter", "json"])
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert events[0]["kind"] == "run.started" and events[-1]["kind"] == "run.finished"
+    assert {e["step_id"] for e in events if e["kind"] == "step.succeeded"} == {"set", "get", "check"}
+
+
+def test_plugins_lists_builtins(runner):
+    result = runner.invoke(main, ["plugins", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    names = {p["name"]: p for p in data["plugins"]}
+    assert names["wfe.variables"]["provides"]["actions"] == ["variable.set", "variable.get"]
+    assert names["wfe.variables"]["distribution"] == "wfe-core"
+    text = runner.invoke(main, ["plugins"]).output
+    assert "    actions: variable.set, variable.get" in text
+
+
+def test_help_imports_no_plugin():
+    """`wfe --help` stays fast: the plugin registry is not even built."""
+    code = "import sys; sys.argv = ['wfe', '--help']\n" \
+           "from wfe_core.cli import main\n" \
+           "try:\n    main()\nexcept SystemExit:\n    pass\n" \
+           "print(sorted(m for m in sys.modules if m.startswith(('wfe_core.builtins', 'wfe_file', 'wfe_http', " \
+           "'wfe_shell', 'requests'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_console_script_runs_as_a_real_process(tmp_path):
+    path = write(tmp_path, "good.yaml", GOOD)
+    proc = subprocess.run([sys.executable, "-m", "wfe_core", "run", path], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "3/3 steps succeeded" in proc.stdout

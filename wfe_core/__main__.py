@@ -1,0 +1,5 @@
+"""``python -m wfe_core`` is ``wfe``."""
+
+from .cli import main
+
+main()
