@@ -1,0 +1,1 @@
+"""wfe-greet: a minimal third-party wfe plugin."""
