@@ -3,6 +3,8 @@
 - core: wfe-core alone, no plugin installed.
 - plugin-<name>: wfe-core plus exactly one plugin (catches undeclared dependencies).
 - all: everything installed together, every test suite.
+- template: the third-party plugin template in examples/, installed like any plugin.
+- packaging: wheels of every distribution; wfe-core + wfe-http alone from them (--no-index).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject
 TEST_DEPS = ["pytest>=8", "hypothesis>=6"]
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["core", *[f"plugin-{p}" for p in PLUGINS], "all"]
+nox.options.sessions = ["core", *[f"plugin-{p}" for p in PLUGINS], "all", "template", "packaging"]
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
     # pytest exits 5 when it collected nothing: that fails the session, as it should.
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", *paths, *session.posargs,
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs,
                 env={"WFE_STRICT_PLUGINS": "1"})
 
 
@@ -45,4 +47,29 @@ for _name in PLUGINS:
 def all_together(session: nox.Session) -> None:
     """Everything installed together; every suite."""
     session.install(*TEST_DEPS, ".", *[f"./plugins/{p}" for p in PLUGINS])
-    _pytest(session, "tests", *[f"plugins/{p}/tests" for p in PLUGINS])
+    # One pytest per suite: suites are separate projects and may reuse test file names.
+    for suite in ["tests", *[f"plugins/{p}/tests" for p in PLUGINS]]:
+        _pytest(session, suite)
+
+
+@nox.session
+def template(session: nox.Session) -> None:
+    """The plugin template, installed and tested as a third party would."""
+    session.install(*TEST_DEPS, ".", "./examples/plugin-template")
+    _pytest(session, "examples/plugin-template/tests")
+
+
+@nox.session
+def packaging(session: nox.Session) -> None:
+    """Build every wheel; install only wfe-core and wfe-http from them into a fresh venv."""
+    tmp = Path(session.create_tmp())
+    wheels = tmp / "wheelhouse"
+    fresh = tmp / "fresh"
+    session.install("pip>=23")
+    # Our wheels plus the wheels of their dependencies: the install below is offline.
+    session.run("python", "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
+                ".", *[f"./plugins/{p}" for p in PLUGINS], "./examples/plugin-template")
+    session.run("python", "-m", "venv", "--clear", str(fresh))
+    session.run(str(fresh / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+                "--find-links", str(wheels), "wfe-core", "wfe-http", external=True)
+    session.run("python", "tests/packaging/check_install.py", str(fresh))

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from .errors import InvalidWorkflowError, Problem, did_you_mean
 
@@ -75,27 +76,45 @@ def _any(value: Any, _: type) -> Any:
     return value
 
 
-def _is_str_tuple(tp: Any) -> bool:
-    return typing.get_origin(tp) in (tuple, list) and typing.get_args(tp) in ((str, ...), (str,))
+def _is_sequence(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) in (tuple, list) and (len(args) == 1 or (len(args) == 2 and args[1] is ...))
 
 
-def _str_sequence(value: Any, tp: Any) -> Any:
-    # A lone string is one item (``dependencies: build``), as GitHub Actions' ``needs:``.
-    if isinstance(value, str):
+def _sequence(value: Any, tp: Any) -> Any:
+    item_type = typing.get_args(tp)[0]
+    # A lone string is one item where a list of strings is expected
+    # (``dependencies: build``), as GitHub Actions' ``needs:`` allows.
+    if isinstance(value, str) and item_type is str:
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise _WrongType("a list of strings", value)
+        raise _WrongType("a list", value)
     items = []
     errors = []
     for index, item in enumerate(value):
         try:
-            items.append(_strict_str(item, str))
-        except _WrongType as exc:
-            exc.__notes__ = [cattrs.errors.IterableValidationNote(f"index {index}", index, str)]
+            items.append(converter.structure(item, item_type))
+        except Exception as exc:
+            exc.__notes__ = [*getattr(exc, "__notes__", []),
+                             cattrs.errors.IterableValidationNote(f"index {index}", index, item_type)]
             errors.append(exc)
     if errors:
         raise IterableValidationError("invalid items", errors, tp)
     return typing.get_origin(tp)(items)
+
+
+def _attrs_factory(cls: type) -> Any:
+    base = make_dict_structure_fn(cls, converter)
+
+    def hook(value: Any, _: type) -> Any:
+        if not isinstance(value, dict):
+            raise _WrongType("a mapping", value)
+        for key in value:
+            if not isinstance(key, str):
+                raise _WrongType("string keys", key)
+        return base(value, cls)
+
+    return hook
 
 
 def _is_dict(tp: Any) -> bool:
@@ -127,7 +146,8 @@ converter.register_structure_hook(bool, _strict_bool)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(float, _strict_float)
 converter.register_structure_hook(Any, _any)
-converter.register_structure_hook_func(_is_str_tuple, _str_sequence)
+converter.register_structure_hook_func(_is_sequence, _sequence)
+converter.register_structure_hook_factory(attrs.has, _attrs_factory)
 converter.register_structure_hook_func(_is_dict, _dict)
 converter.register_structure_hook_func(_is_optional_scalar, _optional)
 
@@ -170,9 +190,7 @@ def _problems(exc: BaseException, path: str, cls: Any) -> list[Problem]:
 
 def structure(data: Any, cls: type, *, path: str = "") -> Any:
     """Structure ``data`` into ``cls`` or raise :class:`InvalidWorkflowError` listing every problem."""
-    if attrs.has(cls) and not isinstance(data, dict):
-        raise InvalidWorkflowError([Problem(f"expected a mapping, got {describe(data)}", path=path)])
     try:
         return converter.structure(data, cls)
-    except (ClassValidationError, IterableValidationError, InvalidWorkflowError) as exc:
+    except (ClassValidationError, IterableValidationError, InvalidWorkflowError, _WrongType) as exc:
         raise InvalidWorkflowError(_problems(exc, path, cls)) from None
