@@ -1,0 +1,93 @@
+"""Atomic file replacement: a crash leaves either the old file or the new one, never half.
+
+The new content goes to a temporary file in the target's own directory (so the final
+``os.replace`` is a rename within one filesystem), is flushed and fsynced, gets its mode,
+and is renamed over the target; the directory is then fsynced so the rename is durable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["TEMP_SUFFIX", "atomic_write", "fsync_directory"]
+
+#: Suffix of the temporary files; one is only ever left behind by a crash mid-write.
+TEMP_SUFFIX = ".wfe-tmp"
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable (best effort where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _open_temp(directory: Path, name: str) -> tuple[int, Path]:
+    while True:
+        temp = directory / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            # 0o666 lets the process umask decide, as for any newly created file.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+
+
+def atomic_write(
+    path: Path,
+    content: bytes | Callable[[BinaryIO], None],
+    *,
+    mode: int | None = None,
+    before_replace: Callable[[], None] | None = None,
+) -> int:
+    """Replace ``path`` with ``content`` atomically; return the new file's size.
+
+    Args:
+        path: the file to create or replace (its directory must exist).
+        content: the bytes, or a function writing them to the open temporary file.
+        mode: permission bits for the result; ``None`` keeps an existing file's mode, and
+            a new file gets ``0o666`` minus the umask.
+        before_replace: called just before the rename; raising there (e.g. because the
+            step was cancelled) abandons the write and leaves ``path`` untouched.
+    """
+    path = Path(path)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            pass
+    fd, temp = _open_temp(path.parent, path.name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if callable(content):
+                content(handle)
+            else:
+                handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+            size = handle.tell()
+        if mode is not None:
+            os.chmod(temp, mode)
+        if before_replace is not None:
+            before_replace()
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_directory(path.parent)
+    return size

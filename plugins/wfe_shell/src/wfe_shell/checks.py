@@ -1,0 +1,213 @@
+"""Checks of ``shell.execute`` steps before a workflow runs.
+
+:func:`dangerous_patterns` splits a command into simple commands (at ``;``, ``&&``,
+``||``, ``|``, ``&``, parentheses and newlines, with redirections noted) and looks for
+commands that can destroy a machine. It is a safety net for mistakes, not a sandbox: a
+determined author can always hide a command from it. Findings are warnings; strict
+validation turns them into errors. Parts rendered later from templates (``{name}``)
+cannot be judged and are taken as harmless.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+from wfe_core.errors import Problem
+
+__all__ = ["check_credentials", "check_dangerous_commands", "dangerous_patterns"]
+
+_PUNCTUATION = "();<>|&\n"
+_WRAPPERS = {"sudo", "doas", "exec", "nohup", "time", "nice", "command", "builtin", "env", "xargs"}
+_WRAPPER_OPTIONS_WITH_VALUE = {"-u", "-g", "-U"}
+_ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=.*")
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
+_TOP_DIRS = {
+    "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "opt", "proc",
+    "root", "sbin", "srv", "sys", "usr", "var",
+}
+_HOME = re.compile(r"(?:~|\$HOME|\$\{HOME\})/*(?:\*|\.)?")
+_BLOCK_DEVICE = re.compile(
+    r"/dev/(?:sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|disk\d+|md\d+|dm-\d+|mapper/)\S*"
+)
+_FORK_BOMB = re.compile(r"([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1")
+_POWER = {"shutdown", "reboot", "halt", "poweroff"}
+_SECRET_NAME = re.compile(r"pass(?:word|wd)?|secret|token|api_?key|private_?key|access_?key|credential", re.I)
+_TEMPLATE = re.compile(r"\{[^{}]*\}")
+
+
+def _tokens(command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=_PUNCTUATION)
+    lexer.whitespace = " \t\r"
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError:  # unbalanced quotes: the shell would refuse it too; judge the words
+        return command.split()
+
+
+def _simple_commands(command: str) -> list[tuple[list[str], list[tuple[str, str]], bool]]:
+    """(words, output redirections as (operator, target), piped into the next) per simple command."""
+    out: list[tuple[list[str], list[tuple[str, str]], bool]] = []
+    words: list[str] = []
+    redirects: list[tuple[str, str]] = []
+    tokens = iter(_tokens(command))
+    for token in tokens:
+        if token and all(c in _PUNCTUATION for c in token):
+            if "<" in token or ">" in token:
+                target = next(tokens, "")
+                if ">" in token:
+                    redirects.append((token, target))
+                continue
+            out.append((words, redirects, token in ("|", "|&")))
+            words, redirects = [], []
+        else:
+            words.append(token)
+    out.append((words, redirects, False))
+    return [item for item in out if item[0] or item[1]]
+
+
+def _program(words: list[str]) -> tuple[str, list[str]]:
+    """The program a simple command runs (wrappers, options and assignments skipped) and its args."""
+    after_wrapper = False
+    skip_next = False
+    for index, word in enumerate(words):
+        if skip_next:
+            skip_next = False
+            continue
+        if _ASSIGNMENT.fullmatch(word):
+            continue
+        if after_wrapper and word.startswith("-"):
+            skip_next = word in _WRAPPER_OPTIONS_WITH_VALUE
+            continue
+        name = posixpath.basename(word.lstrip("`"))
+        if name in _WRAPPERS:
+            after_wrapper = True
+            continue
+        return name, words[index + 1:]
+    return "", []
+
+
+def _split_options(args: list[str]) -> tuple[list[str], list[str]]:
+    options, operands, ended = [], [], False
+    for arg in args:
+        if not ended and arg == "--":
+            ended = True
+        elif not ended and arg.startswith("-") and arg != "-":
+            options.append(arg)
+        else:
+            operands.append(arg)
+    return options, operands
+
+
+def _recursive(options: list[str], letters: str) -> bool:
+    return any(o == "--recursive" or (not o.startswith("--") and any(c in o for c in letters)) for o in options)
+
+
+def _catastrophic(target: str) -> bool:
+    """Whether ``target`` is /, a top-level system directory, or the home directory."""
+    if _TEMPLATE.search(target):
+        return False
+    if _HOME.fullmatch(target):
+        return True
+    if not target.startswith("/"):
+        return False
+    norm = posixpath.normpath(target.rstrip("*") or "/")
+    parts = [p for p in norm.split("/") if p]
+    return not parts or (len(parts) == 1 and parts[0] in _TOP_DIRS)
+
+
+def _findings_in(command: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+    match = _FORK_BOMB.search(command)
+    if match:
+        yield "fork bomb", match.group(0)
+    commands = _simple_commands(command)
+    for position, (words, redirects, piped) in enumerate(commands):
+        yield from _findings_of(words, redirects, depth)
+        program, _args = _program(words)
+        if piped and program in ("curl", "wget") and position + 1 < len(commands):
+            sink_words = commands[position + 1][0]
+            if _program(sink_words)[0] in _SHELLS:
+                yield "piping a download into a shell", f"{' '.join(words)} | {' '.join(sink_words)}"
+
+
+def _findings_of(words: list[str], redirects: list[tuple[str, str]], depth: int) -> Iterator[tuple[str, str]]:
+    snippet = " ".join(words)
+    for operator, target in redirects:
+        if _BLOCK_DEVICE.fullmatch(target):
+            yield f"write to block device '{target}'", f"{operator} {target}"
+    program, args = _program(words)
+    options, operands = _split_options(args)
+    if program == "rm" and _recursive(options, "rR"):
+        for target in operands:
+            if _catastrophic(target):
+                yield f"recursive delete of '{target}'", snippet
+    elif program in ("chmod", "chown", "chgrp") and _recursive(options, "R"):
+        for target in operands[1:]:
+            if _catastrophic(target):
+                yield f"recursive {program} of '{target}'", snippet
+    elif program.startswith("mkfs") or program == "mke2fs":
+        yield "creating a filesystem", snippet
+    elif program == "dd":
+        for arg in args:
+            if arg.startswith("of=") and _BLOCK_DEVICE.fullmatch(arg[3:]):
+                yield f"dd onto block device '{arg[3:]}'", snippet
+    elif program in _POWER or (program in ("init", "telinit") and operands[:1] in (["0"], ["6"])) or (
+        program == "systemctl" and set(operands) & {"poweroff", "reboot", "halt", "kexec"}
+    ):
+        yield "shutting down or rebooting the machine", snippet
+    elif program in _SHELLS and "-c" in args and depth < 3:
+        script_index = args.index("-c") + 1
+        if script_index < len(args):
+            yield from _findings_in(args[script_index], depth + 1)
+
+
+def dangerous_patterns(command: str | list[str]) -> list[tuple[str, str]]:
+    """(what, where) for each dangerous pattern in ``command`` (a string or an argv list)."""
+    if isinstance(command, list):
+        words = [w for w in command if isinstance(w, str)]
+        found = list(_findings_of(words, [], 0))
+    else:
+        found = list(_findings_in(command))
+    return list(dict.fromkeys(found))
+
+
+def _calls(workflow: Any) -> Iterator[tuple[int, Any, dict, str]]:
+    for index, step in enumerate(workflow.steps):
+        if step.action == "shell.execute" and isinstance(step.parameters, dict):
+            yield index, step, step.parameters, "parameters"
+        if step.rollback_action == "shell.execute" and isinstance(step.rollback_parameters, dict):
+            yield index, step, step.rollback_parameters, "rollback_parameters"
+
+
+def check_dangerous_commands(workflow: Any, context: Any) -> Iterator[Problem]:
+    """Warn about ``shell.execute`` commands matching a dangerous pattern."""
+    for index, step, params, field in _calls(workflow):
+        command = params.get("command")
+        if not isinstance(command, (str, list)):
+            continue
+        for what, where in dangerous_patterns(command):
+            yield Problem(
+                f"step '{step.id}': dangerous command: {what} ({where})",
+                path=f"steps[{index}].{field}.command", severity="warning", step_id=step.id,
+            )
+
+
+def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
+    """Warn about ``env`` entries whose name says secret and whose value is written out."""
+    for index, step, params, field in _calls(workflow):
+        env = params.get("env")
+        if not isinstance(env, dict):
+            continue
+        for key, value in env.items():
+            if (isinstance(key, str) and _SECRET_NAME.search(key) and isinstance(value, str)
+                    and value and not _TEMPLATE.search(value)):
+                yield Problem(
+                    f"step '{step.id}': env '{key}' holds a hardcoded value that looks like a credential; "
+                    "pass it in through a variable or secret instead",
+                    path=f"steps[{index}].{field}.env.{key}", severity="warning", step_id=step.id,
+                )

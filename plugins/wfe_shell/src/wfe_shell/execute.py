@@ -1,0 +1,94 @@
+"""The ``shell.execute`` action."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from wfe_core.context import StepCancelled
+from wfe_core.errors import ActionError
+
+from .params import ShellParams
+from .process import OUTPUT_LIMIT, run_process
+
+__all__ = ["SHELL", "STDERR_TAIL", "execute", "stderr_tail"]
+
+#: The shell a string command runs in.
+SHELL = "/bin/sh"
+#: How much of stderr a failure message quotes: at most this many lines and characters.
+STDERR_TAIL = (20, 2000)
+
+
+def stderr_tail(stderr: str) -> str:
+    """The last lines of ``stderr`` for an error message (empty if there were none)."""
+    lines, chars = STDERR_TAIL
+    text = "\n".join(stderr.strip().splitlines()[-lines:])
+    return text[-chars:]
+
+
+def _argv(command: str | list[str]) -> list[str]:
+    return [SHELL, "-c", command] if isinstance(command, str) else list(command)
+
+
+def _environment(overrides: dict[str, str | None]) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _with_tail(message: str, stderr: str) -> str:
+    tail = stderr_tail(stderr)
+    return f"{message}; stderr:\n{tail}" if tail else message
+
+
+def execute(params: ShellParams, context: Any) -> dict[str, Any]:
+    """Run ``params.command``; return ``{"exit_code", "stdout", "stderr"}``.
+
+    Raises:
+        ActionError: the command could not start, exited with an unexpected code, or
+            ran past ``timeout``.
+        StepCancelled: the step was cancelled (its process group has been killed).
+    """
+    argv = _argv(params.command)
+    if context.dry_run:
+        return {"exit_code": None, "stdout": "", "stderr": "", "dry_run": True, "argv": argv}
+    cwd = context.resolve_path(params.cwd) if params.cwd else context.workdir
+    if not os.path.isdir(cwd):
+        raise ActionError(f"cwd '{params.cwd or cwd}' is not a directory (resolved to '{cwd}')")
+    context.check_cancelled()
+    try:
+        done = run_process(
+            argv, cwd=cwd, env=_environment(params.env),
+            input=params.input.encode("utf-8") if params.input is not None else None,
+            timeout=params.timeout, cancel_event=context.cancel_event, output_limit=OUTPUT_LIMIT,
+        )
+    except FileNotFoundError:
+        raise ActionError(f"cannot run '{argv[0]}': no such file or command") from None
+    except PermissionError:
+        raise ActionError(f"cannot run '{argv[0]}': permission denied") from None
+    except OSError as exc:
+        raise ActionError(f"cannot run '{argv[0]}': {exc.strerror or exc}") from None
+    if done.stopped == "cancelled":
+        raise StepCancelled(f"step '{context.step.id}' was cancelled; its processes were killed")
+    if done.stopped == "timeout":
+        raise ActionError(_with_tail(
+            f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr))
+    code = done.exit_code
+    if code not in params.expected_exit_codes:
+        expected = ", ".join(str(c) for c in params.expected_exit_codes)
+        expected = f"expected {expected}" if len(params.expected_exit_codes) == 1 else f"expected one of {expected}"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            message = f"command was killed by signal {name} (exit code {code}, {expected})"
+        else:
+            message = f"command exited with code {code} ({expected})"
+        raise ActionError(_with_tail(message, done.stderr))
+    return {"exit_code": code, "stdout": done.stdout, "stderr": done.stderr}

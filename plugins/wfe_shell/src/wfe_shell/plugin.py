@@ -1,0 +1,34 @@
+"""The wfe plugin module of wfe-shell (entry point ``shell`` in group ``wfe``)."""
+
+from __future__ import annotations
+
+import shlex
+
+from wfe_core.hookspecs import hookimpl
+from wfe_core.records import Action, Validator
+
+from .checks import check_credentials, check_dangerous_commands
+from .execute import execute
+from .params import ShellParams
+
+__all__ = ["wfe_actions", "wfe_validators"]
+
+
+@hookimpl
+def wfe_actions():
+    return [
+        # quote: every value templating substitutes into a command string is shell-quoted
+        # (``{x!raw}`` opts out), so a variable can never inject shell syntax.
+        Action("shell.execute", execute, ShellParams, quote={"command": shlex.quote},
+               description="Run a command (string: /bin/sh -c; list: argv) in its own process group."),
+    ]
+
+
+@hookimpl
+def wfe_validators():
+    return [
+        Validator("shell.dangerous-commands", check_dangerous_commands,
+                  description="Warn about commands that can destroy a machine (rm -rf /, mkfs, dd to disks, ...)."),
+        Validator("shell.hardcoded-credentials", check_credentials,
+                  description="Warn about secret-looking env values written into the workflow."),
+    ]
