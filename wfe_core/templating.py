@@ -140,7 +140,9 @@ def render(
 ) -> dict[str, Any]:
     """Render every string in ``parameters``; ``quote`` maps top-level names to quoters.
 
-    Raises :class:`TemplateError` whose message starts with the parameter's path.
+    A quoter applies to a top-level string parameter only, never to the items of a list
+    or mapping (an argv list needs no shell quoting). Raises :class:`TemplateError` whose
+    message starts with the parameter's path.
     """
     quote = quote or {}
 
@@ -153,9 +155,10 @@ def render(
             except TemplateError as exc:
                 raise TemplateError(f"parameter '{path}': {exc}") from None
         if isinstance(value, Mapping):
-            return {k: walk(v, f"{path}.{k}", quoter) for k, v in value.items()}
+            # Quoting is for text a shell will parse: a list is argv, a mapping is data.
+            return {k: walk(v, f"{path}.{k}", None) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, f"{path}[{i}]", quoter) for i, v in enumerate(value)]
+            return [walk(v, f"{path}[{i}]", None) for i, v in enumerate(value)]
         return value
 
     return {name: walk(value, name, quote.get(name)) for name, value in parameters.items()}
