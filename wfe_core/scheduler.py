@@ -168,6 +168,9 @@ class Scheduler:
         while self.running or self._timers_pending():
             if self.cancelled.is_set() and self.stopping != "cancelled":
                 self._cancel_running()
+                # It may have closed the last pending retry: re-check before blocking, or
+                # the get below would sleep until a stale attempt deadline (default 300 s).
+                continue
             timeout = self._next_timer_in()
             try:
                 item = get(timeout=timeout) if timeout is None or timeout > 0 else get_nowait(self.done)
@@ -224,10 +227,17 @@ class Scheduler:
         self.policy.push(sid)
 
     def _dispatch(self) -> None:
-        if self.stopping is not None:
-            return
-        for sid in self.policy.pop(len(self.running)):
-            self._start(sid)
+        # Drain: a step can close inside _start without running (dry-run "would run", a
+        # template error) and release children into the policy after this pop; with
+        # nothing running the loop would end and strand them as "not started".
+        while self.stopping is None:
+            batch = self.policy.pop(len(self.running))
+            if not batch:
+                return
+            for sid in batch:
+                if self.stopping is not None:  # a critical step failed in _start: no more
+                    return
+                self._start(sid)
 
     def _start(self, sid: str) -> None:
         step = self.steps[sid]
@@ -244,7 +254,9 @@ class Scheduler:
             self._close(sid, StepStatus.FAILED, error=record.error)
             self._after_failure(step)
             return
-        if self.dry_run and action.side_effects:
+        # Parameters that hold an output a dry run did not produce were not structured
+        # (see _parameters): calling the action with them would crash it, so report it.
+        if self.dry_run and (action.side_effects or _has_unknown(params)):
             self._would_run(step, params)
             return
         context = StepContext(
@@ -255,6 +267,7 @@ class Scheduler:
         )
         attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic())
         self.running[sid] = attempt
+        record.status = StepStatus.RUNNING
         self.emit("step.started", sid, attempt=number, action=step.action)
         self._pool.submit(attempt)
         heapq.heappush(self.timers, (attempt.submitted + step.timeout, next(self.seq), "deadline", sid, attempt))
@@ -342,6 +355,9 @@ class Scheduler:
         if step.critical:
             if self.stopping is None:
                 self.stopping = f"critical step '{step.id}' failed"
+                # A pending retry will never start: close it now instead of keeping the run
+                # alive until its timer fires (up to retry_max_delay).
+                self._drop_retries(f"retry not started: {self.stopping}")
         else:
             self._skip_descendants(step.id, f"upstream step '{step.id}' failed")
 
@@ -362,9 +378,7 @@ class Scheduler:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
         self.emit(f"step.{status.value}", sid, attempts=record.attempts, duration=record.duration,
                   error=record.error, reason=record.reason)
-        if self.listeners or self.plugins.has_listeners:
-            self.emit("progress", completion_percentage=100.0 * self.finished_count / max(1, len(self.steps)),
-                      finished=self.finished_count, total=len(self.steps))
+        self._progress()
         if release:
             for child in self.plan.graph.children[sid]:
                 self.waiting[child] -= 1
@@ -375,6 +389,11 @@ class Scheduler:
         elif status is StepStatus.SKIPPED:
             self._close_release_only(sid)
 
+    def _progress(self) -> None:
+        if self.listeners or self.plugins.has_listeners:
+            self.emit("progress", completion_percentage=100.0 * self.finished_count / max(1, len(self.steps)),
+                      finished=self.finished_count, total=len(self.steps))
+
     def _close_release_only(self, sid: str) -> None:
         for child in self.plan.graph.children[sid]:
             self.waiting[child] -= 1
@@ -382,6 +401,7 @@ class Scheduler:
                 self._became_ready(child)
 
     def _skip_descendants(self, sid: str, reason: str) -> None:
+        before = self.finished_count
         stack = list(self.plan.graph.children[sid])
         while stack:
             child = stack.pop()
@@ -395,6 +415,8 @@ class Scheduler:
             self.results[child] = {"output": None, "status": StepStatus.SKIPPED.value}
             self.emit("step.skipped", child, reason=reason)
             stack.extend(self.plan.graph.children[child])
+        if self.finished_count != before:  # these steps finished too: observers must see it
+            self._progress()
 
     # -- cancellation -------------------------------------------------------------------------
     def _cancel_running(self) -> None:
@@ -402,9 +424,12 @@ class Scheduler:
         self._cancel_started = time.monotonic()
         for attempt in self.running.values():
             attempt.context.cancel_event.set()
+        self._drop_retries("retry not started: run cancelled")
+
+    def _drop_retries(self, reason: str) -> None:
         for _, _, kind, sid, _ in self.timers:
             if kind == "retry":
-                self._close(sid, StepStatus.CANCELLED, reason="retry not started: run cancelled")
+                self._close(sid, StepStatus.CANCELLED, reason=reason)
         self.timers = [t for t in self.timers if t[2] != "retry"]
         heapq.heapify(self.timers)
         self.retries_pending = 0
@@ -436,11 +461,15 @@ class Scheduler:
     # -- result -------------------------------------------------------------------------------
     def _stats(self, started: float, elapsed: float) -> RunStats:
         why = self.stopping
+        before = self.finished_count
         for sid, record in self.records.items():
             if not record.status.finished:
                 record.status = StepStatus.CANCELLED
                 record.reason = f"not started: {why or 'run ended'}"
+                self.finished_count += 1
                 self.emit("step.cancelled", sid, reason=record.reason)
+        if self.finished_count != before:
+            self._progress()
         counts = {s: 0 for s in StepStatus}
         busy = 0.0
         for record in self.records.values():

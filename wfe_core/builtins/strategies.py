@@ -107,6 +107,9 @@ class HybridPolicy:
         self._active: str | None = None
 
     def push(self, step_id: str) -> None:
+        # A retry pushes a step again: it must be startable again (a stale heap entry of
+        # its first push is skipped once it has been taken anew).
+        self._taken.discard(step_id)
         heapq.heappush(self._heap, (self._rank[step_id], step_id))
         group = self._group[step_id]
         if group is not None:
@@ -114,7 +117,10 @@ class HybridPolicy:
 
     def _take_group(self, group: str, slots: int) -> list[str]:
         members = self._by_group.get(group, [])
-        out = [m for m in members if m not in self._taken][:slots]
+        # Lowest rank first: pop() takes a group through its member with the lowest rank,
+        # whose heap entry is gone; leaving it behind (fewer slots than ready members)
+        # would strand it: nothing would ever start it.
+        out = sorted((m for m in members if m not in self._taken), key=self._rank.__getitem__)[:slots]
         self._taken.update(out)
         self._by_group[group] = [m for m in members if m not in self._taken]
         return out
