@@ -135,7 +135,7 @@ def test_run_undefined_variable_is_invalid_input(runner, tmp_path):
     result = runner.invoke(main, ["run", path])
     assert result.exit_code == 2
     assert result.output == (
-        f"error: {path}: steps[0].parameters: step 'show': parameters: undefined name '{{mesage}}' "
+        f"error: {path}: steps[0].parameters.value: step 'show': parameter 'value': undefined name 'mesage' "
         "(did you mean 'message'?); defined variables: message\n"
     )
 

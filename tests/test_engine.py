@@ -137,7 +137,8 @@ def test_custom_action_results(engine):
 
 
 def test_custom_action_may_set_variables(engine):
-    engine.register_custom_action("login", lambda p, c: StepResult(success=True, output="ok", variables={"token": "t0k"}))
+    engine.register_custom_action("login", lambda p, c: StepResult(success=True, output="ok", variables={"token": "t0k"}),
+                                  sets_variables=True)
     workflow = Workflow(id="v", steps=[
         step("login", "login"),
         step("use", "variable.set", "login", parameters={"name": "header", "value": "Bearer {token}"}),
@@ -320,9 +321,6 @@ def test_a_non_cooperative_action_is_abandoned_at_its_timeout(engine):
     assert stats.steps["s"].output is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (wfe_core/pool.py, not fixed here): an abandoned attempt keeps its pool thread, so "
-    "with one worker the next step waits until the non-cooperative action returns"))
 def test_an_abandoned_action_does_not_hold_up_the_next_step(engine):
     release = threading.Event()
     engine.register_custom_action("stubborn", lambda p, c: release.wait(2), side_effects=False)

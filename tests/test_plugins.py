@@ -88,12 +88,26 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path, monk
         @hookimpl
         def wfe_actions():
             return [Action("acme.greet", greet, side_effects=False, description="Greets.")]
-    """, "greet")
+    """, "acme-greet")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = load_plugins()
     info = registry.provided["actions"]["acme.greet"].plugin
-    assert (info.name, info.distribution, info.version) == ("greet", "acme-greet", "1.2.3")
+    assert (info.name, info.distribution, info.version) == ("acme-greet", "acme-greet", "1.2.3")
     assert registry.actions["acme.greet"].func({"who": "you"}, None) == "hello you"
+
+
+def test_two_distributions_with_one_plugin_name_is_an_error_naming_both(tmp_path, monkeypatch):
+    for dist, module in (("acme-one", "acme_one"), ("acme-two", "acme_two")):
+        _install_dist(tmp_path, dist, module, "", "same")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError) as info:
+        load_plugins()
+    assert str(info.value) in (
+        f"two plugins are named 'same': {a} from {da} and {b} from {db}; uninstall one, or block it with "
+        "WFE_BLOCK_PLUGINS"
+        for (a, da), (b, db) in [(("acme_one", "acme-one"), ("acme_two", "acme-two")),
+                                 (("acme_two", "acme-two"), ("acme_one", "acme-one"))]
+    )
 
 
 def test_autoload_can_be_disabled_by_environment(tmp_path, monkeypatch):

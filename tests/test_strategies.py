@@ -134,14 +134,27 @@ def diamond_of_width(width: int) -> Workflow:
     return Workflow(id=f"width{width}", steps=steps)
 
 
-@pytest.mark.parametrize(("max_steps", "width", "expected"), [(10, 5, 5), (3, 5, 3), (4, 4, 4), (2, 1, 2)])
-def test_adaptive_workers_are_min_of_limit_and_width(plugins, max_steps, width, expected):
+# Adaptive sizes its pool to min(limit, steps - longest chain + 1), an upper bound on how
+# many steps can ever run together (diamond_of_width(w) has w + 3 steps in 3 levels).
+@pytest.mark.parametrize(("max_steps", "width", "expected"), [(10, 5, 6), (3, 5, 3), (4, 4, 4), (2, 1, 2)])
+def test_adaptive_workers_are_min_of_limit_and_parallel_bound(plugins, max_steps, width, expected):
     engine = WorkflowEngine(max_concurrent_steps=max_steps, plugins=plugins)
     recorder = Recorder().register(engine)
     stats = engine.run(diamond_of_width(width), strategy="adaptive")
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.workers == expected
     assert recorder.max_running <= expected
+
+
+def test_adaptive_never_has_fewer_workers_than_steps_that_can_run_together(plugins):
+    # Four steps (n0, n2, n5, n6) can run at once, though no depth level holds four.
+    workflow = Workflow(id="skew", steps=[rec("n0"), rec("n1"), rec("n3"), rec("n2", "n1"), rec("n6", "n1"),
+                                          rec("n5", "n3"), rec("n4", "n2")])
+    engine = WorkflowEngine(max_concurrent_steps=10, plugins=plugins)
+    Recorder().register(engine)
+    stats = engine.run(workflow, strategy="adaptive")
+    assert stats.status is RunStatus.SUCCEEDED
+    assert stats.workers >= 4
 
 
 def test_adaptive_runs_a_chain_on_one_worker(engine):

@@ -183,7 +183,7 @@ def test_undefined_name_is_caught_at_validation_before_anything_runs(echo):
     with pytest.raises(InvalidWorkflowError) as info:
         echo.run(workflow)
     assert str(info.value) == (
-        "steps[1].parameters: step 'show': parameters: undefined name '{mesage}' "
+        "steps[1].parameters.text: step 'show': parameter 'text': undefined name 'mesage' "
         "(did you mean 'message'?); defined variables: message"
     )
     assert info.value.problems[0].step_id == "show"
@@ -194,7 +194,7 @@ def test_undefined_name_fails_the_step_at_run_time_when_validation_cannot_know(e
     # "login" may set variables (a custom action, sets_variables=True), so validation
     # leaves "{token}" to run time; it does not set "token", so the step fails there.
     echo.register_custom_action("login", lambda p, c: StepResult(success=True, variables={"session": "s1"}),
-                                side_effects=False)
+                                side_effects=False, sets_variables=True)
     calls = []
     echo.register_custom_action("use", lambda p, c: calls.append(p), side_effects=False)
     workflow = Workflow(id="late", variables={"host": "h"}, steps=[
@@ -215,7 +215,7 @@ def test_undefined_name_fails_the_step_at_run_time_when_validation_cannot_know(e
 
 def test_a_variable_set_at_run_time_by_an_upstream_action_resolves(echo):
     echo.register_custom_action("login", lambda p, c: StepResult(success=True, variables={"token": "t0k"}),
-                                side_effects=False)
+                                side_effects=False, sets_variables=True)
     workflow = Workflow(id="late", steps=[
         WorkflowStep(id="login", action="login"),
         WorkflowStep(id="call", action="echo", dependencies=["login"], parameters={"auth": "Bearer {token}"}),

@@ -95,7 +95,7 @@ def test_unknown_parameter_key_with_did_you_mean(engine, ran):
     )
     # Templated parameters: keys are checked now, values once rendered.
     assert invalid(engine, wait("a", parameters={"secnds": "{message}"})) == (
-        "steps[1].parameters.secnds: step 'a': unknown parameter 'secnds' (did you mean 'seconds'?)\n"
+        "steps[1].parameters.secnds: step 'a': unknown key 'secnds' (did you mean 'seconds'?)\n"
         "steps[1].parameters: step 'a': parameter 'seconds' is required but missing"
     )
 
@@ -131,7 +131,7 @@ def test_every_problem_is_reported_at_once(engine, ran):
 
 def test_undefined_template_name(engine, ran):
     assert invalid(engine, setvar("show", "out", "say {mesage}", "first")) == (
-        "steps[1].parameters: step 'show': parameters: undefined name '{mesage}' (did you mean 'message'?); "
+        "steps[1].parameters.value: step 'show': parameter 'value': undefined name 'mesage' (did you mean 'message'?); "
         "defined variables: message"
     )
     assert ran == []
@@ -141,7 +141,7 @@ def test_undefined_name_in_rollback_parameters(engine, ran):
     step = WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1},
                         rollback_action="variable.set", rollback_parameters={"name": "x", "value": "{steps.a.output} {nope}"})
     assert invalid(engine, step) == (
-        "steps[1].rollback_parameters: step 'a': rollback_parameters: undefined name '{nope}'; "
+        "steps[1].rollback_parameters.value: step 'a': rollback parameter 'value': undefined name 'nope'; "
         "defined variables: message"
     )
 
@@ -149,7 +149,7 @@ def test_undefined_name_in_rollback_parameters(engine, ran):
 def test_a_step_that_is_not_upstream_is_rejected(engine, ran):
     message = invalid(engine, setvar("a", "x", 1), setvar("b", "y", "{steps.a.output}"))
     assert message == (
-        "steps[2].parameters: step 'b': parameters: '{steps.a.output}' refers to step 'a', which is not upstream "
+        "steps[2].parameters.value: step 'b': parameter 'value': '{steps.a.output}' refers to step 'a', which is not upstream "
         "of 'b' (add it to dependencies, or the value would depend on timing)"
     )
     assert ran == []
@@ -157,22 +157,22 @@ def test_a_step_that_is_not_upstream_is_rejected(engine, ran):
 
 def test_a_variable_set_by_a_step_that_is_not_upstream_is_rejected(engine, ran):
     assert invalid(engine, setvar("a", "x", 1), setvar("b", "y", "{x}")) == (
-        "steps[2].parameters: step 'b': parameters: variable 'x' is set by step 'a', which is not upstream of 'b' "
+        "steps[2].parameters.value: step 'b': parameter 'value': variable 'x' is set by step 'a', which is not upstream of 'b' "
         "(add it to dependencies)"
     )
 
 
 def test_bad_step_references(engine, ran):
     assert invalid(engine, setvar("fetch", "x", 1), setvar("b", "y", "{steps.fecth.output}", "fetch")) == (
-        "steps[2].parameters: step 'b': parameters: '{steps.fecth.output}' refers to unknown step 'fecth' "
+        "steps[2].parameters.value: step 'b': parameter 'value': '{steps.fecth.output}' refers to unknown step 'fecth' "
         "(did you mean 'fetch'?)"
     )
     assert invalid(engine, setvar("fetch", "x", 1), setvar("b", "y", "{steps.fetch.outptu}", "fetch")) == (
-        "steps[2].parameters: step 'b': parameters: '{steps.fetch.outptu}': a step has output, status, error, "
+        "steps[2].parameters.value: step 'b': parameter 'value': '{steps.fetch.outptu}': a step has output, status, error, "
         "not 'outptu' (did you mean 'output'?)"
     )
     assert invalid(engine, setvar("fetch", "x", 1), setvar("b", "y", "{steps.fetch}", "fetch")) == (
-        "steps[2].parameters: step 'b': parameters: '{steps.fetch}' must name a step and a field, "
+        "steps[2].parameters.value: step 'b': parameter 'value': '{steps.fetch}' must name a step and a field, "
         "e.g. {steps.<id>.output}"
     )
 
@@ -195,7 +195,8 @@ def test_what_will_be_defined_is_accepted(engine, ran):
 
 
 def test_an_action_declaring_sets_variables_defers_the_check_to_run_time(engine):
-    engine.register_custom_action("dyn", lambda p, c: StepResult(success=True, variables={"late": 1}), side_effects=False)
+    engine.register_custom_action("dyn", lambda p, c: StepResult(success=True, variables={"late": 1}), side_effects=False,
+                                  sets_variables=True)
     engine.register_custom_action("static", lambda p, c: None, side_effects=False, sets_variables=False)
     deferred = Workflow(id="d", steps=[WorkflowStep(id="a", action="dyn"), setvar("b", "y", "{late}", "a")])
     assert engine.validate_workflow(deferred).is_valid
@@ -204,7 +205,7 @@ def test_an_action_declaring_sets_variables_defers_the_check_to_run_time(engine)
     result = engine.validate_workflow(static)
     assert not result.is_valid
     assert [str(p) for p in result.errors] == [
-        "steps[1].parameters: step 'b': parameters: undefined name '{late}'; defined variables: none"
+        "steps[1].parameters.value: step 'b': parameter 'value': undefined name 'late'; defined variables: none"
     ]
 
 

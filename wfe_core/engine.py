@@ -81,14 +81,15 @@ class WorkflowEngine:
         *,
         side_effects: bool = True,
         parameters: type | None = None,
-        sets_variables: bool = True,
+        sets_variables: bool = False,
         replace: bool = False,
     ) -> None:
         """Make ``function(parameters, context)`` available as action ``name``.
 
         It returns a :class:`StepResult` or a plain value (taken as the output). Custom
         actions are assumed to have side effects (dry-run does not call them) unless
-        ``side_effects=False``. Naming an action a plugin provides is an error unless
+        ``side_effects=False``. One that returns ``StepResult(variables=...)`` must say
+        ``sets_variables=True`` (validation then leaves names it may define to run time). Naming an action a plugin provides is an error unless
         ``replace=True``.
         """
         if not isinstance(name, str) or not name:

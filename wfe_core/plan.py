@@ -23,7 +23,10 @@ class Plan:
         remaining: step id -> longest chain of work from the step to the end, counting
             each step's ``durations`` estimate (1 when unknown).
         levels: steps grouped by depth.
-        width: the largest level: how many steps the DAG can ever run at once, at most.
+        width: the largest level (steps of equal depth can always run together).
+        max_parallel: an upper bound on how many steps can ever run at once: a set of
+            steps that can run together meets a chain in at most one step, so it is at
+            most ``len(steps) - longest chain + 1`` (1 for a chain).
     """
 
     workflow: Workflow
@@ -32,6 +35,7 @@ class Plan:
     remaining: dict[str, float]
     levels: list[list[str]]
     width: int
+    max_parallel: int
 
     @classmethod
     def build(cls, workflow: Workflow, *, source: str | None = None,
@@ -45,6 +49,7 @@ class Plan:
             remaining=graph.remaining_path(durations),
             levels=levels,
             width=max((len(level) for level in levels), default=0),
+            max_parallel=len(graph.nodes) - len(levels) + 1,
         )
 
     def describe(self) -> dict[str, Any]:

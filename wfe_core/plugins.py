@@ -266,7 +266,9 @@ def load_plugins(
         module = getattr(plugin, "__name__", type(plugin).__name__)
         label = PluginInfo(name, dist, version, module).label
         if pm.get_plugin(name) is not None:
-            raise PluginError(f"two plugins are named '{name}': {module} and {pm.get_plugin(name)!r}")
+            first = next(i for i in infos if i.name == name)
+            raise PluginError(f"two plugins are named '{name}': {first.module} from {first.distribution} and "
+                              f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}")
         try:
             pm.register(plugin, name=name)
             records = _collect(plugin, label)

@@ -34,11 +34,16 @@ class WorkerPool:
         self._done = done
         self._name = name
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads: list[threading.Thread] = []
+        for _ in range(workers):
+            self.add_worker()
+
+    def add_worker(self) -> None:
+        """Start one more thread: called when an abandoned attempt keeps its thread busy,
+        so the run's concurrency does not shrink (the strategy still limits what runs)."""
+        thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def submit(self, item: Any) -> None:
         self._queue.put(item)
@@ -68,6 +73,9 @@ class FuturesPool:
         self.executor = executor
         self._work = work
         self._done = done
+
+    def add_worker(self) -> None:
+        """An external executor sizes itself; nothing to do."""
 
     def submit(self, item: Any) -> None:
         future = self.executor.submit(self._work, item)

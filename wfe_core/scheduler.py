@@ -328,10 +328,14 @@ class Scheduler:
         else:
             self._failed_attempt(attempt, result.error or "failed", StepStatus.FAILED)
 
-    def _timed_out(self, attempt: Attempt) -> None:
+    def _abandon(self, attempt: Attempt) -> None:
         attempt.context.cancel_event.set()
         attempt.abandoned = True
         self.abandoned += 1
+        self._pool.add_worker()  # the attempt may hold its thread for long: replace it
+
+    def _timed_out(self, attempt: Attempt) -> None:
+        self._abandon(attempt)
         del self.running[attempt.step_id]
         self.records[attempt.step_id].duration += attempt.timeout
         self._failed_attempt(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT)
@@ -439,8 +443,7 @@ class Scheduler:
 
     def _abandon_running(self, reason: str) -> None:
         for sid, attempt in list(self.running.items()):
-            attempt.abandoned = True
-            self.abandoned += 1
+            self._abandon(attempt)
             del self.running[sid]
             self._close(sid, StepStatus.CANCELLED, reason=reason)
 
@@ -461,6 +464,11 @@ class Scheduler:
     # -- result -------------------------------------------------------------------------------
     def _stats(self, started: float, elapsed: float) -> RunStats:
         why = self.stopping
+        if why is None and not self.cancelled.is_set():
+            stranded = [sid for sid, r in self.records.items() if not r.status.finished]
+            if stranded:  # a scheduling bug must never read as success
+                why = self.stopping = (f"internal error: the run ended with {len(stranded)} steps never started "
+                                       f"({', '.join(stranded[:5])})")
         before = self.finished_count
         for sid, record in self.records.items():
             if not record.status.finished:

@@ -71,7 +71,7 @@ class AdaptivePolicy:
     """
 
     def __init__(self, plan: Any, max_workers: int):
-        self.workers = max(1, min(max_workers, plan.width))
+        self.workers = max(1, min(max_workers, plan.max_parallel))
         self._priority = plan.remaining
         self._rank = plan.rank
         self._heap: list[tuple[float, int, str]] = []

@@ -48,7 +48,7 @@ def _check_parameters(step_id: str, cls: type, params: dict, path: str) -> Itera
         known = {f.name for f in attrs.fields(cls)}
         for key in params:
             if key not in known:
-                yield Problem(f"step '{step_id}': unknown parameter '{key}'{did_you_mean(key, known)}",
+                yield Problem(f"step '{step_id}': unknown key '{key}'{did_you_mean(key, known)}",
                               path=f"{path}.{key}", step_id=step_id)
         for f in attrs.fields(cls):
             if f.default is attrs.NOTHING and f.name not in params:
@@ -97,11 +97,13 @@ def check_graph(workflow: Any, context: Any) -> Iterator[Problem]:
     for i, step in templated:
         upstream = ancestors[step.id]
         for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
-            for ph in placeholders(params):
-                problem = _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic)
-                if problem:
-                    yield Problem(f"step '{step.id}': {field}: {problem}", path=f"steps[{i}].{field}",
-                                  step_id=step.id)
+            noun = "parameter" if field == "parameters" else "rollback parameter"
+            for key, value in params.items():  # name the parameter, as run-time errors do
+                for ph in placeholders(value):
+                    problem = _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic)
+                    if problem:
+                        yield Problem(f"step '{step.id}': {noun} '{key}': {problem}",
+                                      path=f"steps[{i}].{field}.{key}", step_id=step.id)
 
 
 def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic) -> str | None:
@@ -131,7 +133,7 @@ def _check_placeholder(ph, step, field, graph, index, upstream, static, setters,
         return (f"variable '{first}' is set by step {who}, which is not upstream of '{step.id}' "
                 f"(add it to dependencies)")
     defined = sorted(static | {name for name, m in setters.items() if m & upstream})
-    return (f"undefined name '{{{first}}}'{did_you_mean(first, defined)}; "
+    return (f"undefined name '{first}'{did_you_mean(first, defined)}; "
             f"defined variables: {', '.join(defined) or 'none'}")
 
 
