@@ -17,3 +17,9 @@ def engine(plugins):
     engine = WorkflowEngine(max_concurrent_steps=4, plugins=plugins)
     yield engine
     engine.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_run_store(tmp_path, monkeypatch):
+    """Each test records its runs in its own store, never in the user's."""
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

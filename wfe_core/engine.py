@@ -10,17 +10,26 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidWorkflowError, WfeError
-from .model import RunStats, Workflow
+from .journal import Journal, NullJournal, fingerprint
+from .model import RunStats, StepStatus, Workflow
 from .plan import Plan
 from .plugins import Plugins, load_plugins
 from .progress import ProgressTracker
 from .records import Action, Event
 from .scheduler import Scheduler
+from .secrets import Redactor, read_secrets
+from .store import RunStore, StoreError, default_store_path
 from .validation import ValidationResult, WorkflowValidator
 
-__all__ = ["WorkflowEngine"]
+__all__ = ["DEFAULT_STORE", "ResumeError", "WorkflowEngine"]
 
 EXECUTION_MODES = ("normal", "dry_run")
+#: ``store=DEFAULT_STORE``: ``$WFE_STORE``, else ``~/.local/state/wfe/runs.sqlite``.
+DEFAULT_STORE = "default"
+
+
+class ResumeError(WfeError):
+    """A run cannot be resumed (or rolled back) as asked."""
 
 
 class WorkflowEngine:
@@ -35,6 +44,10 @@ class WorkflowEngine:
         workdir: where relative paths resolve (default: the current directory).
         strict: validate strictly before each run (warnings become errors).
         propagate_skips: a skipped step skips its dependents (default true).
+        store: the run store file; ``DEFAULT_STORE`` (the default) is ``$WFE_STORE`` or
+            ``~/.local/state/wfe/runs.sqlite``; ``None`` records nothing (no resume, no
+            history). Dry runs are never recorded.
+        rollback_on_cancel: compensate completed steps when a run is cancelled too.
     """
 
     def __init__(
@@ -48,6 +61,8 @@ class WorkflowEngine:
         workdir: str | Path | None = None,
         strict: bool = False,
         propagate_skips: bool = True,
+        store: str | Path | None = DEFAULT_STORE,
+        rollback_on_cancel: bool = False,
     ):
         if not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
             raise WfeError(f"max_concurrent_steps must be a whole number >= 1, got {max_concurrent_steps!r}")
@@ -62,6 +77,9 @@ class WorkflowEngine:
         self.workdir = Path(workdir) if workdir is not None else None
         self.strict = strict
         self.propagate_skips = propagate_skips
+        self.rollback_on_cancel = rollback_on_cancel
+        self.store_path: Path | None = (
+            None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store))
         self.progress_tracker = ProgressTracker()
         self._custom: dict[str, Action] = {}
         self._active: dict[str, Scheduler] = {}
@@ -136,9 +154,18 @@ class WorkflowEngine:
         """
         if execution_mode not in EXECUTION_MODES:
             raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
+        return self._execute(workflow, execution_mode == "dry_run", strategy, variables, metadata,
+                             run_id=run_id, max_workers=max_workers, listeners=listeners, source=source)
+
+    def _execute(self, workflow: Workflow, dry_run: bool, strategy: str | None,
+                 variables: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, *,
+                 run_id: str | None = None, max_workers: int | None = None,
+                 listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None,
+                 restored: list[dict[str, Any]] | None = None) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
         run_vars = {**workflow.variables, **(variables or {})}
+        secrets = read_secrets(workflow.secrets)
         result = self.validate_workflow(workflow, variables=variables)
         if not result.is_valid:
             problems = result.errors
@@ -154,11 +181,19 @@ class WorkflowEngine:
         observers = tuple(listeners)
         if self.progress_tracker.active:
             observers += (self.progress_tracker.handle,)
+        redact = Redactor(secrets.values())
+        journal: Callable[[], Any] = NullJournal
+        if self.store_path is not None and not dry_run:
+            path = self.store_path
+            journal = lambda: Journal(RunStore(path), run_id, redact)  # noqa: E731 (opened on the run's thread)
         scheduler = Scheduler(
             plan=plan, policy=policy, strategy=strategy, actions=self.actions, plugins=self.plugins,
             variables=run_vars, run_id=run_id, workdir=(self.workdir or Path.cwd()).resolve(),
-            dry_run=execution_mode == "dry_run", propagate_skips=self.propagate_skips,
-            listeners=observers,
+            dry_run=dry_run, propagate_skips=self.propagate_skips, listeners=observers, journal=journal,
+            enable_rollback=self.enable_rollback, rollback_on_cancel=self.rollback_on_cancel, secrets=secrets,
+            restored=restored,
+            run_info={"source": source, "resumed": restored is not None,
+                      "definition": _definition(workflow) if journal is not NullJournal else None},
         )
         with self._lock:
             self._active[run_id] = scheduler
@@ -171,6 +206,114 @@ class WorkflowEngine:
         with self._lock:
             self._history[run_id] = stats
         return stats
+
+    # -- durable runs --------------------------------------------------------------------------
+    def _store(self) -> RunStore:
+        if self.store_path is None:
+            raise StoreError("this engine keeps no run store (store=None)")
+        return RunStore(self.store_path)
+
+    def _stored_run(self, run_id: str, workflow: Workflow | None) -> tuple[dict[str, Any], Workflow]:
+        store = self._store()
+        try:
+            run = store.run(run_id)
+        finally:
+            store.close()
+        if workflow is None:
+            if not run["definition"]:
+                raise ResumeError(f"run {run['run_id']} has no stored definition; give the workflow file")
+            from .loader import WorkflowLoader
+
+            workflow = WorkflowLoader().load_from_string(run["definition"], "json", source=f"run {run['run_id']}")
+        return run, workflow
+
+    def resume(self, run_id: str, workflow: Workflow | None = None, *, strategy: str | None = None,
+               variables: Mapping[str, Any] | None = None, max_workers: int | None = None,
+               listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None) -> RunStats:
+        """Continue a failed, cancelled or interrupted run under the same run id.
+
+        Steps that succeeded keep their recorded outputs and variables and are not run
+        again; every other step runs. ``workflow`` defaults to the definition stored with
+        the run; a given one must not have changed any step that succeeded.
+        """
+        run, workflow = self._stored_run(run_id, workflow)
+        if run["status"] == "running":
+            raise ResumeError(f"run {run['run_id']} is still running (process {run['pid']} on {run['host']})")
+        if run["status"] == "succeeded":
+            raise ResumeError(f"run {run['run_id']} succeeded: there is nothing to resume")
+        done = [row for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value]
+        problems = []
+        for row in done:
+            sid = row["step_id"]
+            try:
+                step = workflow.step(sid)
+            except KeyError:
+                problems.append(f"step '{sid}' succeeded in run {run['run_id']} but is no longer in the workflow")
+                continue
+            if fingerprint(step) != row["fingerprint"]:
+                problems.append(f"step '{sid}' succeeded in run {run['run_id']} but its definition changed "
+                                "(action, parameters, dependencies, conditions or rollback)")
+        if problems:
+            raise ResumeError("cannot resume: " + "; ".join(problems) + "; start a new run instead")
+        stored_vars = dict(run["variables"] or {})
+        return self._execute(workflow, False, strategy or run["strategy"], {**stored_vars, **(variables or {})},
+                             None, run_id=run["run_id"], max_workers=max_workers, listeners=listeners,
+                             source=source or run["source"], restored=done)
+
+    def rollback(self, run_id: str, workflow: Workflow | None = None,
+                 listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:
+        """Compensate the succeeded steps of a finished run, last completed first.
+
+        Returns step id -> ``rolled_back`` or ``rollback_failed: <error>``.
+        """
+        from .context import StepContext
+        from .rollback import compensate_all, plan_compensations
+
+        run, workflow = self._stored_run(run_id, workflow)
+        if run["status"] == "running":
+            raise ResumeError(f"run {run['run_id']} is still running (process {run['pid']} on {run['host']})")
+        done = [row for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value]
+        steps = {s.id: s for s in workflow.steps}
+        missing = [row["step_id"] for row in done if row["step_id"] not in steps]
+        if missing:
+            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow")
+        secrets = read_secrets(workflow.secrets)
+        results = {row["step_id"]: {"output": row["output"], "status": row["status"]} for row in run["steps"]}
+        scope: dict[str, Any] = {**(run["variables"] or {}), "steps": results, "secrets": secrets}
+        comps = plan_compensations(steps, [(r["step_id"], r["output"], r["memo"]) for r in done], self.actions,
+                                   self.plugins.rollback_for)
+        store = self._store()
+        journal = Journal(store, run["run_id"], Redactor(secrets.values()))
+        outcome: dict[str, str] = {}
+
+        def record(result: Any) -> None:
+            error = f"rollback failed: {result.error}" if result.error else None
+            journal.step_status(result.step_id, result.status.value, error)
+            journal.commit()
+            outcome[result.step_id] = result.status.value + (f": {result.error}" if result.error else "")
+            for listener in listeners:
+                listener(Event(f"step.{result.status.value}", run["run_id"], workflow.id, result.step_id,
+                               {"error": error}))
+
+        workdir = (self.workdir or Path.cwd()).resolve()
+        try:
+            compensate_all(comps, scope=scope, actions=self.actions, on_result=record,
+                           make_context=lambda step: StepContext(run_id=run["run_id"], workflow_id=workflow.id,
+                                                                 step=step, workdir=workdir))
+            state = "complete" if all(v == "rolled_back" for v in outcome.values()) else "partial"
+            store.db.execute("UPDATE runs SET rollback=? WHERE run_id=?", (state if comps else "nothing",
+                                                                          run["run_id"]))
+        finally:
+            journal.close()
+        return outcome
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent runs in the store, newest first."""
+        store = self._store()
+        try:
+            return store.runs(limit)
+        finally:
+            store.close()
 
     async def execute_workflow(
         self,
@@ -210,12 +353,28 @@ class WorkflowEngine:
                 }
             done = [st for rid, st in self._history.items() if workflow_id in (rid, st.workflow_id)]
         if not done:
-            return None
+            return self._stored_status(workflow_id)
         st = done[-1]
         return {
             "run_id": st.run_id, "workflow_id": st.workflow_id, "status": st.status.value,
             "steps": {sid: r.status.value for sid, r in st.steps.items()}, "error": st.error,
         }
+
+    def _stored_status(self, workflow_id: str) -> dict[str, Any] | None:
+        if self.store_path is None or not self.store_path.exists():
+            return None
+        store = RunStore(self.store_path)
+        try:
+            latest = store.runs(1, workflow_id=workflow_id)
+            run_id = latest[0]["run_id"] if latest else workflow_id
+            try:
+                run = store.run(run_id)
+            except StoreError:
+                return None
+        finally:
+            store.close()
+        return {"run_id": run["run_id"], "workflow_id": run["workflow_id"], "status": run["status"],
+                "steps": {s["step_id"]: s["status"] for s in run["steps"]}, "error": run["error"]}
 
     def cleanup(self) -> None:
         """Cancel what still runs and forget finished runs."""
@@ -224,3 +383,13 @@ class WorkflowEngine:
             self._history.clear()
         for scheduler in active:
             scheduler.cancel()
+
+
+def _definition(workflow: Workflow) -> str | None:
+    """The workflow as JSON for the run store, or None when it cannot be written out."""
+    from .loader import WorkflowLoader
+
+    try:
+        return WorkflowLoader().dump(workflow, "json")
+    except (InvalidWorkflowError, TypeError, ValueError):
+        return None

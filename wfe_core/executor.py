@@ -33,16 +33,27 @@ class Attempt:
     context: StepContext
     timeout: float
     submitted: float = 0.0
+    wall_started: float | None = None
     started: float | None = None
     ended: float | None = None
     result: StepResult | None = None
     abandoned: bool = False
     future: Any = None
+    prepare: Any = None  # the rollback handler's prepare(parameters, context), when it will be needed
+    memo: Any = None
 
 
 def run_attempt(attempt: Attempt) -> Attempt:
     """Run ``attempt`` and store a :class:`StepResult`; never raises."""
     attempt.started = time.monotonic()
+    if attempt.prepare is not None:
+        try:
+            attempt.memo = attempt.prepare(attempt.parameters, attempt.context)
+        except Exception as exc:
+            attempt.result = StepResult(success=False, error=f"could not capture what rollback needs: "
+                                                            f"{type(exc).__name__}: {exc}")
+            attempt.ended = time.monotonic()
+            return attempt
     try:
         value = attempt.action.func(attempt.parameters, attempt.context)
         if isinstance(value, StepResult):

@@ -161,6 +161,8 @@ class Workflow:
         description: free text.
         metadata: anything the author wants to keep with the workflow.
         variables: initial run variables (overridden by variables given at run time).
+        secrets: names of environment variables holding secrets, usable as
+            ``{secrets.NAME}`` and masked (``***``) in events, reports and the run store.
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
 
@@ -169,6 +171,7 @@ class Workflow:
     description: str = ""
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     variables: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    secrets: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=tuple)
 
     @name.default
@@ -267,6 +270,9 @@ class RunStats:
         steps: a :class:`StepRecord` per step id.
         variables: run variables at the end.
         error: why the run failed, when it did.
+        rollback: after a failure with rollback on: ``complete`` (every compensation
+            succeeded), ``partial`` (some failed) or ``nothing`` (nothing to undo).
+        store: the run store file the run was recorded in, if any.
     """
 
     run_id: str
@@ -287,6 +293,8 @@ class RunStats:
     workers: int = 0
     dry_run: bool = False
     metadata: dict[str, Any] = attrs.field(factory=dict)
+    rollback: str | None = None
+    store: str | None = None
 
     @property
     def succeeded(self) -> bool:

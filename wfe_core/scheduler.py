@@ -23,10 +23,13 @@ from .context import StepContext
 from .convert import structure
 from .errors import InvalidWorkflowError, TemplateError
 from .executor import Attempt, run_attempt
+from .journal import NullJournal
 from .model import RunStats, RunStatus, StepRecord, StepStatus, WorkflowStep
 from .plan import Plan
 from .pool import FuturesPool, WorkerPool
 from .records import Action, Event
+from .rollback import compensate_all, plan_compensations
+from .secrets import Redactor
 from .templating import Unknown, has_placeholders, render
 
 __all__ = ["Scheduler", "conditions_hold"]
@@ -86,7 +89,12 @@ class Scheduler:
         propagate_skips: bool = True,
         cancel_grace: float = 5.0,
         listeners: tuple = (),
-        on_finish: Any = None,
+        journal: Any = None,
+        enable_rollback: bool = False,
+        rollback_on_cancel: bool = False,
+        secrets: dict[str, str] | None = None,
+        restored: list[dict[str, Any]] | None = None,
+        run_info: dict[str, Any] | None = None,
     ):
         self.plan = plan
         self.workflow = plan.workflow
@@ -101,7 +109,17 @@ class Scheduler:
         self.propagate_skips = propagate_skips
         self.cancel_grace = cancel_grace
         self.listeners = listeners
-        self.on_finish = on_finish
+        self.open_journal = journal or NullJournal
+        self.journal: Any = NullJournal()
+        self.enable_rollback = enable_rollback
+        self.rollback_on_cancel = rollback_on_cancel
+        self.secrets = dict(secrets or {})
+        self.redact = Redactor(self.secrets.values())
+        self.restored = restored or []
+        self.run_info = run_info or {}
+        self.completed: list[tuple[str, Any, Any]] = []  # (step, output, memo) in completion order
+        self.memos: dict[str, Any] = {}
+        self.pending_release: list[str] = []
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in self.workflow.steps}
         self.records = {sid: StepRecord(sid) for sid in self.steps}
         self.waiting = {sid: len(plan.graph.parents[sid]) for sid in self.steps}
@@ -122,11 +140,14 @@ class Scheduler:
         self._pool: Any = None
         self.finished_count = 0
         self.retries_pending = 0
+        self._step_variables: dict[str, Any] | None = None
 
     # -- events -------------------------------------------------------------------------
     def emit(self, kind: str, step_id: str | None = None, **data: Any) -> None:
         if not self.listeners and not self.plugins.has_listeners:
             return
+        if self.redact:
+            data = self.redact(data)
         event = Event(kind, self.run_id, self.workflow.id, step_id, data)
         self.plugins.emit(event)
         for listener in self.listeners:
@@ -144,6 +165,10 @@ class Scheduler:
     def run(self) -> RunStats:
         started = time.time()
         t0 = time.monotonic()
+        self.journal = self.open_journal()
+        self.journal.run_started(workflow=self.workflow, strategy=self.strategy, dry_run=self.dry_run,
+                                 variables=self.variables, resumed=bool(self.run_info.get("resumed")),
+                                 source=self.run_info.get("source"), definition=self.run_info.get("definition"))
         self.emit("run.started", strategy=self.strategy, workers=self.policy.workers,
                   total_steps=len(self.steps), dry_run=self.dry_run)
         executor = self._executor or self.plugins.make_executor(self.policy.workers)
@@ -152,15 +177,39 @@ class Scheduler:
         else:
             self._pool = WorkerPool(self.policy.workers, run_attempt, self.done.put, name=f"wfe-{self.run_id[:8]}")
         try:
+            self._restore()
             for sid in self.plan.graph.order:
-                if self.waiting[sid] == 0:
+                if self.waiting[sid] == 0 and not self.records[sid].status.finished:
                     self._became_ready(sid)
             self._dispatch()
             self._loop()
+            rollback = self._rollback()
+            elapsed = time.monotonic() - t0
+            stats = self._stats(started, elapsed, rollback)
+            self.journal.run_finished(stats)
+            return stats
         finally:
             self._shutdown()
-        elapsed = time.monotonic() - t0
-        return self._stats(started, elapsed)
+            self.journal.close()
+
+    def _restore(self) -> None:
+        """A resumed run: steps that succeeded before keep their outputs and variables."""
+        for row in self.restored:
+            sid = row["step_id"]
+            record = self.records[sid]
+            record.status = StepStatus.SUCCEEDED
+            record.output = row["output"]
+            record.attempts = row["attempts"]
+            record.duration = row["duration"]
+            record.started_at, record.finished_at = row["started_at"], row["finished_at"]
+            record.reason = "succeeded in an earlier attempt of this run"
+            self.variables.update(row["variables"] or {})
+            self.results[sid] = {"output": row["output"], "status": StepStatus.SUCCEEDED.value}
+            self.completed.append((sid, row["output"], row["memo"]))
+            self.finished_count += 1
+            for child in self.plan.graph.children[sid]:
+                self.waiting[child] -= 1
+        self._vars_dirty = True
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -230,14 +279,30 @@ class Scheduler:
         # Drain: a step can close inside _start without running (dry-run "would run", a
         # template error) and release children into the policy after this pop; with
         # nothing running the loop would end and strand them as "not started".
-        while self.stopping is None:
+        while True:
+            self._flush()
+            if self.stopping is not None:
+                return
             batch = self.policy.pop(len(self.running))
             if not batch:
                 return
             for sid in batch:
                 if self.stopping is not None:  # a critical step failed in _start: no more
-                    return
+                    break
                 self._start(sid)
+
+    def _flush(self) -> None:
+        """Commit what was recorded, then act on it: completions are durable first."""
+        while True:
+            self.journal.commit()
+            if not self.pending_release:
+                return
+            batch, self.pending_release = self.pending_release, []
+            for sid in batch:
+                for child in self.plan.graph.children[sid]:
+                    self.waiting[child] -= 1
+                    if self.waiting[child] == 0 and not self.records[child].status.finished:
+                        self._became_ready(child)
 
     def _start(self, sid: str) -> None:
         step = self.steps[sid]
@@ -265,9 +330,15 @@ class Scheduler:
             workdir=self.workdir, dry_run=self.dry_run, resources=self.resources,
             resources_lock=self.resources_lock,
         )
-        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic())
+        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic(),
+                          wall_started=time.time())
+        if self.enable_rollback and step.rollback_action is None:
+            handler = self.plugins.rollback_for(step.action)
+            if handler is not None and handler.prepare is not None:
+                attempt.prepare = handler.prepare
         self.running[sid] = attempt
         record.status = StepStatus.RUNNING
+        self.journal.step_started(sid, number, attempt.wall_started)
         self.emit("step.started", sid, attempt=number, action=step.action)
         self._pool.submit(attempt)
         heapq.heappush(self.timers, (attempt.submitted + step.timeout, next(self.seq), "deadline", sid, attempt))
@@ -276,6 +347,8 @@ class Scheduler:
         params = step.parameters
         if self.templated[step.id]:
             scope = {**self.variables, "steps": self.results}
+            if self.secrets:
+                scope["secrets"] = self.secrets
             params = render(params, scope, action.quote)
         if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
             params = structure(params, action.parameters, path="parameters")
@@ -311,6 +384,8 @@ class Scheduler:
             self._failed_attempt(attempt, f"the action raised {why}", StepStatus.FAILED)
             return
         if self.stopping == "cancelled":
+            self.journal.attempt_finished(sid, attempt.number, StepStatus.CANCELLED.value, attempt.wall_started,
+                                          result.error)
             self._close(sid, StepStatus.CANCELLED, reason="run cancelled")
             return
         if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):
@@ -318,12 +393,16 @@ class Scheduler:
             result.error = (f"action '{attempt.action.name}' returned variables but does not declare "
                             "sets_variables=True")
         if result.success:
+            self.journal.attempt_finished(sid, attempt.number, StepStatus.SUCCEEDED.value, attempt.wall_started, None)
             if result.variables:
                 self.variables.update(result.variables)
                 self._vars_dirty = True
             record.output = result.output
             record.error = None
             self.results[sid] = {"output": result.output, "status": StepStatus.SUCCEEDED.value}
+            self.completed.append((sid, result.output, attempt.memo))
+            self.memos[sid] = attempt.memo
+            self._step_variables = result.variables
             self._close(sid, StepStatus.SUCCEEDED, release=True)
         else:
             self._failed_attempt(attempt, result.error or "failed", StepStatus.FAILED)
@@ -345,6 +424,7 @@ class Scheduler:
         step = self.steps[sid]
         record = self.records[sid]
         record.error = error
+        self.journal.attempt_finished(sid, attempt.number, status.value, attempt.wall_started, error)
         if attempt.number <= step.max_retries and self.stopping is None:
             delay = min(step.retry_delay * step.retry_backoff ** (attempt.number - 1), step.retry_max_delay)
             delay = delay / 2 + random.uniform(0, delay / 2)  # equal jitter: grows, never bunches
@@ -378,16 +458,16 @@ class Scheduler:
         if reason is not None:
             record.reason = reason
         self.finished_count += 1
+        variables, self._step_variables = self._step_variables, None
+        self.journal.step_finished(record, variables=variables, memo=self.memos.get(sid),
+                                   seq=len(self.completed) if status is StepStatus.SUCCEEDED else None)
         if status is not StepStatus.SUCCEEDED and sid not in self.results:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
         self.emit(f"step.{status.value}", sid, attempts=record.attempts, duration=record.duration,
                   error=record.error, reason=record.reason)
         self._progress()
         if release:
-            for child in self.plan.graph.children[sid]:
-                self.waiting[child] -= 1
-                if self.waiting[child] == 0 and not self.records[child].status.finished:
-                    self._became_ready(child)
+            self.pending_release.append(sid)
         elif status is StepStatus.SKIPPED and self.propagate_skips:
             self._skip_descendants(sid, f"upstream step '{sid}' was skipped")
         elif status is StepStatus.SKIPPED:
@@ -417,6 +497,7 @@ class Scheduler:
             record.finished_at = time.time()
             self.finished_count += 1
             self.results[child] = {"output": None, "status": StepStatus.SKIPPED.value}
+            self.journal.step_finished(record, variables=None, memo=None, seq=None)
             self.emit("step.skipped", child, reason=reason)
             stack.extend(self.plan.graph.children[child])
         if self.finished_count != before:  # these steps finished too: observers must see it
@@ -462,7 +543,41 @@ class Scheduler:
                     log.exception("closing a run resource failed")
 
     # -- result -------------------------------------------------------------------------------
-    def _stats(self, started: float, elapsed: float) -> RunStats:
+    # -- rollback ------------------------------------------------------------------------------
+    def _rollback(self) -> str | None:
+        """Compensate completed steps after a critical failure (or a cancel, if configured)."""
+        self._flush()
+        failed = self.stopping is not None and self.stopping != "cancelled"
+        cancelled = self.cancelled.is_set()
+        if self.dry_run or not self.enable_rollback or not (failed or (cancelled and self.rollback_on_cancel)):
+            return None
+        comps = plan_compensations(self.steps, self.completed, self.actions, self.plugins.rollback_for)
+        if not comps:
+            return "nothing"
+        scope: dict[str, Any] = {**self.variables, "steps": self.results}
+        if self.secrets:
+            scope["secrets"] = self.secrets
+
+        def context_for(step: WorkflowStep) -> StepContext:
+            return StepContext(run_id=self.run_id, workflow_id=self.workflow.id, step=step,
+                               variables=self._variables_view(), outputs=MappingProxyType(self.results),
+                               workdir=self.workdir, resources=self.resources, resources_lock=self.resources_lock)
+
+        def record(result: Any) -> None:
+            rec = self.records[result.step_id]
+            rec.status = result.status
+            if result.error:
+                rec.error = f"rollback failed: {result.error}"
+            self.journal.step_status(result.step_id, result.status.value, rec.error if result.error else None)
+            self.journal.commit()
+            self.emit(f"step.{result.status.value}", result.step_id, error=rec.error if result.error else None,
+                      duration=result.duration)
+
+        results = compensate_all(comps, scope=scope, make_context=context_for, actions=self.actions,
+                                 on_result=record)
+        return "complete" if all(r.error is None for r in results) else "partial"
+
+    def _stats(self, started: float, elapsed: float, rollback: str | None = None) -> RunStats:
         why = self.stopping
         if why is None and not self.cancelled.is_set():
             stranded = [sid for sid, r in self.records.items() if not r.status.finished]
@@ -474,6 +589,7 @@ class Scheduler:
             if not record.status.finished:
                 record.status = StepStatus.CANCELLED
                 record.reason = f"not started: {why or 'run ended'}"
+                self.journal.step_finished(record, variables=None, memo=None, seq=None)
                 self.finished_count += 1
                 self.emit("step.cancelled", sid, reason=record.reason)
         if self.finished_count != before:
@@ -508,8 +624,10 @@ class Scheduler:
             strategy=self.strategy,
             workers=workers,
             dry_run=self.dry_run,
+            rollback=rollback,
+            store=str(self.journal.path) if self.journal.path else None,
         )
-        self.emit("run.finished", status=status.value, error=stats.error,
+        self.emit("run.finished", status=status.value, error=stats.error, rollback=rollback,
                   completed_steps=stats.completed_steps, total_steps=stats.total_steps,
                   duration=elapsed)
         return stats

@@ -2,6 +2,7 @@
 ``pytest -p wfe_core.testing`` or ``pytest_plugins = ["wfe_core.testing"]``.
 
 Fixtures:
+    ``wfe_isolated_store`` (autouse): ``$WFE_STORE`` points into ``tmp_path``.
     ``wfe_plugins``: a hermetic registry factory — ``wfe_plugins(my_plugin)`` gives the
     built-ins plus exactly the plugins named, with entry-point autoloading off.
     ``wfe_context``: a factory for a real :class:`StepContext` rooted in ``tmp_path``.
@@ -41,6 +42,14 @@ def make_context(tmp_path: Any, step: WorkflowStep | None = None, **fields: Any)
     """A real :class:`StepContext` for calling an action directly."""
     step = step or WorkflowStep(id="step", action="test")
     return StepContext(run_id="test-run", workflow_id="test", step=step, workdir=tmp_path, **fields)
+
+
+@pytest.fixture(autouse=True)
+def wfe_isolated_store(tmp_path: Any, monkeypatch: Any) -> Any:
+    """Runs made in a test are recorded in a store under ``tmp_path``, never the user's."""
+    path = tmp_path / "wfe-runs.sqlite"
+    monkeypatch.setenv("WFE_STORE", str(path))
+    return path
 
 
 @pytest.fixture

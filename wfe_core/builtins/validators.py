@@ -70,8 +70,9 @@ def check_graph(workflow: Any, context: Any) -> Iterator[Problem]:
     except InvalidWorkflowError as exc:
         yield from exc.problems
         return
-    if "steps" in workflow.variables or "steps" in context.variables:
-        yield Problem("'steps' is reserved for step outputs and cannot be a variable name", path="variables")
+    for reserved, what in (("steps", "step outputs"), ("secrets", "secrets")):
+        if reserved in workflow.variables or reserved in context.variables:
+            yield Problem(f"'{reserved}' is reserved for {what} and cannot be a variable name", path="variables")
     templated = [(i, s) for i, s in enumerate(workflow.steps)
                  if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters)]
     if not templated:
@@ -100,14 +101,23 @@ def check_graph(workflow: Any, context: Any) -> Iterator[Problem]:
             noun = "parameter" if field == "parameters" else "rollback parameter"
             for key, value in params.items():  # name the parameter, as run-time errors do
                 for ph in placeholders(value):
-                    problem = _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic)
+                    problem = _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic,
+                                                 workflow.secrets)
                     if problem:
                         yield Problem(f"step '{step.id}': {noun} '{key}': {problem}",
                                       path=f"steps[{i}].{field}.{key}", step_id=step.id)
 
 
-def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic) -> str | None:
+def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic,
+                       secrets=()) -> str | None:
     first = ph.parts[0]
+    if first == "secrets":
+        name = ph.parts[1] if len(ph.parts) > 1 else ""
+        if name not in secrets:
+            declared = ", ".join(secrets) or "none"
+            return (f"'{{{ph.text}}}' names no declared secret{did_you_mean(name, secrets)}; "
+                    f"declared secrets: {declared}")
+        return None
     if first == "steps":
         if len(ph.parts) < 3:
             return f"'{{{ph.text}}}' must name a step and a field, e.g. {{steps.<id>.output}}"

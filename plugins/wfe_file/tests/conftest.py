@@ -40,3 +40,9 @@ def call():
         return func(structure(params, params_cls), context)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_run_store(tmp_path, monkeypatch):
+    """Each test records its runs in its own store, never in the user's."""
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

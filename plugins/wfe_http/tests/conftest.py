@@ -53,3 +53,9 @@ def call(make_context):
         return action.func(structure(parameters, action.parameters), context or make_context(action=name))
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_run_store(tmp_path, monkeypatch):
+    """Each test records its runs in its own store, never in the user's."""
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

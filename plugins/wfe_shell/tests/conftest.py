@@ -36,3 +36,9 @@ def run(context):
         return execute(structure(params, ShellParams), ctx or context)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def _isolated_run_store(tmp_path, monkeypatch):
+    """Each test records its runs in its own store, never in the user's."""
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
