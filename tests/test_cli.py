@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -106,7 +107,8 @@ def test_run_success_prints_steps_and_a_summary(runner, tmp_path):
     path = write(tmp_path, "good.yaml", GOOD)
     result = runner.invoke(main, ["run", path, "--strategy", "sequential"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    first, *lines = result.output.splitlines()
+    assert re.fullmatch(r"run [0-9a-f]{32} of good: 3 steps, sequential on 1 workers", first)
     assert [line[8:].split()[0] for line in lines[:3]] == ["set", "get", "check"]
     assert all(line.startswith("[   ok]") for line in lines[:3])
     assert " succeeded: 3/3 steps succeeded in " in lines[3]

@@ -109,30 +109,66 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
 
 
+def _store_options(func: Any) -> Any:
+    func = click.option("--store", "store", type=click.Path(dir_okay=False), default=None,
+                        help="Run store file (default: $WFE_STORE or ~/.local/state/wfe/runs.sqlite).")(func)
+    return func
+
+
+def _run_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable)."),
+        click.option("--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's."),
+        click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once."),
+        click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
+        click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
+        click.option("--reporter", default="console", show_default=True, help="How to print events (console, json, …)."),
+    ]):
+        func = option(func)
+    return _store_options(func)
+
+
+def _engine(registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False,
+            no_store: bool = False) -> Any:
+    from .engine import DEFAULT_STORE, WorkflowEngine
+
+    return WorkflowEngine(plugins=registry, strict=strict, enable_rollback=not no_rollback,
+                          store=None if no_store else (store or DEFAULT_STORE))
+
+
+def _reporter(registry: Any, name: str) -> Any:
+    from .errors import did_you_mean
+
+    if name not in registry.reporters:
+        raise WfeError(f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
+                       f"known: {', '.join(sorted(registry.reporters))}")
+    return registry.reporters[name].factory(sys.stdout)
+
+
+def _finish(result: Any) -> None:
+    stats, signalled = result
+    sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
-@click.option("--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's.")
-@click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once.")
+@_run_options
 @click.option("--dry-run", is_flag=True, help="Show what would happen; perform no side effect.")
-@click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings.")
-@click.option("--reporter", default="console", show_default=True, help="How to print events (console, json, …).")
-def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers: int | None,
-        dry_run: bool, strict: bool, reporter: str) -> None:
-    """Run the workflow in FILE. Exit 0 when it succeeded, 1 when it failed."""
-    from .engine import WorkflowEngine
-    from .errors import did_you_mean
+@click.option("--no-store", is_flag=True, help="Record nothing (no resume, no history).")
+def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
+        no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool) -> None:
+    """Run the workflow in FILE. Exit 0 when it succeeded, 1 when it failed, 130 on Ctrl-C."""
+    import uuid
+
+    from .interrupt import run_interruptibly
 
     workflow = _load(file)
     registry = _plugins()
-    if reporter not in registry.reporters:
-        raise WfeError(f"unknown reporter '{reporter}'{did_you_mean(reporter, registry.reporters)}; "
-                       f"known: {', '.join(sorted(registry.reporters))}")
-    engine = WorkflowEngine(plugins=registry, strict=strict)
+    sink = _reporter(registry, reporter)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
     run_vars = _parse_vars(variables)
     for problem in engine.validate_workflow(workflow, variables=run_vars).warnings:
         click.echo(f"{problem}", err=True)
-    sink = registry.reporters[reporter].factory(sys.stdout)
     if dry_run:
         from .plan import Plan
 
@@ -142,7 +178,56 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
             click.echo(f"  level {depth}: {', '.join(level)}")
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
-    stats = engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars,
-                       max_workers=max_workers, listeners=(sink.handle,), source=file)
+    run_id = uuid.uuid4().hex
+    result = run_interruptibly(
+        lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
+                           max_workers=max_workers, listeners=(sink.handle,), source=file),
+        lambda: engine.cancel_workflow(run_id))
     sink.close()
-    sys.exit(0 if stats.succeeded else EXIT_FAILED)
+    _finish(result)
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@_run_options
+def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: str | None,
+           max_workers: int | None, strict: bool, no_rollback: bool, reporter: str, store: str | None) -> None:
+    """Continue a failed, cancelled or interrupted run: finished steps are not run again.
+
+    FILE defaults to the definition recorded with the run; a given FILE must not change
+    any step that already succeeded.
+    """
+    from .interrupt import run_interruptibly
+
+    workflow = _load(file) if file else None
+    registry = _plugins()
+    sink = _reporter(registry, reporter)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
+    result = run_interruptibly(
+        lambda: engine.resume(run_id, workflow, strategy=strategy, variables=_parse_vars(variables),
+                              max_workers=max_workers, listeners=(sink.handle,), source=file),
+        lambda: engine.cancel_workflow(run_id) or engine.cancel_workflow(workflow.id if workflow else ""))
+    sink.close()
+    _finish(result)
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@_store_options
+def rollback(run_id: str, file: str | None, store: str | None) -> None:
+    """Compensate the succeeded steps of a finished run, last completed first."""
+    registry = _plugins()
+    engine = _engine(registry, store)
+    outcome = engine.rollback(run_id, _load(file) if file else None)
+    if not outcome:
+        click.echo("nothing to roll back")
+    for step_id, result in outcome.items():
+        click.echo(f"{step_id}: {result}")
+    sys.exit(0 if all(v == "rolled_back" for v in outcome.values()) else EXIT_FAILED)
+
+
+from .cli_runs import runs  # noqa: E402  (registers the `runs` group on main)
+
+main.add_command(runs)

@@ -161,7 +161,8 @@ class WorkflowEngine:
                  variables: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, *,
                  run_id: str | None = None, max_workers: int | None = None,
                  listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None,
-                 restored: list[dict[str, Any]] | None = None) -> RunStats:
+                 restored: list[dict[str, Any]] | None = None,
+                 prior_attempts: dict[str, int] | None = None) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
         run_vars = {**workflow.variables, **(variables or {})}
@@ -191,7 +192,7 @@ class WorkflowEngine:
             variables=run_vars, run_id=run_id, workdir=(self.workdir or Path.cwd()).resolve(),
             dry_run=dry_run, propagate_skips=self.propagate_skips, listeners=observers, journal=journal,
             enable_rollback=self.enable_rollback, rollback_on_cancel=self.rollback_on_cancel, secrets=secrets,
-            restored=restored,
+            restored=restored, prior_attempts=prior_attempts,
             run_info={"source": source, "resumed": restored is not None,
                       "definition": _definition(workflow) if journal is not NullJournal else None},
         )
@@ -258,7 +259,9 @@ class WorkflowEngine:
         stored_vars = dict(run["variables"] or {})
         return self._execute(workflow, False, strategy or run["strategy"], {**stored_vars, **(variables or {})},
                              None, run_id=run["run_id"], max_workers=max_workers, listeners=listeners,
-                             source=source or run["source"], restored=done)
+                             source=source or run["source"], restored=done,
+                             prior_attempts={row["step_id"]: row["attempts"] for row in run["steps"]
+                                             if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]})
 
     def rollback(self, run_id: str, workflow: Workflow | None = None,
                  listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:

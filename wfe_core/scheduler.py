@@ -94,6 +94,7 @@ class Scheduler:
         rollback_on_cancel: bool = False,
         secrets: dict[str, str] | None = None,
         restored: list[dict[str, Any]] | None = None,
+        prior_attempts: dict[str, int] | None = None,
         run_info: dict[str, Any] | None = None,
     ):
         self.plan = plan
@@ -121,7 +122,10 @@ class Scheduler:
         self.memos: dict[str, Any] = {}
         self.pending_release: list[str] = []
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in self.workflow.steps}
-        self.records = {sid: StepRecord(sid) for sid in self.steps}
+        # A resumed run numbers attempts on from the earlier ones (their records stay),
+        # but each resume gets the step's whole retry budget again.
+        self.prior_attempts = prior_attempts or {}
+        self.records = {sid: StepRecord(sid, attempts=self.prior_attempts.get(sid, 0)) for sid in self.steps}
         self.waiting = {sid: len(plan.graph.parents[sid]) for sid in self.steps}
         self.results: dict[str, dict[str, Any]] = {}  # the ``steps`` template scope
         self.running: dict[str, Attempt] = {}
@@ -425,8 +429,9 @@ class Scheduler:
         record = self.records[sid]
         record.error = error
         self.journal.attempt_finished(sid, attempt.number, status.value, attempt.wall_started, error)
-        if attempt.number <= step.max_retries and self.stopping is None:
-            delay = min(step.retry_delay * step.retry_backoff ** (attempt.number - 1), step.retry_max_delay)
+        tries = attempt.number - self.prior_attempts.get(sid, 0)
+        if tries <= step.max_retries and self.stopping is None:
+            delay = min(step.retry_delay * step.retry_backoff ** (tries - 1), step.retry_max_delay)
             delay = delay / 2 + random.uniform(0, delay / 2)  # equal jitter: grows, never bunches
             self.emit("step.retrying", sid, attempt=attempt.number, error=error, delay=delay, status=status.value)
             heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), "retry", sid, None))

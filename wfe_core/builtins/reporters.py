@@ -35,10 +35,15 @@ class ConsoleReporter:
             elif "duration" in data:
                 detail = f" {data['duration']:.3f}s"
             self.stream.write(f"[{mark:>5}] {event.step_id}{detail}\n")
+        elif event.kind == "run.started":
+            self.stream.write(f"run {event.run_id} of {event.workflow_id}: {data['total_steps']} steps, "
+                              f"{data['strategy']} on {data['workers']} workers"
+                              + (" (dry run)" if data.get("dry_run") else "") + "\n")
         elif event.kind == "run.finished":
             self.stream.write(
                 f"run {event.run_id[:12]} {data['status']}: {data['completed_steps']}/{data['total_steps']} steps "
-                f"succeeded in {data['duration']:.2f}s" + (f" — {data['error']}" if data.get("error") else "") + "\n"
+                f"succeeded in {data['duration']:.2f}s" + (f" — {data['error']}" if data.get("error") else "")
+                + (f"; rollback {data['rollback']}" if data.get("rollback") else "") + "\n"
             )
         self.stream.flush()
 
