@@ -86,7 +86,8 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
         click.echo(f"{problem}", err=True)
     if not result.is_valid:
         sys.exit(EXIT_INVALID)
-    click.echo(f"{file}: valid ({len(workflow.steps)} steps)")
+    count = len(workflow.steps)
+    click.echo(f"{file}: valid ({count} step{'' if count == 1 else 's'})")
 
 
 @main.command()

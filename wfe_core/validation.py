@@ -51,7 +51,9 @@ class ValidationResult:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error" or self.strict]
+        """Errors; under strict validation warnings are errors too (and say so)."""
+        return [p if p.severity == "error" else attrs.evolve(p, severity="error")
+                for p in self.problems if p.severity == "error" or self.strict]
 
     @property
     def warnings(self) -> list[Problem]:
