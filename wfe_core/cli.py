@@ -80,7 +80,7 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
     workflow = _load(file)
     result = WorkflowValidator(_plugins()).validate(workflow, strict=strict, source=file,
                                                     variables=_parse_vars(variables))
-    for problem in result.errors:
+    for problem in result.failures():
         click.echo(f"error: {problem}", err=True)
     for problem in result.warnings:
         click.echo(f"{problem}", err=True)

@@ -169,7 +169,7 @@ class WorkflowEngine:
         secrets = read_secrets(workflow.secrets)
         result = self.validate_workflow(workflow, variables=variables)
         if not result.is_valid:
-            problems = result.errors
+            problems = result.failures()
             if source:
                 import attrs
 

@@ -51,9 +51,13 @@ class ValidationResult:
 
     @property
     def errors(self) -> list[Problem]:
-        """Errors; under strict validation warnings are errors too (and say so)."""
-        return [p if p.severity == "error" else attrs.evolve(p, severity="error")
-                for p in self.problems if p.severity == "error" or self.strict]
+        """Errors, and under strict validation the warnings too (still marked as warnings;
+        :meth:`failures` gives them as errors, for display)."""
+        return [p for p in self.problems if p.severity == "error" or self.strict]
+
+    def failures(self) -> list[Problem]:
+        """:attr:`errors`, each marked an error: what a user is told stopped the run."""
+        return [p if p.severity == "error" else attrs.evolve(p, severity="error") for p in self.errors]
 
     @property
     def warnings(self) -> list[Problem]:
