@@ -3,7 +3,9 @@
     python bench/overhead.py [--steps 10000] [--repeat 5]
 
 Runs no-op steps over three DAG shapes (a chain, a wide fan, a mixed DAG) and prints the
-median microseconds per step for each runner and the ratio to the baseline. The machine
+median microseconds per step for each runner and the ratio to the baseline. wfe rows
+include validation and planning; "+ run store" records every step durably in SQLite
+(the default for real runs), the others run with store=None. The machine
 is shared and noisy: read the ratios, not the absolute numbers.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 import argparse
 import graphlib
 import statistics
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
 
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
 
@@ -46,9 +50,9 @@ def baseline(deps: dict[str, list[str]], workers: int) -> float:
     return time.perf_counter() - start
 
 
-def wfe_run(deps: dict[str, list[str]], workers: int, strategy: str) -> float:
+def wfe_run(deps: dict[str, list[str]], workers: int, strategy: str, store: str | None = None) -> float:
     workflow = Workflow(id="bench", steps=[WorkflowStep(id=k, action="noop", dependencies=v) for k, v in deps.items()])
-    engine = WorkflowEngine(max_concurrent_steps=workers, plugins=load_plugins(autoload=False))
+    engine = WorkflowEngine(max_concurrent_steps=workers, plugins=load_plugins(autoload=False), store=store)
     engine.register_custom_action("noop", noop, side_effects=False)
     start = time.perf_counter()
     stats = engine.run(workflow, strategy=strategy)
@@ -64,6 +68,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=10)
     args = parser.parse_args()
     n = args.steps
+    store = str(Path(tempfile.mkdtemp(prefix="wfe-bench-")) / "runs.sqlite")
     print(f"{n} no-op steps, {args.workers} workers, median of {args.repeat} runs (µs per step; ratio to baseline)")
     for shape, deps in shapes(n).items():
         runners = {
@@ -71,6 +76,7 @@ def main() -> None:
             "wfe adaptive": lambda: wfe_run(deps, args.workers, "adaptive"),
             "wfe parallel": lambda: wfe_run(deps, args.workers, "parallel"),
             "wfe sequential": lambda: wfe_run(deps, args.workers, "sequential"),
+            "wfe adaptive + run store": lambda: wfe_run(deps, args.workers, "adaptive", store),
         }
         medians = {name: statistics.median(run() for _ in range(args.repeat)) for name, run in runners.items()}
         base = medians["graphlib+ThreadPoolExecutor"]

@@ -296,11 +296,13 @@ class Scheduler:
                 self._start(sid)
 
     def _flush(self) -> None:
-        """Commit what was recorded, then act on it: completions are durable first."""
-        while True:
+        """Commit what was recorded, then act on it: completions are durable first.
+
+        Only acting needs a commit: "started" rows and failures ride along with the next
+        one (a crash then re-runs those steps, as resume would anyway).
+        """
+        while self.pending_release:
             self.journal.commit()
-            if not self.pending_release:
-                return
             batch, self.pending_release = self.pending_release, []
             for sid in batch:
                 for child in self.plan.graph.children[sid]:
@@ -336,7 +338,11 @@ class Scheduler:
         )
         attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic(),
                           wall_started=time.time())
-        if self.enable_rollback and step.rollback_action is None:
+        # Fix: capture the rollback memo whenever the run is recorded in a store, not only
+        # with rollback on: `wfe rollback RUN_ID` of a run made with --no-rollback /
+        # enable_rollback=False compensates from the stored memos (without them every
+        # handler-based compensation, e.g. file.write's, failed with "not captured").
+        if (self.enable_rollback or self.journal.path is not None) and step.rollback_action is None:
             handler = self.plugins.rollback_for(step.action)
             if handler is not None and handler.prepare is not None:
                 attempt.prepare = handler.prepare
@@ -552,6 +558,7 @@ class Scheduler:
     def _rollback(self) -> str | None:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
         self._flush()
+        self.journal.commit()
         failed = self.stopping is not None and self.stopping != "cancelled"
         cancelled = self.cancelled.is_set()
         if self.dry_run or not self.enable_rollback or not (failed or (cancelled and self.rollback_on_cancel)):

@@ -1,4 +1,4 @@
-"""The embedded run store: one SQLite file (WAL) holding runs, steps and attempts.
+"""The embedded run store: one SQLite file (WAL) holding runs and their steps.
 
 The scheduler writes through one :class:`RunStore` on its own thread and commits before
 it acts on a step's completion, so a ``kill -9`` loses at most the steps that were
@@ -53,6 +53,7 @@ _MIGRATIONS: dict[int, str] = {
         step_id TEXT NOT NULL,
         status TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
+        attempt_log TEXT,
         output TEXT,
         variables TEXT,
         memo TEXT,
@@ -63,18 +64,9 @@ _MIGRATIONS: dict[int, str] = {
         duration REAL NOT NULL DEFAULT 0,
         seq INTEGER,
         fingerprint TEXT,
+        position INTEGER,
         PRIMARY KEY (run_id, step_id)
-    );
-    CREATE TABLE attempts (
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        number INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        error TEXT,
-        PRIMARY KEY (run_id, step_id, number)
-    );
+    ) WITHOUT ROWID;
     """,
 }
 
@@ -91,10 +83,13 @@ def default_store_path() -> Path:
     return Path(state) / "wfe" / "runs.sqlite"
 
 
+_ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"))  # one encoder, not one per call
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, default=repr, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _unjson(text: str | None) -> Any:
@@ -123,9 +118,11 @@ class RunStore:
         self._in_tx = False
         # Step writes are buffered and written with executemany at commit: one statement
         # per kind per commit instead of one per step keeps the store off the hot path.
-        self._started: list[tuple] = []
-        self._attempts: list[tuple] = []
-        self._finished: list[tuple] = []
+        # A step's attempts live in one JSON column of its row (one B-tree, few pages per
+        # commit); the log of each step of this connection's run is kept here.
+        self._started: dict[tuple[str, str], tuple] = {}
+        self._finished: dict[tuple[str, str], tuple] = {}
+        self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -157,31 +154,25 @@ class RunStore:
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
-        if self._started or self._attempts or self._finished:
+        if self._started or self._finished:
             self._begin()
-            if self._started:
+            # A step that also finished in this batch needs no "running" row first.
+            started = [(number, _json(self._logs[key]), at, *key)
+                       for key, (number, at) in self._started.items() if key not in self._finished]
+            if started:
                 self.db.executemany(
-                    "UPDATE steps SET status='running', attempts=?, started_at=COALESCE(started_at, ?)"
-                    " WHERE run_id=? AND step_id=?", self._started)
-                self._started.clear()
-            if self._attempts:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO attempts (run_id, step_id, number, status, started_at, finished_at,"
-                    " error) VALUES (?,?,?,?,?,?,?)", self._attempts)
-                self._attempts.clear()
+                    "UPDATE steps SET status='running', attempts=?, attempt_log=?,"
+                    " started_at=COALESCE(started_at, ?) WHERE run_id=? AND step_id=?", started)
             if self._finished:
                 self.db.executemany(
-                    "UPDATE steps SET status=?, attempts=?, output=?, variables=?, memo=?, error=?, reason=?,"
-                    " started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?", self._finished)
-                self._finished.clear()
+                    "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
+                    " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?",
+                    list(self._finished.values()))
+            self._started.clear()
+            self._finished.clear()
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
-        # Step writes are buffered and written with executemany at commit: one statement
-        # per kind per commit instead of one per step keeps the store off the hot path.
-        self._started: list[tuple] = []
-        self._attempts: list[tuple] = []
-        self._finished: list[tuple] = []
 
     def close(self) -> None:
         self.commit()
@@ -200,6 +191,8 @@ class RunStore:
                 " pid=?, host=?, resumed=resumed+1, definition=COALESCE(?, definition) WHERE run_id=?",
                 (strategy, os.getpid(), socket.gethostname(), definition, run_id),
             )
+            for row in self.db.execute("SELECT step_id, attempt_log FROM steps WHERE run_id=?", (run_id,)):
+                self._logs[(run_id, row["step_id"])] = _unjson(row["attempt_log"]) or []
         else:
             self.db.execute(
                 "INSERT INTO runs (run_id, workflow_id, workflow_name, source, definition, status, strategy,"
@@ -208,24 +201,35 @@ class RunStore:
                  _json(variables), now, os.getpid(), socket.gethostname()),
             )
         self.db.executemany(
-            "INSERT INTO steps (run_id, step_id, status, fingerprint) VALUES (?,?,'pending',?)"
-            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint",
-            ((run_id, sid, fp) for sid, fp in step_ids),
+            "INSERT INTO steps (run_id, step_id, status, fingerprint, position) VALUES (?,?,'pending',?,?)"
+            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint,"
+            " position=excluded.position",
+            ((run_id, sid, fp, n) for n, (sid, fp) in enumerate(step_ids)),
         )
         self.commit()
 
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
-        self._started.append((number, started_at, run_id, step_id))
+        key = (run_id, step_id)
+        log = self._logs.setdefault(key, [])
+        log.append({"number": number, "status": "running", "started_at": started_at})
+        self._started[key] = (number, started_at)  # serialised at commit, if still running then
 
     def attempt_finished(self, run_id: str, step_id: str, number: int, status: str, started_at: float | None,
                          error: str | None) -> None:
-        self._attempts.append((run_id, step_id, number, status, started_at, time.time(), error))
+        log = self._logs.setdefault((run_id, step_id), [])
+        entry = next((e for e in reversed(log) if e["number"] == number), None)
+        if entry is None:
+            entry = {"number": number, "started_at": started_at}
+            log.append(entry)
+        entry.update(status=status, finished_at=time.time(), error=error)
 
     def step_finished(self, run_id: str, step_id: str, *, status: str, attempts: int, output: Any,
                       variables: dict[str, Any] | None, memo: Any, error: str | None, reason: str | None,
                       started_at: float | None, finished_at: float | None, duration: float, seq: int) -> None:
-        self._finished.append((status, attempts, _json(output), _json(variables or None), _json(memo), error, reason,
-                               started_at, finished_at, duration, seq, run_id, step_id))
+        key = (run_id, step_id)
+        self._finished[key] = (status, attempts, _json(self._logs.get(key) or None), _json(output),
+                               _json(variables or None), _json(memo), error, reason, started_at, finished_at,
+                               duration, seq, run_id, step_id)
 
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
@@ -254,7 +258,7 @@ class RunStore:
         return [self._run_row(r) for r in rows]
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """One run with its steps (in completion order, then pending) and attempts."""
+        """One run with its steps (in completion order, then in file order) and their attempts."""
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
@@ -264,18 +268,16 @@ class RunStore:
             row = rows[0]
         run = self._run_row(row)
         steps = self.db.execute(
-            "SELECT * FROM steps WHERE run_id=? ORDER BY seq IS NULL, seq, rowid", (run["run_id"],)).fetchall()
-        attempts: dict[str, list[dict[str, Any]]] = {}
-        for a in self.db.execute("SELECT * FROM attempts WHERE run_id=? ORDER BY number", (run["run_id"],)):
-            attempts.setdefault(a["step_id"], []).append(dict(a))
+            "SELECT * FROM steps WHERE run_id=? ORDER BY seq IS NULL, seq, position", (run["run_id"],)).fetchall()
         run["steps"] = []
         for s in steps:
             step = dict(s)
-            for key in ("output", "variables", "memo"):
+            for key in ("output", "variables", "memo", "attempt_log"):
                 step[key] = _unjson(step[key])
+            step["attempt_log"] = step["attempt_log"] or []
+            step.pop("position", None)
             if run["status"] == "interrupted" and step["status"] == "running":
                 step["status"] = "interrupted"
-            step["attempt_log"] = attempts.get(s["step_id"], [])
             run["steps"].append(step)
         return run
 
