@@ -202,3 +202,57 @@ def test_executor_hook_supplies_the_pool():
 
 if sys.version_info < (3, 11):  # pragma: no cover
     pytest.skip("wfe needs Python 3.11", allow_module_level=True)
+
+
+STRATEGY_PLUGIN = """
+    import heapq
+    from wfe_core import Strategy, hookimpl
+
+    class LastFirst:
+        '''One at a time, the step that comes last in the file first.'''
+
+        def __init__(self, plan, max_workers):
+            self.workers = 1
+            self._rank = plan.rank
+            self._heap = []
+
+        def push(self, step_id):
+            heapq.heappush(self._heap, (-self._rank[step_id], step_id))
+
+        def pop(self, running):
+            return [heapq.heappop(self._heap)[1]] if self._heap and not running else []
+
+    @hookimpl
+    def wfe_strategies():
+        return [Strategy("last-first", LastFirst, "Latest step first.")]
+"""
+
+
+def test_a_plugin_strategy_is_selectable_by_name_everywhere(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+    from wfe_core.cli import main
+
+    _install_dist(tmp_path, "acme-order", "acme_order", STRATEGY_PLUGIN, "acme-order")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    order = []
+    workflow = Workflow(id="w", steps=[WorkflowStep(id=s, action="note", parameters={"s": s}) for s in "abc"])
+
+    def engine(**kwargs):
+        e = WorkflowEngine(**kwargs)
+        e.register_custom_action("note", lambda p, c: order.append(p["s"]), side_effects=False)
+        return e
+
+    engine(default_strategy="last-first").run(workflow)
+    assert order == ["c", "b", "a"]
+    order.clear()
+    engine().run(workflow, strategy="last-first")
+    assert order == ["c", "b", "a"]
+
+    (tmp_path / "w.yaml").write_text("id: w\nsteps:\n" + "".join(
+        f"  - {{id: {s}, action: variable.set, parameters: {{name: {s}, value: 1}}}}\n" for s in "abc"))
+    result = CliRunner().invoke(main, ["run", "--no-store", "--strategy", "last-first", str(tmp_path / "w.yaml")])
+    assert result.exit_code == 0, result.output
+    assert [line.split()[-2] for line in result.output.splitlines()[1:4]] == ["c", "b", "a"]
+    assert "of w: 3 steps, last-first on 1 workers" in result.output
