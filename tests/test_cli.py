@@ -90,10 +90,10 @@ def test_validate_semantic_problems(runner, tmp_path):
     result = runner.invoke(main, ["validate", path])
     assert result.exit_code == 2
     assert result.output.splitlines() == [
-        f"error: {path}: steps[0].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
-        f"error: {path}: steps[1].action: step 'b': unknown action 'file.write'; it is provided by the "
+        f"error: {path}:3: steps[0].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
+        f"error: {path}:4: steps[1].action: step 'b': unknown action 'file.write'; it is provided by the "
         "wfe-file distribution (pip install wfe-file)",
-        f"error: {path}: steps: dependency cycle: c -> d -> c",
+        f"error: {path}:2: steps: dependency cycle: c -> d -> c",
     ]
 
 
@@ -137,7 +137,7 @@ def test_run_undefined_variable_is_invalid_input(runner, tmp_path):
     result = runner.invoke(main, ["run", path])
     assert result.exit_code == 2
     assert result.output == (
-        f"error: {path}: steps[0].parameters.value: step 'show': parameter 'value': undefined name 'mesage' "
+        f"error: {path}:4: steps[0].parameters.value: step 'show': parameter 'value': undefined name 'mesage' "
         "(did you mean 'message'?); defined variables: message\n"
     )
 

@@ -11,6 +11,7 @@ import sys
 import warnings
 from typing import Any
 
+import attrs
 import click
 
 from . import __version__
@@ -36,6 +37,12 @@ def _load(path: str) -> Any:
     from .loader import WorkflowLoader
 
     return WorkflowLoader().load_from_file(path)
+
+
+def _located(problems: list[Any], file: str) -> list[Any]:
+    from .loader import WorkflowLoader
+
+    return WorkflowLoader().locate([p if p.source else attrs.evolve(p, source=file) for p in problems], file)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -77,12 +84,14 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
     """Check FILE without running it. Exit 0 when valid, 2 when not."""
     from .validation import WorkflowValidator
 
+    from .loader import WorkflowLoader
+
     workflow = _load(file)
     result = WorkflowValidator(_plugins()).validate(workflow, strict=strict, source=file,
                                                     variables=_parse_vars(variables))
-    for problem in result.failures():
+    for problem in WorkflowLoader().locate(result.failures(), file):
         click.echo(f"error: {problem}", err=True)
-    for problem in result.warnings:
+    for problem in WorkflowLoader().locate(result.warnings, file):
         click.echo(f"{problem}", err=True)
     if not result.is_valid:
         sys.exit(EXIT_INVALID)
@@ -168,7 +177,7 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
     run_vars = _parse_vars(variables)
-    for problem in engine.validate_workflow(workflow, variables=run_vars).warnings:
+    for problem in _located(engine.validate_workflow(workflow, variables=run_vars).warnings, file):
         click.echo(f"{problem}", err=True)
     if dry_run:
         from .plan import Plan
@@ -180,10 +189,13 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
     run_id = uuid.uuid4().hex
-    result = run_interruptibly(
-        lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
-                           max_workers=max_workers, listeners=(sink.handle,), source=file),
-        lambda: engine.cancel_workflow(run_id))
+    try:
+        result = run_interruptibly(
+            lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
+                               max_workers=max_workers, listeners=(sink.handle,), source=file),
+            lambda: engine.cancel_workflow(run_id))
+    except InvalidWorkflowError as exc:
+        raise InvalidWorkflowError(_located(exc.problems, file)) from None
     sink.close()
     _finish(result)
 

@@ -321,6 +321,21 @@ class WorkflowLoader:
             raise _error(f"expected a mapping at the top level, got {describe(data)}", source)
         return _build(data, source, lambda: None)
 
+    def locate(self, problems: list[Problem], path: str | os.PathLike[str]) -> list[Problem]:
+        """``problems`` found later (by validators) about the file at ``path``, each given
+        the line of its document path where the file's format tells lines (YAML, JSON)."""
+        if not any(p.path and p.line is None for p in problems):
+            return problems
+        try:
+            if _format_of(path, str(path)) == "toml":
+                return problems
+            root = _compose_quietly(Path(path).read_text(encoding="utf-8-sig"))
+        except (InvalidWorkflowError, OSError, UnicodeDecodeError):
+            return problems
+        if root is None:
+            return problems
+        return [attrs.evolve(p, line=_line_of(root, p.path)) if p.path and p.line is None else p for p in problems]
+
     def dump(self, workflow: Workflow, format: str) -> str:
         """``workflow`` as text in ``format``; fields equal to their defaults are left out."""
         return self._dump(workflow, _check_format(format, None), None)

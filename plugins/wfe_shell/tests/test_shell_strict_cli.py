@@ -27,10 +27,10 @@ def test_validate_warns_and_strict_validate_refuses(tmp_path):
     (tmp_path / "risky.yaml").write_text(WORKFLOW)
     relaxed = wfe(tmp_path, "validate", "risky.yaml")
     assert relaxed.returncode == 0
-    assert f"risky.yaml: warning: {FINDING}" in relaxed.stderr
+    assert f"risky.yaml:5: warning: {FINDING}" in relaxed.stderr  # line 5: the command
     strict = wfe(tmp_path, "validate", "--strict", "risky.yaml")
     assert strict.returncode == 2
-    assert strict.stderr.startswith(f"error: risky.yaml: {FINDING}")
+    assert strict.stderr.startswith(f"error: risky.yaml:5: {FINDING}")
 
 
 def test_strict_run_refuses_to_start(tmp_path):
