@@ -220,7 +220,9 @@ def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: 
     result = run_interruptibly(
         lambda: engine.resume(run_id, workflow, strategy=strategy, variables=_parse_vars(variables),
                               max_workers=max_workers, listeners=(sink.handle,), source=file),
-        lambda: engine.cancel_workflow(run_id) or engine.cancel_workflow(workflow.id if workflow else ""))
+        # Fix: cancel whatever this engine runs. RUN_ID may be a prefix, which
+        # cancel_workflow(run_id) never matched: Ctrl-C of `wfe resume <prefix>` was ignored.
+        engine.cleanup)
     sink.close()
     _finish(result)
 

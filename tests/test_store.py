@@ -1,0 +1,180 @@
+"""The run store: schema versions, files that are not stores, concurrent runs and readers.
+
+Real SQLite files in ``tmp_path``; ``wfe`` runs as real processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from wfe_core import WorkflowEngine
+from wfe_core.store import SCHEMA_VERSION, RunStore, StoreError
+from wfe_core.testing import hermetic_plugins
+
+
+def wfe_env(tmp_path) -> dict[str, str]:
+    return {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def wfe(tmp_path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=wfe_env(tmp_path),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(condition, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+QUICK = """\
+    id: quick
+    steps:
+      - id: only
+        action: variable.set
+        parameters: {name: x, value: 1}
+"""
+
+
+def test_a_fresh_store_gets_the_current_schema_and_wal(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    RunStore(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"runs", "steps"} <= tables
+    finally:
+        db.close()
+    RunStore(path).close()  # opening it again migrates nothing and fails nothing
+
+
+def test_a_store_from_a_newer_wfe_is_refused_clearly(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    RunStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+
+    with pytest.raises(StoreError) as info:
+        RunStore(path)
+    assert str(info.value) == (f"{path} has schema version {SCHEMA_VERSION + 1}; this wfe knows up to "
+                               f"{SCHEMA_VERSION} (upgrade wfe)")
+    with pytest.raises(StoreError, match="upgrade wfe"):
+        WorkflowEngine(plugins=hermetic_plugins()).runs()
+
+    for args in (["runs"], ["run", "wf.yaml"]):
+        (tmp_path / "wf.yaml").write_text(textwrap.dedent(QUICK))
+        result = wfe(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert f"has schema version {SCHEMA_VERSION + 1}; this wfe knows up to {SCHEMA_VERSION}" in result.stderr
+        assert "Traceback" not in result.stderr
+    # Refusing it changed nothing: the newer wfe still finds its version.
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    db.close()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database\n" * 200, bytes(range(256)) * 8],
+                         ids=["empty-is-fine", "text", "binary"])
+def test_a_file_that_is_not_a_store(tmp_path, content):
+    path = tmp_path / "runs.sqlite"
+    path.write_bytes(content)
+    (tmp_path / "wf.yaml").write_text(textwrap.dedent(QUICK))
+    if not content:
+        # An empty file is an empty SQLite database: it simply becomes the store.
+        assert wfe(tmp_path, "run", "wf.yaml").returncode == 0
+        assert len(json.loads(wfe(tmp_path, "runs", "--json").stdout)) == 1
+        return
+
+    with pytest.raises(StoreError, match=f"^{path} is not a usable wfe run store: file is not a database$"):
+        RunStore(path)
+    for args in (["run", "wf.yaml"], ["runs"], ["runs", "show", "abc"], ["resume", "abc"], ["rollback", "abc"]):
+        result = wfe(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.endswith(f"error: {path} is not a usable wfe run store: file is not a database\n"), \
+            (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert path.read_bytes() == content  # and the file was left exactly as it was
+
+
+CONCURRENT = """\
+    id: {name}
+    steps:
+      - {{id: s1, action: wait, parameters: {{seconds: 0.25}}}}
+      - {{id: s2, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s1]}}
+      - {{id: s3a, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s2]}}
+      - {{id: s3b, action: variable.set, parameters: {{name: x, value: {name}}}, dependencies: [s2]}}
+      - {{id: s4, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s3a, s3b]}}
+      - {{id: s5, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s4]}}
+      - {{id: s6, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s5]}}
+      - {{id: s7, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s6]}}
+"""
+
+
+def test_two_concurrent_runs_share_one_store_and_a_reader_is_never_blocked(tmp_path):
+    for name in ("left", "right"):
+        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(CONCURRENT.format(name=name)))
+    procs = [subprocess.Popen([sys.executable, "-m", "wfe_core", "run", f"{name}.yaml"], cwd=tmp_path,
+                              env=wfe_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("left", "right")]
+    try:
+        store = tmp_path / "runs.sqlite"
+
+        def both_running():
+            if not store.exists():
+                return None
+            reader = RunStore(store)
+            try:
+                rows = reader.runs()
+            finally:
+                reader.close()
+            return rows if [r["status"] for r in rows] == ["running", "running"] else None
+
+        # Both runs are in progress at the same time: they really overlap.
+        wait_for(both_running, "both runs to be running")
+        # A reader while both write: answers at once, sees both as running.
+        started = time.monotonic()
+        listed = wfe(tmp_path, "runs", "--json")
+        assert listed.returncode == 0, listed.stderr
+        rows = json.loads(listed.stdout)
+        assert sorted(r["workflow_id"] for r in rows) == ["left", "right"]
+        if all(p.poll() is None for p in procs):
+            assert [r["status"] for r in rows] == ["running", "running"]
+        show = wfe(tmp_path, "runs", "show", rows[0]["run_id"], "--json")
+        assert show.returncode == 0, show.stderr
+        assert json.loads(show.stdout)["run_id"] == rows[0]["run_id"]
+        assert time.monotonic() - started < 10
+
+        outputs = [p.communicate(timeout=30) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, out + err
+        assert "Traceback" not in err
+
+    rows = json.loads(wfe(tmp_path, "runs", "--json").stdout)
+    assert sorted((r["workflow_id"], r["status"]) for r in rows) == [("left", "succeeded"), ("right", "succeeded")]
+    for row in rows:
+        run = json.loads(wfe(tmp_path, "runs", "show", row["run_id"], "--json").stdout)
+        assert {s["status"] for s in run["steps"]} == {"succeeded"} and len(run["steps"]) == 8
+        assert run["variables"] == {"x": row["workflow_id"]}
+    left, right = sorted(rows, key=lambda r: r["workflow_id"])
+    assert left["started_at"] < right["finished_at"] and right["started_at"] < left["finished_at"]
