@@ -178,3 +178,37 @@ def test_two_concurrent_runs_share_one_store_and_a_reader_is_never_blocked(tmp_p
         assert run["variables"] == {"x": row["workflow_id"]}
     left, right = sorted(rows, key=lambda r: r["workflow_id"])
     assert left["started_at"] < right["finished_at"] and right["started_at"] < left["finished_at"]
+
+
+def test_a_long_running_step_reads_running_in_the_store_while_it_runs(tmp_path):
+    import threading
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
+    from wfe_core.store import RunStore
+
+    path = tmp_path / "live.sqlite"
+    release = threading.Event()
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path)
+    engine.register_custom_action("hold", lambda p, c: release.wait(10), side_effects=False)
+    workflow = Workflow(id="live", steps=[WorkflowStep(id="long", action="hold")])
+    runner = threading.Thread(target=engine.run, args=(workflow,), kwargs={"run_id": "live-run"})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        status = None
+        while time.monotonic() < deadline:
+            if path.exists():
+                reader = RunStore(path)
+                try:
+                    status = {s["step_id"]: s["status"] for s in reader.run("live-run")["steps"]}.get("long")
+                except Exception:
+                    status = None
+                finally:
+                    reader.close()
+                if status == "running":
+                    break
+            time.sleep(0.05)
+        assert status == "running"
+    finally:
+        release.set()
+        runner.join(10)

@@ -193,7 +193,7 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
         result = run_interruptibly(
             lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
                                max_workers=max_workers, listeners=(sink.handle,), source=file),
-            lambda: engine.cancel_workflow(run_id))
+            lambda: engine.cancel_workflow(run_id), registry.force_stop)
     except InvalidWorkflowError as exc:
         raise InvalidWorkflowError(_located(exc.problems, file)) from None
     sink.close()
@@ -220,9 +220,8 @@ def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: 
     result = run_interruptibly(
         lambda: engine.resume(run_id, workflow, strategy=strategy, variables=_parse_vars(variables),
                               max_workers=max_workers, listeners=(sink.handle,), source=file),
-        # Fix: cancel whatever this engine runs. RUN_ID may be a prefix, which
-        # cancel_workflow(run_id) never matched: Ctrl-C of `wfe resume <prefix>` was ignored.
-        engine.cleanup)
+        # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
+        engine.cleanup, registry.force_stop)
     sink.close()
     _finish(result)
 

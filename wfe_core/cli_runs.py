@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from .secrets import mask_sealed
+
 __all__ = ["runs"]
 
 
@@ -44,7 +46,7 @@ def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> No
         return
     db = _store(store)
     try:
-        rows = db.runs(limit)
+        rows = mask_sealed(db.runs(limit))
     finally:
         db.close()
     if as_json:
@@ -65,7 +67,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     """One run, step by step: status, attempts, duration, error."""
     db = _store(ctx.obj["store"])
     try:
-        run = db.run(run_id)
+        run = mask_sealed(db.run(run_id))
     finally:
         db.close()
     run.pop("definition", None)

@@ -17,7 +17,7 @@ from .plugins import Plugins, load_plugins
 from .progress import ProgressTracker
 from .records import Action, Event
 from .scheduler import Scheduler
-from .secrets import Redactor, read_secrets
+from .secrets import Redactor, read_secrets, unseal
 from .store import RunStore, StoreError, default_store_path
 from .validation import ValidationResult, WorkflowValidator
 
@@ -182,7 +182,7 @@ class WorkflowEngine:
         observers = tuple(listeners)
         if self.progress_tracker.active:
             observers += (self.progress_tracker.handle,)
-        redact = Redactor(secrets.values())
+        redact = Redactor(secrets)
         journal: Callable[[], Any] = NullJournal
         if self.store_path is not None and not dry_run:
             path = self.store_path
@@ -256,7 +256,11 @@ class WorkflowEngine:
                                 "(action, parameters, dependencies, conditions or rollback)")
         if problems:
             raise ResumeError("cannot resume: " + "; ".join(problems) + "; start a new run instead")
-        stored_vars = dict(run["variables"] or {})
+        # Secrets were sealed in the store; the environment gives their values back.
+        secrets = read_secrets(workflow.secrets)
+        done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets)}
+                for row in done]
+        stored_vars = unseal(dict(run["variables"] or {}), secrets)
         return self._execute(workflow, False, strategy or run["strategy"], {**stored_vars, **(variables or {})},
                              None, run_id=run["run_id"], max_workers=max_workers, listeners=listeners,
                              source=source or run["source"], restored=done,
@@ -281,12 +285,14 @@ class WorkflowEngine:
         if missing:
             raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow")
         secrets = read_secrets(workflow.secrets)
-        results = {row["step_id"]: {"output": row["output"], "status": row["status"]} for row in run["steps"]}
-        scope: dict[str, Any] = {**(run["variables"] or {}), "steps": results, "secrets": secrets}
-        comps = plan_compensations(steps, [(r["step_id"], r["output"], r["memo"]) for r in done], self.actions,
+        results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"]}
+                   for row in run["steps"]}
+        scope: dict[str, Any] = {**unseal(run["variables"] or {}, secrets), "steps": results, "secrets": secrets}
+        comps = plan_compensations(steps, [(r["step_id"], results[r["step_id"]]["output"], r["memo"]) for r in done],
+                                   self.actions,
                                    self.plugins.rollback_for)
         store = self._store()
-        journal = Journal(store, run["run_id"], Redactor(secrets.values()))
+        journal = Journal(store, run["run_id"], Redactor(secrets))
         outcome: dict[str, str] = {}
 
         def record(result: Any) -> None:

@@ -93,3 +93,14 @@ def wfe_make_executor(max_workers: int) -> Any:
     ``None`` the core uses a ``ThreadPoolExecutor``. The engine shuts the executor down
     when the run ends.
     """
+
+
+@hookspec
+def wfe_force_stop() -> None:
+    """Release at once what must not outlive the process: the user forced a stop.
+
+    Called on the main thread when a second Ctrl-C (or SIGTERM) stops ``wfe`` without
+    waiting for running steps, just before the process exits. Kill child processes
+    (e.g. with SIGKILL to their process groups) and return quickly; nothing else runs
+    afterwards. The return value is ignored; an exception is ignored too.
+    """

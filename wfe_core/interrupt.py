@@ -12,12 +12,14 @@ from typing import Any
 __all__ = ["run_interruptibly"]
 
 
-def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None]) -> tuple[Any, int | None]:
+def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None],
+                      force: Callable[[], None] = lambda: None) -> tuple[Any, int | None]:
     """Run ``start()`` on a thread while the main thread handles signals.
 
     The first SIGINT or SIGTERM calls ``cancel()``: dispatch stops, running steps are
     cancelled (shell process groups killed), rollback runs if configured, and the run is
-    recorded as cancelled. A second one exits at once with ``128 + signal``; every commit
+    recorded as cancelled. A second one calls ``force()`` (plugins' ``wfe_force_stop``) and
+    exits at once with ``128 + signal``; every commit
     the run store made is intact and the run reads as interrupted, ready for ``wfe resume``.
 
     Returns ``start()``'s result and, if a signal arrived, ``128 + signal number``.
@@ -41,6 +43,7 @@ def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None]) -> t
         print(f"{signal.Signals(signum).name}: stopped at once; the run is recorded as interrupted "
               "(wfe resume RUN_ID continues it)", file=sys.stderr, flush=True)
         sys.stdout.flush()
+        force()  # plugins kill what must not outlive us (shell process groups)
         os._exit(128 + received[0])
 
     worker = threading.Thread(target=target, name="wfe-run", daemon=True)

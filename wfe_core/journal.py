@@ -30,6 +30,7 @@ class NullJournal:
     """Records nothing."""
 
     path = None
+    dirty = False
 
     def run_started(self, **_: Any) -> None: ...
     def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
@@ -43,19 +44,19 @@ class NullJournal:
 
 
 class Journal(NullJournal):
-    """Records a run in a :class:`RunStore`, with secrets redacted."""
+    """Records a run in a :class:`RunStore`, with secrets sealed (see :mod:`wfe_core.secrets`)."""
 
     def __init__(self, store: RunStore, run_id: str, redact: Redactor):
         self.store = store
         self.path = store.path
         self.run_id = run_id
-        self.redact = redact
+        self.seal = redact.seal  # secrets become <<secret:NAME>>: resumable, never stored
 
     def run_started(self, *, workflow: Any, source: str | None, definition: str | None, strategy: str,
                     dry_run: bool, variables: dict[str, Any], resumed: bool) -> None:
         self.store.start_run(
             run_id=self.run_id, workflow_id=workflow.id, workflow_name=workflow.name, source=source,
-            definition=definition, strategy=strategy, dry_run=dry_run, variables=self.redact(variables),
+            definition=definition, strategy=strategy, dry_run=dry_run, variables=self.seal(variables),
             step_ids=[(s.id, fingerprint(s)) for s in workflow.steps], resumed=resumed)
 
     def step_started(self, step_id: str, number: int, started_at: float) -> None:
@@ -63,10 +64,10 @@ class Journal(NullJournal):
 
     def attempt_finished(self, step_id: str, number: int, status: str, started_at: float | None,
                          error: str | None) -> None:
-        self.store.attempt_finished(self.run_id, step_id, number, status, started_at, self.redact(error))
+        self.store.attempt_finished(self.run_id, step_id, number, status, started_at, self.seal(error))
 
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None:
-        r = self.redact
+        r = self.seal
         self.store.step_finished(
             self.run_id, record.step_id, status=record.status.value, attempts=record.attempts,
             output=r(record.output), variables=r(variables), memo=memo, error=r(record.error),
@@ -74,14 +75,19 @@ class Journal(NullJournal):
             duration=record.duration, seq=seq)
 
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None:
-        self.store.set_step_status(self.run_id, step_id, status, self.redact(error))
+        self.store.set_step_status(self.run_id, step_id, status, self.seal(error))
+
+    @property
+    def dirty(self) -> bool:
+        """Whether writes wait for a commit."""
+        return self.store.dirty
 
     def commit(self) -> None:
         self.store.commit()
 
     def run_finished(self, stats: RunStats) -> None:
-        self.store.finish_run(self.run_id, status=stats.status.value, error=self.redact(stats.error),
-                              variables=self.redact(stats.variables), rollback=stats.rollback)
+        self.store.finish_run(self.run_id, status=stats.status.value, error=self.seal(stats.error),
+                              variables=self.seal(stats.variables), rollback=stats.rollback)
 
     def close(self) -> None:
         self.store.close()

@@ -132,6 +132,13 @@ class Plugins:
         except Exception:  # a listener must never take a run down
             log.exception("a wfe_event hook failed on %s", event.kind)
 
+    def force_stop(self) -> None:
+        """Ask every plugin to release at once what must not outlive the process."""
+        try:
+            self._pm.hook.wfe_force_stop()
+        except Exception:  # exiting anyway
+            log.exception("a wfe_force_stop hook failed")
+
     def make_executor(self, max_workers: int) -> Any:
         """The executor a plugin supplies for ``max_workers``, or ``None``."""
         return self._pm.hook.wfe_make_executor(max_workers=max_workers)

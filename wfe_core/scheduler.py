@@ -37,6 +37,8 @@ __all__ = ["Scheduler", "conditions_hold"]
 log = logging.getLogger("wfe.scheduler")
 
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+#: Seconds of scheduler idleness after which pending store writes are committed.
+IDLE_COMMIT = 0.2
 _WAKE = object()
 
 
@@ -115,7 +117,7 @@ class Scheduler:
         self.enable_rollback = enable_rollback
         self.rollback_on_cancel = rollback_on_cancel
         self.secrets = dict(secrets or {})
-        self.redact = Redactor(self.secrets.values())
+        self.redact = Redactor(self.secrets)
         self.restored = restored or []
         self.run_info = run_info or {}
         self.completed: list[tuple[str, Any, Any]] = []  # (step, output, memo) in completion order
@@ -225,10 +227,17 @@ class Scheduler:
                 # the get below would sleep until a stale attempt deadline (default 300 s).
                 continue
             timeout = self._next_timer_in()
+            # Writes not yet committed (steps that started) reach the store once the
+            # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
+            idle_commit = self.journal.dirty and (timeout is None or timeout > IDLE_COMMIT)
+            if idle_commit:
+                timeout = IDLE_COMMIT
             try:
                 item = get(timeout=timeout) if timeout is None or timeout > 0 else get_nowait(self.done)
             except queue.Empty:
                 item = None
+                if idle_commit:
+                    self.journal.commit()
             while item is not None:
                 if item is not _WAKE:
                     self._finished(item)

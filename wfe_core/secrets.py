@@ -2,8 +2,9 @@
 
 A workflow declares ``secrets: [API_TOKEN, …]``; each is read from the environment when
 the run starts (a missing one is an error before anything runs). Every string that
-leaves the scheduler for an event, a reporter or the run store goes through a
-:class:`Redactor` that replaces secret values with ``***``.
+leaves the scheduler for an event or a reporter goes through a :class:`Redactor` that
+replaces secret values with ``***``; in the run store they become ``<<secret:NAME>>``,
+which a resumed run turns back into the value, read from the environment again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from .errors import InvalidWorkflowError, Problem
 
-__all__ = ["MASK", "Redactor", "read_secrets"]
+__all__ = ["MASK", "Redactor", "mask_sealed", "read_secrets", "unseal"]
 
 MASK = "***"
 #: Shorter values would mask ordinary text ("a", "on"): they are refused instead.
@@ -41,11 +42,34 @@ def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None)
     return values
 
 
-class Redactor:
-    """Replaces every secret value inside strings (recursing into lists and mappings)."""
+_SEALED = re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)>>")
 
-    def __init__(self, values: Iterable[str] = ()):
-        ordered = sorted({v for v in values if v}, key=len, reverse=True)
+
+def _walk(value: Any, text: Any) -> Any:
+    """``value`` with ``text(s)`` applied to every string in it."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, Mapping):
+        return {k: _walk(v, text) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_walk(v, text) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return text(value.decode("utf-8", "replace"))
+    return value
+
+
+class Redactor:
+    """Finds secret values inside strings (recursing into lists and mappings).
+
+    Calling it masks them (``***``), for events and reports. :meth:`seal` replaces them
+    with ``<<secret:NAME>>`` instead, for the run store: the value is not there, but a
+    resumed run can put it back from the environment (:func:`unseal`).
+    """
+
+    def __init__(self, secrets: Mapping[str, str] | Iterable[str] = ()):
+        named = dict(secrets) if isinstance(secrets, Mapping) else {f"_{i}": v for i, v in enumerate(secrets)}
+        self._names = {v: k for k, v in named.items() if v}
+        ordered = sorted(self._names, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def __bool__(self) -> bool:
@@ -54,15 +78,19 @@ class Redactor:
     def __call__(self, value: Any) -> Any:
         if self._pattern is None:
             return value
-        return self._walk(value)
+        return _walk(value, lambda s: self._pattern.sub(MASK, s))
 
-    def _walk(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._pattern.sub(MASK, value)
-        if isinstance(value, Mapping):
-            return {k: self._walk(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._walk(v) for v in value]
-        if isinstance(value, (bytes, bytearray)):
-            return self._pattern.sub(MASK, value.decode("utf-8", "replace"))
-        return value
+    def seal(self, value: Any) -> Any:
+        if self._pattern is None:
+            return value
+        return _walk(value, lambda s: self._pattern.sub(lambda m: f"<<secret:{self._names[m.group(0)]}>>", s))
+
+
+def unseal(value: Any, secrets: Mapping[str, str]) -> Any:
+    """Sealed secrets in ``value`` put back from ``secrets`` (unknown names stay masked)."""
+    return _walk(value, lambda s: _SEALED.sub(lambda m: secrets.get(m.group(1), MASK), s) if "<<secret:" in s else s)
+
+
+def mask_sealed(value: Any) -> Any:
+    """Sealed secrets in ``value`` shown as ``***`` (for display)."""
+    return _walk(value, lambda s: _SEALED.sub(MASK, s) if "<<secret:" in s else s)

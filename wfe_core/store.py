@@ -12,6 +12,7 @@ Location: ``store=`` / ``--store``, else ``$WFE_STORE``, else
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -73,6 +74,25 @@ _MIGRATIONS: dict[int, str] = {
 
 class StoreError(WfeError):
     """The run store cannot be opened, is from a newer wfe, or lacks a run."""
+
+
+def _guarded(method: Any) -> Any:
+    """SQLite failures (disk full, a lock held too long) become a :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if self._in_tx:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._in_tx = False
+            raise StoreError(f"run store {self.path}: {exc}") from None
+
+    return wrapper
 
 
 def default_store_path() -> Path:
@@ -152,6 +172,12 @@ class RunStore:
             self.db.execute("BEGIN")
             self._in_tx = True
 
+    @property
+    def dirty(self) -> bool:
+        """Whether there are writes not committed yet."""
+        return bool(self._started or self._finished or self._in_tx)
+
+    @_guarded
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         if self._started or self._finished:
@@ -179,6 +205,7 @@ class RunStore:
         self.db.close()
 
     # -- writes (the scheduler's) ------------------------------------------------------------
+    @_guarded
     def start_run(self, *, run_id: str, workflow_id: str, workflow_name: str, source: str | None,
                   definition: str | None, strategy: str, dry_run: bool, variables: dict[str, Any],
                   step_ids: Iterable[tuple[str, str]], resumed: bool = False) -> None:
@@ -231,12 +258,14 @@ class RunStore:
                                _json(variables or None), _json(memo), error, reason, started_at, finished_at,
                                duration, seq, run_id, step_id)
 
+    @_guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
         self.db.execute("UPDATE steps SET status=?, error=COALESCE(?, error) WHERE run_id=? AND step_id=?",
                         (status, error, run_id, step_id))
 
+    @_guarded
     def finish_run(self, run_id: str, *, status: str, error: str | None, variables: dict[str, Any],
                    rollback: str | None = None) -> None:
         self.commit()
@@ -247,6 +276,7 @@ class RunStore:
         self.commit()
 
     # -- reads ---------------------------------------------------------------------------------
+    @_guarded
     def runs(self, limit: int = 20, workflow_id: str | None = None) -> list[dict[str, Any]]:
         """Recent runs, newest first; a 'running' run whose process is gone reads 'interrupted'."""
         query = "SELECT * FROM runs"
@@ -257,6 +287,7 @@ class RunStore:
         rows = self.db.execute(query + " ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [self._run_row(r) for r in rows]
 
+    @_guarded
     def run(self, run_id: str) -> dict[str, Any]:
         """One run with its steps (in completion order, then in file order) and their attempts."""
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()

@@ -10,8 +10,9 @@ from wfe_core.records import Action, Validator
 from .checks import check_credentials, check_dangerous_commands
 from .execute import execute
 from .params import ShellParams
+from .process import kill_all
 
-__all__ = ["wfe_actions", "wfe_validators"]
+__all__ = ["wfe_actions", "wfe_force_stop", "wfe_validators"]
 
 
 @hookimpl
@@ -32,3 +33,9 @@ def wfe_validators():
         Validator("shell.hardcoded-credentials", check_credentials,
                   description="Warn about secret-looking env values written into the workflow."),
     ]
+
+
+@hookimpl
+def wfe_force_stop():
+    # A second Ctrl-C exits without waiting for steps: their process groups die with us.
+    kill_all()

@@ -150,6 +150,19 @@ def stop_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
     proc.wait()
 
 
+#: Process groups of commands running now, for :func:`kill_all` (a forced stop).
+LIVE_GROUPS: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_all() -> None:
+    """SIGKILL every process group this process started and has not reaped yet."""
+    with _LIVE_LOCK:
+        groups = list(LIVE_GROUPS)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGKILL)
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -172,6 +185,8 @@ def run_process(
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
+    with _LIVE_LOCK:
+        LIVE_GROUPS.add(proc.pid)
     buffers = {proc.stdout.fileno(): TailBuffer(output_limit), proc.stderr.fileno(): TailBuffer(output_limit)}
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     selector = selectors.DefaultSelector()
@@ -231,6 +246,8 @@ def run_process(
         selector.close()
         if proc.poll() is None:
             stop_group(proc, 0)
+        with _LIVE_LOCK:
+            LIVE_GROUPS.discard(proc.pid)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None and not stream.closed:
                 stream.close()
