@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .context import StepCancelled, StepContext
 from .errors import ActionError, CycleError, InvalidWorkflowError, PluginError, Problem, TemplateError, WfeError
+from .durable import ResumeError
 from .engine import WorkflowEngine
 from .graph import DependencyGraph
 from .loader import WorkflowLoader
@@ -13,6 +14,7 @@ from .plan import Plan
 from .plugins import Plugins, load_plugins
 from .progress import ProgressTracker
 from .records import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from .store import RunStore, StoreError
 from .validation import ValidationContext, ValidationResult, WorkflowValidator
 
 __version__ = "0.1.0"
@@ -31,14 +33,17 @@ __all__ = [
     "Problem",
     "ProgressTracker",
     "Reporter",
+    "ResumeError",
     "RollbackHandler",
     "RunStats",
+    "RunStore",
     "RunStatus",
     "StepCancelled",
     "StepContext",
     "StepRecord",
     "StepResult",
     "StepStatus",
+    "StoreError",
     "Strategy",
     "TemplateError",
     "ValidationContext",
