@@ -23,8 +23,10 @@ nox.options.sessions = ["core", *[f"plugin-{p}" for p in PLUGINS], "all", "templ
 
 def _pytest(session: nox.Session, *paths: str) -> None:
     # pytest exits 5 when it collected nothing: that fails the session, as it should.
+    # Tests point WFE_STORE into their tmp_path; this catches any that would not.
+    store = Path(session.create_tmp()) / "stray-runs.sqlite"
     session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs,
-                env={"WFE_STRICT_PLUGINS": "1"})
+                env={"WFE_STRICT_PLUGINS": "1", "WFE_STORE": str(store)})
 
 
 @nox.session

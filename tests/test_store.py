@@ -212,3 +212,33 @@ def test_a_long_running_step_reads_running_in_the_store_while_it_runs(tmp_path):
     finally:
         release.set()
         runner.join(10)
+
+
+def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
+    from wfe_core.store import _MIGRATIONS, SCHEMA_VERSION, RunStore
+
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[1])
+    db.execute("INSERT INTO runs (run_id, workflow_id, status, started_at) VALUES ('r1', 'wf', 'failed', 1.0)")
+    db.execute("INSERT INTO steps (run_id, step_id, status, attempts, output, seq, fingerprint)"
+               " VALUES ('r1', 'a', 'succeeded', 1, '\"out\"', 1, 'fa')")
+    db.execute("INSERT INTO steps (run_id, step_id, status, attempts, error) VALUES ('r1', 'b', 'failed', 2, 'boom')")
+    db.executemany("INSERT INTO attempts (run_id, step_id, number, status, started_at, finished_at, error)"
+                   " VALUES (?,?,?,?,?,?,?)", [("r1", "a", 1, "succeeded", 1.0, 2.0, None),
+                                               ("r1", "b", 2, "failed", 4.0, 5.0, "boom"),
+                                               ("r1", "b", 1, "failed", 2.0, 3.0, "first")])
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+
+    store = RunStore(path)
+    try:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        run = store.run("r1")
+    finally:
+        store.close()
+    steps = {s["step_id"]: s for s in run["steps"]}
+    assert steps["a"]["output"] == "out" and steps["a"]["fingerprint"] == "fa"
+    assert [(a["number"], a["error"]) for a in steps["b"]["attempt_log"]] == [(1, "first"), (2, "boom")]
+    assert [s["step_id"] for s in run["steps"]] == ["a", "b"]

@@ -26,7 +26,7 @@ from .errors import WfeError
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "StoreError", "default_store_path"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -54,6 +54,38 @@ _MIGRATIONS: dict[int, str] = {
         step_id TEXT NOT NULL,
         status TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
+        output TEXT,
+        variables TEXT,
+        memo TEXT,
+        error TEXT,
+        reason TEXT,
+        started_at REAL,
+        finished_at REAL,
+        duration REAL NOT NULL DEFAULT 0,
+        seq INTEGER,
+        fingerprint TEXT,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        error TEXT,
+        PRIMARY KEY (run_id, step_id, number)
+    );
+    """,
+    # 2: a step's attempts move into its row (one B-tree per commit instead of four);
+    # the steps table becomes WITHOUT ROWID and remembers file order.
+    2: """
+    ALTER TABLE steps RENAME TO steps_v1;
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
         attempt_log TEXT,
         output TEXT,
         variables TEXT,
@@ -68,6 +100,19 @@ _MIGRATIONS: dict[int, str] = {
         position INTEGER,
         PRIMARY KEY (run_id, step_id)
     ) WITHOUT ROWID;
+    INSERT INTO steps (run_id, step_id, status, attempts, attempt_log, output, variables, memo, error, reason,
+                       started_at, finished_at, duration, seq, fingerprint, position)
+        SELECT s.run_id, s.step_id, s.status, s.attempts,
+               (SELECT json_group_array(json_object('number', a.number, 'status', a.status,
+                                                    'started_at', a.started_at, 'finished_at', a.finished_at,
+                                                    'error', a.error))
+                  FROM (SELECT * FROM attempts a WHERE a.run_id = s.run_id AND a.step_id = s.step_id
+                        ORDER BY a.number) a),
+               s.output, s.variables, s.memo, s.error, s.reason, s.started_at, s.finished_at, s.duration,
+               s.seq, s.fingerprint, s.rowid
+          FROM steps_v1 s;
+    DROP TABLE steps_v1;
+    DROP TABLE attempts;
     """,
 }
 

@@ -9,6 +9,7 @@ first broken promise and prints a pytest-style closing line.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,8 +31,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+STORE = Path(tempfile.mkdtemp(prefix="wfe-packaging-")) / "runs.sqlite"
+
+
 def wfe(venv: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(venv / "bin" / "wfe"), *args], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "WFE_STORE": str(STORE)}  # never the user's own run store
+    return subprocess.run([str(venv / "bin" / "wfe"), *args], capture_output=True, text=True, timeout=120,
+                          env=env)
 
 
 def main() -> int:
