@@ -70,7 +70,7 @@ def main() -> int:
         bad.write_text("id: write\nsteps:\n  - {id: w, action: file.write, parameters: {path: x, content: y}}\n")
         refused = wfe(venv, "validate", str(bad))
         assert refused.returncode == 2, refused.stdout + refused.stderr
-        expected = (f"error: {bad}: steps[0].action: step 'w': unknown action 'file.write'; "
+        expected = (f"error: {bad}:3: steps[0].action: step 'w': unknown action 'file.write'; "
                     "it is provided by the wfe-file distribution (pip install wfe-file)")
         assert refused.stderr.strip() == expected, refused.stderr
         run_refused = wfe(venv, "run", str(bad))
