@@ -105,21 +105,27 @@ class DurableRuns:
         if missing:
             raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow")
         secrets = read_secrets(workflow.secrets)
-        results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"]}
+        # 'error' as the scheduler gives it: {steps.<id>.error} is a valid template.
+        results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"],
+                                    "error": unseal(row["error"], secrets)}
                    for row in run["steps"]}
         scope: dict[str, Any] = {**unseal(run["variables"] or {}, secrets), "steps": results, "secrets": secrets}
         comps = plan_compensations(steps, [(r["step_id"], results[r["step_id"]]["output"], r["memo"]) for r in done],
                                    self.actions,
                                    self.plugins.rollback_for)
         store = self._store()
-        journal = Journal(store, run["run_id"], Redactor(secrets))
+        redact = Redactor(secrets)
+        journal = Journal(store, run["run_id"], redact)
         outcome: dict[str, str] = {}
 
         def record(result: Any) -> None:
             error = f"rollback failed: {result.error}" if result.error else None
-            journal.step_status(result.step_id, result.status.value, error)
+            journal.step_status(result.step_id, result.status.value, error)  # the journal seals
             journal.commit()
-            outcome[result.step_id] = result.status.value + (f": {result.error}" if result.error else "")
+            # Fix: a compensation's error may quote rendered {secrets.*} parameters; the
+            # outcome (printed by `wfe rollback`) and the events are masked, as in a run.
+            error = redact(error)
+            outcome[result.step_id] = result.status.value + (f": {redact(result.error)}" if result.error else "")
             for listener in listeners:
                 listener(Event(f"step.{result.status.value}", run["run_id"], workflow.id, result.step_id,
                                {"error": error}))

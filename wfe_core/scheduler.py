@@ -109,6 +109,9 @@ class Scheduler:
         self.seq = itertools.count()
         self.done = queue.SimpleQueue()
         self.stopping: str | None = None
+        # Fix: the critical failure is kept apart from ``stopping``, which a later cancel
+        # overwrites; the run must still roll back and end failed (see _rollback, _stats).
+        self.critical_failure: str | None = None
         self.cancelled = threading.Event()
         self.abandoned = 0
         self.resources: dict[str, Any] = {}
@@ -158,9 +161,13 @@ class Scheduler:
             self._pool = WorkerPool(self.policy.workers, run_attempt, self.done.put, name=f"wfe-{self.run_id[:8]}")
         try:
             self._restore()
-            for sid in self.plan.graph.order:
-                if self.waiting[sid] == 0 and not self.records[sid].status.finished:
-                    self._became_ready(sid)
+            # Fix: take the ready set before acting on it. With propagate_skips=False a
+            # skipped step releases its children at once (_close_release_only); a child
+            # later in the order was then found ready again here, queued twice, run twice.
+            ready = [sid for sid in self.plan.graph.order
+                     if self.waiting[sid] == 0 and not self.records[sid].status.finished]
+            for sid in ready:
+                self._became_ready(sid)
             self._dispatch()
             self._loop()
             rollback = self._rollback()
@@ -184,7 +191,7 @@ class Scheduler:
             record.started_at, record.finished_at = row["started_at"], row["finished_at"]
             record.reason = "succeeded in an earlier attempt of this run"
             self.variables.update(row["variables"] or {})
-            self.results[sid] = {"output": row["output"], "status": StepStatus.SUCCEEDED.value}
+            self.results[sid] = {"output": row["output"], "status": StepStatus.SUCCEEDED.value, "error": None}
             self.completed.append((sid, row["output"], row["memo"]))
             self.finished_count += 1
             for child in self.plan.graph.children[sid]:
@@ -267,6 +274,11 @@ class Scheduler:
         # template error) and release children into the policy after this pop; with
         # nothing running the loop would end and strand them as "not started".
         while True:
+            # Fix: a cancel can land after the loop's check (another thread, or a listener
+            # of the completion just handled): act on it before releasing and starting
+            # children, or they start after the run was cancelled.
+            if self.cancelled.is_set() and self.stopping != "cancelled":
+                self._cancel_running()
             self._flush()
             if self.stopping is not None:
                 return
@@ -355,6 +367,9 @@ class Scheduler:
 
     def _would_run(self, step: WorkflowStep, params: Any) -> None:
         shown = params if isinstance(params, dict) else _as_dict(params)
+        # Fix: mask secrets before repr(): repr escapes them (a backslash doubles), and the
+        # masking emit() does afterwards no longer recognised them.
+        shown = self.redact(shown)
         self.results[step.id] = {"output": Unknown(f"steps.{step.id}.output"), "status": "dry_run"}
         self._close(step.id, StepStatus.SKIPPED,
                     reason=f"dry run: would run {step.action} with {shown!r}", release=True)
@@ -392,7 +407,9 @@ class Scheduler:
                 self._vars_dirty = True
             record.output = result.output
             record.error = None
-            self.results[sid] = {"output": result.output, "status": StepStatus.SUCCEEDED.value}
+            # Fix: 'error' too (None): validation allows {steps.<id>.error}, and without the
+            # key a succeeded step's dependents failed with "has no key 'error'".
+            self.results[sid] = {"output": result.output, "status": StepStatus.SUCCEEDED.value, "error": None}
             self.completed.append((sid, result.output, attempt.memo))
             self.memos[sid] = attempt.memo
             self._step_variables = result.variables
@@ -431,6 +448,8 @@ class Scheduler:
 
     def _after_failure(self, step: WorkflowStep) -> None:
         if step.critical:
+            if self.critical_failure is None and not self.cancelled.is_set():  # not a cancel's fallout
+                self.critical_failure = f"critical step '{step.id}' failed"
             if self.stopping is None:
                 self.stopping = f"critical step '{step.id}' failed"
                 # A pending retry will never start: close it now instead of keeping the run
@@ -542,7 +561,7 @@ class Scheduler:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
         self._flush()
         self.journal.commit()
-        failed = self.stopping is not None and self.stopping != "cancelled"
+        failed = self.critical_failure is not None  # even if a cancel came afterwards
         cancelled = self.cancelled.is_set()
         if self.dry_run or not self.enable_rollback or not (failed or (cancelled and self.rollback_on_cancel)):
             return None
@@ -573,7 +592,7 @@ class Scheduler:
         return "complete" if all(r.error is None for r in results) else "partial"
 
     def _stats(self, started: float, elapsed: float, rollback: str | None = None) -> RunStats:
-        why = self.stopping
+        why = self.critical_failure or self.stopping
         if why is None and not self.cancelled.is_set():
             stranded = [sid for sid, r in self.records.items() if not r.status.finished]
             if stranded:  # a scheduling bug must never read as success
@@ -594,7 +613,7 @@ class Scheduler:
         for record in self.records.values():
             counts[record.status] += 1
             busy += record.duration
-        if self.cancelled.is_set():
+        if self.cancelled.is_set() and self.critical_failure is None:
             status = RunStatus.CANCELLED
         elif why is not None:
             status = RunStatus.FAILED
