@@ -242,3 +242,32 @@ def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
     assert steps["a"]["output"] == "out" and steps["a"]["fingerprint"] == "fa"
     assert [(a["number"], a["error"]) for a in steps["b"]["attempt_log"]] == [(1, "first"), (2, "boom")]
     assert [s["step_id"] for s in run["steps"]] == ["a", "b"]
+
+
+def test_no_step_is_reported_done_before_the_store_has_it(tmp_path):
+    """Every finished-step event a listener sees is already committed (read on another connection)."""
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
+    from wfe_core.store import RunStore
+
+    path = tmp_path / "durable.sqlite"
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path, max_concurrent_steps=3)
+    engine.register_custom_action("noop", lambda p, c: None, side_effects=False)
+    engine.register_custom_action("boom", lambda p, c: 1 / 0, side_effects=False)
+    workflow = Workflow(id="w", steps=[WorkflowStep(id="a", action="noop"),
+                                       WorkflowStep(id="b", action="noop", dependencies=["a"]),
+                                       WorkflowStep(id="c", action="boom", critical=False),
+                                       WorkflowStep(id="d", action="noop", dependencies=["c"])])
+    seen = []
+
+    def check(event):
+        if event.kind in ("step.succeeded", "step.failed", "step.skipped"):
+            reader = RunStore(path)
+            try:
+                stored = {s["step_id"]: s["status"] for s in reader.run(event.run_id)["steps"]}
+            finally:
+                reader.close()
+            seen.append((event.step_id, event.kind.split(".")[1], stored[event.step_id]))
+
+    engine.run(workflow, listeners=(check,))
+    assert sorted(seen) == [("a", "succeeded", "succeeded"), ("b", "succeeded", "succeeded"),
+                            ("c", "failed", "failed"), ("d", "skipped", "skipped")]

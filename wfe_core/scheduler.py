@@ -40,6 +40,8 @@ log = logging.getLogger("wfe.scheduler")
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
 #: Seconds of scheduler idleness after which pending store writes are committed.
 IDLE_COMMIT = 0.2
+#: Events that report no outcome: held for the next commit without asking for one.
+_NO_HURRY = frozenset({"step.started", "step.retrying"})
 _WAKE = object()
 
 
@@ -97,6 +99,9 @@ class Scheduler:
         self.completed: list[tuple[str, Any, Any]] = []  # (step, output, memo) in completion order
         self.memos: dict[str, Any] = {}
         self.pending_release: list[str] = []
+        self._hold = False  # set when a run store records the run
+        self._held: list[Event] = []
+        self._must_commit = False
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in self.workflow.steps}
         # A resumed run numbers attempts on from the earlier ones (their records stay),
         # but each resume gets the step's whole retry budget again.
@@ -132,12 +137,22 @@ class Scheduler:
         if self.redact:
             data = self.redact(data)
         event = Event(kind, self.run_id, self.workflow.id, step_id, data)
+        if self._hold:
+            # With a run store, nothing is reported before it is durable: events wait
+            # for the next commit (see _commit); outcomes make that commit come soon.
+            self._held.append(event)
+            if kind not in _NO_HURRY:
+                self._must_commit = True
+            return
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         self.plugins.emit(event)
         for listener in self.listeners:
             try:
                 listener(event)
             except Exception:
-                log.exception("a run listener failed on %s", kind)
+                log.exception("a run listener failed on %s", event.kind)
 
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -149,6 +164,7 @@ class Scheduler:
         started = time.time()
         t0 = time.monotonic()
         self.journal = self.open_journal()
+        self._hold = self.journal.path is not None
         self.journal.run_started(workflow=self.workflow, strategy=self.strategy, dry_run=self.dry_run,
                                  variables=self.variables, resumed=bool(self.run_info.get("resumed")),
                                  source=self.run_info.get("source"), definition=self.run_info.get("definition"))
@@ -174,6 +190,10 @@ class Scheduler:
             elapsed = time.monotonic() - t0
             stats = self._stats(started, elapsed, rollback)
             self.journal.run_finished(stats)
+            self._hold = False
+            self._drain()
+            self.emit("run.finished", status=stats.status.value, error=stats.error, rollback=rollback,
+                      completed_steps=stats.completed_steps, total_steps=stats.total_steps, duration=elapsed)
             return stats
         finally:
             self._shutdown()
@@ -210,7 +230,7 @@ class Scheduler:
             timeout = self._next_timer_in()
             # Writes not yet committed (steps that started) reach the store once the
             # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
-            idle_commit = self.journal.dirty and (timeout is None or timeout > IDLE_COMMIT)
+            idle_commit = (self.journal.dirty or bool(self._held)) and (timeout is None or timeout > IDLE_COMMIT)
             if idle_commit:
                 timeout = IDLE_COMMIT
             try:
@@ -218,7 +238,7 @@ class Scheduler:
             except queue.Empty:
                 item = None
                 if idle_commit:
-                    self.journal.commit()
+                    self._commit()
             while item is not None:
                 if item is not _WAKE:
                     self._finished(item)
@@ -248,7 +268,8 @@ class Scheduler:
                     self.policy.push(sid)
                 else:
                     self._close(sid, StepStatus.CANCELLED, reason=f"retry not started: {self.stopping}")
-            elif self.running.get(sid) is attempt:
+            elif self.running.get(sid) is attempt and attempt.ended is None:
+                # (An attempt that ended in time has its completion queued: not a timeout.)
                 # The deadline counts from when the action started, not from submission.
                 if attempt.started is None or attempt.started + attempt.timeout > now:
                     base = attempt.started if attempt.started is not None else now
@@ -290,14 +311,27 @@ class Scheduler:
                     break
                 self._start(sid)
 
+    def _commit(self) -> None:
+        """Commit the store, then deliver the events that waited for it."""
+        self.journal.commit()
+        self._must_commit = False
+        self._drain()
+
+    def _drain(self) -> None:
+        held, self._held = self._held, []
+        for event in held:
+            self._deliver(event)
+
     def _flush(self) -> None:
         """Commit what was recorded, then act on it: completions are durable first.
 
         Only acting needs a commit: "started" rows and failures ride along with the next
         one (a crash then re-runs those steps, as resume would anyway).
         """
-        while self.pending_release:
-            self.journal.commit()
+        while self.pending_release or self._must_commit:
+            self._commit()
+            if self.cancelled.is_set() and self.stopping != "cancelled":
+                self._cancel_running()  # a listener of the events just delivered may have cancelled
             batch, self.pending_release = self.pending_release, []
             for sid in batch:
                 for child in self.plan.graph.children[sid]:
@@ -560,7 +594,7 @@ class Scheduler:
     def _rollback(self) -> str | None:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
         self._flush()
-        self.journal.commit()
+        self._commit()
         failed = self.critical_failure is not None  # even if a cancel came afterwards
         cancelled = self.cancelled.is_set()
         if self.dry_run or not self.enable_rollback or not (failed or (cancelled and self.rollback_on_cancel)):
@@ -583,9 +617,9 @@ class Scheduler:
             if result.error:
                 rec.error = f"rollback failed: {result.error}"
             self.journal.step_status(result.step_id, result.status.value, rec.error if result.error else None)
-            self.journal.commit()
             self.emit(f"step.{result.status.value}", result.step_id, error=rec.error if result.error else None,
                       duration=result.duration)
+            self._commit()
 
         results = compensate_all(comps, scope=scope, make_context=context_for, actions=self.actions,
                                  on_result=record)
@@ -641,9 +675,6 @@ class Scheduler:
             rollback=rollback,
             store=str(self.journal.path) if self.journal.path else None,
         )
-        self.emit("run.finished", status=status.value, error=stats.error, rollback=rollback,
-                  completed_steps=stats.completed_steps, total_steps=stats.total_steps,
-                  duration=elapsed)
         return stats
 
 
