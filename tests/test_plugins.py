@@ -256,3 +256,24 @@ def test_a_plugin_strategy_is_selectable_by_name_everywhere(tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     assert [line.split()[-2] for line in result.output.splitlines()[1:4]] == ["c", "b", "a"]
     assert "of w: 3 steps, last-first on 1 workers" in result.output
+
+
+def test_timeouts_hold_on_a_plugin_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wfe_core import StepStatus, Workflow, WorkflowEngine, WorkflowStep
+
+    class Pools:
+        @hookimpl
+        def wfe_make_executor(self, max_workers):
+            return ThreadPoolExecutor(max_workers=max_workers)
+
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"pools": Pools()}), store=None)
+    workflow = Workflow(id="w", steps=[WorkflowStep(id="slow", action="wait", parameters={"seconds": 5},
+                                                    timeout=0.3, critical=False),
+                                       WorkflowStep(id="quick", action="variable.set",
+                                                    parameters={"name": "x", "value": 1})])
+    stats = engine.run(workflow)
+    assert stats.steps["slow"].status is StepStatus.TIMED_OUT
+    assert stats.steps["quick"].status is StepStatus.SUCCEEDED and stats.variables["x"] == 1
+    assert stats.total_execution_time < 3

@@ -64,7 +64,8 @@ class StepContext:
         step: the :class:`~wfe_core.model.WorkflowStep` being run.
         attempt: 1 for the first attempt, 2 for the first retry, …
         variables: a read-only snapshot of run variables as the step started.
-        outputs: outputs of the step's upstream steps, by step id.
+        outputs: outputs of the step's direct dependencies, by step id (a snapshot;
+            any upstream output is reachable through templates: ``{steps.<id>.output}``).
         workdir: the directory relative paths resolve against.
         dry_run: true when the run is a dry run (only side-effect-free actions are called).
         cancel_event: set when the attempt timed out or the run was cancelled (a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -66,6 +67,18 @@ class WorkerPool:
             self._queue.put(_STOP)
 
 
+def _merge(item: Any, future: Any) -> Any:
+    """Copy what the worker filled into ``item``: an executor that runs work in another
+    process or machine returns a copy of the attempt, not the object submitted."""
+    if future.cancelled() or future.exception() is not None:
+        return item
+    done = future.result()
+    if done is not item and done is not None:
+        for name in ("result", "memo", "ended"):
+            setattr(item, name, getattr(done, name))
+    return item
+
+
 class FuturesPool:
     """The same interface over a ``concurrent.futures.Executor`` (e.g. a Dask client's)."""
 
@@ -78,9 +91,11 @@ class FuturesPool:
         """An external executor sizes itself; nothing to do."""
 
     def submit(self, item: Any) -> None:
+        # The deadline counts from submission: a remote worker's start is not seen here.
+        item.started = time.monotonic()
         future = self.executor.submit(self._work, item)
         item.future = future
-        future.add_done_callback(lambda _f: self._done(item))
+        future.add_done_callback(lambda f: self._done(_merge(item, f)))
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

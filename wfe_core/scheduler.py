@@ -361,7 +361,7 @@ class Scheduler:
             return
         context = StepContext(
             run_id=self.run_id, workflow_id=self.workflow.id, step=step, attempt=number,
-            variables=self._variables_view(), outputs=MappingProxyType(self.results),
+            variables=self._variables_view(), outputs=self._upstream_outputs(sid),
             workdir=self.workdir, dry_run=self.dry_run, resources=self.resources,
             resources_lock=self.resources_lock,
         )
@@ -381,6 +381,10 @@ class Scheduler:
         self.emit("step.started", sid, attempt=number, action=step.action)
         self._pool.submit(attempt)
         heapq.heappush(self.timers, (attempt.submitted + step.timeout, next(self.seq), "deadline", sid, attempt))
+
+    def _upstream_outputs(self, sid: str) -> dict[str, Any]:
+        """Outputs of the step's direct dependencies: a snapshot, O(degree)."""
+        return {p: self.results[p]["output"] for p in self.plan.graph.parents[sid] if p in self.results}
 
     def _parameters(self, step: WorkflowStep, action: Action) -> Any:
         params = step.parameters
