@@ -519,6 +519,7 @@ def test_dry_run_reports_every_step_of_a_side_effecting_chain(engine):
         stats = engine.run(workflow, execution_mode="dry_run", strategy=strategy)
         assert statuses(stats) == {"a": "skipped", "b": "skipped", "c": "skipped"}, strategy
         assert all(r.reason == "dry run: would run effect with {}" for r in stats.steps.values())
+        assert stats.plan == {"order": ["a", "b", "c"], "levels": [["a"], ["b"], ["c"]], "parallel_groups": {}}
 
 
 # --- variables under concurrency ---------------------------------------------------------------

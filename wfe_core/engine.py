@@ -201,6 +201,8 @@ class WorkflowEngine(DurableRuns):
             with self._lock:
                 self._active.pop(run_id, None)
         stats.metadata = dict(metadata or {})
+        if dry_run:
+            stats.plan = plan.describe()
         with self._lock:
             self._history[run_id] = stats
         return stats

@@ -273,6 +273,7 @@ class RunStats:
         rollback: after a failure with rollback on: ``complete`` (every compensation
             succeeded), ``partial`` (some failed) or ``nothing`` (nothing to undo).
         store: the run store file the run was recorded in, if any.
+        plan: for a dry run, the plan: ``order``, ``levels`` and ``parallel_groups``.
     """
 
     run_id: str
@@ -295,6 +296,7 @@ class RunStats:
     metadata: dict[str, Any] = attrs.field(factory=dict)
     rollback: str | None = None
     store: str | None = None
+    plan: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
