@@ -115,7 +115,7 @@ def test_a_file_that_is_not_a_store(tmp_path, content):
 CONCURRENT = """\
     id: {name}
     steps:
-      - {{id: s1, action: wait, parameters: {{seconds: 0.25}}}}
+      - {{id: s1, action: wait, parameters: {{seconds: 3}}}}
       - {{id: s2, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s1]}}
       - {{id: s3a, action: wait, parameters: {{seconds: 0.25}}, dependencies: [s2]}}
       - {{id: s3b, action: variable.set, parameters: {{name: x, value: {name}}}, dependencies: [s2]}}
@@ -127,6 +127,7 @@ CONCURRENT = """\
 
 
 def test_two_concurrent_runs_share_one_store_and_a_reader_is_never_blocked(tmp_path):
+    # s1 waits 3 s so the two runs overlap even when starting Python is slow on a busy machine.
     for name in ("left", "right"):
         (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(CONCURRENT.format(name=name)))
     procs = [subprocess.Popen([sys.executable, "-m", "wfe_core", "run", f"{name}.yaml"], cwd=tmp_path,
