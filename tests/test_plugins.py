@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 import types
 
@@ -199,9 +198,6 @@ def test_executor_hook_supplies_the_pool():
     assert stats.succeeded and len(made) == 1
     assert names[0].startswith("custom-pool")
 
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    pytest.skip("wfe needs Python 3.11", allow_module_level=True)
 
 
 STRATEGY_PLUGIN = """
