@@ -122,7 +122,7 @@ class DurableRuns:
             error = f"rollback failed: {result.error}" if result.error else None
             journal.step_status(result.step_id, result.status.value, error)  # the journal seals
             journal.commit()
-            # Fix: a compensation's error may quote rendered {secrets.*} parameters; the
+            # A compensation's error may quote rendered {secrets.*} parameters; the
             # outcome (printed by `wfe rollback`) and the events are masked, as in a run.
             error = redact(error)
             outcome[result.step_id] = result.status.value + (f": {redact(result.error)}" if result.error else "")

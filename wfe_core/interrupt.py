@@ -53,7 +53,7 @@ def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None],
         while worker.is_alive():
             worker.join(0.2)  # a timed join lets the handler run promptly
             if received:
-                # Fix: repeat the cancel until the run ends. A signal that arrived while the
+                # Repeat the cancel until the run ends. A signal that arrived while the
                 # run was still being prepared (secrets, validation, planning) found no run
                 # to cancel, and that run then went on to the end.
                 cancel()

@@ -114,7 +114,7 @@ class Scheduler:
         self.seq = itertools.count()
         self.done = queue.SimpleQueue()
         self.stopping: str | None = None
-        # Fix: the critical failure is kept apart from ``stopping``, which a later cancel
+        # The critical failure is kept apart from ``stopping``, which a later cancel
         # overwrites; the run must still roll back and end failed (see _rollback, _stats).
         self.critical_failure: str | None = None
         self.cancelled = threading.Event()
@@ -177,7 +177,7 @@ class Scheduler:
             self._pool = WorkerPool(self.policy.workers, run_attempt, self.done.put, name=f"wfe-{self.run_id[:8]}")
         try:
             self._restore()
-            # Fix: take the ready set before acting on it. With propagate_skips=False a
+            # Take the ready set before acting on it. With propagate_skips=False a
             # skipped step releases its children at once (_close_release_only); a child
             # later in the order was then found ready again here, queued twice, run twice.
             ready = [sid for sid in self.plan.graph.order
@@ -295,7 +295,7 @@ class Scheduler:
         # template error) and release children into the policy after this pop; with
         # nothing running the loop would end and strand them as "not started".
         while True:
-            # Fix: a cancel can land after the loop's check (another thread, or a listener
+            # A cancel can land after the loop's check (another thread, or a listener
             # of the completion just handled): act on it before releasing and starting
             # children, or they start after the run was cancelled.
             if self.cancelled.is_set() and self.stopping != "cancelled":
@@ -367,7 +367,7 @@ class Scheduler:
         )
         attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=time.monotonic(),
                           wall_started=time.time())
-        # Fix: capture the rollback memo whenever the run is recorded in a store, not only
+        # Capture the rollback memo whenever the run is recorded in a store, not only
         # with rollback on: `wfe rollback RUN_ID` of a run made with --no-rollback /
         # enable_rollback=False compensates from the stored memos (without them every
         # handler-based compensation, e.g. file.write's, failed with "not captured").
@@ -405,7 +405,7 @@ class Scheduler:
 
     def _would_run(self, step: WorkflowStep, params: Any) -> None:
         shown = params if isinstance(params, dict) else _as_dict(params)
-        # Fix: mask secrets before repr(): repr escapes them (a backslash doubles), and the
+        # Mask secrets before repr(): repr escapes them (a backslash doubles), and the
         # masking emit() does afterwards no longer recognised them.
         shown = self.redact(shown)
         self.results[step.id] = {"output": Unknown(f"steps.{step.id}.output"), "status": "dry_run"}
