@@ -445,7 +445,7 @@ class Scheduler:
                 self._vars_dirty = True
             record.output = result.output
             record.error = None
-            # Fix: 'error' too (None): validation allows {steps.<id>.error}, and without the
+            # 'error' too (None): validation allows {steps.<id>.error}, and without the
             # key a succeeded step's dependents failed with "has no key 'error'".
             self.results[sid] = {"output": result.output, "status": StepStatus.SUCCEEDED.value, "error": None}
             self.completed.append((sid, result.output, attempt.memo))
