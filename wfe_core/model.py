@@ -27,8 +27,9 @@ __all__ = [
     "WorkflowStep",
 ]
 
-#: Seconds one attempt of a step may take when the step sets no ``timeout``.
-DEFAULT_TIMEOUT = 300.0
+#: Seconds one attempt of a step may take when the step sets no ``timeout`` (one hour:
+#: long enough for builds, short enough that a hung step does not hold a run forever).
+DEFAULT_TIMEOUT = 3600.0
 
 
 class StepStatus(str, enum.Enum):

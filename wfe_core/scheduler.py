@@ -225,7 +225,7 @@ class Scheduler:
             if self.cancelled.is_set() and self.stopping != "cancelled":
                 self._cancel_running()
                 # It may have closed the last pending retry: re-check before blocking, or
-                # the get below would sleep until a stale attempt deadline (default 300 s).
+                # the get below would sleep until a stale attempt deadline (default one hour).
                 continue
             timeout = self._next_timer_in()
             # Writes not yet committed (steps that started) reach the store once the
