@@ -195,3 +195,21 @@ def test_console_script_runs_as_a_real_process(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wfe_core", "run", path], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "3/3 steps succeeded" in proc.stdout
+
+
+def test_a_reader_that_goes_away_does_not_break_the_run(tmp_path):
+    """`wfe run … | head -1`: the run finishes and records normally, with no traceback."""
+    steps = "".join(f"  - {{id: s{i}, action: wait, parameters: {{seconds: 0.05}}}}\n" for i in range(5))
+    path = write(tmp_path, "w.yaml", "id: piped\nsteps:\n" + steps)
+    env = {**__import__("os").environ, "WFE_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "WFE_STORE": str(tmp_path / "runs.sqlite")}
+    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "run", "--strategy", "sequential", path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves after the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    listed = subprocess.run([sys.executable, "-m", "wfe_core", "runs", "--json"], env=env, capture_output=True,
+                            text=True, check=True)
+    assert json.loads(listed.stdout)[0]["status"] == "succeeded"

@@ -81,6 +81,6 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     if run["error"]:
         click.echo(f"error: {run['error']}")
     for step in run["steps"]:
-        detail = step["error"] or step["reason"] or ""
+        detail = (step["error"] or step["reason"] or "").rstrip("\n").replace("\n", "\n" + " " * 66)
         click.echo(f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
                    f"{step['duration']:8.3f}s  {detail}".rstrip())
