@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wfe_core import InvalidWorkflowError, Problem, StepResult, Workflow, WorkflowStep, WorkflowValidator
+from wfe_core import Action, InvalidWorkflowError, Problem, StepResult, Workflow, WorkflowStep, WorkflowValidator
 
 
 def wait(sid: str, *deps: str, **fields) -> WorkflowStep:
@@ -228,3 +228,25 @@ def test_the_seed_validator_api(plugins):
 def test_the_source_prefixes_messages(engine, ran):
     message = invalid(engine, WorkflowStep(id="a", action="variable.sett"), source="flow.yaml")
     assert message == "flow.yaml: steps[1].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)"
+
+
+def test_suggest_improvements(plugins):
+    from wfe_core import WorkflowValidator
+
+    validator = WorkflowValidator(plugins, actions={
+        "deploy": Action("deploy", lambda p, c: None, side_effects=True, description="x")})
+    workflow = Workflow(id="w", steps=[
+        WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}, critical=False),
+        WorkflowStep(id="b", action="deploy", dependencies=["a"], parallel_group="g"),
+        WorkflowStep(id="c", action="wait", parameters={"seconds": 0}, dependencies=["b"], parallel_group="g"),
+    ])
+    assert validator.suggest_improvements(workflow) == [
+        "step 'b' (deploy) changes things outside the run but nothing can undo it: give it a rollback_action "
+        "so a later critical failure can compensate it",
+        "step 'a' is not critical, yet 'b' depends on it: if it fails, that step is skipped while the run still "
+        "succeeds",
+        "the 3 steps form one chain: check that every dependency is real; independent steps run in parallel",
+        "parallel group 'g' has members that depend on each other (c): they cannot run together",
+    ]
+    assert validator.suggest_improvements(Workflow(id="quiet", steps=[
+        WorkflowStep(id="a", action="wait", parameters={"seconds": 0})])) == []

@@ -99,7 +99,8 @@ class WorkflowValidator:
         return ValidationResult(tuple(problems), strict)
 
     def suggest_improvements(self, workflow: Workflow) -> list[str]:
-        """Advice that is not a problem: e.g. long chains that could run in parallel."""
+        """Advice that is not a problem: steps nothing can undo, non-critical steps with
+        dependents, an all-chain workflow, parallel groups whose members depend on each other."""
         from .advice import suggestions
 
-        return suggestions(workflow)
+        return suggestions(workflow, self.actions, self.plugins.rollback_for)
