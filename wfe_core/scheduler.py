@@ -99,6 +99,7 @@ class Scheduler:
         self.completed: list[tuple[str, Any, Any]] = []  # (step, output, memo) in completion order
         self.memos: dict[str, Any] = {}
         self.pending_release: list[str] = []
+        self.not_run: set[str] = set()  # dry run: steps reported as "would run"
         self._hold = False  # set when a run store records the run
         self._held: list[Event] = []
         self._must_commit = False
@@ -356,7 +357,10 @@ class Scheduler:
             return
         # Parameters that hold an output a dry run did not produce were not structured
         # (see _parameters): calling the action with them would crash it, so report it.
-        if self.dry_run and (action.side_effects or _has_unknown(params)):
+        # A side-effect-free step downstream of one that did not run is not run either:
+        # what it reads (a file the upstream step would write) may not exist yet.
+        if self.dry_run and (action.side_effects or _has_unknown(params)
+                             or any(p in self.not_run for p in self.plan.graph.parents[sid])):
             self._would_run(step, params)
             return
         context = StepContext(
@@ -408,6 +412,7 @@ class Scheduler:
         # Mask secrets before repr(): repr escapes them (a backslash doubles), and the
         # masking emit() does afterwards no longer recognised them.
         shown = self.redact(shown)
+        self.not_run.add(step.id)
         self.results[step.id] = {"output": Unknown(f"steps.{step.id}.output"), "status": "dry_run"}
         self._close(step.id, StepStatus.SKIPPED,
                     reason=f"dry run: would run {step.action} with {shown!r}", release=True)

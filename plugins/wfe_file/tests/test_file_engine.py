@@ -41,3 +41,14 @@ def test_dry_run_writes_nothing_but_runs_reads(tmp_path):
     assert stats.steps["write"].reason.startswith("dry run: would run file.write with {'path': 'copy.txt', "
                                                   "'content': 'hello'")
     assert stats.steps["delete"].reason.startswith("dry run: would run file.delete")
+
+
+def test_dry_run_does_not_read_what_an_unrun_step_would_have_written(tmp_path):
+    workflow = Workflow(id="dry", steps=[
+        WorkflowStep(id="write", action="file.write", parameters={"path": "new.txt", "content": "x"}),
+        WorkflowStep(id="read", action="file.read", dependencies=["write"], parameters={"path": "new.txt"}),
+    ])
+    stats = engine(tmp_path).run(workflow, execution_mode="dry_run")
+    assert stats.status is RunStatus.SUCCEEDED, stats.error  # not "file not found" for new.txt
+    assert stats.steps["read"].reason == "dry run: would run file.read with {'path': 'new.txt', 'encoding': 'utf-8'}"
+    assert not (tmp_path / "new.txt").exists()
