@@ -64,11 +64,11 @@ class DurableRuns:
             raise ResumeError(f"run {run['run_id']} succeeded: there is nothing to resume")
         done = [row for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value]
         problems = []
+        by_id = {s.id: s for s in workflow.steps}
         for row in done:
             sid = row["step_id"]
-            try:
-                step = workflow.step(sid)
-            except KeyError:
+            step = by_id.get(sid)
+            if step is None:
                 problems.append(f"step '{sid}' succeeded in run {run['run_id']} but is no longer in the workflow")
                 continue
             if fingerprint(step) != row["fingerprint"]:
