@@ -213,3 +213,29 @@ def test_a_reader_that_goes_away_does_not_break_the_run(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "wfe_core", "runs", "--json"], env=env, capture_output=True,
                             text=True, check=True)
     assert json.loads(listed.stdout)[0]["status"] == "succeeded"
+
+
+def test_history_commands_without_a_store_say_so(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "none-yet.sqlite"))
+    for args in (["runs"], ["runs", "show", "abc"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2
+        assert result.output == f"error: no run store at {tmp_path / 'none-yet.sqlite'} (no run recorded yet)\n"
+
+
+def test_runs_lists_and_shows_a_recorded_run(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    path = write(tmp_path, "good.yaml", GOOD)
+    assert runner.invoke(main, ["run", path]).exit_code == 0
+    listing = runner.invoke(main, ["runs"])
+    assert listing.exit_code == 0
+    header, row = listing.output.splitlines()
+    assert header.split() == ["RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION"]
+    run_id, workflow, status = row.split()[:3]
+    assert (workflow, status) == ("good", "succeeded")
+    shown = runner.invoke(main, ["runs", "show", run_id[:6]])
+    assert shown.exit_code == 0
+    lines = shown.output.splitlines()
+    assert lines[0].startswith(f"run {run_id}") and lines[0].endswith("workflow good  succeeded")
+    assert [line.split()[:4] for line in lines[2:]] == [
+        [sid, "succeeded", "attempts", "1"] for sid in ("set", "get", "check")]
