@@ -281,3 +281,42 @@ def test_resume_does_not_hand_a_masked_secret_to_later_steps(monkeypatch):
     healed[0] = True
     assert engine().resume(first.run_id).status is RunStatus.SUCCEEDED
     assert seen == ["s3cr3t-value"]  # sealed in the store, unsealed from the environment
+
+
+def test_a_run_that_crashes_is_recorded_failed_and_can_be_resumed(tmp_path):
+    """An internal error (here: a plugin strategy that raises) never leaves the run 'running'."""
+    from wfe_core import Strategy, hookimpl, load_plugins
+
+    class Broken:
+        def __init__(self, plan, workers):
+            self.workers = 1
+            self.pushed = []
+
+        def push(self, step_id):
+            self.pushed.append(step_id)
+
+        def pop(self, running):
+            if self.pushed and self.pushed[0] == "b":
+                raise RuntimeError("strategy bug")
+            out, self.pushed = self.pushed[:1], self.pushed[1:]
+            return out if not running else []
+
+    class Plugin:
+        @hookimpl
+        def wfe_strategies(self):
+            return [Strategy("broken", Broken, "raises on step b")]
+
+    store = tmp_path / "crash.sqlite"
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"broken": Plugin()}), store=store)
+    workflow = Workflow(id="crashy", steps=[
+        WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}),
+        WorkflowStep(id="b", action="variable.get", parameters={"name": "x"}, dependencies=["a"]),
+    ])
+    with pytest.raises(RuntimeError, match="strategy bug"):
+        engine.run(workflow, strategy="broken", run_id="crashed-run")
+    row = engine.runs()[0]
+    assert (row["run_id"], row["status"]) == ("crashed-run", "failed")
+    assert row["error"] == "internal error: RuntimeError: strategy bug"
+    stats = engine.resume("crashed-run", strategy="sequential")
+    assert stats.status is RunStatus.SUCCEEDED
+    assert stats.steps["a"].attempts == 1 and stats.steps["b"].output == 1

@@ -40,6 +40,7 @@ class NullJournal:
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None: ...
     def commit(self) -> None: ...
     def run_finished(self, stats: RunStats) -> None: ...
+    def run_crashed(self, error: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -88,6 +89,9 @@ class Journal(NullJournal):
     def run_finished(self, stats: RunStats) -> None:
         self.store.finish_run(self.run_id, status=stats.status.value, error=self.seal(stats.error),
                               variables=self.seal(stats.variables), rollback=stats.rollback)
+
+    def run_crashed(self, error: str) -> None:
+        self.store.mark_failed(self.run_id, self.seal(error))
 
     def close(self) -> None:
         self.store.close()

@@ -196,6 +196,14 @@ class Scheduler:
             self.emit("run.finished", status=stats.status.value, error=stats.error, rollback=rollback,
                       completed_steps=stats.completed_steps, total_steps=stats.total_steps, duration=elapsed)
             return stats
+        except BaseException as exc:
+            # Never leave the run "running" in the store: it could not be resumed while
+            # this process lives. Record why it stopped, then let the error through.
+            try:
+                self.journal.run_crashed(f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("recording the crash of run %s failed", self.run_id)
+            raise
         finally:
             self._shutdown()
             self.journal.close()

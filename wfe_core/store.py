@@ -320,6 +320,15 @@ class RunStore:
             (status, error, _json(variables), rollback, time.time(), run_id))
         self.commit()
 
+    @_guarded
+    def mark_failed(self, run_id: str, error: str) -> None:
+        """End a run that stopped on an internal error (its variables are kept for resume)."""
+        self.commit()
+        self._begin()
+        self.db.execute("UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?",
+                        (error, time.time(), run_id))
+        self.commit()
+
     # -- reads ---------------------------------------------------------------------------------
     @_guarded
     def runs(self, limit: int = 20, workflow_id: str | None = None) -> list[dict[str, Any]]:
