@@ -31,3 +31,18 @@ def test_read_secrets_reports_every_missing_or_short_one():
         "secrets[0]: secret 'A' is not set in the environment",
         "secrets[1]: secret 'B' is shorter than 4 characters; it could not be told apart from ordinary text in logs",
     ]
+
+
+def test_a_dry_run_needs_no_secret(monkeypatch):
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
+
+    monkeypatch.delenv("DEPLOY_TOKEN", raising=False)
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=None)
+    engine.register_custom_action("deploy", lambda p, c: None)
+    workflow = Workflow(id="w", secrets=["DEPLOY_TOKEN"], steps=[
+        WorkflowStep(id="d", action="deploy", parameters={"token": "{secrets.DEPLOY_TOKEN}"})])
+    stats = engine.run(workflow, execution_mode="dry_run")
+    assert stats.succeeded
+    assert stats.steps["d"].reason == "dry run: would run deploy with {'token': '<secrets.DEPLOY_TOKEN>'}"
+    with pytest.raises(InvalidWorkflowError, match="secret 'DEPLOY_TOKEN' is not set in the environment"):
+        engine.run(workflow)

@@ -163,7 +163,8 @@ class WorkflowEngine(DurableRuns):
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
         run_vars = {**workflow.variables, **(variables or {})}
-        secrets = read_secrets(workflow.secrets)
+        # A dry run needs no secret: one not set renders as <secrets.NAME>.
+        secrets = read_secrets(workflow.secrets, missing_ok=dry_run)
         result = self.validate_workflow(workflow, variables=variables)
         if not result.is_valid:
             problems = result.failures()

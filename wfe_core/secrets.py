@@ -23,13 +23,21 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 
 
-def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The values of the declared secrets; every missing or too short one is a problem."""
+def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None, *,
+                 missing_ok: bool = False) -> dict[str, str]:
+    """The values of the declared secrets; every missing or too short one is a problem.
+
+    With ``missing_ok`` (dry runs) a missing secret is the placeholder ``<secrets.NAME>``.
+    """
+    from .templating import Unknown
+
     environ = os.environ if environ is None else environ
     values, problems = {}, []
     for index, name in enumerate(names):
         value = environ.get(name)
-        if value is None:
+        if value is None and missing_ok:
+            values[name] = Unknown(f"secrets.{name}")
+        elif value is None:
             problems.append(Problem(f"secret '{name}' is not set in the environment", path=f"secrets[{index}]"))
         elif len(value) < MIN_SECRET_LENGTH:
             problems.append(Problem(f"secret '{name}' is shorter than {MIN_SECRET_LENGTH} characters; "
@@ -67,8 +75,11 @@ class Redactor:
     """
 
     def __init__(self, secrets: Mapping[str, str] | Iterable[str] = ()):
+        from .templating import Unknown
+
         named = dict(secrets) if isinstance(secrets, Mapping) else {f"_{i}": v for i, v in enumerate(secrets)}
-        self._names = {v: k for k, v in named.items() if v}
+        # A dry run's placeholder for a secret not set (<secrets.NAME>) is no secret.
+        self._names = {v: k for k, v in named.items() if v and not isinstance(v, Unknown)}
         ordered = sorted(self._names, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
