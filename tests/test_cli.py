@@ -239,3 +239,20 @@ def test_runs_lists_and_shows_a_recorded_run(runner, tmp_path, monkeypatch):
     assert lines[0].startswith(f"run {run_id}") and lines[0].endswith("workflow good  succeeded")
     assert [line.split()[:4] for line in lines[2:]] == [
         [sid, "succeeded", "attempts", "1"] for sid in ("set", "get", "check")]
+
+
+def test_schema_publishes_parameter_classes(runner):
+    one = runner.invoke(main, ["schema", "wait"])
+    assert one.exit_code == 0
+    assert json.loads(one.output) == {
+        "title": "wait", "description": "Wait a number of seconds.", "side_effects": False,
+        "parameters": {"type": "object", "properties": {"seconds": {"type": "number"}},
+                       "additionalProperties": False, "required": ["seconds"],
+                       "description": "seconds: how long to wait (wakes early if the step is cancelled or times out)."},
+    }
+    every = json.loads(runner.invoke(main, ["schema"]).output)
+    assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition"}
+    assert every["variable.set"]["parameters"]["required"] == ["name", "value"]
+    assert every["validate.condition"]["parameters"]["properties"]["one_of"]["default"] is None
+    bad = runner.invoke(main, ["schema", "wiat"])
+    assert bad.exit_code == 2 and bad.output == "error: unknown action 'wiat' (did you mean 'wait'?)\n"

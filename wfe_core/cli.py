@@ -242,6 +242,23 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
     sys.exit(0 if all(v == "rolled_back" for v in outcome.values()) else EXIT_FAILED)
 
 
+@main.command()
+@click.argument("action", required=False)
+def schema(action: str | None) -> None:
+    """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
+    from .errors import did_you_mean
+    from .schema import action_schema, schemas
+
+    registry = _plugins()
+    if action is None:
+        click.echo(json.dumps(schemas(registry.actions), indent=2))
+        return
+    if action not in registry.actions:
+        raise WfeError(f"unknown action '{action}'{did_you_mean(action, registry.actions)}"
+                       f"{registry.provider_hint(action)}")
+    click.echo(json.dumps(action_schema(registry.actions[action]), indent=2))
+
+
 from .cli_runs import runs  # noqa: E402  (registers the `runs` group on main)
 
 main.add_command(runs)

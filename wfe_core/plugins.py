@@ -154,6 +154,8 @@ class Plugins:
         """A hint naming the distribution that provides a missing first-party action."""
         for prefix, dist in FIRST_PARTY_PREFIXES.items():
             if action_name.startswith(prefix):
+                if any(name.startswith(prefix) for name in self.actions):
+                    return ""  # installed: the name is a typo, not a missing package
                 return f"; it is provided by the {dist} distribution (pip install {dist})"
         return ""
 

@@ -52,3 +52,16 @@ def test_dry_run_does_not_read_what_an_unrun_step_would_have_written(tmp_path):
     assert stats.status is RunStatus.SUCCEEDED, stats.error  # not "file not found" for new.txt
     assert stats.steps["read"].reason == "dry run: would run file.read with {'path': 'new.txt', 'encoding': 'utf-8'}"
     assert not (tmp_path / "new.txt").exists()
+
+
+def test_a_typo_of_an_installed_action_is_not_sent_to_pip(tmp_path):
+    from wfe_core import InvalidWorkflowError
+
+    workflow = Workflow(id="typo", steps=[WorkflowStep(id="w", action="file.wrte",
+                                                       parameters={"path": "x", "content": "y"})])
+    try:
+        engine(tmp_path).run(workflow)
+    except InvalidWorkflowError as exc:
+        assert str(exc) == "steps[0].action: step 'w': unknown action 'file.wrte' (did you mean 'file.write'?)"
+    else:
+        raise AssertionError("a misspelled action ran")
