@@ -43,6 +43,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = (str, int, float, bool, type(None))
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
@@ -180,6 +181,13 @@ def _line_of(root: yaml.Node, path: str) -> int:
     return line
 
 
+def _surrogate_message(text: str) -> str:
+    # JSON escapes (and dicts) can hold a lone surrogate such as "\\ud800"; it is not text,
+    # and the run store, logs and reports (all UTF-8) would crash on it mid-run.
+    found = _SURROGATE.search(text)
+    return f"string contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
+
+
 def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
@@ -195,7 +203,11 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
             seen.add(id(value))
         if isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(key, str):
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    bad_key = True  # the converter's messages would quote it and crash whoever prints them
+                    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                    problems.append(Problem(_surrogate_message(key), _join(path, shown)))
+                elif isinstance(key, str):
                     walk(item, _join(path, key))
                 else:
                     bad_key = True
@@ -204,6 +216,8 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, f"{path}[{index}]")
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            problems.append(Problem(_surrogate_message(value), path))
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
             message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
             problems.append(Problem(message, path))

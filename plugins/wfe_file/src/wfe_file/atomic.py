@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_SUFFIX", "atomic_write", "fsync_directory"]
+__all__ = ["TEMP_SUFFIX", "atomic_write", "fsync_directory", "temp_path"]
 
 #: Suffix of the temporary files; one is only ever left behind by a crash mid-write.
 TEMP_SUFFIX = ".wfe-tmp"
@@ -34,13 +34,23 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _open_temp(directory: Path, name: str) -> tuple[int, Path]:
+#: Bytes of the target's name kept in a temporary file's name: the whole temporary name
+#: must fit in NAME_MAX (255) even when the target's own name is 255 bytes long.
+_NAME_BYTES = 100
+
+
+def temp_path(directory: Path, name: str) -> Path:
+    """A fresh temporary name in ``directory`` for replacing ``name``."""
+    short = os.fsdecode(os.fsencode(name)[:_NAME_BYTES])
+    return directory / f".{short}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _open_temp(directory: Path, name: str, perms: int) -> tuple[int, Path]:
     while True:
-        temp = directory / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        temp = temp_path(directory, name)
         try:
-            # 0o666 lets the process umask decide, as for any newly created file.
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            return os.open(temp, flags, 0o666), temp
+            return os.open(temp, flags, perms), temp
         except FileExistsError:
             continue
 
@@ -68,7 +78,10 @@ def atomic_write(
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except FileNotFoundError:
             pass
-    fd, temp = _open_temp(path.parent, path.name)
+    # The content is written before the final chmod, so the temporary file must start no
+    # more open than the result (a 0600 file's bytes must never sit in a 0644 file);
+    # 0o666 with no mode lets the umask decide, as for any newly created file.
+    fd, temp = _open_temp(path.parent, path.name, mode & 0o777 if mode is not None else 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             if callable(content):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from wfe_core.errors import ActionError
 
 from .actions import as_params, copy_destination
-from .atomic import atomic_write, fsync_directory
+from .atomic import atomic_write, fsync_directory, temp_path
 from .params import CopyParams, DeleteParams, WriteParams
 from .paths import resolve_target
 
@@ -127,7 +126,7 @@ def _unlink_if_file(path: Path) -> None:
 
 
 def _replace_with_symlink(path: Path, link_target: str) -> None:
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.wfe-tmp"
+    temp = temp_path(path.parent, path.name)  # a name that fits NAME_MAX for any target
     os.symlink(link_target, temp)
     try:
         os.replace(temp, path)

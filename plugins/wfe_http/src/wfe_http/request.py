@@ -151,7 +151,7 @@ def _read_body(response: Any, deadline: float, budget: float, limit: int, contex
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(_CHUNK_BYTES):
+        for chunk in _body_chunks(response, deadline):
             size += len(chunk)
             if size > limit:
                 raise _Failure(f"returned a body larger than max_response_bytes ({limit} bytes)")
@@ -168,6 +168,37 @@ def _read_body(response: Any, deadline: float, budget: float, limit: int, contex
         raise _Failure(f"returned a broken body ({type(exc).__name__})",
                        retryable=response.request.method in IDEMPOTENT_METHODS) from None
     return b"".join(chunks)
+
+
+def _body_chunks(response: Any, deadline: float) -> Iterator[bytes]:
+    """The body as it arrives, one socket read per chunk, with ``requests``' exception types.
+
+    ``iter_content`` blocks until a whole chunk has arrived, so a server dripping a byte
+    at a time (each well within the socket timeout) kept one read going far past the
+    deadline and past cancellation. ``read1`` returns what one read gives, and the
+    socket may wait only until the deadline, so the caller's checks run in time.
+    """
+    import requests
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+    raw = response.raw
+    while True:
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            chunk = raw.read1(_CHUNK_BYTES, decode_content=True)
+        except ReadTimeoutError as exc:  # the same wrapping as iter_content, for _read_body
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        except ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        if not chunk:
+            return
+        yield chunk
 
 
 def _auth(params: RequestParams) -> Any:

@@ -46,7 +46,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # isascii too: headers arrive decoded as latin-1, where isdigit() accepts "²", which float() refuses.
+    if value.isascii() and value.isdigit():
         return min(float(value), MAX_WAIT)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -1,0 +1,92 @@
+"""Review findings for wfe-file: real files in tmp_path, called as the engine calls them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+from wfe_core.convert import structure
+
+import wfe_file.plugin
+from wfe_file import atomic_write
+from wfe_file.params import CopyParams, DeleteParams, WriteParams
+
+ACTIONS = {action.name: action for action in wfe_file.plugin.wfe_actions()}
+PARAMS = {"file.write": WriteParams, "file.delete": DeleteParams, "file.copy": CopyParams}
+LONG = "n" * 255  # the longest name most filesystems allow
+
+
+def run_with_rollback(name: str, params: dict, context):
+    action = ACTIONS[name]
+    structured = structure(params, PARAMS[name])
+    memo = json.loads(json.dumps(action.rollback.prepare(structured, context)))
+    output = action.func(structured, context)
+    return structured, output, memo
+
+
+def test_write_and_roll_back_a_file_with_the_longest_allowed_name(tmp_path, context):
+    # The temporary file's name is built from the target's; it must still fit in NAME_MAX.
+    target = tmp_path / LONG
+    target.write_bytes(b"old")
+    params, output, memo = run_with_rollback("file.write", {"path": LONG, "content": "new"}, context)
+    assert target.read_bytes() == b"new"
+    ACTIONS["file.write"].rollback.compensate(params, context, memo, output)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LONG]
+
+
+def test_copy_to_the_longest_allowed_name(tmp_path, context, call):
+    (tmp_path / "src").write_bytes(b"data")
+    ACTIONS["file.copy"].func(structure({"source": "src", "destination": LONG}, CopyParams), context)
+    assert (tmp_path / LONG).read_bytes() == b"data"
+
+
+def test_deleted_symlink_with_the_longest_allowed_name_is_restored(tmp_path, context):
+    link = tmp_path / LONG
+    link.symlink_to("elsewhere")
+    params, output, memo = run_with_rollback("file.delete", {"path": LONG}, context)
+    assert not os.path.lexists(link)
+    ACTIONS["file.delete"].rollback.compensate(params, context, memo, output)
+    assert os.readlink(link) == "elsewhere"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LONG]
+
+
+def test_secret_content_is_never_in_a_more_readable_temporary_file(tmp_path):
+    # The bytes go to the temporary file before its final mode is set; a 0600 file's
+    # content must not sit in a file others can read (0666 minus a usual umask is 0644).
+    target = tmp_path / "secret"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    seen = []
+
+    def content(out):
+        seen.append(stat.S_IMODE(os.fstat(out.fileno()).st_mode))
+        out.write(b"password")
+
+    atomic_write(target, content)  # keeps the existing 0600
+    atomic_write(tmp_path / "new", content, mode=0o600)
+    atomic_write(tmp_path / "ro", content, mode=0o400)
+    assert all(mode & 0o077 == 0 for mode in seen), [oct(m) for m in seen]
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "ro").st_mode) == 0o400
+    assert (tmp_path / "ro").read_bytes() == b"password"
+
+
+def test_new_files_without_a_mode_still_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "plain", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "plain").st_mode) == 0o644
+
+
+def test_restoring_a_deleted_private_file_never_exposes_it(tmp_path, context):
+    target = tmp_path / "key"
+    target.write_bytes(b"private")
+    target.chmod(0o600)
+    params, output, memo = run_with_rollback("file.delete", {"path": "key"}, context)
+    ACTIONS["file.delete"].rollback.compensate(params, context, memo, output)
+    assert target.read_bytes() == b"private"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
