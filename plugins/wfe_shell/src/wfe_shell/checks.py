@@ -33,7 +33,9 @@ _HOME = re.compile(r"(?:~|\$HOME|\$\{HOME\})/*(?:\*|\.)?")
 _BLOCK_DEVICE = re.compile(
     r"/dev/(?:sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|disk\d+|md\d+|dm-\d+|mapper/)\S*"
 )
-_FORK_BOMB = re.compile(r"([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1")
+# The lookbehind makes a name start only where a word starts: without it the pattern was
+# retried (and backtracked) from every position inside a long word, quadratic in its length.
+_FORK_BOMB = re.compile(r"(?<![\w:.])([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1")
 _POWER = {"shutdown", "reboot", "halt", "poweroff"}
 _SECRET_NAME = re.compile(r"pass(?:word|wd)?|secret|token|api_?key|private_?key|access_?key|credential", re.I)
 _TEMPLATE = re.compile(r"\{[^{}]*\}")

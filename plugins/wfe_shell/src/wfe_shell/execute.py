@@ -61,6 +61,11 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
     if not os.path.isdir(cwd):
         raise ActionError(f"cwd '{params.cwd or cwd}' is not a directory (resolved to '{cwd}')")
     context.check_cancelled()
+    # Popen refuses a NUL byte with a bare ValueError; say which part of the step holds it.
+    if any("\0" in part for part in argv):
+        raise ActionError(f"cannot run '{argv[0]}': the command contains a NUL byte")
+    if any("\0" in key or "\0" in value for key, value in params.env.items() if value is not None):
+        raise ActionError(f"cannot run '{argv[0]}': the env contains a NUL byte")
     try:
         done = run_process(
             argv, cwd=cwd, env=_environment(params.env),
