@@ -115,3 +115,30 @@ def test_a_429_with_a_superscript_retry_after_fails_cleanly(raw, call):
     with pytest.raises(ActionError, match=r"returned 429 Too Many Requests .*gave up after 2 attempts"):
         call("http.get", {"url": srv.url, "retries": 1, "retry_delay": 0.01})
     assert srv.connections == 2
+
+
+def test_basic_auth_credentials_echoed_in_an_error_body_are_redacted(server, call):
+    # The password was scrubbed, but the Authorization header requests builds from it
+    # (base64 of "user:password") was not, and servers do echo request headers.
+    from wfe_http_testserver import Reply
+    server.script("/login", Reply(400, "rejected header Authorization: Basic YWxpY2U6czNjcmV0LXBhc3M="))
+    with pytest.raises(ActionError) as info:
+        call("http.get", {"url": server.url("/login"),
+                          "auth": {"username": "alice", "password": "s3cret-pass"}})
+    message = str(info.value)
+    (seen,) = server.requests_to("/login")
+    assert seen.headers["Authorization"] == "Basic YWxpY2U6czNjcmV0LXBhc3M="  # what was really sent
+    assert "returned 400 Bad Request (expected 2xx)" in message
+    assert "s3cret-pass" not in message
+    assert "YWxpY2U6czNjcmV0LXBhc3M=" not in message  # base64("alice:s3cret-pass")
+
+
+def test_url_credentials_echoed_as_basic_auth_in_an_error_body_are_redacted(server, call):
+    from wfe_http_testserver import Reply
+    server.script("/login", Reply(400, "rejected Authorization: Basic Ym9iOmh1bnRlcjI="))
+    url = server.url("/login").replace("http://", "http://bob:hunter2@")
+    with pytest.raises(ActionError) as info:
+        call("http.get", {"url": url})
+    (seen,) = server.requests_to("/login")
+    assert seen.headers["Authorization"] == "Basic Ym9iOmh1bnRlcjI="
+    assert "Ym9iOmh1bnRlcjI=" not in str(info.value) and "hunter2" not in str(info.value)

@@ -12,12 +12,13 @@ later requests of the same run, as a browser would.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from wfe_core.errors import ActionError
 
@@ -222,8 +223,14 @@ def _secrets(params: RequestParams) -> list[str]:
     found = []
     if params.auth is not None:
         found += [params.auth.password, params.auth.token]
+        if params.auth.username is not None and params.auth.password is not None:
+            # The Authorization header carries base64("user:password"); a server echoing
+            # request headers in an error body would otherwise show it in the message.
+            found.append(_basic_token(params.auth.username, params.auth.password, "utf-8"))
     try:
         parts = urlsplit(params.url)
+        if parts.username is not None and parts.password is not None:  # requests sends these as Basic auth
+            found.append(_basic_token(unquote(parts.username), unquote(parts.password), "latin-1"))
         # A user name alone is often a token (https://TOKEN@host); beside a password it is not secret.
         found += [parts.password] if parts.password else [parts.username]
         found += [value for name, value in parse_qsl(parts.query) if is_secret_name(name)]
@@ -238,6 +245,14 @@ def _secrets(params: RequestParams) -> list[str]:
             found += [value, value.strip(), words[-1] if words else ""]  # "Bearer abc": whole, and "abc"
     # Very short values are left alone: hiding "ab" everywhere would garble the message.
     return sorted({s for s in found if s and len(s) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
+
+
+def _basic_token(username: str, password: str, encoding: str) -> str:
+    try:
+        raw = f"{username}:{password}".encode(encoding)
+    except UnicodeEncodeError:
+        return ""
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
