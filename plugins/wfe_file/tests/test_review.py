@@ -90,3 +90,33 @@ def test_restoring_a_deleted_private_file_never_exposes_it(tmp_path, context):
     ACTIONS["file.delete"].rollback.compensate(params, context, memo, output)
     assert target.read_bytes() == b"private"
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
+def _returns_within(func, limit: float):
+    """(finished, raised) for ``func()`` in a thread; a bound on a hang, not a speed test."""
+    import threading
+    box: dict = {}
+
+    def target():
+        try:
+            func()
+        except Exception as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit)
+    return not thread.is_alive(), box.get("error")
+
+
+def test_reading_or_copying_a_fifo_is_refused_instead_of_blocking(tmp_path, context):
+    # open() of a FIFO blocks until a writer appears: the step hung, deaf to its timeout.
+    from wfe_core.errors import ActionError
+    os.mkfifo(tmp_path / "pipe")
+    read = lambda: ACTIONS["file.read"].func(structure({"path": "pipe"}, ACTIONS["file.read"].parameters), context)
+    copy = lambda: ACTIONS["file.copy"].func(structure({"source": "pipe", "destination": "out"}, CopyParams), context)
+    for func in (read, copy):
+        finished, error = _returns_within(func, 5)
+        assert finished
+        assert isinstance(error, ActionError) and "not a regular file" in str(error)
+    assert not (tmp_path / "out").exists()

@@ -48,11 +48,31 @@ def os_errors(verb: str, raw: str) -> Iterator[None]:
         raise ActionError(f"cannot {verb} '{raw}': {exc.strerror or exc}") from None
 
 
+def _open_regular(target: Path, verb: str, raw: str) -> Any:
+    """``target`` opened for reading, refused unless it is a regular file.
+
+    Opened non-blocking and checked on the descriptor: a plain open() of a FIFO blocks
+    until a writer appears, hanging the step beyond its timeout and cancellation.
+    """
+    fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(target)
+        if not stat.S_ISREG(mode):
+            raise ActionError(f"cannot {verb} '{raw}': not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_read(params: ReadParams, context: Any) -> str:
     """Return the text of ``params.path``."""
     target = resolve_target(context, params.path)
-    with os_errors("read", params.path):
-        data = target.read_bytes()
+    with os_errors("read", params.path), _open_regular(target, "read", params.path) as handle:
+        data = handle.read()
     try:
         return data.decode(params.encoding)
     except UnicodeDecodeError as exc:
@@ -148,7 +168,8 @@ def file_copy(params: CopyParams, context: Any) -> dict[str, Any]:
         return {"source": str(source), "destination": str(destination), "bytes_copied": 0, "dry_run": True}
     if not destination.parent.is_dir():
         raise ActionError(f"cannot copy to '{params.destination}': directory '{destination.parent}' does not exist")
-    with os_errors(f"copy '{params.source}' to", params.destination), open(source, "rb") as src:
+    with os_errors(f"copy '{params.source}' to", params.destination), \
+            _open_regular(source, f"copy '{params.source}' to", params.destination) as src:
         mode = stat.S_IMODE(os.fstat(src.fileno()).st_mode)
         size = atomic_write(destination, lambda out: shutil.copyfileobj(src, out, _COPY_CHUNK),
                             mode=mode, before_replace=context.check_cancelled)
