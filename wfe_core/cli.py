@@ -177,7 +177,8 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
     run_vars = _parse_vars(variables)
-    for problem in _located(engine.validate_workflow(workflow, variables=run_vars).warnings, file):
+    validation = engine.validate_workflow(workflow, variables=run_vars)
+    for problem in _located(validation.warnings, file):
         click.echo(f"{problem}", err=True)
     if dry_run:
         from .plan import Plan
@@ -192,7 +193,8 @@ def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers
     try:
         result = run_interruptibly(
             lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
-                               max_workers=max_workers, listeners=(sink.handle,), source=file),
+                               max_workers=max_workers, listeners=(sink.handle,), source=file,
+                               validation=validation),
             lambda: engine.cancel_workflow(run_id), registry.force_stop)
     except InvalidWorkflowError as exc:
         raise InvalidWorkflowError(_located(exc.problems, file)) from None

@@ -143,29 +143,34 @@ class WorkflowEngine(DurableRuns):
         max_workers: int | None = None,
         listeners: tuple[Callable[[Event], None], ...] = (),
         source: str | None = None,
+        validation: ValidationResult | None = None,
     ) -> RunStats:
         """Run ``workflow`` to the end and return its :class:`RunStats` (synchronous).
 
         Raises :class:`InvalidWorkflowError` (nothing runs) when validation fails. A run
-        that fails or is cancelled returns normally; look at ``stats.status``.
+        that fails or is cancelled returns normally; look at ``stats.status``. Pass the
+        result of :meth:`validate_workflow` (same workflow and variables) as ``validation``
+        to skip validating again.
         """
         if execution_mode not in EXECUTION_MODES:
             raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
         return self._execute(workflow, execution_mode == "dry_run", strategy, variables, metadata,
-                             run_id=run_id, max_workers=max_workers, listeners=listeners, source=source)
+                             run_id=run_id, max_workers=max_workers, listeners=listeners, source=source,
+                             validation=validation)
 
     def _execute(self, workflow: Workflow, dry_run: bool, strategy: str | None,
                  variables: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, *,
                  run_id: str | None = None, max_workers: int | None = None,
                  listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None,
                  restored: list[dict[str, Any]] | None = None,
-                 prior_attempts: dict[str, int] | None = None) -> RunStats:
+                 prior_attempts: dict[str, int] | None = None,
+                 validation: ValidationResult | None = None) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
         run_vars = {**workflow.variables, **(variables or {})}
         # A dry run needs no secret: one not set renders as <secrets.NAME>.
         secrets = read_secrets(workflow.secrets, missing_ok=dry_run)
-        result = self.validate_workflow(workflow, variables=variables)
+        result = validation or self.validate_workflow(workflow, variables=variables)
         if not result.is_valid:
             problems = result.failures()
             if source:

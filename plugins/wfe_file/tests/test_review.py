@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
 from wfe_core.convert import structure
 
-import wfe_file.plugin
 from wfe_file import atomic_write
-from wfe_file.params import CopyParams, DeleteParams, WriteParams
+from wfe_file.params import CopyParams
 
-ACTIONS = {action.name: action for action in wfe_file.plugin.wfe_actions()}
-PARAMS = {"file.write": WriteParams, "file.delete": DeleteParams, "file.copy": CopyParams}
+from test_file_rollback import ACTIONS, run_with_rollback
+
 LONG = "n" * 255  # the longest name most filesystems allow
-
-
-def run_with_rollback(name: str, params: dict, context):
-    action = ACTIONS[name]
-    structured = structure(params, PARAMS[name])
-    memo = json.loads(json.dumps(action.rollback.prepare(structured, context)))
-    output = action.func(structured, context)
-    return structured, output, memo
 
 
 def test_write_and_roll_back_a_file_with_the_longest_allowed_name(tmp_path, context):
