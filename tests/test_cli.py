@@ -184,7 +184,7 @@ def test_help_imports_no_plugin():
     code = "import sys; sys.argv = ['wfe', '--help']\n" \
            "from wfe_core.cli import main\n" \
            "try:\n    main()\nexcept SystemExit:\n    pass\n" \
-           "print(sorted(m for m in sys.modules if m.startswith(('wfe_core.builtins', 'wfe_file', 'wfe_http', " \
+           "print(sorted(m for m in sys.modules if m.startswith(('wfe_core.plugin.builtins', 'wfe_file', 'wfe_http', " \
            "'wfe_shell', 'requests'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wfe_core import loader as loader_module
-from wfe_core.errors import InvalidWorkflowError
-from wfe_core.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES, WorkflowLoader
-from wfe_core.model import Workflow, WorkflowStep
+from wfe_core.load import loader as loader_module
+from wfe_core.model.errors import InvalidWorkflowError
+from wfe_core.load.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES, WorkflowLoader
+from wfe_core.model.workflow import Workflow, WorkflowStep
 
 DATA = Path(__file__).parent / "data" / "loader"
 FORMATS = ["yaml", "json", "toml"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wfe_core import WorkflowEngine, load_plugins
-from wfe_core.errors import InvalidWorkflowError
-from wfe_core.loader import WorkflowLoader
+from wfe_core.model.errors import InvalidWorkflowError
+from wfe_core.load.loader import WorkflowLoader
 
 
 @pytest.mark.parametrize("text", [

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from wfe_core import Action, PluginError, hookimpl, load_plugins
-from wfe_core.plugins import PluginLoadWarning
+from wfe_core.plugin.registry import PluginLoadWarning
 
 
 def _noop(params, context):

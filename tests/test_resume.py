@@ -19,10 +19,10 @@ import pytest
 
 from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
 from wfe_core.engine import ResumeError
-from wfe_core.errors import ActionError
-from wfe_core.interrupt import run_interruptibly
-from wfe_core.model import StepResult
-from wfe_core.store import RunStore
+from wfe_core.model.errors import ActionError
+from wfe_core.cli.interrupt import run_interruptibly
+from wfe_core.model.workflow import StepResult
+from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
 
 

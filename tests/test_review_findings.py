@@ -11,7 +11,7 @@ import time
 import pytest
 
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.errors import ActionError
+from wfe_core.model.errors import ActionError
 from wfe_core.testing import hermetic_plugins
 
 

@@ -13,10 +13,10 @@ import time
 import pytest
 
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.errors import ActionError
-from wfe_core.hookspecs import hookimpl
-from wfe_core.records import Action, RollbackHandler
-from wfe_core.store import RunStore
+from wfe_core.model.errors import ActionError
+from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.plugin.capabilities import Action, RollbackHandler
+from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
 
 #: How long the slower of b / c works, so that it surely completes after the other one.

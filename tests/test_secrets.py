@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wfe_core import InvalidWorkflowError
-from wfe_core.secrets import Redactor, mask_sealed, read_secrets, unseal
+from wfe_core.model.secrets import Redactor, mask_sealed, read_secrets, unseal
 
 
 def test_mask_seal_unseal_round_trip():

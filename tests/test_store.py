@@ -16,7 +16,7 @@ import time
 import pytest
 
 from wfe_core import WorkflowEngine
-from wfe_core.store import SCHEMA_VERSION, RunStore, StoreError
+from wfe_core.store.runstore import SCHEMA_VERSION, RunStore, StoreError
 from wfe_core.testing import hermetic_plugins
 
 
@@ -185,7 +185,7 @@ def test_a_long_running_step_reads_running_in_the_store_while_it_runs(tmp_path):
     import threading
 
     from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
-    from wfe_core.store import RunStore
+    from wfe_core.store.runstore import RunStore
 
     path = tmp_path / "live.sqlite"
     release = threading.Event()
@@ -216,7 +216,7 @@ def test_a_long_running_step_reads_running_in_the_store_while_it_runs(tmp_path):
 
 
 def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
-    from wfe_core.store import _MIGRATIONS, SCHEMA_VERSION, RunStore
+    from wfe_core.store.runstore import _MIGRATIONS, SCHEMA_VERSION, RunStore
 
     path = tmp_path / "v1.sqlite"
     db = sqlite3.connect(path)
@@ -248,7 +248,7 @@ def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
 def test_no_step_is_reported_done_before_the_store_has_it(tmp_path):
     """Every finished-step event a listener sees is already committed (read on another connection)."""
     from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
-    from wfe_core.store import RunStore
+    from wfe_core.store.runstore import RunStore
 
     path = tmp_path / "durable.sqlite"
     engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path, max_concurrent_steps=3)

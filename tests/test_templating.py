@@ -20,7 +20,7 @@ from wfe_core import (
     hookimpl,
     load_plugins,
 )
-from wfe_core.templating import Unknown, has_placeholders, placeholders, render, render_value
+from wfe_core.load.templating import Unknown, has_placeholders, placeholders, render, render_value
 
 SCOPE = {
     "message": "hi",

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from .context import StepCancelled, StepContext
-from .errors import ActionError, CycleError, InvalidWorkflowError, PluginError, Problem, TemplateError, WfeError
-from .durable import ResumeError
-from .engine import WorkflowEngine
-from .graph import DependencyGraph
-from .loader import WorkflowLoader
-from .hookspecs import hookimpl
-from .model import DEFAULT_TIMEOUT, RunStats, RunStatus, StepRecord, StepResult, StepStatus, Workflow, WorkflowStep
-from .plan import Plan
-from .plugins import Plugins, load_plugins
-from .progress import ProgressTracker
-from .records import Action, Event, Reporter, RollbackHandler, Strategy, Validator
-from .store import RunStore, StoreError
-from .validation import ValidationContext, ValidationResult, WorkflowValidator
+from wfe_core.model.context import StepCancelled, StepContext
+from wfe_core.model.errors import ActionError, CycleError, InvalidWorkflowError, PluginError, Problem, TemplateError, WfeError
+from wfe_core.store.durable import ResumeError
+from wfe_core.engine import WorkflowEngine
+from wfe_core.plan.graph import DependencyGraph
+from wfe_core.load.loader import WorkflowLoader
+from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.model.workflow import DEFAULT_TIMEOUT, RunStats, RunStatus, StepRecord, StepResult, StepStatus, Workflow, WorkflowStep
+from wfe_core.plan.plan import Plan
+from wfe_core.plugin.registry import Plugins, load_plugins
+from wfe_core.run.progress import ProgressTracker
+from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.store.runstore import RunStore, StoreError
+from wfe_core.validate.validator import ValidationContext, ValidationResult, WorkflowValidator
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m wfe_core`` is ``wfe``."""
 
-from .cli import main
+from wfe_core.cli import main
 
 main()

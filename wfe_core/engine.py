@@ -9,18 +9,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidWorkflowError, WfeError
-from .journal import Journal, NullJournal
-from .model import RunStats, Workflow
-from .plan import Plan
-from .plugins import Plugins, load_plugins
-from .progress import ProgressTracker
-from .records import Action, Event
-from .durable import DurableRuns, ResumeError
-from .scheduler import Scheduler
-from .secrets import Redactor, read_secrets
-from .store import RunStore, default_store_path
-from .validation import ValidationResult, WorkflowValidator
+from wfe_core.model.errors import InvalidWorkflowError, WfeError
+from wfe_core.store.journal import Journal, NullJournal
+from wfe_core.model.workflow import RunStats, Workflow
+from wfe_core.plan.plan import Plan
+from wfe_core.plugin.registry import Plugins, load_plugins
+from wfe_core.run.progress import ProgressTracker
+from wfe_core.plugin.capabilities import Action, Event
+from wfe_core.store.durable import DurableRuns, ResumeError
+from wfe_core.run.scheduler import Scheduler
+from wfe_core.model.secrets import Redactor, read_secrets
+from wfe_core.store.runstore import RunStore, default_store_path
+from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
 __all__ = ["DEFAULT_STORE", "ResumeError", "WorkflowEngine"]
 
@@ -118,14 +118,14 @@ class WorkflowEngine(DurableRuns):
     # -- validation ------------------------------------------------------------------------
     def validate_workflow(self, workflow: Workflow, strict: bool | None = None,
                           variables: Mapping[str, Any] | None = None) -> ValidationResult:
-        """Run every validator; see :class:`~wfe_core.validation.WorkflowValidator`."""
+        """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`."""
         validator = WorkflowValidator(self.plugins, actions=self._custom)
         return validator.validate(workflow, strict=self.strict if strict is None else strict,
                                   variables=variables)
 
     def _check_strategy(self, name: str) -> None:
         if name not in self.plugins.strategies:
-            from .errors import did_you_mean
+            from wfe_core.model.errors import did_you_mean
 
             known = ", ".join(sorted(self.plugins.strategies))
             raise WfeError(f"unknown strategy '{name}'{did_you_mean(name, self.plugins.strategies)}; known: {known}")
@@ -269,7 +269,7 @@ class WorkflowEngine(DurableRuns):
 
 def _definition(workflow: Workflow) -> str | None:
     """The workflow as JSON for the run store, or None when it cannot be written out."""
-    from .loader import WorkflowLoader
+    from wfe_core.load.loader import WorkflowLoader
 
     try:
         return WorkflowLoader().dump(workflow, "json")

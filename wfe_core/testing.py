@@ -20,13 +20,13 @@ from typing import Any
 import attrs
 import pytest
 
-from .context import StepContext
-from .convert import structure
-from .errors import InvalidWorkflowError
-from .model import StepResult, Workflow, WorkflowStep
-from .plugins import Plugins, load_plugins
-from .records import Action
-from .validation import WorkflowValidator
+from wfe_core.model.context import StepContext
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import InvalidWorkflowError
+from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
+from wfe_core.plugin.registry import Plugins, load_plugins
+from wfe_core.plugin.capabilities import Action
+from wfe_core.validate.validator import WorkflowValidator
 
 __all__ = ["ActionContract", "hermetic_plugins", "make_context"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfe_core.context import StepContext
-from wfe_core.convert import structure
-from wfe_core.model import WorkflowStep
+from wfe_core.model.context import StepContext
+from wfe_core.load.convert import structure
+from wfe_core.model.workflow import WorkflowStep
 
 from wfe_file.paths import FILE_ROOT_ENV
 

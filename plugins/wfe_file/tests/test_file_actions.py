@@ -6,9 +6,9 @@ import os
 import stat
 
 import pytest
-from wfe_core.context import StepCancelled
-from wfe_core.convert import structure
-from wfe_core.errors import ActionError, InvalidWorkflowError
+from wfe_core.model.context import StepCancelled
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import ActionError, InvalidWorkflowError
 
 from wfe_file.actions import file_copy, file_delete, file_read, file_write
 from wfe_file.atomic import TEMP_SUFFIX, atomic_write

@@ -14,7 +14,7 @@ import textwrap
 
 import wfe_file.plugin
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.store import RunStore
+from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
 
 #: Not valid UTF-8, NULs, CR/LF: anything a text round trip would damage.

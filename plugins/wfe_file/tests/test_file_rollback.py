@@ -7,8 +7,8 @@ import os
 import stat
 
 import pytest
-from wfe_core.convert import structure
-from wfe_core.errors import ActionError
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import ActionError
 
 import wfe_file.plugin
 import wfe_file.rollback

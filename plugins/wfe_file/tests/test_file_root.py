@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from wfe_core.errors import ActionError
+from wfe_core.model.errors import ActionError
 
 import wfe_file.plugin
 from wfe_file.actions import file_copy, file_delete, file_read, file_write

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from wfe_core.convert import structure
+from wfe_core.load.convert import structure
 
 from wfe_file import atomic_write
 from wfe_file.params import CopyParams
@@ -101,7 +101,7 @@ def _returns_within(func, limit: float):
 
 def test_reading_or_copying_a_fifo_is_refused_instead_of_blocking(tmp_path, context):
     # open() of a FIFO blocks until a writer appears: the step hung, deaf to its timeout.
-    from wfe_core.errors import ActionError
+    from wfe_core.model.errors import ActionError
     os.mkfifo(tmp_path / "pipe")
     read = lambda: ACTIONS["file.read"].func(structure({"path": "pipe"}, ACTIONS["file.read"].parameters), context)
     copy = lambda: ACTIONS["file.copy"].func(structure({"source": "pipe", "destination": "out"}, CopyParams), context)

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from wfe_core.context import StepCancelled
-from wfe_core.errors import ActionError
+from wfe_core.model.context import StepCancelled
+from wfe_core.model.errors import ActionError
 
 from wfe_http.request import SESSION_KEY
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from wfe_core.model import Workflow, WorkflowStep
-from wfe_core.plugins import PluginLoadWarning, load_plugins
-from wfe_core.validation import WorkflowValidator
+from wfe_core.model.workflow import Workflow, WorkflowStep
+from wfe_core.plugin.registry import PluginLoadWarning, load_plugins
+from wfe_core.validate.validator import WorkflowValidator
 
 import wfe_http.plugin
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from wfe_core.convert import structure
-from wfe_core.errors import InvalidWorkflowError
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import InvalidWorkflowError
 
 from wfe_http.params import RequestParams
 

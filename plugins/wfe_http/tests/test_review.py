@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from wfe_core.context import StepCancelled
-from wfe_core.errors import ActionError
+from wfe_core.model.context import StepCancelled
+from wfe_core.model.errors import ActionError
 
 from wfe_http.retry import retry_after_seconds
 

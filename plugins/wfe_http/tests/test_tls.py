@@ -7,7 +7,7 @@ import ssl
 import subprocess
 
 import pytest
-from wfe_core.errors import ActionError
+from wfe_core.model.errors import ActionError
 from wfe_http_testserver import TestServer
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

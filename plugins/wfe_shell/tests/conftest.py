@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wfe_core.context import StepContext
-from wfe_core.convert import structure
-from wfe_core.model import WorkflowStep
+from wfe_core.model.context import StepContext
+from wfe_core.load.convert import structure
+from wfe_core.model.workflow import WorkflowStep
 
 from wfe_shell.execute import execute
 from wfe_shell.params import ShellParams

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import wfe_shell.plugin
 from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.errors import InvalidWorkflowError
+from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.testing import hermetic_plugins
 
 from test_shell_processes import assert_group_gone, read_pid
@@ -362,7 +362,7 @@ def test_a_secret_appears_nowhere_in_the_store_the_reporter_or_runs_show(tmp_pat
 
 def test_a_secret_appears_in_no_event(tmp_path, monkeypatch):
     monkeypatch.setenv("API_TOKEN", SECRET)
-    from wfe_core.loader import WorkflowLoader
+    from wfe_core.load.loader import WorkflowLoader
 
     workflow = WorkflowLoader().load_from_string(textwrap.dedent(SECRETIVE), "yaml")
     events = []

@@ -6,8 +6,8 @@ import os
 import shlex
 
 import pytest
-from wfe_core.convert import structure
-from wfe_core.errors import ActionError, InvalidWorkflowError
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import ActionError, InvalidWorkflowError
 
 import wfe_shell.plugin
 from wfe_shell.params import ShellParams

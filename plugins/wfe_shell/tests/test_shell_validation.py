@@ -6,10 +6,10 @@ import warnings
 from importlib import metadata
 
 import pytest
-from wfe_core.errors import Problem
-from wfe_core.model import Workflow, WorkflowStep
-from wfe_core.plugins import load_plugins
-from wfe_core.validation import WorkflowValidator
+from wfe_core.model.errors import Problem
+from wfe_core.model.workflow import Workflow, WorkflowStep
+from wfe_core.plugin.registry import load_plugins
+from wfe_core.validate.validator import WorkflowValidator
 
 import wfe_shell.plugin
 

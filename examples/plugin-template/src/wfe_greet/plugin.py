@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from wfe_core import Action, ActionError, hookimpl
+from wfe_core.plugin import Action, ActionError, hookimpl
 
 
 @attrs.frozen

@@ -1,7 +1,7 @@
 """The ``file.read``, ``file.write``, ``file.delete`` and ``file.copy`` actions.
 
-Each takes its parameter class and a :class:`~wfe_core.context.StepContext`, fails with
-:class:`~wfe_core.errors.ActionError` naming the path, and returns a small dict.
+Each takes its parameter class and a :class:`~wfe_core.model.context.StepContext`, fails with
+:class:`~wfe_core.model.errors.ActionError` naming the path, and returns a small dict.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wfe_core.convert import structure
-from wfe_core.errors import ActionError
+from wfe_core.plugin import structure
+from wfe_core.plugin import ActionError
 
 from .atomic import atomic_write, fsync_directory
 from .params import CopyParams, DeleteParams, ReadParams, WriteParams

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.errors import Problem
+from wfe_core.plugin import Problem
 
 from .params import parse_mode
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wfe_core.errors import ActionError
+from wfe_core.plugin import ActionError
 
 __all__ = ["FILE_ROOT_ENV", "file_roots", "resolve_target"]
 

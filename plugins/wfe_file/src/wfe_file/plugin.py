@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from wfe_core.hookspecs import hookimpl
-from wfe_core.records import Action, RollbackHandler, Validator
+from wfe_core.plugin import hookimpl
+from wfe_core.plugin import Action, RollbackHandler, Validator
 
 from .actions import file_copy, file_delete, file_read, file_write
 from .checks import check_modes, check_system_paths

@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from wfe_core.errors import ActionError
+from wfe_core.plugin import ActionError
 
 from .actions import as_params, copy_destination
 from .atomic import atomic_write, fsync_directory, temp_path

@@ -1,6 +1,6 @@
 """Security checks over ``http.*`` steps, run before a workflow runs.
 
-Each finding is a ``warning`` :class:`~wfe_core.errors.Problem` (strict validation makes
+Each finding is a ``warning`` :class:`~wfe_core.model.errors.Problem` (strict validation makes
 it an error). Only literal values are checked: a value with a ``{...}`` placeholder is
 known only at run time.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from wfe_core.errors import Problem
+from wfe_core.plugin import Problem
 
 from .urls import has_credentials, is_loopback, redact_url
 

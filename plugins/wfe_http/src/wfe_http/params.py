@@ -2,7 +2,7 @@
 
 The core structures a step's ``parameters`` into :class:`RequestParams` with its strict
 converter (unknown keys refused, scalars never coerced); the checks here add what types
-alone cannot say, each as a :class:`~wfe_core.errors.Problem` with its path.
+alone cannot say, each as a :class:`~wfe_core.model.errors.Problem` with its path.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
-from wfe_core.convert import describe
-from wfe_core.errors import InvalidWorkflowError, Problem
+from wfe_core.plugin import describe
+from wfe_core.plugin import InvalidWorkflowError, Problem
 
 from .urls import is_secret_name, redact_url
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from wfe_core.hookspecs import hookimpl
-from wfe_core.records import Action, Validator
+from wfe_core.plugin import hookimpl
+from wfe_core.plugin import Action, Validator
 
 from .checks import check_http_security
 from .params import RequestParams

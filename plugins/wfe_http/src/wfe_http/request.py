@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from wfe_core.errors import ActionError
+from wfe_core.plugin import ActionError
 
 from .params import SECRET_HEADERS, RequestParams
 from .retry import IDEMPOTENT_METHODS, backoff_delay, retry_after_seconds, status_is_retryable

@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.errors import Problem
+from wfe_core.plugin import Problem
 
 __all__ = ["check_credentials", "check_dangerous_commands", "dangerous_patterns"]
 

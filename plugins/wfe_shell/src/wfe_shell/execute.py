@@ -6,8 +6,8 @@ import os
 import signal
 from typing import Any
 
-from wfe_core.context import StepCancelled
-from wfe_core.errors import ActionError
+from wfe_core.plugin import StepCancelled
+from wfe_core.plugin import ActionError
 
 from .params import ShellParams
 from .process import OUTPUT_LIMIT, run_process

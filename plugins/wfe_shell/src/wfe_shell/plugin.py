@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-from wfe_core.hookspecs import hookimpl
-from wfe_core.records import Action, Validator
+from wfe_core.plugin import hookimpl
+from wfe_core.plugin import Action, Validator
 
 from .checks import check_credentials, check_dangerous_commands
 from .execute import execute

@@ -1,0 +1,266 @@
+"""The ``wfe`` command: thin click commands over the Python API.
+
+This is the only place errors become exit codes: 0 success, 1 a run that failed,
+2 invalid input (file, workflow, options, plugins), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+import attrs
+import click
+
+from wfe_core import __version__
+from wfe_core.model.errors import InvalidWorkflowError, WfeError
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _plugins(strict: bool = False) -> Any:
+    from wfe_core.plugin.registry import PluginLoadWarning, load_plugins
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        plugins = load_plugins(strict=strict or None)
+    for w in caught:
+        if issubclass(w.category, PluginLoadWarning):
+            click.echo(f"warning: {w.message}", err=True)
+    return plugins
+
+
+def _load(path: str) -> Any:
+    from wfe_core.load.loader import WorkflowLoader
+
+    return WorkflowLoader().load_from_file(path)
+
+
+def _located(problems: list[Any], file: str) -> list[Any]:
+    from wfe_core.load.loader import WorkflowLoader
+
+    return WorkflowLoader().locate([p if p.source else attrs.evolve(p, source=file) for p in problems], file)
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--var")
+        out[name.strip()] = value
+    return out
+
+
+class WfeGroup(click.Group):
+    """Turns library errors into messages and exit codes; never a traceback for user errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidWorkflowError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            ctx.exit(EXIT_INVALID)
+        except WfeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_INVALID)
+
+
+@click.group(cls=WfeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wfe")
+def main() -> None:
+    """wfe: run workflows of steps — in parallel, safely, resumably."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True, help="Treat warnings (security findings) as errors.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
+def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
+    """Check FILE without running it. Exit 0 when valid, 2 when not."""
+    from wfe_core.validate.validator import WorkflowValidator
+
+    from wfe_core.load.loader import WorkflowLoader
+
+    workflow = _load(file)
+    result = WorkflowValidator(_plugins()).validate(workflow, strict=strict, source=file,
+                                                    variables=_parse_vars(variables))
+    for problem in WorkflowLoader().locate(result.failures(), file):
+        click.echo(f"error: {problem}", err=True)
+    for problem in WorkflowLoader().locate(result.warnings, file):
+        click.echo(f"{problem}", err=True)
+    if not result.is_valid:
+        sys.exit(EXIT_INVALID)
+    count = len(workflow.steps)
+    click.echo(f"{file}: valid ({count} step{'' if count == 1 else 's'})")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List plugins, their distributions and what each provides."""
+    registry = _plugins()
+    rows = [
+        {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
+         "provides": {k: list(v) for k, v in i.provides.items()}}
+        for i in registry.infos
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "problems": registry.problems}, indent=2))
+        return
+    for row in rows:
+        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else "(registered directly)"
+        click.echo(f"{row['name']}  [{dist}]")
+        for kind, names in row["provides"].items():
+            click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
+
+
+def _store_options(func: Any) -> Any:
+    func = click.option("--store", "store", type=click.Path(dir_okay=False), default=None,
+                        help="Run store file (default: $WFE_STORE or ~/.local/state/wfe/runs.sqlite).")(func)
+    return func
+
+
+def _run_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable)."),
+        click.option("--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's."),
+        click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once."),
+        click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
+        click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
+        click.option("--reporter", default="console", show_default=True, help="How to print events (console, json, …)."),
+    ]):
+        func = option(func)
+    return _store_options(func)
+
+
+def _engine(registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False,
+            no_store: bool = False) -> Any:
+    from wfe_core.engine import DEFAULT_STORE, WorkflowEngine
+
+    return WorkflowEngine(plugins=registry, strict=strict, enable_rollback=not no_rollback,
+                          store=None if no_store else (store or DEFAULT_STORE))
+
+
+def _reporter(registry: Any, name: str) -> Any:
+    from wfe_core.model.errors import did_you_mean
+
+    if name not in registry.reporters:
+        raise WfeError(f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
+                       f"known: {', '.join(sorted(registry.reporters))}")
+    return registry.reporters[name].factory(sys.stdout)
+
+
+def _finish(result: Any) -> None:
+    stats, signalled = result
+    sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_run_options
+@click.option("--dry-run", is_flag=True, help="Show what would happen; perform no side effect.")
+@click.option("--no-store", is_flag=True, help="Record nothing (no resume, no history).")
+def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
+        no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool) -> None:
+    """Run the workflow in FILE. Exit 0 when it succeeded, 1 when it failed, 130 on Ctrl-C."""
+    import uuid
+
+    from wfe_core.cli.interrupt import run_interruptibly
+
+    workflow = _load(file)
+    registry = _plugins()
+    sink = _reporter(registry, reporter)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
+    run_vars = _parse_vars(variables)
+    validation = engine.validate_workflow(workflow, variables=run_vars)
+    for problem in _located(validation.warnings, file):
+        click.echo(f"{problem}", err=True)
+    if dry_run:
+        from wfe_core.plan.plan import Plan
+
+        plan = Plan.build(workflow, source=file).describe()
+        click.echo(f"dry run of {workflow.id}: {len(workflow.steps)} steps in {len(plan['levels'])} levels")
+        for depth, level in enumerate(plan["levels"]):
+            click.echo(f"  level {depth}: {', '.join(level)}")
+        for group, members in plan["parallel_groups"].items():
+            click.echo(f"  parallel group {group}: {', '.join(members)}")
+    run_id = uuid.uuid4().hex
+    try:
+        result = run_interruptibly(
+            lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
+                               max_workers=max_workers, listeners=(sink.handle,), source=file,
+                               validation=validation),
+            lambda: engine.cancel_workflow(run_id), registry.force_stop)
+    except InvalidWorkflowError as exc:
+        raise InvalidWorkflowError(_located(exc.problems, file)) from None
+    sink.close()
+    _finish(result)
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@_run_options
+def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: str | None,
+           max_workers: int | None, strict: bool, no_rollback: bool, reporter: str, store: str | None) -> None:
+    """Continue a failed, cancelled or interrupted run: finished steps are not run again.
+
+    FILE defaults to the definition recorded with the run; a given FILE must not change
+    any step that already succeeded.
+    """
+    from wfe_core.cli.interrupt import run_interruptibly
+
+    workflow = _load(file) if file else None
+    registry = _plugins()
+    sink = _reporter(registry, reporter)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
+    result = run_interruptibly(
+        lambda: engine.resume(run_id, workflow, strategy=strategy, variables=_parse_vars(variables),
+                              max_workers=max_workers, listeners=(sink.handle,), source=file),
+        # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
+        engine.cleanup, registry.force_stop)
+    sink.close()
+    _finish(result)
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@_store_options
+def rollback(run_id: str, file: str | None, store: str | None) -> None:
+    """Compensate the succeeded steps of a finished run, last completed first."""
+    registry = _plugins()
+    engine = _engine(registry, store)
+    outcome = engine.rollback(run_id, _load(file) if file else None)
+    if not outcome:
+        click.echo("nothing to roll back")
+    for step_id, result in outcome.items():
+        click.echo(f"{step_id}: {result}")
+    sys.exit(0 if all(v == "rolled_back" for v in outcome.values()) else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("action", required=False)
+def schema(action: str | None) -> None:
+    """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
+    from wfe_core.model.errors import did_you_mean
+    from wfe_core.load.schema import action_schema, schemas
+
+    registry = _plugins()
+    if action is None:
+        click.echo(json.dumps(schemas(registry.actions), indent=2))
+        return
+    if action not in registry.actions:
+        raise WfeError(f"unknown action '{action}'{did_you_mean(action, registry.actions)}"
+                       f"{registry.provider_hint(action)}")
+    click.echo(json.dumps(action_schema(registry.actions[action]), indent=2))
+
+
+from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
+
+main.add_command(runs)

@@ -1,0 +1,86 @@
+"""``wfe runs`` and ``wfe runs show``: the run history in the store."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from wfe_core.model.secrets import mask_sealed
+
+__all__ = ["runs"]
+
+
+def _store(path: str | None) -> Any:
+    from wfe_core.store.runstore import RunStore, StoreError, default_store_path
+
+    target = path or default_store_path()
+    from pathlib import Path
+
+    if not Path(target).exists():
+        raise StoreError(f"no run store at {target} (no run recorded yet)")
+    return RunStore(target)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if not start:
+        return "-"
+    return f"{(end or time.time()) - start:.1f}s" + ("" if end else "+")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--store", type=click.Path(dir_okay=False), default=None, help="Run store file.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs: id, workflow, status, start, duration. `wfe runs show RUN_ID` for one."""
+    ctx.obj = {"store": store}
+    if ctx.invoked_subcommand is not None:
+        return
+    db = _store(store)
+    try:
+        rows = mask_sealed(db.runs(limit))
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    click.echo(f"{'RUN':<12}  {'WORKFLOW':<24}  {'STATUS':<11}  {'STARTED':<19}  DURATION")
+    for r in rows:
+        status = r["status"] + ("*" if r["rollback"] == "partial" else "")
+        click.echo(f"{r['run_id'][:12]:<12}  {r['workflow_id'][:24]:<24}  {status:<11}  {_when(r['started_at'])}  "
+                   f"{_duration(r['started_at'], r['finished_at'])}")
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """One run, step by step: status, attempts, duration, error."""
+    db = _store(ctx.obj["store"])
+    try:
+        run = mask_sealed(db.run(run_id))
+    finally:
+        db.close()
+    run.pop("definition", None)
+    if as_json:
+        click.echo(json.dumps(run, indent=2, default=str))
+        return
+    click.echo(f"run {run['run_id']}  workflow {run['workflow_id']}  {run['status']}"
+               + (f"  rollback {run['rollback']}" if run["rollback"] else ""))
+    click.echo(f"started {_when(run['started_at'])}  took {_duration(run['started_at'], run['finished_at'])}"
+               + (f"  resumed {run['resumed']}x" if run["resumed"] else ""))
+    if run["error"]:
+        click.echo(f"error: {run['error']}")
+    for step in run["steps"]:
+        detail = (step["error"] or step["reason"] or "").rstrip("\n").replace("\n", "\n" + " " * 66)
+        click.echo(f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
+                   f"{step['duration']:8.3f}s  {detail}".rstrip())

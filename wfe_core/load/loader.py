@@ -1,0 +1,389 @@
+"""Read workflows from YAML, JSON and TOML (files, strings or dicts) and write them back.
+
+Loading is bytes -> text -> plain data (safe YAML, JSON or TOML) -> a few dict-level
+checks -> :func:`wfe_core.load.convert.structure`. Every failure is an
+:class:`~wfe_core.model.errors.InvalidWorkflowError` whose problems name the source, the path
+inside the document (``steps[2].timeout``) and, where the text can be read as YAML (YAML,
+and most JSON), the line — all problems at once, never a traceback.
+
+Hostile input is refused early: more than :data:`MAX_FILE_BYTES` bytes before parsing,
+and YAML aliases expanding to more than :data:`MAX_EXPANDED_NODES` nodes before
+construction ("billion laughs").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+import yaml
+
+from wfe_core.load.convert import describe, structure
+from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.workflow import Workflow
+
+__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SUFFIXES", "WorkflowLoader"]
+
+#: Largest workflow file (or string, UTF-8 encoded) accepted: 10 MiB.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Most nodes a YAML document may have once every alias is expanded.
+MAX_EXPANDED_NODES = 1_000_000
+#: The formats understood, and the file suffixes that select them.
+FORMATS = ("yaml", "json", "toml")
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALARS = (str, int, float, bool, type(None))
+_TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
+    return InvalidWorkflowError([Problem(message, source=source, **where)])
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _format_of(path: str | os.PathLike[str], source: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        what = f"unsupported file suffix '{suffix}'" if suffix else "file has no suffix"
+        raise _error(f"{what} (use one of {', '.join(sorted(SUFFIXES))})", source)
+    return SUFFIXES[suffix]
+
+
+def _check_format(fmt: str, source: str | None) -> str:
+    if fmt not in FORMATS:
+        raise _error(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})", source)
+    return fmt
+
+
+def _too_big(size: int, source: str) -> InvalidWorkflowError:
+    return _error(f"input is {size:,} bytes, more than the limit of {MAX_FILE_BYTES:,} bytes", source)
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse a document too big once aliases are expanded, visiting each node object once."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            # Later traversals (ours, json.dumps, the engine's) would never end.
+            raise _error("a YAML alias refers to a node that contains it", source, line=node.start_mark.line + 1)
+        active.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else ()
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        sizes[key] = 1 + sum(size(child) for child in children)
+        active.discard(key)
+        return sizes[key]
+
+    total = size(root)
+    if total > MAX_EXPANDED_NODES:
+        how = " through YAML aliases (alias bomb?)" if total > len(sizes) else ""
+        raise _error(f"document expands to more than {MAX_EXPANDED_NODES:,} nodes{how}", source)
+
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    loader = _YAML_LOADER(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        # Construction shares one object per anchor, so it is cheap even for an alias
+        # bomb; every traversal after it is not. Hence the count on the node graph first.
+        _check_expansion(root, source)
+        return loader.construct_document(root), root
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
+        raise _error(f"invalid YAML: {exc.problem or exc.context}", source, **where) from None
+    except yaml.YAMLError as exc:
+        # A ReaderError (control character) has a character offset instead of a mark.
+        offset = getattr(exc, "position", None)
+        line, column = _line_column(text, offset) if isinstance(offset, int) else (None, None)
+        raise _error(f"invalid YAML: {str(exc).splitlines()[0]}", source, line=line, column=column) from None
+    finally:
+        loader.dispose()
+
+
+def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """Plain data from ``text``, and the YAML node tree when there is one."""
+    if fmt == "yaml":
+        return _parse_yaml(text, source)
+    if fmt == "json":
+        try:
+            return json.loads(text), None
+        except json.JSONDecodeError as exc:
+            raise _error(f"invalid JSON: {_lower_first(exc.msg)}", source, line=exc.lineno, column=exc.colno) from None
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11's tomllib only puts the position into the message.
+        message, line, column = str(exc), None, None
+        found = _TOML_WHERE.search(message)
+        if found:
+            message = message[: found.start()]
+            line = int(found[1]) if found[1] else max(1, len(text.splitlines()))
+            column = int(found[2]) if found[2] else None
+        raise _error(f"invalid TOML: {_lower_first(message)}", source, line=line, column=column) from None
+
+
+def _compose_quietly(text: str) -> yaml.Node | None:
+    """The YAML node tree of JSON text, for line numbers only; ``None`` if YAML disagrees."""
+    loader = _YAML_LOADER(text)
+    try:
+        return loader.get_single_node()
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _line_of(root: yaml.Node, path: str) -> int:
+    """Line of the deepest node along ``path`` (the key's line for a mapping entry)."""
+    node, line = root, root.start_mark.line + 1
+    for index, key in _PATH_PART.findall(path):
+        if key and isinstance(node, yaml.MappingNode):
+            # The last duplicate wins, as in every parser we use.
+            matches = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
+            if not matches:
+                break
+            key_node, node = matches[-1]
+            line = key_node.start_mark.line + 1
+        elif index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _surrogate_message(text: str) -> str:
+    # JSON escapes (and dicts) can hold a lone surrogate such as "\\ud800"; it is not text,
+    # and the run store, logs and reports (all UTF-8) would crash on it mid-run.
+    found = _SURROGATE.search(text)
+    return f"string contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
+
+
+def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
+    """Problems the converter cannot word well (key and value types, the steps list, duplicate
+    ids), and whether a non-string key was found (the converter would crash on it)."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    bad_key = False
+
+    def walk(value: Any, path: str) -> None:
+        nonlocal bad_key
+        if isinstance(value, (dict, list)):
+            if id(value) in seen:  # shared through a YAML alias: checked once is enough
+                return
+            seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    bad_key = True  # the converter's messages would quote it and crash whoever prints them
+                    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                    problems.append(Problem(_surrogate_message(key), _join(path, shown)))
+                elif isinstance(key, str):
+                    walk(item, _join(path, key))
+                else:
+                    bad_key = True
+                    message = f"key must be a string, got {describe(key)} (quote it)"
+                    problems.append(Problem(message, _join(path, str(key))))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            problems.append(Problem(_surrogate_message(value), path))
+        elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
+            message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
+            problems.append(Problem(message, path))
+
+    walk(data, "")
+    steps = data.get("steps", [])
+    if not isinstance(steps, list):
+        problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
+        steps = []
+    first: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
+        elif isinstance(step.get("id"), str):
+            sid = step["id"]
+            if sid in first:
+                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
+                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
+            first.setdefault(sid, index)
+    return problems, bad_key
+
+
+def _covered(path: str, by: list[str]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in by)
+
+
+def _build(data: dict, source: str, nodes: Callable[[], yaml.Node | None]) -> Workflow:
+    problems, bad_key = _shape_problems(data)
+    if not bad_key:
+        try:
+            workflow = structure(data, Workflow)
+        except InvalidWorkflowError as exc:
+            # Where we already said what is wrong, the converter only adds noise.
+            ours = [p.path for p in problems]
+            problems += [p for p in exc.problems if not _covered(p.path, ours)]
+        else:
+            if not problems:
+                return workflow
+    root = nodes()
+    problems = [attrs.evolve(p, source=source, line=_line_of(root, p.path) if root else p.line) for p in problems]
+    problems.sort(key=lambda p: p.line or 0)
+    raise InvalidWorkflowError(problems)
+
+
+def _unstructure(obj: Any) -> dict[str, Any]:
+    """Fields of an attrs instance, leaving out those equal to their default."""
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(obj)):
+        value, default = getattr(obj, field.name), field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory(obj) if default.takes_self else default.factory()
+        if default is not attrs.NOTHING and value == default:
+            continue
+        out[field.name] = [_unstructure(s) for s in value] if field.name == "steps" else value
+    return out
+
+
+def _plain(value: Any, path: str, fmt: str, source: str | None) -> Any:
+    """A deep copy of ``value`` in types ``fmt`` can write (fresh containers, so no YAML anchors)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _error(f"cannot write a non-string key ({describe(key)})", source, path=_join(path, str(key)))
+            out[key] = _plain(item, _join(path, key), fmt, source)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{path}[{index}]", fmt, source) for index, item in enumerate(value)]
+    if value is None and fmt == "toml":
+        raise _error("cannot write null to TOML (TOML has no null); remove it or use another value", source, path=path)
+    if not isinstance(value, _SCALARS):
+        raise _error(f"cannot write a value of type {type(value).__name__}", source, path=path)
+    return value
+
+
+class WorkflowLoader:
+    """Loads :class:`~wfe_core.model.workflow.Workflow` objects from YAML, JSON or TOML and writes them back."""
+
+    def load_from_file(self, path: str | os.PathLike[str]) -> Workflow:
+        """Load the workflow in ``path``; its suffix (.yaml/.yml, .json, .toml) says the format."""
+        source = str(path)
+        fmt = _format_of(path, source)
+        try:
+            with open(path, "rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size > MAX_FILE_BYTES:
+                    raise _too_big(size, source)
+                # Read one byte past the limit: the file may be growing, or not a regular file.
+                raw = file.read(MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            raise _error("file not found", source) from None
+        except OSError as exc:  # a directory, no permission, ...
+            raise _error(f"cannot read file: {_lower_first(exc.strerror or str(exc))}", source) from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise _too_big(len(raw), source)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, column = _line_column(raw.decode("latin-1"), exc.start)
+            message = f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+            raise _error(message, source, line=line, column=column) from None
+        return self._load_text(text, fmt, source)
+
+    def load_from_string(self, text: str, format: str, source: str = "<string>") -> Workflow:
+        """Load a workflow from ``text`` in ``format`` ("yaml", "json" or "toml")."""
+        fmt = _check_format(format, source)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_FILE_BYTES:
+            raise _too_big(size, source)
+        return self._load_text(text, fmt, source)
+
+    def load_from_dict(self, data: dict[str, Any], source: str = "<dict>") -> Workflow:
+        """Load a workflow from plain data, as a parsed file would give it."""
+        if not isinstance(data, dict):
+            raise _error(f"expected a mapping at the top level, got {describe(data)}", source)
+        return _build(data, source, lambda: None)
+
+    def locate(self, problems: list[Problem], path: str | os.PathLike[str]) -> list[Problem]:
+        """``problems`` found later (by validators) about the file at ``path``, each given
+        the line of its document path where the file's format tells lines (YAML, JSON)."""
+        if not any(p.path and p.line is None for p in problems):
+            return problems
+        try:
+            if _format_of(path, str(path)) == "toml":
+                return problems
+            root = _compose_quietly(Path(path).read_text(encoding="utf-8-sig"))
+        except (InvalidWorkflowError, OSError, UnicodeDecodeError):
+            return problems
+        if root is None:
+            return problems
+        return [attrs.evolve(p, line=_line_of(root, p.path)) if p.path and p.line is None else p for p in problems]
+
+    def dump(self, workflow: Workflow, format: str) -> str:
+        """``workflow`` as text in ``format``; fields equal to their defaults are left out."""
+        return self._dump(workflow, _check_format(format, None), None)
+
+    def save(self, workflow: Workflow, path: str | os.PathLike[str]) -> None:
+        """Write ``workflow`` to ``path`` in the format its suffix names (UTF-8)."""
+        source = str(path)
+        # Render first, so a workflow the format cannot hold leaves no truncated file.
+        text = self._dump(workflow, _format_of(path, source), source)
+        Path(path).write_text(text, encoding="utf-8")
+
+    def _load_text(self, text: str, fmt: str, source: str) -> Workflow:
+        text = text.removeprefix("\ufeff")  # a BOM some editors add; json.loads refuses it
+        if not text.strip():
+            raise _error("file is empty", source)
+        try:
+            data, root = _parse(text, fmt, source)
+        except RecursionError:
+            raise _error("document is nested too deeply", source) from None
+        except ValueError as exc:  # e.g. an integer longer than Python converts, a 13th month
+            raise _error(f"invalid {fmt.upper()}: {exc}", source) from None
+        if data is None:
+            raise _error("file is empty", source)
+        if not isinstance(data, dict):
+            where = {"line": root.start_mark.line + 1} if root else {}
+            raise _error(f"expected a mapping at the top level, got {describe(data)}", source, **where)
+        if fmt == "json":
+            return _build(data, source, lambda: _compose_quietly(text))
+        return _build(data, source, lambda: root)
+
+    def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
+        data = _plain(_unstructure(workflow), "", fmt, source)
+        if fmt == "json":
+            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if fmt == "yaml":
+            return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return tomli_w.dumps(data)

@@ -1,0 +1,304 @@
+"""The data model: workflows, steps, results and run statistics. No I/O here.
+
+``Workflow`` and ``WorkflowStep`` are frozen attrs classes: what was loaded is what runs.
+Their constructors check what can be checked without the plugin registry (empty or
+duplicate ids, negative timeouts, a step depending on itself) and raise
+:class:`~wfe_core.model.errors.InvalidWorkflowError` listing every problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any
+
+import attrs
+
+from wfe_core.model.errors import InvalidWorkflowError, Problem
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "RunStats",
+    "RunStatus",
+    "StepRecord",
+    "StepResult",
+    "StepStatus",
+    "Workflow",
+    "WorkflowStep",
+]
+
+#: Seconds one attempt of a step may take when the step sets no ``timeout`` (one hour:
+#: long enough for builds, short enough that a hung step does not hold a run forever).
+DEFAULT_TIMEOUT = 3600.0
+
+
+class StepStatus(str, enum.Enum):
+    """Where a step is in its life."""
+
+    PENDING = "pending"
+    SKIPPED = "skipped"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_FAILED = "rollback_failed"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+
+
+class RunStatus(str, enum.Enum):
+    """Where a run is in its life."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _dict(value: Any) -> dict:
+    return dict(value) if value is not None else {}
+
+
+def _step_problems(step: WorkflowStep) -> list[Problem]:
+    sid = step.id
+    out: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        out.append(Problem(message, path=field, step_id=sid or None))
+
+    if not isinstance(sid, str) or not sid.strip():
+        bad("id", "step id must be a non-empty string")
+    if not isinstance(step.action, str) or not step.action.strip():
+        bad("action", f"step '{sid}': action must be a non-empty string")
+    if not (isinstance(step.timeout, (int, float)) and step.timeout > 0 and not math.isnan(step.timeout)):
+        bad("timeout", f"step '{sid}': timeout must be a positive number of seconds, got {step.timeout!r}")
+    if not isinstance(step.max_retries, int) or isinstance(step.max_retries, bool) or step.max_retries < 0:
+        bad("max_retries", f"step '{sid}': max_retries must be a whole number >= 0, got {step.max_retries!r}")
+    for name in ("retry_delay", "retry_max_delay"):
+        value = getattr(step, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            bad(name, f"step '{sid}': {name} must be a number >= 0, got {value!r}")
+    if not isinstance(step.retry_backoff, (int, float)) or step.retry_backoff < 1:
+        bad("retry_backoff", f"step '{sid}': retry_backoff must be a number >= 1, got {step.retry_backoff!r}")
+    if sid in step.dependencies:
+        bad("dependencies", f"step '{sid}' depends on itself")
+    seen: set[str] = set()
+    for dep in step.dependencies:
+        if dep in seen:
+            bad("dependencies", f"step '{sid}' lists dependency '{dep}' twice")
+        seen.add(dep)
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowStep:
+    """One step of a workflow.
+
+    Attributes:
+        id: unique within the workflow; what ``dependencies`` and ``{steps.<id>…}`` name.
+        action: the action to run, e.g. ``shell.execute``.
+        name: human-readable name; defaults to ``id``.
+        description: free text.
+        parameters: the action's parameters; string values are templates (``{name}``).
+        dependencies: ids of steps that must succeed before this one starts.
+        timeout: seconds one attempt may take (default :data:`DEFAULT_TIMEOUT`).
+        max_retries: extra attempts after a failure (default 0).
+        retry_delay: seconds before the first retry (default 1).
+        retry_backoff: factor the delay grows by per retry (default 2).
+        retry_max_delay: cap on the delay between retries (default 60).
+        critical: a failure fails the run (default true); non-critical failures skip
+            only this step's dependents.
+        parallel_group: steps sharing a group run together under the hybrid strategy.
+        conditions: run variables that must hold the given values, else the step is skipped.
+        rollback_action: action that compensates this step after a critical failure.
+        rollback_parameters: parameters of ``rollback_action`` (templated).
+    """
+
+    id: str
+    action: str
+    name: str = attrs.field()
+    description: str = ""
+    parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    dependencies: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = 0
+    retry_delay: float = 1.0
+    retry_backoff: float = 2.0
+    retry_max_delay: float = 60.0
+    critical: bool = True
+    parallel_group: str | None = None
+    conditions: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    rollback_action: str | None = None
+    rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+    @name.default
+    def _name_default(self) -> str:
+        return self.id
+
+    def __attrs_post_init__(self) -> None:
+        problems = _step_problems(self)
+        if problems:
+            raise InvalidWorkflowError(problems)
+
+
+@attrs.frozen(kw_only=True)
+class Workflow:
+    """A named DAG of steps.
+
+    Attributes:
+        id: the workflow's identifier.
+        name: human-readable name; defaults to ``id``.
+        description: free text.
+        metadata: anything the author wants to keep with the workflow.
+        variables: initial run variables (overridden by variables given at run time).
+        secrets: names of environment variables holding secrets, usable as
+            ``{secrets.NAME}`` and masked (``***``) in events, reports and the run store.
+        steps: the steps, in file order; order carries no meaning beyond tie-breaking.
+    """
+
+    id: str
+    name: str = attrs.field()
+    description: str = ""
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    variables: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    secrets: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=tuple)
+
+    @name.default
+    def _name_default(self) -> str:
+        return self.id
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+        if not isinstance(self.id, str) or not self.id.strip():
+            problems.append(Problem("workflow id must be a non-empty string", path="id"))
+        seen: dict[str, int] = {}
+        for index, step in enumerate(self.steps):
+            if not isinstance(step, WorkflowStep):
+                problems.append(Problem(f"expected a WorkflowStep, got {type(step).__name__}", path=f"steps[{index}]"))
+                continue
+            if step.id in seen:
+                problems.append(
+                    Problem(
+                        f"duplicate step id '{step.id}' (first used by steps[{seen[step.id]}])",
+                        path=f"steps[{index}].id",
+                        step_id=step.id,
+                    )
+                )
+            else:
+                seen[step.id] = index
+        if problems:
+            raise InvalidWorkflowError(problems)
+
+    def step(self, step_id: str) -> WorkflowStep:
+        """Return the step with id ``step_id`` (``KeyError`` if there is none)."""
+        for candidate in self.steps:
+            if candidate.id == step_id:
+                return candidate
+        raise KeyError(step_id)
+
+
+@attrs.define
+class StepResult:
+    """What an action returns: ``StepResult(success=True, output=...)``.
+
+    Attributes:
+        success: whether the action did its job.
+        output: the action's output, reachable by later steps as ``{steps.<id>.output}``.
+        error: why it failed, when it did.
+        variables: run variables to set once this step succeeds (applied by the scheduler,
+            so concurrent steps never lose each other's updates).
+        metadata: anything else worth recording about the attempt.
+    """
+
+    success: bool
+    output: Any = None
+    error: str | None = None
+    variables: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class StepRecord:
+    """What happened to one step in a run.
+
+    Attributes:
+        step_id: the step.
+        status: its :class:`StepStatus`.
+        attempts: how many attempts started.
+        output: the successful attempt's output.
+        error: the last attempt's error, for failed / timed-out steps.
+        reason: why a step was skipped or cancelled (or, in a dry run, what would happen).
+        started_at / finished_at: ``time.time()`` of the first start and the end.
+        duration: seconds spent inside the action, summed over attempts.
+    """
+
+    step_id: str
+    status: StepStatus = StepStatus.PENDING
+    attempts: int = 0
+    output: Any = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float = 0.0
+
+
+@attrs.define
+class RunStats:
+    """What :meth:`WorkflowEngine.execute_workflow` returns about a finished run.
+
+    Attributes:
+        run_id: the run's identifier (also the key of the run store).
+        workflow_id: the workflow that ran.
+        status: the run's final :class:`RunStatus`.
+        total_steps / completed_steps / failed_steps / skipped_steps / cancelled_steps:
+            step counts; ``completed_steps`` counts the steps that succeeded.
+        total_execution_time: wall-clock seconds of the run.
+        busy_time: seconds spent inside actions, summed over steps.
+        parallel_efficiency: ``busy_time / (total_execution_time * workers)``, in [0, 1].
+        steps: a :class:`StepRecord` per step id.
+        variables: run variables at the end.
+        error: why the run failed, when it did.
+        rollback: after a failure with rollback on: ``complete`` (every compensation
+            succeeded), ``partial`` (some failed) or ``nothing`` (nothing to undo).
+        store: the run store file the run was recorded in, if any.
+        plan: for a dry run, the plan: ``order``, ``levels`` and ``parallel_groups``.
+    """
+
+    run_id: str
+    workflow_id: str
+    status: RunStatus
+    total_steps: int
+    completed_steps: int = 0
+    failed_steps: int = 0
+    skipped_steps: int = 0
+    cancelled_steps: int = 0
+    total_execution_time: float = 0.0
+    busy_time: float = 0.0
+    parallel_efficiency: float = 0.0
+    steps: dict[str, StepRecord] = attrs.field(factory=dict)
+    variables: dict[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    strategy: str = ""
+    workers: int = 0
+    dry_run: bool = False
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    rollback: str | None = None
+    store: str | None = None
+    plan: dict[str, Any] | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED

@@ -1,0 +1,53 @@
+"""``variable.set`` and ``variable.get``.
+
+``variable.set`` does not write shared state from a pool thread: it returns the update
+in :attr:`StepResult.variables` and the scheduler applies it, so parallel sets never
+lose one another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from wfe_core.model.errors import ActionError
+from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.model.workflow import StepResult
+from wfe_core.plugin.capabilities import Action
+
+
+@attrs.frozen
+class SetParams:
+    """name: the variable to set; value: its new value (any YAML value)."""
+
+    name: str
+    value: Any
+
+
+@attrs.frozen
+class GetParams:
+    """name: the variable to read; its value becomes the step's output."""
+
+    name: str
+
+
+def variable_set(params: SetParams, context: Any) -> StepResult:
+    return StepResult(success=True, output=params.value, variables={params.name: params.value})
+
+
+def variable_get(params: GetParams, context: Any) -> Any:
+    if params.name not in context.variables:
+        defined = ", ".join(sorted(context.variables)) or "none"
+        raise ActionError(f"variable '{params.name}' is not defined (defined: {defined})")
+    return context.variables[params.name]
+
+
+@hookimpl
+def wfe_actions():
+    return [
+        Action("variable.set", variable_set, SetParams, side_effects=False, sets_variables=True,
+               description="Set a run variable; the value is also the step's output."),
+        Action("variable.get", variable_get, GetParams, side_effects=False,
+               description="Read a run variable into the step's output."),
+    ]

@@ -1,0 +1,140 @@
+"""The frozen records that plugins hand to the core from their registration hooks.
+
+A plugin never mutates core state: it returns records, and the core collects them,
+refusing two records of one kind under one name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["Action", "Event", "Reporter", "RollbackHandler", "Strategy", "Validator"]
+
+
+@attrs.frozen
+class RollbackHandler:
+    """How to compensate an action after a critical failure.
+
+    Attributes:
+        action: the action name this handler compensates.
+        compensate: ``compensate(parameters, context, memo, output)`` undoes one
+            successful call; ``memo`` is what ``prepare`` returned, ``output`` the
+            step's recorded output.
+        prepare: ``prepare(parameters, context) -> memo`` runs just before each attempt
+            of the action and captures what compensation needs (e.g. a file's previous
+            bytes). The memo is stored with the step, so it must be JSON-serialisable.
+    """
+
+    action: str
+    compensate: Callable[[Any, Any, Any, Any], None]
+    prepare: Callable[[Any, Any], Any] | None = None
+
+
+@attrs.frozen
+class Action:
+    """An action a step can name.
+
+    Attributes:
+        name: dotted name used in workflows, e.g. ``file.write``.
+        func: ``func(parameters, context) -> StepResult | Any``; a plain return value is
+            taken as the output of a successful step, an exception as a failure.
+        parameters: an attrs class describing the parameters. When given, parameters are
+            structured into it (unknown keys refused) before ``func`` is called, it is what
+            validation checks and what ``wfe schema`` publishes. ``None`` passes a dict.
+        side_effects: whether running the action changes anything outside the run.
+            Dry-run executes only actions with ``side_effects=False``.
+        rollback: the action's own compensation, used when a step declares no
+            ``rollback_action``.
+        quote: per parameter name, a function that quotes values substituted into that
+            parameter by templating (``shell.execute`` quotes its ``command``). ``{x!raw}``
+            in a template opts one substitution out.
+        sets_variables: whether the action may return ``StepResult.variables``. Validation
+            then cannot know statically which names the step defines, so it leaves
+            undefined-name checks of its dependents to run time. (``variable.set`` is
+            understood without it.) Variables returned by an action that does not declare
+            this fail the step.
+        description: one line for ``wfe plugins`` and the schema.
+    """
+
+    name: str
+    func: Callable[[Any, Any], Any]
+    parameters: type | None = None
+    side_effects: bool = True
+    rollback: RollbackHandler | None = None
+    quote: Mapping[str, Callable[[Any], str]] = attrs.field(factory=dict)
+    sets_variables: bool = False
+    description: str = ""
+
+
+@attrs.frozen
+class Strategy:
+    """An execution strategy, selectable by name.
+
+    Attributes:
+        name: e.g. ``parallel``.
+        factory: ``factory(plan, max_workers) -> policy``; see :mod:`wfe_core.strategies`
+            for the policy protocol the scheduler drives.
+        description: one line for ``wfe plugins``.
+    """
+
+    name: str
+    factory: Callable[[Any, int], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class Validator:
+    """A check run over a workflow before it runs.
+
+    Attributes:
+        name: e.g. ``shell.dangerous-commands``.
+        check: ``check(workflow, context) -> Iterable[Problem]`` where ``context`` is a
+            :class:`~wfe_core.validate.validator.ValidationContext`.
+        description: one line for ``wfe plugins``.
+    """
+
+    name: str
+    check: Callable[[Any, Any], Iterable[Any]]
+    description: str = ""
+
+
+@attrs.frozen
+class Reporter:
+    """A named consumer of run events, selectable with ``wfe run --reporter NAME``.
+
+    Attributes:
+        name: e.g. ``console``.
+        factory: ``factory(stream) -> object`` with ``handle(event)`` and ``close()``.
+        description: one line for ``wfe plugins``.
+    """
+
+    name: str
+    factory: Callable[[Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class Event:
+    """Something that happened in a run, delivered on the scheduler thread.
+
+    Attributes:
+        kind: ``run.started``, ``run.finished``, ``step.started``, ``step.succeeded``,
+            ``step.failed``, ``step.retrying``, ``step.skipped``, ``step.timed_out``,
+            ``step.cancelled``, ``step.rolled_back``, ``step.rollback_failed``, ``progress``.
+        run_id: the run.
+        workflow_id: the workflow.
+        step_id: the step, for ``step.*`` events.
+        data: details (attempt, duration, error, completion_percentage …).
+        time: ``time.time()`` when it happened.
+    """
+
+    kind: str
+    run_id: str
+    workflow_id: str
+    step_id: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    time: float = attrs.field(factory=time.time)

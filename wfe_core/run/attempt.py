@@ -1,0 +1,76 @@
+"""One attempt of one step, on a pool thread: call the action, normalise what it gave."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import attrs
+
+from wfe_core.model.context import StepCancelled, StepContext
+from wfe_core.model.errors import ActionError
+from wfe_core.model.workflow import StepResult
+from wfe_core.plugin.capabilities import Action
+
+__all__ = ["Attempt", "run_attempt"]
+
+log = logging.getLogger("wfe.executor")
+
+
+@attrs.define(eq=False)
+class Attempt:
+    """One attempt in flight. The pool thread fills ``result``, ``started`` and ``ended``.
+
+    ``abandoned`` is set by the scheduler when it stops waiting (timeout, cancellation);
+    whatever the thread returns afterwards is discarded.
+    """
+
+    step_id: str
+    number: int
+    action: Action
+    parameters: Any
+    context: StepContext
+    timeout: float
+    submitted: float = 0.0
+    wall_started: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    result: StepResult | None = None
+    abandoned: bool = False
+    future: Any = None
+    prepare: Any = None  # the rollback handler's prepare(parameters, context), when it will be needed
+    memo: Any = None
+
+
+def run_attempt(attempt: Attempt) -> Attempt:
+    """Run ``attempt`` and store a :class:`StepResult`; never raises."""
+    attempt.started = time.monotonic()
+    if attempt.prepare is not None:
+        try:
+            attempt.memo = attempt.prepare(attempt.parameters, attempt.context)
+        except Exception as exc:
+            attempt.result = StepResult(success=False, error=f"could not capture what rollback needs: "
+                                                            f"{type(exc).__name__}: {exc}")
+            attempt.ended = time.monotonic()
+            return attempt
+    try:
+        value = attempt.action.func(attempt.parameters, attempt.context)
+        if isinstance(value, StepResult):
+            result = value
+            if not result.success and not result.error:
+                result.error = "the action reported failure without an error message"
+        else:
+            result = StepResult(success=True, output=value)
+    except ActionError as exc:
+        result = StepResult(success=False, error=str(exc))
+    except StepCancelled as exc:
+        result = StepResult(success=False, error=str(exc))
+    except Exception as exc:
+        log.debug("step %s raised", attempt.step_id, exc_info=True)
+        result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # SystemExit from an action must not kill the worker
+        result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
+    attempt.result = result
+    attempt.ended = time.monotonic()
+    return attempt

@@ -1,0 +1,97 @@
+"""What the scheduler records about a run: a thin, redacting layer over the run store.
+
+:class:`NullJournal` records nothing (runs without a store); the scheduler calls the
+same methods either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
+from wfe_core.model.secrets import Redactor
+from wfe_core.store.runstore import RunStore
+
+__all__ = ["Journal", "NullJournal", "fingerprint"]
+
+_FINGERPRINTED = ("action", "parameters", "dependencies", "conditions", "rollback_action", "rollback_parameters")
+
+
+def fingerprint(step: WorkflowStep) -> str:
+    """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
+    data = {name: getattr(step, name) for name in _FINGERPRINTED}
+    text = json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class NullJournal:
+    """Records nothing."""
+
+    path = None
+    dirty = False
+
+    def run_started(self, **_: Any) -> None: ...
+    def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
+    def attempt_finished(self, step_id: str, number: int, status: str, started_at: float | None,
+                         error: str | None) -> None: ...
+    def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None: ...
+    def step_status(self, step_id: str, status: str, error: str | None = None) -> None: ...
+    def commit(self) -> None: ...
+    def run_finished(self, stats: RunStats) -> None: ...
+    def run_crashed(self, error: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class Journal(NullJournal):
+    """Records a run in a :class:`RunStore`, with secrets sealed (see :mod:`wfe_core.model.secrets`)."""
+
+    def __init__(self, store: RunStore, run_id: str, redact: Redactor):
+        self.store = store
+        self.path = store.path
+        self.run_id = run_id
+        self.seal = redact.seal  # secrets become <<secret:NAME>>: resumable, never stored
+
+    def run_started(self, *, workflow: Any, source: str | None, definition: str | None, strategy: str,
+                    dry_run: bool, variables: dict[str, Any], resumed: bool) -> None:
+        self.store.start_run(
+            run_id=self.run_id, workflow_id=workflow.id, workflow_name=workflow.name, source=source,
+            definition=definition, strategy=strategy, dry_run=dry_run, variables=self.seal(variables),
+            step_ids=[(s.id, fingerprint(s)) for s in workflow.steps], resumed=resumed)
+
+    def step_started(self, step_id: str, number: int, started_at: float) -> None:
+        self.store.step_started(self.run_id, step_id, number, started_at)
+
+    def attempt_finished(self, step_id: str, number: int, status: str, started_at: float | None,
+                         error: str | None) -> None:
+        self.store.attempt_finished(self.run_id, step_id, number, status, started_at, self.seal(error))
+
+    def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None:
+        r = self.seal
+        self.store.step_finished(
+            self.run_id, record.step_id, status=record.status.value, attempts=record.attempts,
+            output=r(record.output), variables=r(variables), memo=memo, error=r(record.error),
+            reason=r(record.reason), started_at=record.started_at, finished_at=record.finished_at,
+            duration=record.duration, seq=seq)
+
+    def step_status(self, step_id: str, status: str, error: str | None = None) -> None:
+        self.store.set_step_status(self.run_id, step_id, status, self.seal(error))
+
+    @property
+    def dirty(self) -> bool:
+        """Whether writes wait for a commit."""
+        return self.store.dirty
+
+    def commit(self) -> None:
+        self.store.commit()
+
+    def run_finished(self, stats: RunStats) -> None:
+        self.store.finish_run(self.run_id, status=stats.status.value, error=self.seal(stats.error),
+                              variables=self.seal(stats.variables), rollback=stats.rollback)
+
+    def run_crashed(self, error: str) -> None:
+        self.store.mark_failed(self.run_id, self.seal(error))
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,386 @@
+"""The embedded run store: one SQLite file (WAL) holding runs and their steps.
+
+The scheduler writes through one :class:`RunStore` on its own thread and commits before
+it acts on a step's completion, so a ``kill -9`` loses at most the steps that were
+running. WAL with ``synchronous=NORMAL``: a commit survives the process dying at any
+moment (not a power cut of the machine). Readers (``wfe runs``) never block writers,
+and several runs may share one file.
+
+Location: ``store=`` / ``--store``, else ``$WFE_STORE``, else
+``$XDG_STATE_HOME/wfe/runs.sqlite`` (``~/.local/state/wfe/runs.sqlite``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from wfe_core.model.errors import WfeError
+
+__all__ = ["SCHEMA_VERSION", "RunStore", "StoreError", "default_store_path"]
+
+SCHEMA_VERSION = 2
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        workflow_name TEXT,
+        source TEXT,
+        definition TEXT,
+        status TEXT NOT NULL,
+        strategy TEXT,
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        variables TEXT,
+        error TEXT,
+        rollback TEXT,
+        started_at REAL,
+        finished_at REAL,
+        pid INTEGER,
+        host TEXT,
+        resumed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_start ON runs (started_at DESC);
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        output TEXT,
+        variables TEXT,
+        memo TEXT,
+        error TEXT,
+        reason TEXT,
+        started_at REAL,
+        finished_at REAL,
+        duration REAL NOT NULL DEFAULT 0,
+        seq INTEGER,
+        fingerprint TEXT,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        error TEXT,
+        PRIMARY KEY (run_id, step_id, number)
+    );
+    """,
+    # 2: a step's attempts move into its row (one B-tree per commit instead of four);
+    # the steps table becomes WITHOUT ROWID and remembers file order.
+    2: """
+    ALTER TABLE steps RENAME TO steps_v1;
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        step_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        attempt_log TEXT,
+        output TEXT,
+        variables TEXT,
+        memo TEXT,
+        error TEXT,
+        reason TEXT,
+        started_at REAL,
+        finished_at REAL,
+        duration REAL NOT NULL DEFAULT 0,
+        seq INTEGER,
+        fingerprint TEXT,
+        position INTEGER,
+        PRIMARY KEY (run_id, step_id)
+    ) WITHOUT ROWID;
+    INSERT INTO steps (run_id, step_id, status, attempts, attempt_log, output, variables, memo, error, reason,
+                       started_at, finished_at, duration, seq, fingerprint, position)
+        SELECT s.run_id, s.step_id, s.status, s.attempts,
+               (SELECT json_group_array(json_object('number', a.number, 'status', a.status,
+                                                    'started_at', a.started_at, 'finished_at', a.finished_at,
+                                                    'error', a.error))
+                  FROM (SELECT * FROM attempts a WHERE a.run_id = s.run_id AND a.step_id = s.step_id
+                        ORDER BY a.number) a),
+               s.output, s.variables, s.memo, s.error, s.reason, s.started_at, s.finished_at, s.duration,
+               s.seq, s.fingerprint, s.rowid
+          FROM steps_v1 s;
+    DROP TABLE steps_v1;
+    DROP TABLE attempts;
+    """,
+}
+
+
+class StoreError(WfeError):
+    """The run store cannot be opened, is from a newer wfe, or lacks a run."""
+
+
+def _guarded(method: Any) -> Any:
+    """SQLite failures (disk full, a lock held too long) become a :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if self._in_tx:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._in_tx = False
+            raise StoreError(f"run store {self.path}: {exc}") from None
+
+    return wrapper
+
+
+def default_store_path() -> Path:
+    """``$WFE_STORE``, else ``$XDG_STATE_HOME/wfe/runs.sqlite``."""
+    if os.environ.get("WFE_STORE"):
+        return Path(os.environ["WFE_STORE"]).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "wfe" / "runs.sqlite"
+
+
+_ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"))  # one encoder, not one per call
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return _ENCODER.encode(value)
+
+
+def _unjson(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class RunStore:
+    """One connection to the store file. Use it from one thread (``sqlite3`` insists)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
+        self.path = Path(path) if path is not None else default_store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open run store {self.path}: {exc}") from None
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"{self.path} is not a usable wfe run store: {exc}") from None
+        self._in_tx = False
+        # Step writes are buffered and written with executemany at commit: one statement
+        # per kind per commit instead of one per step keeps the store off the hot path.
+        # A step's attempts live in one JSON column of its row (one B-tree, few pages per
+        # commit); the log of each step of this connection's run is kept here.
+        self._started: dict[tuple[str, str], tuple] = {}
+        self._finished: dict[tuple[str, str], tuple] = {}
+        self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    # -- schema ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}; this wfe knows up to "
+                             f"{SCHEMA_VERSION} (upgrade wfe)")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated between our read and our lock.
+                if self.db.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    self.db.execute("COMMIT")
+                    continue
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={target}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    # -- transactions -----------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self.db.execute("BEGIN")
+            self._in_tx = True
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there are writes not committed yet."""
+        return bool(self._started or self._finished or self._in_tx)
+
+    @_guarded
+    def commit(self) -> None:
+        """Make every write since the last commit durable."""
+        if self._started or self._finished:
+            self._begin()
+            # A step that also finished in this batch needs no "running" row first.
+            started = [(number, _json(self._logs[key]), at, *key)
+                       for key, (number, at) in self._started.items() if key not in self._finished]
+            if started:
+                self.db.executemany(
+                    "UPDATE steps SET status='running', attempts=?, attempt_log=?,"
+                    " started_at=COALESCE(started_at, ?) WHERE run_id=? AND step_id=?", started)
+            if self._finished:
+                self.db.executemany(
+                    "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
+                    " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?",
+                    list(self._finished.values()))
+            self._started.clear()
+            self._finished.clear()
+        if self._in_tx:
+            self.db.execute("COMMIT")
+            self._in_tx = False
+
+    def close(self) -> None:
+        self.commit()
+        self.db.close()
+
+    # -- writes (the scheduler's) ------------------------------------------------------------
+    @_guarded
+    def start_run(self, *, run_id: str, workflow_id: str, workflow_name: str, source: str | None,
+                  definition: str | None, strategy: str, dry_run: bool, variables: dict[str, Any],
+                  step_ids: Iterable[tuple[str, str]], resumed: bool = False) -> None:
+        """Record a run as running (a new one, or a resumed one: its steps are kept)."""
+        self._begin()
+        now = time.time()
+        if resumed:
+            self.db.execute(
+                "UPDATE runs SET status='running', strategy=?, error=NULL, rollback=NULL, finished_at=NULL,"
+                " pid=?, host=?, resumed=resumed+1, definition=COALESCE(?, definition) WHERE run_id=?",
+                (strategy, os.getpid(), socket.gethostname(), definition, run_id),
+            )
+            for row in self.db.execute("SELECT step_id, attempt_log FROM steps WHERE run_id=?", (run_id,)):
+                self._logs[(run_id, row["step_id"])] = _unjson(row["attempt_log"]) or []
+        else:
+            self.db.execute(
+                "INSERT INTO runs (run_id, workflow_id, workflow_name, source, definition, status, strategy,"
+                " dry_run, variables, started_at, pid, host) VALUES (?,?,?,?,?,'running',?,?,?,?,?,?)",
+                (run_id, workflow_id, workflow_name, source, definition, strategy, int(dry_run),
+                 _json(variables), now, os.getpid(), socket.gethostname()),
+            )
+        self.db.executemany(
+            "INSERT INTO steps (run_id, step_id, status, fingerprint, position) VALUES (?,?,'pending',?,?)"
+            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint,"
+            " position=excluded.position",
+            ((run_id, sid, fp, n) for n, (sid, fp) in enumerate(step_ids)),
+        )
+        self.commit()
+
+    def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
+        key = (run_id, step_id)
+        log = self._logs.setdefault(key, [])
+        log.append({"number": number, "status": "running", "started_at": started_at})
+        self._started[key] = (number, started_at)  # serialised at commit, if still running then
+
+    def attempt_finished(self, run_id: str, step_id: str, number: int, status: str, started_at: float | None,
+                         error: str | None) -> None:
+        log = self._logs.setdefault((run_id, step_id), [])
+        entry = next((e for e in reversed(log) if e["number"] == number), None)
+        if entry is None:
+            entry = {"number": number, "started_at": started_at}
+            log.append(entry)
+        entry.update(status=status, finished_at=time.time(), error=error)
+
+    def step_finished(self, run_id: str, step_id: str, *, status: str, attempts: int, output: Any,
+                      variables: dict[str, Any] | None, memo: Any, error: str | None, reason: str | None,
+                      started_at: float | None, finished_at: float | None, duration: float, seq: int) -> None:
+        key = (run_id, step_id)
+        self._finished[key] = (status, attempts, _json(self._logs.get(key) or None), _json(output),
+                               _json(variables or None), _json(memo), error, reason, started_at, finished_at,
+                               duration, seq, run_id, step_id)
+
+    @_guarded
+    def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
+        self.commit()
+        self._begin()
+        self.db.execute("UPDATE steps SET status=?, error=COALESCE(?, error) WHERE run_id=? AND step_id=?",
+                        (status, error, run_id, step_id))
+
+    @_guarded
+    def finish_run(self, run_id: str, *, status: str, error: str | None, variables: dict[str, Any],
+                   rollback: str | None = None) -> None:
+        self.commit()
+        self._begin()
+        self.db.execute(
+            "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=? WHERE run_id=?",
+            (status, error, _json(variables), rollback, time.time(), run_id))
+        self.commit()
+
+    @_guarded
+    def mark_failed(self, run_id: str, error: str) -> None:
+        """End a run that stopped on an internal error (its variables are kept for resume)."""
+        self.commit()
+        self._begin()
+        self.db.execute("UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?",
+                        (error, time.time(), run_id))
+        self.commit()
+
+    # -- reads ---------------------------------------------------------------------------------
+    @_guarded
+    def runs(self, limit: int = 20, workflow_id: str | None = None) -> list[dict[str, Any]]:
+        """Recent runs, newest first; a 'running' run whose process is gone reads 'interrupted'."""
+        query = "SELECT * FROM runs"
+        args: tuple = ()
+        if workflow_id is not None:
+            query += " WHERE workflow_id=?"
+            args = (workflow_id,)
+        rows = self.db.execute(query + " ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
+        return [self._run_row(r) for r in rows]
+
+    @_guarded
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run with its steps (in completion order, then in file order) and their attempts."""
+        row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
+            if len(rows) != 1:
+                raise StoreError(f"no run '{run_id}' in {self.path}" if not rows
+                                 else f"run id prefix '{run_id}' is ambiguous in {self.path}")
+            row = rows[0]
+        run = self._run_row(row)
+        steps = self.db.execute(
+            "SELECT * FROM steps WHERE run_id=? ORDER BY seq IS NULL, seq, position", (run["run_id"],)).fetchall()
+        run["steps"] = []
+        for s in steps:
+            step = dict(s)
+            for key in ("output", "variables", "memo", "attempt_log"):
+                step[key] = _unjson(step[key])
+            step["attempt_log"] = step["attempt_log"] or []
+            step.pop("position", None)
+            if run["status"] == "interrupted" and step["status"] == "running":
+                step["status"] = "interrupted"
+            run["steps"].append(step)
+        return run
+
+    def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
+        run = dict(row)
+        run["variables"] = _unjson(run["variables"])
+        if run["status"] == "running" and not _alive(run["pid"], run["host"]):
+            run["status"] = "interrupted"
+        return run
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    if pid is None or host != socket.gethostname():
+        return True  # another machine's run: assume it is still going
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
