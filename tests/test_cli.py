@@ -256,3 +256,25 @@ def test_schema_publishes_parameter_classes(runner):
     assert every["validate.condition"]["parameters"]["properties"]["one_of"]["default"] is None
     bad = runner.invoke(main, ["schema", "wiat"])
     assert bad.exit_code == 2 and bad.output == "error: unknown action 'wiat' (did you mean 'wait'?)\n"
+
+
+def test_help_imports_neither_engine_nor_storage_nor_parsers():
+    """Start-up: `wfe --help` loads no engine, SQLite, YAML, asyncio or cattrs."""
+    code = "import sys; sys.argv = ['wfe', '--help']\n" \
+           "from wfe_core.cli import main\n" \
+           "try:\n    main()\nexcept SystemExit:\n    pass\n" \
+           "heavy = ('wfe_core.engine', 'wfe_core.run', 'wfe_core.store.runstore', 'sqlite3', 'yaml', 'asyncio', " \
+           "'cattrs', 'pluggy')\n" \
+           "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_public_names_resolve_lazily_and_completely():
+    import wfe_core
+
+    for name in wfe_core.__all__:
+        assert getattr(wfe_core, name) is not None, name
+    assert set(wfe_core.__all__) <= set(dir(wfe_core))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        wfe_core.Nope  # noqa: B018

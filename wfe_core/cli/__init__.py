@@ -11,11 +11,11 @@ import sys
 import warnings
 from typing import Any
 
-import attrs
 import click
 
-from wfe_core import __version__
 from wfe_core.model.errors import InvalidWorkflowError, WfeError
+
+from wfe_core import __version__
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -41,6 +41,8 @@ def _load(path: str) -> Any:
 
 def _located(problems: list[Any], file: str) -> list[Any]:
     from wfe_core.load.loader import WorkflowLoader
+
+    import attrs
 
     return WorkflowLoader().locate([p if p.source else attrs.evolve(p, source=file) for p in problems], file)
 
