@@ -15,7 +15,9 @@ import nox
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
-TEST_DEPS = ["pytest>=8", "hypothesis>=6"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6", "pytest-timeout>=2.2"]
+#: A hung test fails after this many seconds instead of hanging CI.
+TEST_TIMEOUT = "300"
 
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["core", *[f"plugin-{p}" for p in PLUGINS], "all", "template", "packaging"]
@@ -25,7 +27,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
     # pytest exits 5 when it collected nothing: that fails the session, as it should.
     # Tests point WFE_STORE into their tmp_path; this catches any that would not.
     store = Path(session.create_tmp()) / "stray-runs.sqlite"
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs,
+    session.run("pytest", "-q", "-p", "no:cacheprovider", f"--timeout={TEST_TIMEOUT}", *paths, *session.posargs,
                 env={"WFE_STRICT_PLUGINS": "1", "WFE_STORE": str(store)})
 
 
