@@ -29,6 +29,7 @@ _EXPORTS = {
     "ProgressTracker": "wfe_core.run.progress",
     "Reporter": "wfe_core.plugin.capabilities",
     "ResumeError": "wfe_core.store.durable",
+    "ReportLevel": "wfe_core.monitoring",
     "RollbackHandler": "wfe_core.plugin.capabilities",
     "RunStats": "wfe_core.model.workflow",
     "RunStatus": "wfe_core.model.workflow",
@@ -37,6 +38,7 @@ _EXPORTS = {
     "StepContext": "wfe_core.model.context",
     "StepRecord": "wfe_core.model.workflow",
     "StepResult": "wfe_core.model.workflow",
+    "StatusReporter": "wfe_core.monitoring",
     "StepStatus": "wfe_core.model.workflow",
     "StoreError": "wfe_core.store.runstore",
     "Strategy": "wfe_core.plugin.capabilities",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
     from wfe_core.engine import WorkflowEngine
     from wfe_core.load.loader import WorkflowLoader
     from wfe_core.model.context import StepCancelled, StepContext
+    from wfe_core.monitoring import ReportLevel, StatusReporter
     from wfe_core.model.errors import (
         ActionError,
         CycleError,
