@@ -221,12 +221,19 @@ def _record_name(kind: str, record: Any) -> str:
 def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Provided) -> None:
     """Add one record, refusing a second provider of the same name."""
     noun = _KINDS[kind][2]
+    # An action's own compensation and a handler another plugin provides for it clash
+    # whichever of the two plugins is collected first.
     if kind == "rollback_handlers":
         owner = provided["actions"].get(name)
         if owner is not None and owner.record.rollback is not None:
             raise PluginError(
                 f"{noun} for '{name}' is provided by both plugin {owner.plugin.label} and plugin {new.plugin.label}"
             )
+    if kind == "actions" and new.record.rollback is not None and name in provided["rollback_handlers"]:
+        other = provided["rollback_handlers"][name].plugin
+        raise PluginError(
+            f"rollback handler for '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}"
+        )
     if name in provided[kind]:
         other = provided[kind][name].plugin
         raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
