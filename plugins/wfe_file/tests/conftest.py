@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfe_core.model.context import StepContext
+from wfe_core import StepContext
 from wfe_core.plugin import structure
 
 from wfe_file.paths import FILE_ROOT_ENV

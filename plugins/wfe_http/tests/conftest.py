@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wfe_core.model.context import StepContext
+from wfe_core import StepContext
 from wfe_http_testserver import TestServer
 
 import wfe_http.plugin
