@@ -85,3 +85,14 @@ def test_an_unmarked_function_is_not_a_hook():
     registry = load_plugins(autoload=False, strict=True,
                             extra={"plain": types.SimpleNamespace(__name__="plain", wfe_actions=wfe_actions)})
     assert "unmarked.x" not in registry.actions
+
+
+def test_a_hook_marked_optional_is_accepted_for_forward_compatibility():
+    """A plugin may implement a hook only a newer wfe defines, if it says so."""
+    @hookimpl(optionalhook=True)
+    def wfe_from_the_future():
+        return 1
+
+    later = types.SimpleNamespace(__name__="later", wfe_from_the_future=wfe_from_the_future)
+    registry = load_plugins(autoload=False, strict=True, extra={"later": later})
+    assert "later" in [i.name for i in registry.infos] and registry.problems == []

@@ -2,7 +2,8 @@
 
 A plugin is a module (or object) with functions marked ``@hookimpl`` whose names match
 the specs below; a ``@hookimpl`` whose name matches none (a typo such as ``wfe_action``)
-makes the plugin fail to load. wfe's own built-in plugins
+makes the plugin fail to load. A hook that only newer versions of wfe define can be
+marked ``@hookimpl(optionalhook=True)``: older versions then ignore it. wfe's own built-in plugins
 (:data:`wfe_core.plugin.registry.BUILTIN_PLUGINS`) are ordinary modules registered the
 same way as third-party ones, before them; third-party plugins are found through the
 ``wfe`` entry-point group (``[project.entry-points.wfe] name = "package.module"``).

@@ -115,7 +115,15 @@ class PluginLoadWarning(UserWarning):
 
 @attrs.frozen
 class PluginInfo:
-    """A registered plugin and what it provides."""
+    """A registered plugin and what it provides.
+
+    Attributes:
+        name: the plugin's name (entry-point name, built-in name, or ``extra`` key).
+        distribution, version: the distribution it came from (``wfe-core`` for built-ins;
+            ``None`` for plugins registered directly).
+        module: the plugin module's (or object's) name.
+        provides: kind (``actions``, ``strategies`` …) -> the names it provides.
+    """
 
     name: str
     distribution: str | None
@@ -125,6 +133,7 @@ class PluginInfo:
 
     @property
     def label(self) -> str:
+        """``'name' (distribution version)`` for messages that name the plugin."""
         if self.distribution:
             return f"'{self.name}' ({self.distribution} {self.version})"
         return f"'{self.name}'"
