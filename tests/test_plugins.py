@@ -35,7 +35,9 @@ def _install_dist(root, dist: str, module: str, body: str, ep_name: str) -> None
 def test_builtins_are_registered_like_plugins():
     registry = load_plugins(autoload=False)
     names = [i.name for i in registry.infos]
-    assert names == ["wfe.variables", "wfe.utility", "wfe.strategies", "wfe.validators", "wfe.reporters"]
+    assert names == ["wfe.variables", "wfe.wait", "wfe.condition", "wfe.strategy.sequential", "wfe.strategy.parallel",
+                     "wfe.strategy.hybrid", "wfe.strategy.adaptive", "wfe.structure", "wfe.templates",
+                     "wfe.reporter.console", "wfe.reporter.json"]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
     assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"
@@ -43,9 +45,16 @@ def test_builtins_are_registered_like_plugins():
 
 def test_a_builtin_can_be_blocked_and_replaced():
     replacement = _plugin("my_wait", "wait")
-    registry = load_plugins(autoload=False, block=["wfe.utility"], extra={"my_wait": replacement})
+    registry = load_plugins(autoload=False, block=["wfe.wait"], extra={"my_wait": replacement})
     assert registry.provided["actions"]["wait"].plugin.name == "my_wait"
-    assert "validate.condition" not in registry.actions
+    # wait and validate.condition are separate built-ins now: blocking one keeps the other.
+    assert registry.provided["actions"]["validate.condition"].plugin.name == "wfe.condition"
+
+
+def test_the_name_of_a_builtin_before_the_split_still_blocks_its_parts():
+    registry = load_plugins(autoload=False, block=["wfe.utility", "wfe.strategies"])
+    assert "wait" not in registry.actions and "validate.condition" not in registry.actions
+    assert registry.strategies == {}
 
 
 def test_block_through_environment(monkeypatch):
@@ -63,7 +72,7 @@ def test_duplicate_action_names_both_plugins():
 def test_duplicate_with_a_builtin_names_its_distribution():
     with pytest.raises(PluginError) as info:
         load_plugins(autoload=False, extra={"mine": _plugin("mine", "wait")})
-    assert str(info.value).startswith("action 'wait' is provided by both plugin 'wfe.utility' (wfe-core ")
+    assert str(info.value).startswith("action 'wait' is provided by both plugin 'wfe.wait' (wfe-core ")
     assert str(info.value).endswith(" and plugin 'mine'")
 
 

@@ -2,10 +2,16 @@
 ``pytest -p wfe_core.testing`` or ``pytest_plugins = ["wfe_core.testing"]``.
 
 Fixtures:
-    ``wfe_isolated_store`` (autouse): ``$WFE_STORE`` points into ``tmp_path``.
+    ``wfe_isolated_store`` (autouse): ``$WFE_STORE`` points at ``tmp_path / "runs.sqlite"``,
+    so runs a test makes are never recorded in the user's store.
     ``wfe_plugins``: a hermetic registry factory — ``wfe_plugins(my_plugin)`` gives the
     built-ins plus exactly the plugins named, with entry-point autoloading off.
-    ``wfe_context``: a factory for a real :class:`StepContext` rooted in ``tmp_path``.
+    ``wfe_context``: a factory for a real :class:`StepContext` rooted in ``tmp_path``:
+    ``wfe_context(action="my.act", step_id="s", timeout=5, dry_run=True)``.
+    ``wfe_call``: :func:`call_action`, calling an action as the core does.
+
+Functions: :func:`hermetic_plugins`, :func:`make_context` (the fixtures' factories, for
+use outside fixtures) and :func:`call_action` (call an action as the core does).
 
 :class:`ActionContract` is a base class of shared tests every action should pass:
 subclass it, set ``plugin`` (your plugin module) and ``action_name``, and give
@@ -28,7 +34,7 @@ from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.plugin.capabilities import Action
 from wfe_core.validate.validator import WorkflowValidator
 
-__all__ = ["ActionContract", "hermetic_plugins", "make_context"]
+__all__ = ["ActionContract", "call_action", "hermetic_plugins", "make_context"]
 
 
 def hermetic_plugins(*plugins: Any, **named: Any) -> Plugins:
@@ -38,28 +44,55 @@ def hermetic_plugins(*plugins: Any, **named: Any) -> Plugins:
     return load_plugins(autoload=False, strict=True, extra=extra)
 
 
-def make_context(tmp_path: Any, step: WorkflowStep | None = None, **fields: Any) -> StepContext:
-    """A real :class:`StepContext` for calling an action directly."""
-    step = step or WorkflowStep(id="step", action="test")
-    return StepContext(run_id="test-run", workflow_id="test", step=step, workdir=tmp_path, **fields)
+def make_context(workdir: Any, step: WorkflowStep | None = None, *, action: str = "test", step_id: str = "step",
+                 timeout: float | None = None, **fields: Any) -> StepContext:
+    """A real :class:`StepContext` for calling an action directly.
+
+    Args:
+        workdir: the step's working directory (``fields["workdir"]`` wins if given).
+        step: the step being run; else a step ``step_id`` calling ``action``, with
+            ``timeout`` seconds if given.
+        fields: further :class:`StepContext` fields (``dry_run``, ``variables``, ...).
+    """
+    if step is None:
+        step = WorkflowStep(id=step_id, action=action, **({} if timeout is None else {"timeout": timeout}))
+    fields.setdefault("workdir", workdir)
+    return StepContext(run_id="test-run", workflow_id="test", step=step, **fields)
+
+
+def call_action(action: Action, parameters: Any, context: StepContext) -> Any:
+    """Call ``action`` as the core does: ``parameters`` (a dict) structured into its
+    parameter class first — unknown keys and bad values raise
+    :class:`~wfe_core.model.errors.InvalidWorkflowError` — then ``action.func``."""
+    if action.parameters is not None:
+        parameters = structure(parameters, action.parameters)
+    return action.func(parameters, context)
 
 
 @pytest.fixture(autouse=True)
 def wfe_isolated_store(tmp_path: Any, monkeypatch: Any) -> Any:
     """Runs made in a test are recorded in a store under ``tmp_path``, never the user's."""
-    path = tmp_path / "wfe-runs.sqlite"
+    path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("WFE_STORE", str(path))
     return path
 
 
 @pytest.fixture
 def wfe_plugins() -> Callable[..., Plugins]:
+    """:func:`hermetic_plugins`: ``wfe_plugins(my_plugin)`` is the built-ins plus ``my_plugin``."""
     return hermetic_plugins
 
 
 @pytest.fixture
 def wfe_context(tmp_path: Any) -> Callable[..., StepContext]:
-    return lambda step=None, **fields: make_context(tmp_path, step, **fields)
+    """:func:`make_context` rooted in ``tmp_path``: ``wfe_context(action="x.y", dry_run=True)``."""
+    return lambda step=None, **fields: make_context(fields.pop("workdir", tmp_path), step, **fields)
+
+
+@pytest.fixture
+def wfe_call() -> Callable[[Action, Any, StepContext], Any]:
+    """:func:`call_action`: ``wfe_call(action, {"path": "x"}, context)`` runs it as the core does."""
+    return call_action
 
 
 class ActionContract:
@@ -112,7 +145,7 @@ class ActionContract:
         params = self.valid_parameters
         if action.parameters is not None:
             params = structure(params, action.parameters)
-        value = action.func(params, make_context(tmp_path))
+        value = action.func(params, make_context(tmp_path, action=action.name))
         if isinstance(value, StepResult):
             assert isinstance(value.success, bool)
             assert value.success or value.error, "a failed StepResult needs an error message"

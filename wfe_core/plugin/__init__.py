@@ -6,6 +6,20 @@ registration hooks return the frozen capability records below; the core collects
 wfe's own plugins (wfe-file, wfe-shell, wfe-http, ...) import nothing from wfe_core but
 this module, so what they use is what a third party can use too.
 
+What is here:
+
+- the hook marker :data:`hookimpl` and the records :class:`Action`, :class:`Strategy`,
+  :class:`Validator`, :class:`Reporter`, :class:`RollbackHandler`, :class:`Event`;
+- what actions receive and return: :class:`StepContext`, :class:`StepResult`,
+  :class:`ActionError`, :class:`StepCancelled`;
+- what validators receive and return: :class:`Workflow`, :class:`WorkflowStep`,
+  :class:`Problem`, :class:`InvalidWorkflowError`, :func:`did_you_mean`;
+- parameter classes: :func:`structure` (the core's strict converter), :func:`describe`,
+  :func:`positive_seconds`;
+- helpers the plugins would otherwise each rewrite: :func:`is_templated`,
+  :func:`action_calls` / :class:`ActionCall`, :func:`looks_secret` (for validators);
+  :func:`backoff_delay`, :func:`os_errors` / :func:`describe_os_error` (for actions).
+
 The machinery behind it lives beside it: ``hookspecs`` (the contract), ``capabilities``
 (the records), ``registry`` (building the plugin manager) and ``builtins/`` (the core's
 own plugins, registered exactly like external ones).
@@ -18,10 +32,15 @@ from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.plugin.checks import ActionCall, action_calls, is_templated, looks_secret
 from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.plugin.os_errors import describe_os_error, os_errors
+from wfe_core.plugin.parameters import positive_seconds
+from wfe_core.plugin.retry import backoff_delay
 
 __all__ = [
     "Action",
+    "ActionCall",
     "ActionError",
     "Event",
     "InvalidWorkflowError",
@@ -35,8 +54,15 @@ __all__ = [
     "Validator",
     "Workflow",
     "WorkflowStep",
+    "action_calls",
+    "backoff_delay",
     "describe",
+    "describe_os_error",
     "did_you_mean",
     "hookimpl",
+    "is_templated",
+    "looks_secret",
+    "os_errors",
+    "positive_seconds",
     "structure",
 ]

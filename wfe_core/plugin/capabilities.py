@@ -76,8 +76,9 @@ class Strategy:
 
     Attributes:
         name: e.g. ``parallel``.
-        factory: ``factory(plan, max_workers) -> policy``; see :mod:`wfe_core.strategies`
-            for the policy protocol the scheduler drives.
+        factory: ``factory(plan, max_workers) -> policy``; see
+            :mod:`wfe_core.plugin.builtins.strategies.policy` for the policy protocol the
+            scheduler drives.
         description: one line for ``wfe plugins``.
     """
 

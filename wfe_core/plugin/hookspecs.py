@@ -1,12 +1,21 @@
-"""The contract between wfe and its plugins.
+"""The contract between wfe and its plugins: the hooks wfe calls.
 
 A plugin is a module (or object) with functions marked ``@hookimpl`` whose names match
-the specs below. Built-in plugins are ordinary modules registered the same way as
-external ones, found through the ``wfe`` entry-point group.
+the specs below; a ``@hookimpl`` whose name matches none (a typo such as ``wfe_action``)
+makes the plugin fail to load. A hook that only newer versions of wfe define can be
+marked ``@hookimpl(optionalhook=True)``: older versions then ignore it. wfe's own built-in plugins
+(:data:`wfe_core.plugin.registry.BUILTIN_PLUGINS`) are ordinary modules registered the
+same way as third-party ones, before them; third-party plugins are found through the
+``wfe`` entry-point group (``[project.entry-points.wfe] name = "package.module"``).
 
-Registration hooks (``wfe_actions`` …) are called once, when the plugin registry is
-built, and return an iterable of frozen records from :mod:`wfe_core.plugin.capabilities`. Keep
-their module imports light: heavy imports belong inside the action functions.
+Registration hooks (``wfe_actions``, ``wfe_strategies``, ``wfe_validators``,
+``wfe_reporters``, ``wfe_rollback_handlers``) are called once per plugin when the plugin
+registry is built (each ``wfe`` command, each :func:`~wfe_core.plugin.registry.load_plugins`)
+and return an iterable of frozen records from :mod:`wfe_core.plugin.capabilities`. Two
+plugins returning records of one kind under one name is an error naming both; to replace
+a built-in, block it (``WFE_BLOCK_PLUGINS``) and provide the same name. Keep module
+imports light: the registry imports every plugin, so heavy imports belong inside the
+action functions.
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ import pluggy
 
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 
-__all__ = ["hookimpl", "hookspec", "PROJECT"]
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
 
+#: The pluggy project name: hooks are marked ``@hookimpl`` = ``pluggy.HookimplMarker("wfe")``.
 PROJECT = "wfe"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -29,9 +39,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def wfe_actions() -> Iterable[Action]:
     """Return the actions this plugin provides.
 
-    Called once per registry build, with no arguments. Return an iterable of
-    :class:`~wfe_core.plugin.capabilities.Action`. Two plugins returning actions of the same name
-    is an error naming both plugins.
+    Called once per registry build, with no arguments, on the thread building it.
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.Action` (or ``None``
+        for none). An action name another plugin also returns is an error naming both
+        plugins; a record of another type is an error naming this plugin.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -39,18 +53,34 @@ def wfe_actions() -> Iterable[Action]:
 def wfe_strategies() -> Iterable[Strategy]:
     """Return the execution strategies this plugin provides.
 
-    Called once per registry build. Return an iterable of
-    :class:`~wfe_core.plugin.capabilities.Strategy`; names must be unique across plugins.
+    Called once per registry build, with no arguments. A strategy is chosen by name with
+    ``wfe run --strategy NAME`` or ``WorkflowEngine(default_strategy=NAME)``; its factory
+    is then called once per run (see :mod:`wfe_core.plugin.builtins.strategies.policy`
+    for the policy it must build).
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.Strategy`; names must
+        be unique across plugins.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec
 def wfe_validators() -> Iterable[Validator]:
-    """Return the workflow validators this plugin provides.
+    """Return the workflow checks this plugin provides.
 
-    Called once per registry build. Each :class:`~wfe_core.plugin.capabilities.Validator` is run by
-    :class:`~wfe_core.validate.validator.WorkflowValidator` over every workflow before it runs
-    and by ``wfe validate``; names must be unique across plugins.
+    Called once per registry build, with no arguments. Each check is then called as
+    ``check(workflow, context)`` by :class:`~wfe_core.validate.validator.WorkflowValidator`
+    over every workflow before it runs and by ``wfe validate``, with a
+    :class:`~wfe_core.validate.validator.ValidationContext`; it yields
+    :class:`~wfe_core.model.errors.Problem` s (``severity="warning"`` for findings that
+    strict validation turns into errors). :func:`~wfe_core.plugin.action_calls` and
+    :func:`~wfe_core.plugin.is_templated` help write one.
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.Validator`; names must
+        be unique across plugins.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -58,18 +88,32 @@ def wfe_validators() -> Iterable[Validator]:
 def wfe_reporters() -> Iterable[Reporter]:
     """Return the reporters this plugin provides.
 
-    Called once per registry build. A :class:`~wfe_core.plugin.capabilities.Reporter` is selected by
-    name (``wfe run --reporter NAME``) and receives every event of the run.
+    Called once per registry build, with no arguments. A reporter is selected by name
+    (``wfe run --reporter NAME``; ``console`` by default); its factory is called with the
+    output stream, and the object it returns receives every event of the run (``handle``,
+    on the scheduler thread) and ``close()`` at the end.
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.Reporter`; names must
+        be unique across plugins.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec
 def wfe_rollback_handlers() -> Iterable[RollbackHandler]:
-    """Return compensation for actions, including actions of other plugins.
+    """Return compensation for actions — typically actions of *other* plugins.
 
-    Called once per registry build. A :class:`~wfe_core.plugin.capabilities.RollbackHandler` named
-    here takes precedence over no handler, but an action's own ``Action.rollback`` and
-    a handler from another plugin for the same action is an error naming both.
+    Called once per registry build, with no arguments. A handler is used for a step
+    whose action it names when the step declares no ``rollback_action``: its ``prepare``
+    runs before each attempt (when the run may need to roll back) and its ``compensate``
+    during rollback, in reverse completion order. An action's own ``Action.rollback``
+    and a handler from another plugin for the same action is an error naming both, as
+    are two handlers for one action.
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.RollbackHandler`.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -78,20 +122,29 @@ def wfe_event(event: Event) -> None:
     """Observe one run or step event.
 
     Called on the scheduler thread (never concurrently) for every event of every run,
-    in the order events happen. ``event`` is a frozen :class:`~wfe_core.plugin.capabilities.Event`.
-    The return value is ignored. Keep it quick: the scheduler waits for it. An exception
+    in the order events happen. Keep it quick: the scheduler waits for it. An exception
     is logged and the run goes on.
+
+    :param event: the frozen :class:`~wfe_core.plugin.capabilities.Event` (secrets
+        already masked).
+    :return: nothing; the return value is ignored.
+
+    .. versionadded:: 0.1
     """
 
 
 @hookspec(firstresult=True)
 def wfe_make_executor(max_workers: int) -> Any:
-    """Return the ``concurrent.futures.Executor`` that runs step actions, or ``None``.
+    """Supply the ``concurrent.futures.Executor`` that runs step actions.
 
-    Called once per run, before the first step is dispatched; ``max_workers`` is the
-    run's concurrency limit. First non-None result wins; when every plugin returns
-    ``None`` the core uses a ``ThreadPoolExecutor``. The engine shuts the executor down
-    when the run ends.
+    Called once per run, before the first step is dispatched. First non-None result
+    wins (later plugins are not asked); when every plugin returns ``None`` the core uses
+    its own thread pool. The engine shuts the executor down when the run ends.
+
+    :param max_workers: the run's concurrency limit (the strategy's worker count).
+    :return: an ``Executor``, or ``None`` to leave the choice to other plugins.
+
+    .. versionadded:: 0.1
     """
 
 
@@ -102,5 +155,9 @@ def wfe_force_stop() -> None:
     Called on the main thread when a second Ctrl-C (or SIGTERM) stops ``wfe`` without
     waiting for running steps, just before the process exits. Kill child processes
     (e.g. with SIGKILL to their process groups) and return quickly; nothing else runs
-    afterwards. The return value is ignored; an exception is ignored too.
+    afterwards. An exception is logged and ignored.
+
+    :return: nothing; the return value is ignored.
+
+    .. versionadded:: 0.1
     """

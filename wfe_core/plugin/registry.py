@@ -1,8 +1,20 @@
 """Building the plugin registry: the one place that talks to pluggy.
 
 :func:`load_plugins` registers the built-in plugin modules exactly like external ones,
-then the entry points of group ``wfe``, and collects their records into a
-:class:`Plugins` facade. The rest of wfe never calls ``pm.hook`` directly.
+then the plugins of the ``wfe`` entry-point group, then ``extra`` plugins; checks with
+``pm.check_pending()`` that every ``@hookimpl`` names a hook wfe defines; and collects the
+records each plugin's registration hooks return into a :class:`Plugins` facade, each
+attributed to its plugin (so that two plugins claiming one name is an error naming
+both). The rest of wfe never calls ``pm.hook`` directly.
+
+Blocking and replacing built-ins: every built-in in :data:`BUILTIN_PLUGINS` can be left
+out with ``WFE_BLOCK_PLUGINS`` (or ``block=``) and replaced by any plugin providing
+records of the same names — except the *essential* ones in :data:`ESSENTIAL_PLUGINS`,
+whose checks the scheduler relies on: blocking one of those is a :class:`PluginError`
+(``wfe`` exits 2 with a one-line message), as pytest refuses ``-p no:`` for its
+essential plugins. Without a blocked built-in, a workflow that needs what it provided
+fails validation (or, for a strategy or reporter, names what is known), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -19,14 +31,17 @@ import attrs
 import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
-from wfe_core.model.errors import PluginError
+from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 
 __all__ = [
     "AUTOLOAD_ENV",
     "BLOCK_ENV",
+    "BUILTIN_ALIASES",
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "ESSENTIAL_PLUGINS",
+    "STRICT_ENV",
     "PluginInfo",
     "PluginLoadWarning",
     "Plugins",
@@ -44,13 +59,34 @@ BLOCK_ENV = "WFE_BLOCK_PLUGINS"
 #: Set to a non-empty value to make a plugin that fails to load an error.
 STRICT_ENV = "WFE_STRICT_PLUGINS"
 
-#: Built-in plugins: name -> module. Blockable and replaceable like any other plugin.
+_BUILTINS = "wfe_core.plugin.builtins"
+#: Built-in plugins: name -> module, registered in this order before any other plugin.
+#: Each can be blocked and replaced like any other plugin, except the essential ones.
 BUILTIN_PLUGINS = {
-    "wfe.variables": "wfe_core.plugin.builtins.variables",
-    "wfe.utility": "wfe_core.plugin.builtins.utility",
-    "wfe.strategies": "wfe_core.plugin.builtins.strategies",
-    "wfe.validators": "wfe_core.plugin.builtins.validators",
-    "wfe.reporters": "wfe_core.plugin.builtins.reporters",
+    "wfe.variables": f"{_BUILTINS}.variables",
+    "wfe.wait": f"{_BUILTINS}.wait",
+    "wfe.condition": f"{_BUILTINS}.condition",
+    "wfe.strategy.sequential": f"{_BUILTINS}.strategies.sequential",
+    "wfe.strategy.parallel": f"{_BUILTINS}.strategies.parallel",
+    "wfe.strategy.hybrid": f"{_BUILTINS}.strategies.hybrid",
+    "wfe.strategy.adaptive": f"{_BUILTINS}.strategies.adaptive",
+    "wfe.structure": f"{_BUILTINS}.structure",
+    "wfe.templates": f"{_BUILTINS}.template_references",
+    "wfe.reporter.console": f"{_BUILTINS}.reporters.console",
+    "wfe.reporter.json": f"{_BUILTINS}.reporters.json_lines",
+}
+
+#: Built-ins that cannot be blocked: the structural validators (actions exist, their
+#: literal parameters fit, dependencies form a DAG) are what lets the scheduler trust a
+#: plan; without them a step naming a missing action reached the run loop as a KeyError.
+ESSENTIAL_PLUGINS = frozenset({"wfe.structure"})
+
+#: Names of built-ins before they were split, still accepted in ``WFE_BLOCK_PLUGINS``.
+BUILTIN_ALIASES = {
+    "wfe.utility": ("wfe.wait", "wfe.condition"),
+    "wfe.strategies": tuple(n for n in BUILTIN_PLUGINS if n.startswith("wfe.strategy.")),
+    "wfe.reporters": ("wfe.reporter.console", "wfe.reporter.json"),
+    "wfe.validators": ("wfe.structure", "wfe.templates"),
 }
 
 #: Where our own first-party actions live, for "which package do I install" messages.
@@ -60,6 +96,9 @@ FIRST_PARTY_PREFIXES = {
     "http.": "wfe-http",
     "claude_flow.": "wfe-claude-flow",
 }
+
+#: The hooks wfe defines, for "did you mean" when a plugin implements an unknown one.
+HOOK_NAMES = tuple(sorted(name for name in vars(hookspecs) if name.startswith("wfe_")))
 
 _KINDS = {
     "actions": ("wfe_actions", Action, "action"),
@@ -76,7 +115,15 @@ class PluginLoadWarning(UserWarning):
 
 @attrs.frozen
 class PluginInfo:
-    """A registered plugin and what it provides."""
+    """A registered plugin and what it provides.
+
+    Attributes:
+        name: the plugin's name (entry-point name, built-in name, or ``extra`` key).
+        distribution, version: the distribution it came from (``wfe-core`` for built-ins;
+            ``None`` for plugins registered directly).
+        module: the plugin module's (or object's) name.
+        provides: kind (``actions``, ``strategies`` …) -> the names it provides.
+    """
 
     name: str
     distribution: str | None
@@ -86,6 +133,7 @@ class PluginInfo:
 
     @property
     def label(self) -> str:
+        """``'name' (distribution version)`` for messages that name the plugin."""
         if self.distribution:
             return f"'{self.name}' ({self.distribution} {self.version})"
         return f"'{self.name}'"
@@ -182,27 +230,41 @@ def _record_name(kind: str, record: Any) -> str:
 def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Provided) -> None:
     """Add one record, refusing a second provider of the same name."""
     noun = _KINDS[kind][2]
+    # An action's own compensation and a handler another plugin provides for it clash
+    # whichever of the two plugins is collected first.
     if kind == "rollback_handlers":
         owner = provided["actions"].get(name)
         if owner is not None and owner.record.rollback is not None:
             raise PluginError(
                 f"{noun} for '{name}' is provided by both plugin {owner.plugin.label} and plugin {new.plugin.label}"
             )
+    if kind == "actions" and new.record.rollback is not None and name in provided["rollback_handlers"]:
+        other = provided["rollback_handlers"][name].plugin
+        raise PluginError(
+            f"rollback handler for '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}"
+        )
     if name in provided[kind]:
         other = provided[kind][name].plugin
         raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
     provided[kind][name] = new
 
 
-def _collect(plugin: Any, label: str) -> dict[str, list[Any]]:
-    """Call each registration hook of one plugin and check its records."""
+def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, list[Any]]:
+    """Call each registration hook of one plugin through its pluggy hookimpls; check the records.
+
+    A hook call (``pm.hook.wfe_actions()``) merges every plugin's results into one list;
+    the registry calls each plugin's implementation on its own instead, so that every
+    record stays attributed to the plugin (and distribution) that returned it.
+    """
+    callers = {caller.name: caller for caller in pm.get_hookcallers(plugin) or ()}
     out: dict[str, list[Any]] = {}
-    for kind, (hook_name, record_type, noun) in _KINDS.items():
-        func = getattr(plugin, hook_name, None)
-        if func is None:
-            out[kind] = []
-            continue
-        records = list(func() or ())
+    for kind, (hook_name, record_type, _noun) in _KINDS.items():
+        records: list[Any] = []
+        caller = callers.get(hook_name)
+        for impl in caller.get_hookimpls() if caller is not None else ():
+            if impl.plugin is not plugin:
+                continue
+            records.extend(impl.function() or ())
         for record in records:
             if not isinstance(record, record_type):
                 raise PluginError(
@@ -210,6 +272,31 @@ def _collect(plugin: Any, label: str) -> dict[str, list[Any]]:
                     f"expected {record_type.__name__}"
                 )
         out[kind] = records
+    return out
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """The hooks ``plugin`` implements that wfe does not define (misspelled, or from a newer wfe)."""
+    return sorted(c.name for c in pm.get_hookcallers(plugin) or () if not c.has_spec())
+
+
+def _blocked(block: Iterable[str]) -> set[str]:
+    """The plugin names to leave out, aliases expanded; refuses an essential built-in."""
+    given = [(b.strip(), f"in {BLOCK_ENV}") for b in os.environ.get(BLOCK_ENV, "").split(",")]
+    given += [(b.strip(), "in block=") for b in block]
+    out: set[str] = set()
+    for name, where in given:
+        if not name:
+            continue
+        expanded = BUILTIN_ALIASES.get(name, (name,))
+        essential = [n for n in expanded if n in ESSENTIAL_PLUGINS]
+        if essential:
+            via = f" ('{name}' includes it)" if essential[0] != name else ""
+            raise PluginError(
+                f"built-in plugin '{essential[0]}'{via} is essential and cannot be blocked: the scheduler relies "
+                f"on its checks (actions exist, dependencies form a DAG); remove it from the names {where}"
+            )
+        out.update(expanded)
     return out
 
 
@@ -222,22 +309,30 @@ def load_plugins(
 ) -> Plugins:
     """Build the plugin registry.
 
+    Built-ins (:data:`BUILTIN_PLUGINS`) are registered first, then entry points of group
+    ``wfe``, then ``extra``. A plugin that fails to import, fails to register (its hooks do
+    not match the hookspecs' arguments), implements a hook wfe does not define (a typo
+    such as ``wfe_action``; found by ``pm.check_pending()``) or returns a wrong record is
+    left out with a :class:`PluginLoadWarning` naming it — or, when strict, is a
+    :class:`PluginError`.
+
     Args:
         autoload: load entry-point plugins; defaults to on unless ``WFE_DISABLE_PLUGIN_AUTOLOAD``.
         strict: a plugin that fails to load raises :class:`PluginError` instead of a
             :class:`PluginLoadWarning`; defaults to ``WFE_STRICT_PLUGINS``.
-        block: plugin names to leave out (added to ``WFE_BLOCK_PLUGINS``).
+        block: plugin names to leave out (added to ``WFE_BLOCK_PLUGINS``); the names a
+            built-in had before it was split (:data:`BUILTIN_ALIASES`) still work.
         extra: further plugins (modules or objects) to register, by name if a dict.
 
     Raises:
-        PluginError: two plugins provide the same name, or (strict) a plugin failed to load.
+        PluginError: two plugins provide the same name, an essential built-in
+            (:data:`ESSENTIAL_PLUGINS`) is blocked, or (strict) a plugin failed to load.
     """
     if autoload is None:
         autoload = not _env_flag(AUTOLOAD_ENV)
     if strict is None:
         strict = _env_flag(STRICT_ENV)
-    blocked = {b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip()}
-    blocked.update(block)
+    blocked = _blocked(block)
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -250,8 +345,9 @@ def load_plugins(
         warnings.warn(message, PluginLoadWarning, stacklevel=3)
 
     candidates: list[tuple[str, Any, str | None, str | None]] = []
+    core_version = _version("wfe-core")
     for name, module in BUILTIN_PLUGINS.items():
-        candidates.append((name, lambda m=module: importlib.import_module(m), "wfe-core", _version("wfe-core")))
+        candidates.append((name, lambda m=module: importlib.import_module(m), "wfe-core", core_version))
     if autoload:
         for ep in _entry_points():
             dist = ep.dist.name if ep.dist else None
@@ -261,8 +357,8 @@ def load_plugins(
     for name, plugin in items:
         candidates.append((name, lambda p=plugin: p, None, None))
 
-    infos: list[PluginInfo] = []
-    provided: dict[str, dict[str, Provided]] = {kind: {} for kind in _KINDS}
+    # 1. Load and register every plugin that is not blocked.
+    registered: list[tuple[Any, PluginInfo, str]] = []
     for name, load, dist, version in candidates:
         if name in blocked:
             continue
@@ -273,23 +369,43 @@ def load_plugins(
             fail(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
             continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        label = PluginInfo(name, dist, version, module).label
         if pm.get_plugin(name) is not None:
-            first = next(i for i in infos if i.name == name)
+            first = next(info for _, info, _ in registered if info.name == name)
             raise PluginError(f"two plugins are named '{name}': {first.module} from {first.distribution} and "
                               f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}")
         try:
             pm.register(plugin, name=name)
-            records = _collect(plugin, label)
         except Exception as exc:
-            if pm.get_plugin(name) is not None:
-                pm.unregister(name=name)
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
-        info = PluginInfo(
-            name, dist, version, module,
-            provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs},
-        )
+        registered.append((plugin, PluginInfo(name, dist, version, module), where))
+
+    # 2. Every @hookimpl must name a hook wfe defines: a misspelled one (wfe_action) would
+    # otherwise never be called, and the plugin would silently provide nothing.
+    while True:
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            plugin = exc.plugin
+            where = next(w for p, _, w in registered if p is plugin)
+            hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in _unknown_hooks(pm, plugin))
+            pm.unregister(plugin)
+            registered = [r for r in registered if r[0] is not plugin]
+            fail(f"{where} implements unknown hook {hooks} and was left out")
+
+    # 3. Collect each plugin's records, refusing a second provider of one name.
+    infos: list[PluginInfo] = []
+    provided: dict[str, dict[str, Provided]] = {kind: {} for kind in _KINDS}
+    for plugin, bare, where in registered:
+        try:
+            records = _collect(pm, plugin, bare.label)
+        except Exception as exc:
+            pm.unregister(plugin)
+            fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
+            continue
+        info = attrs.evolve(bare, provides={kind: tuple(_record_name(kind, r) for r in recs)
+                                            for kind, recs in records.items() if recs})
         for kind, recs in records.items():
             for record in recs:
                 _add(provided, kind, _record_name(kind, record), Provided(record, info))

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real StepContext rooted in tmp_path, and a helper to call actions."""
+"""Fixtures: wfe_core.testing's (an isolated run store, a real StepContext), no file root,
+and a helper that calls an action as the core does."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfe_core.model.context import StepContext
-from wfe_core.load.convert import structure
-from wfe_core.model.workflow import WorkflowStep
+from wfe_core import StepContext
+from wfe_core.plugin import structure
 
 from wfe_file.paths import FILE_ROOT_ENV
+
+# wfe_isolated_store (autouse: $WFE_STORE in tmp_path) and wfe_context.
+pytest_plugins = ["wfe_core.testing"]
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +22,11 @@ def _no_file_root(monkeypatch):
 
 
 @pytest.fixture
-def make_context(tmp_path):
+def make_context(wfe_context):
     def make(action: str = "file.write", workdir: Path | None = None, **kwargs: Any) -> StepContext:
-        step = WorkflowStep(id="s1", action=action)
-        return StepContext(run_id="run-1", workflow_id="wf", step=step, workdir=workdir or tmp_path, **kwargs)
+        if workdir is not None:
+            kwargs["workdir"] = workdir
+        return wfe_context(action=action, step_id="s1", **kwargs)
 
     return make
 
@@ -40,9 +44,3 @@ def call():
         return func(structure(params, params_cls), context)
 
     return run
-
-
-@pytest.fixture(autouse=True)
-def _isolated_run_store(tmp_path, monkeypatch):
-    """Each test records its runs in its own store, never in the user's."""
-    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

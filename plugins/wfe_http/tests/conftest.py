@@ -1,17 +1,19 @@
-"""Fixtures: a real HTTP server on 127.0.0.1 and a real StepContext for calling actions directly."""
+"""Fixtures: a real HTTP server on 127.0.0.1, and wfe_core.testing's (an isolated run
+store, a real StepContext) for calling actions directly."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from wfe_core.model.context import StepContext
-from wfe_core.load.convert import structure
-from wfe_core.model.workflow import WorkflowStep
+from wfe_core import StepContext
 from wfe_http_testserver import TestServer
 
 import wfe_http.plugin
 from wfe_http.request import SESSION_KEY
+
+# wfe_isolated_store (autouse: $WFE_STORE in tmp_path), wfe_context and wfe_call.
+pytest_plugins = ["wfe_core.testing"]
 
 
 @pytest.fixture
@@ -24,13 +26,12 @@ def server():
 
 
 @pytest.fixture
-def make_context(tmp_path):
+def make_context(wfe_context):
     """``make_context(timeout=…)``: a real StepContext for a step ``fetch``; sessions closed after."""
     made: list[StepContext] = []
 
     def make(timeout: float = 60.0, action: str = "http.get") -> StepContext:
-        step = WorkflowStep(id="fetch", action=action, timeout=timeout)
-        context = StepContext(run_id="run-1", workflow_id="wf", step=step, workdir=tmp_path)
+        context = wfe_context(action=action, step_id="fetch", timeout=timeout)
         made.append(context)
         return context
 
@@ -45,17 +46,10 @@ ACTIONS = {a.name: a for a in wfe_http.plugin.wfe_actions()}
 
 
 @pytest.fixture
-def call(make_context):
+def call(make_context, wfe_call):
     """``call("http.get", {...}, context=None)``: structure parameters and run the action."""
 
     def run(name: str, parameters: dict[str, Any], context: StepContext | None = None) -> Any:
-        action = ACTIONS[name]
-        return action.func(structure(parameters, action.parameters), context or make_context(action=name))
+        return wfe_call(ACTIONS[name], parameters, context or make_context(action=name))
 
     return run
-
-
-@pytest.fixture(autouse=True)
-def _isolated_run_store(tmp_path, monkeypatch):
-    """Each test records its runs in its own store, never in the user's."""
-    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

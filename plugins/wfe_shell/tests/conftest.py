@@ -1,24 +1,23 @@
-"""Shared fixtures: a real StepContext in tmp_path and a helper that runs shell.execute."""
+"""Fixtures: wfe_core.testing's (an isolated run store, a real StepContext) and a helper
+that runs shell.execute as the core does."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from wfe_core.model.context import StepContext
-from wfe_core.load.convert import structure
-from wfe_core.model.workflow import WorkflowStep
+from wfe_core import StepContext
 
-from wfe_shell.execute import execute
-from wfe_shell.params import ShellParams
+import wfe_shell.plugin
+
+# wfe_isolated_store (autouse: $WFE_STORE in tmp_path), wfe_context, wfe_plugins, wfe_call.
+pytest_plugins = ["wfe_core.testing"]
 
 
 @pytest.fixture
-def make_context(tmp_path):
+def make_context(wfe_context):
     def make(**kwargs: Any) -> StepContext:
-        kwargs.setdefault("workdir", tmp_path)
-        step = WorkflowStep(id="sh", action="shell.execute")
-        return StepContext(run_id="run-1", workflow_id="wf", step=step, **kwargs)
+        return wfe_context(action="shell.execute", step_id="sh", **kwargs)
 
     return make
 
@@ -29,16 +28,11 @@ def context(make_context):
 
 
 @pytest.fixture
-def run(context):
+def run(context, wfe_plugins, wfe_call):
     """``run(params, ctx=None)``: structure like the core does, then call shell.execute."""
+    action = wfe_plugins(wfe_shell.plugin).actions["shell.execute"]
 
     def call(params: dict, ctx: StepContext | None = None) -> Any:
-        return execute(structure(params, ShellParams), ctx or context)
+        return wfe_call(action, params, ctx or context)
 
     return call
-
-
-@pytest.fixture(autouse=True)
-def _isolated_run_store(tmp_path, monkeypatch):
-    """Each test records its runs in its own store, never in the user's."""
-    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))

@@ -6,16 +6,13 @@ Each takes its parameter class and a :class:`~wfe_core.model.context.StepContext
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wfe_core.plugin import structure
-from wfe_core.plugin import ActionError
+from wfe_core.plugin import ActionError, os_errors, structure
 
 from .atomic import atomic_write, fsync_directory
 from .params import CopyParams, DeleteParams, ReadParams, WriteParams
@@ -29,23 +26,6 @@ _COPY_CHUNK = 1024 * 1024
 def as_params(params: Any, cls: type) -> Any:
     """``params`` as an instance of ``cls`` (structuring a plain dict if needed)."""
     return params if isinstance(params, cls) else structure(dict(params), cls)
-
-
-@contextlib.contextmanager
-def os_errors(verb: str, raw: str) -> Iterator[None]:
-    """Turn an ``OSError`` into an :class:`ActionError` such as ``cannot read 'x': ...``."""
-    try:
-        yield
-    except ActionError:
-        raise
-    except FileNotFoundError:
-        raise ActionError(f"cannot {verb} '{raw}': no such file or directory") from None
-    except IsADirectoryError:
-        raise ActionError(f"cannot {verb} '{raw}': it is a directory") from None
-    except PermissionError:
-        raise ActionError(f"cannot {verb} '{raw}': permission denied") from None
-    except OSError as exc:
-        raise ActionError(f"cannot {verb} '{raw}': {exc.strerror or exc}") from None
 
 
 def _open_regular(target: Path, verb: str, raw: str) -> Any:

@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
-from wfe_core.plugin import describe
-from wfe_core.plugin import InvalidWorkflowError, Problem
+from wfe_core.plugin import InvalidWorkflowError, Problem, describe, looks_secret
 
-from .urls import is_secret_name, redact_url
+from .urls import redact_url
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -46,7 +45,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _headers_repr(headers: Mapping[str, Any]) -> str:
-    shown = {k: ("***" if str(k).lower() in SECRET_HEADERS or is_secret_name(str(k)) else v)
+    shown = {k: ("***" if str(k).lower() in SECRET_HEADERS or looks_secret(str(k)) else v)
              for k, v in headers.items()}
     return repr(shown)
 

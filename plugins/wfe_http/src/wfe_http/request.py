@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from wfe_core.plugin import ActionError
+from wfe_core.plugin import ActionError, looks_secret
 
 from .params import SECRET_HEADERS, RequestParams
 from .retry import IDEMPOTENT_METHODS, backoff_delay, retry_after_seconds, status_is_retryable
-from .urls import REDACTED, is_secret_name, redact_url
+from .urls import REDACTED, redact_url
 
 __all__ = ["SESSION_KEY", "perform_request"]
 
@@ -233,14 +233,14 @@ def _secrets(params: RequestParams) -> list[str]:
             found.append(_basic_token(unquote(parts.username), unquote(parts.password), "latin-1"))
         # A user name alone is often a token (https://TOKEN@host); beside a password it is not secret.
         found += [parts.password] if parts.password else [parts.username]
-        found += [value for name, value in parse_qsl(parts.query) if is_secret_name(name)]
+        found += [value for name, value in parse_qsl(parts.query) if looks_secret(name)]
     except ValueError:
         pass
     for name, value in params.params.items():
-        if is_secret_name(name):
+        if looks_secret(name):
             found += [str(v) for v in (value if isinstance(value, list) else [value])]
     for name, value in params.header_text().items():
-        if name.lower() in SECRET_HEADERS or is_secret_name(name):
+        if name.lower() in SECRET_HEADERS or looks_secret(name):
             words = value.split()
             found += [value, value.strip(), words[-1] if words else ""]  # "Bearer abc": whole, and "abc"
     # Very short values are left alone: hiding "ab" everywhere would garble the message.

@@ -12,8 +12,9 @@ Rules (also in the README):
   again, and the step's time is better spent failing clearly.
 
 The wait doubles per retry from ``retry_delay`` with "equal jitter" (a random value in
-the upper half of the delay), and a ``Retry-After`` header (seconds or an HTTP date)
-replaces it. Every wait is capped at :data:`MAX_WAIT` seconds.
+the upper half of the delay) — the core's :func:`~wfe_core.plugin.backoff_delay`, as
+the scheduler spaces a step's retries — and a ``Retry-After`` header (seconds or an
+HTTP date) replaces it. Every wait is capped at :data:`MAX_WAIT` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import datetime
 import email.utils
 import random
 import time
+
+from wfe_core.plugin import backoff_delay as core_backoff_delay
 
 __all__ = ["IDEMPOTENT_METHODS", "MAX_WAIT", "backoff_delay", "retry_after_seconds", "status_is_retryable"]
 
@@ -65,5 +68,4 @@ def backoff_delay(retry: int, base: float, rng: random.Random | None = None) -> 
     ``base * 2**(retry-1)``, capped at :data:`MAX_WAIT`, then jittered into its upper
     half so that many clients failing together do not retry together.
     """
-    delay = min(base * 2 ** (retry - 1), MAX_WAIT)
-    return (rng or random).uniform(delay / 2, delay)
+    return core_backoff_delay(retry, base, factor=2.0, max_delay=MAX_WAIT, rng=rng)

@@ -2,36 +2,20 @@
 
 Every URL that wfe-http puts in a message or an output goes through :func:`redact_url`
 first, so a password in ``https://user:pass@host`` or an ``?api_key=`` never reaches a
-log, a report or the run store.
+log, a report or the run store. Which names are secret is the core's
+:func:`~wfe_core.plugin.looks_secret`, shared with the other plugins.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "has_credentials", "is_loopback", "is_secret_name", "redact_url"]
+from wfe_core.plugin import looks_secret
+
+__all__ = ["REDACTED", "has_credentials", "is_loopback", "redact_url"]
 
 REDACTED = "***"
-
-# Words in query parameter or header names whose values are secrets often enough to hide.
-_SECRET_WORDS = frozenset({
-    "key", "apikey", "token", "accesstoken", "secret", "password", "passwd", "pwd",
-    "signature", "sig", "auth", "authorization", "credential", "credentials",
-})
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a query parameter or header called ``name`` probably carries a secret.
-
-    Matches whole words of the name: ``api_key``, ``apiKey``, ``X-Api-Key``,
-    ``access_token``, ``sig`` — but not ``author`` or ``design``.
-    """
-    words = re.findall(r"[a-z0-9]+", _CAMEL.sub("_", name).lower())
-    return any(word in _SECRET_WORDS for word in words)
-
 
 def redact_url(url: str) -> str:
     """``url`` with embedded credentials and secret-looking query values replaced by ``***``.
@@ -50,9 +34,9 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        if any(is_secret_name(name) for name, _ in pairs):
+        if any(looks_secret(name) for name, _ in pairs):
             query = urlencode(
-                [(name, REDACTED if is_secret_name(name) else value) for name, value in pairs],
+                [(name, REDACTED if looks_secret(name) else value) for name, value in pairs],
                 safe="*",
             )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

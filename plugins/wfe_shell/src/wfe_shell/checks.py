@@ -5,7 +5,9 @@
 commands that can destroy a machine. It is a safety net for mistakes, not a sandbox: a
 determined author can always hide a command from it. Findings are warnings; strict
 validation turns them into errors. Parts rendered later from templates (``{name}``)
-cannot be judged and are taken as harmless.
+cannot be judged and are taken as harmless; what counts as a template is the real
+template grammar (:func:`~wfe_core.plugin.is_templated`), so the shell brace expansion
+``rm -rf /{usr,etc}`` is judged — as each of the paths it expands to.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.plugin import Problem
+from wfe_core.plugin import Problem, action_calls, is_templated, looks_secret
 
 __all__ = ["check_credentials", "check_dangerous_commands", "dangerous_patterns"]
 
@@ -37,8 +39,8 @@ _BLOCK_DEVICE = re.compile(
 # retried (and backtracked) from every position inside a long word, quadratic in its length.
 _FORK_BOMB = re.compile(r"(?<![\w:.])([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1")
 _POWER = {"shutdown", "reboot", "halt", "poweroff"}
-_SECRET_NAME = re.compile(r"pass(?:word|wd)?|secret|token|api_?key|private_?key|access_?key|credential", re.I)
-_TEMPLATE = re.compile(r"\{[^{}]*\}")
+# One level of comma alternatives, as bash expands /{usr,etc} (sh does not, bash -c does).
+_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
 
 
 def _tokens(command: str) -> list[str]:
@@ -110,10 +112,28 @@ def _recursive(options: list[str], letters: str) -> bool:
     return any(o == "--recursive" or (not o.startswith("--") and any(c in o for c in letters)) for o in options)
 
 
+def _brace_expansions(word: str, limit: int = 64) -> list[str]:
+    """The words bash's brace expansion makes of ``word`` (``/{usr,etc}`` -> ``/usr``, ``/etc``)."""
+    words, done = [word], []
+    while words and len(done) + len(words) <= limit:
+        current = words.pop()
+        match = _BRACES.search(current)
+        if match is None:
+            done.append(current)
+            continue
+        head, tail = current[:match.start()], current[match.end():]
+        words.extend(head + alternative + tail for alternative in match.group(1).split(","))
+    return done + words
+
+
 def _catastrophic(target: str) -> bool:
-    """Whether ``target`` is /, a top-level system directory, or the home directory."""
-    if _TEMPLATE.search(target):
+    """Whether ``target`` is /, a top-level system directory, or the home directory
+    (or, with brace expansion, one of the words it expands to is)."""
+    if is_templated(target):
         return False
+    expansions = _brace_expansions(target)
+    if expansions != [target]:
+        return any(_catastrophic(word) for word in expansions)
     if _HOME.fullmatch(target):
         return True
     if not target.startswith("/"):
@@ -178,38 +198,30 @@ def dangerous_patterns(command: str | list[str]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
-def _calls(workflow: Any) -> Iterator[tuple[int, Any, dict, str]]:
-    for index, step in enumerate(workflow.steps):
-        if step.action == "shell.execute" and isinstance(step.parameters, dict):
-            yield index, step, step.parameters, "parameters"
-        if step.rollback_action == "shell.execute" and isinstance(step.rollback_parameters, dict):
-            yield index, step, step.rollback_parameters, "rollback_parameters"
-
-
 def check_dangerous_commands(workflow: Any, context: Any) -> Iterator[Problem]:
     """Warn about ``shell.execute`` commands matching a dangerous pattern."""
-    for index, step, params, field in _calls(workflow):
-        command = params.get("command")
+    for call in action_calls(workflow, "shell.execute"):
+        command = call.parameters.get("command")
         if not isinstance(command, (str, list)):
             continue
         for what, where in dangerous_patterns(command):
             yield Problem(
-                f"step '{step.id}': dangerous command: {what} ({where})",
-                path=f"steps[{index}].{field}.command", severity="warning", step_id=step.id,
+                f"step '{call.step.id}': dangerous command: {what} ({where})",
+                path=f"{call.path}.command", severity="warning", step_id=call.step.id,
             )
 
 
 def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
     """Warn about ``env`` entries whose name says secret and whose value is written out."""
-    for index, step, params, field in _calls(workflow):
-        env = params.get("env")
+    for call in action_calls(workflow, "shell.execute"):
+        env = call.parameters.get("env")
         if not isinstance(env, dict):
             continue
         for key, value in env.items():
-            if (isinstance(key, str) and _SECRET_NAME.search(key) and isinstance(value, str)
-                    and value and not _TEMPLATE.search(value)):
+            if (isinstance(key, str) and looks_secret(key) and isinstance(value, str)
+                    and value and not is_templated(value)):
                 yield Problem(
-                    f"step '{step.id}': env '{key}' holds a hardcoded value that looks like a credential; "
+                    f"step '{call.step.id}': env '{key}' holds a hardcoded value that looks like a credential; "
                     "pass it in through a variable or secret instead",
-                    path=f"steps[{index}].{field}.env.{key}", severity="warning", step_id=step.id,
+                    path=f"{call.path}.env.{key}", severity="warning", step_id=call.step.id,
                 )

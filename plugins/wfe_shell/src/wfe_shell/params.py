@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
+from wfe_core.plugin import positive_seconds
 
 __all__ = ["ShellParams"]
 
@@ -33,11 +33,6 @@ def _env(instance: Any, attribute: Any, value: dict) -> None:
             raise ValueError(f"env.{key} must be a string (or null to unset it), got {type(item).__name__}")
 
 
-def _timeout(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"timeout must be a positive number of seconds, got {value}")
-
-
 def _codes(instance: Any, attribute: Any, value: list[int]) -> None:
     if not value:
         raise ValueError("expected_exit_codes must list at least one exit code")
@@ -60,6 +55,6 @@ class ShellParams:
     command: Any = attrs.field(validator=_command)
     cwd: str | None = None
     env: dict[str, Any] = attrs.field(factory=dict, validator=_env)
-    timeout: float | None = attrs.field(default=None, validator=_timeout)
+    timeout: float | None = attrs.field(default=None, validator=positive_seconds)
     expected_exit_codes: list[int] = attrs.field(factory=lambda: [0], validator=_codes)
     input: str | None = None

@@ -1,4 +1,5 @@
-"""``wait`` and ``validate.condition``."""
+"""The ``validate.condition`` action (plugin ``wfe.condition``): fail the step unless a
+value passes a test."""
 
 from __future__ import annotations
 
@@ -8,27 +9,10 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
-from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.capabilities import Action
+from wfe_core.plugin.hookspecs import hookimpl
 
-
-def _non_negative(instance: Any, attribute: Any, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
-
-
-@attrs.frozen
-class WaitParams:
-    """seconds: how long to wait (wakes early if the step is cancelled or times out)."""
-
-    seconds: float = attrs.field(validator=_non_negative)
-
-
-def wait(params: WaitParams, context: Any) -> float:
-    if not context.sleep(params.seconds):
-        context.check_cancelled()
-    return params.seconds
-
+__all__ = ["ConditionParams", "validate_condition", "wfe_actions"]
 
 _MISSING = object()
 
@@ -61,6 +45,7 @@ class ConditionParams:
 
 
 def validate_condition(params: ConditionParams, context: Any) -> bool:
+    """True when the test passes; else an :class:`ActionError` saying why."""
     v = params.value
     if params.equals is not _MISSING:
         ok, text = v == params.equals, f"{v!r} does not equal {params.equals!r}"
@@ -78,9 +63,6 @@ def validate_condition(params: ConditionParams, context: Any) -> bool:
 
 
 @hookimpl
-def wfe_actions():
-    return [
-        Action("wait", wait, WaitParams, side_effects=False, description="Wait a number of seconds."),
-        Action("validate.condition", validate_condition, ConditionParams, side_effects=False,
-               description="Fail the step unless a value passes a test."),
-    ]
+def wfe_actions() -> list[Action]:
+    return [Action("validate.condition", validate_condition, ConditionParams, side_effects=False,
+                   description="Fail the step unless a value passes a test.")]

@@ -1,34 +1,20 @@
-"""Built-in reporters: ``console`` (a line per step) and ``json`` (one JSON object per event)."""
+"""The ``console`` reporter (plugin ``wfe.reporter.console``): a line per finished step and the run's end."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
-from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event, Reporter
+from wfe_core.plugin.hookspecs import hookimpl
+
+__all__ = ["ConsoleReporter", "wfe_reporters"]
 
 _MARKS = {
     "step.succeeded": "ok", "step.failed": "FAIL", "step.timed_out": "TIME", "step.skipped": "skip",
     "step.cancelled": "cncl", "step.retrying": "retry", "step.rolled_back": "undo", "step.rollback_failed": "UNDO!",
 }
-
-
-def _write(stream: TextIO, text: str) -> bool:
-    """Write and flush; False once the reader has gone (``wfe run … | head``)."""
-    try:
-        stream.write(text)
-        stream.flush()
-        return True
-    except BrokenPipeError:
-        # The reader is gone: the run goes on quietly. Point stdout at /dev/null so the
-        # interpreter's final flush does not complain either (as the Python docs advise).
-        if stream is sys.stdout:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return False
 
 
 class ConsoleReporter:
@@ -41,7 +27,7 @@ class ConsoleReporter:
     def handle(self, event: Event) -> None:
         line = self._line(event)
         if line is not None and self.open:
-            self.open = _write(self.stream, line + "\n")
+            self.open = write_line(self.stream, line + "\n")
 
     @staticmethod
     def _line(event: Event) -> str | None:
@@ -71,33 +57,9 @@ class ConsoleReporter:
 
     def close(self) -> None:
         if self.open:
-            self.open = _write(self.stream, "")
-
-
-class JsonReporter:
-    """Every event as one JSON object per line (JSON Lines)."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stdout
-        self.open = True
-
-    def handle(self, event: Event) -> None:
-        record: dict[str, Any] = {"kind": event.kind, "run_id": event.run_id, "workflow_id": event.workflow_id,
-                                  "time": event.time}
-        if event.step_id is not None:
-            record["step_id"] = event.step_id
-        record.update(event.data)
-        if self.open:
-            self.open = _write(self.stream, json.dumps(record, default=str) + "\n")
-
-    def close(self) -> None:
-        if self.open:
-            self.open = _write(self.stream, "")
+            self.open = write_line(self.stream, "")
 
 
 @hookimpl
-def wfe_reporters():
-    return [
-        Reporter("console", ConsoleReporter, "A line per step and a summary (default)."),
-        Reporter("json", JsonReporter, "Every event as a JSON line."),
-    ]
+def wfe_reporters() -> list[Reporter]:
+    return [Reporter("console", ConsoleReporter, "A line per step and a summary (default).")]

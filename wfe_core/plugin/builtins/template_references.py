@@ -1,82 +1,41 @@
-"""Structural validation: actions exist, parameters fit, the graph is a DAG, templates
-refer only to what will exist when the step runs."""
+"""Template references (plugin ``wfe.templates``): every ``{name}`` and
+``{steps.<id>.output}`` in a step's parameters refers to something that will exist when
+the step runs — a variable defined upstream (or in the workflow, or given at run time),
+a declared secret, an upstream step's ``output``/``status``/``error``.
+
+Replaceable and blockable: without it an undefined name is still an error, but only
+when the step is about to run, and a reference to a step that is not upstream is no
+longer refused before the run (it would then depend on timing).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
-
-from wfe_core.load.convert import structure
+from wfe_core.load.templating import has_placeholders, placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.graph import DependencyGraph
-from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.capabilities import Validator
-from wfe_core.load.templating import has_placeholders, placeholders
+from wfe_core.plugin.hookspecs import hookimpl
 
+__all__ = ["STEP_FIELDS", "check_template_references", "wfe_validators"]
+
+#: What ``{steps.<id>.FIELD}`` may name.
 STEP_FIELDS = ("output", "status", "error")
 
 
-def _unknown_action(name: str, context: Any) -> str:
-    return (f"unknown action '{name}'{did_you_mean(name, context.actions)}"
-            f"{context.plugins.provider_hint(name)}")
-
-
-def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
-    """Every action and rollback action exists; literal parameters fit the action."""
-    for i, step in enumerate(workflow.steps):
-        where = f"steps[{i}]"
-        for field, params in (("action", step.parameters), ("rollback_action", step.rollback_parameters)):
-            name = getattr(step, field)
-            if name is None:
-                continue
-            action = context.actions.get(name)
-            if action is None:
-                yield Problem(f"step '{step.id}': {_unknown_action(name, context)}",
-                              path=f"{where}.{field}", step_id=step.id)
-                continue
-            if action.parameters is None:
-                continue
-            pfield = "parameters" if field == "action" else "rollback_parameters"
-            yield from _check_parameters(step.id, action.parameters, params, f"{where}.{pfield}")
-
-
-def _check_parameters(step_id: str, cls: type, params: dict, path: str) -> Iterator[Problem]:
-    if has_placeholders(params):
-        # Types are known only after rendering; check the keys now, values at run time.
-        known = {f.name for f in attrs.fields(cls)}
-        for key in params:
-            if key not in known:
-                yield Problem(f"step '{step_id}': unknown key '{key}'{did_you_mean(key, known)}",
-                              path=f"{path}.{key}", step_id=step_id)
-        for f in attrs.fields(cls):
-            if f.default is attrs.NOTHING and f.name not in params:
-                yield Problem(f"step '{step_id}': parameter '{f.name}' is required but missing",
-                              path=path, step_id=step_id)
-        return
-    try:
-        structure(params, cls, path=path)
-    except InvalidWorkflowError as exc:
-        for p in exc.problems:
-            yield attrs.evolve(p, message=f"step '{step_id}': {p.message}", step_id=step_id)
-
-
-def check_graph(workflow: Any, context: Any) -> Iterator[Problem]:
-    """Dependencies exist and form no cycle; templates refer to upstream steps and
-    to variables that will be defined."""
-    try:
-        graph = DependencyGraph.from_workflow(workflow)
-    except InvalidWorkflowError as exc:
-        yield from exc.problems
-        return
-    for reserved, what in (("steps", "step outputs"), ("secrets", "secrets")):
-        if reserved in workflow.variables or reserved in context.variables:
-            yield Problem(f"'{reserved}' is reserved for {what} and cannot be a variable name", path="variables")
+def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
+    """Templates refer to upstream steps, declared secrets and variables that will be defined."""
+    # Most workflows have no template at all: decide that before building the graph.
     templated = [(i, s) for i, s in enumerate(workflow.steps)
                  if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters)]
     if not templated:
         return
+    try:
+        graph = DependencyGraph.from_workflow(workflow)
+    except InvalidWorkflowError:
+        return  # wfe.graph reports it; without a DAG there is no "upstream" to check against
     index = {sid: n for n, sid in enumerate(graph.order)}
     ancestors: dict[str, int] = {}  # bit n set = graph.order[n] is an ancestor
     for sid in graph.order:
@@ -148,8 +107,6 @@ def _check_placeholder(ph, step, field, graph, index, upstream, static, setters,
 
 
 @hookimpl
-def wfe_validators():
-    return [
-        Validator("wfe.actions", check_actions, "Actions exist and literal parameters fit them."),
-        Validator("wfe.graph", check_graph, "Dependencies form a DAG; templates refer to upstream steps."),
-    ]
+def wfe_validators() -> list[Validator]:
+    return [Validator("wfe.templates", check_template_references,
+                      "Templates refer to upstream steps, declared secrets and defined variables.")]

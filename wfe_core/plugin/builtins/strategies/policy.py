@@ -1,0 +1,55 @@
+"""What a strategy builds and the scheduler drives: a *policy* for one run.
+
+A :class:`~wfe_core.plugin.capabilities.Strategy`'s factory is called as
+``factory(plan, max_workers)`` and returns an object with:
+
+- ``workers``: how many steps may run at once (the pool size it needs);
+- ``push(step_id)``: a step's dependencies are done (or it is to be retried); it may start;
+- ``pop(running)``: given how many steps run now, the steps to start now (removed from
+  the policy). Called after every change, so it must be cheap.
+
+A policy sees the :class:`~wfe_core.plan.plan.Plan` it was built for (its graph,
+workflow, ``rank`` = position in topological-then-file order, ``remaining`` = longest
+path from a step to the end, ``max_parallel`` = the DAG's width) and nothing else.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Protocol
+
+__all__ = ["Policy", "RankQueue"]
+
+
+class Policy(Protocol):
+    """The protocol above, for type checkers and for authors of strategy plugins."""
+
+    workers: int
+
+    def push(self, step_id: str) -> None: ...
+
+    def pop(self, running: int) -> list[str]: ...
+
+
+class RankQueue:
+    """Ready steps in the plan's order (topological, then file order): lowest rank first.
+
+    ``sequential`` and ``hybrid`` both start steps in this order; it is kept here once.
+    """
+
+    __slots__ = ("_heap", "_rank")
+
+    def __init__(self, plan: Any):
+        self._rank: dict[str, int] = plan.rank
+        self._heap: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, step_id: str) -> None:
+        """Add a ready step."""
+        heapq.heappush(self._heap, (self._rank[step_id], step_id))
+
+    def pop(self) -> str:
+        """Remove and return the ready step of lowest rank (the queue must not be empty)."""
+        return heapq.heappop(self._heap)[1]

@@ -1,0 +1,88 @@
+"""Structural validation (plugin ``wfe.structure``): every action exists, literal
+parameters fit their action, dependencies exist and form a DAG.
+
+This plugin is *essential*: the scheduler relies on what it checks (a step naming an
+action that does not exist would otherwise reach the run loop), so it cannot be blocked
+(see :data:`wfe_core.plugin.registry.ESSENTIAL_PLUGINS`). Template references are checked
+by the separate, replaceable plugin ``wfe.templates``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.plan.graph import DependencyGraph
+from wfe_core.load.templating import has_placeholders
+from wfe_core.plugin.capabilities import Validator
+from wfe_core.plugin.hookspecs import hookimpl
+
+__all__ = ["check_actions", "check_dependencies", "wfe_validators"]
+
+
+def _unknown_action(name: str, context: Any) -> str:
+    return (f"unknown action '{name}'{did_you_mean(name, context.actions)}"
+            f"{context.plugins.provider_hint(name)}")
+
+
+def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
+    """Every action and rollback action exists; literal parameters fit the action."""
+    for i, step in enumerate(workflow.steps):
+        where = f"steps[{i}]"
+        for field, params in (("action", step.parameters), ("rollback_action", step.rollback_parameters)):
+            name = getattr(step, field)
+            if name is None:
+                continue
+            action = context.actions.get(name)
+            if action is None:
+                yield Problem(f"step '{step.id}': {_unknown_action(name, context)}",
+                              path=f"{where}.{field}", step_id=step.id)
+                continue
+            if action.parameters is None:
+                continue
+            pfield = "parameters" if field == "action" else "rollback_parameters"
+            yield from _check_parameters(step.id, action.parameters, params, f"{where}.{pfield}")
+
+
+def _check_parameters(step_id: str, cls: type, params: dict, path: str) -> Iterator[Problem]:
+    if has_placeholders(params):
+        # Types are known only after rendering; check the keys now, values at run time.
+        known = {f.name for f in attrs.fields(cls)}
+        for key in params:
+            if key not in known:
+                yield Problem(f"step '{step_id}': unknown key '{key}'{did_you_mean(key, known)}",
+                              path=f"{path}.{key}", step_id=step_id)
+        for f in attrs.fields(cls):
+            if f.default is attrs.NOTHING and f.name not in params:
+                yield Problem(f"step '{step_id}': parameter '{f.name}' is required but missing",
+                              path=path, step_id=step_id)
+        return
+    try:
+        structure(params, cls, path=path)
+    except InvalidWorkflowError as exc:
+        for p in exc.problems:
+            yield attrs.evolve(p, message=f"step '{step_id}': {p.message}", step_id=step_id)
+
+
+def check_dependencies(workflow: Any, context: Any) -> Iterator[Problem]:
+    """Dependencies exist and form no cycle; ``steps`` and ``secrets`` are not variable names."""
+    try:
+        DependencyGraph.from_workflow(workflow)
+    except InvalidWorkflowError as exc:
+        yield from exc.problems
+        return
+    for reserved, what in (("steps", "step outputs"), ("secrets", "secrets")):
+        if reserved in workflow.variables or reserved in context.variables:
+            yield Problem(f"'{reserved}' is reserved for {what} and cannot be a variable name", path="variables")
+
+
+@hookimpl
+def wfe_validators() -> list[Validator]:
+    return [
+        Validator("wfe.actions", check_actions, "Actions exist and literal parameters fit them."),
+        Validator("wfe.graph", check_dependencies, "Dependencies exist and form a DAG."),
+    ]

@@ -1,0 +1,36 @@
+"""The ``wait`` action (plugin ``wfe.wait``): sleep, waking early on cancellation or timeout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from wfe_core.plugin.capabilities import Action
+from wfe_core.plugin.hookspecs import hookimpl
+
+__all__ = ["WaitParams", "wait", "wfe_actions"]
+
+
+def _non_negative(instance: Any, attribute: Any, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+@attrs.frozen
+class WaitParams:
+    """seconds: how long to wait (wakes early if the step is cancelled or times out)."""
+
+    seconds: float = attrs.field(validator=_non_negative)
+
+
+def wait(params: WaitParams, context: Any) -> float:
+    """Sleep ``params.seconds``; the output is the number of seconds."""
+    if not context.sleep(params.seconds):
+        context.check_cancelled()
+    return params.seconds
+
+
+@hookimpl
+def wfe_actions() -> list[Action]:
+    return [Action("wait", wait, WaitParams, side_effects=False, description="Wait a number of seconds.")]
