@@ -19,6 +19,7 @@ from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, di
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.load.templates import Template, TemplateParameter, load_template_file
 
 __all__ = [
     "Action",
@@ -32,11 +33,14 @@ __all__ = [
     "StepContext",
     "StepResult",
     "Strategy",
+    "Template",
+    "TemplateParameter",
     "Validator",
     "Workflow",
     "WorkflowStep",
     "describe",
     "did_you_mean",
     "hookimpl",
+    "load_template_file",
     "structure",
 ]

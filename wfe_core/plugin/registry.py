@@ -21,6 +21,7 @@ import pluggy
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.load.templates import Template
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -51,6 +52,7 @@ BUILTIN_PLUGINS = {
     "wfe.strategies": "wfe_core.plugin.builtins.strategies",
     "wfe.validators": "wfe_core.plugin.builtins.validators",
     "wfe.reporters": "wfe_core.plugin.builtins.reporters",
+    "wfe.templates": "wfe_core.plugin.builtins.templates",
 }
 
 #: Where our own first-party actions live, for "which package do I install" messages.
@@ -67,6 +69,7 @@ _KINDS = {
     "validators": ("wfe_validators", Validator, "validator"),
     "reporters": ("wfe_reporters", Reporter, "reporter"),
     "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
+    "templates": ("wfe_templates", Template, "template"),
 }
 
 
@@ -190,6 +193,9 @@ def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Pr
             )
     if name in provided[kind]:
         other = provided[kind][name].plugin
+        if kind == "templates" and other.distribution == "wfe-core" and new.plugin.distribution != "wfe-core":
+            provided[kind][name] = new  # a plugin may replace a built-in template by name
+            return
         raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
     provided[kind][name] = new
 

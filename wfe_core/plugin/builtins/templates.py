@@ -1,0 +1,23 @@
+"""wfe-core's built-in workflow templates, registered like any plugin's.
+
+The files live in ``wfe_core/templates/`` (package data). A plugin that returns a
+template of the same name from its own ``wfe_templates`` hook replaces the built-in.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from wfe_core.load.templates import load_template_file
+from wfe_core.plugin.hookspecs import hookimpl
+
+#: The built-in templates, each ``wfe_core/templates/<name>.yaml``.
+BUILTIN_TEMPLATES = ("simple_file_workflow", "api_integration_workflow", "deployment_workflow",
+                     "data_processing_workflow")
+
+
+@hookimpl
+def wfe_templates():
+    folder = resources.files("wfe_core") / "templates"
+    with resources.as_file(folder) as path:
+        return [load_template_file(path / f"{name}.yaml") for name in BUILTIN_TEMPLATES]
