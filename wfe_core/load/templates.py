@@ -277,7 +277,7 @@ def check_variables(template: Template, variables: Mapping[str, Any], *, from_te
     for param in template.parameters:
         if param.name not in variables:
             if param.is_required:
-                hint = f" ({param.description})" if param.description else ""
+                hint = f": {param.description}" if param.description else ""
                 problems.append(Problem(f"parameter '{param.name}' is required but missing{hint}", source=source))
             else:
                 values[param.name] = param.default
