@@ -150,6 +150,13 @@ def test_a_broken_template_file_says_what_is_wrong(tmp_path, text, expected):
     assert expected in str(info.value)
 
 
+def test_a_mistake_in_a_template_workflow_names_its_file_and_line(tmp_path, plugins):
+    (tmp_path / "t.yaml").write_text(CORE_TEMPLATE.replace("parameters: {seconds: 0}", "timeout: soon"))
+    with pytest.raises(InvalidWorkflowError) as info:
+        WorkflowLoader().load_from_template("t", {"version": "1.0"}, template_path=[tmp_path], plugins=plugins)
+    assert str(info.value) == f"{tmp_path / 't.yaml'}:22: workflow.steps[2].timeout: expected a number, got string 'soon'"
+
+
 # --- Through the wfe process ---------------------------------------------------------
 
 def _wfe(tmp_path, *args):

@@ -125,4 +125,18 @@ class TemplateCatalog:
         from wfe_core.load.loader import WorkflowLoader
 
         data = self.render(name, variables, from_text=from_text)
-        return WorkflowLoader().load_from_dict(data, source=f"template '{name}'")
+        try:
+            return WorkflowLoader().load_from_dict(data, source=f"template '{name}'")
+        except InvalidWorkflowError as exc:
+            raise InvalidWorkflowError(_in_file(self.get(name).template, exc.problems)) from None
+
+
+def _in_file(template: Template, problems: list[Problem]) -> list[Problem]:
+    """Problems of a template's workflow, pointed at its file and line where it has one."""
+    from wfe_core.load.loader import WorkflowLoader
+
+    if not template.source or not os.path.isfile(template.source):
+        return problems
+    moved = [attrs.evolve(p, source=template.source, line=None,
+                          path=f"workflow.{p.path}" if p.path else "workflow") for p in problems]
+    return WorkflowLoader().locate(moved, template.source)

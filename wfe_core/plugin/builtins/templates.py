@@ -6,6 +6,7 @@ template of the same name from its own ``wfe_templates`` hook replaces the built
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from wfe_core.load.templates import load_template_file
@@ -16,8 +17,14 @@ BUILTIN_TEMPLATES = ("simple_file_workflow", "api_integration_workflow", "deploy
                      "data_processing_workflow")
 
 
-@hookimpl
-def wfe_templates():
+@functools.cache
+def _builtin_templates() -> tuple:
+    # Read once per process: the registry is rebuilt per engine, the files never change.
     folder = resources.files("wfe_core") / "templates"
     with resources.as_file(folder) as path:
-        return [load_template_file(path / f"{name}.yaml") for name in BUILTIN_TEMPLATES]
+        return tuple(load_template_file(path / f"{name}.yaml") for name in BUILTIN_TEMPLATES)
+
+
+@hookimpl
+def wfe_templates():
+    return list(_builtin_templates())
