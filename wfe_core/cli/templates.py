@@ -80,8 +80,9 @@ def templates(template_path: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"    --var {p['name']}=<{p['type']}>  ({how}{extra})  {p['description']}")
 
 
-def _command_line(name: str, pairs: tuple[str, ...]) -> str:
-    return " ".join(["wfe", "new", shlex.quote(name), *(f"--var {shlex.quote(p)}" for p in pairs)])
+def _command_line(name: str, pairs: tuple[str, ...], template_path: tuple[str, ...]) -> str:
+    return " ".join(["wfe", "new", shlex.quote(name), *(f"--var {shlex.quote(p)}" for p in pairs),
+                     *(f"--template-path {shlex.quote(d)}" for d in template_path)])
 
 
 @click.command()
@@ -110,7 +111,7 @@ def new(template: str, variables: tuple[str, ...], output: str | None, schema_re
                                                 f"(use one of {', '.join(sorted(SUFFIXES))})", source=output)])
     workflow, catalog = _render(template, variables, template_path)
     body = WorkflowLoader().dump(workflow, fmt)
-    made = f"made by: {_command_line(template, variables)}"
+    made = f"made by: {_command_line(template, variables, template_path)}"
     if fmt == "yaml":
         text = f"# yaml-language-server: $schema={schema_ref}\n# {made}\n{body}"
     elif fmt == "toml":  # Taplo (Even Better TOML) reads this directive
