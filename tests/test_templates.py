@@ -79,6 +79,7 @@ def test_rendering_fills_the_variables_and_the_workflow_header(template_dir, plu
     ({"version": "2.1", "copies": True}, "template 'release': parameter 'copies': expected a whole number, got boolean true"),
     ({"version": "2.1", "loud": "yes"}, "template 'release': parameter 'loud': expected true or false, got string 'yes'"),
     ({"version": 2.1}, "template 'release': parameter 'version': expected a string, got number 2.1"),
+    ({"version": "2.1", "ratio": float("nan")}, "template 'release': parameter 'ratio': expected a finite number, got nan"),
 ])
 def test_bad_variables_are_one_line_errors_naming_template_and_parameter(template_dir, plugins, variables, expected):
     assert _message(template_dir, plugins, variables) == expected
@@ -214,6 +215,21 @@ def test_wfe_new_writes_a_loadable_file_in_the_format_of_its_suffix(tmp_path, te
     workflow = WorkflowLoader().load_from_file(out)
     assert workflow.id == "release_1.2" and workflow.variables["version"] == "1.2"
     assert _wfe(tmp_path, "run", str(out)).returncode == 0
+
+
+def test_wfe_new_keeps_an_existing_file_and_reports_unwritable_ones(tmp_path, template_dir):
+    out = tmp_path / "mine.yaml"
+    out.write_text("edited by hand\n")
+    args = ["new", "release", "--template-path", str(template_dir), "--var", "version=1.2", "-o"]
+    done = _wfe(tmp_path, *args, str(out))
+    assert done.returncode == 2 and done.stderr == f"error: {out} exists; use --force to replace it\n"
+    assert out.read_text() == "edited by hand\n"
+    assert _wfe(tmp_path, *args, str(out), "--force").returncode == 0
+    assert out.read_text().startswith("# yaml-language-server")
+    done = _wfe(tmp_path, *args, str(tmp_path / "no" / "such" / "dir.yaml"))
+    assert done.returncode == 2 and "error: cannot write" in done.stderr and "Traceback" not in done.stderr
+    done = _wfe(tmp_path, "new", "release", "--template-path", str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and "does not exist" in done.stderr
 
 
 def test_wfe_templates_lists_name_source_description_and_parameters(tmp_path, template_dir):

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.errors import InvalidWorkflowError, Problem, WfeError
 
 __all__ = ["SCHEMA_FILE", "new", "template_path_option", "templates", "workflow_from_template"]
 
@@ -21,7 +21,7 @@ SCHEMA_FILE = "wfe.schema.json"
 
 
 def template_path_option(func: Any) -> Any:
-    return click.option("--template-path", "template_path", multiple=True, type=click.Path(file_okay=False),
+    return click.option("--template-path", "template_path", multiple=True, type=click.Path(file_okay=False, exists=True),
                         metavar="DIR", help="A directory of template files, searched before WFE_TEMPLATE_PATH "
                                             "and plugins (repeatable).")(func)
 
@@ -92,8 +92,9 @@ def _command_line(name: str, pairs: tuple[str, ...], template_path: tuple[str, .
               help="Write here (format from the suffix: .yaml/.yml, .json, .toml); default: YAML on stdout.")
 @click.option("--schema-ref", default=SCHEMA_FILE, show_default=True,
               help="What the editor comment's $schema points at (a path relative to the file, or a URL).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @template_path_option
-def new(template: str, variables: tuple[str, ...], output: str | None, schema_ref: str,
+def new(template: str, variables: tuple[str, ...], output: str | None, schema_ref: str, force: bool,
         template_path: tuple[str, ...]) -> None:
     """Write a ready-to-edit workflow file from TEMPLATE (see `wfe templates`).
 
@@ -109,6 +110,9 @@ def new(template: str, variables: tuple[str, ...], output: str | None, schema_re
         if not fmt:
             raise InvalidWorkflowError([Problem(f"unsupported file suffix '{Path(output).suffix}' "
                                                 f"(use one of {', '.join(sorted(SUFFIXES))})", source=output)])
+        if Path(output).exists() and not force:
+            # An edited workflow is work a typo in -o must not destroy.
+            raise WfeError(f"{output} exists; use --force to replace it")
     workflow, catalog = _render(template, variables, template_path)
     body = WorkflowLoader().dump(workflow, fmt)
     made = f"made by: {_command_line(template, variables, template_path)}"
@@ -121,12 +125,19 @@ def new(template: str, variables: tuple[str, ...], output: str | None, schema_re
     if output is None:
         click.echo(text, nl=False)
         return
-    Path(output).write_text(text, encoding="utf-8")
+    _write(Path(output), text)
     click.echo(f"wrote {output} from template '{template}'", err=True)
     ref = Path(output).parent / schema_ref
     if fmt != "json" and "://" not in schema_ref and not Path(schema_ref).is_absolute() and not ref.exists():
         from wfe_core.load.schema import workflow_schema
 
-        ref.write_text(json.dumps(workflow_schema(catalog.plugins.actions), indent=2) + "\n", encoding="utf-8")
+        _write(ref, json.dumps(workflow_schema(catalog.plugins.actions), indent=2) + "\n")
         click.echo(f"wrote {ref} (the JSON Schema editors check it against)", err=True)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise WfeError(f"cannot write {path}: {exc.strerror or exc}") from None
 

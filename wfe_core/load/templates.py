@@ -30,6 +30,7 @@ This module imports nothing heavy at import time: the plugin API re-exports it.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -100,6 +101,8 @@ class TemplateParameter:
         kinds = PARAMETER_TYPES[self.type]
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             return f"expected {_TYPE_WORDS[self.type]}, got {_describe(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expected a finite number, got {value}"
         if self.allowed is not None and value not in self.allowed:
             return f"{value!r} is not one of {', '.join(map(str, self.allowed))}"
         if self.pattern is not None and not re.fullmatch(self.pattern, str(value)):
