@@ -159,6 +159,9 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
     }
     for name, prop in step_props.items():
         prop["description"] = step_docs.get(name, "")
+    step_props["dependencies"]["description"] += " That they exist and form no cycle is checked by `wfe validate`."
+    step_props["parameters"]["description"] += (" Checked against the action's parameters; a value holding a"
+                                                 " {placeholder} is typed when the step runs.")
         if name in step_defaults and step_defaults[name] not in ({}, None):
             prop["default"] = step_defaults[name]
     defs: dict[str, Any] = {
@@ -190,6 +193,8 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
     }
     for name, prop in flow_props.items():
         prop["description"] = flow_docs.get(name, "")
+    # Only keywords that mean the same under draft-07 (no siblings of $ref, single-schema
+    # "items"): the VS Code YAML extension validates with draft-07 semantics.
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://wfe.invalid/schema/workflow.json",
