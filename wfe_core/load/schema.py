@@ -159,11 +159,11 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
     }
     for name, prop in step_props.items():
         prop["description"] = step_docs.get(name, "")
+        if name in step_defaults and step_defaults[name] not in ({}, None):
+            prop["default"] = step_defaults[name]
     step_props["dependencies"]["description"] += " That they exist and form no cycle is checked by `wfe validate`."
     step_props["parameters"]["description"] += (" Checked against the action's parameters; a value holding a"
                                                  " {placeholder} is typed when the step runs.")
-        if name in step_defaults and step_defaults[name] not in ({}, None):
-            prop["default"] = step_defaults[name]
     defs: dict[str, Any] = {
         "literal": {"description": "A value with no {placeholder} anywhere in it.", "anyOf": [
             {"type": ["number", "boolean", "null"]}, {"type": "string", "pattern": "^[^{}]*$"},
