@@ -21,8 +21,12 @@ BUILTIN_TEMPLATES = ("simple_file_workflow", "api_integration_workflow", "deploy
 def _builtin_templates() -> tuple:
     # Read once per process: the registry is rebuilt per engine, the files never change.
     folder = resources.files("wfe_core") / "templates"
-    with resources.as_file(folder) as path:
-        return tuple(load_template_file(path / f"{name}.yaml") for name in BUILTIN_TEMPLATES)
+    out = []
+    for name in BUILTIN_TEMPLATES:
+        # One file at a time: as_file() takes directories only from Python 3.12 on.
+        with resources.as_file(folder / f"{name}.yaml") as path:
+            out.append(load_template_file(path))
+    return tuple(out)
 
 
 @hookimpl
