@@ -34,6 +34,7 @@ OUTCOMES = {
     "wfe.templates": (0, None),
     "wfe.reporter.console": (2, "error: unknown reporter 'console'; known: json"),
     "wfe.reporter.json": (0, None),
+    "wfe.workflow_templates": (0, None),  # only `wfe new` / `--template` need it
 }
 
 

@@ -76,6 +76,17 @@ def main() -> int:
         run_refused = wfe(venv, "run", str(bad))
         assert run_refused.returncode == 2 and "wfe-file" in run_refused.stderr, run_refused.stderr
         checks += 1
+
+    # The built-in templates are package data: the wheel must carry them.
+    listed = wfe(venv, "templates", "--json")
+    assert listed.returncode == 0, listed.stderr
+    templates = {t["name"]: t for t in json.loads(listed.stdout)["templates"]}
+    assert set(templates) == {"simple_file_workflow", "api_integration_workflow", "deployment_workflow",
+                              "data_processing_workflow"}, sorted(templates)
+    assert templates["deployment_workflow"]["missing"] == ["wfe-shell", "wfe-file"], templates["deployment_workflow"]
+    needs = wfe(venv, "new", "deployment_workflow", "--var", "app_name=x")
+    assert needs.returncode == 2 and "(pip install wfe-shell)" in needs.stderr, needs.stderr
+    checks += 1
     server.shutdown()
     print(f"packaging: {checks} passed, 0 failed")
     return 0

@@ -121,6 +121,12 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
 
 
+def template_path_option(func: Any) -> Any:
+    from wfe_core.cli.templates import template_path_option as option
+
+    return option(func)
+
+
 def _store_options(func: Any) -> Any:
     func = click.option("--store", "store", type=click.Path(dir_okay=False), default=None,
                         help="Run store file (default: $WFE_STORE or ~/.local/state/wfe/runs.sqlite).")(func)
@@ -163,18 +169,31 @@ def _finish(result: Any) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
 @_run_options
 @click.option("--dry-run", is_flag=True, help="Show what would happen; perform no side effect.")
 @click.option("--no-store", is_flag=True, help="Record nothing (no resume, no history).")
-def run(file: str, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
-        no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool) -> None:
-    """Run the workflow in FILE. Exit 0 when it succeeded, 1 when it failed, 130 on Ctrl-C."""
+@click.option("--template", default=None, metavar="NAME", help="Run template NAME instead of a FILE; --var fills "
+                                                                 "its parameters (see `wfe templates`).")
+@template_path_option
+def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
+        no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool,
+        template: str | None, template_path: tuple[str, ...]) -> None:
+    """Run the workflow in FILE (or --template NAME). Exit 0 when it succeeded, 1 when it failed, 130 on Ctrl-C."""
     import uuid
 
     from wfe_core.cli.interrupt import run_interruptibly
 
-    workflow = _load(file)
+    if (file is None) == (template is None):
+        raise click.UsageError("give a workflow FILE or --template NAME (not both)")
+    if template is not None:
+        from wfe_core.cli.templates import workflow_from_template
+
+        # The template's parameters become the workflow's variables; the label stands in for a file.
+        workflow = workflow_from_template(template, variables, template_path)
+        variables, file = (), f"template '{template}'"
+    else:
+        workflow = _load(file)
     registry = _plugins()
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
@@ -248,12 +267,17 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
 
 @main.command()
 @click.argument("action", required=False)
-def schema(action: str | None) -> None:
+@click.option("--workflow", "whole", is_flag=True, help="A JSON Schema (2020-12) for whole workflow files, "
+                                                         "every installed action's parameters included (for editors).")
+def schema(action: str | None, whole: bool) -> None:
     """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
     from wfe_core.model.errors import did_you_mean
-    from wfe_core.load.schema import action_schema, schemas
+    from wfe_core.load.schema import action_schema, schemas, workflow_schema
 
     registry = _plugins()
+    if whole:
+        click.echo(json.dumps(workflow_schema(registry.actions), indent=2))
+        return
     if action is None:
         click.echo(json.dumps(schemas(registry.actions), indent=2))
         return
@@ -266,3 +290,8 @@ def schema(action: str | None) -> None:
 from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
 
 main.add_command(runs)
+
+from wfe_core.cli.templates import new, templates  # noqa: E402
+
+main.add_command(templates)
+main.add_command(new)

@@ -349,6 +349,26 @@ class WorkflowLoader:
             raise _error(f"expected a mapping at the top level, got {describe(data)}", source)
         return _build(data, source, lambda: None)
 
+    def load_from_template(self, template_name: str, variables: dict[str, Any] | None = None, *,
+                           template_path: Any = (), plugins: Any = None) -> Workflow:
+        """The workflow of template ``template_name`` with ``variables`` filled in.
+
+        Templates come from ``template_path`` directories, ``WFE_TEMPLATE_PATH``, then
+        plugins (wfe-core's built-ins included); ``plugins`` defaults to a fresh registry.
+        Variables are checked against the template's parameters first: a missing
+        required one, a wrong type, a value not allowed or an unknown name raises
+        :class:`InvalidWorkflowError` naming the template and the parameter.
+        """
+        from wfe_core.load.catalog import TemplateCatalog
+
+        return TemplateCatalog(plugins, template_path).load(template_name, variables)
+
+    def list_templates(self, *, template_path: Any = (), plugins: Any = None) -> list[Any]:
+        """Every available template (:class:`~wfe_core.load.catalog.TemplateEntry`), by name."""
+        from wfe_core.load.catalog import TemplateCatalog
+
+        return TemplateCatalog(plugins, template_path).entries()
+
     def locate(self, problems: list[Problem], path: str | os.PathLike[str]) -> list[Problem]:
         """``problems`` found later (by validators) about the file at ``path``, each given
         the line of its document path where the file's format tells lines (YAML, JSON)."""

@@ -37,6 +37,7 @@ from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.os_errors import describe_os_error, os_errors
 from wfe_core.plugin.parameters import positive_seconds
 from wfe_core.plugin.retry import backoff_delay
+from wfe_core.load.templates import Template, TemplateParameter, load_template_file
 
 __all__ = [
     "Action",
@@ -51,6 +52,8 @@ __all__ = [
     "StepContext",
     "StepResult",
     "Strategy",
+    "Template",
+    "TemplateParameter",
     "Validator",
     "Workflow",
     "WorkflowStep",
@@ -61,6 +64,7 @@ __all__ = [
     "did_you_mean",
     "hookimpl",
     "is_templated",
+    "load_template_file",
     "looks_secret",
     "os_errors",
     "positive_seconds",

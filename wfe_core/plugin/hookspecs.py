@@ -26,6 +26,7 @@ from typing import Any
 import pluggy
 
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.load.templates import Template
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -114,6 +115,19 @@ def wfe_rollback_handlers() -> Iterable[RollbackHandler]:
     :return: an iterable of :class:`~wfe_core.plugin.capabilities.RollbackHandler`.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def wfe_templates() -> Iterable[Template]:
+    """Return the workflow templates this plugin provides.
+
+    Called once per registry build. Return an iterable of
+    :class:`~wfe_core.load.templates.Template`, usually built with
+    :func:`~wfe_core.plugin.load_template_file` from files shipped in the plugin's
+    package. A template named like one of wfe-core's built-ins replaces it; two other
+    plugins providing one name is an error naming both. Templates in
+    ``WFE_TEMPLATE_PATH`` directories take precedence over every plugin's.
     """
 
 

@@ -33,6 +33,7 @@ import pluggy
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.load.templates import Template
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -74,6 +75,7 @@ BUILTIN_PLUGINS = {
     "wfe.templates": f"{_BUILTINS}.template_references",
     "wfe.reporter.console": f"{_BUILTINS}.reporters.console",
     "wfe.reporter.json": f"{_BUILTINS}.reporters.json_lines",
+    "wfe.workflow_templates": f"{_BUILTINS}.templates",
 }
 
 #: Built-ins that cannot be blocked: the structural validators (actions exist, their
@@ -106,6 +108,7 @@ _KINDS = {
     "validators": ("wfe_validators", Validator, "validator"),
     "reporters": ("wfe_reporters", Reporter, "reporter"),
     "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
+    "templates": ("wfe_templates", Template, "template"),
 }
 
 
@@ -245,6 +248,9 @@ def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Pr
         )
     if name in provided[kind]:
         other = provided[kind][name].plugin
+        if kind == "templates" and other.distribution == "wfe-core" and new.plugin.distribution != "wfe-core":
+            provided[kind][name] = new  # a plugin may replace a built-in template by name
+            return
         raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
     provided[kind][name] = new
 
