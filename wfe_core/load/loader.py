@@ -39,11 +39,35 @@ MAX_EXPANDED_NODES = 1_000_000
 FORMATS = ("yaml", "json", "toml")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = (str, int, float, bool, type(None))
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _YamlLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, with a bad value for an explicit tag reported at its node.
+
+    PyYAML's safe constructors assume a tagged scalar looks like its tag: ``!!bool x``
+    raised KeyError, ``!!int ''`` IndexError, ``!!timestamp x`` AttributeError, with no
+    position. Each becomes a ConstructorError marked at the node, like PyYAML's own.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (KeyError, IndexError, AttributeError, TypeError, ValueError, OverflowError) as exc:
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            if isinstance(shown, str) and len(shown) > 40:
+                shown = shown[:37] + "..."
+            why = str(exc) if isinstance(exc, ValueError) and str(exc) else "it does not fit the tag"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark) from None
+
+
+_YAML_LOADER = _YamlLoader
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
