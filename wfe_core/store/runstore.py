@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import socket
 import sqlite3
 import time
@@ -173,13 +174,16 @@ class RunStore:
             raise StoreError(f"cannot open run store {self.path}: {exc}") from None
         self.db.row_factory = sqlite3.Row
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._set_up(timeout)
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if _is_busy(exc):
+                raise StoreError(f"run store {self.path} stayed locked by another process for {timeout:g} s "
+                                 f"while opening it: {exc}") from None
             raise StoreError(f"{self.path} is not a usable wfe run store: {exc}") from None
+        except BaseException:
+            self.db.close()
+            raise
         self._in_tx = False
         # Step writes are buffered and written with executemany at commit: one statement
         # per kind per commit instead of one per step keeps the store off the hot path.
@@ -190,6 +194,30 @@ class RunStore:
         self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- schema ---------------------------------------------------------------------------
+    def _set_up(self, timeout: float) -> None:
+        """WAL mode, pragmas and migrations, retried with backoff while another process holds a lock.
+
+        SQLite does not call the busy handler for every lock it meets while switching a
+        new file to WAL: two ``wfe run`` creating one store at once failed now and then
+        with "database is locked" at ``PRAGMA journal_mode=WAL``. Only the first opener
+        switches the mode (the others find it set), and set-up is retried until ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                if str(self.db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: openers that collided do not collide again
+            delay = min(delay * 2, 0.25)
+
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -208,7 +236,8 @@ class RunStore:
                 self.db.execute(f"PRAGMA user_version={target}")
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # BEGIN itself may be what failed
+                    self.db.execute("ROLLBACK")
                 raise
 
     # -- transactions -----------------------------------------------------------------------
@@ -372,6 +401,13 @@ class RunStore:
         if run["status"] == "running" and not _alive(run["pid"], run["host"]):
             run["status"] = "interrupted"
         return run
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _alive(pid: int | None, host: str | None) -> bool:
