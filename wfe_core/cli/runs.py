@@ -67,7 +67,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     """One run, step by step: status, attempts, duration, error."""
     db = _store(ctx.obj["store"])
     try:
-        run = mask_sealed(db.run(run_id))
+        run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
     finally:
         db.close()
     run.pop("definition", None)

@@ -39,14 +39,14 @@ MAX_EXPANDED_NODES = 1_000_000
 FORMATS = ("yaml", "json", "toml")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = (str, int, float, bool, type(None))
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _YamlLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader, with a bad value for an explicit tag reported at its node.
 
     PyYAML's safe constructors assume a tagged scalar looks like its tag: ``!!bool x``
@@ -66,8 +66,6 @@ class _YamlLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark) from None
 
-
-_YAML_LOADER = _YamlLoader
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
@@ -131,7 +129,7 @@ def _check_expansion(root: yaml.Node, source: str) -> None:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    loader = _YAML_LOADER(text)
+    loader = _TaggedValueLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
