@@ -29,10 +29,13 @@ from wfe_core.load.convert import describe, structure
 from wfe_core.model.errors import InvalidWorkflowError, Problem
 from wfe_core.model.workflow import Workflow
 
-__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SUFFIXES", "WorkflowLoader"]
+__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "MAX_STRING_CHARS", "SUFFIXES", "WorkflowLoader"]
 
 #: Largest workflow file (or string, UTF-8 encoded) accepted: 10 MiB.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Longest string value accepted anywhere in a workflow (1 MiB of characters). Validators
+#: look at every parameter; big data belongs in a file the workflow reads, not in it.
+MAX_STRING_CHARS = 1024 * 1024
 #: Most nodes a YAML document may have once every alias is expanded.
 MAX_EXPANDED_NODES = 1_000_000
 #: The formats understood, and the file suffixes that select them.
@@ -210,6 +213,16 @@ def _surrogate_message(text: str) -> str:
     return f"string contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
 
 
+def _step_named_by(data: dict, path: str) -> str | None:
+    """The id of the step ``path`` (``steps[2]...``) lies in, if it has one."""
+    found = re.match(r"steps\[(\d+)\]", path)
+    steps = data.get("steps")
+    if not found or not isinstance(steps, list) or int(found[1]) >= len(steps):
+        return None
+    step = steps[int(found[1])]
+    return step.get("id") if isinstance(step, dict) and isinstance(step.get("id"), str) else None
+
+
 def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
@@ -238,6 +251,11 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, f"{path}[{index}]")
+        elif isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+            step = _step_named_by(data, path)
+            message = (f"{f'step {step!r}: ' if step else ''}string of {len(value):,} characters is longer than "
+                       f"the limit of {MAX_STRING_CHARS:,}; put large data in a file and read it in a step")
+            problems.append(Problem(message, path, step_id=step))
         elif isinstance(value, str) and _SURROGATE.search(value):
             problems.append(Problem(_surrogate_message(value), path))
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
