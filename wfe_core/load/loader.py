@@ -27,6 +27,7 @@ import yaml
 
 from wfe_core.load.convert import describe, structure
 from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import Workflow
 
 __all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "MAX_STRING_CHARS", "SUFFIXES", "WorkflowLoader"]
@@ -229,28 +230,35 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
     problems: list[Problem] = []
     seen: set[int] = set()
     bad_key = False
-
-    def walk(value: Any, path: str) -> None:
-        nonlocal bad_key
+    # Depth-first with an explicit stack, in document order: a document may be nested as
+    # deep as the parser allows, far past Python's recursion limit.
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
         if isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                message = f"nested more than {MAX_NESTING} levels deep (lists and mappings inside each other)"
+                problems.append(Problem(message, path, step_id=_step_named_by(data, path)))
+                continue
             if id(value) in seen:  # shared through a YAML alias: checked once is enough
-                return
+                continue
             seen.add(id(value))
         if isinstance(value, dict):
+            children = []
             for key, item in value.items():
                 if isinstance(key, str) and _SURROGATE.search(key):
                     bad_key = True  # the converter's messages would quote it and crash whoever prints them
                     shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
                     problems.append(Problem(_surrogate_message(key), _join(path, shown)))
                 elif isinstance(key, str):
-                    walk(item, _join(path, key))
+                    children.append((item, _join(path, key), depth + 1))
                 else:
                     bad_key = True
                     message = f"key must be a string, got {describe(key)} (quote it)"
                     problems.append(Problem(message, _join(path, str(key))))
+            stack.extend(reversed(children))
         elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]")
+            stack.extend(reversed([(item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]))
         elif isinstance(value, str) and len(value) > MAX_STRING_CHARS:
             step = _step_named_by(data, path)
             message = (f"{f'step {step!r}: ' if step else ''}string of {len(value):,} characters is longer than "
@@ -261,8 +269,6 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
             message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
             problems.append(Problem(message, path))
-
-    walk(data, "")
     steps = data.get("steps", [])
     if not isinstance(steps, list):
         problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
@@ -421,6 +427,9 @@ class WorkflowLoader:
         return _build(data, source, lambda: root)
 
     def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
+        problem = too_deep(_unstructure(workflow), MAX_NESTING + 1)  # +1: the workflow mapping itself
+        if problem is not None:  # a Workflow built in Python skips the loader's check
+            raise _error(f"cannot write a value nested more than {MAX_NESTING} levels deep", source, path=problem)
         data = _plain(_unstructure(workflow), "", fmt, source)
         if fmt == "json":
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

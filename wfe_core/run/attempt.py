@@ -10,6 +10,7 @@ import attrs
 
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError
+from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
 
@@ -71,6 +72,19 @@ def run_attempt(attempt: Attempt) -> Attempt:
         result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # SystemExit from an action must not kill the worker
         result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
+    if result.success:
+        result = _bounded_nesting(result)
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt
+
+
+def _bounded_nesting(result: StepResult) -> StepResult:
+    """A failure instead of an output (or variables) nested past :data:`MAX_NESTING`:
+    masking, the store and templating could not walk it (see :mod:`wfe_core.model.nesting`)."""
+    for what, value in (("output", result.output), ("variables it sets", result.variables)):
+        where = too_deep(value)
+        if where is not None:
+            return StepResult(success=False, error=f"the step's {what} is nested more than {MAX_NESTING} "
+                                                   f"levels deep (lists and mappings inside each other, at {where})")
+    return result
