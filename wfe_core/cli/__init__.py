@@ -19,6 +19,7 @@ from wfe_core.model.errors import InvalidWorkflowError, WfeError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 def _plugins(strict: bool = False) -> Any:
@@ -68,6 +69,11 @@ class WfeGroup(click.Group):
         except WfeError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_INVALID)
+        except KeyboardInterrupt:
+            # Ctrl-C outside a run (loading, validating a big file): click would print
+            # "Aborted!" and exit 1; an interrupted command exits 130 like the run does.
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=WfeGroup, context_settings={"help_option_names": ["-h", "--help"]})
