@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -67,6 +68,8 @@ def run_attempt(attempt: Attempt) -> Attempt:
         result = StepResult(success=False, error=str(exc))
     except StepCancelled as exc:
         result = StepResult(success=False, error=str(exc))
+    except OSError as exc:  # escaped the action's own handling: say it in words, not "[Errno 36] ..."
+        result = StepResult(success=False, error=_os_error_words(attempt, exc))
     except Exception as exc:
         log.debug("step %s raised", attempt.step_id, exc_info=True)
         result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
@@ -77,6 +80,15 @@ def run_attempt(attempt: Attempt) -> Attempt:
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt
+
+
+def _os_error_words(attempt: Attempt, exc: OSError) -> str:
+    """``file.write could not use '/a/b': file name too long`` from ``OSError(36, ...)``."""
+    cause = (exc.strerror or str(exc)).rstrip(".")
+    cause = cause[:1].lower() + cause[1:]
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    shown = " and ".join(f"'{os.fsdecode(p)}'" for p in paths)
+    return f"{attempt.action.name} could not use {shown}: {cause}" if shown else f"{attempt.action.name}: {cause}"
 
 
 def _bounded_nesting(result: StepResult) -> StepResult:
