@@ -339,6 +339,49 @@ def _plain(value: Any, path: str, fmt: str, source: str | None) -> Any:
     return value
 
 
+_STEP_PATH = re.compile(r"steps\[(\d+)\](?:\.([^.\[]+))?")
+
+
+def _repair(data: Any, problems: list[Problem]) -> tuple[dict | None, set[str]]:
+    """``data`` without the keys (or whole steps) ``problems`` point at."""
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        return None, set()
+    doc = dict(data)
+    steps = doc.get("steps")
+    steps = list(steps) if isinstance(steps, list) else []
+    drop_steps: set[int] = set()
+    drop_keys: dict[int, set[str]] = {}
+    for problem in problems:
+        found = _STEP_PATH.match(problem.path)
+        if found:
+            index, key = int(found[1]), found[2]
+            if key is None or key == "id" or key == "action":
+                drop_steps.add(index)  # a step without a usable id or action cannot be checked
+            else:
+                drop_keys.setdefault(index, set()).add(key)
+            continue
+        top = _PATH_PART.match(problem.path)
+        key = top[2] if top else None
+        if key == "steps" and problem.path == "steps":
+            steps = []
+        elif key == "id":
+            doc["id"] = "invalid"
+        elif key and key in doc:
+            del doc[key]
+    kept, dropped, seen = [], set(), set()
+    for index, step in enumerate(steps):
+        sid = step.get("id") if isinstance(step, dict) else None
+        if index in drop_steps or not isinstance(step, dict) or not all(isinstance(k, str) for k in step) \
+                or sid in seen:
+            if isinstance(sid, str) and sid not in seen:
+                dropped.add(sid)
+            continue
+        seen.add(sid)
+        kept.append({k: v for k, v in step.items() if k not in drop_keys.get(index, ())})
+    doc["steps"] = kept
+    return doc, dropped
+
+
 class WorkflowLoader:
     """Loads :class:`~wfe_core.model.workflow.Workflow` objects from YAML, JSON or TOML and writes them back."""
 
@@ -406,6 +449,31 @@ class WorkflowLoader:
         # Render first, so a workflow the format cannot hold leaves no truncated file.
         text = self._dump(workflow, _format_of(path, source), source)
         Path(path).write_text(text, encoding="utf-8")
+
+    def salvage(self, path: str | os.PathLike[str], problems: list[Problem]) -> tuple[Workflow, set[str]] | None:
+        """The workflow in ``path`` with what ``problems`` (its structure problems) name
+        left out, and the ids of the steps left out whole; ``None`` if nothing usable remains.
+
+        Lets ``wfe validate`` report action and parameter problems in the same pass as
+        structure problems: validators run over the parts that are well-formed.
+        """
+        try:
+            data = self._parse_file(path)
+        except (InvalidWorkflowError, RecursionError, ValueError):
+            return None
+        repaired, dropped = _repair(data, problems)
+        if repaired is None:
+            return None
+        try:
+            return structure(repaired, Workflow), dropped
+        except InvalidWorkflowError:
+            return None
+
+    def _parse_file(self, path: str | os.PathLike[str]) -> Any:
+        """Plain data of the file at ``path`` (already loaded once: its size and encoding are known good)."""
+        fmt = _format_of(path, str(path))
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
+        return _parse(text, fmt, str(path))[0]
 
     def _load_text(self, text: str, fmt: str, source: str) -> Workflow:
         text = text.removeprefix("\ufeff")  # a BOM some editors add; json.loads refuses it
