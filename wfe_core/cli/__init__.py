@@ -48,13 +48,13 @@ def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> Inv
 
     if not exc.problems or any(not p.path for p in exc.problems):  # unreadable, unparsable: nothing to check
         return exc
-    salvaged = WorkflowLoader().salvage(file, exc.problems)
-    if salvaged is None:
-        return exc
-    workflow, dropped = salvaged
     try:
+        salvaged = WorkflowLoader().salvage(file, exc.problems)
+        if salvaged is None:
+            return exc
+        workflow, dropped = salvaged
         result = validate(workflow)
-    except WfeError:
+    except Exception:  # a second look must never make the first one worse
         return exc
     # What the salvage left out: a step's whole key (``steps[1].parameters``), a top-level key.
     told = [re.match(r"steps\[\d+\](?:\.[^.\[]+)?|[^.\[]*", p.path).group(0) for p in exc.problems]
