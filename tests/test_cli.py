@@ -72,6 +72,8 @@ def test_validate_reports_every_problem_one_per_line_and_exits_2(runner, tmp_pat
     result = runner.invoke(main, ["validate", path])
     assert result.exit_code == 2
     assert result.output.splitlines() == [
+        f"error: {path}:4: steps[0].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
+        f"error: {path}:6: steps[1].parameters.seconds: step 'b': is required but missing",
         f"error: {path}:8: steps[1].dependecies: unknown key 'dependecies' (did you mean 'dependencies'?)",
         f"error: {path}:9: steps[1].timeout: expected a number, got string 'abc'",
     ]

@@ -7,6 +7,7 @@ This is the only place errors become exit codes: 0 success, 1 a run that failed,
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from typing import Any
@@ -19,6 +20,7 @@ from wfe_core import __version__
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 def _plugins(strict: bool = False) -> Any:
@@ -37,6 +39,37 @@ def _load(path: str) -> Any:
     from wfe_core.load.loader import WorkflowLoader
 
     return WorkflowLoader().load_from_file(path)
+
+
+def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> InvalidWorkflowError:
+    """``exc`` (structure problems of ``file``) plus what ``validate`` finds in the parts of
+    the file that are well-formed, so one pass reports every problem it can."""
+    from wfe_core.load.loader import WorkflowLoader
+
+    if not exc.problems or any(not p.path for p in exc.problems):  # unreadable, unparsable: nothing to check
+        return exc
+    try:
+        salvaged = WorkflowLoader().salvage(file, exc.problems)
+        if salvaged is None:
+            return exc
+        workflow, dropped = salvaged
+        result = validate(workflow)
+    except Exception:  # a second look must never make the first one worse
+        return exc
+    # What the salvage left out: a step's whole key (``steps[1].parameters``), a top-level key.
+    told = [re.match(r"steps\[\d+\](?:\.[^.\[]+)?|[^.\[]*", p.path).group(0) for p in exc.problems]
+
+    def new(problem: Any) -> bool:
+        if any(problem.path == t or problem.path.startswith((t + ".", t + "[")) for t in told):
+            return False  # the structure problem already says what is wrong there
+        # A step left out whole would be reported again as unknown wherever it is named.
+        return not any(f"'{sid}'" in problem.message and problem.step_id != sid for sid in dropped)
+
+    for problem in _located([p for p in result.warnings if new(p)], file):
+        click.echo(f"{problem}", err=True)
+    extra = [p for p in result.failures() if new(p)]
+    problems = _located([*exc.problems, *extra], file)
+    return InvalidWorkflowError(sorted(problems, key=lambda p: p.line or 0))
 
 
 def _located(problems: list[Any], file: str) -> list[Any]:
@@ -70,6 +103,11 @@ class WfeGroup(click.Group):
         except WfeError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_INVALID)
+        except KeyboardInterrupt:
+            # Ctrl-C outside a run (loading, validating a big file): click would print
+            # "Aborted!" and exit 1; an interrupted command exits 130 like the run does.
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=WfeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,9 +126,16 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
 
     from wfe_core.load.loader import WorkflowLoader
 
-    workflow = _load(file)
-    result = WorkflowValidator(_plugins()).validate(workflow, strict=strict, source=file,
-                                                    variables=_parse_vars(variables))
+    validator = WorkflowValidator(_plugins())
+
+    def check(workflow: Any) -> Any:
+        return validator.validate(workflow, strict=strict, source=file, variables=_parse_vars(variables))
+
+    try:
+        workflow = _load(file)
+    except InvalidWorkflowError as exc:
+        raise _with_validation(exc, file, check) from None
+    result = check(workflow)
     for problem in WorkflowLoader().locate(result.failures(), file):
         click.echo(f"error: {problem}", err=True)
     for problem in WorkflowLoader().locate(result.warnings, file):
@@ -193,7 +238,11 @@ def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_
         workflow = workflow_from_template(template, variables, template_path)
         variables, file = (), f"template '{template}'"
     else:
-        workflow = _load(file)
+        try:
+            workflow = _load(file)
+        except InvalidWorkflowError as exc:
+            checker = _engine(_plugins(), store, strict=strict, no_store=True)
+            raise _with_validation(exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables)))
     registry = _plugins()
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)

@@ -67,12 +67,15 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     """One run, step by step: status, attempts, duration, error."""
     db = _store(ctx.obj["store"])
     try:
-        run = mask_sealed(db.run(run_id))
+        run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
     finally:
         db.close()
     run.pop("definition", None)
     if as_json:
-        click.echo(json.dumps(run, indent=2, default=str))
+        try:
+            click.echo(json.dumps(run, indent=2, default=str))
+        except RecursionError:  # an output nested deeper than the indenting encoder can recurse
+            click.echo(json.dumps(run, default=str))
         return
     click.echo(f"run {run['run_id']}  workflow {run['workflow_id']}  {run['status']}"
                + (f"  rollback {run['rollback']}" if run["rollback"] else ""))

@@ -29,12 +29,16 @@ import yaml
 
 from wfe_core.load.convert import describe, structure
 from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import Workflow
 
-__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SUFFIXES", "WorkflowLoader"]
+__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "MAX_STRING_CHARS", "SUFFIXES", "WorkflowLoader"]
 
 #: Largest workflow file (or string, UTF-8 encoded) accepted: 10 MiB.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Longest string value accepted anywhere in a workflow (1 MiB of characters). Validators
+#: look at every parameter; big data belongs in a file the workflow reads, not in it.
+MAX_STRING_CHARS = 1024 * 1024
 #: Most nodes a YAML document may have once every alias is expanded.
 MAX_EXPANDED_NODES = 1_000_000
 #: The formats understood, and the file suffixes that select them.
@@ -46,6 +50,28 @@ _SCALARS = (str, int, float, bool, type(None))
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, with a bad value for an explicit tag reported at its node.
+
+    PyYAML's safe constructors assume a tagged scalar looks like its tag: ``!!bool x``
+    raised KeyError, ``!!int ''`` IndexError, ``!!timestamp x`` AttributeError, with no
+    position. Each becomes a ConstructorError marked at the node, like PyYAML's own.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (KeyError, IndexError, AttributeError, TypeError, ValueError, OverflowError) as exc:
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            if isinstance(shown, str) and len(shown) > 40:
+                shown = shown[:37] + "..."
+            why = str(exc) if isinstance(exc, ValueError) and str(exc) else "it does not fit the tag"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark) from None
+
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
@@ -109,7 +135,7 @@ def _check_expansion(root: yaml.Node, source: str) -> None:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    loader = _YAML_LOADER(text)
+    loader = _TaggedValueLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -190,41 +216,61 @@ def _surrogate_message(text: str) -> str:
     return f"string contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
 
 
+def _step_named_by(data: dict, path: str) -> str | None:
+    """The id of the step ``path`` (``steps[2]...``) lies in, if it has one."""
+    found = re.match(r"steps\[(\d+)\]", path)
+    steps = data.get("steps")
+    if not found or not isinstance(steps, list) or int(found[1]) >= len(steps):
+        return None
+    step = steps[int(found[1])]
+    return step.get("id") if isinstance(step, dict) and isinstance(step.get("id"), str) else None
+
+
 def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
     problems: list[Problem] = []
     seen: set[int] = set()
     bad_key = False
-
-    def walk(value: Any, path: str) -> None:
-        nonlocal bad_key
+    # Depth-first with an explicit stack, in document order: a document may be nested as
+    # deep as the parser allows, far past Python's recursion limit.
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
         if isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                message = f"nested more than {MAX_NESTING} levels deep (lists and mappings inside each other)"
+                problems.append(Problem(message, path, step_id=_step_named_by(data, path)))
+                continue
             if id(value) in seen:  # shared through a YAML alias: checked once is enough
-                return
+                continue
             seen.add(id(value))
         if isinstance(value, dict):
+            children = []
             for key, item in value.items():
                 if isinstance(key, str) and _SURROGATE.search(key):
                     bad_key = True  # the converter's messages would quote it and crash whoever prints them
                     shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
                     problems.append(Problem(_surrogate_message(key), _join(path, shown)))
                 elif isinstance(key, str):
-                    walk(item, _join(path, key))
+                    children.append((item, _join(path, key), depth + 1))
                 else:
                     bad_key = True
                     message = f"key must be a string, got {describe(key)} (quote it)"
                     problems.append(Problem(message, _join(path, str(key))))
+            stack.extend(reversed(children))
         elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]")
+            stack.extend(reversed([(item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]))
+        elif isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+            step = _step_named_by(data, path)
+            message = (f"{f'step {step!r}: ' if step else ''}string of {len(value):,} characters is longer than "
+                       f"the limit of {MAX_STRING_CHARS:,}; put large data in a file and read it in a step")
+            problems.append(Problem(message, path, step_id=step))
         elif isinstance(value, str) and _SURROGATE.search(value):
             problems.append(Problem(_surrogate_message(value), path))
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
             message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
             problems.append(Problem(message, path))
-
-    walk(data, "")
     steps = data.get("steps", [])
     if not isinstance(steps, list):
         problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
@@ -305,6 +351,49 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+_STEP_PATH = re.compile(r"steps\[(\d+)\](?:\.([^.\[]+))?")
+
+
+def _repair(data: Any, problems: list[Problem]) -> tuple[dict | None, set[str]]:
+    """``data`` without the keys (or whole steps) ``problems`` point at."""
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        return None, set()
+    doc = dict(data)
+    steps = doc.get("steps")
+    steps = list(steps) if isinstance(steps, list) else []
+    drop_steps: set[int] = set()
+    drop_keys: dict[int, set[str]] = {}
+    for problem in problems:
+        found = _STEP_PATH.match(problem.path)
+        if found:
+            index, key = int(found[1]), found[2]
+            if key is None or key == "id" or key == "action":
+                drop_steps.add(index)  # a step without a usable id or action cannot be checked
+            else:
+                drop_keys.setdefault(index, set()).add(key)
+            continue
+        top = _PATH_PART.match(problem.path)
+        key = top[2] if top else None
+        if key == "steps" and problem.path == "steps":
+            steps = []
+        elif key == "id":
+            doc["id"] = "invalid"
+        elif key and key in doc:
+            del doc[key]
+    kept, dropped, seen = [], set(), set()
+    for index, step in enumerate(steps):
+        sid = step.get("id") if isinstance(step, dict) else None
+        if index in drop_steps or not isinstance(step, dict) or not all(isinstance(k, str) for k in step) \
+                or sid in seen:
+            if isinstance(sid, str) and sid not in seen:
+                dropped.add(sid)
+            continue
+        seen.add(sid)
+        kept.append({k: v for k, v in step.items() if k not in drop_keys.get(index, ())})
+    doc["steps"] = kept
+    return doc, dropped
 
 
 class WorkflowLoader:
@@ -395,6 +484,31 @@ class WorkflowLoader:
         text = self._dump(workflow, _format_of(path, source), source)
         Path(path).write_text(text, encoding="utf-8")
 
+    def salvage(self, path: str | os.PathLike[str], problems: list[Problem]) -> tuple[Workflow, set[str]] | None:
+        """The workflow in ``path`` with what ``problems`` (its structure problems) name
+        left out, and the ids of the steps left out whole; ``None`` if nothing usable remains.
+
+        Lets ``wfe validate`` report action and parameter problems in the same pass as
+        structure problems: validators run over the parts that are well-formed.
+        """
+        try:
+            data = self._parse_file(path)
+        except (InvalidWorkflowError, RecursionError, ValueError):
+            return None
+        repaired, dropped = _repair(data, problems)
+        if repaired is None:
+            return None
+        try:
+            return structure(repaired, Workflow), dropped
+        except InvalidWorkflowError:
+            return None
+
+    def _parse_file(self, path: str | os.PathLike[str]) -> Any:
+        """Plain data of the file at ``path`` (already loaded once: its size and encoding are known good)."""
+        fmt = _format_of(path, str(path))
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
+        return _parse(text, fmt, str(path))[0]
+
     def _load_text(self, text: str, fmt: str, source: str) -> Workflow:
         # Loading allocates many small objects and frees none of them: the cyclic
         # collector would walk the growing heap again and again for nothing (a
@@ -422,6 +536,9 @@ class WorkflowLoader:
         return _build(data, source, lambda: root)
 
     def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
+        problem = too_deep(_unstructure(workflow), MAX_NESTING + 1)  # +1: the workflow mapping itself
+        if problem is not None:  # a Workflow built in Python skips the loader's check
+            raise _error(f"cannot write a value nested more than {MAX_NESTING} levels deep", source, path=problem)
         data = _plain(_unstructure(workflow), "", fmt, source)
         if fmt == "json":
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -53,17 +53,39 @@ def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None,
 _SEALED = re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)>>")
 
 
-def _walk(value: Any, text: Any) -> Any:
-    """``value`` with ``text(s)`` applied to every string in it."""
+def _leaf(value: Any, text: Any) -> Any:
     if isinstance(value, str):
         return text(value)
-    if isinstance(value, Mapping):
-        return {k: _walk(v, text) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_walk(v, text) for v in value]
     if isinstance(value, (bytes, bytearray)):
         return text(value.decode("utf-8", "replace"))
     return value
+
+
+def _walk(value: Any, text: Any) -> Any:
+    """``value`` with ``text(s)`` applied to every string in it.
+
+    Iterative (an explicit stack of containers being filled): a value nested deeper than
+    Python's recursion limit, such as a stored output from before outputs were bounded,
+    must not crash ``wfe runs show`` or ``wfe resume``.
+    """
+    if not isinstance(value, (Mapping, list, tuple)):
+        return _leaf(value, text)
+    root: Any = {} if isinstance(value, Mapping) else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, Mapping) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (Mapping, list, tuple)):
+                child: Any = {} if isinstance(item, Mapping) else []
+                stack.append((item, child))
+            else:
+                child = _leaf(item, text)
+            if isinstance(target, dict):
+                target[key] = child
+            else:
+                target.append(child)
+    return root
 
 
 class Redactor:

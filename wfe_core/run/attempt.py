@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ import attrs
 
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError
+from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
 
@@ -66,11 +68,35 @@ def run_attempt(attempt: Attempt) -> Attempt:
         result = StepResult(success=False, error=str(exc))
     except StepCancelled as exc:
         result = StepResult(success=False, error=str(exc))
+    except OSError as exc:  # escaped the action's own handling: say it in words, not "[Errno 36] ..."
+        result = StepResult(success=False, error=_os_error_words(attempt, exc))
     except Exception as exc:
         log.debug("step %s raised", attempt.step_id, exc_info=True)
         result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # SystemExit from an action must not kill the worker
         result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
+    if result.success:
+        result = _bounded_nesting(result)
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt
+
+
+def _os_error_words(attempt: Attempt, exc: OSError) -> str:
+    """``file.write could not use '/a/b': file name too long`` from ``OSError(36, ...)``."""
+    cause = (exc.strerror or str(exc)).rstrip(".")
+    cause = cause[:1].lower() + cause[1:]
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    shown = " and ".join(f"'{os.fsdecode(p)}'" for p in paths)
+    return f"{attempt.action.name} could not use {shown}: {cause}" if shown else f"{attempt.action.name}: {cause}"
+
+
+def _bounded_nesting(result: StepResult) -> StepResult:
+    """A failure instead of an output (or variables) nested past :data:`MAX_NESTING`:
+    masking, the store and templating could not walk it (see :mod:`wfe_core.model.nesting`)."""
+    for what, value in (("output", result.output), ("variables it sets", result.variables)):
+        where = too_deep(value)
+        if where is not None:
+            return StepResult(success=False, error=f"the step's {what} is nested more than {MAX_NESTING} "
+                                                   f"levels deep (lists and mappings inside each other, at {where})")
+    return result

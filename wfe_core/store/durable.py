@@ -11,7 +11,7 @@ from wfe_core.store.journal import Journal, fingerprint
 from wfe_core.model.workflow import RunStats, StepStatus, Workflow
 from wfe_core.plugin.capabilities import Event
 from wfe_core.model.secrets import Redactor, read_secrets, unseal
-from wfe_core.store.runstore import RunStore, StoreError
+from wfe_core.store.runstore import RunStore, StoreError, is_cut
 
 __all__ = ["DurableRuns", "ResumeError"]
 
@@ -76,6 +76,7 @@ class DurableRuns:
                                 "(action, parameters, dependencies, conditions or rollback)")
         if problems:
             raise ResumeError("cannot resume: " + "; ".join(problems) + "; start a new run instead")
+        _refuse_cut_values(run, workflow, done, variables or {})
         # Secrets were sealed in the store; the environment gives their values back.
         secrets = read_secrets(workflow.secrets)
         done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets)}
@@ -165,3 +166,30 @@ class DurableRuns:
             store.close()
         return {"run_id": run["run_id"], "workflow_id": run["workflow_id"], "status": run["status"],
                 "steps": {s["step_id"]: s["status"] for s in run["steps"]}, "error": run["error"]}
+
+
+def _refuse_cut_values(run: dict[str, Any], workflow: Workflow, done: list[dict[str, Any]],
+                       given: Mapping[str, Any]) -> None:
+    """Refuse to resume when a step still to run needs a value the store did not keep
+    (over ``WFE_STORE_VALUE_LIMIT``): it would get the marker text instead, silently."""
+    from wfe_core.load.templating import placeholders
+
+    succeeded = {row["step_id"] for row in done}
+    cut_outputs = {row["step_id"] for row in done if is_cut(row["output"])}
+    cut_vars = {name for name, value in (run["variables"] or {}).items() if is_cut(value) and name not in given}
+    for row in done:
+        cut_vars |= {n for n, v in (row["variables"] or {}).items() if is_cut(v) and n not in given}
+    if not (cut_outputs or cut_vars):
+        return
+    for step in workflow.steps:
+        if step.id in succeeded:
+            continue
+        for ph in placeholders([step.parameters, step.rollback_parameters, step.conditions]):
+            parts = ph.parts
+            needed = (f"the output of step '{parts[1]}'" if parts[0] == "steps" and len(parts) > 1
+                      and parts[1] in cut_outputs else f"variable '{parts[0]}'" if parts[0] in cut_vars else None)
+            if needed:
+                raise ResumeError(
+                    f"cannot resume run {run['run_id']}: step '{step.id}' uses {needed}, which was too big "
+                    "to keep in the run store (WFE_STORE_VALUE_LIMIT); give it again with --var, raise the "
+                    "limit for the next run, or start a new run")

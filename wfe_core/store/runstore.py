@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import socket
 import sqlite3
 import time
@@ -24,9 +25,22 @@ from typing import Any
 
 from wfe_core.model.errors import WfeError
 
-__all__ = ["SCHEMA_VERSION", "RunStore", "StoreError", "default_store_path"]
+__all__ = ["DEFAULT_VALUE_LIMIT", "LISTED_COLUMNS", "SCHEMA_VERSION", "RunStore", "StoreError",
+           "default_store_path", "is_cut", "value_limit"]
 
 SCHEMA_VERSION = 2
+
+#: Most characters of JSON stored for one value: a step's output, or one variable (1 MiB).
+#: ``$WFE_STORE_VALUE_LIMIT`` (characters; 0 = no limit) changes it. A bigger value is
+#: replaced in the store by a marker (:func:`is_cut`) saying how big it was; the run
+#: itself still gets the whole value. Without a bound, one 50 MB file read made a 200 MB
+#: store, and ``wfe runs show`` then needed 760 MB of memory.
+DEFAULT_VALUE_LIMIT = 1024 * 1024
+_CUT = "<<wfe:not stored: "
+
+#: What ``wfe runs`` lists: no variables, outputs or definition, which may be large.
+LISTED_COLUMNS = ("run_id", "workflow_id", "workflow_name", "source", "status", "strategy", "dry_run", "error",
+                  "rollback", "started_at", "finished_at", "pid", "host", "resumed")
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -157,6 +171,41 @@ def _json(value: Any) -> str | None:
     return _ENCODER.encode(value)
 
 
+def value_limit() -> int:
+    """``$WFE_STORE_VALUE_LIMIT`` if set (0: no limit), else :data:`DEFAULT_VALUE_LIMIT`."""
+    raw = os.environ.get("WFE_STORE_VALUE_LIMIT", "").strip()
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_VALUE_LIMIT
+    except ValueError:
+        raise StoreError(f"WFE_STORE_VALUE_LIMIT must be a whole number of characters, got {raw!r}") from None
+
+
+def _cut_marker(size: int, limit: int) -> str:
+    return f"{_CUT}{size:,} characters of JSON, over the store limit of {limit:,} (WFE_STORE_VALUE_LIMIT)>>"
+
+
+def is_cut(value: Any) -> bool:
+    """Whether ``value`` (read from the store) is the marker of a value too big to store."""
+    return isinstance(value, str) and value.startswith(_CUT)
+
+
+def _bounded(value: Any, limit: int) -> Any:
+    """``value``, or its marker when its JSON is longer than ``limit``."""
+    if not limit or value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str) and len(value) < limit // 6:  # even all \uXXXX escapes fit
+        return value
+    size = len(_ENCODER.encode(value))
+    return _cut_marker(size, limit) if size > limit else value
+
+
+def _bounded_vars(variables: Any, limit: int) -> Any:
+    """Variables with each one bounded on its own: a big one does not take the others with it."""
+    if not isinstance(variables, dict):
+        return _bounded(variables, limit)
+    return {name: _bounded(value, limit) for name, value in variables.items()}
+
+
 def _unjson(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -166,6 +215,7 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
         self.path = Path(path) if path is not None else default_store_path()
+        self._limit = value_limit()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -173,13 +223,16 @@ class RunStore:
             raise StoreError(f"cannot open run store {self.path}: {exc}") from None
         self.db.row_factory = sqlite3.Row
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._set_up(timeout)
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if _is_busy(exc):
+                raise StoreError(f"run store {self.path} stayed locked by another process for {timeout:g} s "
+                                 f"while opening it: {exc}") from None
             raise StoreError(f"{self.path} is not a usable wfe run store: {exc}") from None
+        except BaseException:
+            self.db.close()
+            raise
         self._in_tx = False
         # Step writes are buffered and written with executemany at commit: one statement
         # per kind per commit instead of one per step keeps the store off the hot path.
@@ -190,6 +243,30 @@ class RunStore:
         self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- schema ---------------------------------------------------------------------------
+    def _set_up(self, timeout: float) -> None:
+        """WAL mode, pragmas and migrations, retried with backoff while another process holds a lock.
+
+        SQLite does not call the busy handler for every lock it meets while switching a
+        new file to WAL: two ``wfe run`` creating one store at once failed now and then
+        with "database is locked" at ``PRAGMA journal_mode=WAL``. Only the first opener
+        switches the mode (the others find it set), and set-up is retried until ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                if str(self.db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: openers that collided do not collide again
+            delay = min(delay * 2, 0.25)
+
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -208,7 +285,8 @@ class RunStore:
                 self.db.execute(f"PRAGMA user_version={target}")
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # BEGIN itself may be what failed
+                    self.db.execute("ROLLBACK")
                 raise
 
     # -- transactions -----------------------------------------------------------------------
@@ -270,7 +348,7 @@ class RunStore:
                 "INSERT INTO runs (run_id, workflow_id, workflow_name, source, definition, status, strategy,"
                 " dry_run, variables, started_at, pid, host) VALUES (?,?,?,?,?,'running',?,?,?,?,?,?)",
                 (run_id, workflow_id, workflow_name, source, definition, strategy, int(dry_run),
-                 _json(variables), now, os.getpid(), socket.gethostname()),
+                 _json(_bounded_vars(variables, self._limit)), now, os.getpid(), socket.gethostname()),
             )
         self.db.executemany(
             "INSERT INTO steps (run_id, step_id, status, fingerprint, position) VALUES (?,?,'pending',?,?)"
@@ -299,9 +377,10 @@ class RunStore:
                       variables: dict[str, Any] | None, memo: Any, error: str | None, reason: str | None,
                       started_at: float | None, finished_at: float | None, duration: float, seq: int) -> None:
         key = (run_id, step_id)
-        self._finished[key] = (status, attempts, _json(self._logs.get(key) or None), _json(output),
-                               _json(variables or None), _json(memo), error, reason, started_at, finished_at,
-                               duration, seq, run_id, step_id)
+        limit = self._limit
+        self._finished[key] = (status, attempts, _json(self._logs.get(key) or None), _json(_bounded(output, limit)),
+                               _json(_bounded_vars(variables, limit) or None), _json(memo), error, reason,
+                               started_at, finished_at, duration, seq, run_id, step_id)
 
     @_guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
@@ -317,7 +396,7 @@ class RunStore:
         self._begin()
         self.db.execute(
             "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=? WHERE run_id=?",
-            (status, error, _json(variables), rollback, time.time(), run_id))
+            (status, error, _json(_bounded_vars(variables, self._limit)), rollback, time.time(), run_id))
         self.commit()
 
     @_guarded
@@ -332,8 +411,11 @@ class RunStore:
     # -- reads ---------------------------------------------------------------------------------
     @_guarded
     def runs(self, limit: int = 20, workflow_id: str | None = None) -> list[dict[str, Any]]:
-        """Recent runs, newest first; a 'running' run whose process is gone reads 'interrupted'."""
-        query = "SELECT * FROM runs"
+        """Recent runs, newest first; a 'running' run whose process is gone reads 'interrupted'.
+
+        Only :data:`LISTED_COLUMNS`: a listing reads no variables, outputs or definitions.
+        """
+        query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM runs"
         args: tuple = ()
         if workflow_id is not None:
             query += " WHERE workflow_id=?"
@@ -342,8 +424,12 @@ class RunStore:
         return [self._run_row(r) for r in rows]
 
     @_guarded
-    def run(self, run_id: str) -> dict[str, Any]:
-        """One run with its steps (in completion order, then in file order) and their attempts."""
+    def run(self, run_id: str, *, memos: bool = True) -> dict[str, Any]:
+        """One run with its steps (in completion order, then in file order) and their attempts.
+
+        ``memos=False`` leaves out the rollback memos (``None``), which only a rollback
+        needs and which may be large (the previous bytes of a file).
+        """
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
@@ -352,15 +438,17 @@ class RunStore:
                                  else f"run id prefix '{run_id}' is ambiguous in {self.path}")
             row = rows[0]
         run = self._run_row(row)
+        memo = "memo" if memos else "NULL AS memo"
         steps = self.db.execute(
-            "SELECT * FROM steps WHERE run_id=? ORDER BY seq IS NULL, seq, position", (run["run_id"],)).fetchall()
+            f"SELECT run_id, step_id, status, attempts, attempt_log, output, variables, {memo}, error, reason,"
+            " started_at, finished_at, duration, seq, fingerprint FROM steps WHERE run_id=?"
+            " ORDER BY seq IS NULL, seq, position", (run["run_id"],)).fetchall()
         run["steps"] = []
         for s in steps:
             step = dict(s)
             for key in ("output", "variables", "memo", "attempt_log"):
                 step[key] = _unjson(step[key])
             step["attempt_log"] = step["attempt_log"] or []
-            step.pop("position", None)
             if run["status"] == "interrupted" and step["status"] == "running":
                 step["status"] = "interrupted"
             run["steps"].append(step)
@@ -368,10 +456,18 @@ class RunStore:
 
     def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
-        run["variables"] = _unjson(run["variables"])
+        if "variables" in run:
+            run["variables"] = _unjson(run["variables"])
         if run["status"] == "running" and not _alive(run["pid"], run["host"]):
             run["status"] = "interrupted"
         return run
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _alive(pid: int | None, host: str | None) -> bool:

@@ -26,6 +26,8 @@ class WaitParams:
 
 def wait(params: WaitParams, context: Any) -> float:
     """Sleep ``params.seconds``; the output is the number of seconds."""
+    if context.dry_run:  # a dry run shows the plan; waiting would only make it slow
+        return params.seconds
     if not context.sleep(params.seconds):
         context.check_cancelled()
     return params.seconds
