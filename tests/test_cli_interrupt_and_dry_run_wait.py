@@ -22,12 +22,28 @@ def big_file(tmp_path_factory):
     return str(path)
 
 
+def _wait_for_cpu(pid: int, seconds: float) -> None:
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / tick >= seconds:  # utime + stime
+            return
+        time.sleep(0.01)
+    raise AssertionError("the wfe process did not get going within 60 s")
+
+
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, command):
     proc = subprocess.Popen([sys.executable, "-m", "wfe_core", command, "--store", str(tmp_path / "s.sqlite"),
                              big_file] if command == "run" else [sys.executable, "-m", "wfe_core", command, big_file],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    # Not a fixed sleep: on a loaded machine the process may not have reached loading yet,
+    # on a fast one it may be past validation. Start-up costs ~0.3 s of CPU; loading and
+    # validating 40,000 steps costs seconds of it: signal once 0.8 s of CPU is spent.
+    _wait_for_cpu(proc.pid, 0.8)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-1000:]
