@@ -66,9 +66,15 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         raise ActionError(f"cannot run '{argv[0]}': the command contains a NUL byte")
     if any("\0" in key or "\0" in value for key, value in params.env.items() if value is not None):
         raise ActionError(f"cannot run '{argv[0]}': the env contains a NUL byte")
+    env = _environment(params.env)
+    # Templated values: each is an environment variable of this command only, never
+    # part of its command line (visible in ps) nor of any other step's environment.
+    env.update(getattr(params.command, "env", None) or {})
+    if any("\0" in value for value in env.values()):
+        raise ActionError(f"cannot run '{argv[0]}': a templated value contains a NUL byte")
     try:
         done = run_process(
-            argv, cwd=cwd, env=_environment(params.env),
+            argv, cwd=cwd, env=env,
             input=params.input.encode("utf-8") if params.input is not None else None,
             timeout=params.timeout, cancel_event=context.cancel_event, output_limit=OUTPUT_LIMIT,
         )
