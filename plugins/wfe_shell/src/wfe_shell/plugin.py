@@ -10,6 +10,7 @@ from .execute import execute
 from .params import ShellParams
 from .process import kill_all
 from .quoting import ShellQuote
+from .template_checks import check_command_templates
 
 __all__ = ["wfe_actions", "wfe_force_stop", "wfe_validators"]
 
@@ -30,6 +31,8 @@ def wfe_validators():
     return [
         Validator("shell.dangerous-commands", check_dangerous_commands,
                   description="Warn about commands that can destroy a machine (rm -rf /, mkfs, dd to disks, ...)."),
+        Validator("shell.command-template", check_command_templates,
+                  description="Refuse placeholders that would run a value as shell code ({cmd} alone, sh -c {v})."),
         Validator("shell.hardcoded-credentials", check_credentials,
                   description="Warn about secret-looking env values written into the workflow."),
     ]
