@@ -166,3 +166,19 @@ def test_an_escapee_without_tag_or_pipes_is_killed_before_wfe_exits(tmp_path, ma
     done = run_wfe(path, tmp_path)
     assert done.returncode == 0, done.stderr
     assert_nothing_left(marker)
+
+
+def test_killed_background_jobs_leave_no_zombies_during_the_run(tmp_path):
+    # Double-forked background jobs are re-parented to wfe (the subreaper) and killed
+    # with their step's group; unless wfe reaps them they stay zombies until it exits,
+    # one per such process.
+    path = write_workflow(tmp_path, [
+        {"id": "spawn", "action": "shell.execute",
+         "parameters": {"command": "for i in 1 2 3 4 5; do (sleep 30 &); done"}},
+        {"id": "look", "action": "shell.execute", "dependencies": ["spawn"], "parameters": {"command": (
+            "sleep 2.5; for f in /proc/[0-9]*/stat; do cat $f 2>/dev/null; echo; done | "
+            "awk -v p=$PPID '$3 == \"Z\" && $4 == p' > zombies")}},
+    ])
+    done = run_wfe(path, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "zombies").read_text() == ""
