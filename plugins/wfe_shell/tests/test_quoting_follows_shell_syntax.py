@@ -38,6 +38,10 @@ def run(template: str, tmp_path, value: str = PAYLOAD) -> str:
     ("sh -ec 'printf \"%s|\" \"$0\" {v}' zero", f"zero|{PAYLOAD}|"),
     ("sh <<EOF\nprintf '%s|' {v}\nEOF", f"{PAYLOAD}|"),
     ("eval 'printf \"%s|\" {v}'", f"{PAYLOAD}|"),
+    ("\"sh\" -c 'printf \"%s|\" {v}'", f"{PAYLOAD}|"),
+    ("\\sh -c 'printf \"%s|\" {v}'", f"{PAYLOAD}|"),
+    ("/bin/'s'h -c 'printf \"%s|\" {v}'", f"{PAYLOAD}|"),
+    ("cat <<\\EOF\nliteral $HOME\nEOF\nprintf '%s|' {v}", f"literal $HOME\n{PAYLOAD}|"),
     ("echo $(( {n} + 1 ))", "42\n"),
     ("printf '%s' '{{v}}' {{}}", "{v}{}"),
 ])

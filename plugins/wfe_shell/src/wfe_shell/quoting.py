@@ -42,7 +42,7 @@ __all__ = ["ARG_PREFIX", "ShellQuote", "ShellScript", "placeholder_contexts"]
 #: Prefix of the environment variables that carry substituted values.
 ARG_PREFIX = "WFE_ARG_"
 
-_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "posh", "yash", "busybox"}
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "posh", "yash", "busybox", "su", "runuser"}
 _SCRIPT_OPTION = re.compile(r"-[A-Za-z]*c[A-Za-z]*")
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")
 _OPERATORS = ";&|()\n"
@@ -141,12 +141,6 @@ class _Lexer:
     def top(self) -> _Frame:
         return self.stack[-1]
 
-    def _code_frame(self) -> _Frame:
-        for frame in reversed(self.stack):
-            if frame.kind == "code":
-                return frame
-        return self.stack[0]
-
     def _end_word(self, frame: _Frame) -> None:
         if frame.word is not None:
             word = "".join(frame.word)
@@ -180,6 +174,10 @@ class _Lexer:
                 self._word_char(frame, char)
             return
         kind = frame.kind
+        parent = self.stack[-2] if len(self.stack) > 1 else None
+        if kind in ("sq", "dq") and parent is not None and parent.kind == "code" and not (
+                (kind == "sq" and char == "'") or (kind == "dq" and char == '"' and not self.escaped)):
+            self._word_char(parent, char)  # quoted text is part of the word: "sh" -c …
         if frame.fresh:
             frame.fresh = False
             if char == "(" and frame.closer == ")" and kind == "code":
@@ -200,7 +198,11 @@ class _Lexer:
         if char == "\\":
             self.escaped = True
             if kind == "code":
+                # The backslash itself is not part of the word (\sh is sh), except that
+                # it quotes a here-document delimiter (<<\EOF).
                 self._word_char(frame, "\\")
+                if self.heredoc_op is None:
+                    frame.word.pop()
             return
         if kind == "dq":
             if char == '"':
@@ -218,7 +220,8 @@ class _Lexer:
             self._word_char(frame, char)  # a quoted here-document delimiter: <<'EOF'
         elif char == "'" or char == '"':
             nested = _is_script_position(frame.words)
-            self._word_char(frame, char)
+            if frame.word is None:
+                frame.word = []  # a word starts here, even if its quotes hold nothing
             self.stack.append(_Frame("sq" if char == "'" else "dq", nested=nested))
         elif char == "`":
             if frame.closer == "`":
