@@ -24,6 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import AnyStr
 
 import attrs
 
@@ -37,6 +38,7 @@ __all__ = [
     "Completed",
     "TailBuffer",
     "group_alive",
+    "past_cut_values",
     "run_process",
     "stop_group",
 ]
@@ -55,21 +57,45 @@ DRAIN_TIME = 1.0
 _TAGS = itertools.count(1)
 
 
-class TailBuffer:
-    """Keeps the last ``limit`` bytes written to it and counts the ones it dropped."""
+def past_cut_values(text: AnyStr, cut: int, values: Sequence[AnyStr]) -> int:
+    """``cut`` moved forward past any occurrence of one of ``values`` that it splits.
 
-    def __init__(self, limit: int = OUTPUT_LIMIT):
+    Output cut short must not start with the tail of a templated value (it may be a
+    secret): masking recognises a secret only whole, so a fragment would leak.
+    """
+    moved = True
+    while moved:
+        moved = False
+        for value in values:
+            if len(value) < 2:
+                continue
+            at = text.find(value, max(0, cut - len(value) + 1))
+            if at != -1 and at < cut < at + len(value):
+                cut, moved = at + len(value), True
+    return cut
+
+
+class TailBuffer:
+    """Keeps the last ``limit`` bytes written to it and counts the ones it dropped.
+
+    ``protect``: byte strings (templated values) the kept text must not start inside;
+    enough bytes before the cut are kept to see one that spans it.
+    """
+
+    def __init__(self, limit: int = OUTPUT_LIMIT, protect: Sequence[bytes] = ()):
         self.limit = limit
+        self.protect = [p for p in protect if p]
+        self.guard = max((len(p) for p in self.protect), default=1) - 1
         self.data = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
         self.data += chunk
-        if len(self.data) > 2 * self.limit:  # trim in batches, not on every chunk
+        if len(self.data) > 2 * self.limit + self.guard:  # trim in batches, not on every chunk
             self._trim()
 
     def _trim(self) -> None:
-        excess = len(self.data) - self.limit
+        excess = len(self.data) - self.limit - self.guard
         if excess > 0:
             del self.data[:excess]
             self.dropped += excess
@@ -78,14 +104,16 @@ class TailBuffer:
         """The kept bytes as UTF-8 (bad bytes replaced), after a marker if any were dropped."""
         self._trim()
         data = bytes(self.data)
-        if not self.dropped:
+        cut = max(0, len(data) - self.limit)
+        if not self.dropped and not cut:
             return data.decode("utf-8", errors="replace")
+        cut = past_cut_values(data, cut, self.protect)
         # Do not start in the middle of a multi-byte character.
         skip = 0
-        while skip < min(3, len(data)) and data[skip] & 0xC0 == 0x80:
+        while skip < min(3, len(data) - cut) and data[cut + skip] & 0xC0 == 0x80:
             skip += 1
-        marker = f"[wfe-shell: output truncated, {self.dropped + skip} earlier bytes dropped]\n"
-        return marker + data[skip:].decode("utf-8", errors="replace")
+        marker = f"[wfe-shell: output truncated, {self.dropped + cut + skip} earlier bytes dropped]\n"
+        return marker + data[cut + skip:].decode("utf-8", errors="replace")
 
 
 @attrs.frozen
@@ -179,8 +207,12 @@ def run_process(
     cancel_event: threading.Event | None = None,
     output_limit: int = OUTPUT_LIMIT,
     grace: float = KILL_GRACE,
+    protect: Sequence[str] = (),
 ) -> Completed:
     """Run ``argv`` in a new session and collect its output.
+
+    ``protect``: values (templated into the command) that truncated output must not
+    start inside of (see :func:`past_cut_values`).
 
     Raises:
         OSError: the program could not be started (not found, not executable, bad cwd).
@@ -205,7 +237,8 @@ def run_process(
     with _LIVE_LOCK:
         LIVE_GROUPS.add(proc.pid)
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    buffers = {out_fd: TailBuffer(output_limit), err_fd: TailBuffer(output_limit)}
+    guarded = [value.encode("utf-8", errors="replace") for value in protect]
+    buffers = {out_fd: TailBuffer(output_limit, guarded), err_fd: TailBuffer(output_limit, guarded)}
     selector = selectors.DefaultSelector()
     for fd in buffers:
         selector.register(fd, selectors.EVENT_READ)
