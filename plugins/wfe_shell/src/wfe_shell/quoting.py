@@ -5,7 +5,7 @@ with ``WFE_ARG_1`` set to the value in the command's environment (as GitHub's ha
 guide recommends for workflow expressions). A shell expands a variable exactly once and
 never parses the result as code, so no value can become syntax — wherever its placeholder
 sits. What replaces a placeholder depends on where it sits, found by a small lexer of the
-template (quotes, backslashes, ``$( )``, backticks, here-documents):
+template (quotes, backslashes, ``$( )``, ``$(( ))``, backticks, comments, here-documents):
 
 ==========================================  =============================================
 placeholder                                 becomes
@@ -14,6 +14,7 @@ unquoted ``echo {v}``                       ``echo "${WFE_ARG_1}"`` (one word, n
 in double quotes ``"hi {v}"``               ``"hi ${WFE_ARG_1}"``
 in single quotes ``'hi {v}'``               ``'hi '"${WFE_ARG_1}"''``
 in a here-document body (``<<EOF``)         ``${WFE_ARG_1}``
+in ``$(( ))``                               ``${WFE_ARG_1}`` — the value must be a number
 script of a nested shell ``sh -c 'echo {v}'``  ``sh -c 'echo "${WFE_ARG_1}"'`` — the inner
                                             shell inherits the variable and expands it
 ==========================================  =============================================
@@ -25,9 +26,9 @@ here-document with a quoted delimiter (no expansion happens there). ``{v!raw}`` 
 explicit opt-out: its value is pasted in as shell code.
 
 Limits: single-quoted text handed to another interpreter (``python -c '…{v}…'``,
-``awk '…{v}…'``) gets the value as literal text inside that program; read it from the
-environment there instead (``os.environ["WFE_ARG_1"]`` is not stable — pass your own
-``env`` entry).
+``awk '…{v}…'``) gets the value as literal text inside that program, which may parse it;
+pass the value in an ``env`` entry and read it there instead. Nesting is followed one
+level deep; ``cat <<EOF | sh`` is not recognised as nested (``sh <<EOF`` is).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import re
 import shlex
 from typing import Any
 
-__all__ = ["ARG_PREFIX", "ShellQuote", "ShellScript", "placeholder_contexts"]
+__all__ = ["ARG_PREFIX", "ShellQuote", "ShellScript", "render_command"]
 
 #: Prefix of the environment variables that carry substituted values.
 ARG_PREFIX = "WFE_ARG_"
@@ -307,7 +308,8 @@ class _Lexer:
             # Quotes are not allowed in $(( )), and some shells (bash) evaluate a
             # variable's text there as an expression, subscripts and all: numbers only.
             if not _NUMBER.fullmatch(value):
-                raise ValueError(f"inside $(( )) a value must be a number, got {value[:40]!r}")
+                # The value is not quoted in the message: it may be a secret.
+                raise ValueError("inside $(( )) a value must be a number")
             return ref
         if frame.kind == "code":
             if _is_script_position(frame.words):
@@ -333,13 +335,13 @@ class _Lexer:
         return f"'\"{ref}\"'"  # sq: close, the expanded value in double quotes, reopen
 
 
-def placeholder_contexts(pieces: list[Any]) -> tuple[str, dict[str, str]]:
-    """The script for ``pieces`` (text, and substitutions with ``value``/``raw``) and its env."""
-    script, env, _display = _render(pieces)
-    return script, env
+def render_command(pieces: list[Any]) -> ShellScript:
+    """The script for ``pieces``: literal text (``str``) and substitutions (objects with
+    ``text``, ``value`` and ``raw``, as the core's templating hands them over).
 
-
-def _render(pieces: list[Any]) -> tuple[str, dict[str, str], str]:
+    Raises:
+        ValueError: a placeholder sits where no quoting makes its value safe.
+    """
     lexer = _Lexer()
     out: list[str] = []
     shown: list[str] = []
@@ -364,7 +366,7 @@ def _render(pieces: list[Any]) -> tuple[str, dict[str, str], str]:
             # recognise: show such a value by its variable instead.
             shown.append(ref if "'" in piece.value else shlex.quote(piece.value))
             env[name] = piece.value
-    return "".join(out), env, "".join(shown)
+    return ShellScript("".join(out), env, "".join(shown))
 
 
 class ShellQuote:
@@ -379,8 +381,7 @@ class ShellQuote:
         return shlex.quote(value)
 
     def render_template(self, pieces: list[Any]) -> ShellScript:
-        script, env, display = _render(pieces)
-        return ShellScript(script, env, display)
+        return render_command(pieces)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ShellQuote)
