@@ -208,6 +208,25 @@ def _reporter(registry: Any, name: str) -> Any:
     return registry.reporters[name].factory(sys.stdout)
 
 
+def _owns_children(func: Any) -> Any:
+    """Run the command as the subreaper of what it starts; stop all of it before returning.
+
+    A timed-out step's process group may still be in its SIGTERM grace on a daemon
+    thread when the run ends; without this the interpreter's exit would cut that short
+    and leave the group (and ``setsid`` escapees) running after ``wfe`` exited.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wfe_core.cli.children import owning_children
+
+        with owning_children():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _finish(result: Any) -> None:
     stats, signalled = result
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
@@ -221,6 +240,7 @@ def _finish(result: Any) -> None:
 @click.option("--template", default=None, metavar="NAME", help="Run template NAME instead of a FILE; --var fills "
                                                                  "its parameters (see `wfe templates`).")
 @template_path_option
+@_owns_children
 def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
         no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool,
         template: str | None, template_path: tuple[str, ...]) -> None:
@@ -276,6 +296,7 @@ def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_
 @click.argument("run_id")
 @click.argument("file", type=click.Path(dir_okay=False), required=False)
 @_run_options
+@_owns_children
 def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: str | None,
            max_workers: int | None, strict: bool, no_rollback: bool, reporter: str, store: str | None) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -302,6 +323,7 @@ def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: 
 @click.argument("run_id")
 @click.argument("file", type=click.Path(dir_okay=False), required=False)
 @_store_options
+@_owns_children
 def rollback(run_id: str, file: str | None, store: str | None) -> None:
     """Compensate the succeeded steps of a finished run, last completed first."""
     registry = _plugins()

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from wfe_core.cli.children import kill_descendants
+
 __all__ = ["run_interruptibly"]
 
 
@@ -44,6 +46,7 @@ def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None],
               "(wfe resume RUN_ID continues it)", file=sys.stderr, flush=True)
         sys.stdout.flush()
         force()  # plugins kill what must not outlive us (shell process groups)
+        kill_descendants()  # and what escaped them (we are their subreaper)
         os._exit(128 + received[0])
 
     worker = threading.Thread(target=target, name="wfe-run", daemon=True)

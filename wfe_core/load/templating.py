@@ -13,6 +13,13 @@ list indexes, so a template cannot reach Python internals. An undefined name is 
 A parameter that is exactly one placeholder keeps the value's type (a dict stays a dict);
 inside longer text a value is inserted as ``str`` (JSON for lists and mappings), passed
 through the action's quote function for that parameter unless ``!raw``.
+
+A quote function that also has a ``render_template(pieces)`` method gets the whole
+template instead, because where a value may go depends on the text around it (a shell
+value inside quotes the author wrote): ``pieces`` is the template split into literal
+text (``str``, ``{{``/``}}`` already made single) and :class:`Substitution` records, and
+what it returns is the parameter's value. A :class:`ValueError` it raises is a template
+error naming the parameter.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 
 from wfe_core.model.errors import TemplateError, did_you_mean
 
-__all__ = ["Placeholder", "Unknown", "has_placeholders", "placeholders", "render", "render_value"]
+__all__ = ["Placeholder", "Substitution", "Unknown", "has_placeholders", "placeholders", "render", "render_value"]
 
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][\w-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*)(!raw)?\}")
 _NO_TOKEN = object()
@@ -46,6 +53,24 @@ class Placeholder:
         self.text = text
         self.parts = text.split(".")
         self.raw = raw
+
+
+class Substitution:
+    """A placeholder with its value, as handed to a context-aware quoter.
+
+    Attributes:
+        text: the placeholder's path, e.g. ``steps.fetch.output``.
+        value: the value as text (JSON for lists and mappings).
+        raw: whether the template opted out of quoting (``{x!raw}``).
+    """
+
+    __slots__ = ("raw", "text", "value")
+
+    def __init__(self, text: str, value: str, raw: bool):
+        self.text, self.value, self.raw = text, value, raw
+
+    def __repr__(self) -> str:
+        return f"Substitution({self.text!r}, raw={self.raw})"  # never the value: it may be a secret
 
 
 def has_placeholders(value: Any) -> bool:
@@ -118,10 +143,31 @@ def _as_text(value: Any) -> str:
 
 
 def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str] | None = None) -> Any:
-    """Render one string. A string that is a single placeholder returns the value itself."""
+    """Render one string. A string that is a single placeholder returns the value itself.
+
+    With a context-aware ``quote`` (see the module docstring) only a single ``!raw``
+    placeholder keeps its value as it is; everything else goes through the quoter.
+    """
     match = _TOKEN.fullmatch(text)
-    if match and match.group(1):
+    whole = getattr(quote, "render_template", None)
+    if match and match.group(1) and (whole is None or match.group(2)):
         return _lookup(Placeholder(match.group(1), bool(match.group(2))), scope)
+    if whole is not None:
+        pieces: list[Any] = []
+        end = 0
+        for m in _TOKEN.finditer(text):
+            pieces.append(text[end:m.start()])
+            end = m.end()
+            if m.group(1) is None:
+                pieces.append(m.group(0)[0])
+            else:
+                ph = Placeholder(m.group(1), bool(m.group(2)))
+                pieces.append(Substitution(ph.text, _as_text(_lookup(ph, scope)), ph.raw))
+        pieces.append(text[end:])
+        try:
+            return whole([p for p in pieces if p != ""])
+        except ValueError as exc:
+            raise TemplateError(str(exc)) from None
 
     def substitute(m: re.Match) -> str:
         if m.group(1) is None:

@@ -50,8 +50,10 @@ class Action:
         rollback: the action's own compensation, used when a step declares no
             ``rollback_action``.
         quote: per parameter name, a function that quotes values substituted into that
-            parameter by templating (``shell.execute`` quotes its ``command``). ``{x!raw}``
-            in a template opts one substitution out.
+            parameter by templating. ``{x!raw}`` in a template opts one substitution out.
+            A quoter with a ``render_template(pieces)`` method renders the whole template
+            instead, knowing each value's context (``shell.execute`` passes values to its
+            command through the environment); see :mod:`wfe_core.load.templating`.
         sets_variables: whether the action may return ``StepResult.variables``. Validation
             then cannot know statically which names the step defines, so it leaves
             undefined-name checks of its dependents to run time. (``variable.set`` is

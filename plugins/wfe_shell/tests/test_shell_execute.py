@@ -11,6 +11,7 @@ from wfe_core.model.errors import ActionError, InvalidWorkflowError
 
 import wfe_shell.plugin
 from wfe_shell.params import ShellParams
+from wfe_shell.quoting import ShellQuote
 from wfe_shell.process import OUTPUT_LIMIT
 
 ACTION = {a.name: a for a in wfe_shell.plugin.wfe_actions()}["shell.execute"]
@@ -109,7 +110,10 @@ def test_invalid_utf8_is_replaced(run):
 
 
 def test_action_declares_shell_quoting_for_command():
-    assert ACTION.quote == {"command": shlex.quote}
+    # The quoter renders whole templates (values go through the environment); called
+    # with one value, it still shell-quotes it.
+    assert ACTION.quote == {"command": ShellQuote()}
+    assert ACTION.quote["command"]("it's") == shlex.quote("it's")
     assert ACTION.parameters is ShellParams
     assert ACTION.side_effects is True
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 from wfe_core.plugin import StepCancelled
 from wfe_core.plugin import ActionError
 
 from .params import ShellParams
-from .process import OUTPUT_LIMIT, run_process
+from .process import OUTPUT_LIMIT, past_cut_values, run_process
 
 __all__ = ["SHELL", "STDERR_TAIL", "execute", "stderr_tail"]
 
@@ -20,11 +21,20 @@ SHELL = "/bin/sh"
 STDERR_TAIL = (20, 2000)
 
 
-def stderr_tail(stderr: str) -> str:
-    """The last lines of ``stderr`` for an error message (empty if there were none)."""
+def stderr_tail(stderr: str, protect: Sequence[str] = ()) -> str:
+    """The last lines of ``stderr`` for an error message (empty if there were none).
+
+    It never starts inside one of the ``protect`` values (templated values, which may be
+    secrets: a fragment would escape masking).
+    """
     lines, chars = STDERR_TAIL
     text = "\n".join(stderr.strip().splitlines()[-lines:])
-    return text[-chars:]
+    tail = text[-chars:]
+    whole = stderr.strip()
+    at = whole.rfind(tail) if tail != whole else -1
+    if at > 0 and protect:
+        tail = tail[past_cut_values(whole, at, list(protect)) - at:]
+    return tail
 
 
 def _argv(command: str | list[str]) -> list[str]:
@@ -41,8 +51,8 @@ def _environment(overrides: dict[str, str | None]) -> dict[str, str]:
     return env
 
 
-def _with_tail(message: str, stderr: str) -> str:
-    tail = stderr_tail(stderr)
+def _with_tail(message: str, stderr: str, protect: Sequence[str] = ()) -> str:
+    tail = stderr_tail(stderr, protect)
     return f"{message}; stderr:\n{tail}" if tail else message
 
 
@@ -66,11 +76,20 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         raise ActionError(f"cannot run '{argv[0]}': the command contains a NUL byte")
     if any("\0" in key or "\0" in value for key, value in params.env.items() if value is not None):
         raise ActionError(f"cannot run '{argv[0]}': the env contains a NUL byte")
+    env = _environment(params.env)
+    # Templated values: each is an environment variable of this command only, never
+    # part of its command line (visible in ps) nor of any other step's environment.
+    templated = getattr(params.command, "env", None) or {}
+    env.update(templated)
+    protect = [value for value in templated.values() if len(value) >= 4]
+    if any("\0" in value for value in env.values()):
+        raise ActionError(f"cannot run '{argv[0]}': a templated value contains a NUL byte")
     try:
         done = run_process(
-            argv, cwd=cwd, env=_environment(params.env),
+            argv, cwd=cwd, env=env,
             input=params.input.encode("utf-8") if params.input is not None else None,
             timeout=params.timeout, cancel_event=context.cancel_event, output_limit=OUTPUT_LIMIT,
+            protect=protect,
         )
     except FileNotFoundError:
         raise ActionError(f"cannot run '{argv[0]}': no such file or command") from None
@@ -82,7 +101,7 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         raise StepCancelled(f"step '{context.step.id}' was cancelled; its processes were killed")
     if done.stopped == "timeout":
         raise ActionError(_with_tail(
-            f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr))
+            f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr, protect))
     code = done.exit_code
     if code not in params.expected_exit_codes:
         expected = ", ".join(str(c) for c in params.expected_exit_codes)
@@ -95,5 +114,5 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
             message = f"command was killed by signal {name} (exit code {code}, {expected})"
         else:
             message = f"command exited with code {code} ({expected})"
-        raise ActionError(_with_tail(message, done.stderr))
+        raise ActionError(_with_tail(message, done.stderr, protect))
     return {"exit_code": code, "stdout": done.stdout, "stderr": done.stderr}

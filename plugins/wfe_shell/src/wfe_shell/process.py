@@ -1,14 +1,22 @@
 """Running one command in its own process group, and making sure none of it outlives the step.
 
-One loop (no helper threads) multiplexes stdin, stdout and stderr with a selector and
-wakes every :data:`POLL_INTERVAL` seconds to notice the process exiting, the cancel
-event or the deadline. When the command is stopped — or when it exits while processes
-it started in the background are still running — the whole process group gets SIGTERM,
-then SIGKILL after :data:`KILL_GRACE` seconds.
+One loop (no helper threads) multiplexes stdin, stdout, stderr and — on Linux — a pidfd of
+the child with a selector, so the command's exit wakes the loop at once (no polling
+interval between the pipes closing and the child being reaped). The loop still wakes
+every :data:`POLL_INTERVAL` seconds to notice the cancel event and the deadline. When the
+command is stopped — or when it exits while processes it started in the background are
+still running — the whole process group gets SIGTERM, then SIGKILL after
+:data:`KILL_GRACE` seconds.
+
+A process that leaves the group (``setsid``) is found by a tag: every command gets
+``WFE_SHELL_TAG=<unique>`` in its environment and an inherited "lifeline" pipe. When the
+group is gone but the lifeline (or stdout/stderr) is still held, the processes carrying
+the tag are stopped the same way (see :mod:`wfe_shell.escapees`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import selectors
 import signal
@@ -16,8 +24,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import AnyStr
 
 import attrs
+
+from .escapees import TAG_VARIABLE, stop_tagged
+from .groups import group_alive, reap_group_zombies, signal_group
 
 __all__ = [
     "KILL_GRACE",
@@ -26,6 +38,7 @@ __all__ = [
     "Completed",
     "TailBuffer",
     "group_alive",
+    "past_cut_values",
     "run_process",
     "stop_group",
 ]
@@ -34,28 +47,55 @@ __all__ = [
 OUTPUT_LIMIT = 1024 * 1024
 #: Seconds between SIGTERM and SIGKILL when stopping a process group.
 KILL_GRACE = 2.0
-#: Seconds between checks of the cancel event and the deadline.
+#: Seconds between checks of the cancel event and the deadline (the command's exit and
+#: its output wake the loop at once).
 POLL_INTERVAL = 0.05
-#: Seconds to keep reading output after the process group is gone (a process that left
-#: the group, e.g. through ``setsid``, may still hold the pipes open).
+#: Seconds to keep reading output after the process group and its tagged escapees are
+#: gone (a process that also dropped the tag may still hold the pipes open).
 DRAIN_TIME = 1.0
+
+_TAGS = itertools.count(1)
+
+
+def past_cut_values(text: AnyStr, cut: int, values: Sequence[AnyStr]) -> int:
+    """``cut`` moved forward past any occurrence of one of ``values`` that it splits.
+
+    Output cut short must not start with the tail of a templated value (it may be a
+    secret): masking recognises a secret only whole, so a fragment would leak.
+    """
+    moved = True
+    while moved:
+        moved = False
+        for value in values:
+            if len(value) < 2:
+                continue
+            at = text.find(value, max(0, cut - len(value) + 1))
+            if at != -1 and at < cut < at + len(value):
+                cut, moved = at + len(value), True
+    return cut
 
 
 class TailBuffer:
-    """Keeps the last ``limit`` bytes written to it and counts the ones it dropped."""
+    """Keeps the last ``limit`` bytes written to it and counts the ones it dropped.
 
-    def __init__(self, limit: int = OUTPUT_LIMIT):
+    ``protect``: byte strings (templated values) the kept text must not start inside;
+    enough bytes before the cut are kept to see one that spans it.
+    """
+
+    def __init__(self, limit: int = OUTPUT_LIMIT, protect: Sequence[bytes] = ()):
         self.limit = limit
+        self.protect = [p for p in protect if p]
+        self.guard = max((len(p) for p in self.protect), default=1) - 1
         self.data = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
         self.data += chunk
-        if len(self.data) > 2 * self.limit:  # trim in batches, not on every chunk
+        if len(self.data) > 2 * self.limit + self.guard:  # trim in batches, not on every chunk
             self._trim()
 
     def _trim(self) -> None:
-        excess = len(self.data) - self.limit
+        excess = len(self.data) - self.limit - self.guard
         if excess > 0:
             del self.data[:excess]
             self.dropped += excess
@@ -64,14 +104,16 @@ class TailBuffer:
         """The kept bytes as UTF-8 (bad bytes replaced), after a marker if any were dropped."""
         self._trim()
         data = bytes(self.data)
-        if not self.dropped:
+        cut = max(0, len(data) - self.limit)
+        if not self.dropped and not cut:
             return data.decode("utf-8", errors="replace")
+        cut = past_cut_values(data, cut, self.protect)
         # Do not start in the middle of a multi-byte character.
         skip = 0
-        while skip < min(3, len(data)) and data[skip] & 0xC0 == 0x80:
+        while skip < min(3, len(data) - cut) and data[cut + skip] & 0xC0 == 0x80:
             skip += 1
-        marker = f"[wfe-shell: output truncated, {self.dropped + skip} earlier bytes dropped]\n"
-        return marker + data[skip:].decode("utf-8", errors="replace")
+        marker = f"[wfe-shell: output truncated, {self.dropped + cut + skip} earlier bytes dropped]\n"
+        return marker + data[cut + skip:].decode("utf-8", errors="replace")
 
 
 @attrs.frozen
@@ -90,63 +132,32 @@ class Completed:
     stopped: str | None = None
 
 
-def _group_members(pgid: int) -> list[int] | None:
-    """Live (non-zombie) pids in process group ``pgid``; ``None`` if /proc is unavailable."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    members = []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            members.append(int(entry))
-    return members
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of group ``pgid`` is still running (zombies do not count)."""
-    members = _group_members(pgid)
-    if members is not None:
-        return bool(members)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
+def _wait_group(proc: subprocess.Popen, pgid: int, seconds: float) -> bool:
+    """Reap ``proc`` and wait up to ``seconds`` for group ``pgid`` to empty; true if it did."""
+    deadline = time.monotonic() + seconds
+    delay = 0.001
+    while True:
+        proc.poll()  # reap the leader so it does not count as alive
+        if not group_alive(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 def stop_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
-    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` s, and reap ``proc``."""
+    """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` s, and reap ``proc``.
+
+    Members re-parented to this process (it may be a child subreaper, see ``wfe``) are
+    reaped too, so no zombie of the group is left behind.
+    """
     pgid = proc.pid  # start_new_session makes the child its group's leader
-    if _signal_group(pgid, signal.SIGTERM):
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader so it does not count as alive
-            if not group_alive(pgid):
-                break
-            time.sleep(0.02)
-        else:
-            _signal_group(pgid, signal.SIGKILL)
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline and (proc.poll() is None or group_alive(pgid)):
-                time.sleep(0.01)
+    if signal_group(pgid, signal.SIGTERM):
+        if not _wait_group(proc, pgid, grace):
+            signal_group(pgid, signal.SIGKILL)
+            _wait_group(proc, pgid, 5.0)
+        reap_group_zombies(pgid)
     proc.wait()
 
 
@@ -160,7 +171,30 @@ def kill_all() -> None:
     with _LIVE_LOCK:
         groups = list(LIVE_GROUPS)
     for pgid in groups:
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when ``pid`` exits (Linux ≥ 5.3), or ``None``."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except OSError:
+        return None
+
+
+def _held(fd: int) -> bool:
+    """Whether the write end of the pipe read by ``fd`` is still open somewhere."""
+    with selectors.DefaultSelector() as probe:
+        probe.register(fd, selectors.EVENT_READ)
+        if not probe.select(0):
+            return True
+    try:
+        return os.read(fd, 1) != b""
+    except BlockingIOError:
+        return True
 
 
 def run_process(
@@ -173,25 +207,44 @@ def run_process(
     cancel_event: threading.Event | None = None,
     output_limit: int = OUTPUT_LIMIT,
     grace: float = KILL_GRACE,
+    protect: Sequence[str] = (),
 ) -> Completed:
     """Run ``argv`` in a new session and collect its output.
+
+    ``protect``: values (templated into the command) that truncated output must not
+    start inside of (see :func:`past_cut_values`).
 
     Raises:
         OSError: the program could not be started (not found, not executable, bad cwd).
     """
     cancel_event = cancel_event or threading.Event()
-    proc = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
+    tag = f"{os.getpid()}.{next(_TAGS)}.{time.monotonic_ns()}"
+    env = dict(os.environ if env is None else env)
+    env[TAG_VARIABLE] = tag
+    life_read, life_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, pass_fds=(life_write,),
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+    except BaseException:
+        os.close(life_read)
+        os.close(life_write)
+        raise
+    os.close(life_write)
+    os.set_blocking(life_read, False)
     with _LIVE_LOCK:
         LIVE_GROUPS.add(proc.pid)
-    buffers = {proc.stdout.fileno(): TailBuffer(output_limit), proc.stderr.fileno(): TailBuffer(output_limit)}
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    guarded = [value.encode("utf-8", errors="replace") for value in protect]
+    buffers = {out_fd: TailBuffer(output_limit, guarded), err_fd: TailBuffer(output_limit, guarded)}
     selector = selectors.DefaultSelector()
     for fd in buffers:
         selector.register(fd, selectors.EVENT_READ)
+    pidfd = _pidfd(proc.pid)
+    if pidfd is not None:
+        selector.register(pidfd, selectors.EVENT_READ)
     pending = memoryview(input or b"")
     if input is not None:
         os.set_blocking(proc.stdin.fileno(), False)
@@ -202,12 +255,24 @@ def run_process(
     deadline = time.monotonic() + timeout if timeout is not None else None
     stopped: str | None = None
     exited_at: float | None = None
+    swept = False
     try:
         while True:
+            wait = POLL_INTERVAL
+            if exited_at is None and deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            elif exited_at is not None:
+                wait = max(0.0, min(wait, exited_at + DRAIN_TIME - time.monotonic()))
             if selector.get_map():
-                events = selector.select(POLL_INTERVAL)
+                events = selector.select(wait)
+            elif exited_at is None:
+                # No pidfd and the pipes are closed: Popen.wait polls with a short backoff.
+                try:
+                    proc.wait(wait)
+                except subprocess.TimeoutExpired:
+                    pass
+                events = []
             else:
-                cancel_event.wait(POLL_INTERVAL)
                 events = []
             for key, _mask in events:
                 if key.fd in buffers:
@@ -216,6 +281,9 @@ def run_process(
                         buffers[key.fd].add(chunk)
                     else:
                         selector.unregister(key.fd)
+                    continue
+                if key.fd == pidfd:
+                    selector.unregister(pidfd)  # it stays readable; the exit is seen below
                     continue
                 try:
                     written = os.write(key.fd, pending[:65536])
@@ -232,6 +300,12 @@ def run_process(
                 stop_group(proc, grace)  # background leftovers do not outlive the step
             if exited_at is not None:
                 reading = any(fd in selector.get_map() for fd in buffers)
+                if not swept and (reading or _held(life_read)):
+                    # The group is gone, yet something still holds our pipes: a process
+                    # that left the group. Stop what carries this command's tag.
+                    swept = True
+                    stop_tagged(tag, grace)
+                    continue
                 if not reading or time.monotonic() - exited_at > DRAIN_TIME:
                     break
                 continue
@@ -244,8 +318,13 @@ def run_process(
                 exited_at = time.monotonic()
     finally:
         selector.close()
+        if pidfd is not None:
+            os.close(pidfd)
         if proc.poll() is None:
             stop_group(proc, 0)
+        if not swept and _held(life_read):
+            stop_tagged(tag, 0)
+        os.close(life_read)
         with _LIVE_LOCK:
             LIVE_GROUPS.discard(proc.pid)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
