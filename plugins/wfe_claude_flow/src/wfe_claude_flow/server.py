@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import shlex
 import signal
 import tempfile
 import threading
@@ -209,7 +210,7 @@ class ServerSession:
         tail = self.stderr_tail()
         died = " (its process has exited)" if self.pid is not None and not _alive(self.pid) else ""
         stderr = f"; server stderr: {' | '.join(tail)}" if tail else "; the server wrote nothing to stderr"
-        return f"claude-flow server `{' '.join(self.command)}`{died}: {problem}{stderr}"
+        return f"claude-flow server `{shlex.join(self.command)}`{died}: {problem}{stderr}"
 
 
 def parse_result(tool: str, result: Any) -> Any:
