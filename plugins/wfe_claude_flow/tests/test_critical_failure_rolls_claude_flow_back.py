@@ -29,7 +29,7 @@ steps:
 
 
 def test_rollback_restores_memory_and_stops_swarm_and_agent(wfe, write, home, session):
-    session("memory_store", key="existing", value="old", namespace="wfe/undo")
+    session("memory_store", key="existing", value="old", namespace="wfe:undo")
     done = wfe("run", write("undo.yaml", FAILING))
     assert done.returncode == 1, done.stdout + done.stderr
     assert server_pids(home) == []  # checked right as `wfe run` exits
@@ -37,8 +37,8 @@ def test_rollback_restores_memory_and_stops_swarm_and_agent(wfe, write, home, se
     steps = run["by_id"]
     assert "has no tool 'memory_retreive' (did you mean 'memory_retrieve'?)" in steps["bad"]["error"]
     assert {steps[s]["status"] for s in ("swarm", "agent", "overwrite", "create")} == {"rolled_back"}, steps
-    assert session("memory_retrieve", key="existing", namespace="wfe/undo")["value"] == "old"
-    assert session("memory_retrieve", key="created", namespace="wfe/undo")["found"] is False
+    assert session("memory_retrieve", key="existing", namespace="wfe:undo")["value"] == "old"
+    assert session("memory_retrieve", key="created", namespace="wfe:undo")["found"] is False
     agent_id = steps["agent"]["output"]["agentId"]
     swarm_id = steps["swarm"]["output"]["swarmId"]
     agent = session("agent_status", agentId=agent_id)

@@ -36,7 +36,7 @@ def test_a_value_stored_by_wfe_run_is_read_back_by_an_independent_session(wfe, w
     assert done.returncode == 0, done.stdout + done.stderr
     swarm_id = run_show(wfe)["by_id"]["swarm"]["output"]["swarmId"]
     # `session` is a server of its own, started by the MCP SDK on the same state dir.
-    found = session("memory_retrieve", key="build", namespace="wfe/persist")
+    found = session("memory_retrieve", key="build", namespace="wfe:persist")
     assert found["found"] is True
     assert found["value"] == {"version": 7, "swarm": swarm_id, "tags": ["a", "b"]}
 

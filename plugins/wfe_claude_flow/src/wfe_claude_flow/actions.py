@@ -7,6 +7,7 @@ server's message (see :func:`~wfe_claude_flow.server.parse_result`).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from wfe_core.plugin import ActionError
@@ -38,8 +39,13 @@ V3_ORCHESTRATION_NOTE = ("claude-flow v3 has no task_orchestrate tool: wfe creat
 
 
 def default_namespace(workflow_id: str) -> str:
-    """The namespace a workflow's memory lives in unless a step names another."""
-    return f"wfe/{workflow_id}"
+    """The namespace a workflow's memory lives in unless a step names another: ``wfe:<id>``.
+
+    Not ``wfe/<id>``: claude-flow v3 stores under any namespace but its ``memory_list``
+    and ``memory_search`` refuse one with characters other than letters, digits and
+    ``_ - . :``; such characters in the workflow id become ``_``.
+    """
+    return "wfe:" + re.sub(r"[^A-Za-z0-9_.:-]", "_", workflow_id)
 
 
 def _call(context: Any, tool: str, arguments: dict[str, Any]) -> tuple[RunClient, Any]:
@@ -115,7 +121,7 @@ def task_orchestrate(params: TaskOrchestrateParams, context: Any) -> dict[str, A
 
 
 def memory_store(params: MemoryStoreParams, context: Any) -> dict[str, Any]:
-    """Store ``value`` under ``key`` (upsert) in ``namespace`` (default ``wfe/<workflow id>``)."""
+    """Store ``value`` under ``key`` (upsert) in ``namespace`` (default ``wfe:<workflow id>``)."""
     _, result = _call(context, "memory_store", {
         "key": params.key, "value": params.value,
         "namespace": params.namespace or default_namespace(context.workflow_id), "ttl": params.ttl,

@@ -4,7 +4,7 @@ Switched on per run by ``run.started`` carrying ``claude_flow: true`` (what
 ``WorkflowEngine(enable_claude_flow=True)`` is meant to send) or, until the core sends it,
 by ``WFE_CLAUDE_FLOW_COORDINATE=1`` in the environment. Dry runs are never coordinated.
 
-What a coordinated run does, all in namespace ``wfe/<workflow_id>``:
+What a coordinated run does, all in namespace ``wfe:<workflow_id>``:
 
 - at ``run.started``: reads ``durations`` (each step's last known duration) back, then
   ``swarm_init`` with a topology from the DAG's shape — wide (``width >= depth``) ->

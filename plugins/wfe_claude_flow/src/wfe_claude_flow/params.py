@@ -122,7 +122,7 @@ class MemoryStoreParams:
     Attributes:
         key: the key, unique within its namespace.
         value: any JSON value.
-        namespace: default ``wfe/<workflow id>``.
+        namespace: default ``wfe:<workflow id>``.
         ttl: seconds until the entry expires (default: never).
     """
 
@@ -136,7 +136,7 @@ class MemoryStoreParams:
         if self.namespace is not None:
             problems += _blank(self.namespace, "namespace")
         if self.ttl is not None and (isinstance(self.ttl, bool) or not (self.ttl > 0 and math.isfinite(self.ttl))):
-            problems.append(Problem(f"must be a positive number of seconds, got {self.ttl!r}", path="ttl"))
+            problems.append(Problem(f"must be a positive number of seconds, got {self.ttl:g}", path="ttl"))
         _raise(problems)
 
 
@@ -146,7 +146,7 @@ class MemoryRetrieveParams:
 
     Attributes:
         key: the key.
-        namespace: default ``wfe/<workflow id>``.
+        namespace: default ``wfe:<workflow id>``.
     """
 
     key: str
