@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["independent_session", "run_show", "server_pids", "wait_for"]
+__all__ = ["LiveRun", "fresh_values", "independent_session", "run_show", "server_pids", "wait_for"]
 
 
 def server_pids(home: Path) -> list[int]:
@@ -85,6 +85,17 @@ def independent_session(home: Path) -> Iterator[Any]:
         main.result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def fresh_values(home: Path, namespace: str, *keys: str) -> dict[str, Any]:
+    """``memory_retrieve`` of ``keys`` through a NEW server: key -> value (None when absent).
+
+    A new one, because a claude-flow server caches entries it has read: a long-lived
+    session does not see another process overwrite them later.
+    """
+    with independent_session(home) as call:
+        found = {key: call("memory_retrieve", key=key, namespace=namespace) for key in keys}
+    return {key: (r["value"] if r.get("found") else None) for key, r in found.items()}
 
 
 def run_show(wfe: Any, run_id: str | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@ down, agent terminated; and the server is gone when `wfe run` exits."""
 
 from __future__ import annotations
 
-from cf_helpers import run_show, server_pids
+from cf_helpers import fresh_values, run_show, server_pids
 
 FAILING = """
 id: undo
@@ -37,8 +37,7 @@ def test_rollback_restores_memory_and_stops_swarm_and_agent(wfe, write, home, se
     steps = run["by_id"]
     assert "has no tool 'memory_retreive' (did you mean 'memory_retrieve'?)" in steps["bad"]["error"]
     assert {steps[s]["status"] for s in ("swarm", "agent", "overwrite", "create")} == {"rolled_back"}, steps
-    assert session("memory_retrieve", key="existing", namespace="wfe:undo")["value"] == "old"
-    assert session("memory_retrieve", key="created", namespace="wfe:undo")["found"] is False
+    assert fresh_values(home, "wfe:undo", "existing", "created") == {"existing": "old", "created": None}
     agent_id = steps["agent"]["output"]["agentId"]
     swarm_id = steps["swarm"]["output"]["swarmId"]
     agent = session("agent_status", agentId=agent_id)

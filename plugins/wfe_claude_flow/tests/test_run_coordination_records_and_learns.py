@@ -77,3 +77,28 @@ def test_a_deep_workflow_gets_a_hierarchical_swarm(wfe, write, home, session):
     run_id = run_show(wfe)["run_id"]
     summary = session("memory_retrieve", key=f"run/{run_id}", namespace="wfe:deep")["value"]
     assert summary["topology"] == "hierarchical"
+
+
+def test_the_engine_flag_in_run_started_switches_coordination_on(home, session):
+    """What ``enable_claude_flow=True`` is to send (``claude_flow: true``, the DAG's width and
+    depth) drives the plugin's ``wfe_event`` hook; here the events are fed to it directly."""
+    from wfe_core.plugin import Event
+
+    import wfe_claude_flow.plugin as plugin
+
+    def send(kind: str, step_id: str | None = None, **data):
+        plugin.wfe_event(event=Event(kind, "run-flag", "flagged", step_id, data))
+
+    send("run.started", claude_flow=True, workers=8, total_steps=6, width=2, depth=3, dry_run=False)
+    send("step.started", "s1", attempt=1, action="http.get")
+    send("step.succeeded", "s1", attempts=1, duration=0.25, error=None, reason=None)
+    send("run.finished", status="succeeded", error=None, rollback=None, completed_steps=1, total_steps=6,
+         duration=1.0)
+    summary = session("memory_retrieve", key="run/run-flag", namespace="wfe:flagged")["value"]
+    assert summary["topology"] == "hierarchical"  # width 2 < depth 3: deep
+    assert session("agent_status", agentId=summary["agents"]["http"])["agentType"] == "researcher"
+    assert summary["steps"]["s1"]["duration"] == 0.25
+    # claude_flow: false wins over nothing else: no run is coordinated.
+    send("run.started", claude_flow=False, workers=1, total_steps=1, dry_run=False)
+    send("run.finished", status="succeeded")
+    assert session("memory_retrieve", key="run/run-flag-2", namespace="wfe:flagged")["found"] is False
