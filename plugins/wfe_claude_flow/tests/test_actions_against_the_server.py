@@ -99,3 +99,25 @@ def test_wfe_plugins_lists_the_actions_under_wfe_claude_flow(wfe):
         assert f"claude_flow.{name}" in text
     schema = wfe("schema", "claude_flow.swarm_init")
     assert schema.returncode == 0 and "max_agents" in schema.stdout
+
+
+def test_an_mcp_error_answer_fails_the_step_but_keeps_the_session(wfe, write, home):
+    # v3's memory_list answers a namespace with '/' with a JSON-RPC error: the server is
+    # fine, so the step fails with its message and the next step uses the same server.
+    done = wfe("run", write("e.yaml", """
+id: mcperr
+steps:
+  - {id: before, action: claude_flow.call, parameters: {tool: system_info}}
+  - id: bad
+    action: claude_flow.call
+    parameters: {tool: memory_list, arguments: {namespace: a/b}}
+    critical: false
+    dependencies: [before]
+  - {id: after, action: claude_flow.call, parameters: {tool: system_info}, dependencies: [before]}
+"""), "--strategy", "sequential")  # before, bad, after: in file order
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = run_show(wfe)["by_id"]
+    error = steps["bad"]["error"]
+    assert error.startswith("claude-flow tool memory_list failed:") and "invalid characters" in error, error
+    assert "server stderr" not in error
+    assert steps["after"]["output"]["pid"] == steps["before"]["output"]["pid"]

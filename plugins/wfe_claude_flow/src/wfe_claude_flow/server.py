@@ -179,6 +179,9 @@ class ServerSession:
             except ActionError:
                 raise
             except Exception as exc:
+                if _is_error_answer(exc) and future is not self._ready:
+                    # The server answered the request with an error: it is alive and well.
+                    raise ToolFailed(f"claude-flow {what} failed: {_short(exc)}") from None
                 self.broken = f"{type(exc).__name__}: {exc}"
                 raise ServerError(self.describe(f"{what} failed: {_short(exc)}")) from None
             if cancelled():
@@ -280,6 +283,14 @@ def _find_child(marker: str) -> int | None:
         except (OSError, IndexError):
             continue
     return None
+
+
+def _is_error_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a JSON-RPC error response (not the connection ending)."""
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CONNECTION_CLOSED
+
+    return isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
 
 
 def _alive(pid: int) -> bool:
