@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import logging
 import os
 import shlex
 import signal
@@ -45,6 +46,16 @@ _MARKER = "WFE_CLAUDE_FLOW_SESSION"
 
 #: Every session whose server may still run (see :func:`kill_all`).
 LIVE: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+
+
+def _not_cancel_reply_noise(record: logging.LogRecord) -> bool:
+    # claude-flow answers a notifications/cancelled (sent when a step stops waiting) with
+    # an error that has no id, which is not valid JSON-RPC; the SDK then logs a traceback
+    # on wfe's stderr. The message is harmless: the cancelled call is already abandoned.
+    return not str(record.msg).startswith("Failed to parse JSONRPC message")
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_not_cancel_reply_noise)
 
 
 class ServerError(ActionError):
