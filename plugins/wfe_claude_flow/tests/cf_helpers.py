@@ -16,13 +16,16 @@ from typing import Any
 __all__ = ["LiveRun", "fresh_values", "independent_session", "run_show", "server_pids", "wait_for"]
 
 
+#: Pids of the servers that :func:`independent_session` started (not wfe's).
+OWN_SERVERS: set[int] = set()
+
+
 def server_pids(home: Path) -> list[int]:
     """Live (non-zombie) processes whose working directory is ``home``: its servers.
 
-    The test's own independent session (a child of this process) does not count.
+    The servers of the test's own independent sessions (:data:`OWN_SERVERS`) do not count.
     """
     target = str(Path(home).resolve())
-    me = str(os.getpid()).encode()
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -34,7 +37,7 @@ def server_pids(home: Path) -> list[int]:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] != b"Z" and fields[1] != me:
+        if fields[0] != b"Z" and int(entry) not in OWN_SERVERS:
             found.append(int(entry))
     return found
 
@@ -78,9 +81,12 @@ def independent_session(home: Path) -> Iterator[Any]:
         text = "".join(getattr(c, "text", "") for c in result.content)
         return json.loads(text)
 
+    pid = call("system_info")["pid"]
+    OWN_SERVERS.add(pid)
     try:
         yield call
     finally:
+        OWN_SERVERS.discard(pid)
         loop.call_soon_threadsafe(stop.set)
         main.result(30)
         loop.call_soon_threadsafe(loop.stop)
