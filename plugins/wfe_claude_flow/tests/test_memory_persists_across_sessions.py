@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cf_helpers import run_show
+from cf_helpers import fresh_values, run_show
 
 STORE = """
 id: persist
@@ -50,6 +50,7 @@ def test_a_second_run_sees_the_first_runs_memory(wfe, write, home):
     assert steps["recall"]["output"]["value"]["version"] == 7
     # A whole-value placeholder keeps the type: the number went back in as a number.
     assert steps["next"]["status"] == "succeeded"
+    assert fresh_values(home, "wfe:persist", "next_version") == {"next_version": 7}
 
 
 def test_memory_retrieve_of_a_missing_key_succeeds_with_found_false(wfe, write, home):

@@ -3,10 +3,11 @@ session safely, and the server is gone when ``engine.run`` returns, success or f
 
 from __future__ import annotations
 
-import wfe_claude_flow.plugin
 from cf_helpers import server_pids
 from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
 from wfe_core.testing import hermetic_plugins
+
+import wfe_claude_flow.plugin
 
 STEPS = 10
 

@@ -27,7 +27,8 @@ from .server import kill_all
 __all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_validators"]
 
 
-def _action(name: str, func: Callable[[Any, Any], Any], params: type, description: str, side_effects: bool = True) -> Action:
+def _action(name: str, func: Callable[[Any, Any], Any], params: type, description: str,
+            side_effects: bool = True) -> Action:
     full = f"claude_flow.{name}"
     return Action(full, func, params, side_effects=side_effects, rollback=ROLLBACK_HANDLERS.get(full),
                   description=description)
