@@ -102,3 +102,15 @@ def test_the_engine_flag_in_run_started_switches_coordination_on(home, session):
     send("run.started", claude_flow=False, workers=1, total_steps=1, dry_run=False)
     send("run.finished", status="succeeded")
     assert session("memory_retrieve", key="run/run-flag-2", namespace="wfe:flagged")["found"] is False
+
+
+def test_a_coordination_failure_never_fails_the_run(wfe, write, home):
+    broken = "node -e \"console.error('cf-down'); process.exit(4)\""
+    done = wfe("run", write("plain.yaml", "id: plain\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}}\n"),
+               env={**ON, "WFE_CLAUDE_FLOW_COMMAND": broken})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "claude-flow coordination of run" in done.stderr and "cf-down" in done.stderr, done.stderr
+    # One message (the start failed), not one per event that followed.
+    assert done.stderr.count("claude-flow coordination of run") == 1, done.stderr
+    assert "no coordination for the rest of this run" in done.stderr
+    assert "Traceback" not in done.stderr

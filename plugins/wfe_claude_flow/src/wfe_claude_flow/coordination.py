@@ -56,6 +56,8 @@ FINISH_WAIT = 120.0
 _FINISHED = {"step.succeeded", "step.failed", "step.timed_out", "step.cancelled", "step.skipped"}
 
 _RUNS: dict[str, Coordinator] = {}
+_WHAT = {"_start": "starting (durations, swarm_init)", "_spawn": "agent_spawn", "_store": "memory_store",
+         "_finish": "run summary"}
 
 
 def topology_for(width: int, depth: int) -> str:
@@ -103,6 +105,7 @@ class Coordinator:
         self.families: dict[str, str] = {}  # family -> agent id ("" until spawned / if it failed)
         self.errors: list[str] = []
         self.swarm: dict[str, Any] = {}
+        self.off = False  # set when the start failed
         self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wfe-claude-flow-{run_id[:8]}")
         total = int(data.get("total_steps") or 0)
         workers = max(1, int(data.get("workers") or 1))
@@ -142,11 +145,17 @@ class Coordinator:
         self._queue.submit(self._guarded, func, *args)
 
     def _guarded(self, func: Any, *args: Any) -> None:
+        if self.off:
+            return
         try:
             func(*args)
         except Exception as exc:  # coordination must never break the run
-            message = f"{func.__name__}: {exc}"
+            message = f"{_WHAT.get(func.__name__, func.__name__)}: {exc}"
             self.errors.append(message)
+            if func == self._start:
+                # No swarm, maybe no server: one message, not one per remaining event.
+                self.off = True
+                message += "; no coordination for the rest of this run"
             log.warning("claude-flow coordination of run %s: %s", self.run_id, message)
 
     def _call(self, tool: str, arguments: dict[str, Any]) -> Any:
