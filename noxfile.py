@@ -5,10 +5,16 @@
 - all: everything installed together, every test suite.
 - template: the third-party plugin template in examples/, installed like any plugin.
 - packaging: wheels of every distribution; wfe-core + wfe-http alone from them (--no-index).
+
+wfe-claude-flow's tests run against the real claude-flow MCP server: the sessions that run
+them install ``claude-flow@3`` with npm once into ``$XDG_CACHE_HOME/wfe-claude-flow``
+(``~/.cache/wfe-claude-flow``), outside the repo, and reuse it.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import nox
@@ -27,8 +33,23 @@ def _pytest(session: nox.Session, *paths: str) -> None:
     # pytest exits 5 when it collected nothing: that fails the session, as it should.
     # Tests point WFE_STORE into their tmp_path; this catches any that would not.
     store = Path(session.create_tmp()) / "stray-runs.sqlite"
-    session.run("pytest", "-q", "-p", "no:cacheprovider", f"--timeout={TEST_TIMEOUT}", *paths, *session.posargs,
-                env={"WFE_STRICT_PLUGINS": "1", "WFE_STORE": str(store)})
+    env = {"WFE_STRICT_PLUGINS": "1", "WFE_STORE": str(store)}
+    if any("wfe_claude_flow" in p for p in paths):
+        env["WFE_CLAUDE_FLOW_COMMAND"] = _claude_flow_command(session)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", f"--timeout={TEST_TIMEOUT}", *paths, *session.posargs, env=env)
+
+
+def _claude_flow_command(session: nox.Session) -> str:
+    """The real claude-flow server's command line, installed with npm on first use (~3 min)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wfe-claude-flow"
+    cli = cache / "node_modules" / "claude-flow" / "bin" / "cli.js"
+    done = cache / "wfe-installed-claude-flow@3"  # written only after npm succeeded: an
+    if not (done.exists() and cli.exists()):      # interrupted install is not taken as one
+        cache.mkdir(parents=True, exist_ok=True)
+        session.run("npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--loglevel=error",
+                    "claude-flow@3", external=True)
+        done.touch()
+    return f"node {shlex.quote(str(cli))} mcp start"
 
 
 @nox.session

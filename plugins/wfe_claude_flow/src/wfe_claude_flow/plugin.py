@@ -1,0 +1,68 @@
+"""The wfe plugin module (entry point ``claude_flow = "wfe_claude_flow.plugin"``).
+
+Importing it is cheap: the MCP SDK is imported only when a server is started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from wfe_core.plugin import Action, Event, Validator, hookimpl
+
+from . import actions
+from .checks import check_memory_secrets
+from .coordination import handle_event
+from .params import (
+    AgentSpawnParams,
+    CallParams,
+    MemoryRetrieveParams,
+    MemoryStoreParams,
+    SwarmInitParams,
+    TaskOrchestrateParams,
+)
+from .rollback import ROLLBACK_HANDLERS
+from .server import kill_all
+
+__all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_validators"]
+
+
+def _action(name: str, func: Callable[[Any, Any], Any], params: type, description: str,
+            side_effects: bool = True) -> Action:
+    full = f"claude_flow.{name}"
+    return Action(full, func, params, side_effects=side_effects, rollback=ROLLBACK_HANDLERS.get(full),
+                  description=description)
+
+
+@hookimpl
+def wfe_actions() -> list[Action]:
+    return [
+        _action("swarm_init", actions.swarm_init, SwarmInitParams,
+                "Initialize a claude-flow swarm (topology, max_agents, strategy); rollback shuts it down."),
+        _action("agent_spawn", actions.agent_spawn, AgentSpawnParams,
+                "Register a claude-flow agent in the run's swarm; rollback terminates it."),
+        _action("task_orchestrate", actions.task_orchestrate, TaskOrchestrateParams,
+                "Create a task for the run's agents and request its orchestration (v3: recorded, not executed)."),
+        _action("memory_store", actions.memory_store, MemoryStoreParams,
+                "Store a JSON value in claude-flow memory; rollback restores the previous value."),
+        _action("memory_retrieve", actions.memory_retrieve, MemoryRetrieveParams,
+                "Read a value back from claude-flow memory (runs in dry runs).", side_effects=False),
+        _action("call", actions.call, CallParams, "Call any tool the claude-flow MCP server lists."),
+    ]
+
+
+@hookimpl
+def wfe_validators() -> list[Validator]:
+    return [Validator("claude_flow.memory-secrets", check_memory_secrets,
+                      description="Flags secrets and credential-looking values stored in claude-flow memory.")]
+
+
+@hookimpl
+def wfe_event(event: Event) -> None:
+    handle_event(event)
+
+
+@hookimpl
+def wfe_force_stop() -> None:
+    # A second Ctrl-C: the process exits right after this; no server may outlive it.
+    kill_all()
