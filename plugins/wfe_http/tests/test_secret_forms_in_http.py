@@ -55,7 +55,7 @@ def test_a_json_echo_of_the_secret_does_not_leak(tmp_path, server):
     channels = _run(tmp_path, [
         {"id": "echo", "action": "http.post", "parameters": {
             "url": server.url("/echo"), "data": {"token": "{secrets.TOKEN}"}, "retries": 0,
-            "headers": {"X-Note": "{secrets.TOKEN}"}}},
+            "headers": {"X-Echoed": "{secrets.TOKEN}"}}},
     ])
     echoed = server.requests_to("/echo")[0]
     assert echoed.body  # the form body (percent-encoded) went out and came back in the output
