@@ -61,3 +61,19 @@ def test_a_json_echo_of_the_secret_does_not_leak(tmp_path, server):
     assert echoed.body  # the form body (percent-encoded) went out and came back in the output
     assert b"succeeded" in channels["console stdout"], channels
     assert _leaks(channels) == {}
+
+
+def test_an_auth_token_cut_by_the_error_excerpt_does_not_leak(tmp_path, server):
+    # Not a declared secret: the step's own credential, which wfe-http hides itself.
+    # It is hidden before the excerpt is cut, so no piece of it survives the cut.
+    token = "tok-" + "9a8b7c6d5e4f3a2b1c0d" * 2
+    server.script("/fail", *[Reply(500, "e" * 180 + token + " tail")] * 2)
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps({"id": "wf", "steps": [{"id": "call", "action": "http.get", "parameters": {
+        "url": server.url("/fail"), "auth": {"token": token}, "retries": 0}}]}))
+    channels = cli_channels("run", str(path), env={}, cwd=tmp_path, store=tmp_path / "s.sqlite")
+    assert b"returned 500" in channels["console stdout"]
+    # The token is written in the workflow, so the stored definition (store, `runs --json`)
+    # holds it by the author's choice; what the run reports must not.
+    reported = {name: data for name, data in channels.items() if not name.startswith(("store", "runs --json"))}
+    assert {name: found for name, data in reported.items() if (found := secret_traces(data, token, piece=5))} == {}

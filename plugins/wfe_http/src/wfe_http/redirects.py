@@ -56,11 +56,13 @@ def same_origin(old: str, new: str) -> bool:
 
 
 class SecretFields:
-    """Which parts of one request carry a secret (header names lower-cased; the body)."""
+    """Which parts of one request carry a secret (header names lower-cased; the body), and
+    the request's own credentials (``auth``, URL credentials, credential headers)."""
 
-    def __init__(self, headers: set[str], body: bool):
+    def __init__(self, headers: set[str], body: bool, credentials: list[str] = ()):  # type: ignore[assignment]
         self.headers = headers
         self.body = body
+        self.credentials = list(credentials)
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -117,7 +119,7 @@ def secret_fields(params: RequestParams, context: Any, credentials: list[str]) -
     body = (any(_mentions_secret(r.get(key)) for r in raws for key in ("json", "data"))
             or any(_has_secret_key(v) for v in body_values)
             or any(c in text for v in body_values for text in _strings(v) for c in credentials))
-    return SecretFields(headers, body)
+    return SecretFields(headers, body, credentials)
 
 
 def next_hop(session: Any, response: Any, prepared: Any, settings: dict[str, Any], secret: SecretFields) -> Any:

@@ -155,7 +155,7 @@ def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, 
         text = _decode(body, response.encoding)
         status_text = f"{status} {response.reason}" if response.reason else str(status)
         reason = f"returned {status_text} (expected {params.expected_text()})"
-        excerpt = _excerpt(text)
+        excerpt = _excerpt(_scrub(text, guard.credentials))  # scrubbed first: a cut must not leave a piece
         if excerpt:
             reason += f": {excerpt}"
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
