@@ -59,6 +59,15 @@ def test_secret_headers_are_dropped_on_a_redirect_to_another_port(tmp_path, serv
     assert TOKEN.encode() not in json.dumps(landed.headers).encode()
 
 
+def test_a_header_is_dropped_for_its_secret_placeholder_alone(tmp_path, server, other):
+    # Neither the name nor another credential of the step gives it away: the template does.
+    server.script("/start", Reply(302, headers={"Location": other.url("/landing")}))
+    done = _wfe(tmp_path, _step("http.get", server.url("/start"), headers={"X-Custom": "v={secrets.TOKEN}"}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert server.requests_to("/start")[0].headers["X-Custom"] == f"v={TOKEN}"
+    assert "X-Custom" not in other.requests_to("/landing")[0].headers
+
+
 def test_a_same_origin_redirect_keeps_the_headers(tmp_path, server):
     server.script("/start", Reply(302, headers={"Location": "/next"}))
     done = _wfe(tmp_path, _step("http.get", server.url("/start"), headers={"X-Api-Key": "{secrets.TOKEN}"}))
