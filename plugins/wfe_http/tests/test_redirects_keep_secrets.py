@@ -48,6 +48,7 @@ def test_secret_headers_are_dropped_on_a_redirect_to_another_port(tmp_path, serv
         "X-Api-Key": "{secrets.TOKEN}",                   # a credential by name
         "X-Custom": "v={secrets.TOKEN}",                  # by its placeholder
         "Authorization": "Bearer {secrets.TOKEN}",
+        "Cookie": "sid={secrets.TOKEN}",
         "X-Trace": "trace-42",                            # no secret: still sent
     }))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -55,7 +56,7 @@ def test_secret_headers_are_dropped_on_a_redirect_to_another_port(tmp_path, serv
     assert first.headers["X-Api-Key"] == TOKEN and first.headers["X-Custom"] == f"v={TOKEN}"
     landed, = other.requests_to("/landing")
     assert "X-Trace" in landed.headers
-    assert not {"X-Api-Key", "X-Custom", "Authorization"} & set(landed.headers), landed.headers
+    assert not {"X-Api-Key", "X-Custom", "Authorization", "Cookie"} & set(landed.headers), landed.headers
     assert TOKEN.encode() not in json.dumps(landed.headers).encode()
 
 

@@ -8,7 +8,7 @@ and port; an ``http`` to ``https`` upgrade of the same host on default ports cou
 the same origin, as it does in ``requests``):
 
 - every header that carries a secret is dropped: one named like a credential
-  (``Authorization``, ``Cookie``, ``X-Api-Key``, ``*token*``, ``*secret*``, …), one whose
+  (``Authorization``, ``X-Api-Key``, ``*token*``, ``*secret*``, …), one whose
   value in the workflow uses a ``{secrets.NAME}`` placeholder, and one whose value holds
   a credential the request also sends elsewhere (auth, URL credentials);
 - a 307/308, which would re-send the request body, is refused when the body carries a
@@ -16,6 +16,9 @@ the same origin, as it does in ``requests``):
   or a credential sent elsewhere in the request): the step fails and names both origins.
   A 301/302/303 turns the request into a body-less GET, as ``requests`` does, so its
   body is never re-sent.
+
+Cookies are ``requests``' business: it drops a ``Cookie`` header the step set and sends
+only the session's cookies for the new domain.
 
 To send credentials to the other origin, address it directly in the step.
 """
@@ -136,7 +139,9 @@ def next_hop(session: Any, response: Any, prepared: Any, settings: dict[str, Any
     if same_origin(prepared.url, hop.url):
         return hop
     for name in list(hop.headers):
-        if name.lower() in secret.headers or name.lower() in SECRET_HEADERS:
+        # Cookie is rebuilt by requests for the new domain from the session's jar (a
+        # Cookie header the step set is never among them): leave it to requests.
+        if name.lower() != "cookie" and (name.lower() in secret.headers or name.lower() in SECRET_HEADERS):
             del hop.headers[name]
     if hop.body is not None and secret.body:
         raise RedirectRefused(
