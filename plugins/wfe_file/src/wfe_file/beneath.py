@@ -46,11 +46,17 @@ def changed_while_in_use(raw: str, part: str) -> ActionError:
 def confining_root(context: Any, real: Path) -> Path | None:
     """The innermost file root holding ``real`` (a resolved path), or ``None`` when unconfined.
 
+    Raises:
+        ActionError: ``real`` is outside a root (it was inside when resolve_target checked).
+
     :func:`~wfe_file.paths.resolve_target` has already refused a path outside any root;
     walking from the innermost root is then enough to stay inside all of them.
     """
-    holding = [root for root in file_roots(context)
+    roots = file_roots(context)
+    holding = [root for root in roots
                if str(real) == str(root) or str(real).startswith(str(root).rstrip(os.sep) + os.sep)]
+    if roots and len(holding) < len(roots):  # a root's own path changed since the check
+        raise ActionError(f"path '{real}' is outside the file root '{roots[0]}' ({FILE_ROOT_ENV})")
     return max(holding, key=lambda root: len(str(root))) if holding else None
 
 

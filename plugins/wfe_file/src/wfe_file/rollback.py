@@ -54,9 +54,9 @@ def capture(path: Path, *, follow_symlinks: bool = True, context: Any = None) ->
     the memo hold a file from outside it.
     """
     path = Path(path)
-    if follow_symlinks and (context is None or confining_root(context, path) is None):
-        path = Path(os.path.realpath(path))
     try:
+        if follow_symlinks and (context is None or confining_root(context, path) is None):
+            path = Path(os.path.realpath(path))
         with parent_dir(context, path, str(path)) as (folder, name):
             return _capture_in(folder, name, path, follow_symlinks)
     except FileNotFoundError:
