@@ -34,7 +34,7 @@ from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.plugin.capabilities import Action
 from wfe_core.validate.validator import WorkflowValidator
 
-__all__ = ["ActionContract", "call_action", "hermetic_plugins", "make_context"]
+__all__ = ["ActionContract", "call_action", "cli_channels", "hermetic_plugins", "make_context", "secret_traces"]
 
 
 def hermetic_plugins(*plugins: Any, **named: Any) -> Plugins:
@@ -149,3 +149,60 @@ class ActionContract:
         if isinstance(value, StepResult):
             assert isinstance(value.success, bool)
             assert value.success or value.error, "a failed StepResult needs an error message"
+
+
+def secret_traces(data: str | bytes, secret: str, *, piece: int = 8) -> list[str]:
+    """Traces of ``secret`` in ``data``: any ``piece`` characters in a row of any of its forms.
+
+    The forms are those the run masks (:func:`wfe_core.model.secrets.secret_forms`: as
+    is, escaped, JSON, percent-encoded, inside base64), so a cut or altered copy counts.
+    ``data`` may be raw bytes (a SQLite file). Empty means no trace.
+    """
+    from wfe_core.model.secrets import secret_forms
+
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    found = []
+    for form, value in secret_forms(secret).items():
+        haystack = text.upper() if form.startswith("url") else text  # %2f is %2F
+        needle = value.upper() if form.startswith("url") else value
+        for start in range(max(len(needle) - piece + 1, 0)):
+            if needle[start:start + piece] in haystack:
+                found.append(f"{form or 'plain'}: {value[start:start + piece]!r}")
+                break
+    return found
+
+
+def cli_channels(*args: str, env: dict[str, str], cwd: Any, store: Any) -> dict[str, bytes]:
+    """Everything a user can see of ``wfe ARGS`` (a ``run``/``resume``/... command line).
+
+    Runs it twice as a real process (console and ``--reporter json``), then ``wfe runs
+    --json`` and, for every run in ``store``, ``wfe runs show`` and ``--json``; adds the
+    raw bytes of the SQLite files (main, ``-wal``, ``-shm``). Returns channel -> bytes.
+    """
+    import json as _json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, **env, "WFE_STORE": str(store)}
+
+    def wfe(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "wfe_core", *argv], capture_output=True, env=env, cwd=cwd,
+                              timeout=300)
+
+    out: dict[str, bytes] = {}
+    for name, extra in (("console", ()), ("json", ("--reporter", "json"))):
+        done = wfe(*args, *extra)
+        out[f"{name} stdout"], out[f"{name} stderr"] = done.stdout, done.stderr
+    listing = wfe("runs", "--json", "--limit", "100")
+    out["runs --json"] = listing.stdout + listing.stderr
+    for row in _json.loads(listing.stdout or b"[]"):
+        for extra in ((), ("--json",)):
+            shown = wfe("runs", "show", row["run_id"], *extra)
+            out[f"runs show {' '.join(extra)} {row['run_id'][:8]}"] = shown.stdout + shown.stderr
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{store}{suffix}")
+        if path.exists():
+            out[f"store{suffix or ' main'}"] = path.read_bytes()
+    return out

@@ -71,6 +71,10 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     finally:
         db.close()
     run.pop("definition", None)
+    for step in run["steps"]:
+        # A memo is what rollback needs to undo a step (a file's previous bytes, base64):
+        # data, not history, and it may hold anything the step touched.
+        step.pop("memo", None)
     if as_json:
         try:
             click.echo(json.dumps(run, indent=2, default=str))

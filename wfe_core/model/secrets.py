@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.secret_text import CUT, MIN_FRAGMENT_LENGTH, SecretFinder, secret_forms
 
-__all__ = ["MASK", "Redactor", "mask_sealed", "read_secrets", "unseal"]
+__all__ = ["MASK", "MIN_FRAGMENT_LENGTH", "Redactor", "mask_sealed", "read_secrets", "secret_forms", "unseal"]
 
 MASK = "***"
 #: Shorter values would mask ordinary text ("a", "on"): they are refused instead.
@@ -50,7 +51,7 @@ def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None,
     return values
 
 
-_SEALED = re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)>>")
+_SEALED = re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)(?::([a-z0-9-]+))?>>")
 
 
 def _leaf(value: Any, text: Any) -> Any:
@@ -94,6 +95,12 @@ class Redactor:
     Calling it masks them (``***``), for events and reports. :meth:`seal` replaces them
     with ``<<secret:NAME>>`` instead, for the run store: the value is not there, but a
     resumed run can put it back from the environment (:func:`unseal`).
+
+    A secret is found in every form :func:`secret_forms` lists (escaped, JSON,
+    percent-encoded, inside base64) and sealed as ``<<secret:NAME:FORM>>``, so that
+    :func:`unseal` gives back the same form. A piece of a secret left by a cut (an error
+    quoting 40 characters of a value, an excerpt, the tail of stderr) is masked too and
+    sealed as ``<<secret:NAME:cut>>`` (see :mod:`wfe_core.model.secret_text`).
     """
 
     def __init__(self, secrets: Mapping[str, str] | Iterable[str] = ()):
@@ -102,26 +109,43 @@ class Redactor:
         named = dict(secrets) if isinstance(secrets, Mapping) else {f"_{i}": v for i, v in enumerate(secrets)}
         # A dry run's placeholder for a secret not set (<secrets.NAME>) is no secret.
         self._names = {v: k for k, v in named.items() if v and not isinstance(v, Unknown)}
-        ordered = sorted(self._names, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._finder = SecretFinder(self._names)
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return bool(self._finder)
 
     def __call__(self, value: Any) -> Any:
-        if self._pattern is None:
+        if not self._finder:
             return value
-        return _walk(value, lambda s: self._pattern.sub(MASK, s))
+        return _walk(value, lambda s: self._finder.replace(s, _mask))
 
     def seal(self, value: Any) -> Any:
-        if self._pattern is None:
+        """``value`` with every secret, in any form, as ``<<secret:NAME[:FORM]>>`` (for the run store)."""
+        if not self._finder:
             return value
-        return _walk(value, lambda s: self._pattern.sub(lambda m: f"<<secret:{self._names[m.group(0)]}>>", s))
+        return _walk(value, lambda s: self._finder.replace(s, _marker))
+
+
+def _mask(name: str, form: str) -> str:
+    return MASK
+
+
+def _marker(name: str, form: str) -> str:
+    return f"<<secret:{name}:{form}>>" if form else f"<<secret:{name}>>"
 
 
 def unseal(value: Any, secrets: Mapping[str, str]) -> Any:
-    """Sealed secrets in ``value`` put back from ``secrets`` (unknown names stay masked)."""
-    return _walk(value, lambda s: _SEALED.sub(lambda m: secrets.get(m.group(1), MASK), s) if "<<secret:" in s else s)
+    """Sealed secrets in ``value`` put back from ``secrets``, each in the form it was in.
+
+    Unknown names and cut pieces stay masked (``***``).
+    """
+    def restore(match: re.Match) -> str:
+        name, form = match.group(1), match.group(2) or ""
+        if name not in secrets or form == CUT:
+            return MASK
+        return secret_forms(secrets[name]).get(form, MASK)
+
+    return _walk(value, lambda s: _SEALED.sub(restore, s) if "<<secret:" in s else s)
 
 
 def mask_sealed(value: Any) -> Any:

@@ -21,7 +21,7 @@ import attrs
 from wfe_core.load.templating import placeholders
 from wfe_core.model.workflow import Workflow, WorkflowStep
 
-__all__ = ["ActionCall", "action_calls", "is_templated", "looks_secret"]
+__all__ = ["ActionCall", "action_calls", "is_templated", "looks_secret", "template_names"]
 
 
 def is_templated(value: Any) -> bool:
@@ -32,6 +32,12 @@ def is_templated(value: Any) -> bool:
     expansion ``"/{usr,etc}"`` are not — the run passes them on as written.
     """
     return next(placeholders(value), None) is not None
+
+
+def template_names(value: Any) -> set[str]:
+    """The first part of every placeholder in ``value``: ``{"env", "steps"}`` for
+    ``"{env}/{steps.build.output}"`` (recursing into lists and mappings)."""
+    return {ph.parts[0] for ph in placeholders(value)}
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 
 from wfe_core.model.errors import ActionError
@@ -18,6 +19,8 @@ def describe_os_error(exc: OSError) -> str:
         return "it is a directory"
     if isinstance(exc, PermissionError):
         return "permission denied"
+    if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink where a file or directory had just been
+        return "it changed while in use (a symlink took its place)"
     return str(exc.strerror or exc)
 
 

@@ -79,8 +79,8 @@ class DurableRuns:
         _refuse_cut_values(run, workflow, done, variables or {})
         # Secrets were sealed in the store; the environment gives their values back.
         secrets = read_secrets(workflow.secrets)
-        done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets)}
-                for row in done]
+        done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets),
+                 "memo": unseal(row["memo"], secrets)} for row in done]
         stored_vars = unseal(dict(run["variables"] or {}), secrets)
         return self._execute(workflow, False, strategy or run["strategy"], {**stored_vars, **(variables or {})},
                              None, run_id=run["run_id"], max_workers=max_workers, listeners=listeners,
@@ -111,7 +111,8 @@ class DurableRuns:
                                     "error": unseal(row["error"], secrets)}
                    for row in run["steps"]}
         scope: dict[str, Any] = {**unseal(run["variables"] or {}, secrets), "steps": results, "secrets": secrets}
-        comps = plan_compensations(steps, [(r["step_id"], results[r["step_id"]]["output"], r["memo"]) for r in done],
+        comps = plan_compensations(steps, [(r["step_id"], results[r["step_id"]]["output"], unseal(r["memo"], secrets))
+                                           for r in done],
                                    self.actions,
                                    self.plugins.rollback_for)
         store = self._store()

@@ -51,7 +51,9 @@ class Journal(NullJournal):
         self.store = store
         self.path = store.path
         self.run_id = run_id
-        self.seal = redact.seal  # secrets become <<secret:NAME>>: resumable, never stored
+        # Secrets become <<secret:NAME>>: resumable, never stored. That includes memos (a
+        # file's previous content, base64-encoded, may hold one): unsealed for rollback.
+        self.seal = redact.seal
 
     def run_started(self, *, workflow: Any, source: str | None, definition: str | None, strategy: str,
                     dry_run: bool, variables: dict[str, Any], resumed: bool) -> None:
@@ -71,7 +73,7 @@ class Journal(NullJournal):
         r = self.seal
         self.store.step_finished(
             self.run_id, record.step_id, status=record.status.value, attempts=record.attempts,
-            output=r(record.output), variables=r(variables), memo=memo, error=r(record.error),
+            output=r(record.output), variables=r(variables), memo=r(memo), error=r(record.error),
             reason=r(record.reason), started_at=record.started_at, finished_at=record.finished_at,
             duration=record.duration, seq=seq)
 

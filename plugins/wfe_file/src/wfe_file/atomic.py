@@ -45,14 +45,21 @@ def temp_path(directory: Path, name: str) -> Path:
     return directory / f".{short}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
 
 
-def _open_temp(directory: Path, name: str, perms: int) -> tuple[int, Path]:
+def _open_temp(directory: Path, name: str, perms: int, dir_fd: int | None) -> tuple[int, Path]:
     while True:
         temp = temp_path(directory, name)
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            return os.open(temp, flags, perms), temp
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+            return os.open(temp, flags, perms, dir_fd=dir_fd), temp
         except FileExistsError:
             continue
+
+
+def _fsync_fd(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
 
 
 def atomic_write(
@@ -61,6 +68,7 @@ def atomic_write(
     *,
     mode: int | None = None,
     before_replace: Callable[[], None] | None = None,
+    dir_fd: int | None = None,
 ) -> int:
     """Replace ``path`` with ``content`` atomically; return the new file's size.
 
@@ -71,17 +79,24 @@ def atomic_write(
             a new file gets ``0o666`` minus the umask.
         before_replace: called just before the rename; raising there (e.g. because the
             step was cancelled) abandons the write and leaves ``path`` untouched.
+        dir_fd: a descriptor of the directory ``path`` is in; ``path`` is then only a
+            name in it, and everything happens through the descriptor (``openat``,
+            ``renameat``), so the directory cannot be swapped underneath (see
+            :mod:`wfe_file.beneath`).
     """
     path = Path(path)
     if mode is None:
         try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
+            found = os.stat(path, dir_fd=dir_fd, follow_symlinks=dir_fd is None)
+            # Through a descriptor a symlink is not followed: it is replaced like a new file.
+            mode = None if stat.S_ISLNK(found.st_mode) else stat.S_IMODE(found.st_mode)
         except FileNotFoundError:
             pass
     # The content is written before the final chmod, so the temporary file must start no
     # more open than the result (a 0600 file's bytes must never sit in a 0644 file);
     # 0o666 with no mode lets the umask decide, as for any newly created file.
-    fd, temp = _open_temp(path.parent, path.name, mode & 0o777 if mode is not None else 0o666)
+    directory = Path("") if dir_fd is not None else path.parent
+    fd, temp = _open_temp(directory, path.name, mode & 0o777 if mode is not None else 0o666, dir_fd)
     try:
         with os.fdopen(fd, "wb") as handle:
             if callable(content):
@@ -91,16 +106,19 @@ def atomic_write(
             handle.flush()
             os.fsync(handle.fileno())
             size = handle.tell()
-        if mode is not None:
-            os.chmod(temp, mode)
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
         if before_replace is not None:
             before_replace()
-        os.replace(temp, path)
+        os.replace(temp, path if dir_fd is None else path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
         raise
-    fsync_directory(path.parent)
+    if dir_fd is None:
+        fsync_directory(path.parent)
+    else:
+        _fsync_fd(dir_fd)
     return size

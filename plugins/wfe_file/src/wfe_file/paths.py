@@ -31,6 +31,15 @@ def file_roots(context: Any) -> list[Path]:
     return [Path(os.path.realpath(context.resolve_path(s))) for s in _root_settings(context)]
 
 
+def _realpath(path: str, raw: str) -> str:
+    """``os.path.realpath``, whose symlink walk raises when a link vanishes midway."""
+    try:
+        return os.path.realpath(path)
+    except OSError as exc:
+        raise ActionError(f"path '{raw}' changed while it was being resolved "
+                          f"({exc.strerror or exc}): a directory or symlink on the way was replaced") from None
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -48,12 +57,12 @@ def resolve_target(context: Any, raw: str, *, follow_symlinks: bool = True) -> P
     given = context.resolve_path(raw)
     lexical = os.path.normpath(given)
     if follow_symlinks:
-        real = os.path.realpath(given)
+        real = _realpath(str(given), raw)
     else:
-        real = os.path.join(os.path.realpath(os.path.dirname(lexical)), os.path.basename(lexical))
+        real = os.path.join(_realpath(os.path.dirname(lexical), raw), os.path.basename(lexical))
     for setting in _root_settings(context):
         written = os.path.normpath(context.resolve_path(setting))
-        root = os.path.realpath(written)
+        root = _realpath(written, raw)
         # The root as written counts too, so a root under a symlinked /tmp still matches.
         if not (_inside(lexical, root) or _inside(lexical, written)):
             raise ActionError(f"path '{raw}' is outside the file root '{root}' ({FILE_ROOT_ENV})")

@@ -27,7 +27,8 @@ from typing import Any
 from wfe_core.plugin import ActionError
 
 from .actions import as_params, copy_destination
-from .atomic import atomic_write, fsync_directory, temp_path
+from .atomic import atomic_write, temp_path
+from .beneath import NOFOLLOW, confining_root, parent_dir, stat_in
 from .params import CopyParams, DeleteParams, WriteParams
 from .paths import resolve_target
 
@@ -45,19 +46,38 @@ __all__ = [
 ROLLBACK_CAPTURE_LIMIT = 64 * 1024 * 1024
 
 
-def capture(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
-    """The memo describing ``path`` as it is now."""
-    memo: dict[str, Any] = {"path": str(path)}
+def capture(path: Path, *, follow_symlinks: bool = True, context: Any = None) -> dict[str, Any]:
+    """The memo describing ``path`` as it is now.
+
+    With a ``context`` whose file root holds ``path``, the file is reached beneath the
+    root (:func:`~wfe_file.beneath.parent_dir`), so a concurrent symlink swap cannot make
+    the memo hold a file from outside it.
+    """
+    path = Path(path)
     try:
-        info = os.stat(path) if follow_symlinks else os.lstat(path)
+        if follow_symlinks and (context is None or confining_root(context, path) is None):
+            path = Path(os.path.realpath(path))
+        with parent_dir(context, path, str(path)) as (folder, name):
+            return _capture_in(folder, name, path, follow_symlinks)
     except FileNotFoundError:
-        memo["existed"] = False
-        return memo
+        return {"path": str(path), "existed": False}
+    except ActionError as exc:
+        return {"path": str(path), "error": str(exc)}
     except OSError as exc:
         return {"path": str(path), "error": f"cannot inspect '{path}': {exc.strerror or exc}"}
+
+
+def _capture_in(folder: int, name: str, path: Path, follow_symlinks: bool) -> dict[str, Any]:
+    memo: dict[str, Any] = {"path": str(path)}
+    info = stat_in(folder, name)
+    if info is None:
+        memo["existed"] = False
+        return memo
     memo["existed"] = True
     if stat.S_ISLNK(info.st_mode):
-        memo["symlink"] = os.readlink(path)
+        if follow_symlinks:  # the path was resolved: a symlink now is a swap under way
+            return {"path": str(path), "error": f"'{path}' changed while in use (a symlink took its place)"}
+        memo["symlink"] = os.readlink(name, dir_fd=folder)
         return memo
     if not stat.S_ISREG(info.st_mode):
         return {"path": str(path), "error": f"'{path}' is not a regular file"}
@@ -70,7 +90,12 @@ def capture(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
         )
         return memo
     try:
-        data = path.read_bytes()
+        fd = os.open(name, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
+                     dir_fd=folder)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return {"path": str(path), "error": f"'{path}' is not a regular file"}
+            data = handle.read()
     except OSError as exc:
         return {"path": str(path), "error": f"cannot read '{path}': {exc.strerror or exc}"}
     memo["mode"] = stat.S_IMODE(info.st_mode)
@@ -94,7 +119,7 @@ def prepare_write(params: Any, context: Any) -> dict[str, Any]:
         target = resolve_target(context, p.path)
     except Exception as exc:
         return {"error": str(exc)}
-    memo = capture(target)
+    memo = capture(target, context=context)
     if memo.get("existed") is False and p.create_dirs:
         memo["created_dirs"] = _missing_dirs(target.parent)
     return memo
@@ -107,7 +132,7 @@ def prepare_delete(params: Any, context: Any) -> dict[str, Any]:
         target = resolve_target(context, p.path, follow_symlinks=False)
     except Exception as exc:
         return {"error": str(exc)}
-    return capture(target, follow_symlinks=False)
+    return capture(target, follow_symlinks=False, context=context)
 
 
 def prepare_copy(params: Any, context: Any) -> dict[str, Any]:
@@ -116,31 +141,36 @@ def prepare_copy(params: Any, context: Any) -> dict[str, Any]:
         target = copy_destination(as_params(params, CopyParams), context)
     except Exception as exc:
         return {"error": str(exc)}
-    return capture(target)
+    return capture(target, context=context)
 
 
-def _unlink_if_file(path: Path) -> None:
-    if os.path.lexists(path) and not (path.is_dir() and not path.is_symlink()):
-        os.unlink(path)
-        fsync_directory(path.parent)
-
-
-def _replace_with_symlink(path: Path, link_target: str) -> None:
-    temp = temp_path(path.parent, path.name)  # a name that fits NAME_MAX for any target
-    os.symlink(link_target, temp)
+def _replace_with_symlink(folder: int, name: str, link_target: str) -> None:
+    temp = temp_path(Path(""), name).name  # a name that fits NAME_MAX for any target
+    os.symlink(link_target, temp, dir_fd=folder)
     try:
-        os.replace(temp, path)
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
-        os.unlink(temp)
+        os.unlink(temp, dir_fd=folder)
         raise
-    fsync_directory(path.parent)
+    _fsync(folder)
 
 
-def restore(memo: Any) -> None:
+def _fsync(folder: int) -> None:
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+
+
+def restore(memo: Any, context: Any = None) -> None:
     """Put the file described by ``memo`` back as it was.
 
+    With a ``context`` whose file root holds the path, every change is made beneath the
+    root, as the actions make theirs (see :mod:`wfe_file.beneath`).
+
     Raises:
-        ActionError: nothing usable was captured (see the module docstring).
+        ActionError: nothing usable was captured (see the module docstring), or the
+            directory was swapped for a symlink meanwhile.
     """
     if not isinstance(memo, dict) or ("path" not in memo and "error" not in memo):
         raise ActionError("cannot roll back: the file's previous state was not captured")
@@ -151,21 +181,27 @@ def restore(memo: Any) -> None:
         raise ActionError(f"cannot roll back '{path}': {memo['not_captured']}")
     try:
         if not memo["existed"]:
-            _unlink_if_file(path)
+            with parent_dir(context, path, str(path)) as (folder, name):
+                found = stat_in(folder, name)
+                if found is not None and not stat.S_ISDIR(found.st_mode):
+                    os.unlink(name, dir_fd=folder)
+                    _fsync(folder)
             for directory in memo.get("created_dirs", ()):
                 try:
-                    os.rmdir(directory)
+                    with parent_dir(context, Path(directory), directory) as (folder, name):
+                        os.rmdir(name, dir_fd=folder)
                 except OSError:  # not empty any more (or gone): leave it
                     break
         elif "symlink" in memo:
-            _replace_with_symlink(path, memo["symlink"])
+            with parent_dir(context, path, str(path)) as (folder, name):
+                _replace_with_symlink(folder, name, memo["symlink"])
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, base64.b64decode(memo["content"]), mode=memo["mode"])
+            with parent_dir(context, path, str(path), create=True) as (folder, name):
+                atomic_write(Path(name), base64.b64decode(memo["content"]), mode=memo["mode"], dir_fd=folder)
     except OSError as exc:
         raise ActionError(f"cannot roll back '{path}': {exc.strerror or exc}") from None
 
 
 def compensate(params: Any, context: Any, memo: Any, output: Any) -> None:
     """The ``RollbackHandler.compensate`` of every ``file.*`` action: :func:`restore` the memo."""
-    restore(memo)
+    restore(memo, context)

@@ -42,5 +42,5 @@ def wfe_actions() -> list[Action]:
 def wfe_validators() -> list[Validator]:
     return [
         Validator("http.security", check_http_security,
-                  description="Flags plain http:// to non-loopback hosts, verify: false and credentials in URLs."),
+                  description="Flags plain http:// to non-loopback hosts, verify: false and credentials written into a workflow."),
     ]

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from wfe_core.plugin import ActionError, looks_secret
 
 from .params import SECRET_HEADERS, RequestParams
+from .redirects import RedirectRefused, SecretFields, next_hop, secret_fields
 from .retry import IDEMPOTENT_METHODS, backoff_delay, retry_after_seconds, status_is_retryable
 from .urls import REDACTED, redact_url
 
@@ -57,6 +58,7 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
 
     session = context.resource(SESSION_KEY, requests.Session)
     secrets = _secrets(params)
+    guard = secret_fields(params, context, secrets)
     step_timeout = getattr(context.step, "timeout", None)
     deadline = time.monotonic() + step_timeout if step_timeout else None
     attempts = 1 + params.retries
@@ -74,7 +76,7 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
                 json=params.json, data=params.data, auth=_auth(params),
             ))
             shown = redact_url(prepared.url)
-            output = _attempt(session, prepared, params, budget, context)
+            output = _attempt(session, prepared, params, budget, context, guard)
         except _Failure as failure:
             message = f"{method} {shown} {failure.reason}"
             if attempt > 1:
@@ -100,7 +102,26 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, context: Any) -> dict[str, Any]:
+def _send_following_redirects(session: Any, prepared: Any, settings: dict[str, Any], deadline: float,
+                              guard: SecretFields) -> Any:
+    """The response at the end of the redirects from ``prepared``, each hop checked (see :mod:`.redirects`)."""
+    import requests
+
+    hops = 0
+    while True:
+        response = session.send(prepared, timeout=max(deadline - time.monotonic(), 0.001), allow_redirects=False,
+                                **settings)
+        if not response.is_redirect:
+            return response
+        hops += 1
+        if hops > session.max_redirects:
+            response.close()
+            raise requests.exceptions.TooManyRedirects(f"exceeded {session.max_redirects} redirects")
+        prepared = next_hop(session, response, prepared, settings, guard)
+
+
+def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, context: Any,
+             guard: SecretFields) -> dict[str, Any]:
     """One request: the output on an expected status, else raise :class:`_Failure`."""
     import requests
 
@@ -109,7 +130,11 @@ def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, 
     settings = session.merge_environment_settings(prepared.url, {}, True, verify, None)
     started = time.monotonic()
     try:
-        response = session.send(prepared, timeout=budget, allow_redirects=True, **settings)
+        response = _send_following_redirects(session, prepared, settings, started + budget, guard)
+    except RedirectRefused as exc:
+        raise _Failure(str(exc)) from None
+    except requests.exceptions.TooManyRedirects:
+        raise _Failure(f"was redirected more than {session.max_redirects} times") from None
     except requests.exceptions.ConnectTimeout:
         raise _Failure(f"timed out after {_seconds(budget)} s connecting", retryable=True) from None
     except requests.exceptions.ReadTimeout:
@@ -130,7 +155,7 @@ def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, 
         text = _decode(body, response.encoding)
         status_text = f"{status} {response.reason}" if response.reason else str(status)
         reason = f"returned {status_text} (expected {params.expected_text()})"
-        excerpt = _excerpt(text)
+        excerpt = _excerpt(_scrub(text, guard.credentials))  # scrubbed first: a cut must not leave a piece
         if excerpt:
             reason += f": {excerpt}"
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.plugin import Problem, action_calls, is_templated, looks_secret
+from wfe_core.plugin import Problem, action_calls, is_templated, looks_secret, template_names
 
-__all__ = ["check_credentials", "check_dangerous_commands", "dangerous_patterns"]
+__all__ = ["check_credentials", "check_dangerous_commands", "command_credentials", "dangerous_patterns"]
 
 _PUNCTUATION = "();<>|&\n"
 _WRAPPERS = {"sudo", "doas", "exec", "nohup", "time", "nice", "command", "builtin", "env", "xargs"}
@@ -244,12 +244,16 @@ def check_dangerous_commands(workflow: Any, context: Any) -> Iterator[Problem]:
 
 
 def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
-    """Warn about ``env`` entries whose name says secret and whose value is written out."""
+    """Warn about credentials written into a step: in ``env``, in the command, or in variables it uses.
+
+    A value rendered from a template (``{secrets.NAME}``, ``{var}``) or read from the
+    environment by the shell (``$VAR``) is not written out and is left alone; a template
+    naming a workflow variable whose name says secret and whose value is written in the
+    workflow is flagged there.
+    """
     for call in action_calls(workflow, "shell.execute"):
         env = call.parameters.get("env")
-        if not isinstance(env, dict):
-            continue
-        for key, value in env.items():
+        for key, value in (env.items() if isinstance(env, dict) else ()):
             if (isinstance(key, str) and looks_secret(key) and isinstance(value, str)
                     and value and not is_templated(value)):
                 yield Problem(
@@ -257,3 +261,83 @@ def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
                     "pass it in through a variable or secret instead",
                     path=f"{call.path}.env.{key}", severity="warning", step_id=call.step.id,
                 )
+        command = call.parameters.get("command")
+        if isinstance(command, (str, list)):
+            for what in command_credentials(command):
+                yield Problem(
+                    f"step '{call.step.id}': hardcoded credential in the command: {what}; "
+                    "pass it in as a secret ({secrets.NAME}) through env instead",
+                    path=f"{call.path}.command", severity="warning", step_id=call.step.id,
+                )
+        yield from _secret_variables(workflow, call.step, call.parameters)
+
+
+# Credentials on a command line (also visible to every local user in `ps`). Whatever
+# the option is called, its value is judged literal unless it is a template or comes
+# from the shell's environment ($VAR, $(...), `...`).
+_MYSQL_CLIENTS = {"mysql", "mysqldump", "mysqladmin", "mariadb", "mariadb-dump", "mariadb-admin", "mysqlimport",
+                  "mysqlcheck", "mysqlshow", "mysqlpump", "mysqlbinlog", "mysqlsh"}
+_NOT_A_VALUE = re.compile(r"(?:file|path|stdin|env|prompt|dir|cmd|command|helper|store|length|type)$", re.I)
+_AUTH_HEADER = re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:\s*(?:bearer|basic|token|digest)?\s*(\S+)")
+_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@", re.I)
+
+
+def _literal(value: str) -> bool:
+    """Whether ``value`` is written out (not a template, not expanded by the shell)."""
+    return bool(value) and not is_templated(value) and "$" not in value and "`" not in value
+
+
+def command_credentials(command: str | list[str]) -> list[str]:
+    """What in ``command`` is a credential written out, each described without its value."""
+    if isinstance(command, list):
+        simple = [[w for w in command if isinstance(w, str)]]
+    else:
+        simple = [words for words, _redirects, _piped in _simple_commands(command)]
+    found: list[str] = []
+    for words in simple:
+        program, args = _program(words)
+        for word in words:
+            name, equals, value = word.partition("=")
+            if equals and _ASSIGNMENT.fullmatch(word) and looks_secret(name) and _literal(value):
+                found.append(f"{name}=...")
+            match = _AUTH_HEADER.match(word)
+            if match and _literal(match.group(1)):
+                found.append("an Authorization header with a literal token")
+            match = _URL_CREDENTIALS.search(word)
+            if match and _literal(match.group(1)):
+                found.append("a password in a URL (user:password@host)")
+        for position, arg in enumerate(args):
+            following = args[position + 1] if position + 1 < len(args) else ""
+            if program in _MYSQL_CLIENTS and arg.startswith("-p") and not arg.startswith("--") and _literal(arg[2:]):
+                found.append(f"{program} -p<password>")
+            elif program == "sshpass" and arg.startswith("-p") and _literal(arg[2:] or following):
+                found.append("sshpass -p <password>")
+            elif program in ("curl", "wget") and arg in ("-u", "--user") and ":" in following \
+                    and _literal(following.partition(":")[2]):
+                found.append(f"{program} {arg} user:password")
+            elif program == "curl" and arg.startswith("-u") and len(arg) > 2 and ":" in arg \
+                    and _literal(arg.partition(":")[2]):
+                found.append("curl -uuser:password")
+            elif arg.startswith("--"):
+                name, equals, value = arg[2:].partition("=")
+                if not looks_secret(name) or _NOT_A_VALUE.search(name):
+                    continue
+                if equals and _literal(value):
+                    found.append(f"--{name}=...")
+                elif not equals and following and not following.startswith("-") and _literal(following):
+                    found.append(f"--{name} ...")
+    return list(dict.fromkeys(found))
+
+
+def _secret_variables(workflow: Any, step: Any, params: Any) -> Iterator[Problem]:
+    """A ``{NAME}`` in the step naming a workflow variable that looks secret and is written out."""
+    variables = getattr(workflow, "variables", None) or {}
+    for name in sorted(template_names(params)):
+        value = variables.get(name)
+        if looks_secret(name) and isinstance(value, (str, int)) and not isinstance(value, bool) \
+                and _literal(str(value)):
+            yield Problem(
+                f"step '{step.id}': uses variable '{name}', a credential written in the workflow; "
+                f"declare it under secrets: and use {{secrets.{name}}} instead",
+                path=f"variables.{name}", severity="warning", step_id=step.id,
+            )
