@@ -6,6 +6,7 @@ Each takes its parameter class and a :class:`~wfe_core.model.context.StepContext
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
