@@ -35,7 +35,8 @@ def _install_dist(root, dist: str, module: str, body: str, ep_name: str) -> None
 def test_builtins_are_registered_like_plugins():
     registry = load_plugins(autoload=False)
     names = [i.name for i in registry.infos]
-    assert names == ["wfe.variables", "wfe.utility", "wfe.strategies", "wfe.validators", "wfe.reporters"]
+    assert names == ["wfe.variables", "wfe.utility", "wfe.strategies", "wfe.validators", "wfe.reporters",
+                     "wfe.report_formats"]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
     assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"

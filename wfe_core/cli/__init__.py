@@ -266,3 +266,7 @@ def schema(action: str | None) -> None:
 from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
 
 main.add_command(runs)
+
+from wfe_core.cli.report import register as _register_reports  # noqa: E402  (report, graph, stats)
+
+_register_reports(main)

@@ -19,6 +19,7 @@ from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, di
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.report.format import ReportFormat
 
 __all__ = [
     "Action",
@@ -26,6 +27,7 @@ __all__ = [
     "Event",
     "InvalidWorkflowError",
     "Problem",
+    "ReportFormat",
     "Reporter",
     "RollbackHandler",
     "StepCancelled",

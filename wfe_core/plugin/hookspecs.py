@@ -12,11 +12,14 @@ their module imports light: heavy imports belong inside the action functions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+
+if TYPE_CHECKING:
+    from wfe_core.report.format import ReportFormat
 
 __all__ = ["hookimpl", "hookspec", "PROJECT"]
 
@@ -70,6 +73,17 @@ def wfe_rollback_handlers() -> Iterable[RollbackHandler]:
     Called once per registry build. A :class:`~wfe_core.plugin.capabilities.RollbackHandler` named
     here takes precedence over no handler, but an action's own ``Action.rollback`` and
     a handler from another plugin for the same action is an error naming both.
+    """
+
+
+@hookspec
+def wfe_report_formats() -> Iterable[ReportFormat]:
+    """Return the report formats this plugin provides.
+
+    Called once per registry build. A :class:`~wfe_core.plugin.ReportFormat` is selected
+    by name (``wfe report RUN_ID --format NAME``); its ``render(report)`` receives a
+    :class:`wfe_core.report.report.Report` and returns ``str`` or ``bytes``. Names must
+    be unique across plugins.
     """
 
 

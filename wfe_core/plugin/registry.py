@@ -21,6 +21,7 @@ import pluggy
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.report.format import ReportFormat
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -51,6 +52,7 @@ BUILTIN_PLUGINS = {
     "wfe.strategies": "wfe_core.plugin.builtins.strategies",
     "wfe.validators": "wfe_core.plugin.builtins.validators",
     "wfe.reporters": "wfe_core.plugin.builtins.reporters",
+    "wfe.report_formats": "wfe_core.plugin.builtins.report_formats",
 }
 
 #: Where our own first-party actions live, for "which package do I install" messages.
@@ -67,6 +69,7 @@ _KINDS = {
     "validators": ("wfe_validators", Validator, "validator"),
     "reporters": ("wfe_reporters", Reporter, "reporter"),
     "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
+    "report_formats": ("wfe_report_formats", ReportFormat, "report format"),
 }
 
 

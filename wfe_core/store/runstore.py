@@ -26,7 +26,7 @@ from wfe_core.model.errors import WfeError
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "StoreError", "default_store_path"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -113,6 +113,12 @@ _MIGRATIONS: dict[int, str] = {
           FROM steps_v1 s;
     DROP TABLE steps_v1;
     DROP TABLE attempts;
+    """,
+    # 3: the run's worker limit and its own measure of its wall time (RunStats'), so a
+    # report's parallel efficiency is RunStats' number.
+    3: """
+    ALTER TABLE runs ADD COLUMN workers INTEGER;
+    ALTER TABLE runs ADD COLUMN elapsed REAL;
     """,
 }
 
@@ -312,12 +318,14 @@ class RunStore:
 
     @_guarded
     def finish_run(self, run_id: str, *, status: str, error: str | None, variables: dict[str, Any],
-                   rollback: str | None = None) -> None:
+                   rollback: str | None = None, workers: int | None = None,
+                   elapsed: float | None = None) -> None:
         self.commit()
         self._begin()
         self.db.execute(
-            "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=? WHERE run_id=?",
-            (status, error, _json(variables), rollback, time.time(), run_id))
+            "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=?,"
+            " workers=COALESCE(?, workers), elapsed=? WHERE run_id=?",
+            (status, error, _json(variables), rollback, time.time(), workers, elapsed, run_id))
         self.commit()
 
     @_guarded
