@@ -130,8 +130,9 @@ def _gantt(report: Any) -> str:
            f'height="{height}" role="img" aria-label="timeline of attempts">']
     for tick in range(11):
         x = _LABEL_W + tick * _CHART_W / 10
+        anchor = ' text-anchor="end"' if tick == 10 else ""
         out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 14}" stroke="#eaeef2"/>'
-                   f'<text x="{x + 2:.1f}" y="{height - 2}" fill="#57606a">{seconds(span * tick / 10)}</text>')
+                   f'<text x="{x + 2:.1f}" y="{height - 2}" fill="#57606a"{anchor}>{seconds(span * tick / 10)}</text>')
     for row, s in enumerate(started):
         y = row * _ROW
         name = escape(s.id if len(s.id) <= 32 else s.id[:31] + "…")
