@@ -11,7 +11,9 @@ Definitions (the report's JSON documents the same):
   share of the worker capacity the run kept busy. :func:`parallel_efficiency` is the one
   formula, and the report feeds it RunStats' own inputs as recorded in the store (busy
   time per step, ``workers`` and the run's elapsed time), so the two are the same
-  number; for a resumed run, with the elapsed time of its last session, as RunStats.
+  number. Not for a resumed run: RunStats divides the busy time of every session by
+  the elapsed time of the last one (often over 100%, clamped); the report divides it by
+  the run's whole lifetime, interruption included.
   A run that has not finished (in progress, interrupted) has no recorded worker limit:
   its peak concurrency (the most attempts that overlapped) stands in.
 - **span** of a step: from its first attempt's start to its last attempt's end (retries
@@ -162,10 +164,12 @@ def analyze(run: RunRecord) -> Analytics:
     waited_time = _union([(by_id[s].attempts[0].started_at - w, by_id[s].attempts[0].started_at)
                           for s, w in waited])
     limiter, verdict = _verdict(wall, spans, path, length, share, retries, waited_time, workers)
+    if run.resumed:
+        verdict = f"resumed {run.resumed}x, so times include the interruption: {verdict}"
     return Analytics(
         wall_time=wall, busy_time=busy, workers=workers,
         workers_source="recorded" if run.workers else "peak concurrency", peak_concurrency=peak,
-        parallel_efficiency=parallel_efficiency(busy, run.elapsed if run.elapsed is not None else wall, workers),
+        parallel_efficiency=parallel_efficiency(busy, wall, workers),
         spans=spans, waits=waits,
         critical_path=path, critical_path_time=length, critical_path_share=share, slowest=slowest,
         waited=waited, retries=tuple(retries), limiter=limiter, verdict=verdict)
