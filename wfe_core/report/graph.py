@@ -156,16 +156,21 @@ def to_dot(view: GraphView) -> str:
     for node in view.nodes:
         if not node.group:
             lines.append("  " + declare(node))
+    def ranks(members: list[GraphNode], indent: str) -> None:
+        levels: dict[int, list[str]] = {}
+        for node in members:
+            levels.setdefault(node.level, []).append(node.id)
+        for depth, ids in sorted(levels.items()):
+            lines.append(f"{indent}{{ rank=same; {' '.join(_dot_id(m) for m in ids)} }}  // level {depth}")
+
     for i, (group, members) in enumerate(by_group.items()):
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f"    label={_dot_id('parallel group ' + group)}; style=dashed;")
         lines.extend("    " + declare(node) for node in members)
+        # A rank=same row outside its cluster would pull a member out: rows stay inside.
+        ranks(members, "    ")
         lines.append("  }")
-    levels: dict[int, list[str]] = {}
-    for node in view.nodes:
-        levels.setdefault(node.level, []).append(node.id)
-    for depth, members in sorted(levels.items()):
-        lines.append(f"  {{ rank=same; {' '.join(_dot_id(m) for m in members)} }}  // level {depth}")
+    ranks([n for n in view.nodes if not n.group], "  ")
     on_path = {n.id for n in view.nodes if n.on_path}
     for a, b in view.edges:
         extra = " [penwidth=3]" if a in on_path and b in on_path else ""

@@ -70,7 +70,7 @@ class WorkflowHistory:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (``"schema": "wfe.stats/1"``)."""
-        return {"schema": "wfe.stats/1", **attrs.asdict(self, recurse=True, retain_collection_types=False)}
+        return {"schema": "wfe.stats/1", **attrs.asdict(self, recurse=True)}
 
 
 def summarize(workflow_id: str, runs: Sequence[RunRecord]) -> WorkflowHistory:
