@@ -209,32 +209,39 @@ def _definition(text: str | None) -> dict[str, dict[str, Any]]:
     return {s["id"]: s for s in steps or () if isinstance(s, dict) and isinstance(s.get("id"), str)}
 
 
+def _mask(text: Any) -> Any:
+    """``mask_sealed`` for the few values that hold a sealed secret (it walks every value)."""
+    if text is None or (isinstance(text, str) and "<<secret:" not in text):
+        return text
+    return mask_sealed(text)
+
+
 def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
     defs = _definition(row["definition"])
     status = row["status"]
     if status == "running" and not _alive(row["pid"], row["host"]):
         status = "interrupted"
+    # A definition edited on resume may name steps this run never recorded: drop those edges.
+    known = {s["step_id"] for s in step_rows}
     steps = []
     for s in step_rows:
         d = defs.get(s["step_id"], {})
         log = json.loads(s["attempt_log"]) if s["attempt_log"] else []
         attempts = tuple(AttemptRecord(int(a.get("number") or i + 1), a.get("status") or "running",
-                                       a.get("started_at"), a.get("finished_at"), mask_sealed(a.get("error")))
+                                       a.get("started_at"), a.get("finished_at"), _mask(a.get("error")))
                          for i, a in enumerate(log))
         step_status = s["status"]
         if status == "interrupted" and step_status == "running":
             step_status = "interrupted"
         deps = d.get("dependencies") or ()
+        conditions = d.get("conditions")
         steps.append(StepRecord(
             id=s["step_id"], action=str(d.get("action", "")), status=step_status,
-            dependencies=(deps,) if isinstance(deps, str) else tuple(deps),
-            critical=bool(d.get("critical", True)), conditions=mask_sealed(dict(d.get("conditions") or {})),
+            dependencies=tuple(x for x in ((deps,) if isinstance(deps, str) else deps) if x in known),
+            critical=bool(d.get("critical", True)), conditions=mask_sealed(dict(conditions)) if conditions else {},
             parallel_group=d.get("parallel_group"), attempts=attempts, started_at=s["started_at"],
-            finished_at=s["finished_at"], busy_time=float(s["duration"] or 0.0), error=mask_sealed(s["error"]),
-            reason=mask_sealed(s["reason"]), seq=s["seq"]))
-    known = {s.id for s in steps}
-    # A definition edited on resume may name steps this run never recorded: drop those edges.
-    steps = [attrs.evolve(s, dependencies=tuple(d for d in s.dependencies if d in known)) for s in steps]
+            finished_at=s["finished_at"], busy_time=float(s["duration"] or 0.0), error=_mask(s["error"]),
+            reason=_mask(s["reason"]), seq=s["seq"]))
     keys = row.keys()
     return RunRecord(
         run_id=row["run_id"], workflow_id=row["workflow_id"], workflow_name=row["workflow_name"], status=status,
