@@ -8,7 +8,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import wfe, write
 
 FLOW = """\
@@ -48,7 +47,8 @@ def flow(tmp_path):
 def test_mermaid(flow, tmp_path):
     out = wfe("graph", str(flow), store=tmp_path / "s.sqlite").stdout
     assert out.startswith("graph TD\n")
-    assert re.search(r'subgraph g0\["tests"\]\n    n1\["unit tests"\]:::pending\n    n2\["lint"\]:::pending\n  end', out)
+    assert re.search(r'subgraph g0\["tests"\]\n    n1\["unit tests"\]:::pending\n'
+                     r'    n2\["lint"\]:::pending\n  end', out)
     assert 'n4["? deploy"]' in out                                 # conditional
     assert "style n2 stroke-dasharray:5 5" in out                   # non-critical
     assert out.count("-->") == 5

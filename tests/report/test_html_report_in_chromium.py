@@ -7,7 +7,6 @@ opened from ``file://`` and inspected through the DevTools protocol after its sc
 from __future__ import annotations
 
 import pytest
-
 from devtools import Browser, chromium
 
 pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium is not installed (.ci/run installs it)")

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import SECRET, wfe, write
 
 LONG = """\
@@ -79,7 +78,7 @@ def test_a_run_in_progress_is_reported_while_it_runs_and_not_blocked(tmp_path):
         for fmt in ("html", "junit", "markdown", "text", "yaml"):
             wfe("report", run_id, "-f", fmt, store=tmp_path / "runs.sqlite")
     finally:
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         held.close()
     assert proc.returncode == 0, err
     done = _json(tmp_path, run_id)

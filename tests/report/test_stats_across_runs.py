@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import wfe, write
+
 from wfe_core.report.history import percentile
 
 FLOW = """\

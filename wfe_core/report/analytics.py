@@ -148,8 +148,8 @@ def analyze(run: RunRecord) -> Analytics:
     peak = _peak(run)
     workers = run.workers or peak
     graph = DependencyGraph({s.id: s.dependencies for s in run.steps})
-    path, length = graph.critical_path(spans)
-    path = tuple(p for p in path if p in spans)
+    chain, length = graph.critical_path(spans)
+    path = tuple(p for p in chain if p in spans)
     share = length / wall if wall > 0 else 0.0
     waits = _waits(run)
     by_id = {s.id: s for s in run.steps}
@@ -161,8 +161,9 @@ def analyze(run: RunRecord) -> Analytics:
         if len(starts) > 1:
             retries.append((step.id, len(step.attempts), max(0.0, starts[-1] - starts[0])))
     retries.sort(key=lambda x: -x[2])
-    waited_time = _union([(by_id[s].attempts[0].started_at - w, by_id[s].attempts[0].started_at)
-                          for s, w in waited])
+    # Every waited step has a first attempt with a start (that is how its wait was derived).
+    starts_of = {s: by_id[s].attempts[0].started_at or 0.0 for s, _ in waited}
+    waited_time = _union([(starts_of[s] - w, starts_of[s]) for s, w in waited])
     limiter, verdict = _verdict(wall, spans, path, length, share, retries, waited_time, workers)
     if run.resumed:
         verdict = f"resumed {run.resumed}x, so times include the interruption: {verdict}"
@@ -180,7 +181,9 @@ def _verdict(wall: float, spans: dict[str, float], path: tuple[str, ...], length
     """The first of: retries, one slow step, the worker limit, a chain — that explains the run."""
     if not spans or wall <= 0:
         return "nothing", "nothing ran: every step was skipped, cancelled or never started"
-    pct = lambda x: f"{100 * x / wall:.0f}%"  # noqa: E731
+    def pct(x: float) -> str:
+        return f"{100 * x / wall:.0f}%"
+
     on_path = set(path)
     retry_cost = sum(cost for sid, _, cost in retries if sid in on_path)
     if retry_cost >= 0.3 * wall:
@@ -189,7 +192,8 @@ def _verdict(wall: float, spans: dict[str, float], path: tuple[str, ...], length
                            f"{pct(retry_cost)} of the {wall:.2f}s wall time")
     slow, slow_time = max(spans.items(), key=lambda x: x[1])
     if slow_time >= 0.5 * wall and (len(path) <= 1 or slow_time >= 0.75 * length):
-        return "slow_step", f"one slow step: '{slow}' took {slow_time:.2f}s, {pct(slow_time)} of the {wall:.2f}s wall time"
+        return "slow_step", (f"one slow step: '{slow}' took {slow_time:.2f}s, {pct(slow_time)} of the "
+                             f"{wall:.2f}s wall time")
     if waited_time >= 0.25 * wall:
         return "workers", (f"the worker limit: ready steps waited {waited_time:.2f}s ({pct(waited_time)} of the wall "
                            f"time) for one of {workers} workers; more workers would shorten the run")

@@ -122,7 +122,8 @@ def to_mermaid(view: GraphView) -> str:
     for status in sorted({n.status for n in view.nodes}):
         lines.append(f"  classDef {status} fill:{COLOURS.get(status, '#ffffff')},color:#000")
     for n in view.nodes:
-        look = (["stroke:#111", "stroke-width:4px"] if n.on_path else []) + ([] if n.critical else ["stroke-dasharray:5 5"])
+        look = ["stroke:#111", "stroke-width:4px"] if n.on_path else []
+        look += [] if n.critical else ["stroke-dasharray:5 5"]
         if look:
             lines.append(f"  style {ids[n.id]} {','.join(look)}")
     return "\n".join(lines) + "\n"
@@ -144,8 +145,9 @@ def to_dot(view: GraphView) -> str:
 
     def declare(node: GraphNode) -> str:
         style = ["filled"] + (["dashed"] if not node.critical else ["rounded"]) + (["bold"] if node.on_path else [])
-        attrs_ = {"label": ("? " if node.conditional else "") + node.label, "fillcolor": COLOURS.get(node.status, "#fff"),
-                  "style": ",".join(style), "tooltip": f"{node.action} ({node.status})"}
+        attrs_ = {"label": ("? " if node.conditional else "") + node.label,
+                  "fillcolor": COLOURS.get(node.status, "#fff"), "style": ",".join(style),
+                  "tooltip": f"{node.action} ({node.status})"}
         if node.conditional:
             attrs_["shape"] = "diamond"
         if node.on_path:
@@ -211,7 +213,8 @@ def to_svg(view: GraphView) -> str:
         out.append(
             f'<g class="{classes}" data-step="{html.escape(node.id)}" data-status="{node.status}"{mark}>'
             f'<title>{esc} · {html.escape(node.action)} · {node.status}</title>'
-            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="5" fill="{COLOURS.get(node.status, "#fff")}"/>'
+            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="5" '
+            f'fill="{COLOURS.get(node.status, "#fff")}"/>'
             f'<text x="{x + 6}" y="{y + 18}">{"? " if node.conditional else ""}{label}</text></g>')
     out.append("</svg>")
     return "".join(out)

@@ -79,7 +79,8 @@ def summarize(workflow_id: str, runs: Sequence[RunRecord]) -> WorkflowHistory:
     for run in reversed(runs):
         for step in run.steps:
             order.setdefault(step.id, None)
-    walls, statuses = [], {}
+    walls: list[float] = []
+    statuses: dict[str, int] = {}
     per_step: dict[str, list[tuple[float, str, int]]] = {sid: [] for sid in order}
     for run in runs:
         statuses[run.status] = statuses.get(run.status, 0) + 1

@@ -17,14 +17,15 @@ from wfe_core.report.format import ReportFormat
 
 def _lazy(module: str, name: str) -> Callable[[Any], str | bytes]:
     def render(report: Any) -> str | bytes:
-        return getattr(importlib.import_module(f"wfe_core.report.formats.{module}"), name)(report)
+        out: str | bytes = getattr(importlib.import_module(f"wfe_core.report.formats.{module}"), name)(report)
+        return out
 
     render.__name__ = name
     return render
 
 
 @hookimpl
-def wfe_report_formats():
+def wfe_report_formats() -> list[ReportFormat]:
     return [
         ReportFormat("html", _lazy("html", "render_html"), "text/html", "html",
                      "one self-contained page: timeline, graph, steps, analytics"),

@@ -33,16 +33,20 @@ header{padding:16px 24px;border-bottom:1px solid #d0d7de;background:#f6f8fa}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
 main{padding:0 24px 40px} section{content-visibility:auto;contain-intrinsic-size:auto 600px}
 .status{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600}
-.meta span{margin-right:16px;color:#57606a} .verdict{font-size:15px;padding:8px 12px;border-left:4px solid #0969da;background:#ddf4ff}
-table{border-collapse:collapse} td,th{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
+.meta span{margin-right:16px;color:#57606a}
+.verdict{font-size:15px;padding:8px 12px;border-left:4px solid #0969da;background:#ddf4ff}
+table{border-collapse:collapse}
+td,th{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
 th{cursor:pointer;user-select:none;background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow:auto;max-height:80vh;border:1px solid #d0d7de}
 svg text{font-size:11px;font-family:inherit} .gantt .label{fill:#1f2328} .gantt .cp-label{font-weight:700}
 .gantt .bar{stroke:#0003} .gantt .bar:hover,.dag .node:hover rect{stroke:#000;stroke-width:2}
 .dag .edge{fill:none;stroke:#8c959f;stroke-width:1.2} .dag .edge.cp{stroke:#111;stroke-width:3}
 .dag .node.cp rect{stroke:#111;stroke-width:3} .dag .node.noncritical rect{stroke-dasharray:4 3;stroke:#444}
-.legend span{display:inline-block;margin-right:12px} .legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
-#detail{position:sticky;bottom:0;background:#fffbe6;border-top:1px solid #d4a72c;padding:6px 24px;min-height:1.4em;white-space:pre-wrap}
+.legend span{display:inline-block;margin-right:12px}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
+#detail{position:sticky;bottom:0;background:#fffbe6;border-top:1px solid #d4a72c;padding:6px 24px;min-height:1.4em;
+  white-space:pre-wrap}
 .err{color:#b42318;white-space:pre-wrap} .cp-mark{color:#b42318;font-weight:700}
 """
 
@@ -58,7 +62,8 @@ _JS = """
   Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,i){th.addEventListener('click',function(){
     var rows=Array.prototype.slice.call(body.rows),num=th.classList.contains('num'),dir=th.dataset.dir==='1'?-1:1;
     th.dataset.dir=dir===1?'1':'0';
-    rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=b.cells[i].dataset.v||b.cells[i].textContent;
+    rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,
+        y=b.cells[i].dataset.v||b.cells[i].textContent;
       return (num?(parseFloat(x)||0)-(parseFloat(y)||0):x.localeCompare(y))*dir;});
     rows.forEach(function(r){body.appendChild(r);});});});
 })();
@@ -71,10 +76,12 @@ def _colour(status: str) -> str:
 
 def _header(report: Any) -> str:
     run, a = report.run, report.analytics
-    variables = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>" for k, v in run.variables.items())
+    variables = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>"
+                        for k, v in run.variables.items())
     return (
         f'<header><h1>{escape(run.workflow_name or run.workflow_id)} '
-        f'<span class="status" id="run-status" style="background:{_colour(run.status)}">{escape(run.status)}</span></h1>'
+        f'<span class="status" id="run-status" style="background:{_colour(run.status)}">'
+        f"{escape(run.status)}</span></h1>"
         f'<div class="meta"><span>run <code>{escape(run.run_id)}</code></span>'
         f"<span>workflow <code>{escape(run.workflow_id)}</code></span>"
         f"<span>started {timestamp(run.started_at)}</span><span>wall {seconds(a.wall_time)}</span>"
@@ -147,10 +154,12 @@ def _gantt(report: Any) -> str:
                     + (f" · {t.error}" if t.error else ""))
             out.append(f'<rect class="bar" data-step="{escape(s.id)}" data-attempt="{t.number}" '
                        f'data-status="{escape(t.status)}" data-info="{escape(info)}" x="{x:.1f}" y="{y + 2}" '
-                       f'width="{w:.1f}" height="{_ROW - 4}" fill="{_colour(t.status)}"><title>{escape(info)}</title></rect>')
+                       f'width="{w:.1f}" height="{_ROW - 4}" fill="{_colour(t.status)}">'
+                       f"<title>{escape(info)}</title></rect>")
     out.append("</svg>")
     return (f'<section id="timeline"><h2>Timeline</h2>{_legend()}<div class="scroll">{"".join(out)}</div>'
-            "<p>One bar per attempt; bold rows are on the critical path. Hover or click a bar for details.</p></section>")
+            "<p>One bar per attempt; bold rows are on the critical path. Hover or click a bar for details.</p>"
+            "</section>")
 
 
 def _dag(report: Any) -> str:
@@ -167,7 +176,8 @@ def _dag(report: Any) -> str:
         rows = "".join(f"<tr><td>{depth}</td><td>{sum(c.values())}</td><td>"
                        + ", ".join(f"{n} {escape(s)}" for s, n in sorted(c.items())) + "</td></tr>"
                        for depth, c in sorted(levels.items()))
-        body = f"<table><thead><tr><th>level</th><th>steps</th><th>outcomes</th></tr></thead><tbody>{rows}</tbody></table>"
+        body = (f"<table><thead><tr><th>level</th><th>steps</th><th>outcomes</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
         note = (f"{len(run.steps)} steps: more than {DETAIL_LIMIT}, so the graph is summarised per level. "
                 "`wfe graph FILE --format dot` draws it whole.")
     return f'<section id="dag"><h2>Dependency graph</h2><div class="scroll">{body}</div><p>{note}</p></section>'

@@ -31,7 +31,8 @@ def render_junit(report: Any) -> str:
     failures = errors = skipped = 0
     for s in run.steps:
         time = a.spans.get(s.id) or 0.0
-        head = f'    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))} time="{time:.3f}"'
+        head = (f"    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))}"
+                f' time="{time:.3f}"')
         body = []
         if s.status in _FAILURE:
             failures += 1
@@ -55,7 +56,8 @@ def render_junit(report: Any) -> str:
         cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
     suite = (f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
              f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
-             f'timestamp="{timestamp(run.started_at).rstrip("Z")}" hostname={quoteattr(_text(run.host or "localhost"))} '
+             f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
+             f'hostname={quoteattr(_text(run.host or "localhost"))} '
              f'id={quoteattr(run.run_id)}>')
     props = ["    <properties>",
              f'      <property name="run_id" value={quoteattr(run.run_id)}/>',

@@ -13,7 +13,7 @@ def render_text(report: Any) -> str:
     run, a = report.run, report.analytics
     lines = [
         f"run {run.run_id}  workflow {run.workflow_id}  {run.status}"
-        + (f"  (in progress)" if run.in_progress else "") + (f"  resumed {run.resumed}x" if run.resumed else ""),
+        + ("  (in progress)" if run.in_progress else "") + (f"  resumed {run.resumed}x" if run.resumed else ""),
         f"started {timestamp(run.started_at)}  wall {seconds(a.wall_time)}  busy {seconds(a.busy_time)}  "
         f"efficiency {a.parallel_efficiency:.0%} of {a.workers} workers ({a.workers_source})",
     ]

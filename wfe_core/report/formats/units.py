@@ -15,7 +15,7 @@ def seconds(value: float | None) -> str:
         return f"{value:.3f}s"
     if value < 600:
         return f"{value:.1f}s"
-    minutes, secs = divmod(int(round(value)), 60)
+    minutes, secs = divmod(round(value), 60)
     return f"{minutes}m{secs:02d}s"
 
 
@@ -23,4 +23,4 @@ def timestamp(epoch: float | None) -> str:
     """UTC ISO 8601 to the second (``2026-01-31T12:00:00Z``); ``-`` for no value."""
     if not epoch:
         return "-"
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
