@@ -93,3 +93,33 @@ def test_the_harness_sees_errors_and_requests(tmp_path):
         problems, requests = browser.problems(), browser.requests()
     assert any("boom" in p for p in problems) and any(p.startswith("exception:") for p in problems)
     assert "http://127.0.0.1:9/x.png" in requests
+
+
+def test_a_2000_step_report_is_drawn_whole(tmp_path):
+    """At the stated limit (2,000 steps) every bar and every node is drawn, the page's
+    script still works, and nothing errs; size stays near 1 kB per step."""
+    from conftest import last_run_id, wfe
+
+    lines = ["id: big", "steps:"]
+    for i in range(2000):
+        deps = [f"s{j}" for j in (i - 1, i - 10, i - 97) if j >= 0 and i % 5]
+        lines.append(f"  - {{id: s{i}, action: wait, parameters: {{seconds: 0}}, dependencies: [{', '.join(deps)}]}}")
+    flow = tmp_path / "big.yaml"
+    flow.write_text("\n".join(lines) + "\n")
+    store = tmp_path / "runs.sqlite"
+    wfe("run", str(flow), "--reporter", "json", store=store)
+    page = tmp_path / "big.html"
+    wfe("report", last_run_id(store, "big"), "-o", str(page), store=store)
+    assert page.stat().st_size < 2000 * 1200
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page.as_uri())
+        counts = browser.evaluate("""[document.querySelectorAll('svg.gantt rect.bar').length,
+                                      document.querySelectorAll('svg.dag g.node').length,
+                                      document.querySelectorAll('#steps tbody tr').length]""")
+        shown = browser.evaluate("""(() => {
+            const f = document.getElementById('filter'); f.value = 's1999';
+            f.dispatchEvent(new Event('input'));
+            return Array.from(document.querySelectorAll('#steps tbody tr')).filter(r => !r.hidden).length;
+        })()""")
+        assert browser.problems() == []
+    assert counts == [2000, 2000, 2000] and shown == 1
