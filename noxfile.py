@@ -21,7 +21,7 @@ import nox
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
-TEST_DEPS = ["pytest>=8", "hypothesis>=6", "pytest-timeout>=2.2", "jsonschema>=4.18"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6", "pytest-timeout>=2.2", "jsonschema>=4.18", "xmlschema>=3"]
 #: A hung test fails after this many seconds instead of hanging CI.
 TEST_TIMEOUT = "300"
 

@@ -35,6 +35,7 @@ OUTCOMES = {
     "wfe.reporter.console": (2, "error: unknown reporter 'console'; known: json"),
     "wfe.reporter.json": (0, None),
     "wfe.workflow_templates": (0, None),  # only `wfe new` / `--template` need it
+    "wfe.report_formats": (0, None),  # only `wfe report` needs it
 }
 
 

@@ -37,7 +37,8 @@ def test_builtins_are_registered_like_plugins():
     names = [i.name for i in registry.infos]
     assert names == ["wfe.variables", "wfe.wait", "wfe.condition", "wfe.strategy.sequential", "wfe.strategy.parallel",
                      "wfe.strategy.hybrid", "wfe.strategy.adaptive", "wfe.structure", "wfe.templates",
-                     "wfe.reporter.console", "wfe.reporter.json", "wfe.workflow_templates"]
+                     "wfe.reporter.console", "wfe.reporter.json", "wfe.workflow_templates",
+                     "wfe.report_formats"]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
     assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"

@@ -366,3 +366,7 @@ from wfe_core.cli.templates import new, templates  # noqa: E402
 
 main.add_command(templates)
 main.add_command(new)
+
+from wfe_core.cli.report import register as _register_reports  # noqa: E402  (report, graph, stats)
+
+_register_reports(main)

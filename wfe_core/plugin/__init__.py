@@ -38,6 +38,7 @@ from wfe_core.plugin.os_errors import describe_os_error, os_errors
 from wfe_core.plugin.parameters import positive_seconds
 from wfe_core.plugin.retry import backoff_delay
 from wfe_core.load.templates import Template, TemplateParameter, load_template_file
+from wfe_core.report.format import ReportFormat
 
 __all__ = [
     "Action",
@@ -46,6 +47,7 @@ __all__ = [
     "Event",
     "InvalidWorkflowError",
     "Problem",
+    "ReportFormat",
     "Reporter",
     "RollbackHandler",
     "StepCancelled",

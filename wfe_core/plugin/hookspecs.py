@@ -21,12 +21,15 @@ action functions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 from wfe_core.load.templates import Template
+
+if TYPE_CHECKING:
+    from wfe_core.report.format import ReportFormat
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -128,6 +131,17 @@ def wfe_templates() -> Iterable[Template]:
     package. A template named like one of wfe-core's built-ins replaces it; two other
     plugins providing one name is an error naming both. Templates in
     ``WFE_TEMPLATE_PATH`` directories take precedence over every plugin's.
+    """
+
+
+@hookspec
+def wfe_report_formats() -> Iterable[ReportFormat]:
+    """Return the report formats this plugin provides.
+
+    Called once per registry build. A :class:`~wfe_core.plugin.ReportFormat` is selected
+    by name (``wfe report RUN_ID --format NAME``); its ``render(report)`` receives a
+    :class:`wfe_core.report.report.Report` and returns ``str`` or ``bytes``. Names must
+    be unique across plugins.
     """
 
 

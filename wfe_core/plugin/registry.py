@@ -34,6 +34,7 @@ import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 from wfe_core.load.templates import Template
+from wfe_core.report.format import ReportFormat
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -76,6 +77,7 @@ BUILTIN_PLUGINS = {
     "wfe.reporter.console": f"{_BUILTINS}.reporters.console",
     "wfe.reporter.json": f"{_BUILTINS}.reporters.json_lines",
     "wfe.workflow_templates": f"{_BUILTINS}.templates",
+    "wfe.report_formats": f"{_BUILTINS}.report_formats",
 }
 
 #: Built-ins that cannot be blocked: the structural validators (actions exist, their
@@ -109,6 +111,7 @@ _KINDS = {
     "reporters": ("wfe_reporters", Reporter, "reporter"),
     "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
     "templates": ("wfe_templates", Template, "template"),
+    "report_formats": ("wfe_report_formats", ReportFormat, "report format"),
 }
 
 

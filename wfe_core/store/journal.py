@@ -90,7 +90,8 @@ class Journal(NullJournal):
 
     def run_finished(self, stats: RunStats) -> None:
         self.store.finish_run(self.run_id, status=stats.status.value, error=self.seal(stats.error),
-                              variables=self.seal(stats.variables), rollback=stats.rollback)
+                              variables=self.seal(stats.variables), rollback=stats.rollback,
+                              workers=stats.workers or None, elapsed=stats.total_execution_time)
 
     def run_crashed(self, error: str) -> None:
         self.store.mark_failed(self.run_id, self.seal(error))

@@ -28,7 +28,7 @@ from wfe_core.model.errors import WfeError
 __all__ = ["DEFAULT_VALUE_LIMIT", "LISTED_COLUMNS", "SCHEMA_VERSION", "RunStore", "StoreError",
            "default_store_path", "is_cut", "value_limit"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Most characters of JSON stored for one value: a step's output, or one variable (1 MiB).
 #: ``$WFE_STORE_VALUE_LIMIT`` (characters; 0 = no limit) changes it. A bigger value is
@@ -127,6 +127,12 @@ _MIGRATIONS: dict[int, str] = {
           FROM steps_v1 s;
     DROP TABLE steps_v1;
     DROP TABLE attempts;
+    """,
+    # 3: the run's worker limit and its own measure of its wall time (RunStats'), so a
+    # report's parallel efficiency is RunStats' number.
+    3: """
+    ALTER TABLE runs ADD COLUMN workers INTEGER;
+    ALTER TABLE runs ADD COLUMN elapsed REAL;
     """,
 }
 
@@ -391,12 +397,15 @@ class RunStore:
 
     @_guarded
     def finish_run(self, run_id: str, *, status: str, error: str | None, variables: dict[str, Any],
-                   rollback: str | None = None) -> None:
+                   rollback: str | None = None, workers: int | None = None,
+                   elapsed: float | None = None) -> None:
         self.commit()
         self._begin()
         self.db.execute(
-            "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=? WHERE run_id=?",
-            (status, error, _json(_bounded_vars(variables, self._limit)), rollback, time.time(), run_id))
+            "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=?,"
+            " workers=COALESCE(?, workers), elapsed=? WHERE run_id=?",
+            (status, error, _json(_bounded_vars(variables, self._limit)), rollback, time.time(), workers, elapsed,
+             run_id))
         self.commit()
 
     @_guarded

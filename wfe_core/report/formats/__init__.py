@@ -1,0 +1,1 @@
+"""The built-in report formats, one module each; registered by ``wfe_core.plugin.builtins.report_formats``."""

@@ -1,0 +1,70 @@
+"""``junit``: JUnit XML as GitLab and Jenkins read it.
+
+One ``<testsuite>`` per run, one ``<testcase>`` per step (``time`` = its span).
+Failed and timed-out steps get ``<failure>`` with the error; a step whose rollback
+failed gets ``<error>``; skipped, cancelled, interrupted, pending and still-running steps
+get ``<skipped>`` with the reason. Attempts before the last are listed in ``<system-out>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from wfe_core.report.formats.units import timestamp
+
+__all__ = ["render_junit"]
+
+_FAILURE = ("failed", "timed_out")
+_ERROR = ("rollback_failed",)
+_PASSED = ("succeeded", "rolled_back")
+
+
+def _text(value: Any) -> str:
+    # XML 1.0 cannot carry most control characters, even escaped: drop them.
+    return "".join(c for c in str(value) if c in "\t\n\r" or ord(c) >= 0x20)
+
+
+def render_junit(report: Any) -> str:
+    run, a = report.run, report.analytics
+    cases = []
+    failures = errors = skipped = 0
+    for s in run.steps:
+        time = a.spans.get(s.id) or 0.0
+        head = (f"    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))}"
+                f' time="{time:.3f}"')
+        body = []
+        if s.status in _FAILURE:
+            failures += 1
+            msg = _text(s.error or s.status)
+            body.append(f'      <failure message={quoteattr(msg.splitlines()[0] if msg else s.status)} '
+                        f'type="{s.status}">{escape(msg)}</failure>')
+        elif s.status in _ERROR:
+            errors += 1
+            msg = _text(s.error or "rollback failed")
+            body.append(f'      <error message={quoteattr(msg.splitlines()[0])} type="rollback_failed">'
+                        f'{escape(msg)}</error>')
+        elif s.status not in _PASSED:
+            skipped += 1
+            why = _text(s.reason or s.error or s.status)
+            body.append(f"      <skipped message={quoteattr(why)}/>")
+        if len(s.attempts) > 1 or s.status == "rolled_back":
+            notes = [f"attempt {t.number}: {t.status}" + (f": {_text(t.error)}" if t.error else "") for t in s.attempts]
+            if s.status == "rolled_back":
+                notes.append("rolled back after the run failed")
+            body.append(f"      <system-out>{escape(chr(10).join(notes))}</system-out>")
+        cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
+    suite = (f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
+             f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
+             f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
+             f'hostname={quoteattr(_text(run.host or "localhost"))} '
+             f'id={quoteattr(run.run_id)}>')
+    props = ["    <properties>",
+             f'      <property name="run_id" value={quoteattr(run.run_id)}/>',
+             f'      <property name="status" value={quoteattr(run.status)}/>',
+             f'      <property name="verdict" value={quoteattr(_text(a.verdict))}/>',
+             "    </properties>"]
+    return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>',
+                      f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" '
+                      f'failures="{failures}" errors="{errors}" time="{a.wall_time:.3f}">',
+                      suite, *props, *cases, "  </testsuite>", "</testsuites>", ""])

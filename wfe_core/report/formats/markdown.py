@@ -1,0 +1,43 @@
+"""``markdown``: a summary table and a Mermaid ``graph TD``, for PRs and ``$GITHUB_STEP_SUMMARY``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfe_core.report.formats.units import seconds, timestamp
+from wfe_core.report.graph import to_mermaid, view_of_report
+
+__all__ = ["render_markdown"]
+
+_ICONS = {"succeeded": "✅", "failed": "❌", "timed_out": "⏱️", "skipped": "⏭️", "cancelled": "🚫",
+          "running": "🔄", "interrupted": "⚠️", "rolled_back": "↩️", "rollback_failed": "‼️", "pending": "⏳"}
+
+
+def _cell(text: Any) -> str:
+    """A table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|") if text not in (None, "") else ""
+
+
+def render_markdown(report: Any) -> str:
+    run, a = report.run, report.analytics
+    on_path = set(a.critical_path)
+    out = [
+        f"## {_ICONS.get(run.status, '')} `{run.workflow_id}` {run.status}".replace("  ", " "),
+        "",
+        f"Run `{run.run_id}` · started {timestamp(run.started_at)} · wall **{seconds(a.wall_time)}** · "
+        f"busy {seconds(a.busy_time)} · efficiency **{a.parallel_efficiency:.0%}** of {a.workers} workers",
+        "",
+        f"> {a.verdict}",
+        "",
+        "| | step | status | attempts | duration | detail |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for s in run.steps:
+        mark = "🔥" if s.id in on_path else ""
+        out.append(f"| {mark} | `{_cell(s.id)}` | {_ICONS.get(s.status, '')} {s.status} | {len(s.attempts)} | "
+                   f"{seconds(a.spans.get(s.id))} | {_cell(s.error or s.reason)} |")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+    out += ["", f"{len(run.steps)} steps: {counts}. 🔥 = critical path "
+                f"({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall time).", "",
+            "```mermaid", to_mermaid(view_of_report(report)).rstrip("\n"), "```", ""]
+    return "\n".join(out)

@@ -1,0 +1,104 @@
+"""A :class:`Report`: one run and its analytics, and its versioned plain-data shape.
+
+Every format renders a ``Report``; JSON and YAML are :meth:`Report.to_dict` as is. The
+shape (``"schema": "wfe.report/1"``; a new version only for incompatible changes, new
+keys may appear within one version)::
+
+    schema: "wfe.report/1"
+    run:       run_id, workflow_id, workflow_name, status (succeeded | failed | cancelled |
+               running | interrupted), strategy, source, started_at, finished_at (epoch
+               seconds; null while running), wall_time, resumed, host, variables (secrets
+               "***"), error, rollback, in_progress
+    summary:   total, and a count per step status
+    analytics: wall_time, busy_time, workers, workers_source, peak_concurrency,
+               parallel_efficiency, critical_path {steps, time, share},
+               bottlenecks {slowest [{step, time}], waited [{step, wait}],
+               retries [{step, attempts, cost}]}, limiter, verdict
+    steps:     in file order: id, action, status, critical, dependencies, parallel_group,
+               conditions, started_at, finished_at, span, busy_time, wait (null when not
+               derived), on_critical_path, error, reason,
+               attempts [{number, status, started_at, finished_at, duration, error}]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import attrs
+
+from wfe_core.report.analytics import Analytics, analyze
+from wfe_core.report.data import RunRecord
+
+__all__ = ["REPORT_SCHEMA", "Report", "build_report"]
+
+REPORT_SCHEMA = "wfe.report/1"
+
+
+@attrs.frozen
+class Report:
+    """What every report format renders.
+
+    Attributes:
+        run: the run as read from the store (:class:`~wfe_core.report.data.RunRecord`).
+        analytics: its :class:`~wfe_core.report.analytics.Analytics`.
+    """
+
+    run: RunRecord
+    analytics: Analytics
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of steps per status."""
+        return dict(Counter(s.status for s in self.run.steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data, in the documented ``wfe.report/1`` shape."""
+        run, a = self.run, self.analytics
+        on_path = set(a.critical_path)
+        return {
+            "schema": REPORT_SCHEMA,
+            "run": {
+                "run_id": run.run_id, "workflow_id": run.workflow_id, "workflow_name": run.workflow_name,
+                "status": run.status, "strategy": run.strategy, "source": run.source,
+                "started_at": run.started_at, "finished_at": run.finished_at, "wall_time": a.wall_time,
+                "resumed": run.resumed, "host": run.host, "variables": run.variables, "error": run.error,
+                "rollback": run.rollback, "in_progress": run.in_progress,
+            },
+            "summary": {"total": len(run.steps), **self.counts},
+            "analytics": {
+                "wall_time": a.wall_time, "busy_time": a.busy_time, "workers": a.workers,
+                "workers_source": a.workers_source, "peak_concurrency": a.peak_concurrency,
+                "parallel_efficiency": a.parallel_efficiency,
+                "critical_path": {"steps": list(a.critical_path), "time": a.critical_path_time,
+                                  "share": a.critical_path_share},
+                "bottlenecks": {
+                    "slowest": [{"step": s, "time": t} for s, t in a.slowest],
+                    "waited": [{"step": s, "wait": w} for s, w in a.waited],
+                    "retries": [{"step": s, "attempts": n, "cost": c} for s, n, c in a.retries],
+                },
+                "limiter": a.limiter, "verdict": a.verdict,
+            },
+            "steps": [
+                {
+                    "id": s.id, "action": s.action, "status": s.status, "critical": s.critical,
+                    "dependencies": list(s.dependencies), "parallel_group": s.parallel_group,
+                    "conditions": s.conditions, "started_at": s.started_at, "finished_at": s.finished_at,
+                    "span": a.spans.get(s.id), "busy_time": s.busy_time, "wait": a.waits.get(s.id),
+                    "on_critical_path": s.id in on_path, "error": s.error, "reason": s.reason,
+                    "attempts": [
+                        {"number": t.number, "status": t.status, "started_at": t.started_at,
+                         "finished_at": t.finished_at,
+                         "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
+                         "error": t.error}
+                        for t in s.attempts
+                    ],
+                }
+                for s in run.steps
+            ],
+        }
+
+
+def build_report(run: RunRecord) -> Report:
+    """The report of one run record."""
+    return Report(run, analyze(run))
