@@ -32,7 +32,7 @@ from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
-from wfe_core.plugin.checks import ActionCall, action_calls, is_templated, looks_secret, template_names
+from wfe_core.plugin.checks import ActionCall, action_calls, is_templated, looks_secret, template_names, template_paths
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.os_errors import describe_os_error, os_errors
 from wfe_core.plugin.parameters import positive_seconds
@@ -72,4 +72,5 @@ __all__ = [
     "positive_seconds",
     "structure",
     "template_names",
+    "template_paths",
 ]

@@ -21,7 +21,7 @@ import attrs
 from wfe_core.load.templating import placeholders
 from wfe_core.model.workflow import Workflow, WorkflowStep
 
-__all__ = ["ActionCall", "action_calls", "is_templated", "looks_secret", "template_names"]
+__all__ = ["ActionCall", "action_calls", "is_templated", "looks_secret", "template_names", "template_paths"]
 
 
 def is_templated(value: Any) -> bool:
@@ -38,6 +38,12 @@ def template_names(value: Any) -> set[str]:
     """The first part of every placeholder in ``value``: ``{"env", "steps"}`` for
     ``"{env}/{steps.build.output}"`` (recursing into lists and mappings)."""
     return {ph.parts[0] for ph in placeholders(value)}
+
+
+def template_paths(value: Any) -> list[str]:
+    """Every placeholder's dotted path in ``value``, in order: ``["secrets.TOKEN"]`` for
+    ``"Bearer {secrets.TOKEN}"`` (recursing into lists and mappings)."""
+    return [ph.text for ph in placeholders(value)]
 
 
 @attrs.frozen

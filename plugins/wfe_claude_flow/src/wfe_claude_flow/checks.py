@@ -17,37 +17,29 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wfe_core.plugin import Problem
+from wfe_core.plugin import Problem, action_calls, is_templated, looks_secret, template_paths
 
 __all__ = ["check_memory_secrets"]
 
-_SECRET_PLACEHOLDER = re.compile(r"\{secrets\.([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}")
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _CREDENTIAL = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)")
-_SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|credential|private[_-]?key)$",
-                          re.IGNORECASE)
 
 
 def check_memory_secrets(workflow: Any, context: Any) -> Iterator[Problem]:
     """Warn about secrets in values a workflow stores in claude-flow memory."""
-    for index, step in enumerate(workflow.steps):
-        calls = [(step.action, step.parameters, "parameters"),
-                 (step.rollback_action, step.rollback_parameters, "rollback_parameters")]
-        for action, parameters, field in calls:
-            if not isinstance(parameters, Mapping):
-                continue
-            base = f"steps[{index}].{field}"
-            if action == "claude_flow.memory_store":
-                for name in ("key", "value"):
-                    if name in parameters:
-                        yield from _scan(step.id, parameters[name], f"{base}.{name}", name)
-            elif action == "claude_flow.call" and parameters.get("tool") == "memory_store":
-                arguments = parameters.get("arguments")
-                if isinstance(arguments, Mapping):
-                    yield from _scan(step.id, arguments, f"{base}.arguments", "arguments")
+    for call in action_calls(workflow, ("claude_flow.memory_store", "claude_flow.call")):
+        parameters, base, step = call.parameters, call.path, call.step
+        if call.action == "claude_flow.memory_store":
+            for name in ("key", "value"):
+                if name in parameters:
+                    # The parameter's own name says nothing: `key` is the memory key, not an API key.
+                    yield from _scan(step.id, parameters[name], f"{base}.{name}", "")
+        elif parameters.get("tool") == "memory_store":
+            arguments = parameters.get("arguments")
+            if isinstance(arguments, Mapping):
+                yield from _scan(step.id, arguments, f"{base}.arguments", "arguments")
 
 
 def _scan(step_id: str, value: Any, path: str, name: str) -> Iterator[Problem]:
@@ -63,10 +55,10 @@ def _scan(step_id: str, value: Any, path: str, name: str) -> Iterator[Problem]:
         for i, item in enumerate(value):
             yield from _scan(step_id, item, f"{path}[{i}]", name)
     elif isinstance(value, str):
-        names = _SECRET_PLACEHOLDER.findall(value)
+        names = [p.split(".")[1] for p in template_paths(value) if p.startswith("secrets.") and p.count(".") >= 1]
         if names:
             yield warn("secret " + ", ".join(sorted(set(names))))
         elif _CREDENTIAL.search(value):
             yield warn("a credential-looking string")
-        elif _SECRET_NAME.search(name) and value.strip() and not _PLACEHOLDER.fullmatch(value.strip()):
+        elif looks_secret(name) and value.strip() and not is_templated(value):
             yield warn(f"a literal '{name}'")
