@@ -280,10 +280,10 @@ class WorkflowEngine:
         the run; a given one must not have changed any step that succeeded.
         """
         point = self._stored().resume_point(run_id, workflow)
-        return self._execute(point.workflow, False, strategy or point.strategy, {**point.variables, **(variables or {})},
-                             None, run_id=point.run_id, max_workers=max_workers, listeners=listeners,
-                             source=source or point.source, restored=point.restored,
-                             prior_attempts=point.prior_attempts)
+        run_vars = {**point.variables, **(variables or {})}
+        return self._execute(point.workflow, False, strategy or point.strategy, run_vars, None, run_id=point.run_id,
+                             max_workers=max_workers, listeners=listeners, source=source or point.source,
+                             restored=point.restored, prior_attempts=point.prior_attempts)
 
     def rollback(self, run_id: str, workflow: Workflow | None = None,
                  listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:

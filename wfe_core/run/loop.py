@@ -17,19 +17,17 @@ import threading
 import time
 from concurrent.futures import Executor
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from wfe_core.model.context import StepContext
 from wfe_core.model.secrets import Redactor
-from wfe_core.model.workflow import RunStats, WorkflowStep
+from wfe_core.model.workflow import RunStats
 from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action
 from wfe_core.run.attempt import Attempt, run_attempt
 from wfe_core.run.events import EventDelivery
 from wfe_core.run.pool import FuturesPool, WorkerPool
-from wfe_core.run.prepare import AttemptPreparer, WouldRun
-from wfe_core.run.rollback import compensate_all, plan_compensations
+from wfe_core.run.prepare import AttemptPreparer, Unprepared, WouldRun
+from wfe_core.run.rollback import CompensationResult, compensate_run
 from wfe_core.run.state import RunState, Stop, Write
 from wfe_core.run.stats import build_stats
 from wfe_core.run.timers import TimerKind
@@ -217,7 +215,7 @@ class RunLoop:
             kind, sid, attempt = timer
             if kind is TimerKind.RETRY:
                 state.retry_due(sid, time.time())
-            elif state.running.get(sid) is attempt and attempt.ended is None:
+            elif state.running.get(sid) is attempt and attempt is not None and attempt.ended is None:
                 # (An attempt that ended in time has its completion queued: not a timeout.)
                 # The deadline counts from when the action started, not from submission.
                 if attempt.started is None or attempt.started + attempt.timeout > now:
@@ -267,6 +265,7 @@ class RunLoop:
         elif type(prepared) is WouldRun:
             state.would_run(sid, number, prepared.reason, wall)
         else:
+            assert type(prepared) is Unprepared
             state.fail_to_start(sid, number, prepared.error, wall)
 
     # -- commits, events -------------------------------------------------------------------
@@ -331,30 +330,19 @@ class RunLoop:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
         self._flush()
         self._commit()
-        state, prepare = self.state, self.preparer
+        state = self.state
         if self._cancel.is_set():
             state.cancel_requested = True
         failed = state.critical_failure is not None  # even if a cancel came afterwards
         if self.dry_run or not self.enable_rollback or not (
                 failed or (state.cancel_requested and self.rollback_on_cancel)):
             return None
-        comps = plan_compensations(state.steps, state.completed, self.actions, self.plugins.rollback_for)
-        if not comps:
-            return "nothing"
+        return compensate_run(state, self.preparer, actions=self.actions, rollback_for=self.plugins.rollback_for,
+                              on_result=self._rolled_back)
 
-        def context_for(step: WorkflowStep) -> StepContext:
-            return StepContext(run_id=self.run_id, workflow_id=self.workflow.id, step=step,
-                               variables=prepare.variables_view(), outputs=MappingProxyType(state.results),
-                               workdir=self.workdir, resources=prepare.resources,
-                               resources_lock=prepare.resources_lock)
-
-        def record(result: Any) -> None:
-            state.rolled_back(result.step_id, result.status, result.error, result.duration)
-            self._commit()
-
-        results = compensate_all(comps, scope=prepare.scope(), make_context=context_for, actions=self.actions,
-                                 on_result=record)
-        return "complete" if all(r.error is None for r in results) else "partial"
+    def _rolled_back(self, result: CompensationResult) -> None:
+        self.state.rolled_back(result.step_id, result.status, result.error, result.duration)
+        self._commit()  # each compensation is durable (and reported) before the next one
 
 
 def _crash(attempt: Attempt) -> str:

@@ -54,12 +54,15 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfe_core.load.templating import Unknown
 from wfe_core.model.workflow import StepRecord, StepStatus, WorkflowStep
 from wfe_core.plan.conditions import conditions_hold
 from wfe_core.run.timers import TimerKind, Timers
+
+if TYPE_CHECKING:
+    from wfe_core.run.attempt import Attempt
 
 __all__ = ["RunState", "Stop", "Write"]
 
@@ -133,7 +136,7 @@ class RunState:
         self.results: dict[str, dict[str, Any]] = {}
         self.variables: dict[str, Any] = dict(variables or {})
         self.variables_version = 0
-        self.running: dict[str, Any] = {}
+        self.running: dict[str, Attempt] = {}
         self.retrying: dict[str, None] = {}
         self.timers = Timers()
         self.completed: list[tuple[str, Any, Any]] = []
@@ -235,7 +238,7 @@ class RunState:
             record.started_at = wall
         return record
 
-    def start(self, attempt: Any, wall: float) -> None:
+    def start(self, attempt: Attempt, wall: float) -> None:
         """``attempt`` (number ``record.attempts + 1``) was prepared and goes to the pool.
 
         Invariant: a step is in ``running`` exactly while one attempt of it is in flight,
@@ -271,7 +274,7 @@ class RunState:
         self._close(sid, _SKIPPED, wall, reason=reason, release=True)
 
     # -- an attempt ends ---------------------------------------------------------------------
-    def finish(self, attempt: Any, now: float, wall: float, crash: str | None = None) -> None:
+    def finish(self, attempt: Attempt, now: float, wall: float, crash: str | None = None) -> None:
         """``attempt`` came back from the pool (``crash`` says why it has no result).
 
         Invariant: only the step's current attempt counts (a timed-out or abandoned one
@@ -317,7 +320,7 @@ class RunState:
         self.memos[sid] = attempt.memo
         self._close(sid, _SUCCEEDED, wall, release=True, variables=result.variables)
 
-    def time_out(self, attempt: Any, now: float, wall: float) -> None:
+    def time_out(self, attempt: Attempt, now: float, wall: float) -> None:
         """``attempt`` passed its deadline: it counts as a TIMED_OUT attempt (the loop
         abandons it; whatever it returns later is ignored)."""
         sid = attempt.step_id
@@ -325,7 +328,7 @@ class RunState:
         self.records[sid].duration += attempt.timeout
         self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
 
-    def _fail(self, attempt: Any, error: str, status: StepStatus, now: float, wall: float) -> None:
+    def _fail(self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float) -> None:
         """A failed attempt: retry it if its budget allows and the run goes on, else close it.
 
         Invariant: a step has at most ``max_retries`` retries per run (resume included);
@@ -376,7 +379,7 @@ class RunState:
             self._close(sid, _CANCELLED, wall, reason=f"retry not started: {self.stop_reason}")
 
     # -- stopping ------------------------------------------------------------------------------
-    def cancel(self, now: float, wall: float) -> list[Any]:
+    def cancel(self, now: float, wall: float) -> list[Attempt]:
         """Stop dispatch for a cancel; returns the running attempts to signal.
 
         Invariant: after it, no step starts and no attempt succeeds; pending retries are
@@ -395,7 +398,7 @@ class RunState:
             self._close(sid, _CANCELLED, wall, reason=reason)
         self.timers.drop(TimerKind.RETRY)
 
-    def abandon_running(self, reason: str, wall: float) -> list[Any]:
+    def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
         """Stop waiting for every running attempt (each step ends CANCELLED with
         ``reason``); returns the attempts, for the loop to abandon."""
         attempts = list(self.running.values())

@@ -174,7 +174,8 @@ class StoredRuns:
         """Recent runs in the store, newest first."""
         store = self._store()
         try:
-            return store.runs(limit)
+            runs: list[dict[str, Any]] = store.runs(limit)
+            return runs
         finally:
             store.close()
 
