@@ -277,10 +277,12 @@ class RunLoop:
         """
         state, events = self.state, self.events
         while True:
-            self._publish()
+            if state.writes or state.events:
+                self._publish()
             if not (state.releasing or events.must_commit):
                 return
-            self._commit()
+            self.journal.commit()
+            events.committed()
             if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()  # a listener of the events just delivered may have cancelled
             state.release_committed(time.time())
@@ -290,7 +292,17 @@ class RunLoop:
         state = self.state
         if state.writes:
             writes, state.writes = state.writes, []
-            _record(self.journal, writes)
+            journal = self.journal
+            for write in writes:  # see Write: ordered as the transitions made them
+                kind = write[0]
+                if kind is Write.STEP_FINISHED:
+                    journal.step_finished(write[1], variables=write[2], memo=write[3], seq=write[4])
+                elif kind is Write.ATTEMPT_FINISHED:
+                    journal.attempt_finished(*write[1:])
+                elif kind is Write.STEP_STARTED:
+                    journal.step_started(*write[1:])
+                else:
+                    journal.step_status(*write[1:])
         if state.events:
             pending, state.events = state.events, []
             self.events.publish(pending)
@@ -350,16 +362,3 @@ def _crash(attempt: Attempt) -> str:
     exc = attempt.future.exception() if attempt.future is not None else None
     return f"{type(exc).__name__}: {exc}" if exc is not None else "it did not return (worker died)"
 
-
-def _record(journal: Any, writes: list[tuple[Any, ...]]) -> None:
-    """Apply the state's run-store writes (see :class:`~wfe_core.run.state.Write`) in order."""
-    for write in writes:
-        kind = write[0]
-        if kind is Write.STEP_FINISHED:
-            journal.step_finished(write[1], variables=write[2], memo=write[3], seq=write[4])
-        elif kind is Write.ATTEMPT_FINISHED:
-            journal.attempt_finished(*write[1:])
-        elif kind is Write.STEP_STARTED:
-            journal.step_started(*write[1:])
-        else:
-            journal.step_status(*write[1:])

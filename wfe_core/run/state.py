@@ -245,7 +245,10 @@ class RunState:
         and its DEADLINE timer is armed.
         """
         sid = attempt.step_id
-        record = self._begin_attempt(sid, attempt.number, wall)
+        record = self.records[sid]
+        record.attempts = attempt.number
+        if record.started_at is None:
+            record.started_at = wall
         self.running[sid] = attempt
         record.status = _RUNNING
         if self.recording:
@@ -470,7 +473,10 @@ class RunState:
         if reason is not None:
             record.reason = reason
         succeeded = status is _SUCCEEDED
-        self._finished_now(record, variables, self.memos.get(sid), len(self.completed) if succeeded else None)
+        self.finished += 1
+        if self.recording:
+            self.writes.append((Write.STEP_FINISHED, record, variables, self.memos.get(sid),
+                                len(self.completed) if succeeded else None))
         if not succeeded and sid not in self.results:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
         if self.emitting:
