@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep, hookimpl, load_plugins
 from wfe_core.model.errors import ActionError

@@ -258,8 +258,11 @@ class RunState:
         self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
 
     def fail_to_start(self, sid: str, number: int, error: str, wall: float) -> None:
-        """Attempt ``number`` could not be prepared (a template or parameter error): the
-        step fails without a retry (the same input would fail again)."""
+        """Attempt ``number`` could not be prepared (a template or parameter error).
+
+        Invariant: the step fails without a retry (the same input would fail again) and
+        the failure policy applies, as for any failure that is final.
+        """
         record = self._begin_attempt(sid, number, wall)
         record.error = error
         self._close(sid, StepStatus.FAILED, wall, error=error)
@@ -324,8 +327,11 @@ class RunState:
         self._close(sid, _SUCCEEDED, wall, release=True, variables=result.variables)
 
     def time_out(self, attempt: Attempt, now: float, wall: float) -> None:
-        """``attempt`` passed its deadline: it counts as a TIMED_OUT attempt (the loop
-        abandons it; whatever it returns later is ignored)."""
+        """``attempt`` passed its deadline: a TIMED_OUT attempt, retried if the budget allows.
+
+        Invariant: the attempt leaves ``running`` now, so whatever it returns later is
+        ignored by :meth:`finish` (the loop abandons it).
+        """
         sid = attempt.step_id
         del self.running[sid]
         self.records[sid].duration += attempt.timeout
@@ -372,7 +378,10 @@ class RunState:
             self._skip_descendants(step.id, f"upstream step '{step.id}' failed", wall)
 
     def retry_due(self, sid: str, wall: float) -> None:
-        """A RETRY timer fired: the step is ready again, unless the run stopped."""
+        """A RETRY timer fired: the step is ready again, unless the run stopped.
+
+        Invariant: a step leaves ``retrying`` exactly once: here, or when a stop drops it.
+        """
         if sid not in self.retrying:
             return  # dropped already (a stop closed it)
         del self.retrying[sid]
@@ -402,8 +411,10 @@ class RunState:
         self.timers.drop(TimerKind.RETRY)
 
     def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
-        """Stop waiting for every running attempt (each step ends CANCELLED with
-        ``reason``); returns the attempts, for the loop to abandon."""
+        """Stop waiting for every running attempt; returns them, for the loop to abandon.
+
+        Invariant: afterwards nothing runs; each of those steps ended CANCELLED (``reason``).
+        """
         attempts = list(self.running.values())
         self.running.clear()
         for attempt in attempts:
@@ -438,7 +449,10 @@ class RunState:
         return why
 
     def rolled_back(self, sid: str, status: StepStatus, error: str | None, duration: float) -> None:
-        """A compensation ended: the step is ROLLED_BACK or ROLLBACK_FAILED (``error``)."""
+        """A compensation ended: the step is ROLLED_BACK or ROLLBACK_FAILED (``error``).
+
+        Invariant: only a succeeded step is compensated, once, after the loop ended.
+        """
         record = self.records[sid]
         record.status = status
         if error:
@@ -493,7 +507,11 @@ class RunState:
                 self._release(sid, wall)
 
     def _skip_descendants(self, sid: str, reason: str, wall: float) -> None:
-        """Skip every unfinished, not running descendant of ``sid`` with ``reason``."""
+        """Skip every unfinished, not running descendant of ``sid`` with ``reason``.
+
+        Invariant: exactly the descendants are touched (O(descendants)); a skipped step
+        never releases its children, so none of them starts.
+        """
         before = self.finished
         stack = list(self.children[sid])
         while stack:

@@ -10,7 +10,7 @@ import attrs
 
 from wfe_core.model.errors import WfeError
 from wfe_core.store.journal import Journal, fingerprint
-from wfe_core.model.workflow import RunStats, StepStatus, Workflow
+from wfe_core.model.workflow import StepStatus, Workflow
 from wfe_core.plugin.capabilities import Event
 from wfe_core.run.events import EventDelivery
 from wfe_core.model.secrets import Redactor, read_secrets, unseal
@@ -129,7 +129,8 @@ class StoredRuns:
         steps = {s.id: s for s in workflow.steps}
         missing = [row["step_id"] for row in done if row["step_id"] not in steps]
         if missing:
-            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow")
+            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} "
+                              "are not in the workflow")
         secrets = read_secrets(workflow.secrets)
         # 'error' as the scheduler gives it: {steps.<id>.error} is a valid template.
         results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"],
