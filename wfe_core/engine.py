@@ -16,8 +16,8 @@ from wfe_core.plan.plan import Plan
 from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.progress import ProgressTracker
 from wfe_core.plugin.capabilities import Action, Event
-from wfe_core.store.durable import DurableRuns, ResumeError
-from wfe_core.run.scheduler import Scheduler
+from wfe_core.store.durable import ResumeError, StoredRuns
+from wfe_core.run.loop import RunLoop
 from wfe_core.model.secrets import Redactor, read_secrets
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
@@ -29,7 +29,7 @@ EXECUTION_MODES = ("normal", "dry_run")
 DEFAULT_STORE = "default"
 
 
-class WorkflowEngine(DurableRuns):
+class WorkflowEngine:
     """Runs workflows.
 
     Args:
@@ -79,7 +79,7 @@ class WorkflowEngine(DurableRuns):
             None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store))
         self.progress_tracker = ProgressTracker()
         self._custom: dict[str, Action] = {}
-        self._active: dict[str, Scheduler] = {}
+        self._active: dict[str, RunLoop] = {}
         self._history: dict[str, RunStats] = {}
         self._lock = threading.Lock()
 
@@ -190,7 +190,7 @@ class WorkflowEngine(DurableRuns):
         if self.store_path is not None and not dry_run:
             path = self.store_path
             journal = lambda: Journal(RunStore(path), run_id, redact)  # noqa: E731 (opened on the run's thread)
-        scheduler = Scheduler(
+        scheduler = RunLoop(
             plan=plan, policy=policy, strategy=strategy, actions=self.actions, plugins=self.plugins,
             variables=run_vars, run_id=run_id, workdir=(self.workdir or Path.cwd()).resolve(),
             dry_run=dry_run, propagate_skips=self.propagate_skips, listeners=observers, journal=journal,
@@ -251,7 +251,7 @@ class WorkflowEngine(DurableRuns):
                 }
             done = [st for rid, st in self._history.items() if workflow_id in (rid, st.workflow_id)]
         if not done:
-            return self._stored_status(workflow_id)
+            return self._stored().status(workflow_id)
         st = done[-1]
         return {
             "run_id": st.run_id, "workflow_id": st.workflow_id, "status": st.status.value,
@@ -265,6 +265,38 @@ class WorkflowEngine(DurableRuns):
             self._history.clear()
         for scheduler in active:
             scheduler.cancel()
+
+    # -- recorded runs -----------------------------------------------------------------------
+    def _stored(self) -> StoredRuns:
+        return StoredRuns(self.store_path, actions=self.actions, plugins=self.plugins, workdir=self.workdir)
+
+    def resume(self, run_id: str, workflow: Workflow | None = None, *, strategy: str | None = None,
+               variables: Mapping[str, Any] | None = None, max_workers: int | None = None,
+               listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None) -> RunStats:
+        """Continue a failed, cancelled or interrupted run under the same run id.
+
+        Steps that succeeded keep their recorded outputs and variables and are not run
+        again; every other step runs. ``workflow`` defaults to the definition stored with
+        the run; a given one must not have changed any step that succeeded.
+        """
+        point = self._stored().resume_point(run_id, workflow, variables)
+        run_vars = {**point.variables, **(variables or {})}
+        return self._execute(point.workflow, False, strategy or point.strategy, run_vars, None, run_id=point.run_id,
+                             max_workers=max_workers, listeners=listeners, source=source or point.source,
+                             restored=point.restored, prior_attempts=point.prior_attempts)
+
+    def rollback(self, run_id: str, workflow: Workflow | None = None,
+                 listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:
+        """Compensate the succeeded steps of a finished run, last completed first.
+
+        Returns step id -> ``rolled_back`` or ``rollback_failed: <error>``. Events go to
+        ``listeners`` and the ``wfe_event`` hooks, as a run's do.
+        """
+        return self._stored().rollback(run_id, workflow, listeners)
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent runs in the store, newest first."""
+        return self._stored().runs(limit)
 
 
 def _definition(workflow: Workflow) -> str | None:

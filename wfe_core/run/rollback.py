@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -23,7 +24,11 @@ from wfe_core.model.workflow import StepResult, StepStatus, WorkflowStep
 from wfe_core.plugin.capabilities import Action, RollbackHandler
 from wfe_core.load.templating import render
 
-__all__ = ["Compensation", "CompensationResult", "compensate_all", "plan_compensations"]
+if TYPE_CHECKING:
+    from wfe_core.run.prepare import AttemptPreparer
+    from wfe_core.run.state import RunState
+
+__all__ = ["Compensation", "CompensationResult", "compensate_all", "compensate_run", "plan_compensations"]
 
 
 @attrs.frozen
@@ -132,3 +137,26 @@ def compensate_all(comps: list[Compensation], *, scope: dict[str, Any],
         on_result(result)
         results.append(result)
     return results
+
+
+def compensate_run(state: RunState, preparer: AttemptPreparer, *, actions: Mapping[str, Action],
+                   rollback_for: Callable[[str], RollbackHandler | None],
+                   on_result: Callable[[CompensationResult], None]) -> str:
+    """Undo the succeeded steps of the run ``state`` describes, on the run's thread.
+
+    Templates see the run's variables and results; contexts share the run's resources.
+    Returns ``nothing`` (no step needs it), ``complete`` or ``partial`` (some failed).
+    """
+    comps = plan_compensations(state.steps, state.completed, actions, rollback_for)
+    if not comps:
+        return "nothing"
+
+    def context_for(step: WorkflowStep) -> StepContext:
+        return StepContext(run_id=preparer.run_id, workflow_id=preparer.workflow_id, step=step,
+                           variables=preparer.variables_view(), outputs=MappingProxyType(state.results),
+                           workdir=preparer.workdir, resources=preparer.resources,
+                           resources_lock=preparer.resources_lock)
+
+    results = compensate_all(comps, scope=preparer.scope(), make_context=context_for, actions=actions,
+                             on_result=on_result)
+    return "complete" if all(r.error is None for r in results) else "partial"

@@ -1,4 +1,4 @@
-"""Runs recorded in the store: resume, rollback, history. Mixed into ``WorkflowEngine``."""
+"""Runs recorded in the store: resume, rollback, history (``WorkflowEngine`` delegates here)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,58 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from wfe_core.model.errors import WfeError
 from wfe_core.store.journal import Journal, fingerprint
-from wfe_core.model.workflow import RunStats, StepStatus, Workflow
+from wfe_core.model.workflow import StepStatus, Workflow
 from wfe_core.plugin.capabilities import Event
+from wfe_core.run.events import EventDelivery
 from wfe_core.model.secrets import Redactor, read_secrets, unseal
 from wfe_core.store.runstore import RunStore, StoreError, is_cut
 
-__all__ = ["DurableRuns", "ResumeError"]
+__all__ = ["ResumeError", "ResumePoint", "StoredRuns"]
 
 
 class ResumeError(WfeError):
     """A run cannot be resumed (or rolled back) as asked."""
 
 
-class DurableRuns:
-    """What an engine with a run store can do with recorded runs.
+@attrs.frozen
+class ResumePoint:
+    """What resuming a stored run starts from (see :meth:`StoredRuns.resume_point`).
 
-    Expects ``store_path``, ``workdir``, ``actions``, ``plugins`` and ``_execute`` from
-    :class:`~wfe_core.engine.WorkflowEngine`.
+    Attributes:
+        run_id: the run's full id (resume continues under it).
+        workflow: the workflow to run (the stored definition, or the one given).
+        strategy / source: what the run was started with.
+        variables: its stored variables (secrets unsealed from the environment).
+        restored: rows of the steps that succeeded: they keep outputs and variables.
+        prior_attempts: step id -> attempts already made, for steps that did not succeed.
     """
 
-    store_path: Path | None
+    run_id: str
+    workflow: Workflow
+    strategy: str
+    source: str | None
+    variables: dict[str, Any]
+    restored: list[dict[str, Any]]
+    prior_attempts: dict[str, int]
+
+
+class StoredRuns:
+    """What can be done with the runs recorded in a store: resume, rollback, history.
+
+    :class:`~wfe_core.engine.WorkflowEngine` builds one per call with its own store
+    path, actions, plugins and workdir, and delegates to it.
+    """
+
+    def __init__(self, store_path: Path | None, *, actions: Mapping[str, Any], plugins: Any,
+                 workdir: Path | None = None):
+        self.store_path = store_path
+        self.actions = actions
+        self.plugins = plugins
+        self.workdir = workdir
 
     def _store(self) -> RunStore:
         if self.store_path is None:
@@ -48,14 +78,13 @@ class DurableRuns:
             workflow = WorkflowLoader().load_from_string(run["definition"], "json", source=f"run {run['run_id']}")
         return run, workflow
 
-    def resume(self, run_id: str, workflow: Workflow | None = None, *, strategy: str | None = None,
-               variables: Mapping[str, Any] | None = None, max_workers: int | None = None,
-               listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None) -> RunStats:
-        """Continue a failed, cancelled or interrupted run under the same run id.
+    def resume_point(self, run_id: str, workflow: Workflow | None = None,
+                     variables: Mapping[str, Any] | None = None) -> ResumePoint:
+        """Where a failed, cancelled or interrupted run continues from.
 
-        Steps that succeeded keep their recorded outputs and variables and are not run
-        again; every other step runs. ``workflow`` defaults to the definition stored with
-        the run; a given one must not have changed any step that succeeded.
+        Refused (:class:`ResumeError`) for a running or succeeded run, when ``workflow``
+        changed or dropped a step that succeeded, and when a step still to run needs a
+        value the store did not keep whole and ``variables`` (given again) do not supply.
         """
         run, workflow = self._stored_run(run_id, workflow)
         if run["status"] == "running":
@@ -81,12 +110,11 @@ class DurableRuns:
         secrets = read_secrets(workflow.secrets)
         done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets),
                  "memo": unseal(row["memo"], secrets)} for row in done]
-        stored_vars = unseal(dict(run["variables"] or {}), secrets)
-        return self._execute(workflow, False, strategy or run["strategy"], {**stored_vars, **(variables or {})},
-                             None, run_id=run["run_id"], max_workers=max_workers, listeners=listeners,
-                             source=source or run["source"], restored=done,
-                             prior_attempts={row["step_id"]: row["attempts"] for row in run["steps"]
-                                             if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]})
+        return ResumePoint(
+            run_id=run["run_id"], workflow=workflow, strategy=run["strategy"], source=run["source"],
+            variables=unseal(dict(run["variables"] or {}), secrets), restored=done,
+            prior_attempts={row["step_id"]: row["attempts"] for row in run["steps"]
+                            if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]})
 
     def rollback(self, run_id: str, workflow: Workflow | None = None,
                  listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:
@@ -104,7 +132,8 @@ class DurableRuns:
         steps = {s.id: s for s in workflow.steps}
         missing = [row["step_id"] for row in done if row["step_id"] not in steps]
         if missing:
-            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow")
+            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} "
+                              "are not in the workflow")
         secrets = read_secrets(workflow.secrets)
         # 'error' as the scheduler gives it: {steps.<id>.error} is a valid template.
         results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"],
@@ -119,18 +148,20 @@ class DurableRuns:
         redact = Redactor(secrets)
         journal = Journal(store, run["run_id"], redact)
         outcome: dict[str, str] = {}
+        # Events go where a run's go (wfe_event hooks and listeners), masked, each
+        # delivered once the commit that records it is done.
+        events = EventDelivery(self.plugins, listeners, run_id=run["run_id"], workflow_id=workflow.id, redact=redact)
+        events.hold = True
 
         def record(result: Any) -> None:
             error = f"rollback failed: {result.error}" if result.error else None
             journal.step_status(result.step_id, result.status.value, error)  # the journal seals
+            events.emit(f"step.{result.status.value}", result.step_id, {"error": error})
             journal.commit()
+            events.committed()
             # A compensation's error may quote rendered {secrets.*} parameters; the
-            # outcome (printed by `wfe rollback`) and the events are masked, as in a run.
-            error = redact(error)
+            # outcome (printed by `wfe rollback`) is masked, as events are.
             outcome[result.step_id] = result.status.value + (f": {redact(result.error)}" if result.error else "")
-            for listener in listeners:
-                listener(Event(f"step.{result.status.value}", run["run_id"], workflow.id, result.step_id,
-                               {"error": error}))
 
         workdir = (self.workdir or Path.cwd()).resolve()
         try:
@@ -148,11 +179,12 @@ class DurableRuns:
         """Recent runs in the store, newest first."""
         store = self._store()
         try:
-            return store.runs(limit)
+            runs: list[dict[str, Any]] = store.runs(limit)
+            return runs
         finally:
             store.close()
 
-    def _stored_status(self, workflow_id: str) -> dict[str, Any] | None:
+    def status(self, workflow_id: str) -> dict[str, Any] | None:
         if self.store_path is None or not self.store_path.exists():
             return None
         store = RunStore(self.store_path)

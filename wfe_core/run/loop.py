@@ -1,0 +1,364 @@
+"""The run loop: one thread drives a :class:`~wfe_core.run.state.RunState` to the end.
+
+Pool threads only run :func:`~wfe_core.run.attempt.run_attempt`; each finished attempt
+comes back through one queue, and timers (attempt deadlines, retry delays) live in one
+heap, so the loop never scans the graph or polls: per step it does O(degree) work. The
+loop is the only writer of the state; it reads the clocks, talks to the pool, the run
+store (:mod:`~wfe_core.store.journal`) and listeners (:mod:`~wfe_core.run.events`), and
+feeds what happened into the state's transitions. A step's success is committed before
+its children are released, and events wait for the commit that makes them true.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from wfe_core.model.secrets import Redactor
+from wfe_core.model.workflow import RunStats
+from wfe_core.plan.plan import Plan
+from wfe_core.plugin.capabilities import Action
+from wfe_core.run.attempt import Attempt, run_attempt
+from wfe_core.run.events import EventDelivery
+from wfe_core.run.pool import FuturesPool, WorkerPool
+from wfe_core.run.prepare import AttemptPreparer, Unprepared, WouldRun
+from wfe_core.run.rollback import CompensationResult, compensate_run
+from wfe_core.run.state import RunState, Stop, Write
+from wfe_core.run.stats import build_stats
+from wfe_core.run.timers import TimerKind
+from wfe_core.store.journal import NullJournal
+
+__all__ = ["IDLE_COMMIT", "RunLoop"]
+
+log = logging.getLogger("wfe.scheduler")
+
+#: Seconds of scheduler idleness after which pending store writes are committed.
+IDLE_COMMIT = 0.2
+#: How often the loop looks at the clock while a cancel waits for running steps.
+_GRACE_POLL = 0.05
+_WAKE = object()
+
+
+class RunLoop:
+    """Runs one plan to the end. Build it, call :meth:`run` once, from one thread.
+
+    :meth:`cancel` may be called from any thread. ``records`` are the steps' records.
+    """
+
+    def __init__(self, *, plan: Plan, policy: Any, strategy: str, actions: dict[str, Action], plugins: Any,
+                 variables: dict[str, Any], run_id: str, workdir: Path, dry_run: bool = False,
+                 executor: Executor | None = None, propagate_skips: bool = True, cancel_grace: float = 5.0,
+                 listeners: tuple[Any, ...] = (), journal: Any = None, enable_rollback: bool = False,
+                 rollback_on_cancel: bool = False, secrets: dict[str, str] | None = None,
+                 restored: list[dict[str, Any]] | None = None, prior_attempts: dict[str, int] | None = None,
+                 run_info: dict[str, Any] | None = None):
+        self.plan = plan
+        self.workflow = plan.workflow
+        self.policy = policy
+        self.strategy = strategy
+        self.actions = actions
+        self.plugins = plugins
+        self.run_id = run_id
+        self.workdir = workdir
+        self.dry_run = dry_run
+        self.cancel_grace = cancel_grace
+        self.open_journal = journal or NullJournal
+        self.journal: Any = NullJournal()
+        self.enable_rollback = enable_rollback
+        self.rollback_on_cancel = rollback_on_cancel
+        self.secrets = dict(secrets or {})
+        self.redact = Redactor(self.secrets)
+        self.restored = restored or []
+        self.run_info = run_info or {}
+        self.events = EventDelivery(plugins, listeners, run_id=run_id, workflow_id=self.workflow.id,
+                                    redact=self.redact)
+        graph = plan.graph
+        self.state = RunState(self.workflow.steps, graph.parents, graph.children, graph.order,
+                              variables=variables, prior_attempts=prior_attempts, propagate_skips=propagate_skips,
+                              dry_run=dry_run, emitting=self.events.active)
+        self.records = self.state.records
+        self.preparer = self._preparer(capture_memos=enable_rollback)
+        self.abandoned = 0  # attempts abandoned whose threads have not returned yet
+        self._executor = executor
+        self._pool: Any = None
+        self._cancel = threading.Event()
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
+        return AttemptPreparer(self.state, actions=self.actions, rollback_for=self.plugins.rollback_for,
+                               capture_memos=capture_memos, secrets=self.secrets, redact=self.redact,
+                               run_id=self.run_id, workflow_id=self.workflow.id, workdir=self.workdir,
+                               dry_run=self.dry_run)
+
+    # -- public -------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop dispatching, cancel running steps; the run ends cancelled."""
+        self._cancel.set()
+        self._done.put(_WAKE)
+
+    def run(self) -> RunStats:
+        """Run the plan to the end (rollback included) and return its statistics."""
+        t0 = time.monotonic()
+        state, events = self.state, self.events
+        self.journal = journal = self.open_journal()
+        # With a run store, nothing is reported before it is durable (see _commit).
+        state.recording = events.hold = journal.path is not None
+        # Capture rollback memos for a stored run even with rollback off: `wfe rollback
+        # RUN_ID` compensates from them later.
+        self.preparer.capture_memos = self.enable_rollback or journal.path is not None
+        journal.run_started(workflow=self.workflow, strategy=self.strategy, dry_run=self.dry_run,
+                            variables=state.variables, resumed=bool(self.run_info.get("resumed")),
+                            source=self.run_info.get("source"), definition=self.run_info.get("definition"))
+        events.emit("run.started", None, {"strategy": self.strategy, "workers": self.policy.workers,
+                                          "total_steps": len(state.steps), "dry_run": self.dry_run})
+        executor = self._executor or self.plugins.make_executor(self.policy.workers)
+        if executor is not None:
+            self._pool = FuturesPool(executor, run_attempt, self._done.put)
+        else:
+            self._pool = WorkerPool(self.policy.workers, run_attempt, self._done.put, name=f"wfe-{self.run_id[:8]}")
+        try:
+            state.restore(self.restored)
+            state.begin(time.time())
+            self._dispatch()
+            self._loop()
+            rollback = self._rollback()
+            why = state.end(time.time())
+            elapsed = time.monotonic() - t0
+            stats = build_stats(state, why, run_id=self.run_id, workflow_id=self.workflow.id,
+                                strategy=self.strategy, workers=self.policy.workers, dry_run=self.dry_run,
+                                elapsed=elapsed, rollback=rollback,
+                                store=str(journal.path) if journal.path else None)
+            self._publish()
+            journal.run_finished(stats)
+            events.hold = False
+            events.committed()
+            events.emit("run.finished", None, {
+                "status": stats.status.value, "error": stats.error, "rollback": rollback,
+                "completed_steps": stats.completed_steps, "total_steps": stats.total_steps, "duration": elapsed})
+            return stats
+        except BaseException as exc:
+            # Never leave the run "running" in the store: it could not be resumed while
+            # this process lives. Record why it stopped, then let the error through.
+            try:
+                journal.run_crashed(f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("recording the crash of run %s failed", self.run_id)
+            raise
+        finally:
+            self._shutdown()
+            journal.close()
+
+    # -- the loop -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        state, done, cancel = self.state, self._done, self._cancel
+        while state.running or state.retrying:
+            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+                self._apply_cancel()
+                # It may have closed the last pending retry: re-check before blocking, or
+                # the get below would sleep until a stale attempt deadline (default one hour).
+                continue
+            timeout, idle_commit = self._wait_time()
+            try:
+                item = done.get(timeout=timeout) if timeout is None or timeout > 0 else done.get_nowait()
+            except queue.Empty:
+                item = None
+                if idle_commit:
+                    self._commit()
+            if item is not None:
+                self._finished(item)
+            self._fire_timers()
+            self._dispatch()
+            if state.stopping is Stop.CANCELLED and state.running and self._grace_over():
+                self._abandon(state.abandon_running("cancelled: the action did not stop within the grace period",
+                                                    time.time()))
+
+    def _wait_time(self) -> tuple[float | None, bool]:
+        """How long to block for the next completion, and whether to commit when idle."""
+        state = self.state
+        if state.stopping is Stop.CANCELLED and state.running:
+            timeout: float | None = _GRACE_POLL
+        else:
+            due = state.timers.next_due()
+            timeout = None if due is None else max(0.0, due - time.monotonic())
+        # Writes not yet committed (steps that started) reach the store once the
+        # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
+        idle_commit = (self.journal.dirty or bool(self.events.held)) and (timeout is None or timeout > IDLE_COMMIT)
+        return (IDLE_COMMIT if idle_commit else timeout), idle_commit
+
+    def _finished(self, item: Any) -> None:
+        """Feed the finished attempt ``item`` and every other one queued to the state."""
+        state, done, cancel = self.state, self._done, self._cancel
+        now, wall = time.monotonic(), time.time()
+        while item is not None:
+            if item is not _WAKE:
+                if item.abandoned:
+                    self.abandoned -= 1
+                else:
+                    if cancel.is_set():  # a critical failure now is a cancel's fallout
+                        state.cancel_requested = True
+                    state.finish(item, now, wall, None if item.result is not None else _crash(item))
+            try:
+                item = done.get_nowait()
+            except queue.Empty:
+                item = None
+
+    def _fire_timers(self) -> None:
+        state = self.state
+        timers = state.timers
+        now = time.monotonic()
+        while (timer := timers.pop_due(now)) is not None:
+            kind, sid, attempt = timer
+            if kind is TimerKind.RETRY:
+                state.retry_due(sid, time.time())
+            elif state.running.get(sid) is attempt and attempt is not None and attempt.ended is None:
+                # (An attempt that ended in time has its completion queued: not a timeout.)
+                # The deadline counts from when the action started, not from submission.
+                if attempt.started is None or attempt.started + attempt.timeout > now:
+                    base = attempt.started if attempt.started is not None else now
+                    timers.push(base + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
+                    continue
+                self._abandon([attempt])
+                state.time_out(attempt, now, time.time())
+
+    # -- readiness, dispatch --------------------------------------------------------------
+    def _dispatch(self) -> None:
+        state, policy, cancel = self.state, self.policy, self._cancel
+        # Drain: a step can close inside _start without running (dry-run "would run", a
+        # template error) and release children after this pop; with nothing running the
+        # loop would end and strand them as "not started".
+        while True:
+            # A cancel can land after the loop's check (another thread, or a listener
+            # of the completion just handled): act on it before releasing and starting
+            # children, or they start after the run was cancelled.
+            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+                self._apply_cancel()
+            self._flush()
+            if state.stopping is not None:
+                return
+            ready = state.ready
+            if ready:
+                push = policy.push
+                for sid in ready:
+                    push(sid)
+                ready.clear()
+            batch = policy.pop(len(state.running))
+            if not batch:
+                return
+            for sid in batch:
+                if state.stopping is not None:  # a critical step failed in _start: no more
+                    break
+                self._start(sid)
+
+    def _start(self, sid: str) -> None:
+        state = self.state
+        number = state.records[sid].attempts + 1
+        wall = time.time()
+        prepared = self.preparer.prepare(sid, number, time.monotonic(), wall)
+        if type(prepared) is Attempt:
+            state.start(prepared, wall)
+            self._pool.submit(prepared)
+        elif type(prepared) is WouldRun:
+            state.would_run(sid, number, prepared.reason, wall)
+        else:
+            assert type(prepared) is Unprepared
+            state.fail_to_start(sid, number, prepared.error, wall)
+
+    # -- commits, events -------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Commit what was recorded, then act on it: completions are durable first.
+
+        Only acting needs a commit: "started" rows and failures ride along with the next
+        one (a crash then re-runs those steps, as resume would anyway).
+        """
+        state, events = self.state, self.events
+        while True:
+            if state.writes or state.events:
+                self._publish()
+            if not (state.releasing or events.must_commit):
+                return
+            self.journal.commit()
+            events.committed()
+            if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
+                self._apply_cancel()  # a listener of the events just delivered may have cancelled
+            state.release_committed(time.time())
+
+    def _publish(self) -> None:
+        """Hand the state's outboxes over: writes to the journal, events to delivery."""
+        state = self.state
+        if state.writes:
+            writes, state.writes = state.writes, []
+            journal = self.journal
+            for write in writes:  # see Write: ordered as the transitions made them
+                kind = write[0]
+                if kind is Write.STEP_FINISHED:
+                    journal.step_finished(write[1], variables=write[2], memo=write[3], seq=write[4])
+                elif kind is Write.ATTEMPT_FINISHED:
+                    journal.attempt_finished(*write[1:])
+                elif kind is Write.STEP_STARTED:
+                    journal.step_started(*write[1:])
+                else:
+                    journal.step_status(*write[1:])
+        if state.events:
+            pending, state.events = state.events, []
+            self.events.publish(pending)
+
+    def _commit(self) -> None:
+        """Commit the store, then deliver the events that waited for it."""
+        self._publish()
+        self.journal.commit()
+        self.events.committed()
+
+    # -- cancellation -------------------------------------------------------------------------
+    def _apply_cancel(self) -> None:
+        for attempt in self.state.cancel(time.monotonic(), time.time()):
+            attempt.context.cancel_event.set()
+
+    def _grace_over(self) -> bool:
+        return time.monotonic() - (self.state.cancelled_at or 0.0) > self.cancel_grace
+
+    def _abandon(self, attempts: list[Attempt]) -> None:
+        """Stop waiting for ``attempts``: flag them cancelled and discard what they return."""
+        for attempt in attempts:
+            attempt.context.cancel_event.set()
+            attempt.abandoned = True
+            self.abandoned += 1
+            self._pool.add_worker()  # the attempt may hold its thread for long: replace it
+
+    def _shutdown(self) -> None:
+        for attempt in self.state.running.values():  # only after an unexpected error in the loop
+            attempt.context.cancel_event.set()
+        if self._pool is not None:
+            # Never wait for abandoned attempts: their results are discarded anyway.
+            self._pool.shutdown()
+        self.preparer.close_resources(log)
+
+    # -- rollback ------------------------------------------------------------------------------
+    def _rollback(self) -> str | None:
+        """Compensate completed steps after a critical failure (or a cancel, if configured)."""
+        self._flush()
+        self._commit()
+        state = self.state
+        if self._cancel.is_set():
+            state.cancel_requested = True
+        failed = state.critical_failure is not None  # even if a cancel came afterwards
+        if self.dry_run or not self.enable_rollback or not (
+                failed or (state.cancel_requested and self.rollback_on_cancel)):
+            return None
+        return compensate_run(state, self.preparer, actions=self.actions, rollback_for=self.plugins.rollback_for,
+                              on_result=self._rolled_back)
+
+    def _rolled_back(self, result: CompensationResult) -> None:
+        self.state.rolled_back(result.step_id, result.status, result.error, result.duration)
+        self._commit()  # each compensation is durable (and reported) before the next one
+
+
+def _crash(attempt: Attempt) -> str:
+    """Why ``attempt`` came back without a result (its future's exception, if any)."""
+    exc = attempt.future.exception() if attempt.future is not None else None
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "it did not return (worker died)"
+

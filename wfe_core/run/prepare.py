@@ -1,0 +1,166 @@
+"""Preparing an attempt: rendering templates, structuring parameters, the dry-run
+decision, and building the :class:`StepContext` and :class:`Attempt`.
+
+Runs on the scheduler thread and reads the :class:`~wfe_core.run.state.RunState` it is
+given; it changes nothing there.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from wfe_core.load.convert import structure
+from wfe_core.load.templating import Unknown, has_placeholders, render
+from wfe_core.model.context import StepContext
+from wfe_core.model.errors import InvalidWorkflowError, TemplateError
+from wfe_core.model.secrets import Redactor
+from wfe_core.model.workflow import WorkflowStep
+from wfe_core.plugin.capabilities import Action
+from wfe_core.run.attempt import Attempt
+from wfe_core.run.state import RunState
+
+__all__ = ["AttemptPreparer", "Unprepared", "WouldRun"]
+
+
+@attrs.frozen
+class Unprepared:
+    """The attempt cannot be made: ``error`` (a template or parameter error)."""
+
+    error: str
+
+
+@attrs.frozen
+class WouldRun:
+    """Dry run: the step is reported, not run; ``reason`` says what it would run."""
+
+    reason: str
+
+
+class AttemptPreparer:
+    """Turns a ready step into an :class:`Attempt` (or says why it is not made).
+
+    Args:
+        state: the run's state (variables, results, dry-run bookkeeping are read).
+        actions: action name -> :class:`Action`.
+        rollback_for: action name -> its rollback handler (or ``None``).
+        capture_memos: call the rollback handler's ``prepare`` before each attempt (rollback
+            is on, or the run is stored: ``wfe rollback RUN_ID`` needs the memos later).
+        secrets: secret values for ``{secrets.NAME}``; ``redact`` masks them.
+        run_id / workflow_id / workdir / dry_run: what each :class:`StepContext` says.
+    """
+
+    def __init__(self, state: RunState, *, actions: dict[str, Action], rollback_for: Any, capture_memos: bool,
+                 secrets: dict[str, str], redact: Redactor, run_id: str, workflow_id: str, workdir: Path,
+                 dry_run: bool):
+        self.state = state
+        self.actions = actions
+        self.rollback_for = rollback_for
+        self.capture_memos = capture_memos
+        self.secrets = secrets
+        self.redact = redact
+        self.run_id = run_id
+        self.workflow_id = workflow_id
+        self.workdir = workdir
+        self.dry_run = dry_run
+        self.resources: dict[str, Any] = {}
+        self.resources_lock = threading.Lock()
+        self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
+        self._vars_version = -1
+        self._vars_view: MappingProxyType[str, Any] = MappingProxyType({})
+
+    def variables_view(self) -> MappingProxyType[str, Any]:
+        """A read-only snapshot of the run variables, rebuilt only when they changed."""
+        state = self.state
+        if self._vars_version != state.variables_version:
+            self._vars_view = MappingProxyType(dict(state.variables))
+            self._vars_version = state.variables_version
+        return self._vars_view
+
+    def scope(self) -> dict[str, Any]:
+        """What templates see: run variables, ``steps`` and ``secrets``."""
+        scope = {**self.state.variables, "steps": self.state.results}
+        if self.secrets:
+            scope["secrets"] = self.secrets
+        return scope
+
+    def prepare(self, sid: str, number: int, now: float, wall: float) -> Attempt | Unprepared | WouldRun:
+        """Attempt ``number`` of ``sid``, submitted at ``now`` (monotonic) / ``wall``."""
+        state = self.state
+        step = state.steps[sid]
+        action = self.actions[step.action]
+        try:
+            params = self.parameters(step, action)
+        except (TemplateError, InvalidWorkflowError) as exc:
+            return Unprepared(f"step '{sid}': {exc}")
+        parents = state.parents[sid]
+        # Parameters that hold an output a dry run did not produce were not structured
+        # (see parameters()): calling the action with them would crash it, so report it.
+        # A side-effect-free step downstream of one that did not run is not run either:
+        # what it reads (a file the upstream step would write) may not exist yet.
+        if self.dry_run and (action.side_effects or _has_unknown(params)
+                             or any(p in state.not_run for p in parents)):
+            return WouldRun(self._would_run(step, params))
+        results = state.results
+        context = StepContext(
+            run_id=self.run_id, workflow_id=self.workflow_id, step=step, attempt=number,
+            variables=self.variables_view(),
+            outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
+            workdir=self.workdir, dry_run=self.dry_run, resources=self.resources,
+            resources_lock=self.resources_lock,
+        )
+        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=now,
+                          wall_started=wall)
+        # Capture the rollback memo whenever the run is recorded in a store, not only
+        # with rollback on: `wfe rollback RUN_ID` of a run made with --no-rollback /
+        # enable_rollback=False compensates from the stored memos (without them every
+        # handler-based compensation, e.g. file.write's, failed with "not captured").
+        if self.capture_memos and step.rollback_action is None:
+            handler = self.rollback_for(step.action)
+            if handler is not None and handler.prepare is not None:
+                attempt.prepare = handler.prepare
+        return attempt
+
+    def parameters(self, step: WorkflowStep, action: Action) -> Any:
+        """The step's parameters rendered and structured into the action's parameter class."""
+        params = step.parameters
+        if self.templated[step.id]:
+            params = render(params, self.scope(), action.quote)
+        if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
+            params = structure(params, action.parameters, path="parameters")
+        return params
+
+    def _would_run(self, step: WorkflowStep, params: Any) -> str:
+        shown = params if isinstance(params, dict) else _as_dict(params)
+        # Mask secrets before repr(): repr escapes them (a backslash doubles), and the
+        # masking of events afterwards no longer recognised them.
+        shown = self.redact(shown)
+        return f"dry run: would run {step.action} with {shown!r}"
+
+    def close_resources(self, log: Any) -> None:
+        """Close every per-run resource plugins kept (an HTTP session, …)."""
+        for resource in self.resources.values():
+            close = getattr(resource, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing a run resource failed")
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return isinstance(value, str) and "<steps." in value
+
+
+def _as_dict(params: Any) -> Any:
+    return attrs.asdict(params) if attrs.has(type(params)) else params

@@ -1,0 +1,538 @@
+"""The state of one run, and the transitions that change it.
+
+:class:`RunState` holds everything that changes while a run runs; the loop
+(:mod:`wfe_core.run.loop`) is its only writer, from one thread. Its transitions are
+plain methods: no threads, no I/O, no clock reads (callers pass ``now``, the monotonic
+clock, and ``wall``, ``time.time()``). What the outside world must learn of a
+transition goes into an *outbox* the loop drains: steps the strategy may start, writes
+for the run store, events for listeners, steps whose children wait for a commit.
+
+Constant state
+--------------
+- ``steps``: step id -> :class:`WorkflowStep`.
+- ``parents`` / ``children``: the dependency graph (step id -> ids).
+- ``order``: a topological order.
+- ``prior_attempts``: step id -> attempts made by earlier runs of a resumed run.
+
+Changing state
+--------------
+- ``records``: step id -> :class:`StepRecord` (status, attempts, output, error, times).
+- ``waiting``: step id -> how many parents have not released it yet. A parent
+  releases its children when it succeeds (after the commit that records it), when a
+  dry run reports it, and, with ``propagate_skips=False``, when it is skipped.
+- ``results``: the ``steps`` scope of templates: id -> ``{output, status, error}``.
+- ``variables``: run variables; ``variables_version`` grows when they change.
+- ``running``: step id -> its :class:`~wfe_core.run.attempt.Attempt` in flight.
+- ``retrying``: steps whose failed attempt waits for a RETRY timer (insertion order).
+- ``timers``: the :class:`~wfe_core.run.timers.Timers` heap (retries, deadlines).
+- ``completed``: ``(step id, output, memo)`` of succeeded steps in completion order
+  (rollback undoes them last first); ``memos``: step id -> rollback memo.
+- ``not_run``: dry run: steps reported as "would run".
+- ``finished``: how many steps are in a finished status.
+- ``stopping``: why dispatch stopped (a :class:`Stop`), ``stop_reason`` its words.
+- ``critical_failure``: the first critical failure that was not a cancel's fallout;
+  kept apart from ``stopping``, which a later cancel overwrites: the run must still
+  roll back and end failed.
+- ``cancel_requested``: someone asked to cancel (the loop sets it as soon as it sees
+  the request; ``cancel`` acts on it).
+
+Outboxes (the loop drains them)
+-------------------------------
+- ``ready``: steps whose dependencies are done and whose conditions hold, for the
+  strategy's policy.
+- ``releasing``: succeeded (or dry-run) steps whose children are released by
+  :meth:`release_committed`, once the store has committed their outcome.
+- ``writes``: run-store writes, ``(Write, args...)``, in order (only when ``recording``).
+- ``events``: ``(kind, step_id, data)`` (only when ``emitting``).
+
+Every step ends in exactly one finished status; the run is over when nothing runs and
+no retry waits (:attr:`busy`), after which :meth:`end` cancels what never started.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from wfe_core.load.templating import Unknown
+from wfe_core.model.workflow import StepRecord, StepStatus, WorkflowStep
+from wfe_core.plan.conditions import conditions_hold
+from wfe_core.run.timers import TimerKind, Timers
+
+if TYPE_CHECKING:
+    from wfe_core.run.attempt import Attempt
+
+__all__ = ["RunState", "Stop", "Write"]
+
+_SUCCEEDED = StepStatus.SUCCEEDED
+_SKIPPED = StepStatus.SKIPPED
+_CANCELLED = StepStatus.CANCELLED
+_RUNNING = StepStatus.RUNNING
+
+
+class Stop(enum.Enum):
+    """Why a run stopped dispatching new steps."""
+
+    CRITICAL_FAILURE = "critical failure"
+    CANCELLED = "cancelled"
+    #: The run ended with steps that never started and no reason: a scheduling bug.
+    INTERNAL_ERROR = "internal error"
+
+
+class Write(enum.Enum):
+    """Kinds of run-store writes in :attr:`RunState.writes` (named after the journal's methods)."""
+
+    STEP_STARTED = "step_started"  # (step_id, attempt number, started_at)
+    ATTEMPT_FINISHED = "attempt_finished"  # (step_id, number, status value, started_at, error)
+    STEP_FINISHED = "step_finished"  # (record, variables, memo, seq)
+    STEP_STATUS = "step_status"  # (step_id, status value, error)
+
+
+class RunState:
+    """All per-run state of one run and its transitions (see the module docstring).
+
+    Args:
+        steps: the workflow's steps.
+        parents / children / order: its dependency graph.
+        variables: the run's variables at the start.
+        prior_attempts: attempts of earlier runs (resume): numbering goes on, but each
+            resume gets the step's whole retry budget again.
+        propagate_skips: a skipped step skips its descendants (else it releases them).
+        dry_run: a dry run (steps may return variables without declaring them).
+        recording: fill :attr:`writes` (a run store records the run).
+        emitting: fill :attr:`events` (someone listens).
+        uniform: ``random.uniform``-like source of retry jitter (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        steps: Iterable[WorkflowStep],
+        parents: Mapping[str, tuple[str, ...]],
+        children: Mapping[str, list[str]],
+        order: list[str],
+        *,
+        variables: Mapping[str, Any] | None = None,
+        prior_attempts: Mapping[str, int] | None = None,
+        propagate_skips: bool = True,
+        dry_run: bool = False,
+        recording: bool = False,
+        emitting: bool = False,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ):
+        self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
+        self.parents = parents
+        self.children = children
+        self.order = order
+        self.prior_attempts = dict(prior_attempts or {})
+        self.propagate_skips = propagate_skips
+        self.dry_run = dry_run
+        self.recording = recording
+        self.emitting = emitting
+        self.uniform = uniform
+        self.records = {sid: StepRecord(sid, attempts=self.prior_attempts.get(sid, 0)) for sid in self.steps}
+        self.waiting = {sid: len(parents[sid]) for sid in self.steps}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.variables_version = 0
+        self.running: dict[str, Attempt] = {}
+        self.retrying: dict[str, None] = {}
+        self.timers = Timers()
+        self.completed: list[tuple[str, Any, Any]] = []
+        self.memos: dict[str, Any] = {}
+        self.not_run: set[str] = set()
+        self.finished = 0
+        self.stopping: Stop | None = None
+        self.stop_reason: str | None = None
+        self.critical_failure: str | None = None
+        self.cancel_requested = False
+        self.cancelled_at: float | None = None
+        self.ready: list[str] = []
+        self.releasing: list[str] = []
+        self.writes: list[tuple[Any, ...]] = []
+        self.events: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    @property
+    def busy(self) -> bool:
+        """Whether the run goes on: an attempt runs or a retry waits."""
+        return bool(self.running or self.retrying)
+
+    # -- beginning -------------------------------------------------------------------------
+    def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """A resumed run: steps that succeeded before keep their outputs and variables.
+
+        Invariant: a restored step is SUCCEEDED, in ``results`` and ``completed``; its
+        children are released by :meth:`begin`, like any success.
+        """
+        for row in rows:
+            sid = row["step_id"]
+            record = self.records[sid]
+            record.status = _SUCCEEDED
+            record.output = row["output"]
+            record.attempts = row["attempts"]
+            record.duration = row["duration"]
+            record.started_at, record.finished_at = row["started_at"], row["finished_at"]
+            record.reason = "succeeded in an earlier attempt of this run"
+            self.variables.update(row["variables"] or {})
+            self.results[sid] = {"output": row["output"], "status": _SUCCEEDED.value, "error": None}
+            self.completed.append((sid, row["output"], row["memo"]))
+            self.finished += 1
+        self.variables_version += 1
+
+    def begin(self, wall: float) -> None:
+        """Make the first steps ready: roots, and children of restored steps.
+
+        Invariant: each step becomes ready at most once, when its last parent releases
+        it (a root: here), whatever order releases come in.
+        """
+        for sid in self.order:
+            record = self.records[sid]
+            if record.status is _SUCCEEDED:  # restored
+                self._release(sid, wall)
+            elif not self.parents[sid] and not record.status.finished:
+                self._ready(sid, wall)
+
+    # -- readiness ---------------------------------------------------------------------------
+    def _ready(self, sid: str, wall: float) -> None:
+        """Every parent released ``sid``: it goes to the policy, unless the run stops (it
+        is cancelled) or its conditions do not hold (it is skipped)."""
+        if self.stopping is not None:
+            self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
+            return
+        step = self.steps[sid]
+        if step.conditions:
+            why = conditions_hold(step.conditions, self.variables)
+            if why is not None:
+                self._close(sid, _SKIPPED, wall, reason=why)
+                return
+        self.ready.append(sid)
+
+    def _release(self, sid: str, wall: float) -> None:
+        """The one place children are released: O(degree).
+
+        Invariant: ``waiting[child]`` counts parents not yet released; a child reaches
+        0 once, and only an unfinished child then becomes ready.
+        """
+        waiting, records = self.waiting, self.records
+        for child in self.children[sid]:
+            waiting[child] -= 1
+            if waiting[child] == 0 and not records[child].status.finished:
+                self._ready(child, wall)
+
+    def release_committed(self, wall: float) -> None:
+        """The store committed the outcomes in ``releasing``: release their children.
+
+        Invariant: a child never starts before its parent's success is durable.
+        """
+        while self.releasing:
+            batch, self.releasing = self.releasing, []
+            for sid in batch:
+                self._release(sid, wall)
+
+    # -- starting ------------------------------------------------------------------------------
+    def _begin_attempt(self, sid: str, number: int, wall: float) -> StepRecord:
+        record = self.records[sid]
+        record.attempts = number
+        if record.started_at is None:
+            record.started_at = wall
+        return record
+
+    def start(self, attempt: Attempt, wall: float) -> None:
+        """``attempt`` (number ``record.attempts + 1``) was prepared and goes to the pool.
+
+        Invariant: a step is in ``running`` exactly while one attempt of it is in flight,
+        and its DEADLINE timer is armed.
+        """
+        sid = attempt.step_id
+        record = self.records[sid]
+        record.attempts = attempt.number
+        if record.started_at is None:
+            record.started_at = wall
+        self.running[sid] = attempt
+        record.status = _RUNNING
+        if self.recording:
+            self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
+        if self.emitting:
+            self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
+        self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
+
+    def fail_to_start(self, sid: str, number: int, error: str, wall: float) -> None:
+        """Attempt ``number`` could not be prepared (a template or parameter error).
+
+        Invariant: the step fails without a retry (the same input would fail again) and
+        the failure policy applies, as for any failure that is final.
+        """
+        record = self._begin_attempt(sid, number, wall)
+        record.error = error
+        self._close(sid, StepStatus.FAILED, wall, error=error)
+        self._after_failure(self.steps[sid], wall)
+
+    def would_run(self, sid: str, number: int, reason: str, wall: float) -> None:
+        """Dry run: the step is reported (skipped with ``reason``) instead of run.
+
+        Its output is :class:`Unknown` to templates; its children are released (they are
+        reported too). Invariant: a step in ``not_run`` never ran.
+        """
+        self._begin_attempt(sid, number, wall)
+        self.not_run.add(sid)
+        self.results[sid] = {"output": Unknown(f"steps.{sid}.output"), "status": "dry_run"}
+        self._close(sid, _SKIPPED, wall, reason=reason, release=True)
+
+    # -- an attempt ends ---------------------------------------------------------------------
+    def finish(self, attempt: Attempt, now: float, wall: float, crash: str | None = None) -> None:
+        """``attempt`` came back from the pool (``crash`` says why it has no result).
+
+        Invariant: only the step's current attempt counts (a timed-out or abandoned one
+        is ignored); a success is recorded before its children are released (they wait
+        in ``releasing`` for the commit); after a cancel nothing succeeds any more.
+        """
+        sid = attempt.step_id
+        if self.running.get(sid) is not attempt:
+            return
+        del self.running[sid]
+        record = self.records[sid]
+        record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
+        result = attempt.result
+        if result is None:
+            self._fail(attempt, f"the action raised {crash or 'it did not return (worker died)'}",
+                       StepStatus.FAILED, now, wall)
+            return
+        if self.stopping is Stop.CANCELLED:
+            if self.recording:
+                self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value,
+                                    attempt.wall_started, result.error))
+            self._close(sid, _CANCELLED, wall, reason="run cancelled")
+            return
+        if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):
+            result.success = False
+            result.error = (f"action '{attempt.action.name}' returned variables but does not declare "
+                            "sets_variables=True")
+        if not result.success:
+            self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall)
+            return
+        if self.recording:
+            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED.value,
+                                attempt.wall_started, None))
+        if result.variables:
+            self.variables.update(result.variables)
+            self.variables_version += 1
+        record.output = result.output
+        record.error = None
+        # 'error' too (None): validation allows {steps.<id>.error}, and without the key a
+        # succeeded step's dependents failed with "has no key 'error'".
+        self.results[sid] = {"output": result.output, "status": _SUCCEEDED.value, "error": None}
+        self.completed.append((sid, result.output, attempt.memo))
+        self.memos[sid] = attempt.memo
+        self._close(sid, _SUCCEEDED, wall, release=True, variables=result.variables)
+
+    def time_out(self, attempt: Attempt, now: float, wall: float) -> None:
+        """``attempt`` passed its deadline: a TIMED_OUT attempt, retried if the budget allows.
+
+        Invariant: the attempt leaves ``running`` now, so whatever it returns later is
+        ignored by :meth:`finish` (the loop abandons it).
+        """
+        sid = attempt.step_id
+        del self.running[sid]
+        self.records[sid].duration += attempt.timeout
+        self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
+
+    def _fail(self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float) -> None:
+        """A failed attempt: retry it if its budget allows and the run goes on, else close it.
+
+        Invariant: a step has at most ``max_retries`` retries per run (resume included);
+        a retry waits in ``retrying`` with a RETRY timer after an equal-jitter delay.
+        """
+        sid = attempt.step_id
+        step = self.steps[sid]
+        self.records[sid].error = error
+        if self.recording:
+            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started,
+                                error))
+        tries = attempt.number - self.prior_attempts.get(sid, 0)
+        if tries <= step.max_retries and self.stopping is None:
+            delay = min(step.retry_delay * step.retry_backoff ** (tries - 1), step.retry_max_delay)
+            delay = delay / 2 + self.uniform(0, delay / 2)  # equal jitter: grows, never bunches
+            if self.emitting:
+                self.events.append(("step.retrying", sid, {"attempt": attempt.number, "error": error,
+                                                           "delay": delay, "status": status.value}))
+            self.timers.push(now + delay, TimerKind.RETRY, sid)
+            self.retrying[sid] = None
+            return
+        self._close(sid, status, wall, error=error)
+        self._after_failure(step, wall)
+
+    def _after_failure(self, step: WorkflowStep, wall: float) -> None:
+        """A step failed for good. Critical: dispatch stops and pending retries are
+        dropped. Not critical: exactly its descendants are skipped; the rest go on."""
+        if step.critical:
+            if self.critical_failure is None and not self.cancel_requested:  # not a cancel's fallout
+                self.critical_failure = f"critical step '{step.id}' failed"
+            if self.stopping is None:
+                self.stopping = Stop.CRITICAL_FAILURE
+                self.stop_reason = f"critical step '{step.id}' failed"
+                # A pending retry will never start: close it now instead of keeping the
+                # run alive until its timer fires (up to retry_max_delay).
+                self._drop_retries(f"retry not started: {self.stop_reason}", wall)
+        else:
+            self._skip_descendants(step.id, f"upstream step '{step.id}' failed", wall)
+
+    def retry_due(self, sid: str, wall: float) -> None:
+        """A RETRY timer fired: the step is ready again, unless the run stopped.
+
+        Invariant: a step leaves ``retrying`` exactly once: here, or when a stop drops it.
+        """
+        if sid not in self.retrying:
+            return  # dropped already (a stop closed it)
+        del self.retrying[sid]
+        if self.stopping is None:
+            self.ready.append(sid)
+        else:
+            self._close(sid, _CANCELLED, wall, reason=f"retry not started: {self.stop_reason}")
+
+    # -- stopping ------------------------------------------------------------------------------
+    def cancel(self, now: float, wall: float) -> list[Attempt]:
+        """Stop dispatch for a cancel; returns the running attempts to signal.
+
+        Invariant: after it, no step starts and no attempt succeeds; pending retries are
+        cancelled; running steps end CANCELLED when they return (or are abandoned).
+        """
+        self.cancel_requested = True
+        self.stopping = Stop.CANCELLED
+        self.stop_reason = "cancelled"
+        self.cancelled_at = now
+        self._drop_retries("retry not started: run cancelled", wall)
+        return list(self.running.values())
+
+    def _drop_retries(self, reason: str, wall: float) -> None:
+        retrying, self.retrying = self.retrying, {}
+        for sid in retrying:
+            self._close(sid, _CANCELLED, wall, reason=reason)
+        self.timers.drop(TimerKind.RETRY)
+
+    def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
+        """Stop waiting for every running attempt; returns them, for the loop to abandon.
+
+        Invariant: afterwards nothing runs; each of those steps ended CANCELLED (``reason``).
+        """
+        attempts = list(self.running.values())
+        self.running.clear()
+        for attempt in attempts:
+            self._close(attempt.step_id, _CANCELLED, wall, reason=reason)
+        return attempts
+
+    def end(self, wall: float) -> str | None:
+        """The run is over: every step not finished is cancelled. Returns why the run did
+        not succeed (``None``: it did, unless it was cancelled).
+
+        Invariant: afterwards every step is in a finished status; steps never started
+        without a reason mean a scheduling bug, which must never read as success.
+        """
+        why = self.critical_failure or self.stop_reason
+        if why is None and not self.cancel_requested:
+            stranded = [sid for sid, r in self.records.items() if not r.status.finished]
+            if stranded:
+                self.stopping = Stop.INTERNAL_ERROR
+                why = self.stop_reason = (f"internal error: the run ended with {len(stranded)} steps never "
+                                          f"started ({', '.join(stranded[:5])})")
+        before = self.finished
+        reason = f"not started: {why or 'run ended'}"
+        for sid, record in self.records.items():
+            if not record.status.finished:
+                record.status = _CANCELLED
+                record.reason = reason
+                self._finished_now(record, None, None, None)
+                if self.emitting:
+                    self.events.append(("step.cancelled", sid, {"reason": reason}))
+        if self.finished != before:
+            self._progress()
+        return why
+
+    def rolled_back(self, sid: str, status: StepStatus, error: str | None, duration: float) -> None:
+        """A compensation ended: the step is ROLLED_BACK or ROLLBACK_FAILED (``error``).
+
+        Invariant: only a succeeded step is compensated, once, after the loop ended.
+        """
+        record = self.records[sid]
+        record.status = status
+        if error:
+            record.error = f"rollback failed: {error}"
+        shown = record.error if error else None
+        if self.recording:
+            self.writes.append((Write.STEP_STATUS, sid, status.value, shown))
+        if self.emitting:
+            self.events.append((f"step.{status.value}", sid, {"error": shown, "duration": duration}))
+
+    # -- closing a step ---------------------------------------------------------------------
+    def _finished_now(self, record: StepRecord, variables: Any, memo: Any, seq: int | None) -> None:
+        self.finished += 1
+        if self.recording:
+            self.writes.append((Write.STEP_FINISHED, record, variables, memo, seq))
+
+    def _close(self, sid: str, status: StepStatus, wall: float, *, error: str | None = None,
+               reason: str | None = None, release: bool = False, variables: Any = None) -> None:
+        """Put ``sid`` in a finished ``status`` (once: a finished step stays finished).
+
+        Invariant: a success releases its children after the commit (``releasing``); a
+        skip skips its descendants (``propagate_skips``) or releases its children now;
+        any other end leaves its children waiting (they are skipped or cancelled).
+        """
+        record = self.records[sid]
+        if record.status.finished:
+            return
+        record.status = status
+        record.finished_at = wall
+        if error is not None:
+            record.error = error
+        if reason is not None:
+            record.reason = reason
+        succeeded = status is _SUCCEEDED
+        self.finished += 1
+        if self.recording:
+            self.writes.append((Write.STEP_FINISHED, record, variables, self.memos.get(sid),
+                                len(self.completed) if succeeded else None))
+        if not succeeded and sid not in self.results:
+            self.results[sid] = {"output": None, "status": status.value, "error": record.error}
+        if self.emitting:
+            self.events.append((f"step.{status.value}", sid, {
+                "attempts": record.attempts, "duration": record.duration, "error": record.error,
+                "reason": record.reason}))
+            self._progress()
+        if release:
+            self.releasing.append(sid)
+        elif status is _SKIPPED:
+            if self.propagate_skips:
+                self._skip_descendants(sid, f"upstream step '{sid}' was skipped", wall)
+            else:
+                self._release(sid, wall)
+
+    def _skip_descendants(self, sid: str, reason: str, wall: float) -> None:
+        """Skip every unfinished, not running descendant of ``sid`` with ``reason``.
+
+        Invariant: exactly the descendants are touched (O(descendants)); a skipped step
+        never releases its children, so none of them starts.
+        """
+        before = self.finished
+        stack = list(self.children[sid])
+        while stack:
+            child = stack.pop()
+            record = self.records[child]
+            if record.status.finished or child in self.running:
+                continue
+            record.status = _SKIPPED
+            record.reason = reason
+            record.finished_at = wall
+            self.results[child] = {"output": None, "status": _SKIPPED.value}
+            self._finished_now(record, None, None, None)
+            if self.emitting:
+                self.events.append(("step.skipped", child, {"reason": reason}))
+            stack.extend(self.children[child])
+        if self.finished != before:  # these steps finished too: observers must see it
+            self._progress()
+
+    def _progress(self) -> None:
+        if self.emitting:
+            total = len(self.records)
+            self.events.append(("progress", None, {
+                "completion_percentage": 100.0 * self.finished / max(1, total), "finished": self.finished,
+                "total": total}))
