@@ -36,7 +36,9 @@ def _pytest(session: nox.Session, *paths: str) -> None:
     env = {"WFE_STRICT_PLUGINS": "1", "WFE_STORE": str(store)}
     if any("wfe_claude_flow" in p for p in paths):
         env["WFE_CLAUDE_FLOW_COMMAND"] = _claude_flow_command(session)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", f"--timeout={TEST_TIMEOUT}", *paths, *session.posargs, env=env)
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", f"--timeout={TEST_TIMEOUT}", *paths, *session.posargs, env=env
+    )
 
 
 def _claude_flow_command(session: nox.Session) -> str:
@@ -44,10 +46,19 @@ def _claude_flow_command(session: nox.Session) -> str:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wfe-claude-flow"
     cli = cache / "node_modules" / "claude-flow" / "bin" / "cli.js"
     done = cache / "wfe-installed-claude-flow@3"  # written only after npm succeeded: an
-    if not (done.exists() and cli.exists()):      # interrupted install is not taken as one
+    if not (done.exists() and cli.exists()):  # interrupted install is not taken as one
         cache.mkdir(parents=True, exist_ok=True)
-        session.run("npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--loglevel=error",
-                    "claude-flow@3", external=True)
+        session.run(
+            "npm",
+            "install",
+            "--prefix",
+            str(cache),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "claude-flow@3",
+            external=True,
+        )
         done.touch()
     return f"node {shlex.quote(str(cli))} mcp start"
 
@@ -92,9 +103,30 @@ def packaging(session: nox.Session) -> None:
     fresh = tmp / "fresh"
     session.install("pip>=23")
     # Our wheels plus the wheels of their dependencies: the install below is offline.
-    session.run("python", "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
-                ".", *[f"./plugins/{p}" for p in PLUGINS], "./examples/plugin-template")
+    session.run(
+        "python",
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--wheel-dir",
+        str(wheels),
+        ".",
+        *[f"./plugins/{p}" for p in PLUGINS],
+        "./examples/plugin-template",
+    )
     session.run("python", "-m", "venv", "--clear", str(fresh))
-    session.run(str(fresh / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-                "--find-links", str(wheels), "wfe-core", "wfe-http", external=True)
+    session.run(
+        str(fresh / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "wfe-core",
+        "wfe-http",
+        external=True,
+    )
     session.run("python", "tests/packaging/check_install.py", str(fresh))

@@ -110,8 +110,10 @@ def run_dask(deps: Deps, durations: dict[str, float] | None) -> float:
 
 def run_wfe(deps: Deps, durations: dict[str, float] | None, store: str | None) -> float:
     task = make_task(durations)
-    workflow = Workflow(id="bench", steps=[
-        WorkflowStep(id=k, action="bench.task", parameters={"key": k}, dependencies=v) for k, v in deps.items()])
+    workflow = Workflow(
+        id="bench",
+        steps=[WorkflowStep(id=k, action="bench.task", parameters={"key": k}, dependencies=v) for k, v in deps.items()],
+    )
     engine = WorkflowEngine(max_concurrent_steps=WORKERS, plugins=load_plugins(autoload=False), store=store)
     engine.register_custom_action("bench.task", lambda params, _ctx: task(params["key"]), side_effects=False)
     start = time.perf_counter()
@@ -127,9 +129,11 @@ def shell_runs(tmp: Path) -> dict[str, Callable[[], float]]:
     workflow = tmp / "w5.yaml"
     workflow.write_text(f"id: w5\nsteps:\n{steps}\n")
     script = tmp / "w5.py"
-    script.write_text("import subprocess\nfrom concurrent.futures import ThreadPoolExecutor\n"
-                      "with ThreadPoolExecutor(8) as pool:\n"
-                      "    list(pool.map(lambda _: subprocess.run(['sh', '-c', 'true'], check=True), range(200)))\n")
+    script.write_text(
+        "import subprocess\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    list(pool.map(lambda _: subprocess.run(['sh', '-c', 'true'], check=True), range(200)))\n"
+    )
     store = str(tmp / "w5.sqlite")
 
     def timed(argv: list[str]) -> float:
@@ -156,6 +160,7 @@ def main() -> None:
     store = str(tmp / "runs.sqlite")
     try:
         import dask  # noqa: F401
+
         have_dask = True
     except ImportError:
         have_dask = False
@@ -191,8 +196,10 @@ def main() -> None:
             table[name]["W5 true x200"] = statistics.median(shell[key]() for _ in range(repeat)) / 200 * 1e6
 
     columns = [*workloads, *(["W5 true x200"] if have_shell else [])]
-    print(f"{os.cpu_count()} cores, {WORKERS} workers (W5: 8), median of {repeat}; µs/step, W4 makespan/bound;"
-          " (xN) = ratio to the first row of the column")
+    print(
+        f"{os.cpu_count()} cores, {WORKERS} workers (W5: 8), median of {repeat}; µs/step, W4 makespan/bound;"
+        " (xN) = ratio to the first row of the column"
+    )
     print("| runner | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     firsts = {c: next((row[c] for row in table.values() if c in row), None) for c in columns}

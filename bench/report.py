@@ -27,8 +27,18 @@ LIMIT_SECONDS, LIMIT_BYTES = 2.0, 10 * 1024 * 1024
 
 def record(n: int, store: Path) -> str:
     deps = {f"s{i}": [f"s{j}" for j in (i - 1, i - 10, i - 97) if j >= 0 and i % 5] for i in range(n)}
-    steps = [WorkflowStep(id=k, action="work", dependencies=v, max_retries=1, retry_delay=0,
-                          critical=int(k[1:]) % 500 != 7, parameters={"i": int(k[1:])}) for k, v in deps.items()]
+    steps = [
+        WorkflowStep(
+            id=k,
+            action="work",
+            dependencies=v,
+            max_retries=1,
+            retry_delay=0,
+            critical=int(k[1:]) % 500 != 7,
+            parameters={"i": int(k[1:])},
+        )
+        for k, v in deps.items()
+    ]
 
     def work(params, context):
         i = params["i"]
@@ -82,8 +92,10 @@ def main() -> None:
     html = {n: (s, b) for n, fmt, s, _, b in rows if fmt == "html"}
     big_s, big_b = html[args.steps]
     small_b = html[args.steps // 5][1]
-    print(f"\nhtml at {args.steps} steps: {big_s:.3f}s (limit {LIMIT_SECONDS}s), {big_b / 2**20:.2f} MiB "
-          f"(limit 10 MiB); size ratio {big_b / small_b:.2f}x for 5x the steps")
+    print(
+        f"\nhtml at {args.steps} steps: {big_s:.3f}s (limit {LIMIT_SECONDS}s), {big_b / 2**20:.2f} MiB "
+        f"(limit 10 MiB); size ratio {big_b / small_b:.2f}x for 5x the steps"
+    )
     if args.steps == 10_000:
         print("OK" if big_s < LIMIT_SECONDS and big_b < LIMIT_BYTES else "OVER THE LIMIT")
 

@@ -74,8 +74,10 @@ def main() -> None:
             RunLoop.run = _counted  # type: ignore[method-assign]
             _once(deps, path)
             RunLoop.run = _run  # type: ignore[method-assign]
-            print(f"  {shape + label:<20} cpu {statistics.median(spent) / n * 1e6:6.1f} µs   "
-                  f"python calls {calls['call'] / n:5.1f}   C calls {calls['c_call'] / n:5.1f}")
+            print(
+                f"  {shape + label:<20} cpu {statistics.median(spent) / n * 1e6:6.1f} µs   "
+                f"python calls {calls['call'] / n:5.1f}   C calls {calls['c_call'] / n:5.1f}"
+            )
 
 
 if __name__ == "__main__":

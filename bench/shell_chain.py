@@ -38,8 +38,15 @@ with ThreadPoolExecutor(8) as pool:
 
 
 def workflow(path: Path, n: int, chain: bool) -> Path:
-    steps = [{"id": f"s{i}", "action": "shell.execute", "parameters": {"command": "true"},
-              **({"dependencies": [f"s{i - 1}"]} if chain and i else {})} for i in range(n)]
+    steps = [
+        {
+            "id": f"s{i}",
+            "action": "shell.execute",
+            "parameters": {"command": "true"},
+            **({"dependencies": [f"s{i - 1}"]} if chain and i else {}),
+        }
+        for i in range(n)
+    ]
     path.write_text(yaml.safe_dump({"id": path.stem, "steps": steps}))
     return path
 
@@ -84,15 +91,23 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in rows.items()}
         print(f"{'workload':<44}{'median s':>10}{'ratio':>8}")
         print(f"{'chain: 100 x true, sh loop + python start':<44}{med['chain base']:>10.3f}{1:>8.2f}")
-        print(f"{'chain: wfe run (whole process)':<44}{med['chain wfe']:>10.3f}"
-              f"{med['chain wfe'] / med['chain base']:>8.2f}")
-        print(f"{'chain: wfe run duration (no start-up)':<44}{med['chain own']:>10.3f}"
-              f"   ({med['chain own'] / 100 * 1000:.2f} ms/step)")
+        print(
+            f"{'chain: wfe run (whole process)':<44}{med['chain wfe']:>10.3f}"
+            f"{med['chain wfe'] / med['chain base']:>8.2f}"
+        )
+        print(
+            f"{'chain: wfe run duration (no start-up)':<44}{med['chain own']:>10.3f}"
+            f"   ({med['chain own'] / 100 * 1000:.2f} ms/step)"
+        )
         print(f"{'wide: 200 x true, ThreadPoolExecutor(8)':<44}{med['wide base']:>10.3f}{1:>8.2f}")
-        print(f"{'wide: wfe run --max-workers 8 (whole)':<44}{med['wide wfe']:>10.3f}"
-              f"{med['wide wfe'] / med['wide base']:>8.2f}")
-        print(f"{'wide: wfe run duration (no start-up)':<44}{med['wide own']:>10.3f}"
-              f"   ({med['wide own'] / 200 * 1000:.2f} ms/step)")
+        print(
+            f"{'wide: wfe run --max-workers 8 (whole)':<44}{med['wide wfe']:>10.3f}"
+            f"{med['wide wfe'] / med['wide base']:>8.2f}"
+        )
+        print(
+            f"{'wide: wfe run duration (no start-up)':<44}{med['wide own']:>10.3f}"
+            f"   ({med['wide own'] / 200 * 1000:.2f} ms/step)"
+        )
 
 
 if __name__ == "__main__":

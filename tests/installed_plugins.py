@@ -25,18 +25,23 @@ def install_dist(root: Path, dist: str, module: str, body: str, ep_name: str | N
     (info / "entry_points.txt").write_text(f"[wfe]\n{ep_name or dist} = {module}\n")
 
 
-def wfe(cwd: Path, *args: str, plugins: Path | None = None, timeout: float = 120,
-        **environ: str) -> subprocess.CompletedProcess:
+def wfe(
+    cwd: Path, *args: str, plugins: Path | None = None, timeout: float = 120, **environ: str
+) -> subprocess.CompletedProcess:
     """Run ``python -m wfe_core ARGS`` in ``cwd`` as a user would; ``environ`` is added to the environment.
 
     Entry-point autoloading is on, nothing is blocked and loading is lenient unless
     ``environ`` says otherwise; runs are recorded in ``cwd/runs.sqlite``.
     """
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("WFE_DISABLE_PLUGIN_AUTOLOAD", "WFE_BLOCK_PLUGINS", "WFE_STRICT_PLUGINS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WFE_DISABLE_PLUGIN_AUTOLOAD", "WFE_BLOCK_PLUGINS", "WFE_STRICT_PLUGINS")
+    }
     env["WFE_STORE"] = str(cwd / "runs.sqlite")
     if plugins is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugins), env.get("PYTHONPATH")]))
     env.update(environ)
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

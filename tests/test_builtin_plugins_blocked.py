@@ -18,8 +18,10 @@ steps:
   - {id: check, action: validate.condition, parameters: {value: "{greeting}", equals: hello}, dependencies: [set]}
 """
 
-ESSENTIAL = ("error: built-in plugin 'wfe.structure' is essential and cannot be blocked: the scheduler relies on "
-             "its checks (actions exist, dependencies form a DAG); remove it from the names in WFE_BLOCK_PLUGINS")
+ESSENTIAL = (
+    "error: built-in plugin 'wfe.structure' is essential and cannot be blocked: the scheduler relies on "
+    "its checks (actions exist, dependencies form a DAG); remove it from the names in WFE_BLOCK_PLUGINS"
+)
 
 #: blocked plugin -> (exit code of `wfe run`, its whole stderr when it fails)
 OUTCOMES = {
@@ -41,7 +43,7 @@ OUTCOMES = {
 
 def test_every_builtin_is_covered():
     assert set(OUTCOMES) == set(BUILTIN_PLUGINS)
-    assert ESSENTIAL_PLUGINS == {"wfe.structure"}
+    assert {"wfe.structure"} == ESSENTIAL_PLUGINS
 
 
 @pytest.mark.parametrize("blocked", list(OUTCOMES))
@@ -72,8 +74,10 @@ def test_without_template_references_an_undefined_name_still_fails_before_its_st
     assert checked.returncode == 2 and "undefined name 'greting' (did you mean 'greeting'?)" in checked.stderr
     ran = wfe(tmp_path, "run", "w.yaml", WFE_BLOCK_PLUGINS="wfe.templates")
     assert ran.returncode == 1 and "Traceback" not in ran.stderr
-    assert ("[ FAIL] check step 'check': parameter 'value': undefined name 'greting' (did you mean 'greeting'?); "
-            "defined variables: greeting\n") in ran.stdout
+    assert (
+        "[ FAIL] check step 'check': parameter 'value': undefined name 'greting' (did you mean 'greeting'?); "
+        "defined variables: greeting\n"
+    ) in ran.stdout
 
 
 @pytest.mark.parametrize("names", ["wfe.structure", "wfe.validators", "wfe.wait, wfe.structure"])

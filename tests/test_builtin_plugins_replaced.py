@@ -107,7 +107,9 @@ TOUCH = """
 
     @hookimpl
     def wfe_actions():
-        return [Action("acme.touch", touch, side_effects=True, description="Create a file (no compensation of its own).")]
+        return [
+            Action("acme.touch", touch, side_effects=True, description="Create a file (no compensation of its own).")
+        ]
 """
 
 UNTOUCH = """
@@ -157,16 +159,22 @@ def test_an_action(tmp_path, site):
 
 def test_the_default_strategy(tmp_path, site):
     install_dist(site, "acme-order", "acme_order", LAST_FIRST)
-    (tmp_path / "w.yaml").write_text("id: w\nsteps:\n" + "".join(
-        f"  - {{id: {s}, action: variable.set, parameters: {{name: {s}, value: 1}}}}\n" for s in "abc"))
+    (tmp_path / "w.yaml").write_text(
+        "id: w\nsteps:\n"
+        + "".join(f"  - {{id: {s}, action: variable.set, parameters: {{name: {s}, value: 1}}}}\n" for s in "abc")
+    )
     ran = wfe(tmp_path, "run", "w.yaml", plugins=site, WFE_BLOCK_PLUGINS="wfe.strategy.adaptive")
     assert ran.returncode == 0, ran.stderr
     lines = ran.stdout.splitlines()
     assert "of w: 3 steps, adaptive on 1 workers" in lines[0]
     assert [line.split()[-2] for line in lines[1:4]] == ["c", "b", "a"]
     # Other built-in strategies are untouched.
-    assert wfe(tmp_path, "run", "w.yaml", "--strategy", "parallel", plugins=site,
-               WFE_BLOCK_PLUGINS="wfe.strategy.adaptive").returncode == 0
+    assert (
+        wfe(
+            tmp_path, "run", "w.yaml", "--strategy", "parallel", plugins=site, WFE_BLOCK_PLUGINS="wfe.strategy.adaptive"
+        ).returncode
+        == 0
+    )
 
 
 def test_a_validator(tmp_path, site):
@@ -235,5 +243,6 @@ def test_a_handler_for_an_action_that_compensates_itself_is_an_error_naming_both
     with pytest.raises(PluginError) as info:
         load_plugins(autoload=False, extra=plugins)
     first, second = plugins
-    assert str(info.value) == (f"rollback handler for 'own.work' is provided by both plugin '{first}' "
-                               f"and plugin '{second}'")
+    assert str(info.value) == (
+        f"rollback handler for 'own.work' is provided by both plugin '{first}' and plugin '{second}'"
+    )

@@ -58,7 +58,10 @@ def test_validate_valid(runner, tmp_path):
 
 
 def test_validate_reports_every_problem_one_per_line_and_exits_2(runner, tmp_path):
-    path = write(tmp_path, "bad.yaml", """\
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """\
         id: bad
         steps:
           - id: a
@@ -68,7 +71,8 @@ def test_validate_reports_every_problem_one_per_line_and_exits_2(runner, tmp_pat
             action: wait
             dependecies: [a]
             timeout: abc
-    """)
+    """,
+    )
     result = runner.invoke(main, ["validate", path])
     assert result.exit_code == 2
     assert result.output.splitlines() == [
@@ -81,14 +85,18 @@ def test_validate_reports_every_problem_one_per_line_and_exits_2(runner, tmp_pat
 
 
 def test_validate_semantic_problems(runner, tmp_path):
-    path = write(tmp_path, "bad.yaml", """\
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """\
         id: bad
         steps:
           - {id: a, action: variable.sett, parameters: {name: x, value: 1}}
           - {id: b, action: file.write, parameters: {path: x, content: y}}
           - {id: c, action: wait, parameters: {seconds: 1}, dependencies: [d]}
           - {id: d, action: wait, parameters: {seconds: 1}, dependencies: [c]}
-    """)
+    """,
+    )
     result = runner.invoke(main, ["validate", path])
     assert result.exit_code == 2
     assert result.output.splitlines() == [
@@ -117,12 +125,16 @@ def test_run_success_prints_steps_and_a_summary(runner, tmp_path):
 
 
 def test_run_failure_exits_1(runner, tmp_path):
-    path = write(tmp_path, "fail.yaml", """\
+    path = write(
+        tmp_path,
+        "fail.yaml",
+        """\
         id: fail
         steps:
           - {id: check, action: validate.condition, parameters: {value: "{x}", equals: "yes"}}
           - {id: after, action: wait, parameters: {seconds: 0}, dependencies: [check]}
-    """)
+    """,
+    )
     result = runner.invoke(main, ["run", path, "--var", "x=no"])
     assert result.exit_code == 1
     assert "[ FAIL] check condition failed: 'no' does not equal 'yes'" in result.output
@@ -130,12 +142,16 @@ def test_run_failure_exits_1(runner, tmp_path):
 
 
 def test_run_undefined_variable_is_invalid_input(runner, tmp_path):
-    path = write(tmp_path, "typo.yaml", """\
+    path = write(
+        tmp_path,
+        "typo.yaml",
+        """\
         id: typo
         variables: {message: hi}
         steps:
           - {id: show, action: variable.set, parameters: {name: out, value: "say {mesage}"}}
-    """)
+    """,
+    )
     result = runner.invoke(main, ["run", path])
     assert result.exit_code == 2
     assert result.output == (
@@ -157,8 +173,9 @@ def test_run_bad_var_and_unknown_strategy(runner, tmp_path):
     assert result.exit_code == 2 and "expected NAME=VALUE, got 'novalue'" in result.output
     result = runner.invoke(main, ["run", path, "--strategy", "paralel"])
     assert result.exit_code == 2
-    assert result.output == ("error: unknown strategy 'paralel' (did you mean 'parallel'?); "
-                             "known: adaptive, hybrid, parallel, sequential\n")
+    assert result.output == (
+        "error: unknown strategy 'paralel' (did you mean 'parallel'?); known: adaptive, hybrid, parallel, sequential\n"
+    )
 
 
 def test_json_reporter(runner, tmp_path):
@@ -183,11 +200,13 @@ def test_plugins_lists_builtins(runner):
 
 def test_help_imports_no_plugin():
     """`wfe --help` stays fast: the plugin registry is not even built."""
-    code = "import sys; sys.argv = ['wfe', '--help']\n" \
-           "from wfe_core.cli import main\n" \
-           "try:\n    main()\nexcept SystemExit:\n    pass\n" \
-           "print(sorted(m for m in sys.modules if m.startswith(('wfe_core.plugin.builtins', 'wfe_file', 'wfe_http', " \
-           "'wfe_shell', 'requests'))))"
+    code = (
+        "import sys; sys.argv = ['wfe', '--help']\n"
+        "from wfe_core.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('wfe_core.plugin.builtins', 'wfe_file', 'wfe_http', "
+        "'wfe_shell', 'requests'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
@@ -203,17 +222,21 @@ def test_a_reader_that_goes_away_does_not_break_the_run(tmp_path):
     """`wfe run … | head -1`: the run finishes and records normally, with no traceback."""
     steps = "".join(f"  - {{id: s{i}, action: wait, parameters: {{seconds: 0.05}}}}\n" for i in range(5))
     path = write(tmp_path, "w.yaml", "id: piped\nsteps:\n" + steps)
-    env = {**__import__("os").environ, "WFE_DISABLE_PLUGIN_AUTOLOAD": "1",
-           "WFE_STORE": str(tmp_path / "runs.sqlite")}
-    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "run", "--strategy", "sequential", path],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    env = {**__import__("os").environ, "WFE_DISABLE_PLUGIN_AUTOLOAD": "1", "WFE_STORE": str(tmp_path / "runs.sqlite")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", "--strategy", "sequential", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     proc.stdout.readline()
     proc.stdout.close()  # the reader leaves after the first line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=30) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
-    listed = subprocess.run([sys.executable, "-m", "wfe_core", "runs", "--json"], env=env, capture_output=True,
-                            text=True, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "runs", "--json"], env=env, capture_output=True, text=True, check=True
+    )
     assert json.loads(listed.stdout)[0]["status"] == "succeeded"
 
 
@@ -240,17 +263,24 @@ def test_runs_lists_and_shows_a_recorded_run(runner, tmp_path, monkeypatch):
     lines = shown.output.splitlines()
     assert lines[0].startswith(f"run {run_id}") and lines[0].endswith("workflow good  succeeded")
     assert [line.split()[:4] for line in lines[2:]] == [
-        [sid, "succeeded", "attempts", "1"] for sid in ("set", "get", "check")]
+        [sid, "succeeded", "attempts", "1"] for sid in ("set", "get", "check")
+    ]
 
 
 def test_schema_publishes_parameter_classes(runner):
     one = runner.invoke(main, ["schema", "wait"])
     assert one.exit_code == 0
     assert json.loads(one.output) == {
-        "title": "wait", "description": "Wait a number of seconds.", "side_effects": False,
-        "parameters": {"type": "object", "properties": {"seconds": {"type": "number"}},
-                       "additionalProperties": False, "required": ["seconds"],
-                       "description": "seconds: how long to wait (wakes early if the step is cancelled or times out)."},
+        "title": "wait",
+        "description": "Wait a number of seconds.",
+        "side_effects": False,
+        "parameters": {
+            "type": "object",
+            "properties": {"seconds": {"type": "number"}},
+            "additionalProperties": False,
+            "required": ["seconds"],
+            "description": "seconds: how long to wait (wakes early if the step is cancelled or times out).",
+        },
     }
     every = json.loads(runner.invoke(main, ["schema"]).output)
     assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition"}
@@ -262,12 +292,14 @@ def test_schema_publishes_parameter_classes(runner):
 
 def test_help_imports_neither_engine_nor_storage_nor_parsers():
     """Start-up: `wfe --help` loads no engine, SQLite, YAML, asyncio or cattrs."""
-    code = "import sys; sys.argv = ['wfe', '--help']\n" \
-           "from wfe_core.cli import main\n" \
-           "try:\n    main()\nexcept SystemExit:\n    pass\n" \
-           "heavy = ('wfe_core.engine', 'wfe_core.run', 'wfe_core.store.runstore', 'sqlite3', 'yaml', 'asyncio', " \
-           "'cattrs', 'pluggy')\n" \
-           "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    code = (
+        "import sys; sys.argv = ['wfe', '--help']\n"
+        "from wfe_core.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('wfe_core.engine', 'wfe_core.run', 'wfe_core.store.runstore', 'sqlite3', 'yaml', 'asyncio', "
+        "'cattrs', 'pluggy')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

@@ -15,8 +15,15 @@ import pytest
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory):
     # 40,000 chained steps: loading and validating take many seconds, so the signal lands there.
-    steps = [{"id": f"s{i}", "action": "variable.set", "parameters": {"name": f"v{i}", "value": "x" * 100},
-              "dependencies": [f"s{i - 1}"] if i else []} for i in range(40_000)]
+    steps = [
+        {
+            "id": f"s{i}",
+            "action": "variable.set",
+            "parameters": {"name": f"v{i}", "value": "x" * 100},
+            "dependencies": [f"s{i - 1}"] if i else [],
+        }
+        for i in range(40_000)
+    ]
     path = tmp_path_factory.mktemp("big") / "big.json"
     path.write_text(json.dumps({"id": "big", "steps": steps}))
     return str(path)
@@ -37,9 +44,14 @@ def _wait_for_cpu(pid: int, seconds: float) -> None:
 
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, command):
-    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", command, "--store", str(tmp_path / "s.sqlite"),
-                             big_file] if command == "run" else [sys.executable, "-m", "wfe_core", command, big_file],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", command, "--store", str(tmp_path / "s.sqlite"), big_file]
+        if command == "run"
+        else [sys.executable, "-m", "wfe_core", command, big_file],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Not a fixed sleep: on a loaded machine the process may not have reached loading yet,
     # on a fast one it may be past validation. Start-up costs ~0.3 s of CPU; loading and
     # validating 40,000 steps costs seconds of it: signal once 0.8 s of CPU is spent.
@@ -53,12 +65,15 @@ def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, comman
 
 def test_a_dry_run_does_not_wait(tmp_path):
     flow = tmp_path / "flow.yaml"
-    flow.write_text("id: w\nsteps:\n  - id: pause\n    action: wait\n    parameters: {seconds: 60}\n"
-                    "  - id: after\n    action: variable.set\n    parameters: {name: x, value: 1}\n"
-                    "    dependencies: [pause]\n")
+    flow.write_text(
+        "id: w\nsteps:\n  - id: pause\n    action: wait\n    parameters: {seconds: 60}\n"
+        "  - id: after\n    action: variable.set\n    parameters: {name: x, value: 1}\n"
+        "    dependencies: [pause]\n"
+    )
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "wfe_core", "run", "--dry-run", str(flow)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "run", "--dry-run", str(flow)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - started < 40  # generous: the wait alone would take 60 s
     assert "pause" in proc.stdout

@@ -22,17 +22,31 @@ def nested(levels: int, inner: object = "end") -> object:
 
 def wfe(tmp_path, *args):
     env = {**os.environ, "TOKEN": "s3cr3t-value", "WFE_STORE": str(tmp_path / "runs.sqlite")}
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def flow(tmp_path, wrap: int, levels: int = MAX_NESTING - 2) -> str:
     """A run variable ``levels`` deep (holding the secret), and a step wrapping it ``wrap`` more times."""
-    doc = {"id": "deep", "secrets": ["TOKEN"], "variables": {"deep": nested(levels, "{secrets.TOKEN}")},
-           "steps": [{"id": "wrap", "action": "variable.set",
-                      "parameters": {"name": "wrapped", "value": nested(wrap, "{deep}")}},
-                     {"id": "gate", "action": "validate.condition", "parameters": {"value": "{ok}", "equals": "yes"},
-                      "dependencies": ["wrap"]}]}
+    doc = {
+        "id": "deep",
+        "secrets": ["TOKEN"],
+        "variables": {"deep": nested(levels, "{secrets.TOKEN}")},
+        "steps": [
+            {
+                "id": "wrap",
+                "action": "variable.set",
+                "parameters": {"name": "wrapped", "value": nested(wrap, "{deep}")},
+            },
+            {
+                "id": "gate",
+                "action": "validate.condition",
+                "parameters": {"value": "{ok}", "equals": "yes"},
+                "dependencies": ["wrap"],
+            },
+        ],
+    }
     path = tmp_path / "deep.json"
     path.write_text(json.dumps(doc))
     return str(path)
@@ -47,8 +61,9 @@ def test_a_file_nested_too_deeply_is_refused_with_its_path(tmp_path):
     path.write_text(json.dumps({"id": "w", "variables": {"v": nested(500)}, "steps": []}))
     proc = wfe(tmp_path, "validate", str(path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith(f"error: {path}:1: variables.v{'[0]' * (MAX_NESTING - 1)}: "
-                                  f"nested more than {MAX_NESTING} levels deep")
+    assert proc.stderr.startswith(
+        f"error: {path}:1: variables.v{'[0]' * (MAX_NESTING - 1)}: nested more than {MAX_NESTING} levels deep"
+    )
 
 
 def test_an_output_nested_too_deeply_fails_its_step_clearly_and_the_run_stays_readable(tmp_path):

@@ -54,11 +54,15 @@ class Started:
 
 
 def test_execute_workflow_with_asyncio_run(plugins):
-    workflow = Workflow(id="seed", variables={"greeting": "hello"}, steps=[
-        step("a", "wait", parameters={"seconds": 0.05}),
-        step("b", "wait", parameters={"seconds": 0.05}),
-        step("c", "variable.set", "a", "b", parameters={"name": "said", "value": "{greeting} world"}),
-    ])
+    workflow = Workflow(
+        id="seed",
+        variables={"greeting": "hello"},
+        steps=[
+            step("a", "wait", parameters={"seconds": 0.05}),
+            step("b", "wait", parameters={"seconds": 0.05}),
+            step("c", "variable.set", "a", "b", parameters={"name": "said", "value": "{greeting} world"}),
+        ],
+    )
     ticks = 0
 
     async def ticker(stop: asyncio.Event) -> None:
@@ -106,9 +110,13 @@ def test_custom_action_with_the_seed_signature(engine):
         return StepResult(success=True, output="Custom result")
 
     engine.register_custom_action("custom.action", custom_action)
-    workflow = Workflow(id="c", variables={"who": "me"}, steps=[
-        step("custom", "custom.action", parameters={"greet": "hi {who}", "n": 3}),
-    ])
+    workflow = Workflow(
+        id="c",
+        variables={"who": "me"},
+        steps=[
+            step("custom", "custom.action", parameters={"greet": "hi {who}", "n": 3}),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.steps["custom"].output == "Custom result"
@@ -121,10 +129,13 @@ def test_custom_action_results(engine):
     engine.register_custom_action("silent", lambda p, c: StepResult(success=False))
     engine.register_custom_action("raises", lambda p, c: int("x"))
     engine.register_custom_action("clean", fail)
-    workflow = Workflow(id="r", steps=[
-        step("plain", "plain"),
-        *(step(name, name, critical=False) for name in ("refuses", "silent", "raises", "clean")),
-    ])
+    workflow = Workflow(
+        id="r",
+        steps=[
+            step("plain", "plain"),
+            *(step(name, name, critical=False) for name in ("refuses", "silent", "raises", "clean")),
+        ],
+    )
     stats = engine.run(workflow, strategy="sequential")
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.steps["plain"].output == {"answer": 42}
@@ -138,12 +149,16 @@ def test_custom_action_results(engine):
 
 
 def test_custom_action_may_set_variables(engine):
-    engine.register_custom_action("login", lambda p, c: StepResult(success=True, output="ok", variables={"token": "t0k"}),
-                                  sets_variables=True)
-    workflow = Workflow(id="v", steps=[
-        step("login", "login"),
-        step("use", "variable.set", "login", parameters={"name": "header", "value": "Bearer {token}"}),
-    ])
+    engine.register_custom_action(
+        "login", lambda p, c: StepResult(success=True, output="ok", variables={"token": "t0k"}), sets_variables=True
+    )
+    workflow = Workflow(
+        id="v",
+        steps=[
+            step("login", "login"),
+            step("use", "variable.set", "login", parameters={"name": "header", "value": "Bearer {token}"}),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.variables == {"token": "t0k", "header": "Bearer t0k"}
@@ -170,7 +185,10 @@ def test_unknown_strategy_and_mode_are_refused(engine):
     workflow = Workflow(id="w", steps=[step("a")])
     with pytest.raises(WfeError) as info:
         engine.run(workflow, strategy="paralel")
-    assert str(info.value) == "unknown strategy 'paralel' (did you mean 'parallel'?); known: adaptive, hybrid, parallel, sequential"
+    assert (
+        str(info.value)
+        == "unknown strategy 'paralel' (did you mean 'parallel'?); known: adaptive, hybrid, parallel, sequential"
+    )
     with pytest.raises(WfeError) as info:
         engine.run(workflow, execution_mode="dry")
     assert str(info.value) == "unknown execution_mode 'dry'; use one of: normal, dry_run"
@@ -194,9 +212,12 @@ def test_retries_happen_the_configured_number_of_times_with_growing_delays(engin
 
     engine.register_custom_action("flaky", flaky, side_effects=False)
     events = []
-    workflow = Workflow(id="retry", steps=[
-        step("f", "flaky", max_retries=failures, retry_delay=0.05, retry_backoff=2),
-    ])
+    workflow = Workflow(
+        id="retry",
+        steps=[
+            step("f", "flaky", max_retries=failures, retry_delay=0.05, retry_backoff=2),
+        ],
+    )
     stats = engine.run(workflow, listeners=(events.append,))
 
     assert stats.status is RunStatus.SUCCEEDED
@@ -205,7 +226,9 @@ def test_retries_happen_the_configured_number_of_times_with_growing_delays(engin
     assert record.attempts == failures + 1 == len(times)
     retrying = [e for e in events if e.kind == "step.retrying"]
     assert [(e.step_id, e.data["attempt"], e.data["error"]) for e in retrying] == [
-        ("f", 1, "RuntimeError: failure 1"), ("f", 2, "RuntimeError: failure 2"), ("f", 3, "RuntimeError: failure 3"),
+        ("f", 1, "RuntimeError: failure 1"),
+        ("f", 2, "RuntimeError: failure 2"),
+        ("f", 3, "RuntimeError: failure 3"),
     ]
     # Equal jitter: the k-th delay lies in [d/2, d] with d = retry_delay * backoff**(k-1),
     # so with backoff 2 planned delays never shrink.
@@ -225,9 +248,12 @@ def test_retries_happen_the_configured_number_of_times_with_growing_delays(engin
 def test_retry_delay_is_capped_by_retry_max_delay(engine):
     engine.register_custom_action("fail", fail, side_effects=False)
     events = []
-    workflow = Workflow(id="cap", steps=[
-        step("f", "fail", max_retries=3, retry_delay=0.02, retry_backoff=10, retry_max_delay=0.04, critical=False),
-    ])
+    workflow = Workflow(
+        id="cap",
+        steps=[
+            step("f", "fail", max_retries=3, retry_delay=0.02, retry_backoff=10, retry_max_delay=0.04, critical=False),
+        ],
+    )
     engine.run(workflow, listeners=(events.append,))
     delays = [e.data["delay"] for e in events if e.kind == "step.retrying"]
     assert len(delays) == 3
@@ -244,10 +270,13 @@ def test_exhausted_retries_fail_with_the_last_error(engine):
 
     engine.register_custom_action("always", always, side_effects=False)
     events = []
-    workflow = Workflow(id="x", steps=[
-        step("f", "always", max_retries=2, retry_delay=0.01),
-        step("after", "wait", "f"),
-    ])
+    workflow = Workflow(
+        id="x",
+        steps=[
+            step("f", "always", max_retries=2, retry_delay=0.01),
+            step("after", "wait", "f"),
+        ],
+    )
     stats = engine.run(workflow, listeners=(events.append,))
     assert calls == [1, 2, 3]
     record = stats.steps["f"]
@@ -282,9 +311,12 @@ def test_a_timeout_stops_a_wait_at_the_limit(engine):
 def test_a_timeout_is_per_attempt(engine):
     events = []
     started = time.monotonic()
-    workflow = Workflow(id="t", steps=[
-        step("w", "wait", parameters={"seconds": 5}, timeout=0.2, max_retries=1, retry_delay=0.01),
-    ])
+    workflow = Workflow(
+        id="t",
+        steps=[
+            step("w", "wait", parameters={"seconds": 5}, timeout=0.2, max_retries=1, retry_delay=0.01),
+        ],
+    )
     stats = engine.run(workflow, listeners=(events.append,))
     assert time.monotonic() - started < 1.5
     assert stats.steps["w"].status is StepStatus.TIMED_OUT
@@ -364,12 +396,15 @@ def test_a_critical_failure_stops_dispatch_and_cancels_what_is_left(engine):
     started = Started()
     engine.register_custom_action("rec", started, side_effects=False)
     engine.register_custom_action("fail", fail, side_effects=False)
-    workflow = Workflow(id="crit", steps=[
-        step("x", "fail"),
-        step("slow", "rec", parameters={"sleep": 0.3}),
-        step("dep", "rec", "x"),
-        step("later", "rec", "slow"),
-    ])
+    workflow = Workflow(
+        id="crit",
+        steps=[
+            step("x", "fail"),
+            step("slow", "rec", parameters={"sleep": 0.3}),
+            step("dep", "rec", "x"),
+            step("later", "rec", "slow"),
+        ],
+    )
     stats = engine.run(workflow, strategy="parallel")
     assert started.ids == ["slow"]  # running steps end; nothing new starts
     assert statuses(stats) == {"x": "failed", "slow": "succeeded", "dep": "cancelled", "later": "cancelled"}
@@ -385,8 +420,9 @@ def test_a_critical_failure_under_sequential_starts_nothing_more(engine):
     started = Started()
     engine.register_custom_action("rec", started, side_effects=False)
     engine.register_custom_action("fail", fail, side_effects=False)
-    workflow = Workflow(id="crit", steps=[step("first", "rec"), step("x", "fail")]
-                        + [step(f"s{i}", "rec", "first") for i in range(4)])
+    workflow = Workflow(
+        id="crit", steps=[step("first", "rec"), step("x", "fail")] + [step(f"s{i}", "rec", "first") for i in range(4)]
+    )
     stats = engine.run(workflow, strategy="sequential")
     assert started.ids == ["first"]
     assert statuses(stats)["x"] == "failed"
@@ -399,11 +435,14 @@ def test_a_critical_failure_drops_pending_retries_at_once(engine):
     # Regression: the run stayed alive until another step's retry timer fired, only to
     # cancel that retry then.
     engine.register_custom_action("fail", fail, side_effects=False)
-    workflow = Workflow(id="crit", steps=[
-        step("flaky", "fail", max_retries=1, retry_delay=3, critical=False),
-        step("x", "wait", parameters={"seconds": 0.1}),
-        step("crit", "fail", "x"),
-    ])
+    workflow = Workflow(
+        id="crit",
+        steps=[
+            step("flaky", "fail", max_retries=1, retry_delay=3, critical=False),
+            step("x", "wait", parameters={"seconds": 0.1}),
+            step("crit", "fail", "x"),
+        ],
+    )
     started = time.monotonic()
     stats = engine.run(workflow, strategy="parallel")
     assert time.monotonic() - started < 1.0
@@ -414,18 +453,25 @@ def test_a_critical_failure_drops_pending_retries_at_once(engine):
 
 def test_a_non_critical_failure_skips_exactly_its_descendants(engine):
     engine.register_custom_action("fail", fail, side_effects=False)
-    workflow = Workflow(id="nc", steps=[
-        step("x", "fail", critical=False),
-        step("child", "wait", "x"),
-        step("grandchild", "wait", "child", "other"),
-        step("other", "wait"),
-        step("sibling", "wait", "other"),
-        step("far", "wait", "sibling"),
-    ])
+    workflow = Workflow(
+        id="nc",
+        steps=[
+            step("x", "fail", critical=False),
+            step("child", "wait", "x"),
+            step("grandchild", "wait", "child", "other"),
+            step("other", "wait"),
+            step("sibling", "wait", "other"),
+            step("far", "wait", "sibling"),
+        ],
+    )
     stats = engine.run(workflow, strategy="parallel")
     assert statuses(stats) == {
-        "x": "failed", "child": "skipped", "grandchild": "skipped",
-        "other": "succeeded", "sibling": "succeeded", "far": "succeeded",
+        "x": "failed",
+        "child": "skipped",
+        "grandchild": "skipped",
+        "other": "succeeded",
+        "sibling": "succeeded",
+        "far": "succeeded",
     }
     assert stats.steps["child"].reason == "upstream step 'x' failed"
     assert stats.steps["grandchild"].reason == "upstream step 'x' failed"
@@ -438,18 +484,22 @@ def test_a_non_critical_failure_skips_exactly_its_descendants(engine):
 
 
 def test_false_conditions_skip_the_step_and_its_dependents(engine):
-    workflow = Workflow(id="cond", variables={"env": "prod", "deploy": "true", "dry": "false"}, steps=[
-        step("dev_only", "wait", conditions={"env": "dev"}),
-        step("after_dev", "wait", "dev_only"),
-        step("one_of", "wait", conditions={"env": ["dev", "prod"]}),
-        step("not_one_of", "wait", conditions={"env": ["dev", "test"]}),
-        step("yaml_true", "wait", conditions={"deploy": True}),
-        step("yaml_false", "wait", conditions={"deploy": False}),
-        step("false_matches", "wait", conditions={"dry": False}),
-        step("undefined", "wait", conditions={"missing": True}),
-        step("set_go", "variable.set", parameters={"name": "go", "value": 1}),
-        step("upstream_var", "wait", "set_go", conditions={"go": 1}),
-    ])
+    workflow = Workflow(
+        id="cond",
+        variables={"env": "prod", "deploy": "true", "dry": "false"},
+        steps=[
+            step("dev_only", "wait", conditions={"env": "dev"}),
+            step("after_dev", "wait", "dev_only"),
+            step("one_of", "wait", conditions={"env": ["dev", "prod"]}),
+            step("not_one_of", "wait", conditions={"env": ["dev", "test"]}),
+            step("yaml_true", "wait", conditions={"deploy": True}),
+            step("yaml_false", "wait", conditions={"deploy": False}),
+            step("false_matches", "wait", conditions={"dry": False}),
+            step("undefined", "wait", conditions={"missing": True}),
+            step("set_go", "variable.set", parameters={"name": "go", "value": 1}),
+            step("upstream_var", "wait", "set_go", conditions={"go": 1}),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED
     reasons = {sid: r.reason for sid, r in stats.steps.items() if r.status is StepStatus.SKIPPED}
@@ -465,7 +515,9 @@ def test_false_conditions_skip_the_step_and_its_dependents(engine):
 
 
 def test_run_variables_decide_conditions(engine):
-    workflow = Workflow(id="cond", variables={"env": "prod"}, steps=[step("dev_only", "wait", conditions={"env": "dev"})])
+    workflow = Workflow(
+        id="cond", variables={"env": "prod"}, steps=[step("dev_only", "wait", conditions={"env": "dev"})]
+    )
     assert engine.run(workflow, variables={"env": "dev"}).steps["dev_only"].status is StepStatus.SUCCEEDED
     assert engine.run(workflow).steps["dev_only"].status is StepStatus.SKIPPED
 
@@ -486,12 +538,16 @@ def test_dry_run_performs_no_side_effect(engine, tmp_path):
     engine.register_custom_action("create", create)  # side effects unless told otherwise
     read = Started()
     engine.register_custom_action("read", read, side_effects=False)
-    workflow = Workflow(id="dry", variables={"dir": str(tmp_path)}, steps=[
-        step("name", "variable.set", parameters={"name": "file", "value": "created.txt"}),
-        step("make", "create", "name", parameters={"path": "{dir}/{file}"}),
-        step("again", "create", "make", parameters={"path": "{steps.make.output}"}),
-        step("check", "read", "again"),
-    ])
+    workflow = Workflow(
+        id="dry",
+        variables={"dir": str(tmp_path)},
+        steps=[
+            step("name", "variable.set", parameters={"name": "file", "value": "created.txt"}),
+            step("make", "create", "name", parameters={"path": "{dir}/{file}"}),
+            step("again", "create", "make", parameters={"path": "{steps.make.output}"}),
+            step("check", "read", "again"),
+        ],
+    )
     stats = engine.run(workflow, execution_mode="dry_run")
 
     assert not target.exists()
@@ -530,9 +586,9 @@ def test_dry_run_reports_every_step_of_a_side_effecting_chain(engine):
 
 def test_a_thousand_parallel_sets_lose_nothing(plugins):
     engine = WorkflowEngine(max_concurrent_steps=10, plugins=plugins)
-    workflow = Workflow(id="many", steps=[
-        step(f"s{i}", "variable.set", parameters={"name": f"v{i}", "value": i}) for i in range(1000)
-    ])
+    workflow = Workflow(
+        id="many", steps=[step(f"s{i}", "variable.set", parameters={"name": f"v{i}", "value": i}) for i in range(1000)]
+    )
     stats = engine.run(workflow, strategy="parallel")
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.completed_steps == 1000
@@ -540,9 +596,10 @@ def test_a_thousand_parallel_sets_lose_nothing(plugins):
 
 
 def test_concurrent_sets_of_one_name_end_with_one_of_the_values(engine):
-    workflow = Workflow(id="same", steps=[
-        step(f"s{i}", "variable.set", parameters={"name": "x", "value": f"value {i}"}) for i in range(100)
-    ])
+    workflow = Workflow(
+        id="same",
+        steps=[step(f"s{i}", "variable.set", parameters={"name": "x", "value": f"value {i}"}) for i in range(100)],
+    )
     stats = engine.run(workflow, strategy="parallel")
     assert stats.status is RunStatus.SUCCEEDED
     assert set(stats.variables) == {"x"}
@@ -570,13 +627,17 @@ def test_cancel_workflow_from_another_thread(engine):
     engine.register_custom_action("hold", hold, side_effects=False)
     workflow = Workflow(id="cw", steps=[step("a", "hold"), step("b", "hold"), step("c", "hold", "a")])
     result = {}
-    runner = threading.Thread(target=lambda: result.update(stats=engine.run(workflow, strategy="parallel", run_id="r1")))
+    runner = threading.Thread(
+        target=lambda: result.update(stats=engine.run(workflow, strategy="parallel", run_id="r1"))
+    )
     runner.start()
     try:
         wait_until(lambda: len(contexts) == 2)
         by_run = engine.get_workflow_status("r1")
         assert by_run == {
-            "run_id": "r1", "workflow_id": "cw", "status": "running",
+            "run_id": "r1",
+            "workflow_id": "cw",
+            "status": "running",
             "steps": {"a": "running", "b": "running", "c": "pending"},
         }
         assert engine.get_workflow_status("cw") == by_run
@@ -593,11 +654,18 @@ def test_cancel_workflow_from_another_thread(engine):
     assert stats.error == "cancelled"
     assert stats.cancelled_steps == 3
     assert {sid: r.reason for sid, r in stats.steps.items()} == {
-        "a": "run cancelled", "b": "run cancelled", "c": "not started: cancelled",
+        "a": "run cancelled",
+        "b": "run cancelled",
+        "c": "not started: cancelled",
     }
     assert all(c.cancel_event.is_set() for c in contexts.values())
-    done = {"run_id": "r1", "workflow_id": "cw", "status": "cancelled",
-            "steps": {"a": "cancelled", "b": "cancelled", "c": "cancelled"}, "error": "cancelled"}
+    done = {
+        "run_id": "r1",
+        "workflow_id": "cw",
+        "status": "cancelled",
+        "steps": {"a": "cancelled", "b": "cancelled", "c": "cancelled"},
+        "error": "cancelled",
+    }
     assert engine.get_workflow_status("r1") == done
     assert engine.get_workflow_status("cw") == done
     assert engine.get_workflow_status("unknown") is None
@@ -629,10 +697,17 @@ def test_status_of_finished_runs_by_run_id_and_by_workflow_id(engine):
     second = engine.run(Workflow(id="wf", steps=[step("a", "fail")]), run_id="two")
     assert first.succeeded and not second.succeeded
     assert engine.get_workflow_status("one") == {
-        "run_id": "one", "workflow_id": "wf", "status": "succeeded", "steps": {"a": "succeeded"}, "error": None,
+        "run_id": "one",
+        "workflow_id": "wf",
+        "status": "succeeded",
+        "steps": {"a": "succeeded"},
+        "error": None,
     }
     assert engine.get_workflow_status("wf") == {  # the latest run of the workflow
-        "run_id": "two", "workflow_id": "wf", "status": "failed", "steps": {"a": "failed"},
+        "run_id": "two",
+        "workflow_id": "wf",
+        "status": "failed",
+        "steps": {"a": "failed"},
         "error": "critical step 'a' failed",
     }
     engine.cleanup()  # forgets runs in memory; the run store still answers, by run and by workflow
@@ -647,7 +722,9 @@ def test_cleanup_cancels_what_still_runs(engine):
 
     engine.register_custom_action("hold", hold, side_effects=False)
     result = {}
-    runner = threading.Thread(target=lambda: result.update(stats=engine.run(Workflow(id="h", steps=[step("h", "hold")]))))
+    runner = threading.Thread(
+        target=lambda: result.update(stats=engine.run(Workflow(id="h", steps=[step("h", "hold")])))
+    )
     runner.start()
     wait_until(lambda: (engine.get_workflow_status("h") or {}).get("steps", {}).get("h") == "running")
     engine.cleanup()
@@ -676,7 +753,9 @@ def test_progress_reaches_100_percent_when_steps_are_skipped_or_cancelled(engine
     engine.register_custom_action("fail", fail, side_effects=False)
     updates = []
     engine.progress_tracker.add_observer(lambda workflow_id, data: updates.append(data["completion_percentage"]))
-    workflow = Workflow(id="p", steps=[step("x", "fail", critical=critical), step("a", "wait", "x"), step("b", "wait", "a")])
+    workflow = Workflow(
+        id="p", steps=[step("x", "fail", critical=critical), step("a", "wait", "x"), step("b", "wait", "a")]
+    )
     engine.run(workflow)
     assert updates[-1] == 100.0
     assert updates == sorted(updates)

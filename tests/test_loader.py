@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from wfe_core.load import loader as loader_module
-from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.load.loader import MAX_EXPANDED_NODES, MAX_FILE_BYTES, WorkflowLoader
+from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.model.workflow import Workflow, WorkflowStep
 
 DATA = Path(__file__).parent / "data" / "loader"

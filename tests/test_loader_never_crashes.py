@@ -24,46 +24,170 @@ from wfe_core.load.loader import WorkflowLoader
 from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.validate.validator import WorkflowValidator
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                derandomize=True, database=None)
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True, database=None
+)
 
-TAGS = ["!!bool", "!!int", "!!float", "!!timestamp", "!!binary", "!!set", "!!omap", "!!pairs", "!!str",
-        "!!null", "!!map", "!!seq", "!custom", "!!python/object:os.system", "!!merge", "!!value"]
-ATOMS = ["x", "''", '""', "0x", "0b", "0o", "-", ".", "1e999", "-1e999", ".nan", "9" * 60, "9" * 5000,
-         "2020-13-45", "2020-01-01", "2020-01-01T25:00:00", "yes", "~", "null", "true", "[]", "{}", "[1, 2]",
-         "{a: 1}", "&a x", "*a", "*b", "<<: *a", "\x00", "\u0085", "\ud7ff", "\t", "é", "{x}", "{steps.a.output}"]
-SYNTAX = ["[", "]", "{", "}", ",", ": ", "- ", "? ", "|", ">", "#", "'", '"', "\\", "\n", "\n  ", "\n    ",
-          "---\n", "...\n", "%YAML 1.1\n", "&a ", "*a ", "!!", "\x00", "\r"]
-STEP_KEYS = ["id", "action", "name", "description", "parameters", "dependencies", "timeout", "max_retries",
-             "retry_delay", "retry_backoff", "retry_max_delay", "critical", "parallel_group", "conditions",
-             "rollback_action", "rollback_parameters", "unknown_key"]
+TAGS = [
+    "!!bool",
+    "!!int",
+    "!!float",
+    "!!timestamp",
+    "!!binary",
+    "!!set",
+    "!!omap",
+    "!!pairs",
+    "!!str",
+    "!!null",
+    "!!map",
+    "!!seq",
+    "!custom",
+    "!!python/object:os.system",
+    "!!merge",
+    "!!value",
+]
+ATOMS = [
+    "x",
+    "''",
+    '""',
+    "0x",
+    "0b",
+    "0o",
+    "-",
+    ".",
+    "1e999",
+    "-1e999",
+    ".nan",
+    "9" * 60,
+    "9" * 5000,
+    "2020-13-45",
+    "2020-01-01",
+    "2020-01-01T25:00:00",
+    "yes",
+    "~",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "[1, 2]",
+    "{a: 1}",
+    "&a x",
+    "*a",
+    "*b",
+    "<<: *a",
+    "\x00",
+    "\u0085",
+    "\ud7ff",
+    "\t",
+    "é",
+    "{x}",
+    "{steps.a.output}",
+]
+SYNTAX = [
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ": ",
+    "- ",
+    "? ",
+    "|",
+    ">",
+    "#",
+    "'",
+    '"',
+    "\\",
+    "\n",
+    "\n  ",
+    "\n    ",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "&a ",
+    "*a ",
+    "!!",
+    "\x00",
+    "\r",
+]
+STEP_KEYS = [
+    "id",
+    "action",
+    "name",
+    "description",
+    "parameters",
+    "dependencies",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "retry_backoff",
+    "retry_max_delay",
+    "critical",
+    "parallel_group",
+    "conditions",
+    "rollback_action",
+    "rollback_parameters",
+    "unknown_key",
+]
 WORKFLOW_KEYS = ["id", "name", "description", "metadata", "variables", "secrets", "steps", "unknown_key"]
 # Plugin actions are exercised when their distribution is installed (nox "all"), refused otherwise.
-ACTIONS = ["variable.set", "variable.get", "wait", "validate.condition", "no.such", "condition",
-           "shell.execute", "http.get", "file.write"]
+ACTIONS = [
+    "variable.set",
+    "variable.get",
+    "wait",
+    "validate.condition",
+    "no.such",
+    "condition",
+    "shell.execute",
+    "http.get",
+    "file.write",
+]
 
 _plugins = load_plugins()
 _validator = WorkflowValidator(_plugins)
 _loader = WorkflowLoader()
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(), st.sampled_from([10**300, -(10**300), 2**63, -(2**63) - 1]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([10**300, -(10**300), 2**63, -(2**63) - 1]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20), st.sampled_from(["\x00", "a\x00b", "{x}", "{steps.a.output}", "{secrets.T}", ""]),
+    st.text(max_size=20),
+    st.sampled_from(["\x00", "a\x00b", "{x}", "{steps.a.output}", "{secrets.T}", ""]),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=8), st.sampled_from(STEP_KEYS)),
-                                                 inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=8), st.sampled_from(STEP_KEYS)), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
 
 
 @st.composite
 def steps(draw):
-    step = {"id": draw(st.sampled_from(["a", "b", "c"])), "action": draw(st.sampled_from(ACTIONS)),
-            "parameters": draw(st.sampled_from([
-        {}, {"name": "v", "value": 1}, {"seconds": 0}, {"name": "{x}"}, {"command": "rm -rf /"},
-        {"command": "x" * 5000}, {"command": ["sh", "-c", "echo {x}"]}, {"url": "http://user:pw@example.com"},
-        {"path": "/etc/x", "content": "y", "mode": 4095}, {"env": {"PASSWORD": "hunter22"}, "command": "true"}]))}
+    step = {
+        "id": draw(st.sampled_from(["a", "b", "c"])),
+        "action": draw(st.sampled_from(ACTIONS)),
+        "parameters": draw(
+            st.sampled_from(
+                [
+                    {},
+                    {"name": "v", "value": 1},
+                    {"seconds": 0},
+                    {"name": "{x}"},
+                    {"command": "rm -rf /"},
+                    {"command": "x" * 5000},
+                    {"command": ["sh", "-c", "echo {x}"]},
+                    {"url": "http://user:pw@example.com"},
+                    {"path": "/etc/x", "content": "y", "mode": 4095},
+                    {"env": {"PASSWORD": "hunter22"}, "command": "true"},
+                ]
+            )
+        ),
+    }
     for key in draw(st.lists(st.sampled_from(STEP_KEYS), max_size=3)):
         step[key] = draw(values)
     return step
@@ -136,18 +260,22 @@ def test_wrong_types_for_every_key_never_crash(doc, fmt):
 
 
 @FUZZ
-@given(st.text(alphabet='{}[]:,"0123456789.eE-+ \n\\u\x00tfnrl=#\'ab', max_size=60),
-       st.sampled_from(["json", "toml", "yaml"]))
+@given(
+    st.text(alphabet="{}[]:,\"0123456789.eE-+ \n\\u\x00tfnrl=#'ab", max_size=60),
+    st.sampled_from(["json", "toml", "yaml"]),
+)
 def test_malformed_text_in_every_format_never_crashes(text, fmt):
     check(text, fmt)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)
-@given(st.integers(min_value=1, max_value=20000), st.sampled_from(["json-list", "json-map", "yaml-flow",
-                                                                    "yaml-block", "toml"]))
+@given(
+    st.integers(min_value=1, max_value=20000),
+    st.sampled_from(["json-list", "json-map", "yaml-flow", "yaml-block", "toml"]),
+)
 def test_deep_nesting_never_crashes(depth, shape):
     if shape == "json-list":
-        text, fmt = '{"id": "w", "variables": {"v": ' + "[" * depth + "]" * depth + "}, \"steps\": []}", "json"
+        text, fmt = '{"id": "w", "variables": {"v": ' + "[" * depth + "]" * depth + '}, "steps": []}', "json"
     elif shape == "json-map":
         text, fmt = '{"id": "w", "metadata": ' + '{"a": ' * depth + "1" + "}" * depth + ', "steps": []}', "json"
     elif shape == "yaml-flow":
@@ -175,8 +303,11 @@ CLI_SAMPLES = [
     ("nul.yaml", "id: w\x00\nsteps: []\n"),
     ("nul.json", '{"id": "w\\u0000", "steps": [{"id": "a\\u0000", "action": "wait", "parameters": {}}]}'),
     ("bad.toml", 'id = "w"\nsteps = [[[\n'),
-    ("wrong-types.yaml", "id: [1]\nsteps:\n  - id: {a: 1}\n    action: 5\n    dependencies: {x: 1}\n"
-                         "    timeout: yes\n    max_retries: 1.5\n    critical: 'no'\n    conditions: []\n"),
+    (
+        "wrong-types.yaml",
+        "id: [1]\nsteps:\n  - id: {a: 1}\n    action: 5\n    dependencies: {x: 1}\n"
+        "    timeout: yes\n    max_retries: 1.5\n    critical: 'no'\n    conditions: []\n",
+    ),
     ("binary.yaml", "id: w\nsteps: []\nvariables: {v: !!binary aGVsbG8=}\n"),
     ("set.yaml", "id: w\nsteps: []\nvariables: {v: !!set {a, b}}\n"),
 ]
@@ -187,8 +318,9 @@ def test_the_wfe_command_exits_2_without_a_traceback_on_fuzzed_files(tmp_path):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         for command in (["validate", str(path)], ["run", "--no-store", str(path)]):
-            proc = subprocess.run([sys.executable, "-m", "wfe_core", *command], capture_output=True, text=True,
-                                  timeout=120)
+            proc = subprocess.run(
+                [sys.executable, "-m", "wfe_core", *command], capture_output=True, text=True, timeout=120
+            )
             assert proc.returncode == 2, (name, command, proc.returncode, proc.stderr[-2000:])
             assert "Traceback" not in proc.stderr, (name, proc.stderr[-2000:])
             assert proc.stderr.startswith("error: "), (name, proc.stderr[:500])

@@ -22,7 +22,8 @@ def test_the_seed_example_works_as_written(tmp_path):
     data = json.loads(out.read_text())
     assert data["format"] == "wfe.status/1"
     assert [(e["level"], e["workflow_id"], e["message"]) for e in data["entries"]] == [
-        ("INFO", "workflow_123", "Step completed successfully")]
+        ("INFO", "workflow_123", "Step completed successfully")
+    ]
     line = json.loads((tmp_path / "workflow.log").read_text().splitlines()[0])
     assert line["message"] == "Step completed successfully" and line["level"] == "INFO"
 
@@ -87,8 +88,9 @@ def test_threads_appending_at_once_keep_every_entry(tmp_path):
     import threading
 
     reporter = StatusReporter(log_file=tmp_path / "t.log")
-    threads = [threading.Thread(target=lambda k=k: [reporter.info("wf", f"{k}-{i}") for i in range(200)])
-               for k in range(4)]
+    threads = [
+        threading.Thread(target=lambda k=k: [reporter.info("wf", f"{k}-{i}") for i in range(200)]) for k in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -118,8 +120,13 @@ def test_run_events_map_to_levels_and_carry_ids(caplog):
         for event in events:
             log_event(event)
     got = [(r.name, r.levelname, r.step_id) for r in caplog.records]
-    assert got == [("wfe.run", "INFO", None), ("wfe.step", "INFO", "a"), ("wfe.step", "WARNING", "b"),
-                   ("wfe.step", "ERROR", "b"), ("wfe.run", "ERROR", None)]
+    assert got == [
+        ("wfe.run", "INFO", None),
+        ("wfe.step", "INFO", "a"),
+        ("wfe.step", "WARNING", "b"),
+        ("wfe.step", "ERROR", "b"),
+        ("wfe.run", "ERROR", None),
+    ]
     assert all(r.run_id == "r1" and r.workflow_id == "wf" for r in caplog.records)
     assert caplog.records[3].getMessage() == "step b failed: boom"
 

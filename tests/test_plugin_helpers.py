@@ -18,8 +18,17 @@ from hypothesis import strategies as st
 import wfe_core.plugin as api
 from wfe_core.load.templating import render_value
 from wfe_core.plugin import (
-    ActionError, InvalidWorkflowError, Workflow, WorkflowStep, action_calls, backoff_delay, is_templated,
-    looks_secret, os_errors, positive_seconds, structure,
+    ActionError,
+    InvalidWorkflowError,
+    Workflow,
+    WorkflowStep,
+    action_calls,
+    backoff_delay,
+    is_templated,
+    looks_secret,
+    os_errors,
+    positive_seconds,
+    structure,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,42 +49,81 @@ def test_is_templated_is_exactly_what_rendering_changes(text):
     assert is_templated(text) == (render_value(text, Everything()) != text)
 
 
-@pytest.mark.parametrize("value, templated", [
-    ("{name}", True), ("/srv/{steps.build.output.dir}", True), ("{cmd!raw}", True), ("{a.0.b}", True),
-    (["x", {"k": "{v}"}], True),
-    ("rm -rf /{usr,etc}", False), ("${HOME}", False), ("{print $1}", False), ('{"a": 1}', False),
-    ("{{literal}}", False), ("{}", False), ("plain", False), (3, False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value, templated",
+    [
+        ("{name}", True),
+        ("/srv/{steps.build.output.dir}", True),
+        ("{cmd!raw}", True),
+        ("{a.0.b}", True),
+        (["x", {"k": "{v}"}], True),
+        ("rm -rf /{usr,etc}", False),
+        ("${HOME}", False),
+        ("{print $1}", False),
+        ('{"a": 1}', False),
+        ("{{literal}}", False),
+        ("{}", False),
+        ("plain", False),
+        (3, False),
+        (None, False),
+    ],
+)
 def test_is_templated_examples(value, templated):
     assert is_templated(value) is templated
 
 
-@pytest.mark.parametrize("name", [
-    "DB_PASSWORD", "DB_PASS", "GITHUB_TOKEN", "API_TOKENS", "api_key", "apiKey", "X-Api-Key", "AWS_SECRET_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "private_key", "access_token", "accessToken", "sig", "key", "Authorization", "client_secret",
-    "Ocp-Apim-Subscription-Key", "passphrase", "credentials",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DB_PASSWORD",
+        "DB_PASS",
+        "GITHUB_TOKEN",
+        "API_TOKENS",
+        "api_key",
+        "apiKey",
+        "X-Api-Key",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "private_key",
+        "access_token",
+        "accessToken",
+        "sig",
+        "key",
+        "Authorization",
+        "client_secret",
+        "Ocp-Apim-Subscription-Key",
+        "passphrase",
+        "credentials",
+    ],
+)
 def test_secret_names(name):
     assert looks_secret(name)
 
 
-@pytest.mark.parametrize("name", ["author", "design", "PASSENGER_COUNT", "SORT_KEY", "keyboard", "page", "q",
-                                  "monkey", "TOKENIZER_PATH", "path"])
+@pytest.mark.parametrize(
+    "name",
+    ["author", "design", "PASSENGER_COUNT", "SORT_KEY", "keyboard", "page", "q", "monkey", "TOKENIZER_PATH", "path"],
+)
 def test_not_secret_names(name):
     assert not looks_secret(name)
 
 
 def test_action_calls_include_rollback_calls_with_their_paths():
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="x.do", parameters={"p": 1}),
-        WorkflowStep(id="b", action="y.do", rollback_action="x.undo", rollback_parameters={"p": 2}),
-        WorkflowStep(id="c", action="x.undo", parameters={"p": 3}, rollback_action="x.do"),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="x.do", parameters={"p": 1}),
+            WorkflowStep(id="b", action="y.do", rollback_action="x.undo", rollback_parameters={"p": 2}),
+            WorkflowStep(id="c", action="x.undo", parameters={"p": 3}, rollback_action="x.do"),
+        ],
+    )
     found = [(c.step.id, c.action, dict(c.parameters), c.path) for c in action_calls(workflow, {"x.do", "x.undo"})]
-    assert found == [("a", "x.do", {"p": 1}, "steps[0].parameters"),
-                     ("b", "x.undo", {"p": 2}, "steps[1].rollback_parameters"),
-                     ("c", "x.undo", {"p": 3}, "steps[2].parameters"),
-                     ("c", "x.do", {}, "steps[2].rollback_parameters")]
+    assert found == [
+        ("a", "x.do", {"p": 1}, "steps[0].parameters"),
+        ("b", "x.undo", {"p": 2}, "steps[1].rollback_parameters"),
+        ("c", "x.undo", {"p": 3}, "steps[2].parameters"),
+        ("c", "x.do", {}, "steps[2].rollback_parameters"),
+    ]
     assert [c.step.id for c in action_calls(workflow, "x.do")] == ["a", "c"]
     assert [c.path for c in action_calls(workflow, lambda name: name.startswith("y."))] == ["steps[1].parameters"]
 
@@ -138,6 +186,8 @@ def test_plugins_import_nothing_from_wfe_core_but_the_plugin_module():
 def test_no_plugin_keeps_its_own_copy_of_a_shared_helper():
     """The look-alike template regex and the secret-name lists were copied into the
     plugins and disagreed with the core; they live only in wfe_core.plugin now."""
-    copies = re.compile(r"\\\{\[\^\{\}\]\*\\\}|_SECRET_NAME|_SECRET_WORDS|def os_errors|def is_secret_name|math\.isfinite\(value\)")
+    copies = re.compile(
+        r"\\\{\[\^\{\}\]\*\\\}|_SECRET_NAME|_SECRET_WORDS|def os_errors|def is_secret_name|math\.isfinite\(value\)"
+    )
     sources = list((ROOT / "plugins").glob("*/src/**/*.py"))
     assert [str(p.relative_to(ROOT)) for p in sources if copies.search(p.read_text())] == []

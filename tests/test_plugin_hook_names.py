@@ -23,8 +23,10 @@ TYPO_PLUGIN = """
 
 WORKFLOW = "id: w\nsteps:\n  - {id: a, action: variable.set, parameters: {name: x, value: 1}}\n"
 
-MESSAGE = ("plugin 'acme-typo' from acme-typo 1.2.3 implements unknown hook 'wfe_action' "
-           "(did you mean 'wfe_actions'?) and was left out")
+MESSAGE = (
+    "plugin 'acme-typo' from acme-typo 1.2.3 implements unknown hook 'wfe_action' "
+    "(did you mean 'wfe_actions'?) and was left out"
+)
 
 
 @pytest.fixture
@@ -79,16 +81,19 @@ def test_load_plugins_strict_raises_and_lenient_warns():
 
 def test_an_unmarked_function_is_not_a_hook():
     """Only ``@hookimpl`` functions are hooks (pluggy's rule): a helper named like one is ignored."""
+
     def wfe_actions():
         return [Action("unmarked.x", lambda p, c: None)]
 
-    registry = load_plugins(autoload=False, strict=True,
-                            extra={"plain": types.SimpleNamespace(__name__="plain", wfe_actions=wfe_actions)})
+    registry = load_plugins(
+        autoload=False, strict=True, extra={"plain": types.SimpleNamespace(__name__="plain", wfe_actions=wfe_actions)}
+    )
     assert "unmarked.x" not in registry.actions
 
 
 def test_a_hook_marked_optional_is_accepted_for_forward_compatibility():
     """A plugin may implement a hook only a newer wfe defines, if it says so."""
+
     @hookimpl(optionalhook=True)
     def wfe_from_the_future():
         return 1

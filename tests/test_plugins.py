@@ -35,10 +35,21 @@ def _install_dist(root, dist: str, module: str, body: str, ep_name: str) -> None
 def test_builtins_are_registered_like_plugins():
     registry = load_plugins(autoload=False)
     names = [i.name for i in registry.infos]
-    assert names == ["wfe.variables", "wfe.wait", "wfe.condition", "wfe.strategy.sequential", "wfe.strategy.parallel",
-                     "wfe.strategy.hybrid", "wfe.strategy.adaptive", "wfe.structure", "wfe.templates",
-                     "wfe.reporter.console", "wfe.reporter.json", "wfe.workflow_templates",
-                     "wfe.report_formats"]
+    assert names == [
+        "wfe.variables",
+        "wfe.wait",
+        "wfe.condition",
+        "wfe.strategy.sequential",
+        "wfe.strategy.parallel",
+        "wfe.strategy.hybrid",
+        "wfe.strategy.adaptive",
+        "wfe.structure",
+        "wfe.templates",
+        "wfe.reporter.console",
+        "wfe.reporter.json",
+        "wfe.workflow_templates",
+        "wfe.report_formats",
+    ]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
     assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"
@@ -88,7 +99,11 @@ def test_wrong_record_type_is_an_error_naming_the_plugin():
 
 
 def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path, monkeypatch):
-    _install_dist(tmp_path, "acme-greet", "acme_greet", """
+    _install_dist(
+        tmp_path,
+        "acme-greet",
+        "acme_greet",
+        """
         from wfe_core import Action, hookimpl
 
         def greet(params, context):
@@ -97,7 +112,9 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path, monk
         @hookimpl
         def wfe_actions():
             return [Action("acme.greet", greet, side_effects=False, description="Greets.")]
-    """, "acme-greet")
+    """,
+        "acme-greet",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = load_plugins()
     info = registry.provided["actions"]["acme.greet"].plugin
@@ -114,19 +131,27 @@ def test_two_distributions_with_one_plugin_name_is_an_error_naming_both(tmp_path
     assert str(info.value) in (
         f"two plugins are named 'same': {a} from {da} and {b} from {db}; uninstall one, or block it with "
         "WFE_BLOCK_PLUGINS"
-        for (a, da), (b, db) in [(("acme_one", "acme-one"), ("acme_two", "acme-two")),
-                                 (("acme_two", "acme-two"), ("acme_one", "acme-one"))]
+        for (a, da), (b, db) in [
+            (("acme_one", "acme-one"), ("acme_two", "acme-two")),
+            (("acme_two", "acme-two"), ("acme_one", "acme-one")),
+        ]
     )
 
 
 def test_autoload_can_be_disabled_by_environment(tmp_path, monkeypatch):
-    _install_dist(tmp_path, "acme-off", "acme_off", """
+    _install_dist(
+        tmp_path,
+        "acme-off",
+        "acme_off",
+        """
         from wfe_core import Action, hookimpl
 
         @hookimpl
         def wfe_actions():
             return [Action("acme.off", lambda p, c: None)]
-    """, "off")
+    """,
+        "off",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("WFE_DISABLE_PLUGIN_AUTOLOAD", "1")
     assert "acme.off" not in load_plugins().actions
@@ -138,8 +163,10 @@ def test_broken_plugin_only_warns_and_the_rest_keep_working(tmp_path, monkeypatc
     with pytest.warns(PluginLoadWarning) as caught:
         registry = load_plugins(strict=False)
     message = str(caught[0].message)
-    assert message == ("plugin 'broken' from acme-broken 1.2.3 failed to load and was left out: "
-                       "ModuleNotFoundError: No module named 'no_such_module_anywhere'")
+    assert message == (
+        "plugin 'broken' from acme-broken 1.2.3 failed to load and was left out: "
+        "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
+    )
     assert registry.problems == [message]
     assert "variable.set" in registry.actions
 
@@ -165,8 +192,9 @@ def test_event_hook_receives_run_events():
     from wfe_core import Workflow, WorkflowEngine, WorkflowStep
 
     engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"listener": Listener()}))
-    engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="variable.set",
-                                                     parameters={"name": "x", "value": 1})]))
+    engine.run(
+        Workflow(id="w", steps=[WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1})])
+    )
     kinds = [k for k, _ in seen]
     assert kinds[0] == "run.started" and kinds[-1] == "run.finished"
     assert ("step.started", "a") in seen and ("step.succeeded", "a") in seen
@@ -202,12 +230,12 @@ def test_executor_hook_supplies_the_pool():
 
     engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"pools": Pools()}))
     names = []
-    engine.register_custom_action("who", lambda p, c: names.append(__import__("threading").current_thread().name),
-                                  side_effects=False)
+    engine.register_custom_action(
+        "who", lambda p, c: names.append(__import__("threading").current_thread().name), side_effects=False
+    )
     stats = engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="who")]))
     assert stats.succeeded and len(made) == 1
     assert names[0].startswith("custom-pool")
-
 
 
 STRATEGY_PLUGIN = """
@@ -256,8 +284,10 @@ def test_a_plugin_strategy_is_selectable_by_name_everywhere(tmp_path, monkeypatc
     engine().run(workflow, strategy="last-first")
     assert order == ["c", "b", "a"]
 
-    (tmp_path / "w.yaml").write_text("id: w\nsteps:\n" + "".join(
-        f"  - {{id: {s}, action: variable.set, parameters: {{name: {s}, value: 1}}}}\n" for s in "abc"))
+    (tmp_path / "w.yaml").write_text(
+        "id: w\nsteps:\n"
+        + "".join(f"  - {{id: {s}, action: variable.set, parameters: {{name: {s}, value: 1}}}}\n" for s in "abc")
+    )
     result = CliRunner().invoke(main, ["run", "--no-store", "--strategy", "last-first", str(tmp_path / "w.yaml")])
     assert result.exit_code == 0, result.output
     assert [line.split()[-2] for line in result.output.splitlines()[1:4]] == ["c", "b", "a"]
@@ -275,10 +305,13 @@ def test_timeouts_hold_on_a_plugin_executor():
             return ThreadPoolExecutor(max_workers=max_workers)
 
     engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"pools": Pools()}), store=None)
-    workflow = Workflow(id="w", steps=[WorkflowStep(id="slow", action="wait", parameters={"seconds": 5},
-                                                    timeout=0.3, critical=False),
-                                       WorkflowStep(id="quick", action="variable.set",
-                                                    parameters={"name": "x", "value": 1})])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="slow", action="wait", parameters={"seconds": 5}, timeout=0.3, critical=False),
+            WorkflowStep(id="quick", action="variable.set", parameters={"name": "x", "value": 1}),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.steps["slow"].status is StepStatus.TIMED_OUT
     assert stats.steps["quick"].status is StepStatus.SUCCEEDED and stats.variables["x"] == 1

@@ -18,9 +18,9 @@ import time
 import pytest
 
 from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
+from wfe_core.cli.interrupt import run_interruptibly
 from wfe_core.engine import ResumeError
 from wfe_core.model.errors import ActionError
-from wfe_core.cli.interrupt import run_interruptibly
 from wfe_core.model.workflow import StepResult
 from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
@@ -28,8 +28,14 @@ from wfe_core.testing import hermetic_plugins
 
 def wfe(tmp_path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def only_run_id(tmp_path) -> str:
@@ -72,12 +78,20 @@ class Calls:
         return engine
 
 
-WORKFLOW = Workflow(id="outputs", variables={"suffix": "!"}, steps=[
-    WorkflowStep(id="a", action="produce"),
-    WorkflowStep(id="v", action="variable.set", parameters={"name": "greeting", "value": "hello"}),
-    WorkflowStep(id="c", action="use", dependencies=["a", "v"],
-                 parameters={"text": "{steps.a.output.value}-{steps.a.output.items.1.name}-{greeting}{suffix}"}),
-])
+WORKFLOW = Workflow(
+    id="outputs",
+    variables={"suffix": "!"},
+    steps=[
+        WorkflowStep(id="a", action="produce"),
+        WorkflowStep(id="v", action="variable.set", parameters={"name": "greeting", "value": "hello"}),
+        WorkflowStep(
+            id="c",
+            action="use",
+            dependencies=["a", "v"],
+            parameters={"text": "{steps.a.output.value}-{steps.a.output.items.1.name}-{greeting}{suffix}"},
+        ),
+    ],
+)
 
 
 def test_resume_restores_outputs_and_variables_without_rerunning_succeeded_steps():
@@ -118,11 +132,15 @@ def test_resume_restores_outputs_and_variables_without_rerunning_succeeded_steps
 def test_resume_of_a_changed_succeeded_step_is_refused_in_the_api():
     calls = Calls()
     first = calls.engine().run(WORKFLOW)
-    changed = Workflow(id="outputs", variables={"suffix": "!"}, steps=[
-        WORKFLOW.steps[0],
-        WorkflowStep(id="v", action="variable.set", parameters={"name": "greeting", "value": "bye"}),
-        WORKFLOW.steps[2],
-    ])
+    changed = Workflow(
+        id="outputs",
+        variables={"suffix": "!"},
+        steps=[
+            WORKFLOW.steps[0],
+            WorkflowStep(id="v", action="variable.set", parameters={"name": "greeting", "value": "bye"}),
+            WORKFLOW.steps[2],
+        ],
+    )
     calls.healed = True
     with pytest.raises(ResumeError, match="step 'v' succeeded in run .* but its definition changed"):
         calls.engine().resume(first.run_id, changed)
@@ -148,7 +166,9 @@ def test_cli_resume_refuses_a_changed_succeeded_step_and_accepts_a_changed_faile
     assert first.returncode == 1, first.stdout + first.stderr
     run_id = only_run_id(tmp_path)
     assert {s["step_id"]: s["status"] for s in shown(tmp_path, run_id)["steps"]} == {
-        "set": "succeeded", "check": "failed"}
+        "set": "succeeded",
+        "check": "failed",
+    }
 
     # `set` succeeded: changing its parameters makes its recorded result meaningless.
     (tmp_path / "changed.yaml").write_text(textwrap.dedent(RESUMABLE).replace("value: 1", "value: 2"))
@@ -206,8 +226,14 @@ def test_ctrl_c_cancels_a_resume_started_with_a_run_id_prefix(tmp_path):
     assert wfe(tmp_path, "run", "wf.yaml", "--var", "mode=stop").returncode == 1
     run_id = only_run_id(tmp_path)
     env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "resume", run_id[:8], "--var", "mode=go"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "resume", run_id[:8], "--var", "mode=go"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # the gate passed: `long` is about to wait 300 s
@@ -271,11 +297,16 @@ def test_resume_does_not_hand_a_masked_secret_to_later_steps(monkeypatch):
         e.register_custom_action("use", use)
         return e
 
-    workflow = Workflow(id="secretive", secrets=["API_TOKEN"], steps=[
-        WorkflowStep(id="remember", action="variable.set",
-                     parameters={"name": "token", "value": "{secrets.API_TOKEN}"}),
-        WorkflowStep(id="use", action="use", parameters={"token": "{token}"}, dependencies=["remember"]),
-    ])
+    workflow = Workflow(
+        id="secretive",
+        secrets=["API_TOKEN"],
+        steps=[
+            WorkflowStep(
+                id="remember", action="variable.set", parameters={"name": "token", "value": "{secrets.API_TOKEN}"}
+            ),
+            WorkflowStep(id="use", action="use", parameters={"token": "{token}"}, dependencies=["remember"]),
+        ],
+    )
     first = engine().run(workflow)
     assert first.status is RunStatus.FAILED
     healed[0] = True
@@ -308,10 +339,13 @@ def test_a_run_that_crashes_is_recorded_failed_and_can_be_resumed(tmp_path):
 
     store = tmp_path / "crash.sqlite"
     engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"broken": Plugin()}), store=store)
-    workflow = Workflow(id="crashy", steps=[
-        WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}),
-        WorkflowStep(id="b", action="variable.get", parameters={"name": "x"}, dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="crashy",
+        steps=[
+            WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}),
+            WorkflowStep(id="b", action="variable.get", parameters={"name": "x"}, dependencies=["a"]),
+        ],
+    )
     with pytest.raises(RuntimeError, match="strategy bug"):
         engine.run(workflow, strategy="broken", run_id="crashed-run")
     row = engine.runs()[0]

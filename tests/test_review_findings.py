@@ -39,10 +39,14 @@ def test_a_step_released_by_a_skip_at_start_runs_once(strategy):
     calls = Calls()
     engine = WorkflowEngine(plugins=hermetic_plugins(), propagate_skips=False)
     engine.register_custom_action("mark", calls.mark)
-    workflow = Workflow(id="w", variables={"env": "dev"}, steps=[
-        WorkflowStep(id="a", action="mark", conditions={"env": "prod"}),
-        WorkflowStep(id="b", action="mark", dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="w",
+        variables={"env": "dev"},
+        steps=[
+            WorkflowStep(id="a", action="mark", conditions={"env": "prod"}),
+            WorkflowStep(id="b", action="mark", dependencies=["a"]),
+        ],
+    )
     stats = engine.run(workflow, strategy=strategy)
     assert stats.status is RunStatus.SUCCEEDED
     assert calls.calls == [("b", 1)]
@@ -60,10 +64,13 @@ def test_no_step_starts_after_the_run_was_cancelled():
         if event.kind == "step.succeeded" and event.step_id == "a":
             engine.cancel_workflow(event.run_id)
 
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="mark"),
-        WorkflowStep(id="b", action="mark", dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="mark"),
+            WorkflowStep(id="b", action="mark", dependencies=["a"]),
+        ],
+    )
     stats = engine.run(workflow, listeners=(cancel_after_a,))
     assert stats.status is RunStatus.CANCELLED
     assert calls.calls == [("a", 1)]
@@ -98,13 +105,27 @@ def test_a_cancel_after_a_critical_failure_still_rolls_back():
         if event.kind == "step.failed" and event.step_id == "d":
             threading.Timer(0.1, engine.cancel_workflow, (event.run_id,)).start()
 
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="work", parameters={"seconds": 0}, rollback_action="undo",
-                     rollback_parameters={"step": "a"}),
-        WorkflowStep(id="b", action="work", parameters={"seconds": 5}, dependencies=["a"],
-                     rollback_action="undo", rollback_parameters={"step": "b"}),
-        WorkflowStep(id="d", action="fail", dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(
+                id="a",
+                action="work",
+                parameters={"seconds": 0},
+                rollback_action="undo",
+                rollback_parameters={"step": "a"},
+            ),
+            WorkflowStep(
+                id="b",
+                action="work",
+                parameters={"seconds": 5},
+                dependencies=["a"],
+                rollback_action="undo",
+                rollback_parameters={"step": "b"},
+            ),
+            WorkflowStep(id="d", action="fail", dependencies=["a"]),
+        ],
+    )
     started = time.monotonic()
     stats = engine.run(workflow, listeners=(cancel_after_failure,))
     assert time.monotonic() - started < 4  # the cancel did stop b early
@@ -120,11 +141,18 @@ def test_steps_error_of_a_succeeded_upstream_step_renders_as_null():
     # succeeded step's entry had no 'error' key: the run failed with "has no key 'error'".
     engine = WorkflowEngine(plugins=hermetic_plugins())
     engine.register_custom_action("echo", lambda p, ctx: p)
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="echo", parameters={"x": 1}),
-        WorkflowStep(id="b", action="echo", dependencies=["a"],
-                     parameters={"error": "{steps.a.error}", "text": "a said: {steps.a.error}"}),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="echo", parameters={"x": 1}),
+            WorkflowStep(
+                id="b",
+                action="echo",
+                dependencies=["a"],
+                parameters={"error": "{steps.a.error}", "text": "a said: {steps.a.error}"},
+            ),
+        ],
+    )
     assert engine.validate_workflow(workflow).is_valid
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED, stats.steps["b"].error
@@ -145,10 +173,13 @@ def test_steps_error_of_a_step_restored_by_resume_renders_as_null():
         engine.register_custom_action("flaky", flaky)
         return engine
 
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="echo", parameters={"x": 1}),
-        WorkflowStep(id="b", action="flaky", dependencies=["a"], parameters={"error": "{steps.a.error}"}),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="echo", parameters={"x": 1}),
+            WorkflowStep(id="b", action="flaky", dependencies=["a"], parameters={"error": "{steps.a.error}"}),
+        ],
+    )
     first = engine_().run(workflow)
     assert first.status is RunStatus.FAILED
     healed.set()
@@ -168,11 +199,16 @@ def test_rollback_of_a_stored_run_does_not_leak_secrets(monkeypatch):
     engine.register_custom_action("ok", lambda p, ctx: "done")
     engine.register_custom_action("undo", undo)
     engine.register_custom_action("fail", _fail)
-    workflow = Workflow(id="w", secrets=["REVIEW_TOKEN"], steps=[
-        WorkflowStep(id="a", action="ok", rollback_action="undo",
-                     rollback_parameters={"token": "{secrets.REVIEW_TOKEN}"}),
-        WorkflowStep(id="b", action="fail", dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="w",
+        secrets=["REVIEW_TOKEN"],
+        steps=[
+            WorkflowStep(
+                id="a", action="ok", rollback_action="undo", rollback_parameters={"token": "{secrets.REVIEW_TOKEN}"}
+            ),
+            WorkflowStep(id="b", action="fail", dependencies=["a"]),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.FAILED
     events = []
@@ -189,9 +225,13 @@ def test_dry_run_events_do_not_leak_a_secret_that_repr_escapes(monkeypatch):
     monkeypatch.setenv("REVIEW_PASSWORD", secret)
     engine = WorkflowEngine(plugins=hermetic_plugins())
     engine.register_custom_action("login", lambda p, ctx: "ok")
-    workflow = Workflow(id="w", secrets=["REVIEW_PASSWORD"], steps=[
-        WorkflowStep(id="a", action="login", parameters={"password": "{secrets.REVIEW_PASSWORD}"}),
-    ])
+    workflow = Workflow(
+        id="w",
+        secrets=["REVIEW_PASSWORD"],
+        steps=[
+            WorkflowStep(id="a", action="login", parameters={"password": "{secrets.REVIEW_PASSWORD}"}),
+        ],
+    )
     events = []
     engine.run(workflow, "dry_run", listeners=(events.append,))
     reasons = [e.data["reason"] for e in events if e.kind == "step.skipped"]

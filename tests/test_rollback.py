@@ -14,8 +14,8 @@ import pytest
 
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
 from wfe_core.model.errors import ActionError
-from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.capabilities import Action, RollbackHandler
+from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
 
@@ -59,8 +59,14 @@ class Tracker:
 
     @hookimpl
     def wfe_actions(self):
-        return [Action("track.work", self.work, side_effects=True,
-                       rollback=RollbackHandler("track.work", self.compensate, self.prepare))]
+        return [
+            Action(
+                "track.work",
+                self.work,
+                side_effects=True,
+                rollback=RollbackHandler("track.work", self.compensate, self.prepare),
+            )
+        ]
 
 
 def fail(params: dict, context) -> None:
@@ -71,15 +77,24 @@ def diamond(action: str, slow: str, *, undo: str | None = None) -> Workflow:
     """a -> b, a -> c, (b, c) -> d; d fails and is critical. ``slow`` (b or c) completes last."""
 
     def step(sid: str, deps: tuple[str, ...] = ()) -> WorkflowStep:
-        extra = {"rollback_action": undo, "rollback_parameters": {"step": sid, "output": f"{{steps.{sid}.output}}"}} \
-            if undo else {}
-        return WorkflowStep(id=sid, action=action, dependencies=deps,
-                            parameters={"seconds": SLOW if sid == slow else 0.0}, **extra)
+        extra = (
+            {"rollback_action": undo, "rollback_parameters": {"step": sid, "output": f"{{steps.{sid}.output}}"}}
+            if undo
+            else {}
+        )
+        return WorkflowStep(
+            id=sid, action=action, dependencies=deps, parameters={"seconds": SLOW if sid == slow else 0.0}, **extra
+        )
 
-    return Workflow(id="diamond", steps=[
-        step("a"), step("b", ("a",)), step("c", ("a",)),
-        WorkflowStep(id="d", action="fail", dependencies=("b", "c"), critical=True),
-    ])
+    return Workflow(
+        id="diamond",
+        steps=[
+            step("a"),
+            step("b", ("a",)),
+            step("c", ("a",)),
+            WorkflowStep(id="d", action="fail", dependencies=("b", "c"), critical=True),
+        ],
+    )
 
 
 DEPENDS = {"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}}
@@ -119,20 +134,26 @@ def test_diamond_is_compensated_in_reverse_completion_order_by_rollback_actions(
     assert_reverse_completion_order([sid for sid, _ in undone], done)
     assert stats.rollback == "complete"
     assert {sid: r.status for sid, r in stats.steps.items()} == {
-        "a": StepStatus.ROLLED_BACK, "b": StepStatus.ROLLED_BACK, "c": StepStatus.ROLLED_BACK,
-        "d": StepStatus.FAILED}
+        "a": StepStatus.ROLLED_BACK,
+        "b": StepStatus.ROLLED_BACK,
+        "c": StepStatus.ROLLED_BACK,
+        "d": StepStatus.FAILED,
+    }
     stored = RunStore().run(stats.run_id)
     assert stored["status"] == "failed" and stored["rollback"] == "complete"
     assert {s["step_id"]: s["status"] for s in stored["steps"]} == {
-        "a": "rolled_back", "b": "rolled_back", "c": "rolled_back", "d": "failed"}
+        "a": "rolled_back",
+        "b": "rolled_back",
+        "c": "rolled_back",
+        "d": "failed",
+    }
 
 
 @pytest.mark.parametrize("slow", ["b", "c"])
 def test_diamond_is_compensated_in_reverse_completion_order_by_handlers(tmp_path, slow):
     tracker = Tracker()
     events = []
-    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path,
-                            default_strategy="parallel")
+    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path, default_strategy="parallel")
     engine.register_custom_action("fail", fail)
     stats = engine.run(diamond("track.work", slow), listeners=(events.append,))
 
@@ -151,8 +172,7 @@ def test_diamond_is_compensated_in_reverse_completion_order_by_handlers(tmp_path
 def test_a_failing_compensation_is_recorded_and_the_others_still_run(tmp_path):
     tracker = Tracker(broken=("b",))
     events = []
-    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path,
-                            default_strategy="parallel")
+    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path, default_strategy="parallel")
     engine.register_custom_action("fail", fail)
     stats = engine.run(diamond("track.work", "b"), listeners=(events.append,))
 
@@ -166,7 +186,10 @@ def test_a_failing_compensation_is_recorded_and_the_others_still_run(tmp_path):
     assert b.error == "rollback failed: cannot undo b: the remote end said no"
     assert stats.steps["c"].status is StepStatus.ROLLED_BACK and stats.steps["a"].status is StepStatus.ROLLED_BACK
     assert [(e.kind, e.step_id) for e in events if e.kind.startswith("step.roll")] == [
-        ("step.rollback_failed", "b"), ("step.rolled_back", "c"), ("step.rolled_back", "a")]
+        ("step.rollback_failed", "b"),
+        ("step.rolled_back", "c"),
+        ("step.rolled_back", "a"),
+    ]
     failed_event = next(e for e in events if e.kind == "step.rollback_failed")
     assert failed_event.data["error"] == b.error
 
@@ -183,8 +206,9 @@ def test_a_failing_compensation_is_recorded_and_the_others_still_run(tmp_path):
 
 def test_enable_rollback_false_compensates_nothing(tmp_path):
     tracker = Tracker()
-    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path,
-                            default_strategy="parallel", enable_rollback=False)
+    engine = WorkflowEngine(
+        plugins=hermetic_plugins(tracker=tracker), workdir=tmp_path, default_strategy="parallel", enable_rollback=False
+    )
     engine.register_custom_action("fail", fail)
     stats = engine.run(diamond("track.work", "c"))
 
@@ -192,11 +216,19 @@ def test_enable_rollback_false_compensates_nothing(tmp_path):
     assert tracker.undone == []
     assert stats.rollback is None
     assert {sid: r.status.value for sid, r in stats.steps.items()} == {
-        "a": "succeeded", "b": "succeeded", "c": "succeeded", "d": "failed"}
+        "a": "succeeded",
+        "b": "succeeded",
+        "c": "succeeded",
+        "d": "failed",
+    }
     stored = RunStore().run(stats.run_id)
     assert stored["rollback"] is None
     assert {s["step_id"]: s["status"] for s in stored["steps"]} == {
-        "a": "succeeded", "b": "succeeded", "c": "succeeded", "d": "failed"}
+        "a": "succeeded",
+        "b": "succeeded",
+        "c": "succeeded",
+        "d": "failed",
+    }
 
 
 def test_a_run_without_rollback_can_be_rolled_back_later_from_the_store(tmp_path):
@@ -204,8 +236,9 @@ def test_a_run_without_rollback_can_be_rolled_back_later_from_the_store(tmp_path
     # process, in effect) compensates the stored run, in reverse completion order, with
     # the memos prepare captured while the run ran.
     first = Tracker()
-    engine = WorkflowEngine(plugins=hermetic_plugins(tracker=first), workdir=tmp_path,
-                            default_strategy="parallel", enable_rollback=False)
+    engine = WorkflowEngine(
+        plugins=hermetic_plugins(tracker=first), workdir=tmp_path, default_strategy="parallel", enable_rollback=False
+    )
     engine.register_custom_action("fail", fail)
     stats = engine.run(diamond("track.work", "b"))
     assert stats.status is RunStatus.FAILED and first.undone == []
@@ -220,7 +253,11 @@ def test_a_run_without_rollback_can_be_rolled_back_later_from_the_store(tmp_path
     stored = RunStore().run(stats.run_id)
     assert stored["rollback"] == "complete"
     assert {s["step_id"]: s["status"] for s in stored["steps"]} == {
-        "a": "rolled_back", "b": "rolled_back", "c": "rolled_back", "d": "failed"}
+        "a": "rolled_back",
+        "b": "rolled_back",
+        "c": "rolled_back",
+        "d": "failed",
+    }
     # Rolled-back steps are not succeeded any more: a second rollback has nothing to do.
     assert fresh.rollback(stats.run_id) == {}
     assert later.undone == ["b", "c", "a"]
@@ -233,13 +270,27 @@ def test_compensation_waits_for_steps_still_running_when_the_failure_happened(tm
     engine.register_custom_action("work", lambda p, ctx: ctx.sleep(p["seconds"]) and ctx.step.id)
     engine.register_custom_action("undo", lambda p, ctx: undone.append(p["step"]))
     engine.register_custom_action("fail", fail)
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="work", parameters={"seconds": 0.0}, rollback_action="undo",
-                     rollback_parameters={"step": "a"}),
-        WorkflowStep(id="b", action="work", parameters={"seconds": SLOW}, dependencies=["a"],
-                     rollback_action="undo", rollback_parameters={"step": "b"}),
-        WorkflowStep(id="d", action="fail", dependencies=["a"]),
-    ])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(
+                id="a",
+                action="work",
+                parameters={"seconds": 0.0},
+                rollback_action="undo",
+                rollback_parameters={"step": "a"},
+            ),
+            WorkflowStep(
+                id="b",
+                action="work",
+                parameters={"seconds": SLOW},
+                dependencies=["a"],
+                rollback_action="undo",
+                rollback_parameters={"step": "b"},
+            ),
+            WorkflowStep(id="d", action="fail", dependencies=["a"]),
+        ],
+    )
     started = time.monotonic()
     stats = engine.run(workflow)
     assert time.monotonic() - started >= SLOW

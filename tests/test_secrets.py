@@ -39,8 +39,11 @@ def test_a_dry_run_needs_no_secret(monkeypatch):
     monkeypatch.delenv("DEPLOY_TOKEN", raising=False)
     engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=None)
     engine.register_custom_action("deploy", lambda p, c: None)
-    workflow = Workflow(id="w", secrets=["DEPLOY_TOKEN"], steps=[
-        WorkflowStep(id="d", action="deploy", parameters={"token": "{secrets.DEPLOY_TOKEN}"})])
+    workflow = Workflow(
+        id="w",
+        secrets=["DEPLOY_TOKEN"],
+        steps=[WorkflowStep(id="d", action="deploy", parameters={"token": "{secrets.DEPLOY_TOKEN}"})],
+    )
     stats = engine.run(workflow, execution_mode="dry_run")
     assert stats.succeeded
     assert stats.steps["d"].reason == "dry run: would run deploy with {'token': '<secrets.DEPLOY_TOKEN>'}"

@@ -16,7 +16,7 @@ from wfe_core.testing import cli_channels, secret_traces
 
 # Long (an error message cuts it), with a quote and a backslash (repr escapes them), a
 # double quote (JSON escapes it), a space, a slash and a non-ASCII letter (percent-encoded).
-SECRET = "Zq7-tok'en\\with \"quotes\" and/slash-é-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+SECRET = 'Zq7-tok\'en\\with "quotes" and/slash-é-9f8e7d6c5b4a39281706f5e4d3c2b1a0'
 
 
 def _leaks(channels: dict[str, bytes]) -> dict[str, list[str]]:
@@ -31,26 +31,32 @@ def _write(tmp_path, text: str):
 
 def test_a_secret_cut_short_and_escaped_in_a_parameter_error_does_not_leak(tmp_path):
     # `wait` refuses a string; the message quotes 37 characters of it, repr-escaped.
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 id: cut
 secrets: [TOKEN]
 steps:
   - id: nap
     action: wait
     parameters: {seconds: "{secrets.TOKEN}"}
-""")
+""",
+    )
     channels = cli_channels("run", str(path), env={"TOKEN": SECRET}, cwd=tmp_path, store=tmp_path / "s.sqlite")
     assert b"expected a number, got string '***...'" in channels["console stdout"] + channels["console stderr"]
     assert _leaks(channels) == {}
 
 
-@pytest.mark.parametrize("text", [
-    f"expected a number, got string {SECRET[:37] + '...'!r}",  # cut, then repr-escaped
-    f"body: {SECRET[:20]}...",                                 # an excerpt cut inside it
-    f"stderr:\n{SECRET[-9:]}\nmore",                           # a tail starting inside it
-    f"stdout ends {SECRET[:5]}",                               # a head ending inside it
-    f"partial {SECRET[3:]} in the middle",                     # long pieces anywhere
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"expected a number, got string {SECRET[:37] + '...'!r}",  # cut, then repr-escaped
+        f"body: {SECRET[:20]}...",  # an excerpt cut inside it
+        f"stderr:\n{SECRET[-9:]}\nmore",  # a tail starting inside it
+        f"stdout ends {SECRET[:5]}",  # a head ending inside it
+        f"partial {SECRET[3:]} in the middle",  # long pieces anywhere
+    ],
+)
 def test_cut_pieces_are_masked_and_stay_masked_in_the_store(text):
     redact = Redactor({"TOKEN": SECRET})
     assert secret_traces(redact(text), SECRET, piece=5) == []

@@ -25,8 +25,14 @@ def wfe_env(tmp_path) -> dict[str, str]:
 
 
 def wfe(tmp_path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=wfe_env(tmp_path),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args],
+        cwd=tmp_path,
+        env=wfe_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_for(condition, what: str, timeout: float = 20.0):
@@ -72,8 +78,9 @@ def test_a_store_from_a_newer_wfe_is_refused_clearly(tmp_path):
 
     with pytest.raises(StoreError) as info:
         RunStore(path)
-    assert str(info.value) == (f"{path} has schema version {SCHEMA_VERSION + 1}; this wfe knows up to "
-                               f"{SCHEMA_VERSION} (upgrade wfe)")
+    assert str(info.value) == (
+        f"{path} has schema version {SCHEMA_VERSION + 1}; this wfe knows up to {SCHEMA_VERSION} (upgrade wfe)"
+    )
     with pytest.raises(StoreError, match="upgrade wfe"):
         WorkflowEngine(plugins=hermetic_plugins()).runs()
 
@@ -89,8 +96,9 @@ def test_a_store_from_a_newer_wfe_is_refused_clearly(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize("content", [b"", b"not a database\n" * 200, bytes(range(256)) * 8],
-                         ids=["empty-is-fine", "text", "binary"])
+@pytest.mark.parametrize(
+    "content", [b"", b"not a database\n" * 200, bytes(range(256)) * 8], ids=["empty-is-fine", "text", "binary"]
+)
 def test_a_file_that_is_not_a_store(tmp_path, content):
     path = tmp_path / "runs.sqlite"
     path.write_bytes(content)
@@ -106,8 +114,10 @@ def test_a_file_that_is_not_a_store(tmp_path, content):
     for args in (["run", "wf.yaml"], ["runs"], ["runs", "show", "abc"], ["resume", "abc"], ["rollback", "abc"]):
         result = wfe(tmp_path, *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
-        assert result.stderr.endswith(f"error: {path} is not a usable wfe run store: file is not a database\n"), \
-            (args, result.stderr)
+        assert result.stderr.endswith(f"error: {path} is not a usable wfe run store: file is not a database\n"), (
+            args,
+            result.stderr,
+        )
         assert "Traceback" not in result.stderr
     assert path.read_bytes() == content  # and the file was left exactly as it was
 
@@ -130,9 +140,17 @@ def test_two_concurrent_runs_share_one_store_and_a_reader_is_never_blocked(tmp_p
     # s1 waits 3 s so the two runs overlap even when starting Python is slow on a busy machine.
     for name in ("left", "right"):
         (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(CONCURRENT.format(name=name)))
-    procs = [subprocess.Popen([sys.executable, "-m", "wfe_core", "run", f"{name}.yaml"], cwd=tmp_path,
-                              env=wfe_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("left", "right")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wfe_core", "run", f"{name}.yaml"],
+            cwd=tmp_path,
+            env=wfe_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("left", "right")
+    ]
     try:
         store = tmp_path / "runs.sqlite"
 
@@ -222,13 +240,19 @@ def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
     db = sqlite3.connect(path)
     db.executescript(_MIGRATIONS[1])
     db.execute("INSERT INTO runs (run_id, workflow_id, status, started_at) VALUES ('r1', 'wf', 'failed', 1.0)")
-    db.execute("INSERT INTO steps (run_id, step_id, status, attempts, output, seq, fingerprint)"
-               " VALUES ('r1', 'a', 'succeeded', 1, '\"out\"', 1, 'fa')")
+    db.execute(
+        "INSERT INTO steps (run_id, step_id, status, attempts, output, seq, fingerprint)"
+        " VALUES ('r1', 'a', 'succeeded', 1, '\"out\"', 1, 'fa')"
+    )
     db.execute("INSERT INTO steps (run_id, step_id, status, attempts, error) VALUES ('r1', 'b', 'failed', 2, 'boom')")
-    db.executemany("INSERT INTO attempts (run_id, step_id, number, status, started_at, finished_at, error)"
-                   " VALUES (?,?,?,?,?,?,?)", [("r1", "a", 1, "succeeded", 1.0, 2.0, None),
-                                               ("r1", "b", 2, "failed", 4.0, 5.0, "boom"),
-                                               ("r1", "b", 1, "failed", 2.0, 3.0, "first")])
+    db.executemany(
+        "INSERT INTO attempts (run_id, step_id, number, status, started_at, finished_at, error) VALUES (?,?,?,?,?,?,?)",
+        [
+            ("r1", "a", 1, "succeeded", 1.0, 2.0, None),
+            ("r1", "b", 2, "failed", 4.0, 5.0, "boom"),
+            ("r1", "b", 1, "failed", 2.0, 3.0, "first"),
+        ],
+    )
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
@@ -254,10 +278,15 @@ def test_no_step_is_reported_done_before_the_store_has_it(tmp_path):
     engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path, max_concurrent_steps=3)
     engine.register_custom_action("noop", lambda p, c: None, side_effects=False)
     engine.register_custom_action("boom", lambda p, c: 1 / 0, side_effects=False)
-    workflow = Workflow(id="w", steps=[WorkflowStep(id="a", action="noop"),
-                                       WorkflowStep(id="b", action="noop", dependencies=["a"]),
-                                       WorkflowStep(id="c", action="boom", critical=False),
-                                       WorkflowStep(id="d", action="noop", dependencies=["c"])])
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="noop"),
+            WorkflowStep(id="b", action="noop", dependencies=["a"]),
+            WorkflowStep(id="c", action="boom", critical=False),
+            WorkflowStep(id="d", action="noop", dependencies=["c"]),
+        ],
+    )
     seen = []
 
     def check(event):
@@ -270,5 +299,9 @@ def test_no_step_is_reported_done_before_the_store_has_it(tmp_path):
             seen.append((event.step_id, event.kind.split(".")[1], stored[event.step_id]))
 
     engine.run(workflow, listeners=(check,))
-    assert sorted(seen) == [("a", "succeeded", "succeeded"), ("b", "succeeded", "succeeded"),
-                            ("c", "failed", "failed"), ("d", "skipped", "skipped")]
+    assert sorted(seen) == [
+        ("a", "succeeded", "succeeded"),
+        ("b", "succeeded", "succeeded"),
+        ("c", "failed", "failed"),
+        ("d", "skipped", "skipped"),
+    ]

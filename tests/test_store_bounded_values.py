@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -34,8 +33,7 @@ steps:
 
 def wfe(*args, limit="20000", **kwargs):
     env = {**os.environ, "WFE_STORE_VALUE_LIMIT": limit}
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True, env=env,
-                          **kwargs)
+    return subprocess.run([sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True, env=env, **kwargs)
 
 
 @pytest.fixture
@@ -86,11 +84,17 @@ def test_no_limit_keeps_the_whole_value(tmp_path, flow):
 
 
 def _peak_rss_mb(args):
-    code = ("import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "wfe_core", *args],
-                         capture_output=True, text=True, check=True).stdout
+    code = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, sys.executable, "-m", "wfe_core", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(out) / 1024
 
 

@@ -37,8 +37,12 @@ def test_wfe_run_waits_for_a_store_another_process_is_creating(tmp_path):
     other.execute("CREATE TABLE other_tool (x)")
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO other_tool VALUES (1)")
-    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "run", "--store", str(store), str(flow)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", "--store", str(store), str(flow)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     other.execute("COMMIT")
     other.close()
@@ -55,8 +59,10 @@ def test_many_processes_creating_one_fresh_store_all_succeed(tmp_path):
     for round_ in range(3):
         path = tmp_path / f"store-{round_}.sqlite"
         at = time.time() + 2.0  # every child has imported wfe_core by then
-        children = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(path), str(at)],
-                                     stdout=subprocess.PIPE, text=True) for _ in range(12)]
+        children = [
+            subprocess.Popen([sys.executable, "-c", OPEN_AT, str(path), str(at)], stdout=subprocess.PIPE, text=True)
+            for _ in range(12)
+        ]
         for child in children:
             out = child.communicate(timeout=120)[0]
             if child.returncode:
@@ -68,8 +74,15 @@ def test_concurrent_wfe_runs_on_a_fresh_store_are_all_recorded(tmp_path):
     store = tmp_path / "runs.sqlite"
     flow = tmp_path / "flow.yaml"
     flow.write_text(WORKFLOW)
-    procs = [subprocess.Popen([sys.executable, "-m", "wfe_core", "run", "--store", str(store), str(flow)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wfe_core", "run", "--store", str(store), str(flow)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     errors = []
     for proc in procs:
         _, err = proc.communicate(timeout=120)

@@ -16,7 +16,7 @@ SECRET = "s3cr3t-undo-token"
 # A third-party plugin, installed as a real distribution (module + dist-info on the path).
 # Its wfe_event hook logs each event with the step's status as *another* connection to
 # the store sees it at that moment: what a crash right then would leave behind.
-PLUGIN = '''
+PLUGIN = """
 import json, os, sqlite3
 from wfe_core.plugin import hookimpl
 
@@ -31,7 +31,7 @@ def wfe_event(event):
         seen = row and row[0]
     with open(os.environ["EVENT_LOG"], "a") as log:
         log.write(json.dumps([event.kind, event.step_id, dict(event.data), seen]) + "\\n")
-'''
+"""
 
 WORKFLOW = """\
 id: undo-me
@@ -64,8 +64,9 @@ def _install_plugin(root) -> None:
 
 
 def _wfe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _events(path) -> list[list]:
@@ -78,9 +79,13 @@ def test_wfe_rollback_delivers_masked_events_to_the_event_hook_after_each_commit
     _install_plugin(site)
     flow = tmp_path / "undo.yaml"
     flow.write_text(WORKFLOW)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "WFE_STORE": str(tmp_path / "runs.sqlite"), "UNDO_TOKEN": SECRET,
-           "EVENT_LOG": str(tmp_path / "run-events.jsonl")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "WFE_STORE": str(tmp_path / "runs.sqlite"),
+        "UNDO_TOKEN": SECRET,
+        "EVENT_LOG": str(tmp_path / "run-events.jsonl"),
+    }
 
     ran = _wfe("run", "--no-rollback", str(flow), env=env)
     assert ran.returncode == 1, ran.stdout + ran.stderr
@@ -113,17 +118,28 @@ def test_engine_rollback_of_a_stored_run_reaches_event_hooks_and_listeners_alike
     def undo(params, context):
         raise ActionError(f"undo refused {params['token']}")
 
-    engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"hook": Hook()}), enable_rollback=False,
-                            store=tmp_path / "runs.sqlite")
+    engine = WorkflowEngine(
+        plugins=load_plugins(autoload=False, extra={"hook": Hook()}),
+        enable_rollback=False,
+        store=tmp_path / "runs.sqlite",
+    )
     engine.register_custom_action("ok", lambda p, ctx: "done")
     engine.register_custom_action("undo", undo)
     monkeypatch.setenv("UNDO_TOKEN", SECRET)
-    stats = engine.run(Workflow(id="w", secrets=["UNDO_TOKEN"], steps=[
-        WorkflowStep(id="a", action="ok", rollback_action="undo",
-                     rollback_parameters={"token": "{secrets.UNDO_TOKEN}"}),
-        WorkflowStep(id="b", action="validate.condition", parameters={"value": 1, "equals": 2},
-                     dependencies=["a"]),
-    ]))
+    stats = engine.run(
+        Workflow(
+            id="w",
+            secrets=["UNDO_TOKEN"],
+            steps=[
+                WorkflowStep(
+                    id="a", action="ok", rollback_action="undo", rollback_parameters={"token": "{secrets.UNDO_TOKEN}"}
+                ),
+                WorkflowStep(
+                    id="b", action="validate.condition", parameters={"value": 1, "equals": 2}, dependencies=["a"]
+                ),
+            ],
+        )
+    )
     assert hooked and stats.status.value == "failed"
     hooked.clear()
     engine.rollback(stats.run_id, listeners=(lambda e: listened.append((e.kind, e.step_id, dict(e.data))),))

@@ -62,9 +62,9 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 
 def wait_steps(n: int, seconds: float) -> Workflow:
-    return Workflow(id="waits", steps=[
-        WorkflowStep(id=f"w{i}", action="wait", parameters={"seconds": seconds}) for i in range(n)
-    ])
+    return Workflow(
+        id="waits", steps=[WorkflowStep(id=f"w{i}", action="wait", parameters={"seconds": seconds}) for i in range(n)]
+    )
 
 
 # --- parallel really overlaps, sequential never does -----------------------------------
@@ -148,8 +148,10 @@ def test_adaptive_workers_are_min_of_limit_and_parallel_bound(plugins, max_steps
 
 def test_adaptive_never_has_fewer_workers_than_steps_that_can_run_together(plugins):
     # Four steps (n0, n2, n5, n6) can run at once, though no depth level holds four.
-    workflow = Workflow(id="skew", steps=[rec("n0"), rec("n1"), rec("n3"), rec("n2", "n1"), rec("n6", "n1"),
-                                          rec("n5", "n3"), rec("n4", "n2")])
+    workflow = Workflow(
+        id="skew",
+        steps=[rec("n0"), rec("n1"), rec("n3"), rec("n2", "n1"), rec("n6", "n1"), rec("n5", "n3"), rec("n4", "n2")],
+    )
     engine = WorkflowEngine(max_concurrent_steps=10, plugins=plugins)
     Recorder().register(engine)
     stats = engine.run(workflow, strategy="adaptive")
@@ -159,8 +161,10 @@ def test_adaptive_never_has_fewer_workers_than_steps_that_can_run_together(plugi
 
 def test_adaptive_runs_a_chain_on_one_worker(engine):
     recorder = Recorder().register(engine)
-    chain = Workflow(id="chain", steps=[rec("a", sleep=0.01), rec("b", "a", sleep=0.01), rec("c", "b", sleep=0.01),
-                                        rec("d", "c", sleep=0.01)])
+    chain = Workflow(
+        id="chain",
+        steps=[rec("a", sleep=0.01), rec("b", "a", sleep=0.01), rec("c", "b", sleep=0.01), rec("d", "c", sleep=0.01)],
+    )
     stats = engine.run(chain, strategy="adaptive")
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.workers == 1
@@ -191,11 +195,17 @@ def test_default_strategy_is_adaptive(engine):
 
 def test_hybrid_runs_a_group_together_and_units_one_after_another(engine):
     recorder = Recorder().register(engine)
-    workflow = Workflow(id="hy", steps=[
-        rec("g1", sleep=0.15, group="G"), rec("g2", sleep=0.15, group="G"), rec("g3", sleep=0.15, group="G"),
-        rec("solo", sleep=0.05),
-        rec("h1", "solo", sleep=0.1, group="H"), rec("h2", "solo", sleep=0.1, group="H"),
-    ])
+    workflow = Workflow(
+        id="hy",
+        steps=[
+            rec("g1", sleep=0.15, group="G"),
+            rec("g2", sleep=0.15, group="G"),
+            rec("g3", sleep=0.15, group="G"),
+            rec("solo", sleep=0.05),
+            rec("h1", "solo", sleep=0.1, group="H"),
+            rec("h2", "solo", sleep=0.1, group="H"),
+        ],
+    )
     stats = engine.run(workflow, strategy="hybrid")
     assert stats.status is RunStatus.SUCCEEDED
     spans = recorder.intervals
@@ -222,10 +232,13 @@ def test_hybrid_retries_a_step_of_a_parallel_group(engine):
         return "ok"
 
     engine.register_custom_action("flaky", flaky, side_effects=False)
-    workflow = Workflow(id="hyr", steps=[
-        WorkflowStep(id="a", action="flaky", parallel_group="G", max_retries=2, retry_delay=0.01),
-        WorkflowStep(id="b", action="wait", parameters={"seconds": 0.01}, parallel_group="G"),
-    ])
+    workflow = Workflow(
+        id="hyr",
+        steps=[
+            WorkflowStep(id="a", action="flaky", parallel_group="G", max_retries=2, retry_delay=0.01),
+            WorkflowStep(id="b", action="wait", parameters={"seconds": 0.01}, parallel_group="G"),
+        ],
+    )
     stats = engine.run(workflow, strategy="hybrid")
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.steps["a"].status is StepStatus.SUCCEEDED
@@ -239,15 +252,27 @@ def test_hybrid_with_fewer_workers_than_ready_group_members_starts_them_all(plug
     # started again and the run "succeeded" with x "not started: run ended".
     engine = WorkflowEngine(max_concurrent_steps=1, plugins=plugins)
     recorder = Recorder().register(engine)
-    workflow = Workflow(id="hyw", steps=[
-        WorkflowStep(id="x", action="rec", parameters={"fail_first": True}, parallel_group="G",
-                     max_retries=1, retry_delay=0.02),
-        rec("y", sleep=0.2, group="G"),
-        rec("z", group="G"),
-    ])
+    workflow = Workflow(
+        id="hyw",
+        steps=[
+            WorkflowStep(
+                id="x",
+                action="rec",
+                parameters={"fail_first": True},
+                parallel_group="G",
+                max_retries=1,
+                retry_delay=0.02,
+            ),
+            rec("y", sleep=0.2, group="G"),
+            rec("z", group="G"),
+        ],
+    )
     stats = engine.run(workflow, strategy="hybrid")
-    assert {sid: r.status.value for sid, r in stats.steps.items()} == {"x": "succeeded", "y": "succeeded",
-                                                                       "z": "succeeded"}
+    assert {sid: r.status.value for sid, r in stats.steps.items()} == {
+        "x": "succeeded",
+        "y": "succeeded",
+        "z": "succeeded",
+    }
     assert [sid for sid, _, _ in sorted(recorder.attempts, key=lambda a: a[1])] == ["x", "y", "x", "z"]
 
 
@@ -262,11 +287,14 @@ def test_every_strategy_retries(engine, strategy):
         return context.attempt
 
     engine.register_custom_action("flaky", flaky, side_effects=False)
-    workflow = Workflow(id="retry", steps=[
-        WorkflowStep(id="f", action="flaky", max_retries=2, retry_delay=0.01, parallel_group="G"),
-        WorkflowStep(id="g", action="wait", parameters={"seconds": 0.0}, parallel_group="G"),
-        WorkflowStep(id="after", action="wait", parameters={"seconds": 0.0}, dependencies=["f"]),
-    ])
+    workflow = Workflow(
+        id="retry",
+        steps=[
+            WorkflowStep(id="f", action="flaky", max_retries=2, retry_delay=0.01, parallel_group="G"),
+            WorkflowStep(id="g", action="wait", parameters={"seconds": 0.0}, parallel_group="G"),
+            WorkflowStep(id="after", action="wait", parameters={"seconds": 0.0}, dependencies=["f"]),
+        ],
+    )
     stats = engine.run(workflow, strategy=strategy)
     assert stats.status is RunStatus.SUCCEEDED, stats.steps
     assert stats.steps["f"].output == 3
@@ -298,11 +326,21 @@ def random_dags(draw):
 def test_dependency_order_holds_on_random_dags(strategy, dag, workers):
     engine = WorkflowEngine(max_concurrent_steps=workers, plugins=load_plugins(autoload=False))
     recorder = Recorder().register(engine)
-    workflow = Workflow(id="dag", steps=[
-        WorkflowStep(id=sid, action="rec", parameters={"sleep": 0.002, "fail_first": flaky}, dependencies=deps,
-                     parallel_group=group, max_retries=1 if flaky else 0, retry_delay=0.001)
-        for sid, deps, group, flaky in dag
-    ])
+    workflow = Workflow(
+        id="dag",
+        steps=[
+            WorkflowStep(
+                id=sid,
+                action="rec",
+                parameters={"sleep": 0.002, "fail_first": flaky},
+                dependencies=deps,
+                parallel_group=group,
+                max_retries=1 if flaky else 0,
+                retry_delay=0.001,
+            )
+            for sid, deps, group, flaky in dag
+        ],
+    )
     stats = engine.run(workflow, strategy=strategy)
 
     assert stats.status is RunStatus.SUCCEEDED, {s: (r.status, r.reason, r.error) for s, r in stats.steps.items()}

@@ -142,25 +142,38 @@ def test_unknown_values_stay_unknown_deeper_down():
 @pytest.fixture
 def echo(engine):
     """``echo`` returns its rendered parameters as its output."""
-    engine.register_custom_action("echo", lambda parameters, context: parameters, side_effects=False,
-                                  sets_variables=False)
+    engine.register_custom_action(
+        "echo", lambda parameters, context: parameters, side_effects=False, sets_variables=False
+    )
     return engine
 
 
 def test_step_outputs_flow_downstream(echo):
-    echo.register_custom_action("produce", lambda p, c: {"json": {"items": [{"id": 7}, {"id": 8}]}, "n": 0.01},
-                                side_effects=False)
-    workflow = Workflow(id="flow", variables={"who": "wfe"}, steps=[
-        WorkflowStep(id="fetch", action="produce"),
-        WorkflowStep(id="use", action="echo", dependencies=["fetch"], parameters={
-            "second": "{steps.fetch.output.json.items.1.id}",
-            "whole": "{steps.fetch.output}",
-            "text": "{who} got {steps.fetch.output.json.items.0.id} ({steps.fetch.status})",
-            "literal": "{{who}} ${HOME} {print $1}",
-        }),
-        # A single placeholder keeps its type, so a typed parameter accepts it.
-        WorkflowStep(id="pause", action="wait", dependencies=["fetch"], parameters={"seconds": "{steps.fetch.output.n}"}),
-    ])
+    echo.register_custom_action(
+        "produce", lambda p, c: {"json": {"items": [{"id": 7}, {"id": 8}]}, "n": 0.01}, side_effects=False
+    )
+    workflow = Workflow(
+        id="flow",
+        variables={"who": "wfe"},
+        steps=[
+            WorkflowStep(id="fetch", action="produce"),
+            WorkflowStep(
+                id="use",
+                action="echo",
+                dependencies=["fetch"],
+                parameters={
+                    "second": "{steps.fetch.output.json.items.1.id}",
+                    "whole": "{steps.fetch.output}",
+                    "text": "{who} got {steps.fetch.output.json.items.0.id} ({steps.fetch.status})",
+                    "literal": "{{who}} ${HOME} {print $1}",
+                },
+            ),
+            # A single placeholder keeps its type, so a typed parameter accepts it.
+            WorkflowStep(
+                id="pause", action="wait", dependencies=["fetch"], parameters={"seconds": "{steps.fetch.output.n}"}
+            ),
+        ],
+    )
     stats = echo.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED, stats.steps
     assert stats.steps["use"].output == {
@@ -174,12 +187,15 @@ def test_step_outputs_flow_downstream(echo):
 
 def test_undefined_name_is_caught_at_validation_before_anything_runs(echo):
     called = []
-    echo.register_custom_action("mark", lambda p, c: called.append(c.step.id), side_effects=False,
-                                sets_variables=False)
-    workflow = Workflow(id="typo", variables={"message": "hi"}, steps=[
-        WorkflowStep(id="first", action="mark"),
-        WorkflowStep(id="show", action="echo", dependencies=["first"], parameters={"text": "say {mesage}"}),
-    ])
+    echo.register_custom_action("mark", lambda p, c: called.append(c.step.id), side_effects=False, sets_variables=False)
+    workflow = Workflow(
+        id="typo",
+        variables={"message": "hi"},
+        steps=[
+            WorkflowStep(id="first", action="mark"),
+            WorkflowStep(id="show", action="echo", dependencies=["first"], parameters={"text": "say {mesage}"}),
+        ],
+    )
     with pytest.raises(InvalidWorkflowError) as info:
         echo.run(workflow)
     assert str(info.value) == (
@@ -193,15 +209,23 @@ def test_undefined_name_is_caught_at_validation_before_anything_runs(echo):
 def test_undefined_name_fails_the_step_at_run_time_when_validation_cannot_know(echo):
     # "login" may set variables (a custom action, sets_variables=True), so validation
     # leaves "{token}" to run time; it does not set "token", so the step fails there.
-    echo.register_custom_action("login", lambda p, c: StepResult(success=True, variables={"session": "s1"}),
-                                side_effects=False, sets_variables=True)
+    echo.register_custom_action(
+        "login",
+        lambda p, c: StepResult(success=True, variables={"session": "s1"}),
+        side_effects=False,
+        sets_variables=True,
+    )
     calls = []
     echo.register_custom_action("use", lambda p, c: calls.append(p), side_effects=False)
-    workflow = Workflow(id="late", variables={"host": "h"}, steps=[
-        WorkflowStep(id="login", action="login"),
-        WorkflowStep(id="call", action="use", dependencies=["login"], parameters={"auth": "Bearer {tokn}"}),
-        WorkflowStep(id="after", action="wait", parameters={"seconds": 0}, dependencies=["call"]),
-    ])
+    workflow = Workflow(
+        id="late",
+        variables={"host": "h"},
+        steps=[
+            WorkflowStep(id="login", action="login"),
+            WorkflowStep(id="call", action="use", dependencies=["login"], parameters={"auth": "Bearer {tokn}"}),
+            WorkflowStep(id="after", action="wait", parameters={"seconds": 0}, dependencies=["call"]),
+        ],
+    )
     assert echo.validate_workflow(workflow).is_valid
     stats = echo.run(workflow)
     assert calls == []  # never called with an empty string in place of the name
@@ -214,21 +238,33 @@ def test_undefined_name_fails_the_step_at_run_time_when_validation_cannot_know(e
 
 
 def test_a_variable_set_at_run_time_by_an_upstream_action_resolves(echo):
-    echo.register_custom_action("login", lambda p, c: StepResult(success=True, variables={"token": "t0k"}),
-                                side_effects=False, sets_variables=True)
-    workflow = Workflow(id="late", steps=[
-        WorkflowStep(id="login", action="login"),
-        WorkflowStep(id="call", action="echo", dependencies=["login"], parameters={"auth": "Bearer {token}"}),
-    ])
+    echo.register_custom_action(
+        "login",
+        lambda p, c: StepResult(success=True, variables={"token": "t0k"}),
+        side_effects=False,
+        sets_variables=True,
+    )
+    workflow = Workflow(
+        id="late",
+        steps=[
+            WorkflowStep(id="login", action="login"),
+            WorkflowStep(id="call", action="echo", dependencies=["login"], parameters={"auth": "Bearer {token}"}),
+        ],
+    )
     stats = echo.run(workflow)
     assert stats.steps["call"].output == {"auth": "Bearer t0k"}
 
 
 def test_a_variable_set_upstream_by_variable_set_resolves_with_its_type(echo):
-    workflow = Workflow(id="set", steps=[
-        WorkflowStep(id="s", action="variable.set", parameters={"name": "cfg", "value": {"port": 8080}}),
-        WorkflowStep(id="e", action="echo", dependencies=["s"], parameters={"port": "{cfg.port}", "url": ":{cfg.port}"}),
-    ])
+    workflow = Workflow(
+        id="set",
+        steps=[
+            WorkflowStep(id="s", action="variable.set", parameters={"name": "cfg", "value": {"port": 8080}}),
+            WorkflowStep(
+                id="e", action="echo", dependencies=["s"], parameters={"port": "{cfg.port}", "url": ":{cfg.port}"}
+            ),
+        ],
+    )
     stats = echo.run(workflow)
     assert stats.steps["e"].output == {"port": 8080, "url": ":8080"}
 
@@ -238,16 +274,21 @@ class QuotingPlugin:
 
     @hookimpl
     def wfe_actions(self):
-        return [Action("demo.shell", lambda p, c: p["command"], None, side_effects=False,
-                       quote={"command": shlex.quote})]
+        return [
+            Action("demo.shell", lambda p, c: p["command"], None, side_effects=False, quote={"command": shlex.quote})
+        ]
 
 
 def test_an_actions_quote_function_is_applied_and_raw_opts_out():
     engine = WorkflowEngine(plugins=load_plugins(autoload=False, extra={"quoting": QuotingPlugin()}))
-    workflow = Workflow(id="q", variables={"arg": "a b; rm -rf /", "flags": "-l -a"}, steps=[
-        WorkflowStep(id="quoted", action="demo.shell", parameters={"command": "ls {arg}"}),
-        WorkflowStep(id="raw", action="demo.shell", parameters={"command": "ls {flags!raw} {arg}"}),
-    ])
+    workflow = Workflow(
+        id="q",
+        variables={"arg": "a b; rm -rf /", "flags": "-l -a"},
+        steps=[
+            WorkflowStep(id="quoted", action="demo.shell", parameters={"command": "ls {arg}"}),
+            WorkflowStep(id="raw", action="demo.shell", parameters={"command": "ls {flags!raw} {arg}"}),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.steps["quoted"].output == "ls 'a b; rm -rf /'"
@@ -256,12 +297,15 @@ def test_an_actions_quote_function_is_applied_and_raw_opts_out():
 
 def test_dry_run_shows_outputs_it_did_not_produce_as_placeholders(echo):
     echo.register_custom_action("effect", lambda p, c: pytest.fail("called in a dry run"))
-    workflow = Workflow(id="dry", steps=[
-        WorkflowStep(id="a", action="effect"),
-        WorkflowStep(id="text", action="echo", dependencies=["a"], parameters={"x": "got {steps.a.output.id}"}),
-        # Regression: a typed side-effect-free action got its raw dict and crashed.
-        WorkflowStep(id="typed", action="wait", dependencies=["a"], parameters={"seconds": "{steps.a.output}"}),
-    ])
+    workflow = Workflow(
+        id="dry",
+        steps=[
+            WorkflowStep(id="a", action="effect"),
+            WorkflowStep(id="text", action="echo", dependencies=["a"], parameters={"x": "got {steps.a.output.id}"}),
+            # Regression: a typed side-effect-free action got its raw dict and crashed.
+            WorkflowStep(id="typed", action="wait", dependencies=["a"], parameters={"seconds": "{steps.a.output}"}),
+        ],
+    )
     stats = echo.run(workflow, execution_mode="dry_run")
     assert stats.status is RunStatus.SUCCEEDED, stats.steps
     assert stats.steps["a"].reason == "dry run: would run effect with {}"

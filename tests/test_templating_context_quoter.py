@@ -20,8 +20,7 @@ class Recorder:
 
 def test_the_quoter_gets_text_and_substitutions_in_order():
     out = render({"command": "a {x} {{b}} {y!raw}"}, {"x": "1", "y": [1, 2]}, {"command": Recorder()})
-    assert out["command"] == ("a ", ("sub", "x", "1", False), " ", "{", "b", "}", " ",
-                              ("sub", "y", "[1, 2]", True))
+    assert out["command"] == ("a ", ("sub", "x", "1", False), " ", "{", "b", "}", " ", ("sub", "y", "[1, 2]", True))
 
 
 def test_a_single_raw_placeholder_keeps_its_value():

@@ -21,14 +21,16 @@ def setvar(sid: str, name: str, value, *deps: str) -> WorkflowStep:
 def ran(engine):
     """Steps of action ``mark`` record that they ran: proof that nothing did."""
     calls: list[str] = []
-    engine.register_custom_action("mark", lambda p, c: calls.append(c.step.id), side_effects=False,
-                                  sets_variables=False)
+    engine.register_custom_action(
+        "mark", lambda p, c: calls.append(c.step.id), side_effects=False, sets_variables=False
+    )
     return calls
 
 
 def invalid(engine, *steps: WorkflowStep, variables=None, run_variables=None, **options) -> str:
-    workflow = Workflow(id="w", variables=variables or {"message": "hi"},
-                        steps=[WorkflowStep(id="first", action="mark"), *steps])
+    workflow = Workflow(
+        id="w", variables=variables or {"message": "hi"}, steps=[WorkflowStep(id="first", action="mark"), *steps]
+    )
     with pytest.raises(InvalidWorkflowError) as info:
         engine.run(workflow, variables=run_variables, **options)
     assert info.value.problems
@@ -45,24 +47,36 @@ def test_unknown_action_with_did_you_mean(engine, ran):
 
 
 def test_unknown_action_without_a_close_match(engine, ran):
-    assert invalid(engine, WorkflowStep(id="a", action="frobnicate")) == "steps[1].action: step 'a': unknown action 'frobnicate'"
+    assert (
+        invalid(engine, WorkflowStep(id="a", action="frobnicate"))
+        == "steps[1].action: step 'a': unknown action 'frobnicate'"
+    )
 
 
-@pytest.mark.parametrize(("action", "dist"), [
-    ("file.write", "wfe-file"), ("shell.execute", "wfe-shell"), ("http.get", "wfe-http"),
-    ("claude_flow.swarm_init", "wfe-claude-flow"),
-])
+@pytest.mark.parametrize(
+    ("action", "dist"),
+    [
+        ("file.write", "wfe-file"),
+        ("shell.execute", "wfe-shell"),
+        ("http.get", "wfe-http"),
+        ("claude_flow.swarm_init", "wfe-claude-flow"),
+    ],
+)
 def test_unknown_first_party_action_names_its_distribution(engine, ran, action, dist):
     message = invalid(engine, WorkflowStep(id="a", action=action))
-    assert message == (f"steps[1].action: step 'a': unknown action '{action}'; it is provided by the "
-                       f"{dist} distribution (pip install {dist})")
+    assert message == (
+        f"steps[1].action: step 'a': unknown action '{action}'; it is provided by the "
+        f"{dist} distribution (pip install {dist})"
+    )
     assert ran == []
 
 
 def test_unknown_rollback_action(engine, ran):
     message = invalid(engine, wait("a", rollback_action="file.delete"))
-    assert message == ("steps[1].rollback_action: step 'a': unknown action 'file.delete'; it is provided by the "
-                       "wfe-file distribution (pip install wfe-file)")
+    assert message == (
+        "steps[1].rollback_action: step 'a': unknown action 'file.delete'; it is provided by the "
+        "wfe-file distribution (pip install wfe-file)"
+    )
 
 
 def test_bad_parameter_types_of_built_in_actions(engine, ran):
@@ -81,8 +95,9 @@ def test_bad_parameter_types_of_built_in_actions(engine, ran):
     assert invalid(engine, WorkflowStep(id="s", action="variable.set", parameters={"name": "x"})) == (
         "steps[1].parameters.value: step 's': is required but missing"
     )
-    assert invalid(engine, WorkflowStep(id="c", action="validate.condition",
-                                        parameters={"value": 1, "equals": 1, "matches": "x"})) == (
+    assert invalid(
+        engine, WorkflowStep(id="c", action="validate.condition", parameters={"value": 1, "equals": 1, "matches": "x"})
+    ) == (
         "steps[1].parameters: step 'c': invalid value: give exactly one of equals, not_equals, one_of, matches, "
         "truthy (got equals, matches)"
     )
@@ -118,7 +133,9 @@ def test_unknown_dependency_with_did_you_mean(engine, ran):
 
 
 def test_every_problem_is_reported_at_once(engine, ran):
-    message = invalid(engine, WorkflowStep(id="a", action="variable.sett"), wait("b", "zz", parameters={"seconds": "x"}))
+    message = invalid(
+        engine, WorkflowStep(id="a", action="variable.sett"), wait("b", "zz", parameters={"seconds": "x"})
+    )
     assert message.splitlines() == [
         "steps[1].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
         "steps[2].parameters.seconds: step 'b': expected a number, got string 'x'",
@@ -138,8 +155,13 @@ def test_undefined_template_name(engine, ran):
 
 
 def test_undefined_name_in_rollback_parameters(engine, ran):
-    step = WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1},
-                        rollback_action="variable.set", rollback_parameters={"name": "x", "value": "{steps.a.output} {nope}"})
+    step = WorkflowStep(
+        id="a",
+        action="variable.set",
+        parameters={"name": "x", "value": 1},
+        rollback_action="variable.set",
+        rollback_parameters={"name": "x", "value": "{steps.a.output} {nope}"},
+    )
     assert invalid(engine, step) == (
         "steps[1].rollback_parameters.value: step 'a': rollback parameter 'value': undefined name 'nope'; "
         "defined variables: message"
@@ -184,19 +206,24 @@ def test_steps_is_a_reserved_variable_name(engine, ran):
 
 
 def test_what_will_be_defined_is_accepted(engine, ran):
-    workflow = Workflow(id="ok", variables={"message": "hi"}, steps=[
-        setvar("a", "x", "{message}"),
-        setvar("b", "y", "{x} {steps.a.output} {steps.a.status} {given}", "a"),
-        setvar("c", "z", "{y}", "b"),  # an indirect ancestor's variable
-    ])
+    workflow = Workflow(
+        id="ok",
+        variables={"message": "hi"},
+        steps=[
+            setvar("a", "x", "{message}"),
+            setvar("b", "y", "{x} {steps.a.output} {steps.a.status} {given}", "a"),
+            setvar("c", "z", "{y}", "b"),  # an indirect ancestor's variable
+        ],
+    )
     stats = engine.run(workflow, variables={"given": "g"})  # run variables count as defined
     assert stats.succeeded
     assert stats.variables["z"] == "hi hi succeeded g"
 
 
 def test_an_action_declaring_sets_variables_defers_the_check_to_run_time(engine):
-    engine.register_custom_action("dyn", lambda p, c: StepResult(success=True, variables={"late": 1}), side_effects=False,
-                                  sets_variables=True)
+    engine.register_custom_action(
+        "dyn", lambda p, c: StepResult(success=True, variables={"late": 1}), side_effects=False, sets_variables=True
+    )
     engine.register_custom_action("static", lambda p, c: None, side_effects=False, sets_variables=False)
     deferred = Workflow(id="d", steps=[WorkflowStep(id="a", action="dyn"), setvar("b", "y", "{late}", "a")])
     assert engine.validate_workflow(deferred).is_valid
@@ -216,8 +243,13 @@ def test_validate_workflow_returns_problems_with_paths(engine):
     workflow = Workflow(id="w", steps=[WorkflowStep(id="a", action="variable.sett")])
     result = engine.validate_workflow(workflow)
     assert not result.is_valid
-    assert result.errors == [Problem("step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
-                                     path="steps[0].action", step_id="a")]
+    assert result.errors == [
+        Problem(
+            "step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)",
+            path="steps[0].action",
+            step_id="a",
+        )
+    ]
 
 
 def test_the_seed_validator_api(plugins):
@@ -227,19 +259,25 @@ def test_the_seed_validator_api(plugins):
 
 def test_the_source_prefixes_messages(engine, ran):
     message = invalid(engine, WorkflowStep(id="a", action="variable.sett"), source="flow.yaml")
-    assert message == "flow.yaml: steps[1].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)"
+    assert (
+        message == "flow.yaml: steps[1].action: step 'a': unknown action 'variable.sett' (did you mean 'variable.set'?)"
+    )
 
 
 def test_suggest_improvements(plugins):
     from wfe_core import WorkflowValidator
 
-    validator = WorkflowValidator(plugins, actions={
-        "deploy": Action("deploy", lambda p, c: None, side_effects=True, description="x")})
-    workflow = Workflow(id="w", steps=[
-        WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}, critical=False),
-        WorkflowStep(id="b", action="deploy", dependencies=["a"], parallel_group="g"),
-        WorkflowStep(id="c", action="wait", parameters={"seconds": 0}, dependencies=["b"], parallel_group="g"),
-    ])
+    validator = WorkflowValidator(
+        plugins, actions={"deploy": Action("deploy", lambda p, c: None, side_effects=True, description="x")}
+    )
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="variable.set", parameters={"name": "x", "value": 1}, critical=False),
+            WorkflowStep(id="b", action="deploy", dependencies=["a"], parallel_group="g"),
+            WorkflowStep(id="c", action="wait", parameters={"seconds": 0}, dependencies=["b"], parallel_group="g"),
+        ],
+    )
     assert validator.suggest_improvements(workflow) == [
         "step 'b' (deploy) changes things outside the run but nothing can undo it: give it a rollback_action "
         "so a later critical failure can compensate it",
@@ -248,5 +286,9 @@ def test_suggest_improvements(plugins):
         "the 3 steps form one chain: check that every dependency is real; independent steps run in parallel",
         "parallel group 'g' has members that depend on each other (c): they cannot run together",
     ]
-    assert validator.suggest_improvements(Workflow(id="quiet", steps=[
-        WorkflowStep(id="a", action="wait", parameters={"seconds": 0})])) == []
+    assert (
+        validator.suggest_improvements(
+            Workflow(id="quiet", steps=[WorkflowStep(id="a", action="wait", parameters={"seconds": 0})])
+        )
+        == []
+    )

@@ -45,8 +45,9 @@ EXPECTED = [
 def test_every_problem_of_a_file_in_one_pass(tmp_path, command):
     path = tmp_path / "multi.yaml"
     path.write_text(FLOW)
-    proc = subprocess.run([sys.executable, "-m", "wfe_core", *command, str(path)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wfe_core", *command, str(path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     # Step 'd' has no usable action and is left out of the second look: 'e' depending
     # on it is not reported as depending on an unknown step.

@@ -56,7 +56,47 @@ _EXPORTS = {
     "load_plugins": "wfe_core.plugin.registry",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Action",
+    "ActionError",
+    "CycleError",
+    "DependencyGraph",
+    "Event",
+    "InvalidWorkflowError",
+    "Plan",
+    "PluginError",
+    "Plugins",
+    "Problem",
+    "ProgressTracker",
+    "ReportLevel",
+    "Reporter",
+    "ResumeError",
+    "RollbackHandler",
+    "RunStats",
+    "RunStatus",
+    "RunStore",
+    "StatusReporter",
+    "StepCancelled",
+    "StepContext",
+    "StepRecord",
+    "StepResult",
+    "StepStatus",
+    "StoreError",
+    "Strategy",
+    "TemplateError",
+    "ValidationContext",
+    "ValidationResult",
+    "Validator",
+    "WfeError",
+    "Workflow",
+    "WorkflowEngine",
+    "WorkflowLoader",
+    "WorkflowStep",
+    "WorkflowValidator",
+    "hookimpl",
+    "load_plugins",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -76,7 +116,6 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
     from wfe_core.engine import WorkflowEngine
     from wfe_core.load.loader import WorkflowLoader
     from wfe_core.model.context import StepCancelled, StepContext
-    from wfe_core.monitoring import ReportLevel, StatusReporter
     from wfe_core.model.errors import (
         ActionError,
         CycleError,
@@ -96,6 +135,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
         Workflow,
         WorkflowStep,
     )
+    from wfe_core.monitoring import ReportLevel, StatusReporter
     from wfe_core.plan.graph import DependencyGraph
     from wfe_core.plan.plan import Plan
     from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator

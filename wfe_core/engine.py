@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from wfe_core.model.errors import InvalidWorkflowError, WfeError
-from wfe_core.store.journal import Journal, NullJournal
+from wfe_core.model.secrets import Redactor, read_secrets
 from wfe_core.model.workflow import RunStats, Workflow
 from wfe_core.plan.plan import Plan
-from wfe_core.plugin.registry import Plugins, load_plugins
-from wfe_core.run.progress import ProgressTracker
 from wfe_core.plugin.capabilities import Action, Event
-from wfe_core.store.durable import ResumeError, StoredRuns
+from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
-from wfe_core.model.secrets import Redactor, read_secrets
+from wfe_core.run.progress import ProgressTracker
+from wfe_core.store.durable import ResumeError, StoredRuns
+from wfe_core.store.journal import Journal, NullJournal
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
@@ -66,7 +66,9 @@ class WorkflowEngine:
         self.plugins = plugins if plugins is not None else load_plugins()
         self._check_strategy(default_strategy)
         if enable_claude_flow and not any(n.startswith("claude_flow.") for n in self.plugins.actions):
-            raise WfeError("enable_claude_flow=True needs the wfe-claude-flow distribution (pip install wfe-claude-flow)")
+            raise WfeError(
+                "enable_claude_flow=True needs the wfe-claude-flow distribution (pip install wfe-claude-flow)"
+            )
         self.max_concurrent_steps = max_concurrent_steps
         self.default_strategy = default_strategy
         self.enable_rollback = enable_rollback
@@ -76,7 +78,8 @@ class WorkflowEngine:
         self.propagate_skips = propagate_skips
         self.rollback_on_cancel = rollback_on_cancel
         self.store_path: Path | None = (
-            None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store))
+            None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store)
+        )
         self.progress_tracker = ProgressTracker()
         self._custom: dict[str, Action] = {}
         self._active: dict[str, RunLoop] = {}
@@ -104,7 +107,8 @@ class WorkflowEngine:
         It returns a :class:`StepResult` or a plain value (taken as the output). Custom
         actions are assumed to have side effects (dry-run does not call them) unless
         ``side_effects=False``. One that returns ``StepResult(variables=...)`` must say
-        ``sets_variables=True`` (validation then leaves names it may define to run time). Naming an action a plugin provides is an error unless
+        ``sets_variables=True`` (validation then leaves names it may define to run time).
+        Naming an action a plugin provides is an error unless
         ``replace=True``.
         """
         if not isinstance(name, str) or not name:
@@ -112,16 +116,22 @@ class WorkflowEngine:
         if name in self.plugins.actions and not replace:
             owner = self.plugins.provided["actions"][name].plugin.label
             raise WfeError(f"action '{name}' is already provided by plugin {owner}; pass replace=True to override it")
-        self._custom[name] = Action(name, function, parameters, side_effects=side_effects,
-                                    sets_variables=sets_variables, description="custom action")
+        self._custom[name] = Action(
+            name,
+            function,
+            parameters,
+            side_effects=side_effects,
+            sets_variables=sets_variables,
+            description="custom action",
+        )
 
     # -- validation ------------------------------------------------------------------------
-    def validate_workflow(self, workflow: Workflow, strict: bool | None = None,
-                          variables: Mapping[str, Any] | None = None) -> ValidationResult:
+    def validate_workflow(
+        self, workflow: Workflow, strict: bool | None = None, variables: Mapping[str, Any] | None = None
+    ) -> ValidationResult:
         """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`."""
         validator = WorkflowValidator(self.plugins, actions=self._custom)
-        return validator.validate(workflow, strict=self.strict if strict is None else strict,
-                                  variables=variables)
+        return validator.validate(workflow, strict=self.strict if strict is None else strict, variables=variables)
 
     def _check_strategy(self, name: str) -> None:
         if name not in self.plugins.strategies:
@@ -154,17 +164,35 @@ class WorkflowEngine:
         """
         if execution_mode not in EXECUTION_MODES:
             raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
-        return self._execute(workflow, execution_mode == "dry_run", strategy, variables, metadata,
-                             run_id=run_id, max_workers=max_workers, listeners=listeners, source=source,
-                             validation=validation)
+        return self._execute(
+            workflow,
+            execution_mode == "dry_run",
+            strategy,
+            variables,
+            metadata,
+            run_id=run_id,
+            max_workers=max_workers,
+            listeners=listeners,
+            source=source,
+            validation=validation,
+        )
 
-    def _execute(self, workflow: Workflow, dry_run: bool, strategy: str | None,
-                 variables: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, *,
-                 run_id: str | None = None, max_workers: int | None = None,
-                 listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None,
-                 restored: list[dict[str, Any]] | None = None,
-                 prior_attempts: dict[str, int] | None = None,
-                 validation: ValidationResult | None = None) -> RunStats:
+    def _execute(
+        self,
+        workflow: Workflow,
+        dry_run: bool,
+        strategy: str | None,
+        variables: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | None,
+        *,
+        run_id: str | None = None,
+        max_workers: int | None = None,
+        listeners: tuple[Callable[[Event], None], ...] = (),
+        source: str | None = None,
+        restored: list[dict[str, Any]] | None = None,
+        prior_attempts: dict[str, int] | None = None,
+        validation: ValidationResult | None = None,
+    ) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
         run_vars = {**workflow.variables, **(variables or {})}
@@ -191,13 +219,28 @@ class WorkflowEngine:
             path = self.store_path
             journal = lambda: Journal(RunStore(path), run_id, redact)  # noqa: E731 (opened on the run's thread)
         scheduler = RunLoop(
-            plan=plan, policy=policy, strategy=strategy, actions=self.actions, plugins=self.plugins,
-            variables=run_vars, run_id=run_id, workdir=(self.workdir or Path.cwd()).resolve(),
-            dry_run=dry_run, propagate_skips=self.propagate_skips, listeners=observers, journal=journal,
-            enable_rollback=self.enable_rollback, rollback_on_cancel=self.rollback_on_cancel, secrets=secrets,
-            restored=restored, prior_attempts=prior_attempts,
-            run_info={"source": source, "resumed": restored is not None,
-                      "definition": _definition(workflow) if journal is not NullJournal else None},
+            plan=plan,
+            policy=policy,
+            strategy=strategy,
+            actions=self.actions,
+            plugins=self.plugins,
+            variables=run_vars,
+            run_id=run_id,
+            workdir=(self.workdir or Path.cwd()).resolve(),
+            dry_run=dry_run,
+            propagate_skips=self.propagate_skips,
+            listeners=observers,
+            journal=journal,
+            enable_rollback=self.enable_rollback,
+            rollback_on_cancel=self.rollback_on_cancel,
+            secrets=secrets,
+            restored=restored,
+            prior_attempts=prior_attempts,
+            run_info={
+                "source": source,
+                "resumed": restored is not None,
+                "definition": _definition(workflow) if journal is not NullJournal else None,
+            },
         )
         with self._lock:
             self._active[run_id] = scheduler
@@ -246,7 +289,9 @@ class WorkflowEngine:
             if active:
                 s = active[-1]
                 return {
-                    "run_id": s.run_id, "workflow_id": s.workflow.id, "status": "running",
+                    "run_id": s.run_id,
+                    "workflow_id": s.workflow.id,
+                    "status": "running",
                     "steps": {sid: r.status.value for sid, r in s.records.items()},
                 }
             done = [st for rid, st in self._history.items() if workflow_id in (rid, st.workflow_id)]
@@ -254,8 +299,11 @@ class WorkflowEngine:
             return self._stored().status(workflow_id)
         st = done[-1]
         return {
-            "run_id": st.run_id, "workflow_id": st.workflow_id, "status": st.status.value,
-            "steps": {sid: r.status.value for sid, r in st.steps.items()}, "error": st.error,
+            "run_id": st.run_id,
+            "workflow_id": st.workflow_id,
+            "status": st.status.value,
+            "steps": {sid: r.status.value for sid, r in st.steps.items()},
+            "error": st.error,
         }
 
     def cleanup(self) -> None:
@@ -270,9 +318,17 @@ class WorkflowEngine:
     def _stored(self) -> StoredRuns:
         return StoredRuns(self.store_path, actions=self.actions, plugins=self.plugins, workdir=self.workdir)
 
-    def resume(self, run_id: str, workflow: Workflow | None = None, *, strategy: str | None = None,
-               variables: Mapping[str, Any] | None = None, max_workers: int | None = None,
-               listeners: tuple[Callable[[Event], None], ...] = (), source: str | None = None) -> RunStats:
+    def resume(
+        self,
+        run_id: str,
+        workflow: Workflow | None = None,
+        *,
+        strategy: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        max_workers: int | None = None,
+        listeners: tuple[Callable[[Event], None], ...] = (),
+        source: str | None = None,
+    ) -> RunStats:
         """Continue a failed, cancelled or interrupted run under the same run id.
 
         Steps that succeeded keep their recorded outputs and variables and are not run
@@ -281,12 +337,23 @@ class WorkflowEngine:
         """
         point = self._stored().resume_point(run_id, workflow, variables)
         run_vars = {**point.variables, **(variables or {})}
-        return self._execute(point.workflow, False, strategy or point.strategy, run_vars, None, run_id=point.run_id,
-                             max_workers=max_workers, listeners=listeners, source=source or point.source,
-                             restored=point.restored, prior_attempts=point.prior_attempts)
+        return self._execute(
+            point.workflow,
+            False,
+            strategy or point.strategy,
+            run_vars,
+            None,
+            run_id=point.run_id,
+            max_workers=max_workers,
+            listeners=listeners,
+            source=source or point.source,
+            restored=point.restored,
+            prior_attempts=point.prior_attempts,
+        )
 
-    def rollback(self, run_id: str, workflow: Workflow | None = None,
-                 listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:
+    def rollback(
+        self, run_id: str, workflow: Workflow | None = None, listeners: tuple[Callable[[Event], None], ...] = ()
+    ) -> dict[str, str]:
         """Compensate the succeeded steps of a finished run, last completed first.
 
         Returns step id -> ``rolled_back`` or ``rollback_failed: <error>``. Events go to

@@ -98,8 +98,7 @@ def log_event(event: Any) -> None:
     logger = _STEP_LOG if event.step_id else _RUN_LOG
     if not logger.isEnabledFor(level):
         return
-    extra = {"run_id": event.run_id, "workflow_id": event.workflow_id, "step_id": event.step_id,
-             "event": event.kind}
+    extra = {"run_id": event.run_id, "workflow_id": event.workflow_id, "step_id": event.step_id, "event": event.kind}
     logger.log(level, "%s", _event_message(event), extra=extra)
 
 
@@ -139,9 +138,14 @@ class StatusReporter:
         max_entries: entries kept in memory for :meth:`export_reports` (oldest dropped).
     """
 
-    def __init__(self, log_file: str | os.PathLike[str] | None = None, *,
-                 level: ReportLevel | str | int = ReportLevel.DEBUG,
-                 secrets: Mapping[str, str] | Iterable[str] = (), max_entries: int = 100_000):
+    def __init__(
+        self,
+        log_file: str | os.PathLike[str] | None = None,
+        *,
+        level: ReportLevel | str | int = ReportLevel.DEBUG,
+        secrets: Mapping[str, str] | Iterable[str] = (),
+        max_entries: int = 100_000,
+    ):
         self.level = _level(level)
         self.log_file = Path(log_file) if log_file is not None else None
         self._redact = Redactor(secrets)
@@ -170,10 +174,16 @@ class StatusReporter:
         level = _level(level)
         if level < self.level:
             return
-        entry = {"time": time.time(), "level": level.name, "workflow_id": str(workflow_id),
-                 "message": self._redact(str(message)), "details": self._redact(details)}
-        _STATUS_LOG.log(level, "%s: %s", entry["workflow_id"], entry["message"],
-                        extra={"workflow_id": entry["workflow_id"]})
+        entry = {
+            "time": time.time(),
+            "level": level.name,
+            "workflow_id": str(workflow_id),
+            "message": self._redact(str(message)),
+            "details": self._redact(details),
+        }
+        _STATUS_LOG.log(
+            level, "%s: %s", entry["workflow_id"], entry["message"], extra={"workflow_id": entry["workflow_id"]}
+        )
         line = json.dumps(entry, default=repr, ensure_ascii=False) + "\n"
         with self._lock:
             self._entries.append(entry)
@@ -187,8 +197,12 @@ class StatusReporter:
         level = _event_level(event)
         if level is None:
             return
-        details = {"run_id": event.run_id, "event": event.kind, **({"step_id": event.step_id} if event.step_id else {}),
-                   **{k: v for k, v in (event.data or {}).items() if v is not None}}
+        details = {
+            "run_id": event.run_id,
+            "event": event.kind,
+            **({"step_id": event.step_id} if event.step_id else {}),
+            **{k: v for k, v in (event.data or {}).items() if v is not None},
+        }
         self.report(level, event.workflow_id, _event_message(event), **details)
 
     # -- reading back ------------------------------------------------------------------

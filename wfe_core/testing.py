@@ -21,17 +21,17 @@ subclass it, set ``plugin`` (your plugin module) and ``action_name``, and give
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
 
-from wfe_core.model.context import StepContext
 from wfe_core.load.convert import structure
+from wfe_core.model.context import StepContext
 from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
-from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.plugin.capabilities import Action
+from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.validate.validator import WorkflowValidator
 
 __all__ = ["ActionContract", "call_action", "cli_channels", "hermetic_plugins", "make_context", "secret_traces"]
@@ -44,8 +44,15 @@ def hermetic_plugins(*plugins: Any, **named: Any) -> Plugins:
     return load_plugins(autoload=False, strict=True, extra=extra)
 
 
-def make_context(workdir: Any, step: WorkflowStep | None = None, *, action: str = "test", step_id: str = "step",
-                 timeout: float | None = None, **fields: Any) -> StepContext:
+def make_context(
+    workdir: Any,
+    step: WorkflowStep | None = None,
+    *,
+    action: str = "test",
+    step_id: str = "step",
+    timeout: float | None = None,
+    **fields: Any,
+) -> StepContext:
     """A real :class:`StepContext` for calling an action directly.
 
     Args:
@@ -100,7 +107,7 @@ class ActionContract:
 
     plugin: Any = None
     action_name: str = ""
-    valid_parameters: dict[str, Any] = {}
+    valid_parameters: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture
     def action(self) -> Action:
@@ -133,8 +140,9 @@ class ActionContract:
         assert f"unknown key '{typo}'" in str(info.value)
 
     def test_validates_in_a_workflow(self, action: Action) -> None:
-        workflow = Workflow(id="contract", steps=[WorkflowStep(id="s", action=self.action_name,
-                                                               parameters=self.valid_parameters)])
+        workflow = Workflow(
+            id="contract", steps=[WorkflowStep(id="s", action=self.action_name, parameters=self.valid_parameters)]
+        )
         result = WorkflowValidator(hermetic_plugins(self.plugin)).validate(workflow)
         assert result.is_valid, [str(p) for p in result.errors]
 
@@ -166,8 +174,8 @@ def secret_traces(data: str | bytes, secret: str, *, piece: int = 8) -> list[str
         haystack = text.upper() if form.startswith("url") else text  # %2f is %2F
         needle = value.upper() if form.startswith("url") else value
         for start in range(max(len(needle) - piece + 1, 0)):
-            if needle[start:start + piece] in haystack:
-                found.append(f"{form or 'plain'}: {value[start:start + piece]!r}")
+            if needle[start : start + piece] in haystack:
+                found.append(f"{form or 'plain'}: {value[start : start + piece]!r}")
                 break
     return found
 
@@ -188,8 +196,9 @@ def cli_channels(*args: str, env: dict[str, str], cwd: Any, store: Any) -> dict[
     env = {**os.environ, **env, "WFE_STORE": str(store)}
 
     def wfe(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "wfe_core", *argv], capture_output=True, env=env, cwd=cwd,
-                              timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "wfe_core", *argv], capture_output=True, env=env, cwd=cwd, timeout=300
+        )
 
     out: dict[str, bytes] = {}
     for name, extra in (("console", ()), ("json", ("--reporter", "json"))):

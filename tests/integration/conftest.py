@@ -96,8 +96,14 @@ def wfe(tmp_path):
     env["WFE_STORE"] = str(tmp_path / "runs.sqlite")
 
     def run(*args: str, check: int | None = 0) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "wfe_core", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check is not None:
             assert done.returncode == check, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
         return done

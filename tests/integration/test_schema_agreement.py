@@ -19,8 +19,12 @@ from wfe_core import WorkflowLoader, WorkflowValidator, load_plugins
 from wfe_core.model.errors import InvalidWorkflowError
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = {"source_url": "http://127.0.0.1:1/a", "target_url": "http://127.0.0.1:1/b", "app_name": "x",
-            "input_dir": "data"}
+REQUIRED = {
+    "source_url": "http://127.0.0.1:1/a",
+    "target_url": "http://127.0.0.1:1/b",
+    "app_name": "x",
+    "input_dir": "data",
+}
 
 BASE = "id: wf\nsteps:\n"
 INVALID = {
@@ -36,9 +40,9 @@ INVALID = {
     "parameter of the wrong type": BASE + "  - {id: a, action: wait, parameters: {seconds: soon}}\n",
     "boolean for a number": BASE + "  - {id: a, action: http.get, parameters: {url: 'http://h/', timeout: true}}\n",
     "nested parameter of the wrong type": BASE + "  - {id: a, action: http.get, parameters: "
-                                                 "{url: 'http://h/', auth: {token: 5}}}\n",
+    "{url: 'http://h/', auth: {token: 5}}}\n",
     "rollback parameter of the wrong type": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, "
-                                                   "rollback_action: file.delete, rollback_parameters: {path: 1}}\n",
+    "rollback_action: file.delete, rollback_parameters: {path: 1}}\n",
     "string for critical": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, critical: 'false'}\n",
     "negative timeout": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, timeout: -1}\n",
     "fractional retries": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, max_retries: 1.5}\n",
@@ -49,7 +53,7 @@ INVALID = {
     "no workflow id": "steps: []\n",
     "steps not a list": "id: wf\nsteps: {a: 1}\n",
     "dependency listed twice": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}}\n"
-                                      "  - {id: b, action: wait, parameters: {seconds: 1}, dependencies: [a, a]}\n",
+    "  - {id: b, action: wait, parameters: {seconds: 1}, dependencies: [a, a]}\n",
     "reserved variable name": "id: wf\nvariables: {steps: 1}\nsteps: []\n",
     "secrets not strings": "id: wf\nsecrets: [1]\nsteps: []\n",
 }
@@ -88,13 +92,16 @@ def _schema_says_valid(path: Path, validator) -> bool:
 def _valid_files(tmp_path: Path) -> list[Path]:
     files = sorted(ROOT.glob("examples/*.yaml"))
     entries = {e.template.name: e for e in WorkflowLoader().list_templates()}
-    for name in ("simple_file_workflow", "api_integration_workflow", "deployment_workflow",
-                 "data_processing_workflow"):
+    for name in ("simple_file_workflow", "api_integration_workflow", "deployment_workflow", "data_processing_workflow"):
         entry = entries[name]
         pairs = [f"--var={p.name}={REQUIRED[p.name]}" for p in entry.template.parameters if p.is_required]
         out = tmp_path / f"{name}.wfe.yaml"
-        done = subprocess.run([sys.executable, "-m", "wfe_core", "new", name, *pairs, "-o", str(out)],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "wfe_core", "new", name, *pairs, "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         files.append(out)
     return files
@@ -105,8 +112,10 @@ def test_schema_and_loader_accept_every_example_and_template(tmp_path, plugins, 
     assert len(files) >= 6
     for path in files:
         assert _loader_says_valid(path, plugins), path
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(
-            yaml.safe_load(path.read_text()))]
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(yaml.safe_load(path.read_text()))
+        ]
         assert not errors, (path, errors[:5])
 
 

@@ -57,8 +57,16 @@ def test_deployment_switches_releases_and_production_adds_archive_and_soak(tmp_p
     assert not list((app / "backups").glob("*.tar.gz"))  # development: no archive
     assert ("GET", "/health") in [(m, p) for m, p, _, _ in api.requests]
 
-    out = wfe("run", "--template", "deployment_workflow", *common, "--var", "environment=production",
-              "--var", f"source_path={_build(tmp_path, 'v2', '2')}")
+    out = wfe(
+        "run",
+        "--template",
+        "deployment_workflow",
+        *common,
+        "--var",
+        "environment=production",
+        "--var",
+        f"source_path={_build(tmp_path, 'v2', '2')}",
+    )
     assert os.readlink(app / "current") == "releases/v2"
     assert (app / "current" / "bin" / "app").read_text() == "2"
     assert (app / "backups" / "previous").read_text() == "releases/v1\n"
@@ -71,8 +79,15 @@ def test_a_failed_health_check_after_the_switch_restores_the_previous_release(tm
     common = ["--var", "app_name=shop", "--var", f"health_url={api.url}/health", "--var", "health_retries=0"]
     wfe("run", "--template", "deployment_workflow", *common, "--var", f"source_path={_build(tmp_path, 'v1', '1')}")
     api.unhealthy_releases.add("v2")
-    done = wfe("run", "--template", "deployment_workflow", *common,
-               "--var", f"source_path={_build(tmp_path, 'v2', '2')}", check=1)
+    done = wfe(
+        "run",
+        "--template",
+        "deployment_workflow",
+        *common,
+        "--var",
+        f"source_path={_build(tmp_path, 'v2', '2')}",
+        check=1,
+    )
     app = tmp_path / "deployments" / "shop"
     assert os.readlink(app / "current") == "releases/v1", done.stdout
     assert (app / "current" / "bin" / "app").read_text() == "1"
@@ -81,8 +96,18 @@ def test_a_failed_health_check_after_the_switch_restores_the_previous_release(tm
 
 
 def test_deployment_refuses_a_missing_source_and_changes_nothing(tmp_path, api, wfe):
-    done = wfe("run", "--template", "deployment_workflow", "--var", "app_name=shop",
-               "--var", f"source_path={tmp_path / 'nope'}", "--var", f"health_url={api.url}/health", check=1)
+    done = wfe(
+        "run",
+        "--template",
+        "deployment_workflow",
+        "--var",
+        "app_name=shop",
+        "--var",
+        f"source_path={tmp_path / 'nope'}",
+        "--var",
+        f"health_url={api.url}/health",
+        check=1,
+    )
     assert "is missing or empty" in done.stdout + done.stderr
     assert not (tmp_path / "deployments").exists()
 
@@ -102,8 +127,18 @@ def test_simple_file_workflow_from_wfe_new_writes_copies_verifies_and_cleans_up(
 
 def test_api_integration_retries_the_get_posts_the_result_and_saves_it(tmp_path, api, wfe):
     api.items_failures = 1
-    wfe("new", "api_integration_workflow", "--var", f"source_url={api.url}/items",
-        "--var", f"target_url={api.url}/imports", "--var", "output_file=out/result.json", "-o", "api.toml")
+    wfe(
+        "new",
+        "api_integration_workflow",
+        "--var",
+        f"source_url={api.url}/items",
+        "--var",
+        f"target_url={api.url}/imports",
+        "--var",
+        "output_file=out/result.json",
+        "-o",
+        "api.toml",
+    )
     assert (tmp_path / "api.toml").read_text().startswith("#:schema wfe.schema.json\n")
     wfe("run", "api.toml")
     assert api.paths("GET") == ["/items", "/items"]  # one 503, then retried
@@ -114,8 +149,16 @@ def test_api_integration_retries_the_get_posts_the_result_and_saves_it(tmp_path,
 
 def test_api_integration_rejects_a_response_without_data_before_posting(tmp_path, api, wfe):
     api.items = {}
-    done = wfe("run", "--template", "api_integration_workflow", "--var", f"source_url={api.url}/items",
-               "--var", f"target_url={api.url}/imports", check=1)
+    done = wfe(
+        "run",
+        "--template",
+        "api_integration_workflow",
+        "--var",
+        f"source_url={api.url}/items",
+        "--var",
+        f"target_url={api.url}/imports",
+        check=1,
+    )
     assert "the response is not JSON, or empty" in done.stdout + done.stderr
     assert api.paths("POST") == []
 
@@ -148,10 +191,18 @@ def test_data_processing_with_no_rows_fails_and_writes_nothing(tmp_path, wfe):
 
 def test_every_template_renders_to_a_file_wfe_validate_accepts(tmp_path, wfe):
     listed = json.loads(wfe("templates", "--json").stdout)["templates"]
-    assert {t["name"] for t in listed} >= {"simple_file_workflow", "api_integration_workflow",
-                                           "deployment_workflow", "data_processing_workflow"}
-    required = {"source_url": "http://127.0.0.1:1/a", "target_url": "http://127.0.0.1:1/b",
-                "app_name": "x", "input_dir": "data"}
+    assert {t["name"] for t in listed} >= {
+        "simple_file_workflow",
+        "api_integration_workflow",
+        "deployment_workflow",
+        "data_processing_workflow",
+    }
+    required = {
+        "source_url": "http://127.0.0.1:1/a",
+        "target_url": "http://127.0.0.1:1/b",
+        "app_name": "x",
+        "input_dir": "data",
+    }
     for entry in listed:
         assert entry["missing"] == []
         pairs = [f"{p['name']}={required[p['name']]}" for p in entry["parameters"] if p["required"]]

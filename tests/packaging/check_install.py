@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         body = json.dumps({"id": 42, "path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -36,8 +36,7 @@ STORE = Path(tempfile.mkdtemp(prefix="wfe-packaging-")) / "runs.sqlite"
 
 def wfe(venv: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WFE_STORE": str(STORE)}  # never the user's own run store
-    return subprocess.run([str(venv / "bin" / "wfe"), *args], capture_output=True, text=True, timeout=120,
-                          env=env)
+    return subprocess.run([str(venv / "bin" / "wfe"), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def main() -> int:
@@ -70,8 +69,10 @@ def main() -> int:
         bad.write_text("id: write\nsteps:\n  - {id: w, action: file.write, parameters: {path: x, content: y}}\n")
         refused = wfe(venv, "validate", str(bad))
         assert refused.returncode == 2, refused.stdout + refused.stderr
-        expected = (f"error: {bad}:3: steps[0].action: step 'w': unknown action 'file.write'; "
-                    "it is provided by the wfe-file distribution (pip install wfe-file)")
+        expected = (
+            f"error: {bad}:3: steps[0].action: step 'w': unknown action 'file.write'; "
+            "it is provided by the wfe-file distribution (pip install wfe-file)"
+        )
         assert refused.stderr.strip() == expected, refused.stderr
         run_refused = wfe(venv, "run", str(bad))
         assert run_refused.returncode == 2 and "wfe-file" in run_refused.stderr, run_refused.stderr
@@ -81,8 +82,12 @@ def main() -> int:
     listed = wfe(venv, "templates", "--json")
     assert listed.returncode == 0, listed.stderr
     templates = {t["name"]: t for t in json.loads(listed.stdout)["templates"]}
-    assert set(templates) == {"simple_file_workflow", "api_integration_workflow", "deployment_workflow",
-                              "data_processing_workflow"}, sorted(templates)
+    assert set(templates) == {
+        "simple_file_workflow",
+        "api_integration_workflow",
+        "deployment_workflow",
+        "data_processing_workflow",
+    }, sorted(templates)
     assert templates["deployment_workflow"]["missing"] == ["wfe-shell", "wfe-file"], templates["deployment_workflow"]
     needs = wfe(venv, "new", "deployment_workflow", "--var", "app_name=x")
     assert needs.returncode == 2 and "(pip install wfe-shell)" in needs.stderr, needs.stderr

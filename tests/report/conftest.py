@@ -58,12 +58,24 @@ steps:
 """
 
 
-def wfe(*args: str, store: Path, cwd: Path | None = None, env: dict[str, str] | None = None,
-        check: int | None = 0, timeout: float = 120) -> subprocess.CompletedProcess:
+def wfe(
+    *args: str,
+    store: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: int | None = 0,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     """Run the real `wfe` command; assert its exit code unless ``check`` is None."""
     full_env = {**os.environ, "WFE_STORE": str(store), "REPORT_TOKEN": SECRET, **(env or {})}
-    result = subprocess.run([sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True,
-                            cwd=cwd, env=full_env, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=timeout,
+    )
     if check is not None:
         assert result.returncode == check, (result.returncode, result.stdout, result.stderr)
     return result

@@ -18,15 +18,20 @@ def _analytics(tmp_path, text: str, *args: str) -> dict:
 
 
 def _waits(n: int, seconds: float, **extra: str) -> str:
-    body = "".join(f"  - id: s{i}\n    action: wait\n    parameters: {{seconds: {seconds}}}\n"
-                   + "".join(f"    {k}: {v}\n" for k, v in extra.items()) for i in range(n))
+    body = "".join(
+        f"  - id: s{i}\n    action: wait\n    parameters: {{seconds: {seconds}}}\n"
+        + "".join(f"    {k}: {v}\n" for k, v in extra.items())
+        for i in range(n)
+    )
     return "id: wf\nsteps:\n" + body
 
 
 def test_a_chain(tmp_path):
     text = "id: wf\nsteps:\n" + "".join(
         f"  - id: s{i}\n    action: wait\n    parameters: {{seconds: 0.25}}\n"
-        + (f"    dependencies: [s{i - 1}]\n" if i else "") for i in range(4))
+        + (f"    dependencies: [s{i - 1}]\n" if i else "")
+        for i in range(4)
+    )
     a = _analytics(tmp_path, text)
     assert a["limiter"] == "chain", a["verdict"]
     assert a["verdict"].startswith("a chain: the critical path s0 -> s1 -> s2 -> s3 took")
@@ -50,8 +55,10 @@ def test_one_slow_step(tmp_path):
 
 
 def test_retries(tmp_path):
-    text = ("id: wf\nsteps:\n  - id: shaky\n    action: wait\n    parameters: {seconds: 1}\n    timeout: 0.2\n"
-            "    max_retries: 2\n    retry_delay: 0.3\n    critical: false\n")
+    text = (
+        "id: wf\nsteps:\n  - id: shaky\n    action: wait\n    parameters: {seconds: 1}\n    timeout: 0.2\n"
+        "    max_retries: 2\n    retry_delay: 0.3\n    critical: false\n"
+    )
     a = _analytics(tmp_path, text)
     assert a["limiter"] == "retries", a["verdict"]
     assert a["bottlenecks"]["retries"][0]["step"] == "shaky" and a["bottlenecks"]["retries"][0]["attempts"] == 3
@@ -64,8 +71,7 @@ def test_efficiency_in_a_report_is_runstats_efficiency(tmp_path):
     from wfe_core.report.report import build_report
 
     workflow = WorkflowLoader().load_from_string(_waits(5, 0.2), "yaml")
-    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=tmp_path / "api.sqlite",
-                            max_concurrent_steps=3)
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=tmp_path / "api.sqlite", max_concurrent_steps=3)
     try:
         stats = engine.run(workflow)
     finally:

@@ -47,12 +47,15 @@ def flow(tmp_path):
 def test_mermaid(flow, tmp_path):
     out = wfe("graph", str(flow), store=tmp_path / "s.sqlite").stdout
     assert out.startswith("graph TD\n")
-    assert re.search(r'subgraph g0\["tests"\]\n    n1\["unit tests"\]:::pending\n'
-                     r'    n2\["lint"\]:::pending\n  end', out)
-    assert 'n4["? deploy"]' in out                                 # conditional
-    assert "style n2 stroke-dasharray:5 5" in out                   # non-critical
+    assert re.search(
+        r'subgraph g0\["tests"\]\n    n1\["unit tests"\]:::pending\n'
+        r'    n2\["lint"\]:::pending\n  end',
+        out,
+    )
+    assert 'n4["? deploy"]' in out  # conditional
+    assert "style n2 stroke-dasharray:5 5" in out  # non-critical
     assert out.count("-->") == 5
-    assert "style n0 stroke:#111,stroke-width:4px" in out           # on the longest chain
+    assert "style n0 stroke:#111,stroke-width:4px" in out  # on the longest chain
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed (.ci/run installs it)")
@@ -87,17 +90,22 @@ def test_html(flow, tmp_path):
 
 
 def test_a_cycle_is_one_line_and_exit_2(tmp_path):
-    bad = write(tmp_path / "bad.yaml", "id: x\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}, "
-                                       "dependencies: [b]}\n  - {id: b, action: wait, parameters: {seconds: 0}, "
-                                       "dependencies: [a]}\n")
+    bad = write(
+        tmp_path / "bad.yaml",
+        "id: x\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}, "
+        "dependencies: [b]}\n  - {id: b, action: wait, parameters: {seconds: 0}, "
+        "dependencies: [a]}\n",
+    )
     result = wfe("graph", str(bad), store=tmp_path / "s.sqlite", check=2)
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
     assert "a -> b -> a" in result.stderr and str(bad) in result.stderr
 
 
 def test_an_unknown_dependency_names_file_step_and_field(tmp_path):
-    bad = write(tmp_path / "bad.yaml", "id: x\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}, "
-                                       "dependencies: [nope]}\n")
+    bad = write(
+        tmp_path / "bad.yaml",
+        "id: x\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}, dependencies: [nope]}\n",
+    )
     result = wfe("graph", str(bad), store=tmp_path / "s.sqlite", check=2)
     assert result.stderr.startswith(f"error: {bad}") and "steps[0].dependencies" in result.stderr
     assert "step 'a' depends on unknown step 'nope'" in result.stderr and "Traceback" not in result.stderr

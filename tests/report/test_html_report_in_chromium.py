@@ -41,22 +41,36 @@ def rendered(demo, tmp_path_factory):
         })()""")
         shot = root / "report.png"
         browser.screenshot(shot)
-        yield {"dom": dom, "filtered": visible, "problems": browser.problems(), "requests": browser.requests(),
-               "screenshot": shot, "page": page}
+        yield {
+            "dom": dom,
+            "filtered": visible,
+            "problems": browser.problems(),
+            "requests": browser.requests(),
+            "screenshot": shot,
+            "page": page,
+        }
 
 
 def test_one_gantt_bar_per_attempt(rendered):
     bars = rendered["dom"]["bars"]
     assert sorted((s, a) for s, a, _, _ in bars) == sorted(
-        [("setup", "1"), ("fast", "1"), ("slow", "1"), ("flaky", "1"), ("flaky", "2"), ("check", "1"), ("finish", "1")])
+        [("setup", "1"), ("fast", "1"), ("slow", "1"), ("flaky", "1"), ("flaky", "2"), ("check", "1"), ("finish", "1")]
+    )
     assert {(s, st) for s, _, st, _ in bars if s in ("flaky", "check")} == {("flaky", "timed_out"), ("check", "failed")}
     assert all(width >= 1 for *_, width in bars)  # drawn, not collapsed
 
 
 def test_one_svg_node_per_step_coloured_by_outcome(rendered):
     nodes = dict(rendered["dom"]["nodes"])
-    assert nodes == {"setup": "succeeded", "fast": "succeeded", "slow": "succeeded", "flaky": "timed_out",
-                     "check": "failed", "after_check": "skipped", "finish": "succeeded"}
+    assert nodes == {
+        "setup": "succeeded",
+        "fast": "succeeded",
+        "slow": "succeeded",
+        "flaky": "timed_out",
+        "check": "failed",
+        "after_check": "skipped",
+        "finish": "succeeded",
+    }
     assert rendered["dom"]["rows"] == 7
 
 
@@ -86,8 +100,10 @@ def test_screenshot_is_saved(rendered):
 def test_the_harness_sees_errors_and_requests(tmp_path):
     """The checks above can fail: a broken page shows its exception and its request."""
     page = tmp_path / "broken.html"
-    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
-                    "<script>console.error('boom'); undefinedFunction();</script></body></html>")
+    page.write_text(
+        '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
+        "<script>console.error('boom'); undefinedFunction();</script></body></html>"
+    )
     with Browser(tmp_path / "profile") as browser:
         browser.open(page.as_uri())
         problems, requests = browser.problems(), browser.requests()

@@ -17,8 +17,9 @@ def test_unknown_run(demo):
 
 def test_unknown_format_suggests_one(demo):
     result = demo.report("--format", "htm", check=2)
-    assert _one_line(result) == ("error: unknown report format 'htm' (did you mean 'html'?); "
-                                 "known: html, json, junit, markdown, text, yaml\n")
+    assert _one_line(result) == (
+        "error: unknown report format 'htm' (did you mean 'html'?); known: html, json, junit, markdown, text, yaml\n"
+    )
 
 
 def test_no_store(tmp_path):

@@ -86,11 +86,15 @@ def test_junit_is_valid_and_maps_outcomes(demo, tmp_path):
 def test_the_junit_schema_rejects_what_readers_reject(tmp_path):
     """The shipped XSD is not a rubber stamp: a case with two outcomes or no time fails it."""
     schema = xmlschema.XMLSchema(str(XSD))
-    bad = ('<testsuites><testsuite name="s" tests="1" failures="1" errors="0">'
-           '<testcase name="a" classname="s" time="1"><failure/><skipped/></testcase></testsuite></testsuites>')
+    bad = (
+        '<testsuites><testsuite name="s" tests="1" failures="1" errors="0">'
+        '<testcase name="a" classname="s" time="1"><failure/><skipped/></testcase></testsuite></testsuites>'
+    )
     assert not schema.is_valid(bad)
-    assert not schema.is_valid('<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
-                               '<testcase name="a" classname="s"/></testsuite></testsuites>')
+    assert not schema.is_valid(
+        '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
+        '<testcase name="a" classname="s"/></testsuite></testsuites>'
+    )
 
 
 def test_html_is_self_contained_with_a_bar_per_attempt(demo, tmp_path):

@@ -34,9 +34,14 @@ def _start(tmp_path, seconds: float) -> tuple[subprocess.Popen, str]:
     """A `wfe run` in the background; returns it and its run id once `middle` is running."""
     store = tmp_path / "runs.sqlite"
     workflow = write(tmp_path / "long.yaml", LONG % seconds)
-    proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "run", str(workflow)],
-                            env={**os.environ, "WFE_STORE": str(store), "REPORT_TOKEN": SECRET},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", str(workflow)],
+        env={**os.environ, "WFE_STORE": str(store), "REPORT_TOKEN": SECRET},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if store.exists():
@@ -141,8 +146,11 @@ def test_a_failed_then_resumed_run(tmp_path):
     run_id = json.loads(wfe("runs", "--json", store=store).stdout)[0]["run_id"]
     failed = _json(tmp_path, run_id)
     assert failed["run"]["status"] == "failed" and "critical step 'check' failed" in failed["run"]["error"]
-    assert {s["id"]: s["status"] for s in failed["steps"]} == {"prepare": "succeeded", "check": "failed",
-                                                               "deploy": "cancelled"}
+    assert {s["id"]: s["status"] for s in failed["steps"]} == {
+        "prepare": "succeeded",
+        "check": "failed",
+        "deploy": "cancelled",
+    }
     wfe("resume", run_id[:8], "--var", "mode=go", store=store)
     data = _json(tmp_path, run_id)
     assert data["run"]["status"] == "succeeded" and data["run"]["resumed"] == 1

@@ -34,9 +34,9 @@ def history(tmp_path_factory):
     flow = write(root / "nightly.yaml", FLOW)
     wfe("run", str(flow), store=store)
     wfe("run", str(flow), store=store)
-    wfe("run", str(flow), "--var", "mode=stop", store=store, check=1)          # gate fails
+    wfe("run", str(flow), "--var", "mode=stop", store=store, check=1)  # gate fails
     run_id = json.loads(wfe("runs", "--json", store=store).stdout)[0]["run_id"]
-    wfe("resume", run_id, "--var", "mode=go", store=store)                      # gate passes on attempt 2
+    wfe("resume", run_id, "--var", "mode=go", store=store)  # gate passes on attempt 2
     wfe("run", str(flow), "--var", "mode=stop", store=store, check=1)
     return store
 
@@ -49,9 +49,9 @@ def test_stats_json(history):
     assert [s["step"] for s in data["steps"]] == ["build", "gate", "publish"]
     assert steps["build"]["runs"] == 4 and steps["build"]["failure_rate"] == 0
     assert 0.09 <= steps["build"]["p50"] <= steps["build"]["p95"]
-    assert steps["gate"]["failure_rate"] == pytest.approx(1 / 4)   # the last run's failure
-    assert steps["gate"]["flaky_runs"] == 1                         # the resumed run: succeeded on attempt 2
-    assert steps["publish"]["runs"] == 3                            # cancelled in the last run: did not run
+    assert steps["gate"]["failure_rate"] == pytest.approx(1 / 4)  # the last run's failure
+    assert steps["gate"]["flaky_runs"] == 1  # the resumed run: succeeded on attempt 2
+    assert steps["publish"]["runs"] == 3  # cancelled in the last run: did not run
     assert steps["build"]["trend"] == pytest.approx(steps["build"]["latest"] / 0.1, rel=0.5)
 
 

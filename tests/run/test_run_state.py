@@ -15,8 +15,9 @@ ACTION = Action("noop", lambda params, context: None, side_effects=False)
 def make_state(deps: dict[str, list[str]], steps: dict[str, dict] | None = None, **options) -> RunState:
     """A state for the DAG ``deps`` (step -> dependencies); ``steps`` gives step fields."""
     steps = steps or {}
-    workflow_steps = [WorkflowStep(id=sid, action="noop", dependencies=parents, **steps.get(sid, {}))
-                      for sid, parents in deps.items()]
+    workflow_steps = [
+        WorkflowStep(id=sid, action="noop", dependencies=parents, **steps.get(sid, {})) for sid, parents in deps.items()
+    ]
     graph = DependencyGraph(deps)
     options.setdefault("uniform", lambda low, high: 0.0)
     return RunState(workflow_steps, graph.parents, graph.children, graph.order, **options)
@@ -82,8 +83,12 @@ def test_a_child_is_released_once_whatever_order_its_parents_end_in():
 
 def test_without_propagation_a_skipped_parent_releases_at_once_and_the_child_is_ready_once():
     # The bug of three release copies: the child was found ready twice and ran twice.
-    state = make_state({"a": [], "b": [], "c": ["a", "b"]},
-                       steps={"a": {"conditions": {"go": True}}}, variables={"go": False}, propagate_skips=False)
+    state = make_state(
+        {"a": [], "b": [], "c": ["a", "b"]},
+        steps={"a": {"conditions": {"go": True}}},
+        variables={"go": False},
+        propagate_skips=False,
+    )
     state.begin(0.0)
     assert statuses(state)["a"] == "skipped"
     assert take_ready(state) == ["b"]
@@ -93,8 +98,11 @@ def test_without_propagation_a_skipped_parent_releases_at_once_and_the_child_is_
 
 
 def test_a_false_condition_skips_the_step_and_its_descendants():
-    state = make_state({"a": [], "b": ["a"], "c": ["b"], "x": []}, steps={"a": {"conditions": {"env": "prod"}}},
-                       variables={"env": "dev"})
+    state = make_state(
+        {"a": [], "b": ["a"], "c": ["b"], "x": []},
+        steps={"a": {"conditions": {"env": "prod"}}},
+        variables={"env": "dev"},
+    )
     state.begin(0.0)
     assert take_ready(state) == ["x"]
     assert statuses(state) == {"a": "skipped", "b": "skipped", "c": "skipped", "x": "pending"}
@@ -103,8 +111,16 @@ def test_a_false_condition_skips_the_step_and_its_descendants():
 
 
 def _row(sid, output):
-    return {"step_id": sid, "output": output, "attempts": 1, "duration": 0.1, "started_at": 1.0,
-            "finished_at": 2.0, "variables": {sid: output}, "memo": None}
+    return {
+        "step_id": sid,
+        "output": output,
+        "attempts": 1,
+        "duration": 0.1,
+        "started_at": 1.0,
+        "finished_at": 2.0,
+        "variables": {sid: output},
+        "memo": None,
+    }
 
 
 def test_a_resumed_run_releases_the_children_of_restored_steps_and_never_reruns_one():
@@ -127,16 +143,23 @@ def test_a_non_critical_failure_in_a_diamond_skips_exactly_its_descendants():
     #     d   f
     #     |
     #     e
-    state = make_state({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["c"]},
-                       steps={"b": {"critical": False}})
+    state = make_state(
+        {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["c"]}, steps={"b": {"critical": False}}
+    )
     state.begin(0.0)
     succeed(state, start(state, take_ready(state)[0]))
     state.release_committed(1.0)
     assert take_ready(state) == ["b", "c"]
     b, c = start(state, "b"), start(state, "c")
     fail(state, b, "b broke")
-    assert statuses(state) == {"a": "succeeded", "b": "failed", "c": "running", "d": "skipped",
-                               "e": "skipped", "f": "pending"}
+    assert statuses(state) == {
+        "a": "succeeded",
+        "b": "failed",
+        "c": "running",
+        "d": "skipped",
+        "e": "skipped",
+        "f": "pending",
+    }
     assert state.records["d"].reason == state.records["e"].reason == "upstream step 'b' failed"
     assert state.stopping is None and state.critical_failure is None
     succeed(state, c)
@@ -149,8 +172,10 @@ def test_a_non_critical_failure_in_a_diamond_skips_exactly_its_descendants():
 
 
 def test_a_critical_failure_drops_pending_retries_and_cancels_steps_never_started():
-    state = make_state({"a": [], "b": [], "c": [], "d": ["a"], "e": []},
-                       steps={"b": {"max_retries": 3, "critical": False}, "e": {"max_retries": 3}})
+    state = make_state(
+        {"a": [], "b": [], "c": [], "d": ["a"], "e": []},
+        steps={"b": {"max_retries": 3, "critical": False}, "e": {"max_retries": 3}},
+    )
     state.begin(0.0)
     assert take_ready(state) == ["a", "b", "c", "e"]
     a, b, e = start(state, "a"), start(state, "b"), start(state, "e")
@@ -168,8 +193,7 @@ def test_a_critical_failure_drops_pending_retries_and_cancels_steps_never_starte
     # c was ready but never started; d never became ready: both are cancelled at the end.
     why = state.end(5.0)
     assert why == "critical step 'a' failed"
-    assert statuses(state) == {"a": "failed", "b": "cancelled", "c": "cancelled", "d": "cancelled",
-                               "e": "failed"}
+    assert statuses(state) == {"a": "failed", "b": "cancelled", "c": "cancelled", "d": "cancelled", "e": "failed"}
     assert state.records["c"].reason == "not started: critical step 'a' failed"
 
 
@@ -188,9 +212,12 @@ def test_a_step_made_ready_after_a_critical_failure_is_cancelled_not_started():
 def test_retries_follow_backoff_with_equal_jitter_and_count_prior_attempts_of_a_resumed_run():
     # Attempts 1-3 were made by an earlier run: this run numbers on, with the whole budget.
     jitter = []
-    state = make_state({"a": []}, steps={"a": {"max_retries": 2, "retry_delay": 4.0, "retry_backoff": 3.0,
-                                               "retry_max_delay": 10.0}},
-                       prior_attempts={"a": 3}, uniform=lambda low, high: jitter.append((low, high)) or high)
+    state = make_state(
+        {"a": []},
+        steps={"a": {"max_retries": 2, "retry_delay": 4.0, "retry_backoff": 3.0, "retry_max_delay": 10.0}},
+        prior_attempts={"a": 3},
+        uniform=lambda low, high: jitter.append((low, high)) or high,
+    )
     state.begin(0.0)
     take_ready(state)
     first = start(state, "a", now=100.0)
@@ -292,7 +319,10 @@ def test_writes_and_events_record_every_transition_in_order():
     assert kinds == [Write.STEP_STARTED, Write.ATTEMPT_FINISHED, Write.STEP_FINISHED]
     assert state.writes[2][4] == 1  # completion sequence, for rollback order
     assert [(kind, sid) for kind, sid, _ in state.events] == [
-        ("step.started", "a"), ("step.succeeded", "a"), ("progress", None)]
+        ("step.started", "a"),
+        ("step.succeeded", "a"),
+        ("progress", None),
+    ]
     assert state.events[2][2] == {"completion_percentage": 50.0, "finished": 1, "total": 2}
 
 

@@ -28,8 +28,16 @@ def workflows(draw):
         earlier = [f"s{j}" for j in range(i)]
         parents = sorted(draw(st.sets(st.sampled_from(earlier), max_size=3))) if earlier else []
         conditions = {"go": True} if draw(st.integers(0, 5)) == 0 else {}
-        steps.append(WorkflowStep(id=f"s{i}", action="noop", dependencies=parents, conditions=conditions,
-                                  critical=draw(st.booleans()), max_retries=draw(st.integers(0, 2))))
+        steps.append(
+            WorkflowStep(
+                id=f"s{i}",
+                action="noop",
+                dependencies=parents,
+                conditions=conditions,
+                critical=draw(st.booleans()),
+                max_retries=draw(st.integers(0, 2)),
+            )
+        )
     return steps
 
 
@@ -37,8 +45,17 @@ def workflows(draw):
 @given(steps=workflows(), data=st.data(), propagate=st.booleans())
 def test_every_step_ends_finished_and_none_starts_before_its_parents_succeeded(steps, data, propagate):
     graph = DependencyGraph({s.id: s.dependencies for s in steps})
-    state = RunState(steps, graph.parents, graph.children, graph.order, variables={"go": False},
-                     propagate_skips=propagate, recording=True, emitting=True, uniform=lambda low, high: low)
+    state = RunState(
+        steps,
+        graph.parents,
+        graph.children,
+        graph.order,
+        variables={"go": False},
+        propagate_skips=propagate,
+        recording=True,
+        emitting=True,
+        uniform=lambda low, high: low,
+    )
     state.begin(0.0)
     policy: list[str] = []
     t = 0.0
@@ -69,8 +86,9 @@ def test_every_step_ends_finished_and_none_starts_before_its_parents_succeeded(s
             for parent in graph.parents[sid]:
                 status = state.records[parent].status
                 released_by_skip = status is StepStatus.SKIPPED and not propagate
-                assert (status is StepStatus.SUCCEEDED and parent not in state.releasing) or released_by_skip, \
+                assert (status is StepStatus.SUCCEEDED and parent not in state.releasing) or released_by_skip, (
                     f"{sid} started while its parent {parent} is {status.value}"
+                )
             attempt = Attempt(sid, record.attempts + 1, ACTION, None, None, 10.0, submitted=t, wall_started=t)
             state.start(attempt, t)
         elif choice == "finish":
@@ -106,9 +124,11 @@ def test_every_step_ends_finished_and_none_starts_before_its_parents_succeeded(s
     if status.value == "succeeded":
         # A non-critical failure does not fail the run; anything else that did not succeed does.
         by_id = {s.id: s for s in steps}
-        assert all(r.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
-                   or (r.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and not by_id[sid].critical)
-                   for sid, r in records.items())
+        assert all(
+            r.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+            or (r.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and not by_id[sid].critical)
+            for sid, r in records.items()
+        )
         assert state.stopping is None
     if state.critical_failure is not None:
         assert status.value == "failed" and state.stopping in (Stop.CRITICAL_FAILURE, Stop.CANCELLED)

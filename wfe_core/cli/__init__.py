@@ -14,9 +14,8 @@ from typing import Any
 
 import click
 
-from wfe_core.model.errors import InvalidWorkflowError, WfeError
-
 from wfe_core import __version__
+from wfe_core.model.errors import InvalidWorkflowError, WfeError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -73,9 +72,9 @@ def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> Inv
 
 
 def _located(problems: list[Any], file: str) -> list[Any]:
-    from wfe_core.load.loader import WorkflowLoader
-
     import attrs
+
+    from wfe_core.load.loader import WorkflowLoader
 
     return WorkflowLoader().locate([p if p.source else attrs.evolve(p, source=file) for p in problems], file)
 
@@ -122,9 +121,8 @@ def main() -> None:
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
 def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
     """Check FILE without running it. Exit 0 when valid, 2 when not."""
-    from wfe_core.validate.validator import WorkflowValidator
-
     from wfe_core.load.loader import WorkflowLoader
+    from wfe_core.validate.validator import WorkflowValidator
 
     validator = WorkflowValidator(_plugins())
 
@@ -152,8 +150,13 @@ def plugins(as_json: bool) -> None:
     """List plugins, their distributions and what each provides."""
     registry = _plugins()
     rows = [
-        {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
-         "provides": {k: list(v) for k, v in i.provides.items()}}
+        {
+            "name": i.name,
+            "distribution": i.distribution,
+            "version": i.version,
+            "module": i.module,
+            "provides": {k: list(v) for k, v in i.provides.items()},
+        }
         for i in registry.infos
     ]
     if as_json:
@@ -173,38 +176,58 @@ def template_path_option(func: Any) -> Any:
 
 
 def _store_options(func: Any) -> Any:
-    func = click.option("--store", "store", type=click.Path(dir_okay=False), default=None,
-                        help="Run store file (default: $WFE_STORE or ~/.local/state/wfe/runs.sqlite).")(func)
+    func = click.option(
+        "--store",
+        "store",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Run store file (default: $WFE_STORE or ~/.local/state/wfe/runs.sqlite).",
+    )(func)
     return func
 
 
 def _run_options(func: Any) -> Any:
-    for option in reversed([
-        click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable)."),
-        click.option("--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's."),
-        click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once."),
-        click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
-        click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
-        click.option("--reporter", default="console", show_default=True, help="How to print events (console, json, …)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable)."
+            ),
+            click.option(
+                "--strategy", default=None, help="sequential, parallel, hybrid, adaptive (default) or a plugin's."
+            ),
+            click.option("--max-workers", type=click.IntRange(min=1), default=None, help="Most steps running at once."),
+            click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
+            click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
+            click.option(
+                "--reporter", default="console", show_default=True, help="How to print events (console, json, …)."
+            ),
+        ]
+    ):
         func = option(func)
     return _store_options(func)
 
 
-def _engine(registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False,
-            no_store: bool = False) -> Any:
+def _engine(
+    registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False, no_store: bool = False
+) -> Any:
     from wfe_core.engine import DEFAULT_STORE, WorkflowEngine
 
-    return WorkflowEngine(plugins=registry, strict=strict, enable_rollback=not no_rollback,
-                          store=None if no_store else (store or DEFAULT_STORE))
+    return WorkflowEngine(
+        plugins=registry,
+        strict=strict,
+        enable_rollback=not no_rollback,
+        store=None if no_store else (store or DEFAULT_STORE),
+    )
 
 
 def _reporter(registry: Any, name: str) -> Any:
     from wfe_core.model.errors import did_you_mean
 
     if name not in registry.reporters:
-        raise WfeError(f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
-                       f"known: {', '.join(sorted(registry.reporters))}")
+        raise WfeError(
+            f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
+            f"known: {', '.join(sorted(registry.reporters))}"
+        )
     return registry.reporters[name].factory(sys.stdout)
 
 
@@ -237,13 +260,28 @@ def _finish(result: Any) -> None:
 @_run_options
 @click.option("--dry-run", is_flag=True, help="Show what would happen; perform no side effect.")
 @click.option("--no-store", is_flag=True, help="Record nothing (no resume, no history).")
-@click.option("--template", default=None, metavar="NAME", help="Run template NAME instead of a FILE; --var fills "
-                                                                 "its parameters (see `wfe templates`).")
+@click.option(
+    "--template",
+    default=None,
+    metavar="NAME",
+    help="Run template NAME instead of a FILE; --var fills its parameters (see `wfe templates`).",
+)
 @template_path_option
 @_owns_children
-def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_workers: int | None, strict: bool,
-        no_rollback: bool, reporter: str, store: str | None, dry_run: bool, no_store: bool,
-        template: str | None, template_path: tuple[str, ...]) -> None:
+def run(
+    file: str | None,
+    variables: tuple[str, ...],
+    strategy: str | None,
+    max_workers: int | None,
+    strict: bool,
+    no_rollback: bool,
+    reporter: str,
+    store: str | None,
+    dry_run: bool,
+    no_store: bool,
+    template: str | None,
+    template_path: tuple[str, ...],
+) -> None:
     """Run the workflow in FILE (or --template NAME). Exit 0 when it succeeded, 1 when it failed, 130 on Ctrl-C."""
     import uuid
 
@@ -262,7 +300,9 @@ def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_
             workflow = _load(file)
         except InvalidWorkflowError as exc:
             checker = _engine(_plugins(), store, strict=strict, no_store=True)
-            raise _with_validation(exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables)))
+            raise _with_validation(
+                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
+            ) from None
     registry = _plugins()
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
@@ -282,10 +322,20 @@ def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_
     run_id = uuid.uuid4().hex
     try:
         result = run_interruptibly(
-            lambda: engine.run(workflow, "dry_run" if dry_run else "normal", strategy, run_vars, run_id=run_id,
-                               max_workers=max_workers, listeners=(sink.handle,), source=file,
-                               validation=validation),
-            lambda: engine.cancel_workflow(run_id), registry.force_stop)
+            lambda: engine.run(
+                workflow,
+                "dry_run" if dry_run else "normal",
+                strategy,
+                run_vars,
+                run_id=run_id,
+                max_workers=max_workers,
+                listeners=(sink.handle,),
+                source=file,
+                validation=validation,
+            ),
+            lambda: engine.cancel_workflow(run_id),
+            registry.force_stop,
+        )
     except InvalidWorkflowError as exc:
         raise InvalidWorkflowError(_located(exc.problems, file)) from None
     sink.close()
@@ -297,8 +347,17 @@ def run(file: str | None, variables: tuple[str, ...], strategy: str | None, max_
 @click.argument("file", type=click.Path(dir_okay=False), required=False)
 @_run_options
 @_owns_children
-def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: str | None,
-           max_workers: int | None, strict: bool, no_rollback: bool, reporter: str, store: str | None) -> None:
+def resume(
+    run_id: str,
+    file: str | None,
+    variables: tuple[str, ...],
+    strategy: str | None,
+    max_workers: int | None,
+    strict: bool,
+    no_rollback: bool,
+    reporter: str,
+    store: str | None,
+) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
 
     FILE defaults to the definition recorded with the run; a given FILE must not change
@@ -311,10 +370,19 @@ def resume(run_id: str, file: str | None, variables: tuple[str, ...], strategy: 
     sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
     result = run_interruptibly(
-        lambda: engine.resume(run_id, workflow, strategy=strategy, variables=_parse_vars(variables),
-                              max_workers=max_workers, listeners=(sink.handle,), source=file),
+        lambda: engine.resume(
+            run_id,
+            workflow,
+            strategy=strategy,
+            variables=_parse_vars(variables),
+            max_workers=max_workers,
+            listeners=(sink.handle,),
+            source=file,
+        ),
         # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
-        engine.cleanup, registry.force_stop)
+        engine.cleanup,
+        registry.force_stop,
+    )
     sink.close()
     _finish(result)
 
@@ -338,12 +406,17 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
 
 @main.command()
 @click.argument("action", required=False)
-@click.option("--workflow", "whole", is_flag=True, help="A JSON Schema (2020-12) for whole workflow files, "
-                                                         "every installed action's parameters included (for editors).")
+@click.option(
+    "--workflow",
+    "whole",
+    is_flag=True,
+    help="A JSON Schema (2020-12) for whole workflow files, "
+    "every installed action's parameters included (for editors).",
+)
 def schema(action: str | None, whole: bool) -> None:
     """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
-    from wfe_core.model.errors import did_you_mean
     from wfe_core.load.schema import action_schema, schemas, workflow_schema
+    from wfe_core.model.errors import did_you_mean
 
     registry = _plugins()
     if whole:
@@ -353,8 +426,9 @@ def schema(action: str | None, whole: bool) -> None:
         click.echo(json.dumps(schemas(registry.actions), indent=2))
         return
     if action not in registry.actions:
-        raise WfeError(f"unknown action '{action}'{did_you_mean(action, registry.actions)}"
-                       f"{registry.provider_hint(action)}")
+        raise WfeError(
+            f"unknown action '{action}'{did_you_mean(action, registry.actions)}{registry.provider_hint(action)}"
+        )
     click.echo(json.dumps(action_schema(registry.actions[action]), indent=2))
 
 

@@ -14,8 +14,9 @@ from wfe_core.cli.children import kill_descendants
 __all__ = ["run_interruptibly"]
 
 
-def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None],
-                      force: Callable[[], None] = lambda: None) -> tuple[Any, int | None]:
+def run_interruptibly(
+    start: Callable[[], Any], cancel: Callable[[], None], force: Callable[[], None] = lambda: None
+) -> tuple[Any, int | None]:
     """Run ``start()`` on a thread while the main thread handles signals.
 
     The first SIGINT or SIGTERM calls ``cancel()``: dispatch stops, running steps are
@@ -38,12 +39,19 @@ def run_interruptibly(start: Callable[[], Any], cancel: Callable[[], None],
     def handler(signum: int, _frame: Any) -> None:
         received.append(signum)
         if len(received) == 1:
-            print(f"\n{signal.Signals(signum).name}: cancelling the run (again to stop at once)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\n{signal.Signals(signum).name}: cancelling the run (again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
             cancel()
             return
-        print(f"{signal.Signals(signum).name}: stopped at once; the run is recorded as interrupted "
-              "(wfe resume RUN_ID continues it)", file=sys.stderr, flush=True)
+        print(
+            f"{signal.Signals(signum).name}: stopped at once; the run is recorded as interrupted "
+            "(wfe resume RUN_ID continues it)",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.stdout.flush()
         force()  # plugins kill what must not outlive us (shell process groups)
         kill_descendants()  # and what escaped them (we are their subreaper)

@@ -48,15 +48,22 @@ def _pick(formats: dict[str, Any], name: str | None, output: str | None) -> Any:
         by_ext = [f for f in formats.values() if f.extension == suffix]
         name = by_ext[0].name if by_ext else "text"
     if name not in formats:
-        raise WfeError(f"unknown report format '{name}'{did_you_mean(name, formats)}; "
-                       f"known: {', '.join(sorted(formats))}")
+        raise WfeError(
+            f"unknown report format '{name}'{did_you_mean(name, formats)}; known: {', '.join(sorted(formats))}"
+        )
     return formats[name]
 
 
 @click.command()
 @click.argument("run_id")
-@click.option("--format", "-f", "fmt", default=None, metavar="NAME",
-              help="html, junit, markdown, json, yaml, text or a plugin's (default: from -o's extension, else text).")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    default=None,
+    metavar="NAME",
+    help="html, junit, markdown, json, yaml, text or a plugin's (default: from -o's extension, else text).",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to FILE, not stdout.")
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help=_STORE_HELP)
 def report(run_id: str, fmt: str | None, output: str | None, store: str | None) -> None:
@@ -81,8 +88,9 @@ def report(run_id: str, fmt: str | None, output: str | None, store: str | None) 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "-f", "fmt", type=click.Choice(["mermaid", "dot", "html"]), default="mermaid",
-              show_default=True)
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(["mermaid", "dot", "html"]), default="mermaid", show_default=True
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to FILE, not stdout.")
 def graph(file: str, fmt: str, output: str | None) -> None:
     """The dependency graph of the workflow in FILE, before it runs.
@@ -132,14 +140,18 @@ def stats(workflow_id: str, last: int, as_json: bool, store: str | None) -> None
         click.echo(json.dumps(history.to_dict(), indent=2))
         return
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(history.statuses.items()))
-    click.echo(f"workflow {workflow_id}: {len(runs)} runs ({statuses}); wall p50 {seconds(history.wall_p50)} "
-               f"p95 {seconds(history.wall_p95)}")
+    click.echo(
+        f"workflow {workflow_id}: {len(runs)} runs ({statuses}); wall p50 {seconds(history.wall_p50)} "
+        f"p95 {seconds(history.wall_p95)}"
+    )
     width = max([len(s.step) for s in history.steps] + [4])
     click.echo(f"  {'STEP':<{width}}  RUNS  {'P50':>8}  {'P95':>8}  FAIL%  FLAKY  TREND")
     for s in history.steps:
         trend = f"{s.trend:.2f}x" if s.trend is not None else "-"
-        click.echo(f"  {s.step:<{width}}  {s.runs:>4}  {seconds(s.p50):>8}  {seconds(s.p95):>8}  "
-                   f"{100 * s.failure_rate:>4.0f}%  {s.flaky_runs:>5}  {trend}")
+        click.echo(
+            f"  {s.step:<{width}}  {s.runs:>4}  {seconds(s.p50):>8}  {seconds(s.p95):>8}  "
+            f"{100 * s.failure_rate:>4.0f}%  {s.flaky_runs:>5}  {trend}"
+        )
 
 
 def register(main: click.Group) -> None:

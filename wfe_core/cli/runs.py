@@ -55,8 +55,10 @@ def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> No
     click.echo(f"{'RUN':<12}  {'WORKFLOW':<24}  {'STATUS':<11}  {'STARTED':<19}  DURATION")
     for r in rows:
         status = r["status"] + ("*" if r["rollback"] == "partial" else "")
-        click.echo(f"{r['run_id'][:12]:<12}  {r['workflow_id'][:24]:<24}  {status:<11}  {_when(r['started_at'])}  "
-                   f"{_duration(r['started_at'], r['finished_at'])}")
+        click.echo(
+            f"{r['run_id'][:12]:<12}  {r['workflow_id'][:24]:<24}  {status:<11}  {_when(r['started_at'])}  "
+            f"{_duration(r['started_at'], r['finished_at'])}"
+        )
 
 
 @runs.command()
@@ -81,13 +83,19 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         except RecursionError:  # an output nested deeper than the indenting encoder can recurse
             click.echo(json.dumps(run, default=str))
         return
-    click.echo(f"run {run['run_id']}  workflow {run['workflow_id']}  {run['status']}"
-               + (f"  rollback {run['rollback']}" if run["rollback"] else ""))
-    click.echo(f"started {_when(run['started_at'])}  took {_duration(run['started_at'], run['finished_at'])}"
-               + (f"  resumed {run['resumed']}x" if run["resumed"] else ""))
+    click.echo(
+        f"run {run['run_id']}  workflow {run['workflow_id']}  {run['status']}"
+        + (f"  rollback {run['rollback']}" if run["rollback"] else "")
+    )
+    click.echo(
+        f"started {_when(run['started_at'])}  took {_duration(run['started_at'], run['finished_at'])}"
+        + (f"  resumed {run['resumed']}x" if run["resumed"] else "")
+    )
     if run["error"]:
         click.echo(f"error: {run['error']}")
     for step in run["steps"]:
         detail = (step["error"] or step["reason"] or "").rstrip("\n").replace("\n", "\n" + " " * 66)
-        click.echo(f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
-                   f"{step['duration']:8.3f}s  {detail}".rstrip())
+        click.echo(
+            f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
+            f"{step['duration']:8.3f}s  {detail}".rstrip()
+        )

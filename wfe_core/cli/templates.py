@@ -21,9 +21,14 @@ SCHEMA_FILE = "wfe.schema.json"
 
 
 def template_path_option(func: Any) -> Any:
-    return click.option("--template-path", "template_path", multiple=True, type=click.Path(file_okay=False, exists=True),
-                        metavar="DIR", help="A directory of template files, searched before WFE_TEMPLATE_PATH "
-                                            "and plugins (repeatable).")(func)
+    return click.option(
+        "--template-path",
+        "template_path",
+        multiple=True,
+        type=click.Path(file_okay=False, exists=True),
+        metavar="DIR",
+        help="A directory of template files, searched before WFE_TEMPLATE_PATH and plugins (repeatable).",
+    )(func)
 
 
 def _catalog(template_path: tuple[str, ...]) -> Any:
@@ -58,13 +63,27 @@ def templates(template_path: tuple[str, ...], as_json: bool) -> None:
     rows = []
     for entry in catalog.entries():
         t = entry.template
-        rows.append({
-            "name": t.name, "origin": entry.origin, "source": t.source, "description": t.description,
-            "missing": list(entry.missing),
-            "parameters": [{"name": p.name, "type": p.type, "required": p.is_required, "default": p.default,
-                            "allowed": p.allowed, "pattern": p.pattern, "description": p.description}
-                           for p in t.parameters],
-        })
+        rows.append(
+            {
+                "name": t.name,
+                "origin": entry.origin,
+                "source": t.source,
+                "description": t.description,
+                "missing": list(entry.missing),
+                "parameters": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "required": p.is_required,
+                        "default": p.default,
+                        "allowed": p.allowed,
+                        "pattern": p.pattern,
+                        "description": p.description,
+                    }
+                    for p in t.parameters
+                ],
+            }
+        )
     if as_json:
         click.echo(json.dumps({"templates": rows}, indent=2))
         return
@@ -81,21 +100,43 @@ def templates(template_path: tuple[str, ...], as_json: bool) -> None:
 
 
 def _command_line(name: str, pairs: tuple[str, ...], template_path: tuple[str, ...]) -> str:
-    return " ".join(["wfe", "new", shlex.quote(name), *(f"--var {shlex.quote(p)}" for p in pairs),
-                     *(f"--template-path {shlex.quote(d)}" for d in template_path)])
+    return " ".join(
+        [
+            "wfe",
+            "new",
+            shlex.quote(name),
+            *(f"--var {shlex.quote(p)}" for p in pairs),
+            *(f"--template-path {shlex.quote(d)}" for d in template_path),
+        ]
+    )
 
 
 @click.command()
 @click.argument("template")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template parameter (repeatable).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write here (format from the suffix: .yaml/.yml, .json, .toml); default: YAML on stdout.")
-@click.option("--schema-ref", default=SCHEMA_FILE, show_default=True,
-              help="What the editor comment's $schema points at (a path relative to the file, or a URL).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write here (format from the suffix: .yaml/.yml, .json, .toml); default: YAML on stdout.",
+)
+@click.option(
+    "--schema-ref",
+    default=SCHEMA_FILE,
+    show_default=True,
+    help="What the editor comment's $schema points at (a path relative to the file, or a URL).",
+)
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @template_path_option
-def new(template: str, variables: tuple[str, ...], output: str | None, schema_ref: str, force: bool,
-        template_path: tuple[str, ...]) -> None:
+def new(
+    template: str,
+    variables: tuple[str, ...],
+    output: str | None,
+    schema_ref: str,
+    force: bool,
+    template_path: tuple[str, ...],
+) -> None:
     """Write a ready-to-edit workflow file from TEMPLATE (see `wfe templates`).
 
     A YAML file starts with a `# yaml-language-server: $schema=` comment so editors check it
@@ -108,8 +149,14 @@ def new(template: str, variables: tuple[str, ...], output: str | None, schema_re
     if output is not None:
         fmt = SUFFIXES.get(Path(output).suffix.lower(), "")
         if not fmt:
-            raise InvalidWorkflowError([Problem(f"unsupported file suffix '{Path(output).suffix}' "
-                                                f"(use one of {', '.join(sorted(SUFFIXES))})", source=output)])
+            raise InvalidWorkflowError(
+                [
+                    Problem(
+                        f"unsupported file suffix '{Path(output).suffix}' (use one of {', '.join(sorted(SUFFIXES))})",
+                        source=output,
+                    )
+                ]
+            )
         if Path(output).exists() and not force:
             # An edited workflow is work a typo in -o must not destroy.
             raise WfeError(f"{output} exists; use --force to replace it")
@@ -140,4 +187,3 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise WfeError(f"cannot write {path}: {exc.strerror or exc}") from None
-

@@ -65,7 +65,7 @@ class TemplateCatalog:
                     self.problems.extend(str(p) for p in exc.problems)
                     continue
                 self._add(template, f"directory {directory}")
-        for name, provided in sorted(plugins.provided.get("templates", {}).items()):
+        for _name, provided in sorted(plugins.provided.get("templates", {}).items()):
             info = provided.plugin
             origin = "wfe-core" if info.distribution == "wfe-core" else f"plugin {info.label}"
             self._add(provided.record, origin)
@@ -78,8 +78,10 @@ class TemplateCatalog:
         missing: list[str] = []
         for action in template.actions():
             if action not in self.plugins.actions:
-                dist = next((d for prefix, d in FIRST_PARTY_PREFIXES.items() if action.startswith(prefix)),
-                            f"a plugin providing '{action}'")
+                dist = next(
+                    (d for prefix, d in FIRST_PARTY_PREFIXES.items() if action.startswith(prefix)),
+                    f"a plugin providing '{action}'",
+                )
                 if dist not in missing:
                     missing.append(dist)
         self._entries[template.name] = TemplateEntry(template, origin, tuple(missing))
@@ -98,8 +100,13 @@ class TemplateCatalog:
             raise self._broken[name]
         if name not in self._entries:
             known = sorted(self._entries)
-            raise InvalidWorkflowError([Problem(f"unknown template '{name}'{did_you_mean(name, known)}; "
-                                                f"templates: {', '.join(known) or 'none'}")])
+            raise InvalidWorkflowError(
+                [
+                    Problem(
+                        f"unknown template '{name}'{did_you_mean(name, known)}; templates: {', '.join(known) or 'none'}"
+                    )
+                ]
+            )
         return self._entries[name]
 
     def render(self, name: str, variables: Mapping[str, Any] | None = None, *, from_text: bool = False) -> dict:
@@ -114,8 +121,12 @@ class TemplateCatalog:
         problems = []
         for action in entry.template.actions():
             if action not in self.plugins.actions:
-                problems.append(Problem(f"its steps use action '{action}', which is not installed"
-                                        f"{self.plugins.provider_hint(action)}", source=f"template '{name}'"))
+                problems.append(
+                    Problem(
+                        f"its steps use action '{action}', which is not installed{self.plugins.provider_hint(action)}",
+                        source=f"template '{name}'",
+                    )
+                )
         if problems:
             raise InvalidWorkflowError(problems)
         return data
@@ -137,6 +148,8 @@ def _in_file(template: Template, problems: list[Problem]) -> list[Problem]:
 
     if not template.source or not os.path.isfile(template.source):
         return problems
-    moved = [attrs.evolve(p, source=template.source, line=None,
-                          path=f"workflow.{p.path}" if p.path else "workflow") for p in problems]
+    moved = [
+        attrs.evolve(p, source=template.source, line=None, path=f"workflow.{p.path}" if p.path else "workflow")
+        for p in problems
+    ]
     return WorkflowLoader().locate(moved, template.source)

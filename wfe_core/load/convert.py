@@ -95,8 +95,10 @@ def _sequence(value: Any, tp: Any) -> Any:
         try:
             items.append(converter.structure(item, item_type))
         except Exception as exc:
-            exc.__notes__ = [*getattr(exc, "__notes__", []),
-                             cattrs.errors.IterableValidationNote(f"index {index}", index, item_type)]
+            exc.__notes__ = [
+                *getattr(exc, "__notes__", []),
+                cattrs.errors.IterableValidationNote(f"index {index}", index, item_type),
+            ]
             errors.append(exc)
     if errors:
         raise IterableValidationError("invalid items", errors, tp)

@@ -70,8 +70,8 @@ class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
                 shown = shown[:37] + "..."
             why = str(exc) if isinstance(exc, ValueError) and str(exc) else "it does not fit the tag"
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark) from None
-
+                None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark
+            ) from None
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
@@ -263,8 +263,10 @@ def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
             stack.extend(reversed([(item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]))
         elif isinstance(value, str) and len(value) > MAX_STRING_CHARS:
             step = _step_named_by(data, path)
-            message = (f"{f'step {step!r}: ' if step else ''}string of {len(value):,} characters is longer than "
-                       f"the limit of {MAX_STRING_CHARS:,}; put large data in a file and read it in a step")
+            message = (
+                f"{f'step {step!r}: ' if step else ''}string of {len(value):,} characters is longer than "
+                f"the limit of {MAX_STRING_CHARS:,}; put large data in a file and read it in a step"
+            )
             problems.append(Problem(message, path, step_id=step))
         elif isinstance(value, str) and _SURROGATE.search(value):
             problems.append(Problem(_surrogate_message(value), path))
@@ -385,8 +387,12 @@ def _repair(data: Any, problems: list[Problem]) -> tuple[dict | None, set[str]]:
     kept, dropped, seen = [], set(), set()
     for index, step in enumerate(steps):
         sid = step.get("id") if isinstance(step, dict) else None
-        if index in drop_steps or not isinstance(step, dict) or not all(isinstance(k, str) for k in step) \
-                or sid in seen:
+        if (
+            index in drop_steps
+            or not isinstance(step, dict)
+            or not all(isinstance(k, str) for k in step)
+            or sid in seen
+        ):
             if isinstance(sid, str) and sid not in seen:
                 dropped.add(sid)
             continue
@@ -438,8 +444,14 @@ class WorkflowLoader:
             raise _error(f"expected a mapping at the top level, got {describe(data)}", source)
         return _build(data, source, lambda: None)
 
-    def load_from_template(self, template_name: str, variables: dict[str, Any] | None = None, *,
-                           template_path: Any = (), plugins: Any = None) -> Workflow:
+    def load_from_template(
+        self,
+        template_name: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        template_path: Any = (),
+        plugins: Any = None,
+    ) -> Workflow:
         """The workflow of template ``template_name`` with ``variables`` filled in.
 
         Templates come from ``template_path`` directories, ``WFE_TEMPLATE_PATH``, then

@@ -15,8 +15,13 @@ from wfe_core.plugin.capabilities import Action
 
 __all__ = ["action_schema", "schemas", "workflow_schema"]
 
-_SCALARS = {str: {"type": "string"}, bool: {"type": "boolean"}, int: {"type": "integer"},
-            float: {"type": "number"}, type(None): {"type": "null"}}
+_SCALARS = {
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    type(None): {"type": "null"},
+}
 
 
 def _type_schema(tp: Any) -> dict[str, Any]:
@@ -60,8 +65,12 @@ def _class_schema(cls: type) -> dict[str, Any]:
 def action_schema(action: Action) -> dict[str, Any]:
     """The JSON Schema of ``action``'s parameters (any object when it takes free-form ones)."""
     schema = _class_schema(action.parameters) if action.parameters is not None else {"type": "object"}
-    return {"title": action.name, "description": action.description, "side_effects": action.side_effects,
-            "parameters": schema}
+    return {
+        "title": action.name,
+        "description": action.description,
+        "side_effects": action.side_effects,
+        "parameters": schema,
+    }
 
 
 def schemas(actions: Mapping[str, Action]) -> dict[str, Any]:
@@ -114,9 +123,14 @@ def _parameters(action: Action) -> tuple[dict[str, Any], dict[str, Any]]:
     cls = action.parameters
     strict = _with_docs(_class_schema(cls), cls)
     strict.pop("description", None)  # replaced below: per-field text is on the fields
-    loose = {"type": "object", "additionalProperties": False,
-             "properties": {name: {k: v for k, v in prop.items() if k in ("description", "default")}
-                            for name, prop in strict["properties"].items()}}
+    loose = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {k: v for k, v in prop.items() if k in ("description", "default")}
+            for name, prop in strict["properties"].items()
+        },
+    }
     if "required" in strict:
         loose["required"] = strict["required"]
     for schema in (strict, loose):
@@ -144,31 +158,49 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
 
     names = sorted(actions)
     step_docs, flow_docs = _attribute_docs(WorkflowStep), _attribute_docs(Workflow)
-    step_defaults = {f.name: _default(f) for f in attrs.fields(WorkflowStep) if f.default is not attrs.NOTHING
-                     and f.name not in ("name",)}
+    step_defaults = {
+        f.name: _default(f)
+        for f in attrs.fields(WorkflowStep)
+        if f.default is not attrs.NOTHING and f.name not in ("name",)
+    }
     ids = {"type": "string", "pattern": r"\S"}
     strings = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "uniqueItems": True}]}
     step_props: dict[str, Any] = {
-        "id": ids, "action": {"enum": names}, "name": {"type": "string"}, "description": {"type": "string"},
-        "parameters": {"type": "object"}, "dependencies": strings,
-        "timeout": {"type": "number", "exclusiveMinimum": 0}, "max_retries": {"type": "integer", "minimum": 0},
-        "retry_delay": {"type": "number", "minimum": 0}, "retry_backoff": {"type": "number", "minimum": 1},
-        "retry_max_delay": {"type": "number", "minimum": 0}, "critical": {"type": "boolean"},
-        "parallel_group": {"type": ["string", "null"]}, "conditions": {"type": "object"},
-        "rollback_action": {"enum": [*names, None]}, "rollback_parameters": {"type": "object"},
+        "id": ids,
+        "action": {"enum": names},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "parameters": {"type": "object"},
+        "dependencies": strings,
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "max_retries": {"type": "integer", "minimum": 0},
+        "retry_delay": {"type": "number", "minimum": 0},
+        "retry_backoff": {"type": "number", "minimum": 1},
+        "retry_max_delay": {"type": "number", "minimum": 0},
+        "critical": {"type": "boolean"},
+        "parallel_group": {"type": ["string", "null"]},
+        "conditions": {"type": "object"},
+        "rollback_action": {"enum": [*names, None]},
+        "rollback_parameters": {"type": "object"},
     }
     for name, prop in step_props.items():
         prop["description"] = step_docs.get(name, "")
         if name in step_defaults and step_defaults[name] not in ({}, None):
             prop["default"] = step_defaults[name]
     step_props["dependencies"]["description"] += " That they exist and form no cycle is checked by `wfe validate`."
-    step_props["parameters"]["description"] += (" Checked against the action's parameters; a value holding a"
-                                                 " {placeholder} is typed when the step runs.")
+    step_props["parameters"]["description"] += (
+        " Checked against the action's parameters; a value holding a {placeholder} is typed when the step runs."
+    )
     defs: dict[str, Any] = {
-        "literal": {"description": "A value with no {placeholder} anywhere in it.", "anyOf": [
-            {"type": ["number", "boolean", "null"]}, {"type": "string", "pattern": "^[^{}]*$"},
-            {"type": "array", "items": {"$ref": "#/$defs/literal"}},
-            {"type": "object", "additionalProperties": {"$ref": "#/$defs/literal"}}]},
+        "literal": {
+            "description": "A value with no {placeholder} anywhere in it.",
+            "anyOf": [
+                {"type": ["number", "boolean", "null"]},
+                {"type": "string", "pattern": "^[^{}]*$"},
+                {"type": "array", "items": {"$ref": "#/$defs/literal"}},
+                {"type": "object", "additionalProperties": {"$ref": "#/$defs/literal"}},
+            ],
+        },
     }
     rules = []
     for name in names:
@@ -177,19 +209,32 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
             continue
         strict, loose = _parameters(action)
         defs[f"{name}.parameters"], defs[f"{name}.templated"] = strict, loose
-        check = {"if": {"$ref": "#/$defs/literal"}, "then": {"$ref": f"#/$defs/{name}.parameters"},
-                 "else": {"$ref": f"#/$defs/{name}.templated"}}
+        check = {
+            "if": {"$ref": "#/$defs/literal"},
+            "then": {"$ref": f"#/$defs/{name}.parameters"},
+            "else": {"$ref": f"#/$defs/{name}.templated"},
+        }
         for field, params in (("action", "parameters"), ("rollback_action", "rollback_parameters")):
             then: dict[str, Any] = {"properties": {params: check}}
             if "required" in strict:
                 then["required"] = [params]
             rules.append({"if": {"properties": {field: {"const": name}}, "required": [field]}, "then": then})
-    defs["step"] = {"type": "object", "description": "One step of the workflow.", "required": ["id", "action"],
-                    "additionalProperties": False, "properties": step_props, "allOf": rules}
+    defs["step"] = {
+        "type": "object",
+        "description": "One step of the workflow.",
+        "required": ["id", "action"],
+        "additionalProperties": False,
+        "properties": step_props,
+        "allOf": rules,
+    }
     flow_props: dict[str, Any] = {
-        "id": ids, "name": {"type": "string"}, "description": {"type": "string"}, "metadata": {"type": "object"},
+        "id": ids,
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "metadata": {"type": "object"},
         "variables": {"type": "object", "propertyNames": {"not": {"enum": ["steps", "secrets"]}}},
-        "secrets": strings, "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+        "secrets": strings,
+        "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
     }
     for name, prop in flow_props.items():
         prop["description"] = flow_docs.get(name, "")
@@ -200,7 +245,10 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         "$id": "https://wfe.invalid/schema/workflow.json",
         "title": "wfe workflow file",
         "description": f"A wfe workflow (YAML, JSON or TOML), for the actions installed when it was generated "
-                       f"(`wfe schema --workflow`). {_NOT_CHECKED}",
-        "type": "object", "required": ["id"], "additionalProperties": False,
-        "properties": flow_props, "$defs": defs,
+        f"(`wfe schema --workflow`). {_NOT_CHECKED}",
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": False,
+        "properties": flow_props,
+        "$defs": defs,
     }

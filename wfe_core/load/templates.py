@@ -55,10 +55,19 @@ __all__ = [
 TEMPLATE_PATH_ENV = "WFE_TEMPLATE_PATH"
 #: Declared parameter types and the Python types a value of each may have.
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "path": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "string": (str,),
+    "path": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
 }
-_TYPE_WORDS = {"string": "a string", "path": "a path (string)", "integer": "a whole number",
-               "number": "a number", "boolean": "true or false"}
+_TYPE_WORDS = {
+    "string": "a string",
+    "path": "a path (string)",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
@@ -99,7 +108,7 @@ class TemplateParameter:
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable for this parameter, or ``None``."""
         kinds = PARAMETER_TYPES[self.type]
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             return f"expected {_TYPE_WORDS[self.type]}, got {_describe(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"expected a finite number, got {value}"
@@ -201,8 +210,11 @@ def _definition_problems(template: Template) -> list[Problem]:
             bad(f"parameter '{param.name}' is declared twice", f"{path}.name")
         seen.add(param.name)
         if param.type not in PARAMETER_TYPES:
-            bad(f"parameter '{param.name}': unknown type '{param.type}'{did_you_mean(param.type, PARAMETER_TYPES)}"
-                f" (use one of {', '.join(PARAMETER_TYPES)})", f"{path}.type")
+            bad(
+                f"parameter '{param.name}': unknown type '{param.type}'{did_you_mean(param.type, PARAMETER_TYPES)}"
+                f" (use one of {', '.join(PARAMETER_TYPES)})",
+                f"{path}.type",
+            )
             continue
         if param.pattern is not None:
             try:
@@ -252,11 +264,17 @@ def load_template_file(path: str | os.PathLike[str], name: str | None = None) ->
     try:
         parsed = structure(data, _TemplateFile)
     except InvalidWorkflowError as exc:
-        raise InvalidWorkflowError([attrs.evolve(p, source=source, line=_line_of(root, p.path) if root else None)
-                                    for p in exc.problems]) from None
+        raise InvalidWorkflowError(
+            [attrs.evolve(p, source=source, line=_line_of(root, p.path) if root else None) for p in exc.problems]
+        ) from None
     section = parsed.template
-    return Template(name or section.name or Path(path).name.split(".")[0], parsed.workflow,
-                    section.parameters, section.description, source)
+    return Template(
+        name or section.name or Path(path).name.split(".")[0],
+        parsed.workflow,
+        section.parameters,
+        section.description,
+        source,
+    )
 
 
 def check_variables(template: Template, variables: Mapping[str, Any], *, from_text: bool = False) -> dict[str, Any]:
@@ -275,8 +293,9 @@ def check_variables(template: Template, variables: Mapping[str, Any], *, from_te
     for name in variables:
         if template.parameter(name) is None:
             listed = ", ".join(known) or "none"
-            problems.append(Problem(f"unknown parameter '{name}'{did_you_mean(name, known)}; "
-                                    f"parameters: {listed}", source=source))
+            problems.append(
+                Problem(f"unknown parameter '{name}'{did_you_mean(name, known)}; parameters: {listed}", source=source)
+            )
     for param in template.parameters:
         if param.name not in variables:
             if param.is_required:
@@ -304,6 +323,7 @@ def check_variables(template: Template, variables: Mapping[str, Any], *, from_te
 
 def _fill(text: str, values: Mapping[str, Any]) -> str:
     """``{name}`` of template parameters replaced in ``text``; everything else kept for run time."""
+
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
         if name is None or name not in values:
@@ -313,8 +333,9 @@ def _fill(text: str, values: Mapping[str, Any]) -> str:
     return _TOKEN.sub(one, text)
 
 
-def render_template(template: Template, variables: Mapping[str, Any] | None = None, *,
-                    from_text: bool = False) -> dict[str, Any]:
+def render_template(
+    template: Template, variables: Mapping[str, Any] | None = None, *, from_text: bool = False
+) -> dict[str, Any]:
     """The template's workflow as plain data, with checked ``variables`` filled in.
 
     Raises:

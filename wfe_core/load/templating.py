@@ -121,8 +121,12 @@ def _lookup(ph: Placeholder, scope: Mapping[str, Any]) -> Any:
             if part not in value:
                 keys = _names(value)
                 if depth == 1 and first == "steps":
-                    raise TemplateError(f"'{ph.text}': step '{part}' has not finished or is not upstream (finished: {keys})")
-                raise TemplateError(f"'{ph.text}': {where} has no key '{part}'{did_you_mean(part, map(str, value))} (keys: {keys})")
+                    raise TemplateError(
+                        f"'{ph.text}': step '{part}' has not finished or is not upstream (finished: {keys})"
+                    )
+                raise TemplateError(
+                    f"'{ph.text}': {where} has no key '{part}'{did_you_mean(part, map(str, value))} (keys: {keys})"
+                )
             value = value[part]
         elif isinstance(value, (list, tuple)) and part.isdigit():
             index = int(part)
@@ -156,7 +160,7 @@ def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str
         pieces: list[Any] = []
         end = 0
         for m in _TOKEN.finditer(text):
-            pieces.append(text[end:m.start()])
+            pieces.append(text[end : m.start()])
             end = m.end()
             if m.group(1) is None:
                 pieces.append(m.group(0)[0])

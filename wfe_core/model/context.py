@@ -26,7 +26,7 @@ class CancelToken:
     measurable share of the per-step overhead; most actions never wait.
     """
 
-    __slots__ = ("_flag", "_event")
+    __slots__ = ("_event", "_flag")
 
     def __init__(self) -> None:
         self._flag = False

@@ -36,5 +36,5 @@ def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
                 continue
             seen.add(id(item))
             children = item.items() if isinstance(item, Mapping) else enumerate(item)
-            stack.extend((child, depth + 1, path + (key,) if len(path) < 7 else path) for key, child in children)
+            stack.extend((child, depth + 1, (*path, key) if len(path) < 7 else path) for key, child in children)
     return None

@@ -85,7 +85,7 @@ def _trie_regex(words: list[str]) -> str:
         for char in sorted(k for k in node if k):
             chain, child = char, node[char]
             while len(child) == 1 and "" not in child:  # a run with no choice: one literal
-                (char, child), = child.items()
+                ((char, child),) = child.items()
                 chain += char
             branches.append(re.escape(chain) + build(child))
         if not branches:

@@ -24,8 +24,9 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 
 
-def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None, *,
-                 missing_ok: bool = False) -> dict[str, str]:
+def read_secrets(
+    names: Iterable[str], environ: Mapping[str, str] | None = None, *, missing_ok: bool = False
+) -> dict[str, str]:
     """The values of the declared secrets; every missing or too short one is a problem.
 
     With ``missing_ok`` (dry runs) a missing secret is the placeholder ``<secrets.NAME>``.
@@ -41,9 +42,13 @@ def read_secrets(names: Iterable[str], environ: Mapping[str, str] | None = None,
         elif value is None:
             problems.append(Problem(f"secret '{name}' is not set in the environment", path=f"secrets[{index}]"))
         elif len(value) < MIN_SECRET_LENGTH:
-            problems.append(Problem(f"secret '{name}' is shorter than {MIN_SECRET_LENGTH} characters; "
-                                    "it could not be told apart from ordinary text in logs",
-                                    path=f"secrets[{index}]"))
+            problems.append(
+                Problem(
+                    f"secret '{name}' is shorter than {MIN_SECRET_LENGTH} characters; "
+                    "it could not be told apart from ordinary text in logs",
+                    path=f"secrets[{index}]",
+                )
+            )
         else:
             values[name] = value
     if problems:
@@ -139,6 +144,7 @@ def unseal(value: Any, secrets: Mapping[str, str]) -> Any:
 
     Unknown names and cut pieces stay masked (``***``).
     """
+
     def restore(match: re.Match) -> str:
         name, form = match.group(1), match.group(2) or ""
         if name not in secrets or form == CUT:

@@ -28,7 +28,10 @@ def _same(actual: Any, expected: Any) -> bool:
     if actual == expected and type(actual) is type(expected):
         return True
     if isinstance(actual, str) and not isinstance(expected, str):
-        spelled = {True: "true", False: "false", None: "null"}.get(expected, str(expected)) \
-            if isinstance(expected, (bool, type(None))) else str(expected)
+        spelled = (
+            {True: "true", False: "false", None: "null"}.get(expected, str(expected))
+            if isinstance(expected, (bool, type(None)))
+            else str(expected)
+        )
         return actual.strip().lower() == spelled.lower()
     return actual == expected and not isinstance(actual, bool) and not isinstance(expected, bool)

@@ -81,14 +81,14 @@ class DependencyGraph:
             seen[node] = len(path)
             path.append(node)
             node = next(p for p in self.parents[node] if p in remaining)
-        cycle = path[seen[node]:]
+        cycle = path[seen[node] :]
         # Parents walk backwards; report in dependency order: a -> b means b depends on a.
         cycle.reverse()
         # Start from the step that comes first in the file, so the message is stable.
         position = {n: i for i, n in enumerate(self.nodes)}
         first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
         cycle = cycle[first:] + cycle[:first]
-        return cycle + [cycle[0]]
+        return [*cycle, cycle[0]]
 
     def levels(self) -> list[list[str]]:
         """Steps grouped by depth: every step's dependencies lie in earlier levels."""

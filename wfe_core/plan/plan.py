@@ -6,8 +6,8 @@ from typing import Any
 
 import attrs
 
-from wfe_core.plan.graph import DependencyGraph
 from wfe_core.model.workflow import Workflow
+from wfe_core.plan.graph import DependencyGraph
 
 __all__ = ["Plan"]
 
@@ -38,8 +38,7 @@ class Plan:
     max_parallel: int
 
     @classmethod
-    def build(cls, workflow: Workflow, *, source: str | None = None,
-              durations: dict[str, float] | None = None) -> Plan:
+    def build(cls, workflow: Workflow, *, source: str | None = None, durations: dict[str, float] | None = None) -> Plan:
         graph = DependencyGraph.from_workflow(workflow, source=source)
         levels = graph.levels()
         return cls(

@@ -28,6 +28,7 @@ own plugins, registered exactly like external ones).
 from __future__ import annotations
 
 from wfe_core.load.convert import describe, structure
+from wfe_core.load.templates import Template, TemplateParameter, load_template_file
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
@@ -37,7 +38,6 @@ from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.os_errors import describe_os_error, os_errors
 from wfe_core.plugin.parameters import positive_seconds
 from wfe_core.plugin.retry import backoff_delay
-from wfe_core.load.templates import Template, TemplateParameter, load_template_file
 from wfe_core.report.format import ReportFormat
 
 __all__ = [

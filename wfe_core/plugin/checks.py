@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
@@ -96,15 +97,46 @@ def action_calls(workflow: Workflow, actions: str | Collection[str] | Callable[[
 # A name is split into lower-case words (``X-Api-Key`` -> x, api, key; ``apiKey`` -> api,
 # key) and judged by whole words, so ``author``, ``design`` or ``PASSENGER`` are not secret.
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SECRET_WORDS = frozenset({
-    "password", "passwd", "pass", "pwd", "passphrase", "secret", "token", "credential",
-    "auth", "authorization", "signature", "sig", "cookie", "apikey", "accesstoken",
-})
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "credential",
+        "auth",
+        "authorization",
+        "signature",
+        "sig",
+        "cookie",
+        "apikey",
+        "accesstoken",
+    }
+)
 #: ``key`` alone is too common (``SORT_KEY``, ``CACHE_KEY``): it counts after these words.
-_KEY_KINDS = frozenset({
-    "api", "access", "private", "secret", "signing", "client", "encryption", "ssh", "master",
-    "subscription", "license", "account", "service", "app", "auth", "deploy",
-})
+_KEY_KINDS = frozenset(
+    {
+        "api",
+        "access",
+        "private",
+        "secret",
+        "signing",
+        "client",
+        "encryption",
+        "ssh",
+        "master",
+        "subscription",
+        "license",
+        "account",
+        "service",
+        "app",
+        "auth",
+        "deploy",
+    }
+)
 
 
 def looks_secret(name: str) -> bool:
@@ -119,7 +151,7 @@ def looks_secret(name: str) -> bool:
     singular = [w[:-1] if w.endswith("s") and w[:-1] in _SECRET_WORDS else w for w in words]
     if any(w in _SECRET_WORDS for w in singular):
         return True
-    if any(a + b in _SECRET_WORDS for a, b in zip(singular, singular[1:])):
+    if any(a + b in _SECRET_WORDS for a, b in itertools.pairwise(singular)):
         return True
     if singular == ["key"]:
         return True

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 from wfe_core.load.templates import Template
+from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
 
 if TYPE_CHECKING:
     from wfe_core.report.format import ReportFormat

@@ -31,9 +31,9 @@ import attrs
 import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
+from wfe_core.load.templates import Template
 from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
-from wfe_core.load.templates import Template
 from wfe_core.report.format import ReportFormat
 
 __all__ = [
@@ -162,8 +162,13 @@ class Plugins:
         problems: messages about plugins that failed to load (left out).
     """
 
-    def __init__(self, pm: pluggy.PluginManager, infos: list[PluginInfo],
-                 provided: dict[str, dict[str, Provided]], problems: list[str]):
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        infos: list[PluginInfo],
+        provided: dict[str, dict[str, Provided]],
+        problems: list[str],
+    ):
         self._pm = pm
         self.infos = infos
         self.provided = provided
@@ -277,8 +282,7 @@ def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, lis
         for record in records:
             if not isinstance(record, record_type):
                 raise PluginError(
-                    f"plugin {label}: {hook_name}() returned {type(record).__name__}, "
-                    f"expected {record_type.__name__}"
+                    f"plugin {label}: {hook_name}() returned {type(record).__name__}, expected {record_type.__name__}"
                 )
         out[kind] = records
     return out
@@ -380,8 +384,10 @@ def load_plugins(
         module = getattr(plugin, "__name__", type(plugin).__name__)
         if pm.get_plugin(name) is not None:
             first = next(info for _, info, _ in registered if info.name == name)
-            raise PluginError(f"two plugins are named '{name}': {first.module} from {first.distribution} and "
-                              f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}")
+            raise PluginError(
+                f"two plugins are named '{name}': {first.module} from {first.distribution} and "
+                f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}"
+            )
         try:
             pm.register(plugin, name=name)
         except Exception as exc:
@@ -413,8 +419,9 @@ def load_plugins(
             pm.unregister(plugin)
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
-        info = attrs.evolve(bare, provides={kind: tuple(_record_name(kind, r) for r in recs)
-                                            for kind, recs in records.items() if recs})
+        info = attrs.evolve(
+            bare, provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs}
+        )
         for kind, recs in records.items():
             for record in recs:
                 _add(provided, kind, _record_name(kind, record), Provided(record, info))

@@ -7,8 +7,9 @@ import random
 __all__ = ["backoff_delay"]
 
 
-def backoff_delay(retry: int, base: float, *, factor: float = 2.0, max_delay: float = 60.0,
-                  rng: random.Random | None = None) -> float:
+def backoff_delay(
+    retry: int, base: float, *, factor: float = 2.0, max_delay: float = 60.0, rng: random.Random | None = None
+) -> float:
     """Seconds to wait before retry number ``retry`` (1 for the first retry).
 
     Exponential backoff with *equal jitter*: the delay ``base * factor**(retry-1)``,

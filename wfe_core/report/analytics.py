@@ -168,19 +168,39 @@ def analyze(run: RunRecord) -> Analytics:
     if run.resumed:
         verdict = f"resumed {run.resumed}x, so times include the interruption: {verdict}"
     return Analytics(
-        wall_time=wall, busy_time=busy, workers=workers,
-        workers_source="recorded" if run.workers else "peak concurrency", peak_concurrency=peak,
+        wall_time=wall,
+        busy_time=busy,
+        workers=workers,
+        workers_source="recorded" if run.workers else "peak concurrency",
+        peak_concurrency=peak,
         parallel_efficiency=parallel_efficiency(busy, wall, workers),
-        spans=spans, waits=waits,
-        critical_path=path, critical_path_time=length, critical_path_share=share, slowest=slowest,
-        waited=waited, retries=tuple(retries), limiter=limiter, verdict=verdict)
+        spans=spans,
+        waits=waits,
+        critical_path=path,
+        critical_path_time=length,
+        critical_path_share=share,
+        slowest=slowest,
+        waited=waited,
+        retries=tuple(retries),
+        limiter=limiter,
+        verdict=verdict,
+    )
 
 
-def _verdict(wall: float, spans: dict[str, float], path: tuple[str, ...], length: float, share: float,
-             retries: list[tuple[str, int, float]], waited_time: float, workers: int) -> tuple[str, str]:
+def _verdict(
+    wall: float,
+    spans: dict[str, float],
+    path: tuple[str, ...],
+    length: float,
+    share: float,
+    retries: list[tuple[str, int, float]],
+    waited_time: float,
+    workers: int,
+) -> tuple[str, str]:
     """The first of: retries, one slow step, the worker limit, a chain — that explains the run."""
     if not spans or wall <= 0:
         return "nothing", "nothing ran: every step was skipped, cancelled or never started"
+
     def pct(x: float) -> str:
         return f"{100 * x / wall:.0f}%"
 
@@ -188,17 +208,26 @@ def _verdict(wall: float, spans: dict[str, float], path: tuple[str, ...], length
     retry_cost = sum(cost for sid, _, cost in retries if sid in on_path)
     if retry_cost >= 0.3 * wall:
         names = ", ".join(sid for sid, _, cost in retries if sid in on_path and cost > 0)
-        return "retries", (f"retries: failed attempts and backoff of {names} cost {retry_cost:.2f}s, "
-                           f"{pct(retry_cost)} of the {wall:.2f}s wall time")
+        return "retries", (
+            f"retries: failed attempts and backoff of {names} cost {retry_cost:.2f}s, "
+            f"{pct(retry_cost)} of the {wall:.2f}s wall time"
+        )
     slow, slow_time = max(spans.items(), key=lambda x: x[1])
     if slow_time >= 0.5 * wall and (len(path) <= 1 or slow_time >= 0.75 * length):
-        return "slow_step", (f"one slow step: '{slow}' took {slow_time:.2f}s, {pct(slow_time)} of the "
-                             f"{wall:.2f}s wall time")
+        return "slow_step", (
+            f"one slow step: '{slow}' took {slow_time:.2f}s, {pct(slow_time)} of the {wall:.2f}s wall time"
+        )
     if waited_time >= 0.25 * wall:
-        return "workers", (f"the worker limit: ready steps waited {waited_time:.2f}s ({pct(waited_time)} of the wall "
-                           f"time) for one of {workers} workers; more workers would shorten the run")
+        return "workers", (
+            f"the worker limit: ready steps waited {waited_time:.2f}s ({pct(waited_time)} of the wall "
+            f"time) for one of {workers} workers; more workers would shorten the run"
+        )
     if share >= 0.6:
-        return "chain", (f"a chain: the critical path {_chain(path)} took {length:.2f}s, {pct(length)} of the "
-                         f"{wall:.2f}s wall time; more workers would not shorten it")
-    return "overhead", (f"overhead: the critical path is {pct(length)} of the {wall:.2f}s wall time and no step "
-                        "waited long for a worker; the rest is scheduling, start-up and rollback")
+        return "chain", (
+            f"a chain: the critical path {_chain(path)} took {length:.2f}s, {pct(length)} of the "
+            f"{wall:.2f}s wall time; more workers would not shorten it"
+        )
+    return "overhead", (
+        f"overhead: the critical path is {pct(length)} of the {wall:.2f}s wall time and no step "
+        "waited long for a worker; the rest is scheduling, start-up and rollback"
+    )

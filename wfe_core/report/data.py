@@ -142,16 +142,23 @@ def open_store(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection
     if not target.exists():
         raise StoreError(f"no run store at {target} (no run recorded yet)")
     try:
-        db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
-                             isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            f"{target.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=30.0,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         db.row_factory = sqlite3.Row
         version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read run store {target}: {exc}") from None
     if not 2 <= version <= SCHEMA_VERSION:  # 2 lacks only the worker limit (see RunRecord.workers)
         db.close()
-        raise StoreError(f"{target} has store schema version {version}; reports read versions 2 to "
-                         f"{SCHEMA_VERSION} (run `wfe runs` once with this wfe to upgrade it)")
+        raise StoreError(
+            f"{target} has store schema version {version}; reports read versions 2 to "
+            f"{SCHEMA_VERSION} (run `wfe runs` once with this wfe to upgrade it)"
+        )
     return db
 
 
@@ -162,11 +169,13 @@ def read_run(db: sqlite3.Connection, run_id: str) -> RunRecord:
         try:
             row = db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
             if row is None:
-                rows = db.execute("SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2",
-                                  (_like_prefix(run_id),)).fetchall()
+                rows = db.execute(
+                    "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (_like_prefix(run_id),)
+                ).fetchall()
                 if len(rows) != 1:
-                    raise StoreError(f"no run '{run_id}' in the run store" if not rows
-                                     else f"run id prefix '{run_id}' is ambiguous")
+                    raise StoreError(
+                        f"no run '{run_id}' in the run store" if not rows else f"run id prefix '{run_id}' is ambiguous"
+                    )
                 row = rows[0]
             steps = db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position", (row["run_id"],)).fetchall()
         finally:
@@ -181,10 +190,14 @@ def read_runs(db: sqlite3.Connection, workflow_id: str, last: int = 20) -> list[
     try:
         db.execute("BEGIN")
         try:
-            rows = db.execute("SELECT * FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC"
-                              " LIMIT ?", (workflow_id, last)).fetchall()
-            out = [_run(r, db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position",
-                                      (r["run_id"],)).fetchall()) for r in rows]
+            rows = db.execute(
+                "SELECT * FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC LIMIT ?",
+                (workflow_id, last),
+            ).fetchall()
+            out = [
+                _run(r, db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position", (r["run_id"],)).fetchall())
+                for r in rows
+            ]
         finally:
             db.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -227,33 +240,61 @@ def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
     for s in step_rows:
         d = defs.get(s["step_id"], {})
         log = json.loads(s["attempt_log"]) if s["attempt_log"] else []
-        attempts = tuple(AttemptRecord(int(a.get("number") or i + 1), a.get("status") or "running",
-                                       a.get("started_at"), a.get("finished_at"), _mask(a.get("error")))
-                         for i, a in enumerate(log))
+        attempts = tuple(
+            AttemptRecord(
+                int(a.get("number") or i + 1),
+                a.get("status") or "running",
+                a.get("started_at"),
+                a.get("finished_at"),
+                _mask(a.get("error")),
+            )
+            for i, a in enumerate(log)
+        )
         step_status = s["status"]
         if status == "interrupted" and step_status == "running":
             step_status = "interrupted"
         deps = d.get("dependencies") or ()
         conditions = d.get("conditions")
-        steps.append(StepRecord(
-            id=s["step_id"], action=str(d.get("action", "")), status=step_status,
-            dependencies=tuple(x for x in ((deps,) if isinstance(deps, str) else deps) if x in known),
-            critical=bool(d.get("critical", True)), conditions=mask_sealed(dict(conditions)) if conditions else {},
-            parallel_group=d.get("parallel_group"), attempts=attempts, started_at=s["started_at"],
-            finished_at=s["finished_at"], busy_time=float(s["duration"] or 0.0), error=_mask(s["error"]),
-            reason=_mask(s["reason"]), seq=s["seq"]))
+        steps.append(
+            StepRecord(
+                id=s["step_id"],
+                action=str(d.get("action", "")),
+                status=step_status,
+                dependencies=tuple(x for x in ((deps,) if isinstance(deps, str) else deps) if x in known),
+                critical=bool(d.get("critical", True)),
+                conditions=mask_sealed(dict(conditions)) if conditions else {},
+                parallel_group=d.get("parallel_group"),
+                attempts=attempts,
+                started_at=s["started_at"],
+                finished_at=s["finished_at"],
+                busy_time=float(s["duration"] or 0.0),
+                error=_mask(s["error"]),
+                reason=_mask(s["reason"]),
+                seq=s["seq"],
+            )
+        )
     keys = row.keys()
     return RunRecord(
-        run_id=row["run_id"], workflow_id=row["workflow_id"], workflow_name=row["workflow_name"], status=status,
-        strategy=row["strategy"], source=row["source"], started_at=row["started_at"],
+        run_id=row["run_id"],
+        workflow_id=row["workflow_id"],
+        workflow_name=row["workflow_name"],
+        status=status,
+        strategy=row["strategy"],
+        source=row["source"],
+        started_at=row["started_at"],
         finished_at=row["finished_at"] if status not in ("running", "interrupted") else None,
         variables=mask_sealed(json.loads(row["variables"]) if row["variables"] else {}),
-        error=mask_sealed(row["error"]), rollback=row["rollback"], resumed=int(row["resumed"] or 0),
-        host=row["host"], pid=row["pid"],
+        error=mask_sealed(row["error"]),
+        rollback=row["rollback"],
+        resumed=int(row["resumed"] or 0),
+        host=row["host"],
+        pid=row["pid"],
         # Recorded when the run finishes (schema 3); unknown while running or if interrupted.
         workers=row["workers"] if "workers" in keys else None,
         elapsed=row["elapsed"] if "elapsed" in keys and row["finished_at"] is not None else None,
-        steps=tuple(steps), read_at=time.time())
+        steps=tuple(steps),
+        read_at=time.time(),
+    )
 
 
 def _alive(pid: int | None, host: str | None) -> bool:

@@ -20,9 +20,16 @@ __all__ = ["GraphNode", "GraphView", "to_dot", "to_mermaid", "to_svg", "view_of_
 
 #: Fill colour per outcome, shared by every drawing (and the HTML report's legend).
 COLOURS = {
-    "succeeded": "#2e9d57", "failed": "#d64541", "timed_out": "#e67e22", "skipped": "#9aa5b1",
-    "cancelled": "#6c7a89", "running": "#3b82f6", "interrupted": "#8e44ad", "rolled_back": "#c0a000",
-    "rollback_failed": "#8b0000", "pending": "#d0d7de",
+    "succeeded": "#2e9d57",
+    "failed": "#d64541",
+    "timed_out": "#e67e22",
+    "skipped": "#9aa5b1",
+    "cancelled": "#6c7a89",
+    "running": "#3b82f6",
+    "interrupted": "#8e44ad",
+    "rolled_back": "#c0a000",
+    "rollback_failed": "#8b0000",
+    "pending": "#d0d7de",
 }
 
 
@@ -68,9 +75,19 @@ def view_of_workflow(workflow: Any) -> GraphView:
     on_path = set(path)
     level = _levels(graph)
     steps = {s.id: s for s in workflow.steps}
-    nodes = tuple(GraphNode(id=sid, label=steps[sid].name or sid, level=level[sid], action=steps[sid].action,
-                            critical=steps[sid].critical, conditional=bool(steps[sid].conditions),
-                            on_path=sid in on_path, group=steps[sid].parallel_group) for sid in graph.order)
+    nodes = tuple(
+        GraphNode(
+            id=sid,
+            label=steps[sid].name or sid,
+            level=level[sid],
+            action=steps[sid].action,
+            critical=steps[sid].critical,
+            conditional=bool(steps[sid].conditions),
+            on_path=sid in on_path,
+            group=steps[sid].parallel_group,
+        )
+        for sid in graph.order
+    )
     edges = tuple((d, s.id) for s in workflow.steps for d in s.dependencies)
     return GraphView(workflow.id, nodes, edges)
 
@@ -82,10 +99,20 @@ def view_of_report(report: Any) -> GraphView:
     level = _levels(graph)
     steps = {s.id: s for s in run.steps}
     on_path = set(report.analytics.critical_path)
-    nodes = tuple(GraphNode(id=sid, label=sid, level=level[sid], status=steps[sid].status,
-                            action=steps[sid].action, critical=steps[sid].critical,
-                            conditional=bool(steps[sid].conditions), on_path=sid in on_path,
-                            group=steps[sid].parallel_group) for sid in graph.order)
+    nodes = tuple(
+        GraphNode(
+            id=sid,
+            label=sid,
+            level=level[sid],
+            status=steps[sid].status,
+            action=steps[sid].action,
+            critical=steps[sid].critical,
+            conditional=bool(steps[sid].conditions),
+            on_path=sid in on_path,
+            group=steps[sid].parallel_group,
+        )
+        for sid in graph.order
+    )
     edges = tuple((d, s.id) for s in run.steps for d in s.dependencies)
     return GraphView(run.workflow_id, nodes, edges)
 
@@ -136,8 +163,11 @@ def _dot_id(text: str) -> str:
 def to_dot(view: GraphView) -> str:
     """Graphviz ``digraph``: one ``rank=same`` row per level, parallel groups as clusters,
     the critical path bold, conditional steps as diamonds, non-critical dashed."""
-    lines = [f"digraph {_dot_id(view.title)} {{", "  rankdir=TB;",
-             '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
+    lines = [
+        f"digraph {_dot_id(view.title)} {{",
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+    ]
     by_group: dict[str, list[GraphNode]] = {}
     for node in view.nodes:
         if node.group:
@@ -145,9 +175,12 @@ def to_dot(view: GraphView) -> str:
 
     def declare(node: GraphNode) -> str:
         style = ["filled"] + (["dashed"] if not node.critical else ["rounded"]) + (["bold"] if node.on_path else [])
-        attrs_ = {"label": ("? " if node.conditional else "") + node.label,
-                  "fillcolor": COLOURS.get(node.status, "#fff"), "style": ",".join(style),
-                  "tooltip": f"{node.action} ({node.status})"}
+        attrs_ = {
+            "label": ("? " if node.conditional else "") + node.label,
+            "fillcolor": COLOURS.get(node.status, "#fff"),
+            "style": ",".join(style),
+            "tooltip": f"{node.action} ({node.status})",
+        }
         if node.conditional:
             attrs_["shape"] = "diamond"
         if node.on_path:
@@ -158,6 +191,7 @@ def to_dot(view: GraphView) -> str:
     for node in view.nodes:
         if not node.group:
             lines.append("  " + declare(node))
+
     def ranks(members: list[GraphNode], indent: str) -> None:
         levels: dict[int, list[str]] = {}
         for node in members:
@@ -197,13 +231,17 @@ def to_svg(view: GraphView) -> str:
     width = 20 + (max(rows, default=0) + 1) * (NODE_W + GAP_X)
     height = 20 + max(rows.values(), default=0) * (NODE_H + GAP_Y)
     on_path = {n.id for n in view.nodes if n.on_path}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="dependency graph">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="dependency graph">'
+    ]
     for a, b in view.edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
         cls = "edge cp" if a in on_path and b in on_path else "edge"
-        out.append(f'<path class="{cls}" d="M{x1 + NODE_W},{y1 + NODE_H // 2} C{x1 + NODE_W + GAP_X // 2},'
-                   f'{y1 + NODE_H // 2} {x2 - GAP_X // 2},{y2 + NODE_H // 2} {x2},{y2 + NODE_H // 2}"/>')
+        out.append(
+            f'<path class="{cls}" d="M{x1 + NODE_W},{y1 + NODE_H // 2} C{x1 + NODE_W + GAP_X // 2},'
+            f'{y1 + NODE_H // 2} {x2 - GAP_X // 2},{y2 + NODE_H // 2} {x2},{y2 + NODE_H // 2}"/>'
+        )
     for node in view.nodes:
         x, y = pos[node.id]
         esc = html.escape(node.label)
@@ -212,9 +250,10 @@ def to_svg(view: GraphView) -> str:
         mark = ' data-critical-path="1"' if node.on_path else ""
         out.append(
             f'<g class="{classes}" data-step="{html.escape(node.id)}" data-status="{node.status}"{mark}>'
-            f'<title>{esc} · {html.escape(node.action)} · {node.status}</title>'
+            f"<title>{esc} · {html.escape(node.action)} · {node.status}</title>"
             f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="5" '
             f'fill="{COLOURS.get(node.status, "#fff")}"/>'
-            f'<text x="{x + 6}" y="{y + 18}">{"? " if node.conditional else ""}{label}</text></g>')
+            f'<text x="{x + 6}" y="{y + 18}">{"? " if node.conditional else ""}{label}</text></g>'
+        )
     out.append("</svg>")
     return "".join(out)

@@ -96,15 +96,23 @@ def summarize(workflow_id: str, runs: Sequence[RunRecord]) -> WorkflowHistory:
         before = durations[:-1]
         latest = durations[-1] if durations else None
         median = statistics.median(before) if before else None
-        out.append(StepHistory(
-            step=sid, runs=len(seen),
-            p50=percentile(durations, 0.5) if durations else None,
-            p95=percentile(durations, 0.95) if durations else None,
-            failure_rate=sum(st != "succeeded" for _, st, _ in seen) / len(seen) if seen else 0.0,
-            flaky_runs=sum(st == "succeeded" and n > 1 for _, st, n in seen),
-            latest=latest,
-            trend=(latest / median) if latest is not None and median else None))
+        out.append(
+            StepHistory(
+                step=sid,
+                runs=len(seen),
+                p50=percentile(durations, 0.5) if durations else None,
+                p95=percentile(durations, 0.95) if durations else None,
+                failure_rate=sum(st != "succeeded" for _, st, _ in seen) / len(seen) if seen else 0.0,
+                flaky_runs=sum(st == "succeeded" and n > 1 for _, st, n in seen),
+                latest=latest,
+                trend=(latest / median) if latest is not None and median else None,
+            )
+        )
     return WorkflowHistory(
-        workflow_id=workflow_id, run_ids=tuple(r.run_id for r in runs), statuses=statuses,
-        wall_p50=percentile(walls, 0.5) if walls else None, wall_p95=percentile(walls, 0.95) if walls else None,
-        steps=tuple(out))
+        workflow_id=workflow_id,
+        run_ids=tuple(r.run_id for r in runs),
+        statuses=statuses,
+        wall_p50=percentile(walls, 0.5) if walls else None,
+        wall_p95=percentile(walls, 0.95) if walls else None,
+        steps=tuple(out),
+    )

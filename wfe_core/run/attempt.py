@@ -52,8 +52,9 @@ def run_attempt(attempt: Attempt) -> Attempt:
         try:
             attempt.memo = attempt.prepare(attempt.parameters, attempt.context)
         except Exception as exc:
-            attempt.result = StepResult(success=False, error=f"could not capture what rollback needs: "
-                                                            f"{type(exc).__name__}: {exc}")
+            attempt.result = StepResult(
+                success=False, error=f"could not capture what rollback needs: {type(exc).__name__}: {exc}"
+            )
             attempt.ended = time.monotonic()
             return attempt
     try:
@@ -97,6 +98,9 @@ def _bounded_nesting(result: StepResult) -> StepResult:
     for what, value in (("output", result.output), ("variables it sets", result.variables)):
         where = too_deep(value)
         if where is not None:
-            return StepResult(success=False, error=f"the step's {what} is nested more than {MAX_NESTING} "
-                                                   f"levels deep (lists and mappings inside each other, at {where})")
+            return StepResult(
+                success=False,
+                error=f"the step's {what} is nested more than {MAX_NESTING} "
+                f"levels deep (lists and mappings inside each other, at {where})",
+            )
     return result

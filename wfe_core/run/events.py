@@ -32,8 +32,15 @@ class EventDelivery:
         must_commit: a held event reports an outcome: the loop should commit soon.
     """
 
-    def __init__(self, plugins: Any, listeners: Iterable[Callable[[Event], None]], *, run_id: str,
-                 workflow_id: str, redact: Redactor | None = None):
+    def __init__(
+        self,
+        plugins: Any,
+        listeners: Iterable[Callable[[Event], None]],
+        *,
+        run_id: str,
+        workflow_id: str,
+        redact: Redactor | None = None,
+    ):
         self.plugins = plugins
         self.listeners = tuple(listeners)
         self.run_id = run_id

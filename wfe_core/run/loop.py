@@ -50,13 +50,30 @@ class RunLoop:
     :meth:`cancel` may be called from any thread. ``records`` are the steps' records.
     """
 
-    def __init__(self, *, plan: Plan, policy: Any, strategy: str, actions: dict[str, Action], plugins: Any,
-                 variables: dict[str, Any], run_id: str, workdir: Path, dry_run: bool = False,
-                 executor: Executor | None = None, propagate_skips: bool = True, cancel_grace: float = 5.0,
-                 listeners: tuple[Any, ...] = (), journal: Any = None, enable_rollback: bool = False,
-                 rollback_on_cancel: bool = False, secrets: dict[str, str] | None = None,
-                 restored: list[dict[str, Any]] | None = None, prior_attempts: dict[str, int] | None = None,
-                 run_info: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        policy: Any,
+        strategy: str,
+        actions: dict[str, Action],
+        plugins: Any,
+        variables: dict[str, Any],
+        run_id: str,
+        workdir: Path,
+        dry_run: bool = False,
+        executor: Executor | None = None,
+        propagate_skips: bool = True,
+        cancel_grace: float = 5.0,
+        listeners: tuple[Any, ...] = (),
+        journal: Any = None,
+        enable_rollback: bool = False,
+        rollback_on_cancel: bool = False,
+        secrets: dict[str, str] | None = None,
+        restored: list[dict[str, Any]] | None = None,
+        prior_attempts: dict[str, int] | None = None,
+        run_info: dict[str, Any] | None = None,
+    ):
         self.plan = plan
         self.workflow = plan.workflow
         self.policy = policy
@@ -75,12 +92,19 @@ class RunLoop:
         self.redact = Redactor(self.secrets)
         self.restored = restored or []
         self.run_info = run_info or {}
-        self.events = EventDelivery(plugins, listeners, run_id=run_id, workflow_id=self.workflow.id,
-                                    redact=self.redact)
+        self.events = EventDelivery(plugins, listeners, run_id=run_id, workflow_id=self.workflow.id, redact=self.redact)
         graph = plan.graph
-        self.state = RunState(self.workflow.steps, graph.parents, graph.children, graph.order,
-                              variables=variables, prior_attempts=prior_attempts, propagate_skips=propagate_skips,
-                              dry_run=dry_run, emitting=self.events.active)
+        self.state = RunState(
+            self.workflow.steps,
+            graph.parents,
+            graph.children,
+            graph.order,
+            variables=variables,
+            prior_attempts=prior_attempts,
+            propagate_skips=propagate_skips,
+            dry_run=dry_run,
+            emitting=self.events.active,
+        )
         self.records = self.state.records
         self.preparer = self._preparer(capture_memos=enable_rollback)
         self.abandoned = 0  # attempts abandoned whose threads have not returned yet
@@ -90,10 +114,18 @@ class RunLoop:
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
-        return AttemptPreparer(self.state, actions=self.actions, rollback_for=self.plugins.rollback_for,
-                               capture_memos=capture_memos, secrets=self.secrets, redact=self.redact,
-                               run_id=self.run_id, workflow_id=self.workflow.id, workdir=self.workdir,
-                               dry_run=self.dry_run)
+        return AttemptPreparer(
+            self.state,
+            actions=self.actions,
+            rollback_for=self.plugins.rollback_for,
+            capture_memos=capture_memos,
+            secrets=self.secrets,
+            redact=self.redact,
+            run_id=self.run_id,
+            workflow_id=self.workflow.id,
+            workdir=self.workdir,
+            dry_run=self.dry_run,
+        )
 
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -111,11 +143,25 @@ class RunLoop:
         # Capture rollback memos for a stored run even with rollback off: `wfe rollback
         # RUN_ID` compensates from them later.
         self.preparer.capture_memos = self.enable_rollback or journal.path is not None
-        journal.run_started(workflow=self.workflow, strategy=self.strategy, dry_run=self.dry_run,
-                            variables=state.variables, resumed=bool(self.run_info.get("resumed")),
-                            source=self.run_info.get("source"), definition=self.run_info.get("definition"))
-        events.emit("run.started", None, {"strategy": self.strategy, "workers": self.policy.workers,
-                                          "total_steps": len(state.steps), "dry_run": self.dry_run})
+        journal.run_started(
+            workflow=self.workflow,
+            strategy=self.strategy,
+            dry_run=self.dry_run,
+            variables=state.variables,
+            resumed=bool(self.run_info.get("resumed")),
+            source=self.run_info.get("source"),
+            definition=self.run_info.get("definition"),
+        )
+        events.emit(
+            "run.started",
+            None,
+            {
+                "strategy": self.strategy,
+                "workers": self.policy.workers,
+                "total_steps": len(state.steps),
+                "dry_run": self.dry_run,
+            },
+        )
         executor = self._executor or self.plugins.make_executor(self.policy.workers)
         if executor is not None:
             self._pool = FuturesPool(executor, run_attempt, self._done.put)
@@ -129,17 +175,34 @@ class RunLoop:
             rollback = self._rollback()
             why = state.end(time.time())
             elapsed = time.monotonic() - t0
-            stats = build_stats(state, why, run_id=self.run_id, workflow_id=self.workflow.id,
-                                strategy=self.strategy, workers=self.policy.workers, dry_run=self.dry_run,
-                                elapsed=elapsed, rollback=rollback,
-                                store=str(journal.path) if journal.path else None)
+            stats = build_stats(
+                state,
+                why,
+                run_id=self.run_id,
+                workflow_id=self.workflow.id,
+                strategy=self.strategy,
+                workers=self.policy.workers,
+                dry_run=self.dry_run,
+                elapsed=elapsed,
+                rollback=rollback,
+                store=str(journal.path) if journal.path else None,
+            )
             self._publish()
             journal.run_finished(stats)
             events.hold = False
             events.committed()
-            events.emit("run.finished", None, {
-                "status": stats.status.value, "error": stats.error, "rollback": rollback,
-                "completed_steps": stats.completed_steps, "total_steps": stats.total_steps, "duration": elapsed})
+            events.emit(
+                "run.finished",
+                None,
+                {
+                    "status": stats.status.value,
+                    "error": stats.error,
+                    "rollback": rollback,
+                    "completed_steps": stats.completed_steps,
+                    "total_steps": stats.total_steps,
+                    "duration": elapsed,
+                },
+            )
             return stats
         except BaseException as exc:
             # Never leave the run "running" in the store: it could not be resumed while
@@ -174,8 +237,9 @@ class RunLoop:
             self._fire_timers()
             self._dispatch()
             if state.stopping is Stop.CANCELLED and state.running and self._grace_over():
-                self._abandon(state.abandon_running("cancelled: the action did not stop within the grace period",
-                                                    time.time()))
+                self._abandon(
+                    state.abandon_running("cancelled: the action did not stop within the grace period", time.time())
+                )
 
     def _wait_time(self) -> tuple[float | None, bool]:
         """How long to block for the next completion, and whether to commit when idle."""
@@ -346,11 +410,19 @@ class RunLoop:
         if self._cancel.is_set():
             state.cancel_requested = True
         failed = state.critical_failure is not None  # even if a cancel came afterwards
-        if self.dry_run or not self.enable_rollback or not (
-                failed or (state.cancel_requested and self.rollback_on_cancel)):
+        if (
+            self.dry_run
+            or not self.enable_rollback
+            or not (failed or (state.cancel_requested and self.rollback_on_cancel))
+        ):
             return None
-        return compensate_run(state, self.preparer, actions=self.actions, rollback_for=self.plugins.rollback_for,
-                              on_result=self._rolled_back)
+        return compensate_run(
+            state,
+            self.preparer,
+            actions=self.actions,
+            rollback_for=self.plugins.rollback_for,
+            on_result=self._rolled_back,
+        )
 
     def _rolled_back(self, result: CompensationResult) -> None:
         self.state.rolled_back(result.step_id, result.status, result.error, result.duration)
@@ -361,4 +433,3 @@ def _crash(attempt: Attempt) -> str:
     """Why ``attempt`` came back without a result (its future's exception, if any)."""
     exc = attempt.future.exception() if attempt.future is not None else None
     return f"{type(exc).__name__}: {exc}" if exc is not None else "it did not return (worker died)"
-

@@ -54,9 +54,20 @@ class AttemptPreparer:
         run_id / workflow_id / workdir / dry_run: what each :class:`StepContext` says.
     """
 
-    def __init__(self, state: RunState, *, actions: dict[str, Action], rollback_for: Any, capture_memos: bool,
-                 secrets: dict[str, str], redact: Redactor, run_id: str, workflow_id: str, workdir: Path,
-                 dry_run: bool):
+    def __init__(
+        self,
+        state: RunState,
+        *,
+        actions: dict[str, Action],
+        rollback_for: Any,
+        capture_memos: bool,
+        secrets: dict[str, str],
+        redact: Redactor,
+        run_id: str,
+        workflow_id: str,
+        workdir: Path,
+        dry_run: bool,
+    ):
         self.state = state
         self.actions = actions
         self.rollback_for = rollback_for
@@ -102,19 +113,22 @@ class AttemptPreparer:
         # (see parameters()): calling the action with them would crash it, so report it.
         # A side-effect-free step downstream of one that did not run is not run either:
         # what it reads (a file the upstream step would write) may not exist yet.
-        if self.dry_run and (action.side_effects or _has_unknown(params)
-                             or any(p in state.not_run for p in parents)):
+        if self.dry_run and (action.side_effects or _has_unknown(params) or any(p in state.not_run for p in parents)):
             return WouldRun(self._would_run(step, params))
         results = state.results
         context = StepContext(
-            run_id=self.run_id, workflow_id=self.workflow_id, step=step, attempt=number,
+            run_id=self.run_id,
+            workflow_id=self.workflow_id,
+            step=step,
+            attempt=number,
             variables=self.variables_view(),
             outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
-            workdir=self.workdir, dry_run=self.dry_run, resources=self.resources,
+            workdir=self.workdir,
+            dry_run=self.dry_run,
+            resources=self.resources,
             resources_lock=self.resources_lock,
         )
-        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=now,
-                          wall_started=wall)
+        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=now, wall_started=wall)
         # Capture the rollback memo whenever the run is recorded in a store, not only
         # with rollback on: `wfe rollback RUN_ID` of a run made with --no-rollback /
         # enable_rollback=False compensates from the stored memos (without them every

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from wfe_core.model.context import StepContext
 from wfe_core.load.convert import structure
+from wfe_core.load.templating import render
+from wfe_core.model.context import StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, TemplateError
 from wfe_core.model.workflow import StepResult, StepStatus, WorkflowStep
 from wfe_core.plugin.capabilities import Action, RollbackHandler
-from wfe_core.load.templating import render
 
 if TYPE_CHECKING:
     from wfe_core.run.prepare import AttemptPreparer
@@ -95,8 +95,9 @@ def _call_with_timeout(func: Callable[[StepContext], Any], context: StepContext,
     return box.get("value")
 
 
-def compensate_one(comp: Compensation, *, scope: dict[str, Any], context: StepContext,
-                   actions: Mapping[str, Action]) -> CompensationResult:
+def compensate_one(
+    comp: Compensation, *, scope: dict[str, Any], context: StepContext, actions: Mapping[str, Action]
+) -> CompensationResult:
     """Undo one step; never raises."""
     step = comp.step
     started = time.monotonic()
@@ -117,19 +118,26 @@ def compensate_one(comp: Compensation, *, scope: dict[str, Any], context: StepCo
             if action is not None and action.parameters is not None:
                 params = structure(params, action.parameters, path="parameters")
             handler = comp.handler
-            _call_with_timeout(lambda ctx: handler.compensate(params, ctx, comp.memo, comp.output), context,
-                               step.timeout)
+            _call_with_timeout(
+                lambda ctx: handler.compensate(params, ctx, comp.memo, comp.output), context, step.timeout
+            )
     except (ActionError, TemplateError, InvalidWorkflowError, TimeoutError) as exc:
         return CompensationResult(step.id, StepStatus.ROLLBACK_FAILED, str(exc), time.monotonic() - started)
     except Exception as exc:
-        return CompensationResult(step.id, StepStatus.ROLLBACK_FAILED, f"{type(exc).__name__}: {exc}",
-                                  time.monotonic() - started)
+        return CompensationResult(
+            step.id, StepStatus.ROLLBACK_FAILED, f"{type(exc).__name__}: {exc}", time.monotonic() - started
+        )
     return CompensationResult(step.id, StepStatus.ROLLED_BACK, None, time.monotonic() - started)
 
 
-def compensate_all(comps: list[Compensation], *, scope: dict[str, Any],
-                   make_context: Callable[[WorkflowStep], StepContext], actions: Mapping[str, Action],
-                   on_result: Callable[[CompensationResult], None]) -> list[CompensationResult]:
+def compensate_all(
+    comps: list[Compensation],
+    *,
+    scope: dict[str, Any],
+    make_context: Callable[[WorkflowStep], StepContext],
+    actions: Mapping[str, Action],
+    on_result: Callable[[CompensationResult], None],
+) -> list[CompensationResult]:
     """Undo each step in order; report every result through ``on_result`` as it happens."""
     results = []
     for comp in comps:
@@ -139,9 +147,14 @@ def compensate_all(comps: list[Compensation], *, scope: dict[str, Any],
     return results
 
 
-def compensate_run(state: RunState, preparer: AttemptPreparer, *, actions: Mapping[str, Action],
-                   rollback_for: Callable[[str], RollbackHandler | None],
-                   on_result: Callable[[CompensationResult], None]) -> str:
+def compensate_run(
+    state: RunState,
+    preparer: AttemptPreparer,
+    *,
+    actions: Mapping[str, Action],
+    rollback_for: Callable[[str], RollbackHandler | None],
+    on_result: Callable[[CompensationResult], None],
+) -> str:
     """Undo the succeeded steps of the run ``state`` describes, on the run's thread.
 
     Templates see the run's variables and results; contexts share the run's resources.
@@ -152,11 +165,18 @@ def compensate_run(state: RunState, preparer: AttemptPreparer, *, actions: Mappi
         return "nothing"
 
     def context_for(step: WorkflowStep) -> StepContext:
-        return StepContext(run_id=preparer.run_id, workflow_id=preparer.workflow_id, step=step,
-                           variables=preparer.variables_view(), outputs=MappingProxyType(state.results),
-                           workdir=preparer.workdir, resources=preparer.resources,
-                           resources_lock=preparer.resources_lock)
+        return StepContext(
+            run_id=preparer.run_id,
+            workflow_id=preparer.workflow_id,
+            step=step,
+            variables=preparer.variables_view(),
+            outputs=MappingProxyType(state.results),
+            workdir=preparer.workdir,
+            resources=preparer.resources,
+            resources_lock=preparer.resources_lock,
+        )
 
-    results = compensate_all(comps, scope=preparer.scope(), make_context=context_for, actions=actions,
-                             on_result=on_result)
+    results = compensate_all(
+        comps, scope=preparer.scope(), make_context=context_for, actions=actions, on_result=on_result
+    )
     return "complete" if all(r.error is None for r in results) else "partial"

@@ -295,25 +295,27 @@ class RunState:
         record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
         result = attempt.result
         if result is None:
-            self._fail(attempt, f"the action raised {crash or 'it did not return (worker died)'}",
-                       StepStatus.FAILED, now, wall)
+            self._fail(
+                attempt, f"the action raised {crash or 'it did not return (worker died)'}", StepStatus.FAILED, now, wall
+            )
             return
         if self.stopping is Stop.CANCELLED:
             if self.recording:
-                self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value,
-                                    attempt.wall_started, result.error))
+                self.writes.append(
+                    (Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value, attempt.wall_started, result.error)
+                )
             self._close(sid, _CANCELLED, wall, reason="run cancelled")
             return
         if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):
             result.success = False
-            result.error = (f"action '{attempt.action.name}' returned variables but does not declare "
-                            "sets_variables=True")
+            result.error = f"action '{attempt.action.name}' returned variables but does not declare sets_variables=True"
         if not result.success:
             self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall)
             return
         if self.recording:
-            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED.value,
-                                attempt.wall_started, None))
+            self.writes.append(
+                (Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED.value, attempt.wall_started, None)
+            )
         if result.variables:
             self.variables.update(result.variables)
             self.variables_version += 1
@@ -347,15 +349,19 @@ class RunState:
         step = self.steps[sid]
         self.records[sid].error = error
         if self.recording:
-            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started,
-                                error))
+            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started, error))
         tries = attempt.number - self.prior_attempts.get(sid, 0)
         if tries <= step.max_retries and self.stopping is None:
             delay = min(step.retry_delay * step.retry_backoff ** (tries - 1), step.retry_max_delay)
             delay = delay / 2 + self.uniform(0, delay / 2)  # equal jitter: grows, never bunches
             if self.emitting:
-                self.events.append(("step.retrying", sid, {"attempt": attempt.number, "error": error,
-                                                           "delay": delay, "status": status.value}))
+                self.events.append(
+                    (
+                        "step.retrying",
+                        sid,
+                        {"attempt": attempt.number, "error": error, "delay": delay, "status": status.value},
+                    )
+                )
             self.timers.push(now + delay, TimerKind.RETRY, sid)
             self.retrying[sid] = None
             return
@@ -433,8 +439,10 @@ class RunState:
             stranded = [sid for sid, r in self.records.items() if not r.status.finished]
             if stranded:
                 self.stopping = Stop.INTERNAL_ERROR
-                why = self.stop_reason = (f"internal error: the run ended with {len(stranded)} steps never "
-                                          f"started ({', '.join(stranded[:5])})")
+                why = self.stop_reason = (
+                    f"internal error: the run ended with {len(stranded)} steps never "
+                    f"started ({', '.join(stranded[:5])})"
+                )
         before = self.finished
         reason = f"not started: {why or 'run ended'}"
         for sid, record in self.records.items():
@@ -469,8 +477,17 @@ class RunState:
         if self.recording:
             self.writes.append((Write.STEP_FINISHED, record, variables, memo, seq))
 
-    def _close(self, sid: str, status: StepStatus, wall: float, *, error: str | None = None,
-               reason: str | None = None, release: bool = False, variables: Any = None) -> None:
+    def _close(
+        self,
+        sid: str,
+        status: StepStatus,
+        wall: float,
+        *,
+        error: str | None = None,
+        reason: str | None = None,
+        release: bool = False,
+        variables: Any = None,
+    ) -> None:
         """Put ``sid`` in a finished ``status`` (once: a finished step stays finished).
 
         Invariant: a success releases its children after the commit (``releasing``); a
@@ -489,14 +506,30 @@ class RunState:
         succeeded = status is _SUCCEEDED
         self.finished += 1
         if self.recording:
-            self.writes.append((Write.STEP_FINISHED, record, variables, self.memos.get(sid),
-                                len(self.completed) if succeeded else None))
+            self.writes.append(
+                (
+                    Write.STEP_FINISHED,
+                    record,
+                    variables,
+                    self.memos.get(sid),
+                    len(self.completed) if succeeded else None,
+                )
+            )
         if not succeeded and sid not in self.results:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
         if self.emitting:
-            self.events.append((f"step.{status.value}", sid, {
-                "attempts": record.attempts, "duration": record.duration, "error": record.error,
-                "reason": record.reason}))
+            self.events.append(
+                (
+                    f"step.{status.value}",
+                    sid,
+                    {
+                        "attempts": record.attempts,
+                        "duration": record.duration,
+                        "error": record.error,
+                        "reason": record.reason,
+                    },
+                )
+            )
             self._progress()
         if release:
             self.releasing.append(sid)
@@ -533,6 +566,14 @@ class RunState:
     def _progress(self) -> None:
         if self.emitting:
             total = len(self.records)
-            self.events.append(("progress", None, {
-                "completion_percentage": 100.0 * self.finished / max(1, total), "finished": self.finished,
-                "total": total}))
+            self.events.append(
+                (
+                    "progress",
+                    None,
+                    {
+                        "completion_percentage": 100.0 * self.finished / max(1, total),
+                        "finished": self.finished,
+                        "total": total,
+                    },
+                )
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wfe_core.model.workflow import RunStats, RunStatus, StepStatus
 from wfe_core.run.state import RunState
 
-__all__ = ["run_status", "build_stats"]
+__all__ = ["build_stats", "run_status"]
 
 
 def run_status(state: RunState, why: str | None) -> RunStatus:
@@ -18,9 +18,19 @@ def run_status(state: RunState, why: str | None) -> RunStatus:
     return RunStatus.SUCCEEDED
 
 
-def build_stats(state: RunState, why: str | None, *, run_id: str, workflow_id: str, strategy: str,
-                workers: int, dry_run: bool, elapsed: float, rollback: str | None,
-                store: str | None) -> RunStats:
+def build_stats(
+    state: RunState,
+    why: str | None,
+    *,
+    run_id: str,
+    workflow_id: str,
+    strategy: str,
+    workers: int,
+    dry_run: bool,
+    elapsed: float,
+    rollback: str | None,
+    store: str | None,
+) -> RunStats:
     """The run's statistics; ``state`` must have ended (every step finished)."""
     counts = dict.fromkeys(StepStatus, 0)
     busy = 0.0

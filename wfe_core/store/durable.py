@@ -9,11 +9,11 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import WfeError
-from wfe_core.store.journal import Journal, fingerprint
+from wfe_core.model.secrets import Redactor, read_secrets, unseal
 from wfe_core.model.workflow import StepStatus, Workflow
 from wfe_core.plugin.capabilities import Event
 from wfe_core.run.events import EventDelivery
-from wfe_core.model.secrets import Redactor, read_secrets, unseal
+from wfe_core.store.journal import Journal, fingerprint
 from wfe_core.store.runstore import RunStore, StoreError, is_cut
 
 __all__ = ["ResumeError", "ResumePoint", "StoredRuns"]
@@ -52,8 +52,9 @@ class StoredRuns:
     path, actions, plugins and workdir, and delegates to it.
     """
 
-    def __init__(self, store_path: Path | None, *, actions: Mapping[str, Any], plugins: Any,
-                 workdir: Path | None = None):
+    def __init__(
+        self, store_path: Path | None, *, actions: Mapping[str, Any], plugins: Any, workdir: Path | None = None
+    ):
         self.store_path = store_path
         self.actions = actions
         self.plugins = plugins
@@ -78,8 +79,9 @@ class StoredRuns:
             workflow = WorkflowLoader().load_from_string(run["definition"], "json", source=f"run {run['run_id']}")
         return run, workflow
 
-    def resume_point(self, run_id: str, workflow: Workflow | None = None,
-                     variables: Mapping[str, Any] | None = None) -> ResumePoint:
+    def resume_point(
+        self, run_id: str, workflow: Workflow | None = None, variables: Mapping[str, Any] | None = None
+    ) -> ResumePoint:
         """Where a failed, cancelled or interrupted run continues from.
 
         Refused (:class:`ResumeError`) for a running or succeeded run, when ``workflow``
@@ -101,23 +103,41 @@ class StoredRuns:
                 problems.append(f"step '{sid}' succeeded in run {run['run_id']} but is no longer in the workflow")
                 continue
             if fingerprint(step) != row["fingerprint"]:
-                problems.append(f"step '{sid}' succeeded in run {run['run_id']} but its definition changed "
-                                "(action, parameters, dependencies, conditions or rollback)")
+                problems.append(
+                    f"step '{sid}' succeeded in run {run['run_id']} but its definition changed "
+                    "(action, parameters, dependencies, conditions or rollback)"
+                )
         if problems:
             raise ResumeError("cannot resume: " + "; ".join(problems) + "; start a new run instead")
         _refuse_cut_values(run, workflow, done, variables or {})
         # Secrets were sealed in the store; the environment gives their values back.
         secrets = read_secrets(workflow.secrets)
-        done = [{**row, "output": unseal(row["output"], secrets), "variables": unseal(row["variables"], secrets),
-                 "memo": unseal(row["memo"], secrets)} for row in done]
+        done = [
+            {
+                **row,
+                "output": unseal(row["output"], secrets),
+                "variables": unseal(row["variables"], secrets),
+                "memo": unseal(row["memo"], secrets),
+            }
+            for row in done
+        ]
         return ResumePoint(
-            run_id=run["run_id"], workflow=workflow, strategy=run["strategy"], source=run["source"],
-            variables=unseal(dict(run["variables"] or {}), secrets), restored=done,
-            prior_attempts={row["step_id"]: row["attempts"] for row in run["steps"]
-                            if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]})
+            run_id=run["run_id"],
+            workflow=workflow,
+            strategy=run["strategy"],
+            source=run["source"],
+            variables=unseal(dict(run["variables"] or {}), secrets),
+            restored=done,
+            prior_attempts={
+                row["step_id"]: row["attempts"]
+                for row in run["steps"]
+                if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]
+            },
+        )
 
-    def rollback(self, run_id: str, workflow: Workflow | None = None,
-                 listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[str, str]:
+    def rollback(
+        self, run_id: str, workflow: Workflow | None = None, listeners: tuple[Callable[[Event], None], ...] = ()
+    ) -> dict[str, str]:
         """Compensate the succeeded steps of a finished run, last completed first.
 
         Returns step id -> ``rolled_back`` or ``rollback_failed: <error>``.
@@ -132,18 +152,26 @@ class StoredRuns:
         steps = {s.id: s for s in workflow.steps}
         missing = [row["step_id"] for row in done if row["step_id"] not in steps]
         if missing:
-            raise ResumeError(f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} "
-                              "are not in the workflow")
+            raise ResumeError(
+                f"cannot roll back run {run['run_id']}: steps {', '.join(missing)} are not in the workflow"
+            )
         secrets = read_secrets(workflow.secrets)
         # 'error' as the scheduler gives it: {steps.<id>.error} is a valid template.
-        results = {row["step_id"]: {"output": unseal(row["output"], secrets), "status": row["status"],
-                                    "error": unseal(row["error"], secrets)}
-                   for row in run["steps"]}
+        results = {
+            row["step_id"]: {
+                "output": unseal(row["output"], secrets),
+                "status": row["status"],
+                "error": unseal(row["error"], secrets),
+            }
+            for row in run["steps"]
+        }
         scope: dict[str, Any] = {**unseal(run["variables"] or {}, secrets), "steps": results, "secrets": secrets}
-        comps = plan_compensations(steps, [(r["step_id"], results[r["step_id"]]["output"], unseal(r["memo"], secrets))
-                                           for r in done],
-                                   self.actions,
-                                   self.plugins.rollback_for)
+        comps = plan_compensations(
+            steps,
+            [(r["step_id"], results[r["step_id"]]["output"], unseal(r["memo"], secrets)) for r in done],
+            self.actions,
+            self.plugins.rollback_for,
+        )
         store = self._store()
         redact = Redactor(secrets)
         journal = Journal(store, run["run_id"], redact)
@@ -165,12 +193,19 @@ class StoredRuns:
 
         workdir = (self.workdir or Path.cwd()).resolve()
         try:
-            compensate_all(comps, scope=scope, actions=self.actions, on_result=record,
-                           make_context=lambda step: StepContext(run_id=run["run_id"], workflow_id=workflow.id,
-                                                                 step=step, workdir=workdir))
+            compensate_all(
+                comps,
+                scope=scope,
+                actions=self.actions,
+                on_result=record,
+                make_context=lambda step: StepContext(
+                    run_id=run["run_id"], workflow_id=workflow.id, step=step, workdir=workdir
+                ),
+            )
             state = "complete" if all(v == "rolled_back" for v in outcome.values()) else "partial"
-            store.db.execute("UPDATE runs SET rollback=? WHERE run_id=?", (state if comps else "nothing",
-                                                                          run["run_id"]))
+            store.db.execute(
+                "UPDATE runs SET rollback=? WHERE run_id=?", (state if comps else "nothing", run["run_id"])
+            )
         finally:
             journal.close()
         return outcome
@@ -197,12 +232,18 @@ class StoredRuns:
                 return None
         finally:
             store.close()
-        return {"run_id": run["run_id"], "workflow_id": run["workflow_id"], "status": run["status"],
-                "steps": {s["step_id"]: s["status"] for s in run["steps"]}, "error": run["error"]}
+        return {
+            "run_id": run["run_id"],
+            "workflow_id": run["workflow_id"],
+            "status": run["status"],
+            "steps": {s["step_id"]: s["status"] for s in run["steps"]},
+            "error": run["error"],
+        }
 
 
-def _refuse_cut_values(run: dict[str, Any], workflow: Workflow, done: list[dict[str, Any]],
-                       given: Mapping[str, Any]) -> None:
+def _refuse_cut_values(
+    run: dict[str, Any], workflow: Workflow, done: list[dict[str, Any]], given: Mapping[str, Any]
+) -> None:
     """Refuse to resume when a step still to run needs a value the store did not keep
     (over ``WFE_STORE_VALUE_LIMIT``): it would get the marker text instead, silently."""
     from wfe_core.load.templating import placeholders
@@ -219,10 +260,16 @@ def _refuse_cut_values(run: dict[str, Any], workflow: Workflow, done: list[dict[
             continue
         for ph in placeholders([step.parameters, step.rollback_parameters, step.conditions]):
             parts = ph.parts
-            needed = (f"the output of step '{parts[1]}'" if parts[0] == "steps" and len(parts) > 1
-                      and parts[1] in cut_outputs else f"variable '{parts[0]}'" if parts[0] in cut_vars else None)
+            needed = (
+                f"the output of step '{parts[1]}'"
+                if parts[0] == "steps" and len(parts) > 1 and parts[1] in cut_outputs
+                else f"variable '{parts[0]}'"
+                if parts[0] in cut_vars
+                else None
+            )
             if needed:
                 raise ResumeError(
                     f"cannot resume run {run['run_id']}: step '{step.id}' uses {needed}, which was too big "
                     "to keep in the run store (WFE_STORE_VALUE_LIMIT); give it again with --var, raise the "
-                    "limit for the next run, or start a new run")
+                    "limit for the next run, or start a new run"
+                )

@@ -10,8 +10,8 @@ import hashlib
 import json
 from typing import Any
 
-from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
 from wfe_core.model.secrets import Redactor
+from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
 from wfe_core.store.runstore import RunStore
 
 __all__ = ["Journal", "NullJournal", "fingerprint"]
@@ -34,8 +34,9 @@ class NullJournal:
 
     def run_started(self, **_: Any) -> None: ...
     def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
-    def attempt_finished(self, step_id: str, number: int, status: str, started_at: float | None,
-                         error: str | None) -> None: ...
+    def attempt_finished(
+        self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+    ) -> None: ...
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None: ...
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None: ...
     def commit(self) -> None: ...
@@ -55,27 +56,55 @@ class Journal(NullJournal):
         # file's previous content, base64-encoded, may hold one): unsealed for rollback.
         self.seal = redact.seal
 
-    def run_started(self, *, workflow: Any, source: str | None, definition: str | None, strategy: str,
-                    dry_run: bool, variables: dict[str, Any], resumed: bool) -> None:
+    def run_started(
+        self,
+        *,
+        workflow: Any,
+        source: str | None,
+        definition: str | None,
+        strategy: str,
+        dry_run: bool,
+        variables: dict[str, Any],
+        resumed: bool,
+    ) -> None:
         self.store.start_run(
-            run_id=self.run_id, workflow_id=workflow.id, workflow_name=workflow.name, source=source,
-            definition=definition, strategy=strategy, dry_run=dry_run, variables=self.seal(variables),
-            step_ids=[(s.id, fingerprint(s)) for s in workflow.steps], resumed=resumed)
+            run_id=self.run_id,
+            workflow_id=workflow.id,
+            workflow_name=workflow.name,
+            source=source,
+            definition=definition,
+            strategy=strategy,
+            dry_run=dry_run,
+            variables=self.seal(variables),
+            step_ids=[(s.id, fingerprint(s)) for s in workflow.steps],
+            resumed=resumed,
+        )
 
     def step_started(self, step_id: str, number: int, started_at: float) -> None:
         self.store.step_started(self.run_id, step_id, number, started_at)
 
-    def attempt_finished(self, step_id: str, number: int, status: str, started_at: float | None,
-                         error: str | None) -> None:
+    def attempt_finished(
+        self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+    ) -> None:
         self.store.attempt_finished(self.run_id, step_id, number, status, started_at, self.seal(error))
 
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None:
         r = self.seal
         self.store.step_finished(
-            self.run_id, record.step_id, status=record.status.value, attempts=record.attempts,
-            output=r(record.output), variables=r(variables), memo=r(memo), error=r(record.error),
-            reason=r(record.reason), started_at=record.started_at, finished_at=record.finished_at,
-            duration=record.duration, seq=seq)
+            self.run_id,
+            record.step_id,
+            status=record.status.value,
+            attempts=record.attempts,
+            output=r(record.output),
+            variables=r(variables),
+            memo=r(memo),
+            error=r(record.error),
+            reason=r(record.reason),
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            duration=record.duration,
+            seq=seq,
+        )
 
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None:
         self.store.set_step_status(self.run_id, step_id, status, self.seal(error))
@@ -89,9 +118,15 @@ class Journal(NullJournal):
         self.store.commit()
 
     def run_finished(self, stats: RunStats) -> None:
-        self.store.finish_run(self.run_id, status=stats.status.value, error=self.seal(stats.error),
-                              variables=self.seal(stats.variables), rollback=stats.rollback,
-                              workers=stats.workers or None, elapsed=stats.total_execution_time)
+        self.store.finish_run(
+            self.run_id,
+            status=stats.status.value,
+            error=self.seal(stats.error),
+            variables=self.seal(stats.variables),
+            rollback=stats.rollback,
+            workers=stats.workers or None,
+            elapsed=stats.total_execution_time,
+        )
 
     def run_crashed(self, error: str) -> None:
         self.store.mark_failed(self.run_id, self.seal(error))

@@ -25,8 +25,16 @@ from typing import Any
 
 from wfe_core.model.errors import WfeError
 
-__all__ = ["DEFAULT_VALUE_LIMIT", "LISTED_COLUMNS", "SCHEMA_VERSION", "RunStore", "StoreError",
-           "default_store_path", "is_cut", "value_limit"]
+__all__ = [
+    "DEFAULT_VALUE_LIMIT",
+    "LISTED_COLUMNS",
+    "SCHEMA_VERSION",
+    "RunStore",
+    "StoreError",
+    "default_store_path",
+    "is_cut",
+    "value_limit",
+]
 
 SCHEMA_VERSION = 3
 
@@ -39,8 +47,22 @@ DEFAULT_VALUE_LIMIT = 1024 * 1024
 _CUT = "<<wfe:not stored: "
 
 #: What ``wfe runs`` lists: no variables, outputs or definition, which may be large.
-LISTED_COLUMNS = ("run_id", "workflow_id", "workflow_name", "source", "status", "strategy", "dry_run", "error",
-                  "rollback", "started_at", "finished_at", "pid", "host", "resumed")
+LISTED_COLUMNS = (
+    "run_id",
+    "workflow_id",
+    "workflow_name",
+    "source",
+    "status",
+    "strategy",
+    "dry_run",
+    "error",
+    "rollback",
+    "started_at",
+    "finished_at",
+    "pid",
+    "host",
+    "resumed",
+)
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -233,8 +255,9 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             self.db.close()
             if _is_busy(exc):
-                raise StoreError(f"run store {self.path} stayed locked by another process for {timeout:g} s "
-                                 f"while opening it: {exc}") from None
+                raise StoreError(
+                    f"run store {self.path} stayed locked by another process for {timeout:g} s while opening it: {exc}"
+                ) from None
             raise StoreError(f"{self.path} is not a usable wfe run store: {exc}") from None
         except BaseException:
             self.db.close()
@@ -276,8 +299,9 @@ class RunStore:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema version {version}; this wfe knows up to "
-                             f"{SCHEMA_VERSION} (upgrade wfe)")
+            raise StoreError(
+                f"{self.path} has schema version {version}; this wfe knows up to {SCHEMA_VERSION} (upgrade wfe)"
+            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -312,17 +336,23 @@ class RunStore:
         if self._started or self._finished:
             self._begin()
             # A step that also finished in this batch needs no "running" row first.
-            started = [(number, _json(self._logs[key]), at, *key)
-                       for key, (number, at) in self._started.items() if key not in self._finished]
+            started = [
+                (number, _json(self._logs[key]), at, *key)
+                for key, (number, at) in self._started.items()
+                if key not in self._finished
+            ]
             if started:
                 self.db.executemany(
                     "UPDATE steps SET status='running', attempts=?, attempt_log=?,"
-                    " started_at=COALESCE(started_at, ?) WHERE run_id=? AND step_id=?", started)
+                    " started_at=COALESCE(started_at, ?) WHERE run_id=? AND step_id=?",
+                    started,
+                )
             if self._finished:
                 self.db.executemany(
                     "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
                     " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?",
-                    list(self._finished.values()))
+                    list(self._finished.values()),
+                )
             self._started.clear()
             self._finished.clear()
         if self._in_tx:
@@ -335,9 +365,20 @@ class RunStore:
 
     # -- writes (the scheduler's) ------------------------------------------------------------
     @_guarded
-    def start_run(self, *, run_id: str, workflow_id: str, workflow_name: str, source: str | None,
-                  definition: str | None, strategy: str, dry_run: bool, variables: dict[str, Any],
-                  step_ids: Iterable[tuple[str, str]], resumed: bool = False) -> None:
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        workflow_id: str,
+        workflow_name: str,
+        source: str | None,
+        definition: str | None,
+        strategy: str,
+        dry_run: bool,
+        variables: dict[str, Any],
+        step_ids: Iterable[tuple[str, str]],
+        resumed: bool = False,
+    ) -> None:
         """Record a run as running (a new one, or a resumed one: its steps are kept)."""
         self._begin()
         now = time.time()
@@ -353,8 +394,19 @@ class RunStore:
             self.db.execute(
                 "INSERT INTO runs (run_id, workflow_id, workflow_name, source, definition, status, strategy,"
                 " dry_run, variables, started_at, pid, host) VALUES (?,?,?,?,?,'running',?,?,?,?,?,?)",
-                (run_id, workflow_id, workflow_name, source, definition, strategy, int(dry_run),
-                 _json(_bounded_vars(variables, self._limit)), now, os.getpid(), socket.gethostname()),
+                (
+                    run_id,
+                    workflow_id,
+                    workflow_name,
+                    source,
+                    definition,
+                    strategy,
+                    int(dry_run),
+                    _json(_bounded_vars(variables, self._limit)),
+                    now,
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
             )
         self.db.executemany(
             "INSERT INTO steps (run_id, step_id, status, fingerprint, position) VALUES (?,?,'pending',?,?)"
@@ -370,8 +422,9 @@ class RunStore:
         log.append({"number": number, "status": "running", "started_at": started_at})
         self._started[key] = (number, started_at)  # serialised at commit, if still running then
 
-    def attempt_finished(self, run_id: str, step_id: str, number: int, status: str, started_at: float | None,
-                         error: str | None) -> None:
+    def attempt_finished(
+        self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+    ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
         entry = next((e for e in reversed(log) if e["number"] == number), None)
         if entry is None:
@@ -379,33 +432,79 @@ class RunStore:
             log.append(entry)
         entry.update(status=status, finished_at=time.time(), error=error)
 
-    def step_finished(self, run_id: str, step_id: str, *, status: str, attempts: int, output: Any,
-                      variables: dict[str, Any] | None, memo: Any, error: str | None, reason: str | None,
-                      started_at: float | None, finished_at: float | None, duration: float, seq: int) -> None:
+    def step_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        *,
+        status: str,
+        attempts: int,
+        output: Any,
+        variables: dict[str, Any] | None,
+        memo: Any,
+        error: str | None,
+        reason: str | None,
+        started_at: float | None,
+        finished_at: float | None,
+        duration: float,
+        seq: int,
+    ) -> None:
         key = (run_id, step_id)
         limit = self._limit
-        self._finished[key] = (status, attempts, _json(self._logs.get(key) or None), _json(_bounded(output, limit)),
-                               _json(_bounded_vars(variables, limit) or None), _json(memo), error, reason,
-                               started_at, finished_at, duration, seq, run_id, step_id)
+        self._finished[key] = (
+            status,
+            attempts,
+            _json(self._logs.get(key) or None),
+            _json(_bounded(output, limit)),
+            _json(_bounded_vars(variables, limit) or None),
+            _json(memo),
+            error,
+            reason,
+            started_at,
+            finished_at,
+            duration,
+            seq,
+            run_id,
+            step_id,
+        )
 
     @_guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
-        self.db.execute("UPDATE steps SET status=?, error=COALESCE(?, error) WHERE run_id=? AND step_id=?",
-                        (status, error, run_id, step_id))
+        self.db.execute(
+            "UPDATE steps SET status=?, error=COALESCE(?, error) WHERE run_id=? AND step_id=?",
+            (status, error, run_id, step_id),
+        )
 
     @_guarded
-    def finish_run(self, run_id: str, *, status: str, error: str | None, variables: dict[str, Any],
-                   rollback: str | None = None, workers: int | None = None,
-                   elapsed: float | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        error: str | None,
+        variables: dict[str, Any],
+        rollback: str | None = None,
+        workers: int | None = None,
+        elapsed: float | None = None,
+    ) -> None:
         self.commit()
         self._begin()
         self.db.execute(
             "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=?,"
             " workers=COALESCE(?, workers), elapsed=? WHERE run_id=?",
-            (status, error, _json(_bounded_vars(variables, self._limit)), rollback, time.time(), workers, elapsed,
-             run_id))
+            (
+                status,
+                error,
+                _json(_bounded_vars(variables, self._limit)),
+                rollback,
+                time.time(),
+                workers,
+                elapsed,
+                run_id,
+            ),
+        )
         self.commit()
 
     @_guarded
@@ -413,8 +512,9 @@ class RunStore:
         """End a run that stopped on an internal error (its variables are kept for resume)."""
         self.commit()
         self._begin()
-        self.db.execute("UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?",
-                        (error, time.time(), run_id))
+        self.db.execute(
+            "UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?", (error, time.time(), run_id)
+        )
         self.commit()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -443,15 +543,20 @@ class RunStore:
         if row is None:
             rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
             if len(rows) != 1:
-                raise StoreError(f"no run '{run_id}' in {self.path}" if not rows
-                                 else f"run id prefix '{run_id}' is ambiguous in {self.path}")
+                raise StoreError(
+                    f"no run '{run_id}' in {self.path}"
+                    if not rows
+                    else f"run id prefix '{run_id}' is ambiguous in {self.path}"
+                )
             row = rows[0]
         run = self._run_row(row)
         memo = "memo" if memos else "NULL AS memo"
         steps = self.db.execute(
             f"SELECT run_id, step_id, status, attempts, attempt_log, output, variables, {memo}, error, reason,"
             " started_at, finished_at, duration, seq, fingerprint FROM steps WHERE run_id=?"
-            " ORDER BY seq IS NULL, seq, position", (run["run_id"],)).fetchall()
+            " ORDER BY seq IS NULL, seq, position",
+            (run["run_id"],),
+        ).fetchall()
         run["steps"] = []
         for s in steps:
             step = dict(s)

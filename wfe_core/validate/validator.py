@@ -9,8 +9,8 @@ import attrs
 
 from wfe_core.model.errors import Problem
 from wfe_core.model.workflow import Workflow
-from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.plugin.capabilities import Action
+from wfe_core.plugin.registry import Plugins, load_plugins
 
 __all__ = ["ValidationContext", "ValidationResult", "WorkflowValidator"]
 
@@ -87,8 +87,9 @@ class WorkflowValidator:
         source: str | None = None,
         variables: Mapping[str, Any] | None = None,
     ) -> ValidationResult:
-        context = ValidationContext(self.plugins, self.actions, strict=strict, source=source,
-                                    variables=dict(variables or {}))
+        context = ValidationContext(
+            self.plugins, self.actions, strict=strict, source=source, variables=dict(variables or {})
+        )
         problems: list[Problem] = []
         for name, validator in self.plugins.validators.items():
             try:

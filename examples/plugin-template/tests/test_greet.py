@@ -7,7 +7,6 @@ from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowSt
 from wfe_core.testing import ActionContract, hermetic_plugins
 
 
-
 class TestGreetContract(ActionContract):
     plugin = wfe_greet.plugin
     action_name = "greet.say"
@@ -16,10 +15,14 @@ class TestGreetContract(ActionContract):
 
 def test_greets_through_the_engine():
     engine = WorkflowEngine(plugins=hermetic_plugins(wfe_greet.plugin))
-    workflow = Workflow(id="w", variables={"user": "Ada"}, steps=[
-        WorkflowStep(id="hello", action="greet.say", parameters={"name": "{user}"}),
-        WorkflowStep(id="blank", action="greet.say", parameters={"name": " "}, critical=False),
-    ])
+    workflow = Workflow(
+        id="w",
+        variables={"user": "Ada"},
+        steps=[
+            WorkflowStep(id="hello", action="greet.say", parameters={"name": "{user}"}),
+            WorkflowStep(id="blank", action="greet.say", parameters={"name": " "}, critical=False),
+        ],
+    )
     stats = engine.run(workflow)
     assert stats.status is RunStatus.SUCCEEDED
     assert stats.steps["hello"].output == "Hello, Ada."

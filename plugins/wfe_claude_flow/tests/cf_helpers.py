@@ -52,8 +52,9 @@ def independent_session(home: Path) -> Iterator[Any]:
     from mcp.client.stdio import stdio_client
 
     argv = shlex.split(os.environ["WFE_CLAUDE_FLOW_COMMAND"])
-    params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=str(home),
-                                   env={**os.environ, "CLAUDE_FLOW_TELEMETRY": "0"})
+    params = StdioServerParameters(
+        command=argv[0], args=argv[1:], cwd=str(home), env={**os.environ, "CLAUDE_FLOW_TELEMETRY": "0"}
+    )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -135,9 +136,14 @@ class LiveRun:
         import subprocess
         import sys
 
-        self.proc = subprocess.Popen([sys.executable, "-m", "wfe_core", "run", *args, "--reporter", "json"],
-                                     cwd=cwd, env={**os.environ, **(env or {})}, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "wfe_core", "run", *args, "--reporter", "json"],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.events: list[dict[str, Any]] = []
 
     def until(self, kind: str, step_id: str | None = None) -> dict[str, Any]:

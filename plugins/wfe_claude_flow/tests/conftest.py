@@ -28,7 +28,8 @@ def pytest_configure(config: Any) -> None:
             "WFE_CLAUDE_FLOW_COMMAND is not set: these tests run against the real claude-flow MCP server. "
             "Run `nox -s plugin-wfe_claude_flow` (it installs claude-flow@3 with npm into "
             "~/.cache/wfe-claude-flow) or set it, e.g. "
-            "'node ~/.cache/wfe-claude-flow/node_modules/claude-flow/bin/cli.js mcp start'.")
+            "'node ~/.cache/wfe-claude-flow/node_modules/claude-flow/bin/cli.js mcp start'."
+        )
 
 
 @pytest.fixture
@@ -56,8 +57,14 @@ def wfe(tmp_path: Path, home: Path):
     """``wfe("run", file, ...)``: the real CLI in a subprocess; returns CompletedProcess."""
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "wfe_core", *args], capture_output=True, text=True,
-                              cwd=tmp_path, env={**os.environ, **(env or {})}, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "wfe_core", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+        )
 
     return run
 

@@ -44,26 +44,38 @@ def test_swarm_agent_and_task_orchestrate_map_onto_v3_tools(wfe, write, home, se
 
 
 def test_a_failure_the_server_reports_fails_the_step_with_its_message(wfe, write, home):
-    done = wfe("run", write("f.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "f.yaml",
+            """
 id: fails
 steps:
   - id: stop
     action: claude_flow.call
     parameters: {tool: agent_terminate, arguments: {agentId: agent-that-does-not-exist}}
-"""))
+""",
+        ),
+    )
     assert done.returncode == 1
     error = run_show(wfe)["by_id"]["stop"]["error"]
     assert error == "claude-flow agent_terminate failed: Agent not found", error
 
 
 def test_call_refuses_a_tool_the_server_does_not_list(wfe, write, home):
-    done = wfe("run", write("u.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "u.yaml",
+            """
 id: unknown
 steps:
   - id: old
     action: claude_flow.call
     parameters: {tool: task_orchestrat}
-"""))
+""",
+        ),
+    )
     assert done.returncode == 1
     error = run_show(wfe)["by_id"]["old"]["error"]
     assert "has no tool 'task_orchestrat'" in error and "(did you mean 'task_orchestrate'?)" not in error
@@ -72,7 +84,11 @@ steps:
 
 def test_dry_run_reads_memory_but_stores_nothing(wfe, write, home, session):
     session("memory_store", key="seen", value="yes", namespace="wfe:dry")
-    done = wfe("run", write("d.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "d.yaml",
+            """
 id: dry
 steps:
   - id: read
@@ -81,7 +97,12 @@ steps:
   - id: write
     action: claude_flow.memory_store
     parameters: {key: written, value: 1}
-"""), "--dry-run", "--reporter", "json")
+""",
+        ),
+        "--dry-run",
+        "--reporter",
+        "json",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     write_step = [e for e in events if e.get("step_id") == "write" and e["kind"] == "step.skipped"]
@@ -104,7 +125,11 @@ def test_wfe_plugins_lists_the_actions_under_wfe_claude_flow(wfe):
 def test_an_mcp_error_answer_fails_the_step_but_keeps_the_session(wfe, write, home):
     # v3's memory_list answers a namespace with '/' with a JSON-RPC error: the server is
     # fine, so the step fails with its message and the next step uses the same server.
-    done = wfe("run", write("e.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "e.yaml",
+            """
 id: mcperr
 steps:
   - {id: before, action: claude_flow.call, parameters: {tool: system_info}}
@@ -114,7 +139,11 @@ steps:
     critical: false
     dependencies: [before]
   - {id: after, action: claude_flow.call, parameters: {tool: system_info}, dependencies: [before]}
-"""), "--strategy", "sequential")  # before, bad, after: in file order
+""",
+        ),
+        "--strategy",
+        "sequential",
+    )  # before, bad, after: in file order
     assert done.returncode == 0, done.stdout + done.stderr
     steps = run_show(wfe)["by_id"]
     error = steps["bad"]["error"]

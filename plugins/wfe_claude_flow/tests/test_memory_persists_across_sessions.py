@@ -54,13 +54,19 @@ def test_a_second_run_sees_the_first_runs_memory(wfe, write, home):
 
 
 def test_memory_retrieve_of_a_missing_key_succeeds_with_found_false(wfe, write, home):
-    done = wfe("run", write("miss.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "miss.yaml",
+            """
 id: miss
 steps:
   - id: recall
     action: claude_flow.memory_retrieve
     parameters: {key: never-stored, namespace: elsewhere}
-"""))
+""",
+        ),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     output = run_show(wfe)["by_id"]["recall"]["output"]
     assert output["found"] is False and output["value"] is None

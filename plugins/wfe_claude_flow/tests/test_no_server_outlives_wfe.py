@@ -23,14 +23,20 @@ steps:
 
 def test_a_step_timing_out_while_the_server_starts_leaves_no_server(wfe, write, home):
     # 1 s is less than the server takes to start: the attempt gives up, the run fails.
-    done = wfe("run", write("t.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "t.yaml",
+            """
 id: slow
 steps:
   - id: recall
     action: claude_flow.memory_retrieve
     parameters: {key: k}
     timeout: 1
-"""))
+""",
+        ),
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert server_pids(home) == []
     step = run_show(wfe)["by_id"]["recall"]

@@ -10,12 +10,20 @@ STEPS = 8
 def _workflow() -> str:
     lines = ["id: fan", "steps:"]
     for i in range(STEPS):
-        lines += [f"  - id: info{i}", "    action: claude_flow.call", "    parameters: {tool: system_info}",
-                  f"  - id: put{i}", "    action: claude_flow.memory_store",
-                  f"    parameters: {{key: k{i}, value: {{n: {i}}}}}"]
-    lines += ["  - id: check", "    action: claude_flow.call",
-              "    parameters: {tool: memory_list, arguments: {namespace: 'wfe:fan', limit: 100}}",
-              "    dependencies: [" + ", ".join(f"put{i}" for i in range(STEPS)) + "]"]
+        lines += [
+            f"  - id: info{i}",
+            "    action: claude_flow.call",
+            "    parameters: {tool: system_info}",
+            f"  - id: put{i}",
+            "    action: claude_flow.memory_store",
+            f"    parameters: {{key: k{i}, value: {{n: {i}}}}}",
+        ]
+    lines += [
+        "  - id: check",
+        "    action: claude_flow.call",
+        "    parameters: {tool: memory_list, arguments: {namespace: 'wfe:fan', limit: 100}}",
+        "    dependencies: [" + ", ".join(f"put{i}" for i in range(STEPS)) + "]",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -4,10 +4,10 @@ session safely, and the server is gone when ``engine.run`` returns, success or f
 from __future__ import annotations
 
 from cf_helpers import server_pids
-from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.testing import hermetic_plugins
 
 import wfe_claude_flow.plugin
+from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
+from wfe_core.testing import hermetic_plugins
 
 STEPS = 10
 
@@ -17,13 +17,23 @@ def _engine() -> WorkflowEngine:
 
 
 def test_parallel_steps_in_process_share_one_server_and_it_stops_with_the_run(home):
-    steps = [WorkflowStep(id=f"put{i}", action="claude_flow.memory_store",
-                          parameters={"key": f"k{i}", "value": {"i": i, "text": "x" * 1000}})
-             for i in range(STEPS)]
-    steps += [WorkflowStep(id=f"get{i}", action="claude_flow.memory_retrieve", parameters={"key": f"k{i}"},
-                           dependencies=[f"put{i}"]) for i in range(STEPS)]
-    steps += [WorkflowStep(id=f"info{i}", action="claude_flow.call", parameters={"tool": "system_info"})
-              for i in range(STEPS)]
+    steps = [
+        WorkflowStep(
+            id=f"put{i}",
+            action="claude_flow.memory_store",
+            parameters={"key": f"k{i}", "value": {"i": i, "text": "x" * 1000}},
+        )
+        for i in range(STEPS)
+    ]
+    steps += [
+        WorkflowStep(
+            id=f"get{i}", action="claude_flow.memory_retrieve", parameters={"key": f"k{i}"}, dependencies=[f"put{i}"]
+        )
+        for i in range(STEPS)
+    ]
+    steps += [
+        WorkflowStep(id=f"info{i}", action="claude_flow.call", parameters={"tool": "system_info"}) for i in range(STEPS)
+    ]
     stats = _engine().run(Workflow(id="api", steps=steps), strategy="parallel")
     assert stats.status is RunStatus.SUCCEEDED, stats.error
     assert [stats.steps[f"get{i}"].output["value"]["i"] for i in range(STEPS)] == list(range(STEPS))
@@ -32,11 +42,13 @@ def test_parallel_steps_in_process_share_one_server_and_it_stops_with_the_run(ho
 
 
 def test_a_failed_run_closes_its_server_too(home):
-    workflow = Workflow(id="apifail", steps=[
-        WorkflowStep(id="ok", action="claude_flow.call", parameters={"tool": "system_info"}),
-        WorkflowStep(id="bad", action="claude_flow.call", parameters={"tool": "no_such_tool"},
-                     dependencies=["ok"]),
-    ])
+    workflow = Workflow(
+        id="apifail",
+        steps=[
+            WorkflowStep(id="ok", action="claude_flow.call", parameters={"tool": "system_info"}),
+            WorkflowStep(id="bad", action="claude_flow.call", parameters={"tool": "no_such_tool"}, dependencies=["ok"]),
+        ],
+    )
     stats = _engine().run(workflow)
     assert stats.status is RunStatus.FAILED
     assert "has no tool 'no_such_tool'" in stats.steps["bad"].error

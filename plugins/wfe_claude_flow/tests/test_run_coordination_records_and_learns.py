@@ -71,7 +71,10 @@ def test_without_the_switch_nothing_is_recorded(wfe, write, home, session):
 def test_a_deep_workflow_gets_a_hierarchical_swarm(wfe, write, home, session):
     chain = "id: deep\nsteps:\n" + "".join(
         f"  - {{id: s{i}, action: variable.set, parameters: {{name: v{i}, value: {i}}}"
-        + (f", dependencies: [s{i - 1}]" if i else "") + "}\n" for i in range(4))
+        + (f", dependencies: [s{i - 1}]" if i else "")
+        + "}\n"
+        for i in range(4)
+    )
     done = wfe("run", write("deep.yaml", chain), env=ON)
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = run_show(wfe)["run_id"]
@@ -82,9 +85,8 @@ def test_a_deep_workflow_gets_a_hierarchical_swarm(wfe, write, home, session):
 def test_the_engine_flag_in_run_started_switches_coordination_on(home, session):
     """What ``enable_claude_flow=True`` is to send (``claude_flow: true``, the DAG's width and
     depth) drives the plugin's ``wfe_event`` hook; here the events are fed to it directly."""
-    from wfe_core.plugin import Event
-
     import wfe_claude_flow.plugin as plugin
+    from wfe_core.plugin import Event
 
     def send(kind: str, step_id: str | None = None, **data):
         plugin.wfe_event(event=Event(kind, "run-flag", "flagged", step_id, data))
@@ -92,8 +94,7 @@ def test_the_engine_flag_in_run_started_switches_coordination_on(home, session):
     send("run.started", claude_flow=True, workers=8, total_steps=6, width=2, depth=3, dry_run=False)
     send("step.started", "s1", attempt=1, action="http.get")
     send("step.succeeded", "s1", attempts=1, duration=0.25, error=None, reason=None)
-    send("run.finished", status="succeeded", error=None, rollback=None, completed_steps=1, total_steps=6,
-         duration=1.0)
+    send("run.finished", status="succeeded", error=None, rollback=None, completed_steps=1, total_steps=6, duration=1.0)
     summary = session("memory_retrieve", key="run/run-flag", namespace="wfe:flagged")["value"]
     assert summary["topology"] == "hierarchical"  # width 2 < depth 3: deep
     assert session("agent_status", agentId=summary["agents"]["http"])["agentType"] == "researcher"
@@ -106,8 +107,11 @@ def test_the_engine_flag_in_run_started_switches_coordination_on(home, session):
 
 def test_a_coordination_failure_never_fails_the_run(wfe, write, home):
     broken = "node -e \"console.error('cf-down'); process.exit(4)\""
-    done = wfe("run", write("plain.yaml", "id: plain\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}}\n"),
-               env={**ON, "WFE_CLAUDE_FLOW_COMMAND": broken})
+    done = wfe(
+        "run",
+        write("plain.yaml", "id: plain\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}}\n"),
+        env={**ON, "WFE_CLAUDE_FLOW_COMMAND": broken},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "claude-flow coordination of run" in done.stderr and "cf-down" in done.stderr, done.stderr
     # One message (the start failed), not one per event that followed.

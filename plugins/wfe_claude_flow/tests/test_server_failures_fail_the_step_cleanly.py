@@ -71,13 +71,20 @@ def test_a_server_that_stops_answering_fails_the_step_before_its_timeout(tmp_pat
 
 def test_a_server_that_cannot_start_fails_the_step_naming_command_and_stderr(wfe, write, home):
     command = "node -e \"console.error('cf-boom: config is broken'); process.exit(3)\""
-    done = wfe("run", write("one.yaml", """
+    done = wfe(
+        "run",
+        write(
+            "one.yaml",
+            """
 id: nostart
 steps:
   - id: recall
     action: claude_flow.memory_retrieve
     parameters: {key: k}
-"""), env={"WFE_CLAUDE_FLOW_COMMAND": command})
+""",
+        ),
+        env={"WFE_CLAUDE_FLOW_COMMAND": command},
+    )
     assert done.returncode == 1
     error = run_show(wfe)["by_id"]["recall"]["error"]
     assert "\n" not in error
@@ -86,13 +93,16 @@ steps:
 
 
 def test_a_missing_server_command_says_how_to_install_it(wfe, write, home, tmp_path):
-    path = write("one.yaml", """
+    path = write(
+        "one.yaml",
+        """
 id: missing
 steps:
   - id: recall
     action: claude_flow.memory_retrieve
     parameters: {key: k}
-""")
+""",
+    )
     done = wfe("run", path, env={"WFE_CLAUDE_FLOW_COMMAND": "/nonexistent/bin/claude-flow mcp start"})
     assert done.returncode == 1
     error = run_show(wfe)["by_id"]["recall"]["error"]
@@ -104,8 +114,14 @@ steps:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "wfe_core", "run", path], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "run", path],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1
     error = run_show(wfe)["by_id"]["recall"]["error"]
     assert "no `claude-flow` on PATH" in error and "npm install -g claude-flow@3" in error, error

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from wfe_core import StepContext
 from wfe_core.plugin import structure
-
 from wfe_file.paths import FILE_ROOT_ENV
 
 # wfe_isolated_store (autouse: $WFE_STORE in tmp_path) and wfe_context.

@@ -6,10 +6,10 @@ import os
 import stat
 
 import pytest
-from wfe_core.model.context import StepCancelled
-from wfe_core.load.convert import structure
-from wfe_core.model.errors import ActionError, InvalidWorkflowError
 
+from wfe_core.load.convert import structure
+from wfe_core.model.context import StepCancelled
+from wfe_core.model.errors import ActionError, InvalidWorkflowError
 from wfe_file.actions import file_copy, file_delete, file_read, file_write
 from wfe_file.atomic import TEMP_SUFFIX, atomic_write
 from wfe_file.params import CopyParams, DeleteParams, ReadParams, WriteParams
@@ -89,18 +89,23 @@ def test_write_replaces_content_exactly_and_keeps_mode(tmp_path, context, call):
     assert no_temp_files(tmp_path)
 
 
-@pytest.mark.parametrize("mode, expected", [("0600", 0o600), ("0o640", 0o640), ("755", 0o755), (0o604, 0o604), (420, 0o644)])
+@pytest.mark.parametrize(
+    "mode, expected", [("0600", 0o600), ("0o640", 0o640), ("755", 0o755), (0o604, 0o604), (420, 0o644)]
+)
 def test_write_mode(tmp_path, context, call, mode, expected):
     call(file_write, WriteParams, {"path": "m.txt", "content": "x", "mode": mode}, context)
     assert mode_of(tmp_path / "m.txt") == expected
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("rw-r--r--", "invalid value: mode must be an octal string such as '0644' or '0o644', got 'rw-r--r--'"),
-    ("0999", "invalid value: mode must be an octal string such as '0644' or '0o644', got '0999'"),
-    (70000, "invalid value: mode must be between 0 and 0o7777, got 70000"),
-    (True, "invalid value: mode must be an octal string such as '0644' or a number, got True"),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("rw-r--r--", "invalid value: mode must be an octal string such as '0644' or '0o644', got 'rw-r--r--'"),
+        ("0999", "invalid value: mode must be an octal string such as '0644' or '0o644', got '0999'"),
+        (70000, "invalid value: mode must be between 0 and 0o7777, got 70000"),
+        (True, "invalid value: mode must be an octal string such as '0644' or a number, got True"),
+    ],
+)
 def test_write_bad_mode(mode, message):
     with pytest.raises(InvalidWorkflowError) as info:
         structure({"path": "m", "content": "x", "mode": mode}, WriteParams)
@@ -129,13 +134,18 @@ def test_write_creates_parent_directories(tmp_path, context, call):
 def test_write_without_create_dirs(tmp_path, context, call):
     with pytest.raises(ActionError) as info:
         call(file_write, WriteParams, {"path": "a/b.txt", "content": "x", "create_dirs": False}, context)
-    assert str(info.value) == f"cannot write 'a/b.txt': directory '{tmp_path / 'a'}' does not exist (create_dirs is false)"
+    assert (
+        str(info.value) == f"cannot write 'a/b.txt': directory '{tmp_path / 'a'}' does not exist (create_dirs is false)"
+    )
 
 
 def test_write_unencodable_content(context, call):
     with pytest.raises(ActionError) as info:
         call(file_write, WriteParams, {"path": "x.txt", "content": "naïve €", "encoding": "ascii"}, context)
-    assert str(info.value) == "cannot write 'x.txt': content cannot be encoded as ascii (ordinal not in range(128) at character 2)"
+    assert (
+        str(info.value)
+        == "cannot write 'x.txt': content cannot be encoded as ascii (ordinal not in range(128) at character 2)"
+    )
 
 
 def test_write_onto_directory(tmp_path, context, call):
@@ -229,7 +239,12 @@ def test_copy(tmp_path, context, call):
     out = call(file_copy, CopyParams, {"source": "src.bin", "destination": "dst.bin"}, context)
     assert (tmp_path / "dst.bin").read_bytes() == source.read_bytes()
     assert mode_of(tmp_path / "dst.bin") == 0o750
-    assert out == {"source": str(source), "destination": str(tmp_path / "dst.bin"), "bytes_copied": 2560, "created": True}
+    assert out == {
+        "source": str(source),
+        "destination": str(tmp_path / "dst.bin"),
+        "bytes_copied": 2560,
+        "created": True,
+    }
     assert no_temp_files(tmp_path)
 
 

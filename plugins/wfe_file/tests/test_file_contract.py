@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from wfe_core.testing import ActionContract
-
 import wfe_file.plugin
+from wfe_core.testing import ActionContract
 
 
 class TestReadContract(ActionContract):

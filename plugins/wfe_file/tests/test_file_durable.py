@@ -40,18 +40,30 @@ def prepare_files(tmp_path) -> dict:
     return snapshot(tmp_path)
 
 
-FILES = Workflow(id="files", steps=[
-    WorkflowStep(id="overwrite", action="file.write", parameters={"path": "data.bin", "content": "replaced"}),
-    # The same file again: undone in reverse order, the first write's bytes come back
-    # first and then the original ones (the other order would leave "replaced").
-    WorkflowStep(id="overwrite_again", action="file.write", dependencies=["overwrite"],
-                 parameters={"path": "data.bin", "content": "replaced twice", "mode": "0600"}),
-    WorkflowStep(id="append", action="file.write",
-                 parameters={"path": "log.txt", "content": "line 3\n", "append": True}),
-    WorkflowStep(id="create", action="file.write", parameters={"path": "made/deeper/new.txt", "content": "new"}),
-    WorkflowStep(id="boom", action="validate.condition", dependencies=["overwrite_again", "append", "create"],
-                 parameters={"value": 1, "equals": 2, "message": "deliberate failure"}),
-])
+FILES = Workflow(
+    id="files",
+    steps=[
+        WorkflowStep(id="overwrite", action="file.write", parameters={"path": "data.bin", "content": "replaced"}),
+        # The same file again: undone in reverse order, the first write's bytes come back
+        # first and then the original ones (the other order would leave "replaced").
+        WorkflowStep(
+            id="overwrite_again",
+            action="file.write",
+            dependencies=["overwrite"],
+            parameters={"path": "data.bin", "content": "replaced twice", "mode": "0600"},
+        ),
+        WorkflowStep(
+            id="append", action="file.write", parameters={"path": "log.txt", "content": "line 3\n", "append": True}
+        ),
+        WorkflowStep(id="create", action="file.write", parameters={"path": "made/deeper/new.txt", "content": "new"}),
+        WorkflowStep(
+            id="boom",
+            action="validate.condition",
+            dependencies=["overwrite_again", "append", "create"],
+            parameters={"value": 1, "equals": 2, "message": "deliberate failure"},
+        ),
+    ],
+)
 
 
 def test_a_critical_failure_restores_previous_bytes_exactly_and_removes_new_files(tmp_path):
@@ -70,18 +82,24 @@ def test_a_critical_failure_restores_previous_bytes_exactly_and_removes_new_file
     done = [e.step_id for e in events if e.kind == "step.succeeded"]
     assert undone == list(reversed(done))
     assert {sid: r.status for sid, r in stats.steps.items()} == {
-        "overwrite": StepStatus.ROLLED_BACK, "overwrite_again": StepStatus.ROLLED_BACK,
-        "append": StepStatus.ROLLED_BACK, "create": StepStatus.ROLLED_BACK, "boom": StepStatus.FAILED}
+        "overwrite": StepStatus.ROLLED_BACK,
+        "overwrite_again": StepStatus.ROLLED_BACK,
+        "append": StepStatus.ROLLED_BACK,
+        "create": StepStatus.ROLLED_BACK,
+        "boom": StepStatus.FAILED,
+    }
     stored = RunStore().run(stats.run_id)
     assert stored["rollback"] == "complete"
     assert {s["step_id"]: s["status"] for s in stored["steps"]} == {
-        sid: r.status.value for sid, r in stats.steps.items()}
+        sid: r.status.value for sid, r in stats.steps.items()
+    }
 
 
 def wfe(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite")}
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 FILES_YAML = """\
@@ -124,8 +142,12 @@ def test_no_rollback_then_wfe_rollback_restores_the_files(tmp_path):
     undo = wfe(tmp_path, "rollback", run_id)
     assert undo.returncode == 0, undo.stdout + undo.stderr
     lines = undo.stdout.splitlines()
-    assert sorted(lines) == ["append: rolled_back", "create: rolled_back", "overwrite: rolled_back",
-                             "overwrite_again: rolled_back"]
+    assert sorted(lines) == [
+        "append: rolled_back",
+        "create: rolled_back",
+        "overwrite: rolled_back",
+        "overwrite_again: rolled_back",
+    ]
     assert lines.index("overwrite_again: rolled_back") < lines.index("overwrite: rolled_back")
     assert snapshot(tmp_path) == before
     assert (tmp_path / "data.bin").read_bytes() == AWKWARD
@@ -133,8 +155,12 @@ def test_no_rollback_then_wfe_rollback_restores_the_files(tmp_path):
     run = json.loads(wfe(tmp_path, "runs", "show", run_id, "--json").stdout)
     assert run["status"] == "failed" and run["rollback"] == "complete"
     assert {s["step_id"]: s["status"] for s in run["steps"]} == {
-        "overwrite": "rolled_back", "overwrite_again": "rolled_back", "append": "rolled_back",
-        "create": "rolled_back", "boom": "failed"}
+        "overwrite": "rolled_back",
+        "overwrite_again": "rolled_back",
+        "append": "rolled_back",
+        "create": "rolled_back",
+        "boom": "failed",
+    }
     # Undone steps are not succeeded any more: a second rollback has nothing to do.
     again = wfe(tmp_path, "rollback", run_id)
     assert again.returncode == 0 and again.stdout == "nothing to roll back\n"

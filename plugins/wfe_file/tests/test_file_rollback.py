@@ -7,11 +7,11 @@ import os
 import stat
 
 import pytest
-from wfe_core.load.convert import structure
-from wfe_core.model.errors import ActionError
 
 import wfe_file.plugin
 import wfe_file.rollback
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import ActionError
 from wfe_file.params import CopyParams, DeleteParams, WriteParams
 
 ACTIONS = {action.name: action for action in wfe_file.plugin.wfe_actions()}
@@ -47,7 +47,9 @@ def test_write_rollback_restores_previous_bytes_and_mode(tmp_path, context):
     target = tmp_path / "data.bin"
     target.write_bytes(AWKWARD)
     target.chmod(0o604)
-    params, output, memo = run_with_rollback("file.write", {"path": "data.bin", "content": "replaced", "mode": "0600"}, context)
+    params, output, memo = run_with_rollback(
+        "file.write", {"path": "data.bin", "content": "replaced", "mode": "0600"}, context
+    )
     assert target.read_bytes() == b"replaced"
     compensate("file.write", params, context, memo, output)
     assert target.read_bytes() == AWKWARD
@@ -57,7 +59,9 @@ def test_write_rollback_restores_previous_bytes_and_mode(tmp_path, context):
 
 def test_write_rollback_removes_created_file_and_directories(tmp_path, context):
     (tmp_path / "existing").mkdir()
-    params, output, memo = run_with_rollback("file.write", {"path": "existing/new/deeper/f.txt", "content": "x"}, context)
+    params, output, memo = run_with_rollback(
+        "file.write", {"path": "existing/new/deeper/f.txt", "content": "x"}, context
+    )
     assert (tmp_path / "existing/new/deeper/f.txt").exists()
     compensate("file.write", params, context, memo, output)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["existing"]
@@ -73,7 +77,9 @@ def test_write_rollback_keeps_directories_that_gained_other_files(tmp_path, cont
 def test_append_rollback(tmp_path, context):
     target = tmp_path / "log"
     target.write_bytes(b"first\n\xff")
-    params, output, memo = run_with_rollback("file.write", {"path": "log", "content": "second", "append": True}, context)
+    params, output, memo = run_with_rollback(
+        "file.write", {"path": "log", "content": "second", "append": True}, context
+    )
     assert target.read_bytes() == b"first\n\xffsecond"
     compensate("file.write", params, context, memo, output)
     assert target.read_bytes() == b"first\n\xff"

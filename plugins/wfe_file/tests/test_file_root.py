@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from wfe_core.model.errors import ActionError
 
 import wfe_file.plugin
+from wfe_core.model.errors import ActionError
 from wfe_file.actions import file_copy, file_delete, file_read, file_write
 from wfe_file.params import CopyParams, DeleteParams, ReadParams, WriteParams
 

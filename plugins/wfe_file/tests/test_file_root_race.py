@@ -53,18 +53,36 @@ def _workflow(rollback: bool) -> dict:
     steps = []
     for i in range(STEPS):
         steps += [
-            {"id": f"w{i}", "action": "file.write", "critical": False,
-             "parameters": {"path": f"d/w{i}.txt", "content": "inside", "create_dirs": False}},
+            {
+                "id": f"w{i}",
+                "action": "file.write",
+                "critical": False,
+                "parameters": {"path": f"d/w{i}.txt", "content": "inside", "create_dirs": False},
+            },
             {"id": f"r{i}", "action": "file.read", "critical": False, "parameters": {"path": "d/data.txt"}},
-            {"id": f"c{i}", "action": "file.copy", "critical": False,
-             "parameters": {"source": "d/data.txt", "destination": f"d/c{i}.txt", "overwrite": True}},
-            {"id": f"x{i}", "action": "file.delete", "critical": False,
-             "parameters": {"path": f"d/x{i}.txt", "missing_ok": True}},
+            {
+                "id": f"c{i}",
+                "action": "file.copy",
+                "critical": False,
+                "parameters": {"source": "d/data.txt", "destination": f"d/c{i}.txt", "overwrite": True},
+            },
+            {
+                "id": f"x{i}",
+                "action": "file.delete",
+                "critical": False,
+                "parameters": {"path": f"d/x{i}.txt", "missing_ok": True},
+            },
         ]
     if rollback:  # a critical failure a moment in: what was written and copied is undone under the swapper
-        steps += [{"id": "nap", "action": "wait", "parameters": {"seconds": 1.0}},
-                  {"id": "fail", "action": "validate.condition", "dependencies": ["nap"],
-                   "parameters": {"value": 1, "equals": 2}}]
+        steps += [
+            {"id": "nap", "action": "wait", "parameters": {"seconds": 1.0}},
+            {
+                "id": "fail",
+                "action": "validate.condition",
+                "dependencies": ["nap"],
+                "parameters": {"value": 1, "equals": 2},
+            },
+        ]
     return {"id": "race", "steps": steps}
 
 
@@ -83,15 +101,33 @@ def test_nothing_outside_the_root_is_touched_under_a_concurrent_symlink_swap(tmp
     workflow.write_text(json.dumps(_workflow(rollback)))
     stop = tmp_path / "stop"
     env = {**os.environ, "WFE_FILE_ROOT": str(root), "WFE_STORE": str(tmp_path / "runs.sqlite")}
-    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root), str(outside), str(stop)],
-                               stdout=subprocess.PIPE, text=True)
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, str(root), str(outside), str(stop)], stdout=subprocess.PIPE, text=True
+    )
     runs = []
     try:
         assert swapper.stdout.readline() == "ready\n"
         for _ in range(RUNS):
-            runs.append(subprocess.run([sys.executable, "-m", "wfe_core", "run", str(workflow), "--reporter", "json",
-                                        "--max-workers", "4"],
-                                       cwd=root, env=env, capture_output=True, text=True, timeout=300))
+            runs.append(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "wfe_core",
+                        "run",
+                        str(workflow),
+                        "--reporter",
+                        "json",
+                        "--max-workers",
+                        "4",
+                    ],
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+            )
     finally:
         stop.touch()
         out, _ = swapper.communicate(timeout=60)
@@ -110,7 +146,9 @@ def test_nothing_outside_the_root_is_touched_under_a_concurrent_symlink_swap(tmp
     succeeded = sum(e["kind"] == "step.succeeded" for e in finished)
     assert succeeded > 0, "no step ever got through: the test proves nothing"
     if rollback:
-        assert [e for e in events if e["kind"] in ("step.rolled_back", "step.rollback_failed")], "nothing was rolled back"
+        assert [e for e in events if e["kind"] in ("step.rolled_back", "step.rollback_failed")], (
+            "nothing was rolled back"
+        )
     # A step that lost the race fails with words, not an exception's repr or a traceback.
     unclear = [e["error"] for e in events if "Traceback" in json.dumps(e) or "Errno" in (e.get("error") or "")]
     assert unclear == []

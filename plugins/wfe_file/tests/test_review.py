@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import stat
 
-from wfe_core.load.convert import structure
+from test_file_rollback import ACTIONS, run_with_rollback
 
+from wfe_core.load.convert import structure
 from wfe_file import atomic_write
 from wfe_file.params import CopyParams
-
-from test_file_rollback import ACTIONS, run_with_rollback
 
 LONG = "n" * 255  # the longest name most filesystems allow
 
@@ -85,6 +84,7 @@ def test_restoring_a_deleted_private_file_never_exposes_it(tmp_path, context):
 def _returns_within(func, limit: float):
     """(finished, raised) for ``func()`` in a thread; a bound on a hang, not a speed test."""
     import threading
+
     box: dict = {}
 
     def target():
@@ -102,6 +102,7 @@ def _returns_within(func, limit: float):
 def test_reading_or_copying_a_fifo_is_refused_instead_of_blocking(tmp_path, context):
     # open() of a FIFO blocks until a writer appears: the step hung, deaf to its timeout.
     from wfe_core.model.errors import ActionError
+
     os.mkfifo(tmp_path / "pipe")
     read = lambda: ACTIONS["file.read"].func(structure({"path": "pipe"}, ACTIONS["file.read"].parameters), context)
     copy = lambda: ACTIONS["file.copy"].func(structure({"source": "pipe", "destination": "out"}, CopyParams), context)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+
 from wfe_core.testing import cli_channels, secret_traces
 
 SECRET = "pw-'x\\y\"-f4e3d2c1b0a99887766554433221100ffeedd"
@@ -25,8 +26,21 @@ def test_a_secret_in_a_rollback_memo_is_sealed_and_restored(tmp_path, before):
     previous = before + SECRET.encode() + b"\nend\n"
     target.write_bytes(previous)
     workflow = tmp_path / "wf.json"
-    workflow.write_text(json.dumps({"id": "wf", "secrets": ["TOKEN"], "steps": [
-        {"id": "replace", "action": "file.write", "parameters": {"path": str(target), "content": "replaced"}}]}))
+    workflow.write_text(
+        json.dumps(
+            {
+                "id": "wf",
+                "secrets": ["TOKEN"],
+                "steps": [
+                    {
+                        "id": "replace",
+                        "action": "file.write",
+                        "parameters": {"path": str(target), "content": "replaced"},
+                    }
+                ],
+            }
+        )
+    )
     store = tmp_path / "runs.sqlite"
 
     channels = cli_channels("run", str(workflow), env={"TOKEN": SECRET}, cwd=tmp_path, store=store)
@@ -36,11 +50,19 @@ def test_a_secret_in_a_rollback_memo_is_sealed_and_restored(tmp_path, before):
     assert {name: found for name, data in channels.items() if (found := secret_traces(data, SECRET))} == {}
 
     env = {**os.environ, "TOKEN": SECRET, "WFE_STORE": str(store)}
-    runs = json.loads(subprocess.run([sys.executable, "-m", "wfe_core", "runs", "--json"], env=env,
-                                     capture_output=True, check=True).stdout)
+    runs = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "wfe_core", "runs", "--json"], env=env, capture_output=True, check=True
+        ).stdout
+    )
     for run in runs:  # the second (JSON-reporter) run replaced "replaced": undo it, then the first
-        done = subprocess.run([sys.executable, "-m", "wfe_core", "rollback", run["run_id"], str(workflow)],
-                              env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "wfe_core", "rollback", run["run_id"], str(workflow)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "replace: rolled_back" in done.stdout and secret_traces(done.stdout + done.stderr, SECRET) == []
     assert target.read_bytes() == previous

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wfe_core import StepContext
 from wfe_http_testserver import TestServer
 
 import wfe_http.plugin
+from wfe_core import StepContext
 from wfe_http.request import SESSION_KEY
 
 # wfe_isolated_store (autouse: $WFE_STORE in tmp_path), wfe_context and wfe_call.

@@ -9,18 +9,22 @@ import threading
 import time
 
 import pytest
+from wfe_http_testserver import Reply
+
 from wfe_core.model.context import StepCancelled
 from wfe_core.model.errors import ActionError
-
 from wfe_http.request import SESSION_KEY
-
-from wfe_http_testserver import Reply
 
 
 def test_get_sends_query_params_and_headers(server, call):
-    out = call("http.get", {"url": server.url("/echo"),
-                            "params": {"q": "a b", "n": 2, "tag": ["x", "y"]},
-                            "headers": {"X-Trace": "abc-123", "X-Item": 42}})
+    out = call(
+        "http.get",
+        {
+            "url": server.url("/echo"),
+            "params": {"q": "a b", "n": 2, "tag": ["x", "y"]},
+            "headers": {"X-Trace": "abc-123", "X-Item": 42},
+        },
+    )
     (seen,) = server.requests_to("/echo")
     assert seen.method == "GET"
     assert seen.query == "q=a+b&n=2&tag=x&tag=y"
@@ -81,8 +85,10 @@ def test_bearer_token_reaches_server(server, call):
 
 
 def test_output_json_parsed_and_non_json_left_as_text(server, call):
-    server.script("/data", Reply(200, '{"id": 42, "items": [{"name": "a"}]}',
-                                 {"Content-Type": "application/problem+json; charset=utf-8"}))
+    server.script(
+        "/data",
+        Reply(200, '{"id": 42, "items": [{"name": "a"}]}', {"Content-Type": "application/problem+json; charset=utf-8"}),
+    )
     server.script("/page", Reply(200, "<p>hi</p>", {"Content-Type": "text/html; charset=utf-8"}))
     data = call("http.get", {"url": server.url("/data")})
     page = call("http.get", {"url": server.url("/page")})

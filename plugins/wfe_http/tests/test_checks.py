@@ -5,11 +5,11 @@ from __future__ import annotations
 import warnings
 
 import pytest
+
+import wfe_http.plugin
 from wfe_core.model.workflow import Workflow, WorkflowStep
 from wfe_core.plugin.registry import PluginLoadWarning, load_plugins
 from wfe_core.validate.validator import WorkflowValidator
-
-import wfe_http.plugin
 
 
 @pytest.fixture(scope="module")
@@ -21,23 +21,34 @@ def validator():
 
 
 def http_problems(validator, *steps, strict=False):
-    workflow = Workflow(id="wf", steps=[WorkflowStep(id=f"s{i}", action=a, parameters=p) for i, (a, p) in enumerate(steps)])
+    workflow = Workflow(
+        id="wf", steps=[WorkflowStep(id=f"s{i}", action=a, parameters=p) for i, (a, p) in enumerate(steps)]
+    )
     result = validator.validate(workflow, strict=strict)
     # Only this plugin's findings: the core's own validators report errors, never warnings, here.
     return result, [p for p in result.problems if p.severity == "warning"]
 
 
 def test_registers_actions_and_validator(validator):
-    assert {"http.get", "http.post", "http.put", "http.patch", "http.delete", "http.head"} <= set(validator.plugins.actions)
+    assert {"http.get", "http.post", "http.put", "http.patch", "http.delete", "http.head"} <= set(
+        validator.plugins.actions
+    )
     assert "http.security" in validator.plugins.validators
 
 
 def test_insecure_http_flagged(validator):
-    _, found = http_problems(validator, ("http.get", {"url": "https://ok.example.com"}),
-                             ("http.post", {"url": "http://api.example.com/data?token=abc"}))
+    _, found = http_problems(
+        validator,
+        ("http.get", {"url": "https://ok.example.com"}),
+        ("http.post", {"url": "http://api.example.com/data?token=abc"}),
+    )
     assert [(str(p), p.severity, p.step_id) for p in found] == [
-        ("warning: steps[1].parameters.url: step 's1': insecure HTTP: http://api.example.com/data?token=*** "
-         "is not encrypted; use https://", "warning", "s1"),
+        (
+            "warning: steps[1].parameters.url: step 's1': insecure HTTP: http://api.example.com/data?token=*** "
+            "is not encrypted; use https://",
+            "warning",
+            "s1",
+        ),
     ]
 
 
@@ -58,14 +69,22 @@ def test_credentials_in_url_flagged(validator):
     assert "hunter2" not in str(found[0])
 
 
-@pytest.mark.parametrize("url", ["http://localhost:8080/x", "http://127.0.0.1/", "http://127.3.4.5:1/",
-                                 "http://[::1]:9000/", "http://LOCALHOST/"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:8080/x", "http://127.0.0.1/", "http://127.3.4.5:1/", "http://[::1]:9000/", "http://LOCALHOST/"],
+)
 def test_loopback_http_not_flagged(validator, url):
     assert http_problems(validator, ("http.get", {"url": url}))[1] == []
 
 
-@pytest.mark.parametrize("parameters", [{"url": "http://{host}/x"}, {"url": "https://{user}:{pw}@example.com"},
-                                        {"url": "https://x", "verify": "{verify}"}])
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"url": "http://{host}/x"},
+        {"url": "https://{user}:{pw}@example.com"},
+        {"url": "https://x", "verify": "{verify}"},
+    ],
+)
 def test_templated_values_skipped(validator, parameters):
     assert http_problems(validator, ("http.get", parameters))[1] == []
 
@@ -75,8 +94,13 @@ def test_other_actions_ignored(validator):
 
 
 def test_rollback_parameters_checked(validator):
-    step = WorkflowStep(id="make", action="http.post", parameters={"url": "https://example.com/things"},
-                        rollback_action="http.delete", rollback_parameters={"url": "http://example.com/things/1"})
+    step = WorkflowStep(
+        id="make",
+        action="http.post",
+        parameters={"url": "https://example.com/things"},
+        rollback_action="http.delete",
+        rollback_parameters={"url": "http://example.com/things/1"},
+    )
     result = validator.validate(Workflow(id="wf", steps=[step]))
     assert [str(p) for p in result.problems if p.severity == "warning"] == [
         "warning: steps[0].rollback_parameters.url: step 'make': insecure HTTP: http://example.com/things/1 "

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+
 from wfe_core.model.context import StepCancelled
 from wfe_core.model.errors import ActionError
-
 from wfe_http.retry import retry_after_seconds
 
 
@@ -48,7 +48,7 @@ class RawServer:
                 for i in range(len(self.body)):
                     if self.stop.wait(self.drip):
                         return
-                    conn.sendall(self.body[i:i + 1])
+                    conn.sendall(self.body[i : i + 1])
             except OSError:
                 return
 
@@ -121,10 +121,10 @@ def test_basic_auth_credentials_echoed_in_an_error_body_are_redacted(server, cal
     # The password was scrubbed, but the Authorization header requests builds from it
     # (base64 of "user:password") was not, and servers do echo request headers.
     from wfe_http_testserver import Reply
+
     server.script("/login", Reply(400, "rejected header Authorization: Basic YWxpY2U6czNjcmV0LXBhc3M="))
     with pytest.raises(ActionError) as info:
-        call("http.get", {"url": server.url("/login"),
-                          "auth": {"username": "alice", "password": "s3cret-pass"}})
+        call("http.get", {"url": server.url("/login"), "auth": {"username": "alice", "password": "s3cret-pass"}})
     message = str(info.value)
     (seen,) = server.requests_to("/login")
     assert seen.headers["Authorization"] == "Basic YWxpY2U6czNjcmV0LXBhc3M="  # what was really sent
@@ -135,6 +135,7 @@ def test_basic_auth_credentials_echoed_in_an_error_body_are_redacted(server, cal
 
 def test_url_credentials_echoed_as_basic_auth_in_an_error_body_are_redacted(server, call):
     from wfe_http_testserver import Reply
+
     server.script("/login", Reply(400, "rejected Authorization: Basic Ym9iOmh1bnRlcjI="))
     url = server.url("/login").replace("http://", "http://bob:hunter2@")
     with pytest.raises(ActionError) as info:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from wfe_core.testing import cli_channels, secret_traces
 from wfe_http_testserver import Reply
+
+from wfe_core.testing import cli_channels, secret_traces
 
 # A quote and a backslash (repr/JSON escape them), a slash, a space, an ampersand and a
 # non-ASCII letter (percent-encoding changes them), long enough to be cut.
@@ -30,8 +31,16 @@ def _leaks(channels: dict[str, bytes]) -> dict[str, list[str]]:
 
 def test_a_secret_query_parameter_does_not_leak_percent_encoded_from_a_failing_request(tmp_path, server):
     server.script("/search", *[Reply(404, "not here")] * 2)
-    channels = _run(tmp_path, [{"id": "find", "action": "http.get", "parameters": {
-        "url": server.url("/search"), "params": {"q": "{secrets.TOKEN}"}, "retries": 0}}])
+    channels = _run(
+        tmp_path,
+        [
+            {
+                "id": "find",
+                "action": "http.get",
+                "parameters": {"url": server.url("/search"), "params": {"q": "{secrets.TOKEN}"}, "retries": 0},
+            }
+        ],
+    )
     first = server.requests_to("/search")[0]
     assert "%2F" in first.query and "%C3%A9" in first.query  # it really went out encoded
     assert b"returned 404 Not Found" in channels["console stdout"]
@@ -44,19 +53,37 @@ def test_an_error_excerpt_cut_inside_the_secret_does_not_leak(tmp_path, server, 
     # `cut` characters into it.
     body = "e" * (197 - cut) + SECRET + " and the rest"
     server.script("/fail", *[Reply(500, body)] * 2)
-    channels = _run(tmp_path, [{"id": "call", "action": "http.post", "parameters": {
-        "url": server.url("/fail"), "json": {"t": "{secrets.TOKEN}"}, "retries": 0}}])
+    channels = _run(
+        tmp_path,
+        [
+            {
+                "id": "call",
+                "action": "http.post",
+                "parameters": {"url": server.url("/fail"), "json": {"t": "{secrets.TOKEN}"}, "retries": 0},
+            }
+        ],
+    )
     assert b"returned 500" in channels["console stdout"]
     assert _leaks(channels) == {}
 
 
 def test_a_json_echo_of_the_secret_does_not_leak(tmp_path, server):
     # The default reply echoes the request as JSON: the secret comes back JSON-escaped.
-    channels = _run(tmp_path, [
-        {"id": "echo", "action": "http.post", "parameters": {
-            "url": server.url("/echo"), "data": {"token": "{secrets.TOKEN}"}, "retries": 0,
-            "headers": {"X-Echoed": "{secrets.TOKEN}"}}},
-    ])
+    channels = _run(
+        tmp_path,
+        [
+            {
+                "id": "echo",
+                "action": "http.post",
+                "parameters": {
+                    "url": server.url("/echo"),
+                    "data": {"token": "{secrets.TOKEN}"},
+                    "retries": 0,
+                    "headers": {"X-Echoed": "{secrets.TOKEN}"},
+                },
+            },
+        ],
+    )
     echoed = server.requests_to("/echo")[0]
     assert echoed.body  # the form body (percent-encoded) went out and came back in the output
     assert b"succeeded" in channels["console stdout"], channels
@@ -69,8 +96,20 @@ def test_an_auth_token_cut_by_the_error_excerpt_does_not_leak(tmp_path, server):
     token = "tok-" + "9a8b7c6d5e4f3a2b1c0d" * 2
     server.script("/fail", *[Reply(500, "e" * 180 + token + " tail")] * 2)
     path = tmp_path / "wf.json"
-    path.write_text(json.dumps({"id": "wf", "steps": [{"id": "call", "action": "http.get", "parameters": {
-        "url": server.url("/fail"), "auth": {"token": token}, "retries": 0}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "id": "wf",
+                "steps": [
+                    {
+                        "id": "call",
+                        "action": "http.get",
+                        "parameters": {"url": server.url("/fail"), "auth": {"token": token}, "retries": 0},
+                    }
+                ],
+            }
+        )
+    )
     channels = cli_channels("run", str(path), env={}, cwd=tmp_path, store=tmp_path / "s.sqlite")
     assert b"returned 500" in channels["console stdout"]
     # The token is written in the workflow, so the stored definition (store, `runs --json`)

@@ -13,12 +13,15 @@ from wfe_http.retry import MAX_WAIT, backoff_delay, retry_after_seconds, status_
 from wfe_http.urls import has_credentials, is_loopback, redact_url
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("https://example.com/a?b=1", "https://example.com/a?b=1"),
-    ("https://u:p@example.com/", "https://***@example.com/"),
-    ("https://TOKEN@example.com/", "https://***@example.com/"),
-    ("https://x/?access_token=abc&q=1&apiKey=z", "https://x/?access_token=***&q=1&apiKey=***"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://example.com/a?b=1", "https://example.com/a?b=1"),
+        ("https://u:p@example.com/", "https://***@example.com/"),
+        ("https://TOKEN@example.com/", "https://***@example.com/"),
+        ("https://x/?access_token=abc&q=1&apiKey=z", "https://x/?access_token=***&q=1&apiKey=***"),
+    ],
+)
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
 

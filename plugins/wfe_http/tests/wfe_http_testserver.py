@@ -97,8 +97,13 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
             seen = Seen(self.command, parts.path, parts.query, dict(self.headers.items()), body, time.monotonic())
             reply = server._next(seen)
             if reply is None:
-                echo = {"method": seen.method, "path": seen.path, "query": seen.query,
-                        "headers": seen.headers, "body": body.decode("utf-8", "replace")}
+                echo = {
+                    "method": seen.method,
+                    "path": seen.path,
+                    "query": seen.query,
+                    "headers": seen.headers,
+                    "body": body.decode("utf-8", "replace"),
+                }
                 reply = Reply(200, json.dumps(echo), {"Content-Type": "application/json"})
             if reply.hang:
                 server.release.wait(reply.hang)

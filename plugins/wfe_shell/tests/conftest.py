@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wfe_core import StepContext
 
 import wfe_shell.plugin
+from wfe_core import StepContext
 
 # wfe_isolated_store (autouse: $WFE_STORE in tmp_path), wfe_context, wfe_plugins, wfe_call.
 pytest_plugins = ["wfe_core.testing"]

@@ -35,14 +35,18 @@ def test_fork_bombs_are_still_found(command):
     assert [what for what, _ in dangerous_patterns(command)] == ["fork bomb"]
 
 
-@pytest.mark.parametrize("params, where", [
-    ({"command": "echo a\x00b"}, "command"),
-    ({"command": ["echo", "a\x00b"]}, "command"),
-    ({"command": "true", "env": {"X": "a\x00b"}}, "env"),
-])
+@pytest.mark.parametrize(
+    "params, where",
+    [
+        ({"command": "echo a\x00b"}, "command"),
+        ({"command": ["echo", "a\x00b"]}, "command"),
+        ({"command": "true", "env": {"X": "a\x00b"}}, "env"),
+    ],
+)
 def test_a_nul_byte_fails_the_step_with_a_clear_message(run, params, where):
     # Popen raises ValueError (not OSError) for a NUL byte, which escaped as a bare
     # "ValueError: embedded null byte" without naming what held it.
     from wfe_core.model.errors import ActionError
+
     with pytest.raises(ActionError, match=f"cannot run .*: the {where} contains a NUL byte"):
         run(params)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from wfe_core.testing import cli_channels, secret_traces
 
+from wfe_core.testing import cli_channels, secret_traces
 from wfe_shell.execute import STDERR_TAIL
 from wfe_shell.process import OUTPUT_LIMIT
 
@@ -21,9 +21,21 @@ SECRET = "db-'pa\\ss\"-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 def _run(tmp_path, command: str) -> dict[str, bytes]:
     path = tmp_path / "wf.json"
-    path.write_text(json.dumps({"id": "wf", "secrets": ["TOKEN"], "steps": [{
-        "id": "job", "action": "shell.execute",
-        "parameters": {"command": command, "env": {"T": "{secrets.TOKEN}"}}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "id": "wf",
+                "secrets": ["TOKEN"],
+                "steps": [
+                    {
+                        "id": "job",
+                        "action": "shell.execute",
+                        "parameters": {"command": command, "env": {"T": "{secrets.TOKEN}"}},
+                    }
+                ],
+            }
+        )
+    )
     return cli_channels("run", str(path), env={"TOKEN": SECRET}, cwd=tmp_path, store=tmp_path / "s.sqlite")
 
 

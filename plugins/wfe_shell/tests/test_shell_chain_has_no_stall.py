@@ -9,8 +9,15 @@ def test_fifty_sequential_true_steps_take_well_under_10_ms_each(tmp_path):
     # Before: run_process slept a whole 50 ms poll interval whenever the pipes closed
     # before the child was reaped, so each step took ~51 ms. The bound is generous (a
     # shared, loaded machine); the duration is the run's own, without interpreter start.
-    steps = [{"id": f"s{i}", "action": "shell.execute", "parameters": {"command": "true"},
-              **({"dependencies": [f"s{i - 1}"]} if i else {})} for i in range(50)]
+    steps = [
+        {
+            "id": f"s{i}",
+            "action": "shell.execute",
+            "parameters": {"command": "true"},
+            **({"dependencies": [f"s{i - 1}"]} if i else {}),
+        }
+        for i in range(50)
+    ]
     path = write_workflow(tmp_path, steps)
     durations = []
     for _ in range(3):

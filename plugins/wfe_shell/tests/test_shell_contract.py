@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from wfe_core.testing import ActionContract
-
 import wfe_shell.plugin
+from wfe_core.testing import ActionContract
 
 
 class TestExecuteContract(ActionContract):

@@ -21,12 +21,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_shell_processes import assert_group_gone, read_pid
+
 import wfe_shell.plugin
 from wfe_core import RunStatus, Workflow, WorkflowEngine, WorkflowStep
 from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.testing import hermetic_plugins
-
-from test_shell_processes import assert_group_gone, read_pid
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to find leftover processes")
 
@@ -47,15 +47,21 @@ class Wfe:
     def start(self, *args: str, stderr_file: Path | None = None) -> subprocess.Popen:
         argv = [sys.executable, "-m", "wfe_core", *args]
         if stderr_file is None:
-            return subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+            return subprocess.Popen(
+                argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
         with open(stderr_file, "w") as stderr:  # the child keeps its own copy
-            return subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=stderr,
-                                    text=True)
+            return subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=self.cwd, env=env or self.env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "wfe_core", *args],
+            cwd=self.cwd,
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def runs(self) -> list[dict]:
         result = self("runs", "--json")
@@ -127,16 +133,27 @@ def markers(tmp_path: Path) -> list[str]:
 # -- kill -9, then resume ----------------------------------------------------------------------
 
 #: A small DAG of 9 steps; each appends its id to `markers`, then works a while.
-DAG = {"s1": [], "s2a": ["s1"], "s2b": ["s1"], "s3": ["s2a", "s2b"], "s4a": ["s3"], "s4b": ["s3"],
-       "s5": ["s4a", "s4b"], "s6": ["s5"], "s7": ["s6"]}
+DAG = {
+    "s1": [],
+    "s2a": ["s1"],
+    "s2b": ["s1"],
+    "s3": ["s2a", "s2b"],
+    "s4a": ["s3"],
+    "s4b": ["s3"],
+    "s5": ["s4a", "s4b"],
+    "s6": ["s5"],
+    "s7": ["s6"],
+}
 
 
 def dag_yaml(seconds: float = 0.3) -> str:
     lines = ["id: markers", "steps:"]
     for sid, deps in DAG.items():
-        lines.append(f"  - id: {sid}\n    action: shell.execute\n"
-                     f"    parameters: {{command: 'echo {sid} >> markers; sleep {seconds}'}}\n"
-                     f"    dependencies: [{', '.join(deps)}]")
+        lines.append(
+            f"  - id: {sid}\n    action: shell.execute\n"
+            f"    parameters: {{command: 'echo {sid} >> markers; sleep {seconds}'}}\n"
+            f"    dependencies: [{', '.join(deps)}]"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -222,7 +239,10 @@ def test_sigint_cancels_the_run_exits_130_and_leaves_no_process_behind(tmp_path,
     assert row["status"] == "cancelled" and row["error"] == "cancelled"
     steps = {s["step_id"]: s for s in wfe.show(row["run_id"])["steps"]}
     assert {sid: s["status"] for sid, s in steps.items()} == {
-        "quick": "succeeded", "long": "cancelled", "after": "cancelled"}
+        "quick": "succeeded",
+        "long": "cancelled",
+        "after": "cancelled",
+    }
     assert steps["after"]["attempts"] == 0
 
 
@@ -283,7 +303,10 @@ def test_a_second_sigint_stops_at_once_and_the_run_can_be_resumed(tmp_path, wfe)
     run = wfe.show(run_id)
     assert run["status"] == "succeeded"
     assert {s["step_id"]: s["status"] for s in run["steps"]} == {
-        "quick": "succeeded", "stubborn": "succeeded", "after": "succeeded"}
+        "quick": "succeeded",
+        "stubborn": "succeeded",
+        "after": "succeeded",
+    }
 
 
 # -- secrets -----------------------------------------------------------------------------------
@@ -385,6 +408,10 @@ def test_a_missing_secret_is_invalid_input_naming_it(tmp_path, wfe):
     assert not wfe.store.exists() or wfe.runs() == []  # nothing ran, nothing recorded
     with pytest.raises(InvalidWorkflowError, match="secret 'API_TOKEN' is not set"):
         WorkflowEngine(plugins=hermetic_plugins(wfe_shell.plugin), workdir=tmp_path).run(
-            Workflow(id="w", secrets=["API_TOKEN"], steps=[
-                WorkflowStep(id="s", action="shell.execute", parameters={"command": "touch ran"})]))
+            Workflow(
+                id="w",
+                secrets=["API_TOKEN"],
+                steps=[WorkflowStep(id="s", action="shell.execute", parameters={"command": "touch ran"})],
+            )
+        )
     assert not (tmp_path / "ran").exists()

@@ -6,13 +6,13 @@ import os
 import shlex
 
 import pytest
-from wfe_core.load.convert import structure
-from wfe_core.model.errors import ActionError, InvalidWorkflowError
 
 import wfe_shell.plugin
+from wfe_core.load.convert import structure
+from wfe_core.model.errors import ActionError, InvalidWorkflowError
 from wfe_shell.params import ShellParams
-from wfe_shell.quoting import ShellQuote
 from wfe_shell.process import OUTPUT_LIMIT
+from wfe_shell.quoting import ShellQuote
 
 ACTION = {a.name: a for a in wfe_shell.plugin.wfe_actions()}["shell.execute"]
 
@@ -55,10 +55,12 @@ def test_killed_by_signal(run):
 def test_env_is_merged_onto_the_environment(run, monkeypatch):
     monkeypatch.setenv("WFE_TEST_INHERITED", "kept")
     monkeypatch.setenv("WFE_TEST_DROPPED", "x")
-    out = run({
-        "command": 'echo "$WFE_TEST_INHERITED $GREETING ${WFE_TEST_DROPPED-unset}"',
-        "env": {"GREETING": "hi there", "WFE_TEST_DROPPED": None},
-    })
+    out = run(
+        {
+            "command": 'echo "$WFE_TEST_INHERITED $GREETING ${WFE_TEST_DROPPED-unset}"',
+            "env": {"GREETING": "hi there", "WFE_TEST_DROPPED": None},
+        }
+    )
     assert out["stdout"] == "kept hi there unset\n"
 
 
@@ -131,15 +133,24 @@ def test_dry_run_runs_nothing(tmp_path, make_context, run):
     assert not (tmp_path / "made").exists()
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"command": ""}, "invalid value: command must not be empty"),
-    ({"command": []}, "invalid value: command must not be an empty list"),
-    ({"command": ["ls", 3]}, "invalid value: command[1] must be a string, got int"),
-    ({"command": 5}, "invalid value: command must be a string or a list of strings, got int"),
-    ({"command": "ls", "env": {"PORT": 8080}}, "invalid value: env.PORT must be a string (or null to unset it), got int"),
-    ({"command": "ls", "timeout": 0}, "invalid value: timeout must be a positive number of seconds, got 0.0"),
-    ({"command": "ls", "expected_exit_codes": []}, "invalid value: expected_exit_codes must list at least one exit code"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"command": ""}, "invalid value: command must not be empty"),
+        ({"command": []}, "invalid value: command must not be an empty list"),
+        ({"command": ["ls", 3]}, "invalid value: command[1] must be a string, got int"),
+        ({"command": 5}, "invalid value: command must be a string or a list of strings, got int"),
+        (
+            {"command": "ls", "env": {"PORT": 8080}},
+            "invalid value: env.PORT must be a string (or null to unset it), got int",
+        ),
+        ({"command": "ls", "timeout": 0}, "invalid value: timeout must be a positive number of seconds, got 0.0"),
+        (
+            {"command": "ls", "expected_exit_codes": []},
+            "invalid value: expected_exit_codes must list at least one exit code",
+        ),
+    ],
+)
 def test_bad_parameters(params, message):
     with pytest.raises(InvalidWorkflowError) as info:
         structure(params, ShellParams)

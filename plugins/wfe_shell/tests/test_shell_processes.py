@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from wfe_core.model.context import StepCancelled
 from wfe_core.model.errors import ActionError
 
@@ -106,8 +107,12 @@ def test_setsid_escapes_and_does_not_hang_the_step(tmp_path, run):
     # A process that leaves the group while holding stdout: the step still ends. The
     # command waits until it has left, or the group kill at exit could come first.
     started = time.monotonic()
-    out = run({"command": "setsid sh -c 'echo $$ > escaped; exec sleep 3' & "
-                          "while [ ! -s escaped ]; do sleep 0.01; done; echo started"})
+    out = run(
+        {
+            "command": "setsid sh -c 'echo $$ > escaped; exec sleep 3' & "
+            "while [ ! -s escaped ]; do sleep 0.01; done; echo started"
+        }
+    )
     assert time.monotonic() - started < 3
     assert out["stdout"] == "started\n"
     escaped = read_pid(tmp_path / "escaped")

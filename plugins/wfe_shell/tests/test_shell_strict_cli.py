@@ -7,8 +7,9 @@ import sys
 
 
 def wfe(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
 
 
 WORKFLOW = """\

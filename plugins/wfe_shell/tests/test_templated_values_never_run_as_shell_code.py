@@ -10,12 +10,9 @@ only right outside quotes: ``echo "hello {who}"`` ran ``$(touch pwned)``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
-
 from wfe_cli import wfe, write_workflow
 
 PAYLOADS = [
@@ -45,9 +42,9 @@ PAYLOADS = [
 # output for a value v).
 CONTEXTS = [
     ("unquoted", "printf '%s\\n' @V@ > @O@", lambda v: f"{v}\n"),
-    ("double-quoted", 'printf \'%s\\n\' "<@V@>" > @O@', lambda v: f"<{v}>\n"),
+    ("double-quoted", "printf '%s\\n' \"<@V@>\" > @O@", lambda v: f"<{v}>\n"),
     ("single-quoted", "printf '%s\\n' '<@V@>' > @O@", lambda v: f"<{v}>\n"),
-    ("sh -c '\"…\"'", "sh -c 'printf \"%s\\n\" \"<@V@>\"' > @O@", lambda v: f"<{v}>\n"),
+    ("sh -c '\"…\"'", 'sh -c \'printf "%s\\n" "<@V@>"\' > @O@', lambda v: f"<{v}>\n"),
     ("sh -c '…'", "sh -c 'printf \"%s\\n\" @V@' > @O@", lambda v: f"{v}\n"),
     ('sh -c "…"', "sh -c \"printf '%s\\n' @V@\" > @O@", lambda v: f"{v}\n"),
     ("sh -c \"'…'\"", "sh -c \"printf '%s\\n' '<@V@>'\" > @O@", lambda v: f"<{v}>\n"),
@@ -91,9 +88,14 @@ def test_values_from_the_command_line(tmp_path):
 
 def test_values_set_by_an_upstream_variable_step(tmp_path):
     # {{ and }} keep the payloads' braces literal in the workflow file.
-    setters = [{"id": f"set{p}", "action": "variable.set",
-                "parameters": {"name": f"s{p}", "value": payload.replace("{", "{{").replace("}", "}}")}}
-               for p, payload in enumerate(PAYLOADS)]
+    setters = [
+        {
+            "id": f"set{p}",
+            "action": "variable.set",
+            "parameters": {"name": f"s{p}", "value": payload.replace("{", "{{").replace("}", "}}")},
+        }
+        for p, payload in enumerate(PAYLOADS)
+    ]
     users = _steps(lambda p: f"{{s{p}}}")
     for step in users:
         step["dependencies"] = [f"set{step['id'][1:].split('-')[0]}"]
@@ -104,8 +106,10 @@ def test_values_printed_by_an_upstream_shell_step(tmp_path):
     (tmp_path / "payloads").mkdir()
     for p, payload in enumerate(PAYLOADS):
         (tmp_path / "payloads" / str(p)).write_text(payload)
-    sources = [{"id": f"src{p}", "action": "shell.execute", "parameters": {"command": f"cat payloads/{p}"}}
-               for p in range(len(PAYLOADS))]
+    sources = [
+        {"id": f"src{p}", "action": "shell.execute", "parameters": {"command": f"cat payloads/{p}"}}
+        for p in range(len(PAYLOADS))
+    ]
     users = _steps(lambda p: f"{{steps.src{p}.output.stdout}}")
     for step in users:
         step["dependencies"] = [f"src{step['id'][1:].split('-')[0]}"]
@@ -116,13 +120,28 @@ def test_the_value_is_not_on_the_command_line_and_reaches_only_its_step(tmp_path
     # A secret (or any value) is in the environment of the one command that uses it,
     # never in its argv (readable by every user through ps and /proc/PID/cmdline).
     token = "s3cr3t-'\"$(touch pwned)-token"
-    path = write_workflow(tmp_path, [
-        {"id": "uses", "action": "shell.execute", "parameters": {"command": (
-            "printf '%s' {secrets.WFE_TEST_TOKEN} > value; tr '\\0' ' ' < /proc/$$/cmdline > cmdline; "
-            "env > env-uses")}},
-        {"id": "other", "action": "shell.execute", "dependencies": ["uses"],
-         "parameters": {"command": "env > env-other"}},
-    ], secrets=["WFE_TEST_TOKEN"])
+    path = write_workflow(
+        tmp_path,
+        [
+            {
+                "id": "uses",
+                "action": "shell.execute",
+                "parameters": {
+                    "command": (
+                        "printf '%s' {secrets.WFE_TEST_TOKEN} > value; tr '\\0' ' ' < /proc/$$/cmdline > cmdline; "
+                        "env > env-uses"
+                    )
+                },
+            },
+            {
+                "id": "other",
+                "action": "shell.execute",
+                "dependencies": ["uses"],
+                "parameters": {"command": "env > env-other"},
+            },
+        ],
+        secrets=["WFE_TEST_TOKEN"],
+    )
     done = wfe("run", "--no-store", str(path), cwd=tmp_path, env={"WFE_TEST_TOKEN": token})
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "pwned").exists()
@@ -135,44 +154,72 @@ def test_the_value_is_not_on_the_command_line_and_reaches_only_its_step(tmp_path
 
 
 def test_a_raw_placeholder_is_pasted_in_as_code(tmp_path):
-    path = write_workflow(tmp_path, [
-        {"id": "raw", "action": "shell.execute", "parameters": {"command": "{snippet!raw} > out"}},
-    ])
+    path = write_workflow(
+        tmp_path,
+        [
+            {"id": "raw", "action": "shell.execute", "parameters": {"command": "{snippet!raw} > out"}},
+        ],
+    )
     done = wfe("run", "--no-store", str(path), "--var", "snippet=echo a; echo b", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out").read_text() == "b\n"
 
 
 def test_argv_commands_keep_each_value_one_item(tmp_path):
-    path = write_workflow(tmp_path, [
-        {"id": "argv", "action": "shell.execute",
-         "parameters": {"command": ["sh", "-c", "printf '%s|' \"$@\" > out", "sh", "{v}", "x{v}"]}},
-    ])
+    path = write_workflow(
+        tmp_path,
+        [
+            {
+                "id": "argv",
+                "action": "shell.execute",
+                "parameters": {"command": ["sh", "-c", "printf '%s|' \"$@\" > out", "sh", "{v}", "x{v}"]},
+            },
+        ],
+    )
     done = wfe("run", "--no-store", str(path), "--var", "v=a b; $(touch pwned)", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out").read_text() == "a b; $(touch pwned)|xa b; $(touch pwned)|"
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("command, message", [
-    ("{cmd}", "steps[0].parameters.command: step 'bad': the command is only the placeholder '{cmd}', "
-              "so its value would run as a command; write the command around it, or '{cmd!raw}' if "
-              "the value is meant to be run as shell code"),
-    (" {cmd} ", "steps[0].parameters.command: step 'bad': the command is only the placeholder '{cmd}'"),
-    ("sh -c {cmd}", "steps[0].parameters.command: step 'bad': '{cmd}': the value would be run as shell "
-                    "code (it is the script of 'sh -c'); mark it !raw if that is intended"),
-    ("eval {cmd}", "step 'bad': '{cmd}': the value would be run as shell code (it is the script of 'eval')"),
-    ("cat <<'EOF'\n{cmd}\nEOF", "step 'bad': '{cmd}': a here-document with a quoted delimiter is not "
-                                "expanded, so a value cannot be passed into it; use an unquoted delimiter"),
-    ("echo $(( {cmd} + 1 ))", None),
-])
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (
+            "{cmd}",
+            "steps[0].parameters.command: step 'bad': the command is only the placeholder '{cmd}', "
+            "so its value would run as a command; write the command around it, or '{cmd!raw}' if "
+            "the value is meant to be run as shell code",
+        ),
+        (" {cmd} ", "steps[0].parameters.command: step 'bad': the command is only the placeholder '{cmd}'"),
+        (
+            "sh -c {cmd}",
+            "steps[0].parameters.command: step 'bad': '{cmd}': the value would be run as shell "
+            "code (it is the script of 'sh -c'); mark it !raw if that is intended",
+        ),
+        ("eval {cmd}", "step 'bad': '{cmd}': the value would be run as shell code (it is the script of 'eval')"),
+        (
+            "cat <<'EOF'\n{cmd}\nEOF",
+            "step 'bad': '{cmd}': a here-document with a quoted delimiter is not "
+            "expanded, so a value cannot be passed into it; use an unquoted delimiter",
+        ),
+        ("echo $(( {cmd} + 1 ))", None),
+    ],
+)
 def test_placeholders_that_would_run_a_value_are_refused_at_validation(tmp_path, command, message):
-    path = write_workflow(tmp_path, [
-        {"id": "bad", "action": "shell.execute", "parameters": {"command": command}},
-    ], variables={"cmd": "touch pwned"})
+    path = write_workflow(
+        tmp_path,
+        [
+            {"id": "bad", "action": "shell.execute", "parameters": {"command": command}},
+        ],
+        variables={"cmd": "touch pwned"},
+    )
     for verb in ("validate", "run"):
-        done = wfe(verb, str(path), cwd=tmp_path) if verb == "validate" else \
-            wfe("run", "--no-store", str(path), cwd=tmp_path)
+        done = (
+            wfe(verb, str(path), cwd=tmp_path)
+            if verb == "validate"
+            else wfe("run", "--no-store", str(path), cwd=tmp_path)
+        )
         assert not (tmp_path / "pwned").exists()
         if message is None:  # a value in $(( )) must be a number: known only when it runs
             assert done.returncode == (0 if verb == "validate" else 1), done.stderr
@@ -187,9 +234,13 @@ def test_placeholders_that_would_run_a_value_are_refused_at_validation(tmp_path,
 
 
 def test_a_raw_single_placeholder_is_allowed(tmp_path):
-    path = write_workflow(tmp_path, [
-        {"id": "ok", "action": "shell.execute", "parameters": {"command": "{cmd!raw}"}},
-    ], variables={"cmd": "echo ran > out"})
+    path = write_workflow(
+        tmp_path,
+        [
+            {"id": "ok", "action": "shell.execute", "parameters": {"command": "{cmd!raw}"}},
+        ],
+        variables={"cmd": "echo ran > out"},
+    )
     done = wfe("run", "--no-store", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out").read_text() == "ran\n"

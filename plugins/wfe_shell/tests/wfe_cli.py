@@ -18,11 +18,19 @@ def write_workflow(directory: Path, steps: list[dict[str, Any]], **extra: Any) -
     return path
 
 
-def wfe(*args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None = None,
-        **kwargs: Any) -> subprocess.CompletedProcess:
+def wfe(
+    *args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
     """``python -m wfe_core ARGS`` in ``cwd``, as a user runs ``wfe``."""
-    return subprocess.run([sys.executable, "-m", "wfe_core", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "wfe_core", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
 
 
 def run_finished(stdout: str) -> dict[str, Any]:

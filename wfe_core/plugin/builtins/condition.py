@@ -64,5 +64,12 @@ def validate_condition(params: ConditionParams, context: Any) -> bool:
 
 @hookimpl
 def wfe_actions() -> list[Action]:
-    return [Action("validate.condition", validate_condition, ConditionParams, side_effects=False,
-                   description="Fail the step unless a value passes a test.")]
+    return [
+        Action(
+            "validate.condition",
+            validate_condition,
+            ConditionParams,
+            side_effects=False,
+            description="Fail the step unless a value passes a test.",
+        )
+    ]

@@ -27,15 +27,30 @@ def _lazy(module: str, name: str) -> Callable[[Any], str | bytes]:
 @hookimpl
 def wfe_report_formats() -> list[ReportFormat]:
     return [
-        ReportFormat("html", _lazy("html", "render_html"), "text/html", "html",
-                     "one self-contained page: timeline, graph, steps, analytics"),
-        ReportFormat("junit", _lazy("junit", "render_junit"), "application/xml", "xml",
-                     "JUnit XML: a testcase per step (GitLab, Jenkins)"),
-        ReportFormat("markdown", _lazy("markdown", "render_markdown"), "text/markdown", "md",
-                     "summary table and Mermaid graph (pull requests, $GITHUB_STEP_SUMMARY)"),
-        ReportFormat("json", _lazy("serial", "render_json"), "application/json", "json",
-                     "the wfe.report/1 data shape"),
-        ReportFormat("yaml", _lazy("serial", "render_yaml"), "application/yaml", "yaml",
-                     "the wfe.report/1 data shape as YAML"),
+        ReportFormat(
+            "html",
+            _lazy("html", "render_html"),
+            "text/html",
+            "html",
+            "one self-contained page: timeline, graph, steps, analytics",
+        ),
+        ReportFormat(
+            "junit",
+            _lazy("junit", "render_junit"),
+            "application/xml",
+            "xml",
+            "JUnit XML: a testcase per step (GitLab, Jenkins)",
+        ),
+        ReportFormat(
+            "markdown",
+            _lazy("markdown", "render_markdown"),
+            "text/markdown",
+            "md",
+            "summary table and Mermaid graph (pull requests, $GITHUB_STEP_SUMMARY)",
+        ),
+        ReportFormat("json", _lazy("serial", "render_json"), "application/json", "json", "the wfe.report/1 data shape"),
+        ReportFormat(
+            "yaml", _lazy("serial", "render_yaml"), "application/yaml", "yaml", "the wfe.report/1 data shape as YAML"
+        ),
         ReportFormat("text", _lazy("text", "render_text"), "text/plain", "txt", "plain lines for a terminal"),
     ]

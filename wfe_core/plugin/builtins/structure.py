@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 
 from wfe_core.load.convert import structure
+from wfe_core.load.templating import has_placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.graph import DependencyGraph
-from wfe_core.load.templating import has_placeholders
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -25,8 +25,7 @@ __all__ = ["check_actions", "check_dependencies", "wfe_validators"]
 
 
 def _unknown_action(name: str, context: Any) -> str:
-    return (f"unknown action '{name}'{did_you_mean(name, context.actions)}"
-            f"{context.plugins.provider_hint(name)}")
+    return f"unknown action '{name}'{did_you_mean(name, context.actions)}{context.plugins.provider_hint(name)}"
 
 
 def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
@@ -39,8 +38,9 @@ def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
                 continue
             action = context.actions.get(name)
             if action is None:
-                yield Problem(f"step '{step.id}': {_unknown_action(name, context)}",
-                              path=f"{where}.{field}", step_id=step.id)
+                yield Problem(
+                    f"step '{step.id}': {_unknown_action(name, context)}", path=f"{where}.{field}", step_id=step.id
+                )
                 continue
             if action.parameters is None:
                 continue
@@ -54,12 +54,16 @@ def _check_parameters(step_id: str, cls: type, params: dict, path: str) -> Itera
         known = {f.name for f in attrs.fields(cls)}
         for key in params:
             if key not in known:
-                yield Problem(f"step '{step_id}': unknown key '{key}'{did_you_mean(key, known)}",
-                              path=f"{path}.{key}", step_id=step_id)
+                yield Problem(
+                    f"step '{step_id}': unknown key '{key}'{did_you_mean(key, known)}",
+                    path=f"{path}.{key}",
+                    step_id=step_id,
+                )
         for f in attrs.fields(cls):
             if f.default is attrs.NOTHING and f.name not in params:
-                yield Problem(f"step '{step_id}': parameter '{f.name}' is required but missing",
-                              path=path, step_id=step_id)
+                yield Problem(
+                    f"step '{step_id}': parameter '{f.name}' is required but missing", path=path, step_id=step_id
+                )
         return
     try:
         structure(params, cls, path=path)

@@ -28,8 +28,11 @@ STEP_FIELDS = ("output", "status", "error")
 def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     """Templates refer to upstream steps, declared secrets and variables that will be defined."""
     # Most workflows have no template at all: decide that before building the graph.
-    templated = [(i, s) for i, s in enumerate(workflow.steps)
-                 if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters)]
+    templated = [
+        (i, s)
+        for i, s in enumerate(workflow.steps)
+        if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters)
+    ]
     if not templated:
         return
     try:
@@ -60,22 +63,26 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
             noun = "parameter" if field == "parameters" else "rollback parameter"
             for key, value in params.items():  # name the parameter, as run-time errors do
                 for ph in placeholders(value):
-                    problem = _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic,
-                                                 workflow.secrets)
+                    problem = _check_placeholder(
+                        ph, step, field, graph, index, upstream, static, setters, dynamic, workflow.secrets
+                    )
                     if problem:
-                        yield Problem(f"step '{step.id}': {noun} '{key}': {problem}",
-                                      path=f"steps[{i}].{field}.{key}", step_id=step.id)
+                        yield Problem(
+                            f"step '{step.id}': {noun} '{key}': {problem}",
+                            path=f"steps[{i}].{field}.{key}",
+                            step_id=step.id,
+                        )
 
 
-def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic,
-                       secrets=()) -> str | None:
+def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic, secrets=()) -> str | None:
     first = ph.parts[0]
     if first == "secrets":
         name = ph.parts[1] if len(ph.parts) > 1 else ""
         if name not in secrets:
             declared = ", ".join(secrets) or "none"
-            return (f"'{{{ph.text}}}' names no declared secret{did_you_mean(name, secrets)}; "
-                    f"declared secrets: {declared}")
+            return (
+                f"'{{{ph.text}}}' names no declared secret{did_you_mean(name, secrets)}; declared secrets: {declared}"
+            )
         return None
     if first == "steps":
         if len(ph.parts) < 3:
@@ -85,10 +92,14 @@ def _check_placeholder(ph, step, field, graph, index, upstream, static, setters,
             return f"'{{{ph.text}}}' refers to unknown step '{target}'{did_you_mean(target, index)}"
         own = field == "rollback_parameters" and target == step.id
         if not own and not upstream >> index[target] & 1:
-            return (f"'{{{ph.text}}}' refers to step '{target}', which is not upstream of '{step.id}' "
-                    f"(add it to dependencies, or the value would depend on timing)")
+            return (
+                f"'{{{ph.text}}}' refers to step '{target}', which is not upstream of '{step.id}' "
+                f"(add it to dependencies, or the value would depend on timing)"
+            )
         if attr not in STEP_FIELDS:
-            return f"'{{{ph.text}}}': a step has {', '.join(STEP_FIELDS)}, not '{attr}'{did_you_mean(attr, STEP_FIELDS)}"
+            return (
+                f"'{{{ph.text}}}': a step has {', '.join(STEP_FIELDS)}, not '{attr}'{did_you_mean(attr, STEP_FIELDS)}"
+            )
         return None
     if first in static:
         return None
@@ -99,14 +110,17 @@ def _check_placeholder(ph, step, field, graph, index, upstream, static, setters,
         return None  # an upstream action may define it; checked when the step runs
     if mask:
         who = ", ".join(f"'{graph.order[n]}'" for n in range(mask.bit_length()) if mask >> n & 1)
-        return (f"variable '{first}' is set by step {who}, which is not upstream of '{step.id}' "
-                f"(add it to dependencies)")
+        return f"variable '{first}' is set by step {who}, which is not upstream of '{step.id}' (add it to dependencies)"
     defined = sorted(static | {name for name, m in setters.items() if m & upstream})
-    return (f"undefined name '{first}'{did_you_mean(first, defined)}; "
-            f"defined variables: {', '.join(defined) or 'none'}")
+    return f"undefined name '{first}'{did_you_mean(first, defined)}; defined variables: {', '.join(defined) or 'none'}"
 
 
 @hookimpl
 def wfe_validators() -> list[Validator]:
-    return [Validator("wfe.templates", check_template_references,
-                      "Templates refer to upstream steps, declared secrets and defined variables.")]
+    return [
+        Validator(
+            "wfe.templates",
+            check_template_references,
+            "Templates refer to upstream steps, declared secrets and defined variables.",
+        )
+    ]

@@ -13,8 +13,12 @@ from wfe_core.load.templates import load_template_file
 from wfe_core.plugin.hookspecs import hookimpl
 
 #: The built-in templates, each ``wfe_core/templates/<name>.yaml``.
-BUILTIN_TEMPLATES = ("simple_file_workflow", "api_integration_workflow", "deployment_workflow",
-                     "data_processing_workflow")
+BUILTIN_TEMPLATES = (
+    "simple_file_workflow",
+    "api_integration_workflow",
+    "deployment_workflow",
+    "data_processing_workflow",
+)
 
 
 @functools.cache

@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
-from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
+from wfe_core.plugin.hookspecs import hookimpl
 
 
 @attrs.frozen
@@ -46,8 +46,19 @@ def variable_get(params: GetParams, context: Any) -> Any:
 @hookimpl
 def wfe_actions():
     return [
-        Action("variable.set", variable_set, SetParams, side_effects=False, sets_variables=True,
-               description="Set a run variable; the value is also the step's output."),
-        Action("variable.get", variable_get, GetParams, side_effects=False,
-               description="Read a run variable into the step's output."),
+        Action(
+            "variable.set",
+            variable_set,
+            SetParams,
+            side_effects=False,
+            sets_variables=True,
+            description="Set a run variable; the value is also the step's output.",
+        ),
+        Action(
+            "variable.get",
+            variable_get,
+            GetParams,
+            side_effects=False,
+            description="Read a run variable into the step's output.",
+        ),
     ]

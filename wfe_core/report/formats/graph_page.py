@@ -25,10 +25,12 @@ def render_graph_page(view: GraphView, workflow: Any) -> str:
             groups.setdefault(node.group, []).append(node.id)
     items = "".join(f"<li>level {d}: {escape(', '.join(ids))}</li>" for d, ids in sorted(levels.items()))
     items += "".join(f"<li>parallel group {escape(g)}: {escape(', '.join(ids))}</li>" for g, ids in groups.items())
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(workflow.id)} · wfe graph</title>"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-            f"<style>{_CSS}</style></head><body><h1>{escape(workflow.name or workflow.id)}</h1>"
-            f"<p>{len(view.nodes)} steps in {len(levels)} levels. Bold: the longest chain of steps. "
-            "Dashed: non-critical. ? marks a conditional step.</p>"
-            f'<div class="scroll">{to_svg(view)}</div><ul>{items}</ul></body></html>\n')
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(workflow.id)} · wfe graph</title>"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<style>{_CSS}</style></head><body><h1>{escape(workflow.name or workflow.id)}</h1>"
+        f"<p>{len(view.nodes)} steps in {len(levels)} levels. Bold: the longest chain of steps. "
+        "Dashed: non-critical. ? marks a conditional step.</p>"
+        f'<div class="scroll">{to_svg(view)}</div><ul>{items}</ul></body></html>\n'
+    )

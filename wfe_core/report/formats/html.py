@@ -76,10 +76,11 @@ def _colour(status: str) -> str:
 
 def _header(report: Any) -> str:
     run, a = report.run, report.analytics
-    variables = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>"
-                        for k, v in run.variables.items())
+    variables = "".join(
+        f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>" for k, v in run.variables.items()
+    )
     return (
-        f'<header><h1>{escape(run.workflow_name or run.workflow_id)} '
+        f"<header><h1>{escape(run.workflow_name or run.workflow_id)} "
         f'<span class="status" id="run-status" style="background:{_colour(run.status)}">'
         f"{escape(run.status)}</span></h1>"
         f'<div class="meta"><span>run <code>{escape(run.run_id)}</code></span>'
@@ -89,10 +90,14 @@ def _header(report: Any) -> str:
         f"<span>on {escape(run.host or '?')} (pid {run.pid})</span>"
         f"<span>from {escape(run.source or '-')}</span>"
         + (f"<span>resumed {run.resumed}×</span>" if run.resumed else "")
-        + ("<span><b>in progress</b></span>" if run.in_progress else "") + "</div>"
+        + ("<span><b>in progress</b></span>" if run.in_progress else "")
+        + "</div>"
         + (f'<p class="err">error: {escape(run.error)}</p>' if run.error else "")
-        + (f"<details><summary>variables ({len(run.variables)})</summary><table>{variables}</table></details>"
-           if run.variables else "")
+        + (
+            f"<details><summary>variables ({len(run.variables)})</summary><table>{variables}</table></details>"
+            if run.variables
+            else ""
+        )
         + "</header>"
     )
 
@@ -106,21 +111,33 @@ def _analytics(report: Any) -> str:
         f"({a.critical_path_share:.0%} of wall): {escape(' → '.join(a.critical_path) or '-')}</li>",
     ]
     if a.slowest:
-        items.append("<li>slowest on the critical path: "
-                     + ", ".join(f"{escape(s)} {seconds(t)}" for s, t in a.slowest[:5]) + "</li>")
+        items.append(
+            "<li>slowest on the critical path: "
+            + ", ".join(f"{escape(s)} {seconds(t)}" for s, t in a.slowest[:5])
+            + "</li>"
+        )
     if a.waited:
-        items.append("<li>waited for a free worker: "
-                     + ", ".join(f"{escape(s)} {seconds(w)}" for s, w in a.waited[:5]) + "</li>")
+        items.append(
+            "<li>waited for a free worker: " + ", ".join(f"{escape(s)} {seconds(w)}" for s, w in a.waited[:5]) + "</li>"
+        )
     if a.retries:
-        items.append("<li>retries that cost time: "
-                     + ", ".join(f"{escape(s)} ×{n} {seconds(c)}" for s, n, c in a.retries[:5]) + "</li>")
-    return (f'<section id="analytics"><h2>Analytics</h2><p class="verdict" id="verdict">{escape(a.verdict)}</p>'
-            f"<ul>{''.join(items)}</ul></section>")
+        items.append(
+            "<li>retries that cost time: "
+            + ", ".join(f"{escape(s)} ×{n} {seconds(c)}" for s, n, c in a.retries[:5])
+            + "</li>"
+        )
+    return (
+        f'<section id="analytics"><h2>Analytics</h2><p class="verdict" id="verdict">{escape(a.verdict)}</p>'
+        f"<ul>{''.join(items)}</ul></section>"
+    )
 
 
 def _legend() -> str:
-    return '<p class="legend">' + "".join(
-        f'<span><i style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items()) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(f'<span><i style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items())
+        + "</p>"
+    )
 
 
 def _gantt(report: Any) -> str:
@@ -130,16 +147,21 @@ def _gantt(report: Any) -> str:
     span = max(a.wall_time, run.ended_at - t0)
     scale = _CHART_W / span if span > 0 else 0.0
     on_path = set(a.critical_path)
-    started = sorted((s for s in run.steps if s.attempts),
-                     key=lambda s: (s.attempts[0].started_at or float("inf"), s.id))
+    started = sorted(
+        (s for s in run.steps if s.attempts), key=lambda s: (s.attempts[0].started_at or float("inf"), s.id)
+    )
     height = _ROW * len(started) + 24
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="{_LABEL_W + _CHART_W + 10}" '
-           f'height="{height}" role="img" aria-label="timeline of attempts">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="{_LABEL_W + _CHART_W + 10}" '
+        f'height="{height}" role="img" aria-label="timeline of attempts">'
+    ]
     for tick in range(11):
         x = _LABEL_W + tick * _CHART_W / 10
         anchor = ' text-anchor="end"' if tick == 10 else ""
-        out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 14}" stroke="#eaeef2"/>'
-                   f'<text x="{x + 2:.1f}" y="{height - 2}" fill="#57606a"{anchor}>{seconds(span * tick / 10)}</text>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 14}" stroke="#eaeef2"/>'
+            f'<text x="{x + 2:.1f}" y="{height - 2}" fill="#57606a"{anchor}>{seconds(span * tick / 10)}</text>'
+        )
     for row, s in enumerate(started):
         y = row * _ROW
         name = escape(s.id if len(s.id) <= 32 else s.id[:31] + "…")
@@ -150,16 +172,21 @@ def _gantt(report: Any) -> str:
             end = t.finished_at or run.ended_at
             x = _LABEL_W + (start - t0) * scale
             w = max(1.0, (end - start) * scale)
-            info = (f"{s.id} · attempt {t.number} · {t.status} · +{seconds(start - t0)} for {seconds(end - start)}"
-                    + (f" · {t.error}" if t.error else ""))
-            out.append(f'<rect class="bar" data-step="{escape(s.id)}" data-attempt="{t.number}" '
-                       f'data-status="{escape(t.status)}" data-info="{escape(info)}" x="{x:.1f}" y="{y + 2}" '
-                       f'width="{w:.1f}" height="{_ROW - 4}" fill="{_colour(t.status)}">'
-                       f"<title>{escape(info)}</title></rect>")
+            info = f"{s.id} · attempt {t.number} · {t.status} · +{seconds(start - t0)} for {seconds(end - start)}" + (
+                f" · {t.error}" if t.error else ""
+            )
+            out.append(
+                f'<rect class="bar" data-step="{escape(s.id)}" data-attempt="{t.number}" '
+                f'data-status="{escape(t.status)}" data-info="{escape(info)}" x="{x:.1f}" y="{y + 2}" '
+                f'width="{w:.1f}" height="{_ROW - 4}" fill="{_colour(t.status)}">'
+                f"<title>{escape(info)}</title></rect>"
+            )
     out.append("</svg>")
-    return (f'<section id="timeline"><h2>Timeline</h2>{_legend()}<div class="scroll">{"".join(out)}</div>'
-            "<p>One bar per attempt; bold rows are on the critical path. Hover or click a bar for details.</p>"
-            "</section>")
+    return (
+        f'<section id="timeline"><h2>Timeline</h2>{_legend()}<div class="scroll">{"".join(out)}</div>'
+        "<p>One bar per attempt; bold rows are on the critical path. Hover or click a bar for details.</p>"
+        "</section>"
+    )
 
 
 def _dag(report: Any) -> str:
@@ -173,13 +200,19 @@ def _dag(report: Any) -> str:
         for node in view.nodes:
             counts = levels.setdefault(node.level, {})
             counts[node.status] = counts.get(node.status, 0) + 1
-        rows = "".join(f"<tr><td>{depth}</td><td>{sum(c.values())}</td><td>"
-                       + ", ".join(f"{n} {escape(s)}" for s, n in sorted(c.items())) + "</td></tr>"
-                       for depth, c in sorted(levels.items()))
-        body = (f"<table><thead><tr><th>level</th><th>steps</th><th>outcomes</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
-        note = (f"{len(run.steps)} steps: more than {DETAIL_LIMIT}, so the graph is summarised per level. "
-                "`wfe graph FILE --format dot` draws it whole.")
+        rows = "".join(
+            f"<tr><td>{depth}</td><td>{sum(c.values())}</td><td>"
+            + ", ".join(f"{n} {escape(s)}" for s, n in sorted(c.items()))
+            + "</td></tr>"
+            for depth, c in sorted(levels.items())
+        )
+        body = (
+            f"<table><thead><tr><th>level</th><th>steps</th><th>outcomes</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        note = (
+            f"{len(run.steps)} steps: more than {DETAIL_LIMIT}, so the graph is summarised per level. "
+            "`wfe graph FILE --format dot` draws it whole."
+        )
     return f'<section id="dag"><h2>Dependency graph</h2><div class="scroll">{body}</div><p>{note}</p></section>'
 
 
@@ -199,13 +232,18 @@ def _table(report: Any) -> str:
             f'<td class="num" data-v="{span or 0:.6f}">{seconds(span)}</td>'
             f'<td class="num" data-v="{s.busy_time:.6f}">{seconds(s.busy_time)}</td>'
             f'<td class="num" data-v="{wait or 0:.6f}">{seconds(wait)}</td>'
-            f'<td class="err">{escape(detail)}</td></tr>')
-    head = ("<tr><th>cp</th><th>step</th><th>action</th><th>status</th><th class=num>attempts</th>"
-            "<th class=num>duration</th><th class=num>busy</th><th class=num>wait</th><th>error / reason</th></tr>")
-    return (f'<section id="table"><h2>Steps</h2><p><input id="filter" type="search" placeholder="filter steps"> '
-            f"{len(run.steps)} steps; click a column to sort. 🔥 = critical path.</p>"
-            f'<div class="scroll"><table id="steps"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
-            "</div></section>")
+            f'<td class="err">{escape(detail)}</td></tr>'
+        )
+    head = (
+        "<tr><th>cp</th><th>step</th><th>action</th><th>status</th><th class=num>attempts</th>"
+        "<th class=num>duration</th><th class=num>busy</th><th class=num>wait</th><th>error / reason</th></tr>"
+    )
+    return (
+        f'<section id="table"><h2>Steps</h2><p><input id="filter" type="search" placeholder="filter steps"> '
+        f"{len(run.steps)} steps; click a column to sort. 🔥 = critical path.</p>"
+        f'<div class="scroll"><table id="steps"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+        "</div></section>"
+    )
 
 
 def render_html(report: Any) -> str:
@@ -216,11 +254,16 @@ def render_html(report: Any) -> str:
         f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # No request may leave the page: a strict policy makes that a browser guarantee.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         f"<style>{_CSS}</style></head><body>"
         + _header(report)
-        + "<main>" + _analytics(report) + _gantt(report) + _dag(report) + _table(report) + "</main>"
+        + "<main>"
+        + _analytics(report)
+        + _gantt(report)
+        + _dag(report)
+        + _table(report)
+        + "</main>"
         + '<div id="detail">click a bar or a node for details</div>'
         + f"<script>{_JS}</script></body></html>\n"
     )

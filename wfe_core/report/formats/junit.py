@@ -31,19 +31,24 @@ def render_junit(report: Any) -> str:
     failures = errors = skipped = 0
     for s in run.steps:
         time = a.spans.get(s.id) or 0.0
-        head = (f"    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))}"
-                f' time="{time:.3f}"')
+        head = (
+            f"    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))}"
+            f' time="{time:.3f}"'
+        )
         body = []
         if s.status in _FAILURE:
             failures += 1
             msg = _text(s.error or s.status)
-            body.append(f'      <failure message={quoteattr(msg.splitlines()[0] if msg else s.status)} '
-                        f'type="{s.status}">{escape(msg)}</failure>')
+            body.append(
+                f"      <failure message={quoteattr(msg.splitlines()[0] if msg else s.status)} "
+                f'type="{s.status}">{escape(msg)}</failure>'
+            )
         elif s.status in _ERROR:
             errors += 1
             msg = _text(s.error or "rollback failed")
-            body.append(f'      <error message={quoteattr(msg.splitlines()[0])} type="rollback_failed">'
-                        f'{escape(msg)}</error>')
+            body.append(
+                f'      <error message={quoteattr(msg.splitlines()[0])} type="rollback_failed">{escape(msg)}</error>'
+            )
         elif s.status not in _PASSED:
             skipped += 1
             why = _text(s.reason or s.error or s.status)
@@ -54,17 +59,30 @@ def render_junit(report: Any) -> str:
                 notes.append("rolled back after the run failed")
             body.append(f"      <system-out>{escape(chr(10).join(notes))}</system-out>")
         cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
-    suite = (f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
-             f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
-             f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
-             f'hostname={quoteattr(_text(run.host or "localhost"))} '
-             f'id={quoteattr(run.run_id)}>')
-    props = ["    <properties>",
-             f'      <property name="run_id" value={quoteattr(run.run_id)}/>',
-             f'      <property name="status" value={quoteattr(run.status)}/>',
-             f'      <property name="verdict" value={quoteattr(_text(a.verdict))}/>',
-             "    </properties>"]
-    return "\n".join(['<?xml version="1.0" encoding="UTF-8"?>',
-                      f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" '
-                      f'failures="{failures}" errors="{errors}" time="{a.wall_time:.3f}">',
-                      suite, *props, *cases, "  </testsuite>", "</testsuites>", ""])
+    suite = (
+        f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
+        f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
+        f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
+        f"hostname={quoteattr(_text(run.host or 'localhost'))} "
+        f"id={quoteattr(run.run_id)}>"
+    )
+    props = [
+        "    <properties>",
+        f'      <property name="run_id" value={quoteattr(run.run_id)}/>',
+        f'      <property name="status" value={quoteattr(run.status)}/>',
+        f'      <property name="verdict" value={quoteattr(_text(a.verdict))}/>',
+        "    </properties>",
+    ]
+    return "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" '
+            f'failures="{failures}" errors="{errors}" time="{a.wall_time:.3f}">',
+            suite,
+            *props,
+            *cases,
+            "  </testsuite>",
+            "</testsuites>",
+            "",
+        ]
+    )

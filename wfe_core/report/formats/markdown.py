@@ -9,8 +9,18 @@ from wfe_core.report.graph import to_mermaid, view_of_report
 
 __all__ = ["render_markdown"]
 
-_ICONS = {"succeeded": "✅", "failed": "❌", "timed_out": "⏱️", "skipped": "⏭️", "cancelled": "🚫",
-          "running": "🔄", "interrupted": "⚠️", "rolled_back": "↩️", "rollback_failed": "‼️", "pending": "⏳"}
+_ICONS = {
+    "succeeded": "✅",
+    "failed": "❌",
+    "timed_out": "⏱️",
+    "skipped": "⏭️",
+    "cancelled": "🚫",
+    "running": "🔄",
+    "interrupted": "⚠️",
+    "rolled_back": "↩️",
+    "rollback_failed": "‼️",
+    "pending": "⏳",
+}
 
 
 def _cell(text: Any) -> str:
@@ -34,10 +44,19 @@ def render_markdown(report: Any) -> str:
     ]
     for s in run.steps:
         mark = "🔥" if s.id in on_path else ""
-        out.append(f"| {mark} | `{_cell(s.id)}` | {_ICONS.get(s.status, '')} {s.status} | {len(s.attempts)} | "
-                   f"{seconds(a.spans.get(s.id))} | {_cell(s.error or s.reason)} |")
+        out.append(
+            f"| {mark} | `{_cell(s.id)}` | {_ICONS.get(s.status, '')} {s.status} | {len(s.attempts)} | "
+            f"{seconds(a.spans.get(s.id))} | {_cell(s.error or s.reason)} |"
+        )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
-    out += ["", f"{len(run.steps)} steps: {counts}. 🔥 = critical path "
-                f"({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall time).", "",
-            "```mermaid", to_mermaid(view_of_report(report)).rstrip("\n"), "```", ""]
+    out += [
+        "",
+        f"{len(run.steps)} steps: {counts}. 🔥 = critical path "
+        f"({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall time).",
+        "",
+        "```mermaid",
+        to_mermaid(view_of_report(report)).rstrip("\n"),
+        "```",
+        "",
+    ]
     return "\n".join(out)

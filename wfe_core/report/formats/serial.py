@@ -17,5 +17,6 @@ def render_yaml(report: Any) -> str:
 
     # The C dumper when libyaml is there: the pure-Python one takes ~30 s at 10,000 steps.
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(json.loads(json.dumps(report.to_dict(), default=str)), Dumper=dumper, sort_keys=False,
-                     allow_unicode=True)
+    return yaml.dump(
+        json.loads(json.dumps(report.to_dict(), default=str)), Dumper=dumper, sort_keys=False, allow_unicode=True
+    )

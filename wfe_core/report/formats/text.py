@@ -13,7 +13,8 @@ def render_text(report: Any) -> str:
     run, a = report.run, report.analytics
     lines = [
         f"run {run.run_id}  workflow {run.workflow_id}  {run.status}"
-        + ("  (in progress)" if run.in_progress else "") + (f"  resumed {run.resumed}x" if run.resumed else ""),
+        + ("  (in progress)" if run.in_progress else "")
+        + (f"  resumed {run.resumed}x" if run.resumed else ""),
         f"started {timestamp(run.started_at)}  wall {seconds(a.wall_time)}  busy {seconds(a.busy_time)}  "
         f"efficiency {a.parallel_efficiency:.0%} of {a.workers} workers ({a.workers_source})",
     ]
@@ -22,8 +23,10 @@ def render_text(report: Any) -> str:
     if run.error:
         lines.append(f"error: {run.error}")
     lines.append(f"verdict: {a.verdict}")
-    lines.append(f"critical path ({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall): "
-                 + (" -> ".join(a.critical_path) or "-"))
+    lines.append(
+        f"critical path ({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall): "
+        + (" -> ".join(a.critical_path) or "-")
+    )
     if a.waited:
         lines.append("waited for a worker: " + ", ".join(f"{s} {seconds(w)}" for s, w in a.waited[:5]))
     if a.retries:
@@ -33,6 +36,8 @@ def render_text(report: Any) -> str:
     lines.append(f"  {'STEP':<{width}}  {'STATUS':<15} ATT  {'SPAN':>8}  DETAIL")
     for s in run.steps:
         detail = (s.error or s.reason or "").splitlines()
-        lines.append(f"  {s.id:<{width}}  {s.status:<15} {len(s.attempts):>3}  {seconds(a.spans.get(s.id)):>8}  "
-                     f"{detail[0] if detail else ''}".rstrip())
+        lines.append(
+            f"  {s.id:<{width}}  {s.status:<15} {len(s.attempts):>3}  {seconds(a.spans.get(s.id)):>8}  "
+            f"{detail[0] if detail else ''}".rstrip()
+        )
     return "\n".join(lines) + "\n"

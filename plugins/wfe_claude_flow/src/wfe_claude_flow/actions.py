@@ -33,9 +33,11 @@ __all__ = [
 ]
 
 #: What ``task_orchestrate`` reports about claude-flow v3 (its tool says so itself).
-V3_ORCHESTRATION_NOTE = ("claude-flow v3 has no task_orchestrate tool: wfe created the task (task_create, "
-                         "assigned to this run's agents) and called coordination_orchestrate, which records "
-                         "the orchestration request but does not execute it")
+V3_ORCHESTRATION_NOTE = (
+    "claude-flow v3 has no task_orchestrate tool: wfe created the task (task_create, "
+    "assigned to this run's agents) and called coordination_orchestrate, which records "
+    "the orchestration request but does not execute it"
+)
 
 
 def default_namespace(workflow_id: str) -> str:
@@ -61,8 +63,11 @@ def _mapping(tool: str, result: Any) -> dict[str, Any]:
 
 def swarm_init(params: SwarmInitParams, context: Any) -> dict[str, Any]:
     """Initialize a swarm; it becomes the run's swarm (later ``agent_spawn`` joins it)."""
-    client, result = _call(context, "swarm_init", {"topology": params.topology, "maxAgents": params.max_agents,
-                                                   "strategy": params.strategy})
+    client, result = _call(
+        context,
+        "swarm_init",
+        {"topology": params.topology, "maxAgents": params.max_agents, "strategy": params.strategy},
+    )
     result = _mapping("swarm_init", result)
     if result.get("swarmId"):
         client.swarm_id = result["swarmId"]
@@ -77,8 +82,7 @@ def agent_spawn(params: AgentSpawnParams, context: Any) -> dict[str, Any]:
         config["name"] = params.name
     if params.capabilities:
         config["capabilities"] = list(params.capabilities)
-    arguments = {"agentType": params.type, "swarmId": params.swarm_id or client.swarm_id,
-                 "config": config or None}
+    arguments = {"agentType": params.type, "swarmId": params.swarm_id or client.swarm_id, "config": config or None}
     _, result = _call(context, "agent_spawn", arguments)
     result = _mapping("agent_spawn", result)
     if result.get("agentId"):
@@ -92,23 +96,44 @@ def task_orchestrate(params: TaskOrchestrateParams, context: Any) -> dict[str, A
     deadline = deadline_for(context)
     tools = client.tools(deadline, lambda: context.cancelled)
     if "task_orchestrate" in tools:  # claude-flow 2.x
-        _, result = _call(context, "task_orchestrate", {"task": params.task, "strategy": params.strategy,
-                                                        "priority": params.priority,
-                                                        "dependencies": params.dependencies or None})
+        _, result = _call(
+            context,
+            "task_orchestrate",
+            {
+                "task": params.task,
+                "strategy": params.strategy,
+                "priority": params.priority,
+                "dependencies": params.dependencies or None,
+            },
+        )
         return {**_mapping("task_orchestrate", result), "mapping": "task_orchestrate"}
     missing = [t for t in ("task_create", "coordination_orchestrate") if t not in tools]
     if missing:
-        raise ActionError(f"claude-flow server has neither task_orchestrate nor {' and '.join(missing)}; "
-                          "cannot orchestrate a task")
+        raise ActionError(
+            f"claude-flow server has neither task_orchestrate nor {' and '.join(missing)}; cannot orchestrate a task"
+        )
     agents = list(client.agents)
-    _, task = _call(context, "task_create", {
-        "type": "feature", "description": params.task, "priority": params.priority,
-        "assignTo": agents or None, "tags": [f"depends-on:{d}" for d in params.dependencies] or None,
-    })
+    _, task = _call(
+        context,
+        "task_create",
+        {
+            "type": "feature",
+            "description": params.task,
+            "priority": params.priority,
+            "assignTo": agents or None,
+            "tags": [f"depends-on:{d}" for d in params.dependencies] or None,
+        },
+    )
     task = _mapping("task_create", task)
-    _, orchestration = _call(context, "coordination_orchestrate", {
-        "task": params.task, "agents": agents or None, "strategy": params.strategy,
-    })
+    _, orchestration = _call(
+        context,
+        "coordination_orchestrate",
+        {
+            "task": params.task,
+            "agents": agents or None,
+            "strategy": params.strategy,
+        },
+    )
     return {
         "taskId": task.get("taskId"),
         "task": task,
@@ -122,18 +147,29 @@ def task_orchestrate(params: TaskOrchestrateParams, context: Any) -> dict[str, A
 
 def memory_store(params: MemoryStoreParams, context: Any) -> dict[str, Any]:
     """Store ``value`` under ``key`` (upsert) in ``namespace`` (default ``wfe:<workflow id>``)."""
-    _, result = _call(context, "memory_store", {
-        "key": params.key, "value": params.value,
-        "namespace": params.namespace or default_namespace(context.workflow_id), "ttl": params.ttl,
-    })
+    _, result = _call(
+        context,
+        "memory_store",
+        {
+            "key": params.key,
+            "value": params.value,
+            "namespace": params.namespace or default_namespace(context.workflow_id),
+            "ttl": params.ttl,
+        },
+    )
     return _mapping("memory_store", result)
 
 
 def memory_retrieve(params: MemoryRetrieveParams, context: Any) -> dict[str, Any]:
     """Read ``key`` back: the output has ``value`` and ``found`` (false when absent)."""
-    _, result = _call(context, "memory_retrieve", {
-        "key": params.key, "namespace": params.namespace or default_namespace(context.workflow_id),
-    })
+    _, result = _call(
+        context,
+        "memory_retrieve",
+        {
+            "key": params.key,
+            "namespace": params.namespace or default_namespace(context.workflow_id),
+        },
+    )
     return _mapping("memory_retrieve", result)
 
 

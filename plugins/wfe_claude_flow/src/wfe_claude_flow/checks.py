@@ -24,7 +24,8 @@ __all__ = ["check_memory_secrets"]
 _CREDENTIAL = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)")
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
+)
 
 
 def check_memory_secrets(workflow: Any, context: Any) -> Iterator[Problem]:
@@ -44,9 +45,13 @@ def check_memory_secrets(workflow: Any, context: Any) -> Iterator[Problem]:
 
 def _scan(step_id: str, value: Any, path: str, name: str) -> Iterator[Problem]:
     def warn(message: str) -> Problem:
-        return Problem(f"step '{step_id}': {message} would be stored in claude-flow memory, which keeps it "
-                       "in plain text beyond this run; store a reference instead",
-                       path=path, severity="warning", step_id=step_id)
+        return Problem(
+            f"step '{step_id}': {message} would be stored in claude-flow memory, which keeps it "
+            "in plain text beyond this run; store a reference instead",
+            path=path,
+            severity="warning",
+            step_id=step_id,
+        )
 
     if isinstance(value, Mapping):
         for key, item in value.items():

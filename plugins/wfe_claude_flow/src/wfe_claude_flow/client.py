@@ -23,7 +23,7 @@ from wfe_core.plugin import ActionError, did_you_mean
 from .config import server_command, server_env, server_home
 from .server import ServerSession, kill_all
 
-__all__ = ["RESOURCE_KEY", "RunClient", "deadline_for", "for_context", "for_run", "close_all"]
+__all__ = ["RESOURCE_KEY", "RunClient", "close_all", "deadline_for", "for_context", "for_run"]
 
 RESOURCE_KEY = "wfe_claude_flow.client"
 #: Seconds kept back from the step's timeout so that a silent server fails the step with
@@ -72,13 +72,16 @@ class RunClient:
         """The tools the server lists, by name."""
         return self.session(deadline, cancelled).tools
 
-    def call(self, tool: str, arguments: dict[str, Any], deadline: float,
-             cancelled: Callable[[], bool] = lambda: False) -> Any:
+    def call(
+        self, tool: str, arguments: dict[str, Any], deadline: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> Any:
         """Call a tool the server lists; refuse (with a did-you-mean) one it does not."""
         session = self.session(deadline, cancelled)
         if tool not in session.tools:
-            raise ActionError(f"claude-flow server {session.server_name} has no tool '{tool}'"
-                              f"{did_you_mean(tool, session.tools)} ({len(session.tools)} tools listed)")
+            raise ActionError(
+                f"claude-flow server {session.server_name} has no tool '{tool}'"
+                f"{did_you_mean(tool, session.tools)} ({len(session.tools)} tools listed)"
+            )
         return session.call(tool, {k: v for k, v in arguments.items() if v is not None}, deadline, cancelled)
 
     @property

@@ -21,8 +21,10 @@ __all__ = ["COMMAND_ENV", "HOME_ENV", "INSTALL_HINT", "server_command", "server_
 
 COMMAND_ENV = "WFE_CLAUDE_FLOW_COMMAND"
 HOME_ENV = "WFE_CLAUDE_FLOW_HOME"
-INSTALL_HINT = (f"install it with `npm install -g claude-flow@3` (Node 20+), or set {COMMAND_ENV} to its "
-                "command line, e.g. 'node DIR/node_modules/claude-flow/bin/cli.js mcp start'")
+INSTALL_HINT = (
+    f"install it with `npm install -g claude-flow@3` (Node 20+), or set {COMMAND_ENV} to its "
+    "command line, e.g. 'node DIR/node_modules/claude-flow/bin/cli.js mcp start'"
+)
 
 
 def server_command() -> list[str]:
@@ -39,8 +41,9 @@ def server_command() -> list[str]:
         raise ActionError(f"{COMMAND_ENV}={text!r} is not a valid command line: {exc}") from None
     executable = shutil.which(argv[0]) if os.sep not in argv[0] else argv[0]
     if executable is None or not os.access(executable, os.X_OK):
-        raise ActionError(f"{COMMAND_ENV}={text!r}: cannot run {argv[0]!r} (not found or not executable); "
-                          f"{INSTALL_HINT}")
+        raise ActionError(
+            f"{COMMAND_ENV}={text!r}: cannot run {argv[0]!r} (not found or not executable); {INSTALL_HINT}"
+        )
     return [executable, *argv[1:]]
 
 
@@ -55,8 +58,9 @@ def server_home() -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ActionError(f"{HOME_ENV}: cannot create the claude-flow state directory {home}: "
-                          f"{exc.strerror or exc}") from None
+        raise ActionError(
+            f"{HOME_ENV}: cannot create the claude-flow state directory {home}: {exc.strerror or exc}"
+        ) from None
     return home.resolve()
 
 

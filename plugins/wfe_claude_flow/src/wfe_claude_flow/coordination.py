@@ -56,8 +56,12 @@ FINISH_WAIT = 120.0
 _FINISHED = {"step.succeeded", "step.failed", "step.timed_out", "step.cancelled", "step.skipped"}
 
 _RUNS: dict[str, Coordinator] = {}
-_WHAT = {"_start": "starting (durations, swarm_init)", "_spawn": "agent_spawn", "_store": "memory_store",
-         "_finish": "run summary"}
+_WHAT = {
+    "_start": "starting (durations, swarm_init)",
+    "_spawn": "agent_spawn",
+    "_store": "memory_store",
+    "_finish": "run summary",
+}
 
 
 def topology_for(width: int, depth: int) -> str:
@@ -125,9 +129,15 @@ class Coordinator:
     def step_finished(self, step_id: str | None, status: str, data: Any, when: float) -> None:
         if step_id is None:
             return
-        outcome = {"run_id": self.run_id, "status": status, "finished_at": when,
-                   "duration": _number(data.get("duration")), "attempts": data.get("attempts"),
-                   "error": data.get("error"), "reason": data.get("reason")}
+        outcome = {
+            "run_id": self.run_id,
+            "status": status,
+            "finished_at": when,
+            "duration": _number(data.get("duration")),
+            "attempts": data.get("attempts"),
+            "error": data.get("error"),
+            "reason": data.get("reason"),
+        }
         self.outcomes[step_id] = outcome
         self._submit(self._store, f"step/{step_id}", outcome)
 
@@ -166,14 +176,21 @@ class Coordinator:
         value = found.get("value") if isinstance(found, dict) else None
         if isinstance(value, dict):
             self.expected = {k: float(v) for k, v in value.items() if isinstance(v, (int, float))}
-        self.swarm = self._call("swarm_init", {"topology": self.topology, "maxAgents": self.max_agents,
-                                               "strategy": "specialized"})
+        self.swarm = self._call(
+            "swarm_init", {"topology": self.topology, "maxAgents": self.max_agents, "strategy": "specialized"}
+        )
         self.client.swarm_id = self.swarm.get("swarmId")
 
     def _spawn(self, family: str) -> None:
         agent_type = FAMILY_AGENTS.get(family, DEFAULT_AGENT)
-        result = self._call("agent_spawn", {"agentType": agent_type, "swarmId": self.client.swarm_id,
-                                            "config": {"name": f"wfe-{family}", "family": family}})
+        result = self._call(
+            "agent_spawn",
+            {
+                "agentType": agent_type,
+                "swarmId": self.client.swarm_id,
+                "config": {"name": f"wfe-{family}", "family": family},
+            },
+        )
         if isinstance(result, dict) and result.get("agentId"):
             self.families[family] = result["agentId"]
             self.client.agents[result["agentId"]] = agent_type
@@ -183,12 +200,23 @@ class Coordinator:
 
     def _finish(self, data: dict[str, Any]) -> None:
         steps = {sid: {**o, "expected_duration": self.expected.get(sid)} for sid, o in self.outcomes.items()}
-        summary = {"run_id": self.run_id, "workflow_id": self.workflow_id, "status": data.get("status"),
-                   "error": data.get("error"), "rollback": data.get("rollback"), "duration": data.get("duration"),
-                   "completed_steps": data.get("completed_steps"), "total_steps": data.get("total_steps"),
-                   "started_at": self.started, "topology": self.topology, "swarm_id": self.client.swarm_id,
-                   "agents": {f: a for f, a in self.families.items() if a}, "steps": steps,
-                   "learned_from_earlier_runs": bool(self.expected), "coordination_errors": list(self.errors)}
+        summary = {
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "status": data.get("status"),
+            "error": data.get("error"),
+            "rollback": data.get("rollback"),
+            "duration": data.get("duration"),
+            "completed_steps": data.get("completed_steps"),
+            "total_steps": data.get("total_steps"),
+            "started_at": self.started,
+            "topology": self.topology,
+            "swarm_id": self.client.swarm_id,
+            "agents": {f: a for f, a in self.families.items() if a},
+            "steps": steps,
+            "learned_from_earlier_runs": bool(self.expected),
+            "coordination_errors": list(self.errors),
+        }
         self._store(f"run/{self.run_id}", summary)
         durations = dict(self.expected)
         for sid, outcome in self.outcomes.items():

@@ -11,18 +11,19 @@ import math
 from typing import Any
 
 import attrs
+
 from wfe_core.plugin import InvalidWorkflowError, Problem, did_you_mean
 
 __all__ = [
+    "ORCHESTRATION_STRATEGIES",
+    "PRIORITIES",
+    "SWARM_STRATEGIES",
+    "TOPOLOGIES",
     "AgentSpawnParams",
     "CallParams",
     "MemoryRetrieveParams",
     "MemoryStoreParams",
-    "ORCHESTRATION_STRATEGIES",
-    "PRIORITIES",
-    "SWARM_STRATEGIES",
     "SwarmInitParams",
-    "TOPOLOGIES",
     "TaskOrchestrateParams",
 ]
 
@@ -36,8 +37,9 @@ PRIORITIES = ("low", "normal", "high", "critical")
 def _one_of(value: str, allowed: tuple[str, ...], path: str, what: str) -> list[Problem]:
     if value in allowed:
         return []
-    return [Problem(f"unknown {what} '{value}'{did_you_mean(value, allowed)}; allowed: {', '.join(allowed)}",
-                    path=path)]
+    return [
+        Problem(f"unknown {what} '{value}'{did_you_mean(value, allowed)}; allowed: {', '.join(allowed)}", path=path)
+    ]
 
 
 def _raise(problems: list[Problem]) -> None:

@@ -27,34 +27,62 @@ from .server import kill_all
 __all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_validators"]
 
 
-def _action(name: str, func: Callable[[Any, Any], Any], params: type, description: str,
-            side_effects: bool = True) -> Action:
+def _action(
+    name: str, func: Callable[[Any, Any], Any], params: type, description: str, side_effects: bool = True
+) -> Action:
     full = f"claude_flow.{name}"
-    return Action(full, func, params, side_effects=side_effects, rollback=ROLLBACK_HANDLERS.get(full),
-                  description=description)
+    return Action(
+        full, func, params, side_effects=side_effects, rollback=ROLLBACK_HANDLERS.get(full), description=description
+    )
 
 
 @hookimpl
 def wfe_actions() -> list[Action]:
     return [
-        _action("swarm_init", actions.swarm_init, SwarmInitParams,
-                "Initialize a claude-flow swarm (topology, max_agents, strategy); rollback shuts it down."),
-        _action("agent_spawn", actions.agent_spawn, AgentSpawnParams,
-                "Register a claude-flow agent in the run's swarm; rollback terminates it."),
-        _action("task_orchestrate", actions.task_orchestrate, TaskOrchestrateParams,
-                "Create a task for the run's agents and request its orchestration (v3: recorded, not executed)."),
-        _action("memory_store", actions.memory_store, MemoryStoreParams,
-                "Store a JSON value in claude-flow memory; rollback restores the previous value."),
-        _action("memory_retrieve", actions.memory_retrieve, MemoryRetrieveParams,
-                "Read a value back from claude-flow memory (runs in dry runs).", side_effects=False),
+        _action(
+            "swarm_init",
+            actions.swarm_init,
+            SwarmInitParams,
+            "Initialize a claude-flow swarm (topology, max_agents, strategy); rollback shuts it down.",
+        ),
+        _action(
+            "agent_spawn",
+            actions.agent_spawn,
+            AgentSpawnParams,
+            "Register a claude-flow agent in the run's swarm; rollback terminates it.",
+        ),
+        _action(
+            "task_orchestrate",
+            actions.task_orchestrate,
+            TaskOrchestrateParams,
+            "Create a task for the run's agents and request its orchestration (v3: recorded, not executed).",
+        ),
+        _action(
+            "memory_store",
+            actions.memory_store,
+            MemoryStoreParams,
+            "Store a JSON value in claude-flow memory; rollback restores the previous value.",
+        ),
+        _action(
+            "memory_retrieve",
+            actions.memory_retrieve,
+            MemoryRetrieveParams,
+            "Read a value back from claude-flow memory (runs in dry runs).",
+            side_effects=False,
+        ),
         _action("call", actions.call, CallParams, "Call any tool the claude-flow MCP server lists."),
     ]
 
 
 @hookimpl
 def wfe_validators() -> list[Validator]:
-    return [Validator("claude_flow.memory-secrets", check_memory_secrets,
-                      description="Flags secrets and credential-looking values stored in claude-flow memory.")]
+    return [
+        Validator(
+            "claude_flow.memory-secrets",
+            check_memory_secrets,
+            description="Flags secrets and credential-looking values stored in claude-flow memory.",
+        )
+    ]
 
 
 @hookimpl

@@ -31,8 +31,7 @@ def remember_previous_value(params: Any, context: Any) -> dict[str, Any]:
     namespace = _namespace(params, context)
     found = _call(context, "memory_retrieve", {"key": params.key, "namespace": namespace})
     found = found if isinstance(found, dict) else {}
-    return {"namespace": namespace, "key": params.key, "existed": bool(found.get("found")),
-            "value": found.get("value")}
+    return {"namespace": namespace, "key": params.key, "existed": bool(found.get("found")), "value": found.get("value")}
 
 
 def restore_previous_value(params: Any, context: Any, memo: Any, output: Any) -> None:
@@ -62,8 +61,9 @@ def terminate_agent(params: Any, context: Any, memo: Any, output: Any) -> None:
 
 
 ROLLBACK_HANDLERS = {
-    "claude_flow.memory_store": RollbackHandler("claude_flow.memory_store", restore_previous_value,
-                                                prepare=remember_previous_value),
+    "claude_flow.memory_store": RollbackHandler(
+        "claude_flow.memory_store", restore_previous_value, prepare=remember_previous_value
+    ),
     "claude_flow.swarm_init": RollbackHandler("claude_flow.swarm_init", shut_swarm_down),
     "claude_flow.agent_spawn": RollbackHandler("claude_flow.agent_spawn", terminate_agent),
 }

@@ -84,10 +84,11 @@ class ServerSession:
         self.tools: dict[str, Any] = {}
         self.server_name = ""
         self.broken: str | None = None  # why the session cannot be used any more
-        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 (lives as long as the session; closed in close())
+            mode="w+", encoding="utf-8", errors="replace"
+        )
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="wfe-claude-flow-mcp")
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="wfe-claude-flow-mcp")
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stop: asyncio.Event | None = None
         self._main: concurrent.futures.Future[None] | None = None
@@ -112,8 +113,7 @@ class ServerSession:
         from mcp.client.stdio import stdio_client
 
         self._stop = asyncio.Event()
-        params = StdioServerParameters(command=self.command[0], args=self.command[1:], env=self.env,
-                                       cwd=str(self.home))
+        params = StdioServerParameters(command=self.command[0], args=self.command[1:], env=self.env, cwd=str(self.home))
         try:
             async with stdio_client(params, errlog=self._stderr) as (read, write):
                 self.pid = _find_child(self.marker)
@@ -164,8 +164,9 @@ class ServerSession:
                 os.killpg(pid, signal.SIGKILL)
 
     # -- calls -------------------------------------------------------------------------
-    def call(self, tool: str, arguments: dict[str, Any], deadline: float,
-             cancelled: Callable[[], bool] = lambda: False) -> Any:
+    def call(
+        self, tool: str, arguments: dict[str, Any], deadline: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> Any:
         """Call ``tool``; return its result as JSON data (a dict for claude-flow's tools).
 
         Raises :class:`ToolFailed` for a failure the server reported and
@@ -178,8 +179,9 @@ class ServerSession:
         result = self._wait(future, deadline, cancelled, f"tool {tool}")
         return parse_result(tool, result)
 
-    def _wait(self, future: concurrent.futures.Future, deadline: float, cancelled: Callable[[], bool],
-              what: str) -> Any:
+    def _wait(
+        self, future: concurrent.futures.Future, deadline: float, cancelled: Callable[[], bool], what: str
+    ) -> Any:
         while True:
             try:
                 return future.result(timeout=max(0.0, min(_POLL, deadline - time.monotonic())))

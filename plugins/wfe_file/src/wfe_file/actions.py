@@ -38,8 +38,9 @@ def _open_regular(dir_fd: int, name: str, verb: str, raw: str) -> Any:
     name is already resolved, so it is opened without following a symlink (one that
     appeared since is a swap under way; see :mod:`wfe_file.beneath`).
     """
-    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | NOFOLLOW,
-                 dir_fd=dir_fd)
+    fd = os.open(
+        name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | NOFOLLOW, dir_fd=dir_fd
+    )
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -56,8 +57,11 @@ def _open_regular(dir_fd: int, name: str, verb: str, raw: str) -> Any:
 def file_read(params: ReadParams, context: Any) -> str:
     """Return the text of ``params.path``."""
     target = resolve_target(context, params.path)
-    with os_errors("read", params.path), parent_dir(context, target, params.path) as (folder, name), \
-            _open_regular(folder, name, "read", params.path) as handle:
+    with (
+        os_errors("read", params.path),
+        parent_dir(context, target, params.path) as (folder, name),
+        _open_regular(folder, name, "read", params.path) as handle,
+    ):
         data = handle.read()
     try:
         return data.decode(params.encoding)
@@ -91,8 +95,10 @@ def file_write(params: WriteParams, context: Any) -> dict[str, Any]:
     if target.is_dir():
         raise ActionError(f"cannot write '{params.path}': it is a directory")
     _check_parent(target, params.create_dirs, params.path)
-    with os_errors("write", params.path), \
-            parent_dir(context, target, params.path, create=params.create_dirs) as (folder, name):
+    with (
+        os_errors("write", params.path),
+        parent_dir(context, target, params.path, create=params.create_dirs) as (folder, name),
+    ):
         found = stat_in(folder, name)
         if found is not None and stat.S_ISDIR(found.st_mode):
             raise ActionError(f"cannot write '{params.path}': it is a directory")
@@ -100,14 +106,18 @@ def file_write(params: WriteParams, context: Any) -> dict[str, Any]:
         if params.append and existed:
             # Old and new bytes go to a fresh copy so the append is atomic too.
             with _open_regular(folder, name, "append to", params.path) as old:
+
                 def content(out: Any) -> None:
                     shutil.copyfileobj(old, out, _COPY_CHUNK)
                     out.write(data)
-                size = atomic_write(Path(name), content, mode=params.mode, before_replace=context.check_cancelled,
-                                    dir_fd=folder)
+
+                size = atomic_write(
+                    Path(name), content, mode=params.mode, before_replace=context.check_cancelled, dir_fd=folder
+                )
         else:
-            size = atomic_write(Path(name), data, mode=params.mode, before_replace=context.check_cancelled,
-                                dir_fd=folder)
+            size = atomic_write(
+                Path(name), data, mode=params.mode, before_replace=context.check_cancelled, dir_fd=folder
+            )
     return {"path": str(target), "bytes_written": len(data), "size": size, "created": not existed}
 
 
@@ -121,8 +131,9 @@ def file_delete(params: DeleteParams, context: Any) -> dict[str, Any]:
                 if info is None:
                     raise FileNotFoundError(name)
                 if stat.S_ISDIR(info.st_mode):
-                    raise ActionError(f"cannot delete '{params.path}': it is a directory "
-                                      "(file.delete removes single files)")
+                    raise ActionError(
+                        f"cannot delete '{params.path}': it is a directory (file.delete removes single files)"
+                    )
                 if context.dry_run:
                     return {"path": str(target), "deleted": False, "dry_run": True}
                 context.check_cancelled()
@@ -132,8 +143,9 @@ def file_delete(params: DeleteParams, context: Any) -> dict[str, Any]:
         except FileNotFoundError:
             if params.missing_ok:
                 return {"path": str(target), "deleted": False}
-            raise ActionError(f"cannot delete '{params.path}': no such file (set missing_ok: true to allow this)") \
-                from None
+            raise ActionError(
+                f"cannot delete '{params.path}': no such file (set missing_ok: true to allow this)"
+            ) from None
     return {"path": str(target), "deleted": True, "bytes": info.st_size}
 
 
@@ -164,10 +176,17 @@ def file_copy(params: CopyParams, context: Any) -> dict[str, Any]:
             return {"source": str(source), "destination": str(destination), "bytes_copied": 0, "dry_run": True}
         if not destination.parent.is_dir():
             raise ActionError(f"cannot copy to '{params.destination}': directory '{destination.parent}' does not exist")
-        with parent_dir(context, source, params.source) as (source_folder, source_name), \
-                _open_regular(source_folder, source_name, verb, params.destination) as src, \
-                parent_dir(context, destination, params.destination) as (folder, name):
+        with (
+            parent_dir(context, source, params.source) as (source_folder, source_name),
+            _open_regular(source_folder, source_name, verb, params.destination) as src,
+            parent_dir(context, destination, params.destination) as (folder, name),
+        ):
             mode = stat.S_IMODE(os.fstat(src.fileno()).st_mode)
-            size = atomic_write(Path(name), lambda out: shutil.copyfileobj(src, out, _COPY_CHUNK),
-                                mode=mode, before_replace=context.check_cancelled, dir_fd=folder)
+            size = atomic_write(
+                Path(name),
+                lambda out: shutil.copyfileobj(src, out, _COPY_CHUNK),
+                mode=mode,
+                before_replace=context.check_cancelled,
+                dir_fd=folder,
+            )
     return {"source": str(source), "destination": str(destination), "bytes_copied": size, "created": not existed}

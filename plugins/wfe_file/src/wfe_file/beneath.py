@@ -39,8 +39,10 @@ NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 def changed_while_in_use(raw: str, part: str) -> ActionError:
     """The error for a path whose directory was swapped for a symlink (or a file) mid-step."""
-    return ActionError(f"path '{raw}' changed while in use: '{part}' is no longer a directory inside the file root "
-                       f"({FILE_ROOT_ENV}; a symlink or a file took its place); nothing was done outside the root")
+    return ActionError(
+        f"path '{raw}' changed while in use: '{part}' is no longer a directory inside the file root "
+        f"({FILE_ROOT_ENV}; a symlink or a file took its place); nothing was done outside the root"
+    )
 
 
 def confining_root(context: Any, real: Path) -> Path | None:
@@ -53,8 +55,9 @@ def confining_root(context: Any, real: Path) -> Path | None:
     walking from the innermost root is then enough to stay inside all of them.
     """
     roots = file_roots(context)
-    holding = [root for root in roots
-               if str(real) == str(root) or str(real).startswith(str(root).rstrip(os.sep) + os.sep)]
+    holding = [
+        root for root in roots if str(real) == str(root) or str(real).startswith(str(root).rstrip(os.sep) + os.sep)
+    ]
     if roots and len(holding) < len(roots):  # a root's own path changed since the check
         raise ActionError(f"path '{real}' is outside the file root '{roots[0]}' ({FILE_ROOT_ENV})")
     return max(holding, key=lambda root: len(str(root))) if holding else None

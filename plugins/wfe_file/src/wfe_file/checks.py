@@ -22,8 +22,19 @@ __all__ = ["SYSTEM_DIRS", "check_modes", "check_system_paths", "system_dir"]
 
 #: Directories whose contents a workflow should not change (a warning, not a ban).
 SYSTEM_DIRS = (
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
-    "/proc", "/root", "/sbin", "/sys", "/usr",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/root",
+    "/sbin",
+    "/sys",
+    "/usr",
 )
 
 #: action -> (parameter naming the file it changes, verb for messages)
@@ -32,6 +43,7 @@ _CHANGED_PATH = {
     "file.delete": ("path", "deletes"),
     "file.copy": ("destination", "copies into"),
 }
+
 
 def system_dir(value: Any) -> str | None:
     """The entry of :data:`SYSTEM_DIRS` an absolute, untemplated ``value`` lies in, else ``None``."""
@@ -74,11 +86,15 @@ def check_modes(workflow: Any, context: Any) -> Iterator[Problem]:
         if mode & 0o002:
             yield Problem(
                 f"step '{step.id}': mode {mode:04o} makes '{params.get('path')}' world-writable",
-                path=where, severity="warning", step_id=step.id,
+                path=where,
+                severity="warning",
+                step_id=step.id,
             )
         if isinstance(raw, int) and mode & 0o7000:
             yield Problem(
                 f"step '{step.id}': mode {raw} is octal {mode:04o}, which sets setuid, setgid or sticky bits; "
                 "a number is taken as it is, so write an octal mode as a string such as '0644'",
-                path=where, severity="warning", step_id=step.id,
+                path=where,
+                severity="warning",
+                step_id=step.id,
             )

@@ -36,8 +36,10 @@ def _realpath(path: str, raw: str) -> str:
     try:
         return os.path.realpath(path)
     except OSError as exc:
-        raise ActionError(f"path '{raw}' changed while it was being resolved "
-                          f"({exc.strerror or exc}): a directory or symlink on the way was replaced") from None
+        raise ActionError(
+            f"path '{raw}' changed while it was being resolved "
+            f"({exc.strerror or exc}): a directory or symlink on the way was replaced"
+        ) from None
 
 
 def _inside(path: str, root: str) -> bool:
@@ -68,7 +70,6 @@ def resolve_target(context: Any, raw: str, *, follow_symlinks: bool = True) -> P
             raise ActionError(f"path '{raw}' is outside the file root '{root}' ({FILE_ROOT_ENV})")
         if not _inside(real, root):
             raise ActionError(
-                f"path '{raw}' resolves through a symlink to '{real}', "
-                f"outside the file root '{root}' ({FILE_ROOT_ENV})"
+                f"path '{raw}' resolves through a symlink to '{real}', outside the file root '{root}' ({FILE_ROOT_ENV})"
             )
     return Path(real)

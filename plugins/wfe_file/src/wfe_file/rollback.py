@@ -90,8 +90,9 @@ def _capture_in(folder: int, name: str, path: Path, follow_symlinks: bool) -> di
         )
         return memo
     try:
-        fd = os.open(name, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
-                     dir_fd=folder)
+        fd = os.open(
+            name, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=folder
+        )
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return {"path": str(path), "error": f"'{path}' is not a regular file"}

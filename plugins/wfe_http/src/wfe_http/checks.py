@@ -62,11 +62,15 @@ def _secret_fields(value: Any, path: str) -> Iterator[str]:
 
 def _credentials(step_id: str, parameters: Mapping[str, Any], path: str) -> Iterator[Problem]:
     def found(what: str, key: str) -> Problem:
-        return Problem(f"step '{step_id}': hardcoded credential: {what}; use a secret ({{secrets.NAME}}) instead",
-                       path=f"{path}.{key}", severity="warning", step_id=step_id)
+        return Problem(
+            f"step '{step_id}': hardcoded credential: {what}; use a secret ({{secrets.NAME}}) instead",
+            path=f"{path}.{key}",
+            severity="warning",
+            step_id=step_id,
+        )
 
     headers = parameters.get("headers")
-    for name, value in (headers.items() if isinstance(headers, Mapping) else ()):
+    for name, value in headers.items() if isinstance(headers, Mapping) else ():
         if not (isinstance(name, str) and _literal(value)):
             continue
         if name.lower() in ("authorization", "proxy-authorization"):
@@ -92,9 +96,13 @@ def _secret_variables(workflow: Any, step_id: str, parameters: Mapping[str, Any]
     variables = getattr(workflow, "variables", None) or {}
     for name in sorted(template_names(parameters)):
         if looks_secret(name) and _literal(variables.get(name)):
-            yield Problem(f"step '{step_id}': uses variable '{name}', a credential written in the workflow; "
-                          f"declare it under secrets: and use {{secrets.{name}}} instead",
-                          path=f"variables.{name}", severity="warning", step_id=step_id)
+            yield Problem(
+                f"step '{step_id}': uses variable '{name}', a credential written in the workflow; "
+                f"declare it under secrets: and use {{secrets.{name}}} instead",
+                path=f"variables.{name}",
+                severity="warning",
+                step_id=step_id,
+            )
 
 
 def _check_call(step_id: str, parameters: Mapping[str, Any], path: str) -> Iterator[Problem]:
@@ -114,5 +122,7 @@ def _check_call(step_id: str, parameters: Mapping[str, Any], path: str) -> Itera
         if insecure:
             yield warn(f"insecure HTTP: {shown} is not encrypted; use https://", "url")
     if parameters.get("verify") is False:
-        yield warn("TLS certificate verification is disabled (verify: false); "
-                   "use ca_bundle to trust a private CA instead", "verify")
+        yield warn(
+            "TLS certificate verification is disabled (verify: false); use ca_bundle to trust a private CA instead",
+            "verify",
+        )

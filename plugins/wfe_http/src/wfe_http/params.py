@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+
 from wfe_core.plugin import InvalidWorkflowError, Problem, describe, looks_secret
 
 from .urls import redact_url
@@ -45,8 +46,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _headers_repr(headers: Mapping[str, Any]) -> str:
-    shown = {k: ("***" if str(k).lower() in SECRET_HEADERS or looks_secret(str(k)) else v)
-             for k, v in headers.items()}
+    shown = {k: ("***" if str(k).lower() in SECRET_HEADERS or looks_secret(str(k)) else v) for k, v in headers.items()}
     return repr(shown)
 
 

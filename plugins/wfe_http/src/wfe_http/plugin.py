@@ -8,8 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from wfe_core.plugin import hookimpl
-from wfe_core.plugin import Action, Validator
+from wfe_core.plugin import Action, Validator, hookimpl
 
 from .checks import check_http_security
 from .params import RequestParams
@@ -32,8 +31,13 @@ def wfe_actions() -> list[Action]:
     # Every method counts as a side effect, GET included: dry-run must not reach out to
     # servers whose GET endpoints may not be as safe as HTTP says they should be.
     return [
-        Action(f"http.{name}", _action(method), RequestParams, side_effects=True,
-               description=f"Send an HTTP {method} request (requests) and return status, headers and body.")
+        Action(
+            f"http.{name}",
+            _action(method),
+            RequestParams,
+            side_effects=True,
+            description=f"Send an HTTP {method} request (requests) and return status, headers and body.",
+        )
         for name, method in METHODS.items()
     ]
 
@@ -41,6 +45,11 @@ def wfe_actions() -> list[Action]:
 @hookimpl
 def wfe_validators() -> list[Validator]:
     return [
-        Validator("http.security", check_http_security,
-                  description="Flags plain http:// to non-loopback hosts, verify: false and credentials written into a workflow."),
+        Validator(
+            "http.security",
+            check_http_security,
+            description=(
+                "Flags plain http:// to non-loopback hosts, verify: false and credentials written into a workflow."
+            ),
+        ),
     ]

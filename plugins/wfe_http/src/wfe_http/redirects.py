@@ -25,7 +25,6 @@ To send credentials to the other origin, address it directly in the step.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +32,6 @@ from urllib.parse import urlsplit
 from wfe_core.plugin import looks_secret, template_names
 
 from .params import SECRET_HEADERS, RequestParams
-
 from .urls import redact_url
 
 __all__ = ["RedirectRefused", "SecretFields", "next_hop", "same_origin", "secret_fields"]
@@ -116,14 +114,20 @@ def secret_fields(params: RequestParams, context: Any, credentials: list[str]) -
     headers = set()
     for name, value in params.header_text().items():
         written = [h.get(name) for h in raw_headers if isinstance(h, Mapping)]
-        if (whole or name.lower() in SECRET_HEADERS or looks_secret(name)
-                or any(_mentions_secret(w) for w in written)
-                or any(c in value for c in credentials)):
+        if (
+            whole
+            or name.lower() in SECRET_HEADERS
+            or looks_secret(name)
+            or any(_mentions_secret(w) for w in written)
+            or any(c in value for c in credentials)
+        ):
             headers.add(name.lower())
     body_values = [v for v in (params.json, params.data) if v is not None]
-    body = (any(_mentions_secret(r.get(key)) for r in raws for key in ("json", "data"))
-            or any(_has_secret_key(v) for v in body_values)
-            or any(c in text for v in body_values for text in _strings(v) for c in credentials))
+    body = (
+        any(_mentions_secret(r.get(key)) for r in raws for key in ("json", "data"))
+        or any(_has_secret_key(v) for v in body_values)
+        or any(c in text for v in body_values for text in _strings(v) for c in credentials)
+    )
     return SecretFields(headers, body, credentials)
 
 
@@ -148,5 +152,6 @@ def next_hop(session: Any, response: Any, prepared: Any, settings: dict[str, Any
     if hop.body is not None and secret.body:
         raise RedirectRefused(
             f"was redirected ({response.status_code}) to {redact_url(hop.url)}, another origin; refused to "
-            "re-send a request body that carries a secret there (address that server directly if it should have it)")
+            "re-send a request body that carries a secret there (address that server directly if it should have it)"
+        )
     return hop

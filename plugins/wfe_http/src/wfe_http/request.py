@@ -68,13 +68,24 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
         context.check_cancelled()
         budget = params.timeout if deadline is None else min(params.timeout, deadline - time.monotonic())
         if budget <= 0:
-            raise ActionError(_scrub(f"{method} {shown} not sent: no time left within"
-                                     f" the step's timeout of {_seconds(step_timeout)} s", secrets))
+            raise ActionError(
+                _scrub(
+                    f"{method} {shown} not sent: no time left within the step's timeout of {_seconds(step_timeout)} s",
+                    secrets,
+                )
+            )
         try:
-            prepared = session.prepare_request(requests.Request(
-                method, params.url, headers=params.header_text(), params=params.params,
-                json=params.json, data=params.data, auth=_auth(params),
-            ))
+            prepared = session.prepare_request(
+                requests.Request(
+                    method,
+                    params.url,
+                    headers=params.header_text(),
+                    params=params.params,
+                    json=params.json,
+                    data=params.data,
+                    auth=_auth(params),
+                )
+            )
             shown = redact_url(prepared.url)
             output = _attempt(session, prepared, params, budget, context, guard)
         except _Failure as failure:
@@ -87,11 +98,20 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
             if wait is None:
                 wait = backoff_delay(attempt, params.retry_delay, rng)
             if deadline is not None and time.monotonic() + wait >= deadline:
-                raise ActionError(_scrub(
-                    f"{method} {shown} {failure.reason}; no time left for another attempt"
-                    f" within the step's timeout of {_seconds(step_timeout)} s", secrets)) from None
-            context.log.info("%s; retrying in %.1f s (attempt %d of %d)",
-                             _scrub(f"{method} {shown} {failure.reason}", secrets), wait, attempt + 1, attempts)
+                raise ActionError(
+                    _scrub(
+                        f"{method} {shown} {failure.reason}; no time left for another attempt"
+                        f" within the step's timeout of {_seconds(step_timeout)} s",
+                        secrets,
+                    )
+                ) from None
+            context.log.info(
+                "%s; retrying in %.1f s (attempt %d of %d)",
+                _scrub(f"{method} {shown} {failure.reason}", secrets),
+                wait,
+                attempt + 1,
+                attempts,
+            )
             if not context.sleep(wait):
                 context.check_cancelled()
             continue
@@ -102,15 +122,17 @@ def perform_request(method: str, params: RequestParams, context: Any) -> dict[st
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _send_following_redirects(session: Any, prepared: Any, settings: dict[str, Any], deadline: float,
-                              guard: SecretFields) -> Any:
+def _send_following_redirects(
+    session: Any, prepared: Any, settings: dict[str, Any], deadline: float, guard: SecretFields
+) -> Any:
     """The response at the end of the redirects from ``prepared``, each hop checked (see :mod:`.redirects`)."""
     import requests
 
     hops = 0
     while True:
-        response = session.send(prepared, timeout=max(deadline - time.monotonic(), 0.001), allow_redirects=False,
-                                **settings)
+        response = session.send(
+            prepared, timeout=max(deadline - time.monotonic(), 0.001), allow_redirects=False, **settings
+        )
         if not response.is_redirect:
             return response
         hops += 1
@@ -120,8 +142,9 @@ def _send_following_redirects(session: Any, prepared: Any, settings: dict[str, A
         prepared = next_hop(session, response, prepared, settings, guard)
 
 
-def _attempt(session: Any, prepared: Any, params: RequestParams, budget: float, context: Any,
-             guard: SecretFields) -> dict[str, Any]:
+def _attempt(
+    session: Any, prepared: Any, params: RequestParams, budget: float, context: Any, guard: SecretFields
+) -> dict[str, Any]:
     """One request: the output on an expected status, else raise :class:`_Failure`."""
     import requests
 
@@ -188,11 +211,14 @@ def _read_body(response: Any, deadline: float, budget: float, limit: int, contex
     except requests.exceptions.ConnectionError as exc:  # iter_content wraps read timeouts so
         if any(type(e).__name__ == "ReadTimeoutError" for e in _chain(exc)):
             raise _Failure(f"timed out after {_seconds(budget)} s reading the response body") from None
-        raise _Failure(f"connection failed reading the response body: {_root_cause(exc)}",
-                       retryable=response.request.method in IDEMPOTENT_METHODS) from None
+        raise _Failure(
+            f"connection failed reading the response body: {_root_cause(exc)}",
+            retryable=response.request.method in IDEMPOTENT_METHODS,
+        ) from None
     except requests.exceptions.RequestException as exc:  # chunked encoding or decoding errors
-        raise _Failure(f"returned a broken body ({type(exc).__name__})",
-                       retryable=response.request.method in IDEMPOTENT_METHODS) from None
+        raise _Failure(
+            f"returned a broken body ({type(exc).__name__})", retryable=response.request.method in IDEMPOTENT_METHODS
+        ) from None
     return b"".join(chunks)
 
 
@@ -324,14 +350,18 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         todo += [a for a in current.args if isinstance(a, BaseException)]
-        todo += [e for e in (getattr(current, "reason", None), current.__cause__, current.__context__)
-                 if isinstance(e, BaseException)]
+        todo += [
+            e
+            for e in (getattr(current, "reason", None), current.__cause__, current.__context__)
+            if isinstance(e, BaseException)
+        ]
 
 
 def _never_sent(exc: BaseException) -> bool:
     """Whether the connection was never made, so the server cannot have seen the request."""
-    return any(type(e).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
-               for e in _chain(exc))
+    return any(
+        type(e).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError") for e in _chain(exc)
+    )
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -57,7 +57,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:  # HTTP dates are GMT; a date without a zone is taken as such
-        when = when.replace(tzinfo=datetime.timezone.utc)
+        when = when.replace(tzinfo=datetime.UTC)
     now = time.time() if now is None else now
     return min(max(when.timestamp() - now, 0.0), MAX_WAIT)
 

@@ -17,6 +17,7 @@ __all__ = ["REDACTED", "has_credentials", "is_loopback", "redact_url"]
 
 REDACTED = "***"
 
+
 def redact_url(url: str) -> str:
     """``url`` with embedded credentials and secret-looking query values replaced by ``***``.
 

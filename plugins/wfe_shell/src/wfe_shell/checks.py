@@ -27,8 +27,22 @@ _WRAPPER_OPTIONS_WITH_VALUE = {"-u", "-g", "-U"}
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=.*")
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
 _TOP_DIRS = {
-    "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "opt", "proc",
-    "root", "sbin", "srv", "sys", "usr", "var",
+    "bin",
+    "boot",
+    "dev",
+    "etc",
+    "home",
+    "lib",
+    "lib32",
+    "lib64",
+    "opt",
+    "proc",
+    "root",
+    "sbin",
+    "srv",
+    "sys",
+    "usr",
+    "var",
 }
 _HOME = re.compile(r"(?:~|\$HOME|\$\{HOME\})/*(?:\*|\.)?")
 _BLOCK_DEVICE = re.compile(
@@ -46,14 +60,17 @@ _BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
 # character at a time (``token += c``), quadratic in a word's length — a 1 MB word took
 # seconds to validate, 8 MB minutes. Same tokens as shlex(posix=True, punctuation_chars=
 # _PUNCTUATION, whitespace " \t\r", whitespace_split, no comments).
-_PIECE = re.compile(r"""
+_PIECE = re.compile(
+    r"""
     (?P<punct>[();<>|&\n]+)
   | (?P<space>[ \t\r]+)
   | '(?P<single>[^']*)'
   | "(?P<double>(?:[^"\\]|\\.)*)"
   | \\(?P<escaped>.)
   | (?P<plain>[^ \t\r();<>|&\n'"\\]+)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 _OPERATOR = re.compile(r"[();<>|&\n]+")
 _DOUBLE_QUOTED_ESCAPE = re.compile(r'\\([\\"])')  # in "...", a backslash escapes only \ and "
 
@@ -124,7 +141,7 @@ def _program(words: list[str]) -> tuple[str, list[str]]:
         if name in _WRAPPERS:
             after_wrapper = True
             continue
-        return name, words[index + 1:]
+        return name, words[index + 1 :]
     return "", []
 
 
@@ -153,7 +170,7 @@ def _brace_expansions(word: str, limit: int = 64) -> list[str]:
         if match is None:
             done.append(current)
             continue
-        head, tail = current[:match.start()], current[match.end():]
+        head, tail = current[: match.start()], current[match.end() :]
         words.extend(head + alternative + tail for alternative in match.group(1).split(","))
     return done + words
 
@@ -210,8 +227,10 @@ def _findings_of(words: list[str], redirects: list[tuple[str, str]], depth: int)
         for arg in args:
             if arg.startswith("of=") and _BLOCK_DEVICE.fullmatch(arg[3:]):
                 yield f"dd onto block device '{arg[3:]}'", snippet
-    elif program in _POWER or (program in ("init", "telinit") and operands[:1] in (["0"], ["6"])) or (
-        program == "systemctl" and set(operands) & {"poweroff", "reboot", "halt", "kexec"}
+    elif (
+        program in _POWER
+        or (program in ("init", "telinit") and operands[:1] in (["0"], ["6"]))
+        or (program == "systemctl" and set(operands) & {"poweroff", "reboot", "halt", "kexec"})
     ):
         yield "shutting down or rebooting the machine", snippet
     elif program in _SHELLS and "-c" in args and depth < 3:
@@ -239,7 +258,9 @@ def check_dangerous_commands(workflow: Any, context: Any) -> Iterator[Problem]:
         for what, where in dangerous_patterns(command):
             yield Problem(
                 f"step '{call.step.id}': dangerous command: {what} ({where})",
-                path=f"{call.path}.command", severity="warning", step_id=call.step.id,
+                path=f"{call.path}.command",
+                severity="warning",
+                step_id=call.step.id,
             )
 
 
@@ -253,13 +274,20 @@ def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
     """
     for call in action_calls(workflow, "shell.execute"):
         env = call.parameters.get("env")
-        for key, value in (env.items() if isinstance(env, dict) else ()):
-            if (isinstance(key, str) and looks_secret(key) and isinstance(value, str)
-                    and value and not is_templated(value)):
+        for key, value in env.items() if isinstance(env, dict) else ():
+            if (
+                isinstance(key, str)
+                and looks_secret(key)
+                and isinstance(value, str)
+                and value
+                and not is_templated(value)
+            ):
                 yield Problem(
                     f"step '{call.step.id}': env '{key}' holds a hardcoded value that looks like a credential; "
                     "pass it in through a variable or secret instead",
-                    path=f"{call.path}.env.{key}", severity="warning", step_id=call.step.id,
+                    path=f"{call.path}.env.{key}",
+                    severity="warning",
+                    step_id=call.step.id,
                 )
         command = call.parameters.get("command")
         if isinstance(command, (str, list)):
@@ -267,7 +295,9 @@ def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
                 yield Problem(
                     f"step '{call.step.id}': hardcoded credential in the command: {what}; "
                     "pass it in as a secret ({secrets.NAME}) through env instead",
-                    path=f"{call.path}.command", severity="warning", step_id=call.step.id,
+                    path=f"{call.path}.command",
+                    severity="warning",
+                    step_id=call.step.id,
                 )
         yield from _secret_variables(workflow, call.step, call.parameters)
 
@@ -275,8 +305,20 @@ def check_credentials(workflow: Any, context: Any) -> Iterator[Problem]:
 # Credentials on a command line (also visible to every local user in `ps`). Whatever
 # the option is called, its value is judged literal unless it is a template or comes
 # from the shell's environment ($VAR, $(...), `...`).
-_MYSQL_CLIENTS = {"mysql", "mysqldump", "mysqladmin", "mariadb", "mariadb-dump", "mariadb-admin", "mysqlimport",
-                  "mysqlcheck", "mysqlshow", "mysqlpump", "mysqlbinlog", "mysqlsh"}
+_MYSQL_CLIENTS = {
+    "mysql",
+    "mysqldump",
+    "mysqladmin",
+    "mariadb",
+    "mariadb-dump",
+    "mariadb-admin",
+    "mysqlimport",
+    "mysqlcheck",
+    "mysqlshow",
+    "mysqlpump",
+    "mysqlbinlog",
+    "mysqlsh",
+}
 _NOT_A_VALUE = re.compile(r"(?:file|path|stdin|env|prompt|dir|cmd|command|helper|store|length|type)$", re.I)
 _AUTH_HEADER = re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:\s*(?:bearer|basic|token|digest)?\s*(\S+)")
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@", re.I)
@@ -312,11 +354,20 @@ def command_credentials(command: str | list[str]) -> list[str]:
                 found.append(f"{program} -p<password>")
             elif program == "sshpass" and arg.startswith("-p") and _literal(arg[2:] or following):
                 found.append("sshpass -p <password>")
-            elif program in ("curl", "wget") and arg in ("-u", "--user") and ":" in following \
-                    and _literal(following.partition(":")[2]):
+            elif (
+                program in ("curl", "wget")
+                and arg in ("-u", "--user")
+                and ":" in following
+                and _literal(following.partition(":")[2])
+            ):
                 found.append(f"{program} {arg} user:password")
-            elif program == "curl" and arg.startswith("-u") and len(arg) > 2 and ":" in arg \
-                    and _literal(arg.partition(":")[2]):
+            elif (
+                program == "curl"
+                and arg.startswith("-u")
+                and len(arg) > 2
+                and ":" in arg
+                and _literal(arg.partition(":")[2])
+            ):
                 found.append("curl -uuser:password")
             elif arg.startswith("--"):
                 name, equals, value = arg[2:].partition("=")
@@ -334,10 +385,16 @@ def _secret_variables(workflow: Any, step: Any, params: Any) -> Iterator[Problem
     variables = getattr(workflow, "variables", None) or {}
     for name in sorted(template_names(params)):
         value = variables.get(name)
-        if looks_secret(name) and isinstance(value, (str, int)) and not isinstance(value, bool) \
-                and _literal(str(value)):
+        if (
+            looks_secret(name)
+            and isinstance(value, (str, int))
+            and not isinstance(value, bool)
+            and _literal(str(value))
+        ):
             yield Problem(
                 f"step '{step.id}': uses variable '{name}', a credential written in the workflow; "
                 f"declare it under secrets: and use {{secrets.{name}}} instead",
-                path=f"variables.{name}", severity="warning", step_id=step.id,
+                path=f"variables.{name}",
+                severity="warning",
+                step_id=step.id,
             )

@@ -7,8 +7,7 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
-from wfe_core.plugin import StepCancelled
-from wfe_core.plugin import ActionError
+from wfe_core.plugin import ActionError, StepCancelled
 
 from .params import ShellParams
 from .process import OUTPUT_LIMIT, past_cut_values, run_process
@@ -33,7 +32,7 @@ def stderr_tail(stderr: str, protect: Sequence[str] = ()) -> str:
     whole = stderr.strip()
     at = whole.rfind(tail) if tail != whole else -1
     if at > 0 and protect:
-        tail = tail[past_cut_values(whole, at, list(protect)) - at:]
+        tail = tail[past_cut_values(whole, at, list(protect)) - at :]
     return tail
 
 
@@ -86,9 +85,13 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         raise ActionError(f"cannot run '{argv[0]}': a templated value contains a NUL byte")
     try:
         done = run_process(
-            argv, cwd=cwd, env=env,
+            argv,
+            cwd=cwd,
+            env=env,
             input=params.input.encode("utf-8") if params.input is not None else None,
-            timeout=params.timeout, cancel_event=context.cancel_event, output_limit=OUTPUT_LIMIT,
+            timeout=params.timeout,
+            cancel_event=context.cancel_event,
+            output_limit=OUTPUT_LIMIT,
             protect=protect,
         )
     except FileNotFoundError:
@@ -100,8 +103,9 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
     if done.stopped == "cancelled":
         raise StepCancelled(f"step '{context.step.id}' was cancelled; its processes were killed")
     if done.stopped == "timeout":
-        raise ActionError(_with_tail(
-            f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr, protect))
+        raise ActionError(
+            _with_tail(f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr, protect)
+        )
     code = done.exit_code
     if code not in params.expected_exit_codes:
         expected = ", ".join(str(c) for c in params.expected_exit_codes)

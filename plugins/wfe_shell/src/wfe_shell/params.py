@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from wfe_core.plugin import positive_seconds
 
 __all__ = ["ShellParams"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from wfe_core.plugin import hookimpl
-from wfe_core.plugin import Action, Validator
+from wfe_core.plugin import Action, Validator, hookimpl
 
 from .checks import check_credentials, check_dangerous_commands
 from .execute import execute
@@ -21,20 +20,34 @@ def wfe_actions():
         # quote: every value templating substitutes into a command string reaches the
         # shell through the command's environment (``{x!raw}`` opts out), so a value can
         # never become shell syntax, inside quotes or not (see quoting.py).
-        Action("shell.execute", execute, ShellParams, quote={"command": ShellQuote()},
-               description="Run a command (string: /bin/sh -c; list: argv) in its own process group."),
+        Action(
+            "shell.execute",
+            execute,
+            ShellParams,
+            quote={"command": ShellQuote()},
+            description="Run a command (string: /bin/sh -c; list: argv) in its own process group.",
+        ),
     ]
 
 
 @hookimpl
 def wfe_validators():
     return [
-        Validator("shell.dangerous-commands", check_dangerous_commands,
-                  description="Warn about commands that can destroy a machine (rm -rf /, mkfs, dd to disks, ...)."),
-        Validator("shell.command-template", check_command_templates,
-                  description="Refuse placeholders that would run a value as shell code ({cmd} alone, sh -c {v})."),
-        Validator("shell.hardcoded-credentials", check_credentials,
-                  description="Warn about secret-looking env values written into the workflow."),
+        Validator(
+            "shell.dangerous-commands",
+            check_dangerous_commands,
+            description="Warn about commands that can destroy a machine (rm -rf /, mkfs, dd to disks, ...).",
+        ),
+        Validator(
+            "shell.command-template",
+            check_command_templates,
+            description="Refuse placeholders that would run a value as shell code ({cmd} alone, sh -c {v}).",
+        ),
+        Validator(
+            "shell.hardcoded-credentials",
+            check_credentials,
+            description="Warn about secret-looking env values written into the workflow.",
+        ),
     ]
 
 

@@ -113,7 +113,7 @@ class TailBuffer:
         while skip < min(3, len(data) - cut) and data[cut + skip] & 0xC0 == 0x80:
             skip += 1
         marker = f"[wfe-shell: output truncated, {self.dropped + cut + skip} earlier bytes dropped]\n"
-        return marker + data[cut + skip:].decode("utf-8", errors="replace")
+        return marker + data[cut + skip :].decode("utf-8", errors="replace")
 
 
 @attrs.frozen
@@ -224,9 +224,14 @@ def run_process(
     life_read, life_write = os.pipe()
     try:
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=env, pass_fds=(life_write,),
+            list(argv),
+            cwd=cwd,
+            env=env,
+            pass_fds=(life_write,),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except BaseException:
         os.close(life_read)

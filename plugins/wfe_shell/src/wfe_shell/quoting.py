@@ -78,8 +78,20 @@ class ShellScript(str):
 class _Frame:
     """One level of the lexer: ``kind`` is code, sq, dq, heredoc, qheredoc or comment."""
 
-    __slots__ = ("arith", "closer", "delim", "depth", "fresh", "inner", "kind", "line", "nested", "strip_tabs",
-                 "word", "words")
+    __slots__ = (
+        "arith",
+        "closer",
+        "delim",
+        "depth",
+        "fresh",
+        "inner",
+        "kind",
+        "line",
+        "nested",
+        "strip_tabs",
+        "word",
+        "words",
+    )
 
     def __init__(self, kind: str, *, nested: bool = False, closer: str = ""):
         self.kind = kind
@@ -124,8 +136,11 @@ def _is_script_position(words: list[str]) -> bool:
     names = [w for w in words if not _ASSIGNMENT.match(w)]
     if names and names[0] == "eval":
         return True
-    return (len(words) >= 2 and bool(_SCRIPT_OPTION.fullmatch(words[-1]))
-            and any(posixpath.basename(w) in _SHELLS for w in words[:-1]))
+    return (
+        len(words) >= 2
+        and bool(_SCRIPT_OPTION.fullmatch(words[-1]))
+        and any(posixpath.basename(w) in _SHELLS for w in words[:-1])
+    )
 
 
 class _Lexer:
@@ -148,8 +163,9 @@ class _Lexer:
             if self.heredoc_op is not None:
                 strip_tabs, nested = self.heredoc_op
                 quoted = any(q in word for q in "'\"\\")
-                self.pending_heredocs.append((word.replace("'", "").replace('"', "").replace("\\", ""),
-                                              quoted, strip_tabs, nested))
+                self.pending_heredocs.append(
+                    (word.replace("'", "").replace('"', "").replace("\\", ""), quoted, strip_tabs, nested)
+                )
                 self.heredoc_op = None
             else:
                 frame.words.append(word)
@@ -176,8 +192,12 @@ class _Lexer:
             return
         kind = frame.kind
         parent = self.stack[-2] if len(self.stack) > 1 else None
-        if kind in ("sq", "dq") and parent is not None and parent.kind == "code" and not (
-                (kind == "sq" and char == "'") or (kind == "dq" and char == '"' and not self.escaped)):
+        if (
+            kind in ("sq", "dq")
+            and parent is not None
+            and parent.kind == "code"
+            and not ((kind == "sq" and char == "'") or (kind == "dq" and char == '"' and not self.escaped))
+        ):
             self._word_char(parent, char)  # quoted text is part of the word: "sh" -c …
         if frame.fresh:
             frame.fresh = False
@@ -313,13 +333,17 @@ class _Lexer:
             return ref
         if frame.kind == "code":
             if _is_script_position(frame.words):
-                raise ValueError("the value would be run as shell code (it is the script of "
-                                 f"'{' '.join(frame.words[-2:])}'); mark it !raw if that is intended")
+                raise ValueError(
+                    "the value would be run as shell code (it is the script of "
+                    f"'{' '.join(frame.words[-2:])}'); mark it !raw if that is intended"
+                )
             self._word_char(frame, "x")
             return f'"{ref}"'
         if frame.kind == "qheredoc":
-            raise ValueError("a here-document with a quoted delimiter is not expanded, so a value "
-                             "cannot be passed into it; use an unquoted delimiter")
+            raise ValueError(
+                "a here-document with a quoted delimiter is not expanded, so a value "
+                "cannot be passed into it; use an unquoted delimiter"
+            )
         if frame.inner is not None:
             inner = {"code": f'"{ref}"', "dq": ref, "sq": f"'\"{ref}\"'"}[frame.inner.state]
             if frame.kind == "sq":

@@ -40,7 +40,7 @@ def _pieces(command: str) -> list[Any]:
     pieces: list[Any] = []
     end = 0
     for match in _TOKEN.finditer(command):
-        pieces.append(command[end:match.start()])
+        pieces.append(command[end : match.start()])
         end = match.end()
         if match.group(1) is None:
             pieces.append(match.group(0)[0])
@@ -72,7 +72,8 @@ def check_command_templates(workflow: Any, context: Any) -> Iterator[Problem]:
                 f"step '{step.id}': the command is only the placeholder '{{{name}}}', so its value "
                 f"would run as a command; write the command around it, or '{{{name}!raw}}' if the "
                 "value is meant to be run as shell code",
-                path=path, step_id=step.id,
+                path=path,
+                step_id=step.id,
             )
             continue
         try:

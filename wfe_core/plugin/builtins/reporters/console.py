@@ -12,8 +12,14 @@ from wfe_core.plugin.hookspecs import hookimpl
 __all__ = ["ConsoleReporter", "wfe_reporters"]
 
 _MARKS = {
-    "step.succeeded": "ok", "step.failed": "FAIL", "step.timed_out": "TIME", "step.skipped": "skip",
-    "step.cancelled": "cncl", "step.retrying": "retry", "step.rolled_back": "undo", "step.rollback_failed": "UNDO!",
+    "step.succeeded": "ok",
+    "step.failed": "FAIL",
+    "step.timed_out": "TIME",
+    "step.skipped": "skip",
+    "step.cancelled": "cncl",
+    "step.retrying": "retry",
+    "step.rolled_back": "undo",
+    "step.rollback_failed": "UNDO!",
 }
 
 
@@ -36,7 +42,10 @@ class ConsoleReporter:
         if mark is not None:
             detail = ""
             if event.kind == "step.retrying":
-                detail = f" attempt {data.get('attempt')} failed: {data.get('error')}; retrying in {data.get('delay', 0):.2f}s"
+                detail = (
+                    f" attempt {data.get('attempt')} failed: {data.get('error')}; "
+                    f"retrying in {data.get('delay', 0):.2f}s"
+                )
             elif data.get("error") and event.kind != "step.skipped":
                 detail = f" {data['error']}"
             elif data.get("reason"):
@@ -47,12 +56,17 @@ class ConsoleReporter:
             detail = detail.rstrip("\n").replace("\n", "\n        ")
             return f"[{mark:>5}] {event.step_id}{detail}"
         if event.kind == "run.started":
-            return (f"run {event.run_id} of {event.workflow_id}: {data['total_steps']} steps, "
-                    f"{data['strategy']} on {data['workers']} workers" + (" (dry run)" if data.get("dry_run") else ""))
+            return (
+                f"run {event.run_id} of {event.workflow_id}: {data['total_steps']} steps, "
+                f"{data['strategy']} on {data['workers']} workers" + (" (dry run)" if data.get("dry_run") else "")
+            )
         if event.kind == "run.finished":
-            return (f"run {event.run_id[:12]} {data['status']}: {data['completed_steps']}/{data['total_steps']} steps "
-                    f"succeeded in {data['duration']:.2f}s" + (f" — {data['error']}" if data.get("error") else "")
-                    + (f"; rollback {data['rollback']}" if data.get("rollback") else ""))
+            return (
+                f"run {event.run_id[:12]} {data['status']}: {data['completed_steps']}/{data['total_steps']} steps "
+                f"succeeded in {data['duration']:.2f}s"
+                + (f" — {data['error']}" if data.get("error") else "")
+                + (f"; rollback {data['rollback']}" if data.get("rollback") else "")
+            )
         return None
 
     def close(self) -> None:

@@ -21,8 +21,12 @@ class JsonReporter:
         self.open = True
 
     def handle(self, event: Event) -> None:
-        record: dict[str, Any] = {"kind": event.kind, "run_id": event.run_id, "workflow_id": event.workflow_id,
-                                  "time": event.time}
+        record: dict[str, Any] = {
+            "kind": event.kind,
+            "run_id": event.run_id,
+            "workflow_id": event.workflow_id,
+            "time": event.time,
+        }
         if event.step_id is not None:
             record["step_id"] = event.step_id
         record.update(event.data)

@@ -41,5 +41,8 @@ class AdaptivePolicy:
 
 @hookimpl
 def wfe_strategies() -> list[Strategy]:
-    return [Strategy("adaptive", AdaptivePolicy,
-                     "Workers sized to the DAG's width; longest remaining path first (default).")]
+    return [
+        Strategy(
+            "adaptive", AdaptivePolicy, "Workers sized to the DAG's width; longest remaining path first (default)."
+        )
+    ]
