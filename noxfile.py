@@ -1,6 +1,7 @@
 """Test sessions. `nox` runs them all; `nox -l` lists them.
 
-- core: wfe-core alone, no plugin installed (tests/integration needs the plugins: left to `all`).
+- lint: ruff check, ruff format --check, mypy --strict (wfe_core).
+- core: wfe-core alone, no plugin installed.(tests/integration needs the plugins: left to `all`).
 - plugin-<name>: wfe-core plus exactly one plugin (catches undeclared dependencies).
 - all: everything installed together, every test suite.
 - template: the third-party plugin template in examples/, installed like any plugin.
@@ -26,7 +27,7 @@ TEST_DEPS = ["pytest>=8", "hypothesis>=6", "pytest-timeout>=2.2", "jsonschema>=4
 TEST_TIMEOUT = "300"
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["core", *[f"plugin-{p}" for p in PLUGINS], "all", "template", "packaging"]
+nox.options.sessions = ["lint", "core", *[f"plugin-{p}" for p in PLUGINS], "all", "template", "packaging"]
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -61,6 +62,15 @@ def _claude_flow_command(session: nox.Session) -> str:
         )
         done.touch()
     return f"node {shlex.quote(str(cli))} mcp start"
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) over the tree; mypy --strict over wfe_core."""
+    session.install("ruff>=0.6", "mypy>=1.10", "types-PyYAML", ".")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
 
 
 @nox.session

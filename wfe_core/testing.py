@@ -62,7 +62,11 @@ def make_context(
         fields: further :class:`StepContext` fields (``dry_run``, ``variables``, ...).
     """
     if step is None:
-        step = WorkflowStep(id=step_id, action=action, **({} if timeout is None else {"timeout": timeout}))
+        step = (
+            WorkflowStep(id=step_id, action=action)
+            if timeout is None
+            else WorkflowStep(id=step_id, action=action, timeout=timeout)
+        )
     fields.setdefault("workdir", workdir)
     return StepContext(run_id="test-run", workflow_id="test", step=step, **fields)
 
@@ -141,7 +145,7 @@ class ActionContract:
 
     def test_validates_in_a_workflow(self, action: Action) -> None:
         workflow = Workflow(
-            id="contract", steps=[WorkflowStep(id="s", action=self.action_name, parameters=self.valid_parameters)]
+            id="contract", steps=(WorkflowStep(id="s", action=self.action_name, parameters=self.valid_parameters),)
         )
         result = WorkflowValidator(hermetic_plugins(self.plugin)).validate(workflow)
         assert result.is_valid, [str(p) for p in result.errors]
@@ -195,13 +199,14 @@ def cli_channels(*args: str, env: dict[str, str], cwd: Any, store: Any) -> dict[
 
     env = {**os.environ, **env, "WFE_STORE": str(store)}
 
-    def wfe(*argv: str) -> subprocess.CompletedProcess:
+    def wfe(*argv: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [sys.executable, "-m", "wfe_core", *argv], capture_output=True, env=env, cwd=cwd, timeout=300
         )
 
     out: dict[str, bytes] = {}
-    for name, extra in (("console", ()), ("json", ("--reporter", "json"))):
+    runs: tuple[tuple[str, tuple[str, ...]], ...] = (("console", ()), ("json", ("--reporter", "json")))
+    for name, extra in runs:
         done = wfe(*args, *extra)
         out[f"{name} stdout"], out[f"{name} stderr"] = done.stdout, done.stderr
     listing = wfe("runs", "--json", "--limit", "100")

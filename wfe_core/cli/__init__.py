@@ -40,6 +40,12 @@ def _load(path: str) -> Any:
     return WorkflowLoader().load_from_file(path)
 
 
+def _told(path: str) -> str:
+    """The part of a problem's path a salvage leaves out whole: ``steps[1].parameters``, a top-level key."""
+    found = re.match(r"steps\[\d+\](?:\.[^.\[]+)?|[^.\[]*", path)
+    return found.group(0) if found else path
+
+
 def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> InvalidWorkflowError:
     """``exc`` (structure problems of ``file``) plus what ``validate`` finds in the parts of
     the file that are well-formed, so one pass reports every problem it can."""
@@ -56,7 +62,7 @@ def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> Inv
     except Exception:  # a second look must never make the first one worse
         return exc
     # What the salvage left out: a step's whole key (``steps[1].parameters``), a top-level key.
-    told = [re.match(r"steps\[\d+\](?:\.[^.\[]+)?|[^.\[]*", p.path).group(0) for p in exc.problems]
+    told = [_told(p.path) for p in exc.problems]
 
     def new(problem: Any) -> bool:
         if any(problem.path == t or problem.path.startswith((t + ".", t + "[")) for t in told):
@@ -296,6 +302,7 @@ def run(
         workflow = workflow_from_template(template, variables, template_path)
         variables, file = (), f"template '{template}'"
     else:
+        assert file is not None  # checked above: exactly one of FILE and --template
         try:
             workflow = _load(file)
         except InvalidWorkflowError as exc:

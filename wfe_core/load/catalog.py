@@ -109,7 +109,9 @@ class TemplateCatalog:
             )
         return self._entries[name]
 
-    def render(self, name: str, variables: Mapping[str, Any] | None = None, *, from_text: bool = False) -> dict:
+    def render(
+        self, name: str, variables: Mapping[str, Any] | None = None, *, from_text: bool = False
+    ) -> dict[str, Any]:
         """The workflow of template ``name`` as plain data, variables checked and filled in.
 
         Raises:

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
@@ -106,7 +106,7 @@ def _sequence(value: Any, tp: Any) -> Any:
 
 
 def _attrs_factory(cls: type) -> Any:
-    base = make_dict_structure_fn(cls, converter)
+    base: Any = make_dict_structure_fn(cls, converter)
 
     def hook(value: Any, _: type) -> Any:
         if not isinstance(value, dict):
@@ -123,7 +123,7 @@ def _is_dict(tp: Any) -> bool:
     return tp is dict or typing.get_origin(tp) is dict
 
 
-def _dict(value: Any, tp: Any) -> dict:
+def _dict(value: Any, tp: Any) -> dict[Any, Any]:
     if not isinstance(value, dict):
         raise _WrongType("a mapping", value)
     return dict(value)
@@ -165,7 +165,7 @@ def _problems(exc: BaseException, path: str, cls: Any) -> list[Problem]:
         out: list[Problem] = []
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
-            part = f"[{note.index}]" if isinstance(exc, IterableValidationError) else note.name
+            part = f"[{note.index}]" if isinstance(note, IterableValidationNote) else note.name
             sub_cls = note.type if isinstance(note.type, type) else None
             out.extend(_problems(sub, _join(path, part), sub_cls))
         for sub in without:

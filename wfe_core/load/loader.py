@@ -65,7 +65,7 @@ class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
             return super().construct_object(node, deep=deep)
         except (KeyError, IndexError, AttributeError, TypeError, ValueError, OverflowError) as exc:
             tag = node.tag.rsplit(":", 1)[-1]
-            shown = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            shown = node.value if isinstance(node, yaml.ScalarNode) else getattr(node, "id", tag)
             if isinstance(shown, str) and len(shown) > 40:
                 shown = shown[:37] + "..."
             why = str(exc) if isinstance(exc, ValueError) and str(exc) else "it does not fit the tag"
@@ -213,10 +213,11 @@ def _surrogate_message(text: str) -> str:
     # JSON escapes (and dicts) can hold a lone surrogate such as "\\ud800"; it is not text,
     # and the run store, logs and reports (all UTF-8) would crash on it mid-run.
     found = _SURROGATE.search(text)
+    assert found is not None  # called only for text the pattern matched
     return f"string contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode text"
 
 
-def _step_named_by(data: dict, path: str) -> str | None:
+def _step_named_by(data: dict[str, Any], path: str) -> str | None:
     """The id of the step ``path`` (``steps[2]...``) lies in, if it has one."""
     found = re.match(r"steps\[(\d+)\]", path)
     steps = data.get("steps")
@@ -226,7 +227,7 @@ def _step_named_by(data: dict, path: str) -> str | None:
     return step.get("id") if isinstance(step, dict) and isinstance(step.get("id"), str) else None
 
 
-def _shape_problems(data: dict) -> tuple[list[Problem], bool]:
+def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
     problems: list[Problem] = []
@@ -294,11 +295,11 @@ def _covered(path: str, by: list[str]) -> bool:
     return any(path == p or path.startswith((p + ".", p + "[")) for p in by)
 
 
-def _build(data: dict, source: str, nodes: Callable[[], yaml.Node | None]) -> Workflow:
+def _build(data: dict[str, Any], source: str, nodes: Callable[[], yaml.Node | None]) -> Workflow:
     problems, bad_key = _shape_problems(data)
     if not bad_key:
         try:
-            workflow = structure(data, Workflow)
+            workflow: Workflow = structure(data, Workflow)
         except InvalidWorkflowError as exc:
             # Where we already said what is wrong, the converter only adds noise.
             ours = [p.path for p in problems]
@@ -358,7 +359,7 @@ def collector_paused() -> Iterator[None]:
 _STEP_PATH = re.compile(r"steps\[(\d+)\](?:\.([^.\[]+))?")
 
 
-def _repair(data: Any, problems: list[Problem]) -> tuple[dict | None, set[str]]:
+def _repair(data: Any, problems: list[Problem]) -> tuple[dict[str, Any] | None, set[str]]:
     """``data`` without the keys (or whole steps) ``problems`` point at."""
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         return None, set()

@@ -121,9 +121,10 @@ def _with_docs(schema: dict[str, Any], cls: type) -> dict[str, Any]:
 def _parameters(action: Action) -> tuple[dict[str, Any], dict[str, Any]]:
     """The schema of literal parameters, and of parameters holding placeholders (keys only)."""
     cls = action.parameters
+    assert cls is not None  # only actions with a parameter class have a parameter schema
     strict = _with_docs(_class_schema(cls), cls)
     strict.pop("description", None)  # replaced below: per-field text is on the fields
-    loose = {
+    loose: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {

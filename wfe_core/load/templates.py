@@ -116,7 +116,7 @@ class TemplateParameter:
             return f"{value!r} is not one of {', '.join(map(str, self.allowed))}"
         if self.pattern is not None and not re.fullmatch(self.pattern, str(value)):
             return f"{value!r} does not match the pattern {self.pattern}"
-        if self.type == "path" and not value.strip():
+        if self.type == "path" and not str(value).strip():
             return "expected a path, got an empty string"
         return None
 
@@ -312,9 +312,9 @@ def check_variables(template: Template, variables: Mapping[str, Any], *, from_te
                 why = f"expected {_TYPE_WORDS[param.type]}, got {_describe(value)}"
                 problems.append(Problem(f"parameter '{param.name}': {why}", source=source))
                 continue
-        why = param.problem(value)
-        if why:
-            problems.append(Problem(f"parameter '{param.name}': {why}", source=source))
+        problem = param.problem(value)
+        if problem:
+            problems.append(Problem(f"parameter '{param.name}': {problem}", source=source))
         values[param.name] = value
     if problems:
         raise InvalidWorkflowError(problems)
@@ -346,7 +346,7 @@ def render_template(
     for key in ("id", "name", "description"):
         if isinstance(data.get(key), str):
             data[key] = _fill(data[key], values)
-    own = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    own: dict[str, Any] = data["variables"] if isinstance(data.get("variables"), dict) else {}
     filled = {k: _fill(v, values) if isinstance(v, str) else v for k, v in own.items()}
     data["variables"] = {**values, **{k: v for k, v in filled.items() if k not in values}}
     return data

@@ -173,7 +173,7 @@ def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
 
-    def substitute(m: re.Match) -> str:
+    def substitute(m: re.Match[str]) -> str:
         if m.group(1) is None:
             return m.group(0)[0]
         ph = Placeholder(m.group(1), bool(m.group(2)))

@@ -22,6 +22,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 __all__ = ["CUT", "LONG_FRAGMENT_LENGTH", "MIN_FRAGMENT_LENGTH", "SecretFinder", "secret_forms"]
@@ -73,14 +74,14 @@ def secret_forms(value: str) -> dict[str, str]:
 
 def _trie_regex(words: list[str]) -> str:
     """One regex matching any of ``words``, longest first, shaped as a trie of their characters."""
-    root: dict = {}
+    root: dict[str, Any] = {}
     for word in words:
         node = root
         for char in word:
             node = node.setdefault(char, {})
         node[""] = {}
 
-    def build(node: dict) -> str:
+    def build(node: dict[str, Any]) -> str:
         branches = []
         for char in sorted(k for k in node if k):
             chain, child = char, node[char]
@@ -140,6 +141,7 @@ class SecretFinder:
     def _pieces(self, text: str) -> list[tuple[int, int, str]]:
         """Spans of ``text`` that are a proper piece of a secret's form at a cut (merged)."""
         spans = []
+        assert self._ends is not None  # called only when there are pieces to look for
         for match in self._ends.finditer(text):
             at, ends = match.start(), match.group(1)
             for piece, name in self._heads.get(ends, ()):  # a beginning, cut after it

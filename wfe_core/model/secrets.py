@@ -34,7 +34,8 @@ def read_secrets(
     from wfe_core.load.templating import Unknown
 
     environ = os.environ if environ is None else environ
-    values, problems = {}, []
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
     for index, name in enumerate(names):
         value = environ.get(name)
         if value is None and missing_ok:
@@ -145,7 +146,7 @@ def unseal(value: Any, secrets: Mapping[str, str]) -> Any:
     Unknown names and cut pieces stay masked (``***``).
     """
 
-    def restore(match: re.Match) -> str:
+    def restore(match: re.Match[str]) -> str:
         name, form = match.group(1), match.group(2) or ""
         if name not in secrets or form == CUT:
             return MASK

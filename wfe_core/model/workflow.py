@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -66,7 +67,11 @@ def _tuple_of_str(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _dict(value: Any) -> dict:
+def _steps(value: Iterable[WorkflowStep]) -> tuple[WorkflowStep, ...]:
+    return tuple(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if value is not None else {}
 
 
@@ -173,7 +178,7 @@ class Workflow:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     variables: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     secrets: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=_steps)
 
     @name.default
     def _name_default(self) -> str:

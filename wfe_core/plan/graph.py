@@ -149,10 +149,10 @@ class DependencyGraph:
             via[node] = parent
         end = max(self.order, key=lambda n: best[n])
         path = []
-        node: str | None = end
-        while node is not None:
-            path.append(node)
-            node = via[node]
+        at: str | None = end
+        while at is not None:
+            path.append(at)
+            at = via[at]
         path.reverse()
         return path, best[end]
 

@@ -235,7 +235,7 @@ def _entry_points() -> list[metadata.EntryPoint]:
 
 
 def _record_name(kind: str, record: Any) -> str:
-    return record.action if kind == "rollback_handlers" else record.name
+    return str(record.action if kind == "rollback_handlers" else record.name)
 
 
 def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Provided) -> None:
@@ -278,7 +278,7 @@ def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, lis
         for impl in caller.get_hookimpls() if caller is not None else ():
             if impl.plugin is not plugin:
                 continue
-            records.extend(impl.function() or ())
+            records.extend(impl.function() or ())  # type: ignore[arg-type]  # a plugin's own return
         for record in records:
             if not isinstance(record, record_type):
                 raise PluginError(

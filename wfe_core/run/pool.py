@@ -34,7 +34,7 @@ class WorkerPool:
         self._work = work
         self._done = done
         self._name = name
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         for _ in range(workers):
             self.add_worker()

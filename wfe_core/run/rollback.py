@@ -109,7 +109,8 @@ def compensate_one(
             params: Any = render(step.rollback_parameters, scope, action.quote)
             if action.parameters is not None:
                 params = structure(params, action.parameters, path="rollback_parameters")
-            value = _call_with_timeout(lambda ctx: action.func(params, ctx), context, step.timeout)
+            func = action.func
+            value = _call_with_timeout(lambda ctx: func(params, ctx), context, step.timeout)
             if isinstance(value, StepResult) and not value.success:
                 raise ActionError(value.error or "the rollback action reported failure")
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from wfe_core.model.secrets import Redactor
@@ -29,10 +30,14 @@ def fingerprint(step: WorkflowStep) -> str:
 class NullJournal:
     """Records nothing."""
 
-    path = None
-    dirty = False
+    path: Path | None = None
 
-    def run_started(self, **_: Any) -> None: ...
+    @property
+    def dirty(self) -> bool:
+        """Whether writes wait for a commit."""
+        return False
+
+    def run_started(self, **fields: Any) -> None: ...
     def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
@@ -56,7 +61,7 @@ class Journal(NullJournal):
         # file's previous content, base64-encoded, may hold one): unsealed for rollback.
         self.seal = redact.seal
 
-    def run_started(
+    def run_started(  # type: ignore[override]  # NullJournal takes any fields and records none
         self,
         *,
         workflow: Any,

@@ -267,8 +267,8 @@ class RunStore:
         # per kind per commit instead of one per step keeps the store off the hot path.
         # A step's attempts live in one JSON column of its row (one B-tree, few pages per
         # commit); the log of each step of this connection's run is kept here.
-        self._started: dict[tuple[str, str], tuple] = {}
-        self._finished: dict[tuple[str, str], tuple] = {}
+        self._started: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._finished: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- schema ---------------------------------------------------------------------------
@@ -447,7 +447,7 @@ class RunStore:
         started_at: float | None,
         finished_at: float | None,
         duration: float,
-        seq: int,
+        seq: int | None,
     ) -> None:
         key = (run_id, step_id)
         limit = self._limit
@@ -525,7 +525,7 @@ class RunStore:
         Only :data:`LISTED_COLUMNS`: a listing reads no variables, outputs or definitions.
         """
         query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM runs"
-        args: tuple = ()
+        args: tuple[Any, ...] = ()
         if workflow_id is not None:
             query += " WHERE workflow_id=?"
             args = (workflow_id,)

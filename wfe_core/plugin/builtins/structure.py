@@ -48,7 +48,7 @@ def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
             yield from _check_parameters(step.id, action.parameters, params, f"{where}.{pfield}")
 
 
-def _check_parameters(step_id: str, cls: type, params: dict, path: str) -> Iterator[Problem]:
+def _check_parameters(step_id: str, cls: type, params: dict[str, Any], path: str) -> Iterator[Problem]:
     if has_placeholders(params):
         # Types are known only after rendering; check the keys now, values at run time.
         known = {f.name for f in attrs.fields(cls)}

@@ -74,7 +74,18 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
                         )
 
 
-def _check_placeholder(ph, step, field, graph, index, upstream, static, setters, dynamic, secrets=()) -> str | None:
+def _check_placeholder(
+    ph: Any,
+    step: Any,
+    field: str,
+    graph: Any,
+    index: Any,
+    upstream: Any,
+    static: Any,
+    setters: Any,
+    dynamic: Any,
+    secrets: Any = (),
+) -> str | None:
     first = ph.parts[0]
     if first == "secrets":
         name = ph.parts[1] if len(ph.parts) > 1 else ""

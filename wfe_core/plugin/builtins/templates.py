@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from wfe_core.load.templates import load_template_file
+from wfe_core.load.templates import Template, load_template_file
 from wfe_core.plugin.hookspecs import hookimpl
 
 #: The built-in templates, each ``wfe_core/templates/<name>.yaml``.
@@ -22,7 +22,7 @@ BUILTIN_TEMPLATES = (
 
 
 @functools.cache
-def _builtin_templates() -> tuple:
+def _builtin_templates() -> tuple[Template, ...]:
     # Read once per process: the registry is rebuilt per engine, the files never change.
     folder = resources.files("wfe_core") / "templates"
     out = []
@@ -34,5 +34,5 @@ def _builtin_templates() -> tuple:
 
 
 @hookimpl
-def wfe_templates():
+def wfe_templates() -> list[Template]:
     return list(_builtin_templates())

@@ -44,7 +44,7 @@ def variable_get(params: GetParams, context: Any) -> Any:
 
 
 @hookimpl
-def wfe_actions():
+def wfe_actions() -> list[Action]:
     return [
         Action(
             "variable.set",
