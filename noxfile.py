@@ -1,7 +1,7 @@
 """Test sessions. `nox` runs them all; `nox -l` lists them.
 
 - lint: ruff check, ruff format --check, mypy --strict (wfe_core).
-- core: wfe-core alone, no plugin installed.(tests/integration needs the plugins: left to `all`).
+- core: wfe-core alone, no plugin installed (tests/integration needs the plugins: left to `all`).
 - plugin-<name>: wfe-core plus exactly one plugin (catches undeclared dependencies).
 - all: everything installed together, every test suite.
 - template: the third-party plugin template in examples/, installed like any plugin.
