@@ -240,6 +240,7 @@ class WorkflowEngine:
                 "source": source,
                 "resumed": restored is not None,
                 "definition": _definition(workflow) if journal is not NullJournal else None,
+                "claude_flow": self.enable_claude_flow,
             },
         )
         with self._lock:

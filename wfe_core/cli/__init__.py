@@ -207,6 +207,12 @@ def _run_options(func: Any) -> Any:
             click.option(
                 "--reporter", default="console", show_default=True, help="How to print events (console, json, …)."
             ),
+            click.option(
+                "--claude-flow",
+                "claude_flow",
+                is_flag=True,
+                help="Coordinate the run through Claude Flow (needs wfe-claude-flow).",
+            ),
         ]
     ):
         func = option(func)
@@ -214,7 +220,13 @@ def _run_options(func: Any) -> Any:
 
 
 def _engine(
-    registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False, no_store: bool = False
+    registry: Any,
+    store: str | None,
+    *,
+    strict: bool = False,
+    no_rollback: bool = False,
+    no_store: bool = False,
+    claude_flow: bool = False,
 ) -> Any:
     from wfe_core.engine import DEFAULT_STORE, WorkflowEngine
 
@@ -223,6 +235,7 @@ def _engine(
         strict=strict,
         enable_rollback=not no_rollback,
         store=None if no_store else (store or DEFAULT_STORE),
+        enable_claude_flow=claude_flow,
     )
 
 
@@ -282,6 +295,7 @@ def run(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    claude_flow: bool,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -312,7 +326,9 @@ def run(
             ) from None
     registry = _plugins()
     sink = _reporter(registry, reporter)
-    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
+    engine = _engine(
+        registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store, claude_flow=claude_flow
+    )
     run_vars = _parse_vars(variables)
     validation = engine.validate_workflow(workflow, variables=run_vars)
     for problem in _located(validation.warnings, file):
@@ -363,6 +379,7 @@ def resume(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    claude_flow: bool,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -375,7 +392,7 @@ def resume(
     workflow = _load(file) if file else None
     registry = _plugins()
     sink = _reporter(registry, reporter)
-    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, claude_flow=claude_flow)
     result = run_interruptibly(
         lambda: engine.resume(
             run_id,

@@ -160,6 +160,10 @@ class RunLoop:
                 "workers": self.policy.workers,
                 "total_steps": len(state.steps),
                 "dry_run": self.dry_run,
+                # The DAG's shape, for plugins that size things by it (wfe-claude-flow's swarm).
+                "width": self.plan.width,
+                "depth": len(self.plan.levels),
+                "claude_flow": bool(self.run_info.get("claude_flow")),
             },
         )
         executor = self._executor or self.plugins.make_executor(self.policy.workers)

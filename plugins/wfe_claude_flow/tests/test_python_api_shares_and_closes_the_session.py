@@ -53,3 +53,20 @@ def test_a_failed_run_closes_its_server_too(home):
     assert stats.status is RunStatus.FAILED
     assert "has no tool 'no_such_tool'" in stats.steps["bad"].error
     assert server_pids(home) == []
+
+
+def test_enable_claude_flow_coordinates_the_run(home, session):
+    engine = WorkflowEngine(plugins=hermetic_plugins(wfe_claude_flow.plugin), store=None, enable_claude_flow=True)
+    workflow = Workflow(
+        id="flagged_api",
+        steps=[
+            WorkflowStep(id="a", action="claude_flow.memory_retrieve", parameters={"key": "nothing"}),
+            WorkflowStep(id="b", action="claude_flow.memory_retrieve", parameters={"key": "nothing"}),
+        ],
+    )
+    stats = engine.run(workflow)
+    assert stats.status is RunStatus.SUCCEEDED, stats.error
+    summary = session("memory_retrieve", key=f"run/{stats.run_id}", namespace="wfe:flagged_api")["value"]
+    assert summary["status"] == "succeeded" and summary["total_steps"] == 2
+    assert summary["topology"] == "mesh"  # width 2, depth 1: wide
+    assert set(summary["agents"]) == {"claude_flow"}

@@ -1,4 +1,4 @@
-"""Run coordination (WFE_CLAUDE_FLOW_COORDINATE=1 until the core passes enable_claude_flow):
+"""Run coordination (`wfe run --claude-flow`, `WorkflowEngine(enable_claude_flow=True)`):
 a swarm shaped like the DAG, agents per action family, step outcomes and a run summary in
 claude-flow memory, and durations learned from earlier runs."""
 
@@ -25,11 +25,10 @@ steps:
     parameters: {key: nothing}
     dependencies: [setup]
 """
-ON = {"WFE_CLAUDE_FLOW_COORDINATE": "1"}
 
 
 def test_a_coordinated_run_is_recorded_in_claude_flow_memory(wfe, write, home, session):
-    done = wfe("run", write("wide.yaml", WIDE), "--max-workers", "3", env=ON)
+    done = wfe("run", write("wide.yaml", WIDE), "--max-workers", "3", "--claude-flow")
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = run_show(wfe)["run_id"]
     summary = session("memory_retrieve", key=f"run/{run_id}", namespace="wfe:coord")["value"]
@@ -50,16 +49,24 @@ def test_a_coordinated_run_is_recorded_in_claude_flow_memory(wfe, write, home, s
 
 def test_a_second_run_reads_the_first_runs_durations_back(wfe, write, home, session):
     path = write("wide.yaml", WIDE)
-    first = wfe("run", path, env=ON)
+    first = wfe("run", path, "--claude-flow")
     assert first.returncode == 0, first.stdout + first.stderr
     durations = session("memory_retrieve", key="durations", namespace="wfe:coord")["value"]
     assert set(durations) == {"setup", "a", "b", "c"} and durations["b"] >= 0.4
-    second = wfe("run", path, env=ON)
+    second = wfe("run", path, "--claude-flow")
     assert second.returncode == 0, second.stdout + second.stderr
     run_id = run_show(wfe)["run_id"]
     summary = session("memory_retrieve", key=f"run/{run_id}", namespace="wfe:coord")["value"]
     assert summary["learned_from_earlier_runs"] is True
     assert summary["steps"]["b"]["expected_duration"] == durations["b"]
+
+
+def test_the_environment_switch_coordinates_every_run(wfe, write, home, session):
+    done = wfe("run", write("wide.yaml", WIDE), env={"WFE_CLAUDE_FLOW_COORDINATE": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = run_show(wfe)["run_id"]
+    summary = session("memory_retrieve", key=f"run/{run_id}", namespace="wfe:coord")["value"]
+    assert summary["status"] == "succeeded"
 
 
 def test_without_the_switch_nothing_is_recorded(wfe, write, home, session):
@@ -75,7 +82,7 @@ def test_a_deep_workflow_gets_a_hierarchical_swarm(wfe, write, home, session):
         + "}\n"
         for i in range(4)
     )
-    done = wfe("run", write("deep.yaml", chain), env=ON)
+    done = wfe("run", write("deep.yaml", chain), "--claude-flow")
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = run_show(wfe)["run_id"]
     summary = session("memory_retrieve", key=f"run/{run_id}", namespace="wfe:deep")["value"]
@@ -110,7 +117,8 @@ def test_a_coordination_failure_never_fails_the_run(wfe, write, home):
     done = wfe(
         "run",
         write("plain.yaml", "id: plain\nsteps:\n  - {id: a, action: wait, parameters: {seconds: 0}}\n"),
-        env={**ON, "WFE_CLAUDE_FLOW_COMMAND": broken},
+        "--claude-flow",
+        env={"WFE_CLAUDE_FLOW_COMMAND": broken},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "claude-flow coordination of run" in done.stderr and "cf-down" in done.stderr, done.stderr

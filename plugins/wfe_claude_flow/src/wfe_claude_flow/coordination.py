@@ -1,8 +1,8 @@
 """Run coordination: a run recorded in (and learning from) claude-flow, driven by events.
 
 Switched on per run by ``run.started`` carrying ``claude_flow: true`` (what
-``WorkflowEngine(enable_claude_flow=True)`` is meant to send) or, until the core sends it,
-by ``WFE_CLAUDE_FLOW_COORDINATE=1`` in the environment. Dry runs are never coordinated.
+``WorkflowEngine(enable_claude_flow=True)`` and ``wfe run --claude-flow`` send), or for
+every run by ``WFE_CLAUDE_FLOW_COORDINATE=1`` in the environment. Dry runs are never coordinated.
 
 What a coordinated run does, all in namespace ``wfe:<workflow_id>``:
 
@@ -72,8 +72,8 @@ def topology_for(width: int, depth: int) -> str:
 def _enabled(data: Any) -> bool:
     if data.get("dry_run"):
         return False
-    if "claude_flow" in data:
-        return bool(data["claude_flow"])
+    if data.get("claude_flow"):  # enable_claude_flow=True / --claude-flow
+        return True
     return os.environ.get(COORDINATE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
