@@ -1,4 +1,4 @@
-"""``WorkflowEngine``: the seed's Python API over plan, validation and the scheduler."""
+"""``WorkflowEngine``: the Python API of the original specification over plan, validation and the scheduler."""
 
 from __future__ import annotations
 
@@ -266,7 +266,7 @@ class WorkflowEngine:
         metadata: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> RunStats:
-        """The seed's async API: ``stats = await engine.execute_workflow(workflow)``.
+        """The original specification's async API: ``stats = await engine.execute_workflow(workflow)``.
 
         The run happens on a worker thread, so the event loop stays free.
         """

@@ -153,7 +153,7 @@ class StatusReporter:
         self._max = max_entries
         self._lock = threading.Lock()
 
-    # -- the seed's methods ------------------------------------------------------------
+    # -- the original specification's methods ------------------------------------------------------------
     def debug(self, workflow_id: str, message: str, **details: Any) -> None:
         self.report(ReportLevel.DEBUG, workflow_id, message, **details)
 

@@ -71,7 +71,7 @@ class ValidationResult:
 class WorkflowValidator:
     """Runs every registered validator over a workflow.
 
-    ``WorkflowValidator().validate(workflow, strict=True)`` as in the seed; pass
+    ``WorkflowValidator().validate(workflow, strict=True)`` as in the original specification; pass
     ``plugins=`` to validate against a particular registry, ``actions=`` to add actions
     that are not in it (an engine's custom actions).
     """

@@ -1,4 +1,4 @@
-"""Review findings for wfe-shell."""
+"""wfe-shell: the fork-bomb check is linear and still finds bombs; a NUL byte fails the step clearly."""
 
 from __future__ import annotations
 

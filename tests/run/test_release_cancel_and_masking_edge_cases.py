@@ -1,4 +1,4 @@
-"""Regression tests for scheduler, rollback and secrets bugs found in review.
+"""Edge cases of the run loop: a step released by a skip at start runs once, nothing starts after a cancel, a cancel after a critical failure still rolls back, `steps.<id>.error` of succeeded and restored steps, and secrets that repr-escape.
 
 Real engine, real threads, real SQLite store (``$WFE_STORE`` points into ``tmp_path``).
 """

@@ -1,4 +1,4 @@
-"""Review findings for wfe-file: real files in tmp_path, called as the engine calls them."""
+"""wfe-file at the edges: names of the longest allowed length, private files never exposed, umask, FIFOs refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review findings about WorkflowLoader: inputs that crashed later instead of being refused."""
+"""WorkflowLoader refuses lone surrogates (JSON escapes, dicts, keys) with their path, before a run."""
 
 from __future__ import annotations
 

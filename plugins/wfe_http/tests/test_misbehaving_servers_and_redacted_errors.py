@@ -1,4 +1,4 @@
-"""Review findings for wfe-http, against raw sockets on 127.0.0.1 (byte-exact misbehaving servers)."""
+"""wfe-http against byte-exact misbehaving servers on 127.0.0.1 (drip-fed bodies, odd Retry-After), and credentials redacted from error bodies."""
 
 from __future__ import annotations
 
