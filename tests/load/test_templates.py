@@ -338,6 +338,6 @@ def test_schema_for_whole_files_is_2020_12_and_validates_with_core_actions(tmp_p
     schema = json.loads(done.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     check = jsonschema.Draft202012Validator(schema)
-    core_only = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "examples", "core-only.yaml")))
+    core_only = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "core-only.yaml")))
     assert not list(check.iter_errors(core_only))
     assert list(check.iter_errors({"id": "w", "steps": [{"id": "a", "action": "file.write"}]}))

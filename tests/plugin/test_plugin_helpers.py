@@ -31,7 +31,7 @@ from wfe_core.plugin import (
     structure,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Everything(dict):
