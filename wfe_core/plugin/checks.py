@@ -97,6 +97,8 @@ def action_calls(workflow: Workflow, actions: str | Collection[str] | Callable[[
 # A name is split into lower-case words (``X-Api-Key`` -> x, api, key; ``apiKey`` -> api,
 # key) and judged by whole words, so ``author``, ``design`` or ``PASSENGER`` are not secret.
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+#: Words that end a run-together secret name; ``pass`` or ``key`` alone are too common.
+_STRONG_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential", "credentials")
 _SECRET_WORDS = frozenset(
     {
         "password",
@@ -142,7 +144,7 @@ _KEY_KINDS = frozenset(
 def looks_secret(name: str) -> bool:
     """Whether a variable, header or parameter called ``name`` probably holds a credential.
 
-    True for ``DB_PASSWORD``, ``GITHUB_TOKEN``, ``api_key``, ``apiKey``, ``X-Api-Key``,
+    True for ``DB_PASSWORD``, ``PGPASSWORD``, ``GITHUB_TOKEN``, ``api_key``, ``apiKey``, ``X-Api-Key``,
     ``AWS_SECRET_ACCESS_KEY``, ``private_key``, ``access_token``, ``sig`` and a bare ``key``;
     false for ``author``, ``PASSENGER``, ``SORT_KEY`` and ``keyboard``. Plurals count
     (``TOKENS``).
@@ -150,6 +152,9 @@ def looks_secret(name: str) -> bool:
     words = re.findall(r"[a-z0-9]+", _CAMEL.sub("_", name).lower())
     singular = [w[:-1] if w.endswith("s") and w[:-1] in _SECRET_WORDS else w for w in words]
     if any(w in _SECRET_WORDS for w in singular):
+        return True
+    # Run-together names: PGPASSWORD, MYSQLPASSWD, GHTOKEN (a word ending in a strong one).
+    if any(w.endswith(_STRONG_SUFFIXES) for w in singular):
         return True
     if any(a + b in _SECRET_WORDS for a, b in itertools.pairwise(singular)):
         return True

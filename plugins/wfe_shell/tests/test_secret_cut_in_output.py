@@ -36,7 +36,9 @@ def _run(tmp_path, command: str) -> dict[str, bytes]:
             }
         )
     )
-    return cli_channels("run", str(path), env={"TOKEN": SECRET}, cwd=tmp_path, store=tmp_path / "s.sqlite")
+    # No store limit: the kept 1 MiB of stdout must reach the store for this test to look at it.
+    env = {"TOKEN": SECRET, "WFE_STORE_VALUE_LIMIT": "0"}
+    return cli_channels("run", str(path), env=env, cwd=tmp_path, store=tmp_path / "s.sqlite")
 
 
 def _leaks(channels: dict[str, bytes]) -> dict[str, list[str]]:
