@@ -14,6 +14,7 @@ construction ("billion laughs").
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -32,7 +33,15 @@ from wfe_core.model.errors import InvalidWorkflowError, Problem
 from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import Workflow
 
-__all__ = ["FORMATS", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "MAX_STRING_CHARS", "SUFFIXES", "WorkflowLoader"]
+__all__ = [
+    "FORMATS",
+    "MAX_EXPANDED_NODES",
+    "MAX_FILE_BYTES",
+    "MAX_STRING_CHARS",
+    "SUFFIXES",
+    "WorkflowLoader",
+    "definition_json",
+]
 
 #: Largest workflow file (or string, UTF-8 encoded) accepted: 10 MiB.
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -315,14 +324,42 @@ def _build(data: dict, source: str, nodes: Callable[[], yaml.Node | None]) -> Wo
 def _unstructure(obj: Any) -> dict[str, Any]:
     """Fields of an attrs instance, leaving out those equal to their default."""
     out: dict[str, Any] = {}
-    for field in attrs.fields(type(obj)):
-        value, default = getattr(obj, field.name), field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory(obj) if default.takes_self else default.factory()
+    for name, default, factory, takes_self in _defaults(type(obj)):
+        value = getattr(obj, name)
+        if factory is not None:
+            default = factory(obj) if takes_self else factory()
         if default is not attrs.NOTHING and value == default:
             continue
-        out[field.name] = [_unstructure(s) for s in value] if field.name == "steps" else value
+        out[name] = [_unstructure(s) for s in value] if name == "steps" else value
     return out
+
+
+@functools.cache
+def _defaults(cls: type) -> tuple[tuple[str, Any, Any, bool], ...]:
+    """(name, default, default factory, factory takes self) per field of ``cls``: looked
+    up once per class, not once per step (10,000-step files dump in a tenth of the time)."""
+    out = []
+    for field in attrs.fields(cls):
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            out.append((field.name, attrs.NOTHING, default.factory, bool(default.takes_self)))
+        else:
+            out.append((field.name, default, None, False))
+    return tuple(out)
+
+
+def _unwritable(value: Any) -> Any:
+    raise TypeError(f"cannot write a value of type {type(value).__name__}")
+
+
+def definition_json(workflow: Workflow) -> str:
+    """``workflow`` as compact JSON, the run store's copy (resume loads it back).
+
+    The same data as ``dump(workflow, "json")`` without the indentation, which forces
+    Python's pure-Python encoder: written with the C one instead, several times faster.
+    Raises TypeError/ValueError (or RecursionError) for what JSON cannot hold.
+    """
+    return json.dumps(_unstructure(workflow), ensure_ascii=False, separators=(",", ":"), default=_unwritable)
 
 
 def _plain(value: Any, path: str, fmt: str, source: str | None) -> Any:
