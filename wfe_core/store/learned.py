@@ -17,8 +17,9 @@ __all__ = ["LAST_RUNS", "learned_durations"]
 
 #: How many of a step's latest successful runs its estimate is the median of.
 LAST_RUNS = 5
-#: How many of the workflow's latest runs are read (a step may have failed in some).
-_RUNS_READ = 4 * LAST_RUNS
+#: How many of the workflow's latest runs are read: a step that failed in some of them has
+#: fewer samples (reading more costs ~10 µs per step per run on a 10,000-step workflow).
+_RUNS_READ = LAST_RUNS
 
 
 def learned_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str, str]) -> dict[str, float]:
