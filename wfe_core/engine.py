@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
 from wfe_core.store.durable import ResumeError, StoredRuns
-from wfe_core.store.journal import Journal, NullJournal
+from wfe_core.store.journal import Journal, NullJournal, fingerprint
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
@@ -206,7 +207,12 @@ class WorkflowEngine:
 
                 problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
             raise InvalidWorkflowError(problems)
-        plan = Plan.build(workflow, source=source)
+        fingerprints = None
+        durations: dict[str, float] = {}
+        if self.store_path is not None and not dry_run:
+            fingerprints = {step.id: fingerprint(step) for step in workflow.steps}
+            durations = _learned(self.store_path, workflow.id, fingerprints)
+        plan = Plan.build(workflow, source=source, durations=durations)
         workers = max_workers or self.max_concurrent_steps
         policy = self.plugins.strategies[strategy].factory(plan, workers)
         run_id = run_id or uuid.uuid4().hex
@@ -217,7 +223,7 @@ class WorkflowEngine:
         journal: Callable[[], Any] = NullJournal
         if self.store_path is not None and not dry_run:
             path = self.store_path
-            journal = lambda: Journal(RunStore(path), run_id, redact)  # noqa: E731 (opened on the run's thread)
+            journal = lambda: Journal(RunStore(path), run_id, redact, fingerprints)  # noqa: E731 (opened on the run's thread)
         scheduler = RunLoop(
             plan=plan,
             policy=policy,
@@ -367,11 +373,29 @@ class WorkflowEngine:
         return self._stored().runs(limit)
 
 
-def _definition(workflow: Workflow) -> str | None:
-    """The workflow as JSON for the run store, or None when it cannot be written out."""
-    from wfe_core.load.loader import WorkflowLoader
+def _learned(path: str | Path, workflow_id: str, fingerprints: dict[str, str]) -> dict[str, float]:
+    """Durations from earlier runs in the store, to weigh the plan's paths (see
+    :mod:`wfe_core.store.learned`); none when the store cannot be read (the run itself
+    then reports why)."""
+    from wfe_core.store.learned import learned_durations
 
     try:
-        return WorkflowLoader().dump(workflow, "json")
-    except (InvalidWorkflowError, TypeError, ValueError):
+        store = RunStore(path)
+    except (WfeError, sqlite3.Error, OSError):
+        return {}
+    try:
+        return learned_durations(store, workflow_id, fingerprints)
+    except (WfeError, sqlite3.Error):
+        return {}
+    finally:
+        store.close()
+
+
+def _definition(workflow: Workflow) -> str | None:
+    """The workflow as JSON for the run store, or None when it cannot be written out."""
+    from wfe_core.load.loader import definition_json
+
+    try:
+        return definition_json(workflow)
+    except (TypeError, ValueError, RecursionError):
         return None

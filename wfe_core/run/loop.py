@@ -37,8 +37,10 @@ __all__ = ["IDLE_COMMIT", "RunLoop"]
 
 log = logging.getLogger("wfe.scheduler")
 
-#: Seconds of scheduler idleness after which pending store writes are committed.
-IDLE_COMMIT = 0.2
+#: Seconds of scheduler idleness after which pending store writes are committed. Short:
+#: a step killed (kill -9) a moment after it started must read "interrupted", not
+#: "pending"; steps shorter than this still ride along with their completion's commit.
+IDLE_COMMIT = 0.02
 #: How often the loop looks at the clock while a cancel waits for running steps.
 _GRACE_POLL = 0.05
 _WAKE = object()

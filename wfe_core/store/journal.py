@@ -53,8 +53,9 @@ class NullJournal:
 class Journal(NullJournal):
     """Records a run in a :class:`RunStore`, with secrets sealed (see :mod:`wfe_core.model.secrets`)."""
 
-    def __init__(self, store: RunStore, run_id: str, redact: Redactor):
+    def __init__(self, store: RunStore, run_id: str, redact: Redactor, fingerprints: dict[str, str] | None = None):
         self.store = store
+        self.fingerprints = fingerprints  # step id -> fingerprint, when already computed
         self.path = store.path
         self.run_id = run_id
         # Secrets become <<secret:NAME>>: resumable, never stored. That includes memos (a
@@ -81,9 +82,13 @@ class Journal(NullJournal):
             strategy=strategy,
             dry_run=dry_run,
             variables=self.seal(variables),
-            step_ids=[(s.id, fingerprint(s)) for s in workflow.steps],
+            step_ids=[(s.id, self._fingerprint(s)) for s in workflow.steps],
             resumed=resumed,
         )
+
+    def _fingerprint(self, step: WorkflowStep) -> str:
+        known = self.fingerprints
+        return known[step.id] if known is not None and step.id in known else fingerprint(step)
 
     def step_started(self, step_id: str, number: int, started_at: float) -> None:
         self.store.step_started(self.run_id, step_id, number, started_at)
