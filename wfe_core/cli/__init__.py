@@ -201,6 +201,18 @@ def _run_options(func: Any) -> Any:
             click.option(
                 "--reporter", default="console", show_default=True, help="How to print events (console, json, …)."
             ),
+            click.option(
+                "--executor",
+                default="threads",
+                show_default=True,
+                help="Where steps run: threads (this process) or an executor plugin's (dask, …).",
+            ),
+            click.option(
+                "--scheduler",
+                default=None,
+                metavar="ADDRESS",
+                help="The executor's cluster address, e.g. tcp://HOST:8786 (--executor dask).",
+            ),
         ]
     ):
         func = option(func)
@@ -208,7 +220,14 @@ def _run_options(func: Any) -> Any:
 
 
 def _engine(
-    registry: Any, store: str | None, *, strict: bool = False, no_rollback: bool = False, no_store: bool = False
+    registry: Any,
+    store: str | None,
+    *,
+    strict: bool = False,
+    no_rollback: bool = False,
+    no_store: bool = False,
+    executor: str = "threads",
+    scheduler: str | None = None,
 ) -> Any:
     from wfe_core.engine import DEFAULT_STORE, WorkflowEngine
 
@@ -217,6 +236,8 @@ def _engine(
         strict=strict,
         enable_rollback=not no_rollback,
         store=None if no_store else (store or DEFAULT_STORE),
+        executor=executor,
+        executor_options={"address": scheduler} if scheduler else {},
     )
 
 
@@ -276,6 +297,8 @@ def run(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    executor: str,
+    scheduler: str | None,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -305,7 +328,15 @@ def run(
             ) from None
     registry = _plugins()
     sink = _reporter(registry, reporter)
-    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
+    engine = _engine(
+        registry,
+        store,
+        strict=strict,
+        no_rollback=no_rollback,
+        no_store=no_store,
+        executor=executor,
+        scheduler=scheduler,
+    )
     run_vars = _parse_vars(variables)
     validation = engine.validate_workflow(workflow, variables=run_vars)
     for problem in _located(validation.warnings, file):
@@ -356,6 +387,8 @@ def resume(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    executor: str,
+    scheduler: str | None,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -368,7 +401,7 @@ def resume(
     workflow = _load(file) if file else None
     registry = _plugins()
     sink = _reporter(registry, reporter)
-    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
+    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, executor=executor, scheduler=scheduler)
     result = run_interruptibly(
         lambda: engine.resume(
             run_id,

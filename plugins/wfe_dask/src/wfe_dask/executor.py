@@ -1,0 +1,176 @@
+"""The ``concurrent.futures.Executor`` that sends step attempts to a Dask cluster.
+
+Only the attempt's action runs on a worker; scheduling, templating, retries, the run
+store and events stay in ``wfe`` (the driver). Actions marked ``runs_on_driver`` run on
+a local thread pool instead. Each remote attempt gets a Dask ``Event`` named after its
+task key: when the run loop sets the attempt's cancel token (timeout, cancel, Ctrl-C),
+a watcher thread here sets that event, and the worker-side wrapper
+(:mod:`wfe_dask.remote`) sets the token the action sees.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import pickle
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from wfe_core.plugin import StepResult, WfeError, remote_context
+from wfe_dask.remote import run_on_worker
+
+__all__ = ["SCHEDULER_ENV", "TIMEOUT_ENV", "DaskExecutor", "make_executor", "stop_everything"]
+
+log = logging.getLogger("wfe.dask")
+
+#: The scheduler address used when ``--scheduler`` is not given.
+SCHEDULER_ENV = "WFE_DASK_SCHEDULER"
+#: Seconds to wait for the scheduler to answer at start (default 10).
+TIMEOUT_ENV = "WFE_DASK_TIMEOUT"
+#: How often the driver looks for attempts whose cancel token was set.
+_WATCH_EVERY = 0.05
+#: How long shutdown waits for signalled attempts to stop before closing the cluster.
+_DRAIN = 15.0
+
+_LIVE: weakref.WeakSet[DaskExecutor] = weakref.WeakSet()
+
+
+class DaskExecutor(cf.Executor):
+    """Runs ``submit(run_attempt, attempt)`` on a Dask cluster (see the module docstring).
+
+    :param client: a connected ``distributed.Client``.
+    :param cluster: the ``LocalCluster`` this executor started (closed on shutdown), or
+        ``None`` for a cluster someone else runs.
+    :param driver_threads: threads for actions that must run on the driver.
+    """
+
+    def __init__(self, client: Any, cluster: Any, driver_threads: int):
+        self.client = client
+        self.cluster = cluster
+        self._driver = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-driver")
+        self._lock = threading.Lock()
+        self._inflight: dict[str, tuple[Any, Any]] = {}  # key -> (attempt, dask future): the future must be held
+        self._signalled: set[str] = set()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="wfe-dask-cancel", daemon=True)
+        self._watcher.start()
+        _LIVE.add(self)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        (attempt,) = args
+        if attempt.action.runs_on_driver:
+            return self._driver.submit(fn, attempt)
+        done: cf.Future[Any] = cf.Future()
+        try:
+            payload = pickle.dumps(
+                (attempt.action.name, attempt.parameters, remote_context(attempt.context), attempt.prepare is not None)
+            )
+        except Exception as exc:
+            attempt.result = StepResult(
+                success=False,
+                error=f"step '{attempt.step_id}': its parameters or inputs cannot be sent to a Dask worker "
+                f"(not picklable: {type(exc).__name__}: {exc})",
+            )
+            attempt.ended = time.monotonic()
+            done.set_result(attempt)
+            return done
+        key = f"wfe-{attempt.step_id}-{attempt.number}-{uuid.uuid4().hex}"
+        future = self.client.submit(run_on_worker, payload, key, key=key, pure=False)
+        with self._lock:
+            self._inflight[key] = (attempt, future)
+        future.add_done_callback(lambda f: self._finished(key, f, attempt, done))
+        return done
+
+    def _finished(self, key: str, future: Any, attempt: Any, done: cf.Future[Any]) -> None:
+        with self._lock:
+            self._inflight.pop(key, None)
+            self._signalled.discard(key)
+        try:
+            if future.status == "finished":
+                result, memo, _address = pickle.loads(future.result())
+                attempt.result, attempt.memo, attempt.ended = result, memo, time.monotonic()
+                done.set_result(attempt)
+            elif future.status == "cancelled":
+                done.set_exception(WfeError("the Dask task was cancelled (the cluster or client went away)"))
+            else:
+                done.set_exception(future.exception())
+        except Exception as exc:  # e.g. the scheduler disappeared while fetching the result
+            if not done.done():
+                done.set_exception(exc)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(_WATCH_EVERY):
+            self._signal(lambda attempt: attempt.context.cancel_event.is_set())
+
+    def _signal(self, which: Any) -> None:
+        """Set the Dask event of every in-flight attempt ``which(attempt)`` selects."""
+        from distributed import Event
+
+        with self._lock:
+            keys = [k for k, (a, _f) in self._inflight.items() if k not in self._signalled and which(a)]
+            self._signalled.update(keys)
+        for key in keys:
+            try:
+                Event(key, client=self.client).set()
+            except Exception:
+                log.warning("could not signal attempt %s to stop", key, exc_info=True)
+
+    def stop_all(self) -> None:
+        """Tell every running attempt to stop (their actions see a cancelled context)."""
+        self._signal(lambda attempt: True)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop every attempt still running, wait (bounded) for them, then disconnect.
+
+        A ``LocalCluster`` this executor started is closed; a remote cluster is left
+        running. Waiting first matters: closing a worker under a running shell step
+        would orphan its process group instead of letting the action kill it.
+        """
+        self._stop.set()
+        self.stop_all()
+        deadline = time.monotonic() + _DRAIN
+        while self._inflight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._driver.shutdown(wait=False, cancel_futures=True)
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+        _LIVE.discard(self)
+
+
+def stop_everything() -> None:
+    """Signal every attempt of every live executor in this process (a forced stop)."""
+    for executor in list(_LIVE):
+        executor.stop_all()
+
+
+def make_executor(max_workers: int, options: Mapping[str, Any]) -> DaskExecutor:
+    """The ``dask`` executor's factory: a client of ``options["address"]`` (or
+    ``$WFE_DASK_SCHEDULER``), else of a new ``LocalCluster`` of worker processes."""
+    from distributed import Client, LocalCluster
+
+    address = options.get("address") or os.environ.get(SCHEDULER_ENV)
+    if address:
+        try:
+            client = Client(address, timeout=float(options.get("timeout") or os.environ.get(TIMEOUT_ENV) or 10))
+        except Exception as exc:
+            raise WfeError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
+        return DaskExecutor(client, None, max_workers)
+    # Processes, so CPU-bound Python actions run in parallel; at most one per core, each
+    # with enough threads that the cluster runs max_workers attempts at once.
+    processes = max(1, min(max_workers, int(options.get("workers", os.cpu_count() or 1))))
+    cluster = LocalCluster(
+        n_workers=processes,
+        threads_per_worker=-(-max_workers // processes),
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    return DaskExecutor(Client(cluster), cluster, max_workers)
