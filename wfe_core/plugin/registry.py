@@ -216,7 +216,8 @@ class Plugins:
         if dist is not None:
             raise PluginError(f"executor '{name}' is provided by the {dist} distribution (pip install {dist})")
         raise PluginError(
-            f"unknown executor '{name}'{did_you_mean(name, self.executors)}; known: {', '.join(sorted(self.executors))}"
+            f"unknown executor '{name}'{did_you_mean(name, self.executors)}; "
+            f"known: {', '.join(sorted(self.executors)) or 'none'}"
         )
 
     def rollback_for(self, action_name: str) -> RollbackHandler | None:

@@ -2,10 +2,10 @@
 
 Only the attempt's action runs on a worker; scheduling, templating, retries, the run
 store and events stay in ``wfe`` (the driver). Actions marked ``runs_on_driver`` run on
-a local thread pool instead. Each remote attempt gets a Dask ``Event`` named after its
-task key: when the run loop sets the attempt's cancel token (timeout, cancel, Ctrl-C),
-a watcher thread here sets that event, and the worker-side wrapper
-(:mod:`wfe_dask.remote`) sets the token the action sees.
+a local thread pool instead. When the run loop sets an attempt's cancel token (timeout,
+cancel, Ctrl-C), a watcher thread here runs :func:`~wfe_dask.remote.cancel_here` with the
+attempt's task key on the workers (``Client.run``), again every second until the attempt
+returns; it sets the token the action sees on the worker.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wfe_core.plugin import StepResult, WfeError, remote_context
-from wfe_dask.remote import run_on_worker
+from wfe_dask.remote import cancel_here, run_on_worker
 
 __all__ = ["SCHEDULER_ENV", "TIMEOUT_ENV", "DaskExecutor", "make_executor", "stop_everything"]
 
@@ -36,6 +36,8 @@ TIMEOUT_ENV = "WFE_DASK_TIMEOUT"
 _WATCH_EVERY = 0.05
 #: How long shutdown waits for signalled attempts to stop before closing the cluster.
 _DRAIN = 15.0
+#: How often a cancel is published again while its attempt has not returned.
+_REPEAT = 1.0
 
 _LIVE: weakref.WeakSet[DaskExecutor] = weakref.WeakSet()
 
@@ -55,7 +57,7 @@ class DaskExecutor(cf.Executor):
         self._driver = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-driver")
         self._lock = threading.Lock()
         self._inflight: dict[str, tuple[Any, Any]] = {}  # key -> (attempt, dask future): the future must be held
-        self._signalled: set[str] = set()
+        self._signalled: dict[str, float] = {}  # key -> when its cancel was last published
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="wfe-dask-cancel", daemon=True)
         self._watcher.start()
@@ -89,7 +91,7 @@ class DaskExecutor(cf.Executor):
     def _finished(self, key: str, future: Any, attempt: Any, done: cf.Future[Any]) -> None:
         with self._lock:
             self._inflight.pop(key, None)
-            self._signalled.discard(key)
+            self._signalled.pop(key, None)
         try:
             if future.status == "finished":
                 result, memo, _address = pickle.loads(future.result())
@@ -108,17 +110,23 @@ class DaskExecutor(cf.Executor):
             self._signal(lambda attempt: attempt.context.cancel_event.is_set())
 
     def _signal(self, which: Any) -> None:
-        """Set the Dask event of every in-flight attempt ``which(attempt)`` selects."""
-        from distributed import Event
-
+        """Cancel, on the workers, every in-flight attempt ``which(attempt)`` selects."""
+        now = time.monotonic()
         with self._lock:
-            keys = [k for k, (a, _f) in self._inflight.items() if k not in self._signalled and which(a)]
-            self._signalled.update(keys)
-        for key in keys:
-            try:
-                Event(key, client=self.client).set()
-            except Exception:
-                log.warning("could not signal attempt %s to stop", key, exc_info=True)
+            keys = [
+                k
+                for k, (a, _f) in self._inflight.items()
+                if (k not in self._signalled or now - self._signalled[k] >= _REPEAT) and which(a)
+            ]
+            for key in keys:
+                self._signalled[key] = now
+        if not keys:
+            return
+        try:
+            # Every worker: which one runs an attempt is the scheduler's business.
+            self.client.run(cancel_here, keys, on_error="return")
+        except Exception:
+            log.warning("could not tell attempts %s to stop", keys, exc_info=True)
 
     def stop_all(self) -> None:
         """Tell every running attempt to stop (their actions see a cancelled context)."""
@@ -132,9 +140,9 @@ class DaskExecutor(cf.Executor):
         would orphan its process group instead of letting the action kill it.
         """
         self._stop.set()
-        self.stop_all()
         deadline = time.monotonic() + _DRAIN
         while self._inflight and time.monotonic() < deadline:
+            self.stop_all()  # (repeated: an attempt may not have started when first told)
             time.sleep(0.05)
         self._driver.shutdown(wait=False, cancel_futures=True)
         try:

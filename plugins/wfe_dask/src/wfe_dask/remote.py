@@ -1,58 +1,58 @@
 """What runs on a Dask worker: one attempt of one action, with a cancel signal path.
 
 The driver sends bytes it pickled itself (so a parameter that cannot travel is an error
-naming the step before anything is submitted) and a Dask ``Event`` name. A thread here
-waits on that event and sets the attempt's cancel token when the driver sets it, so a
-timed-out or cancelled ``shell.execute`` kills its process group on this worker.
+naming the step before anything is submitted) and the attempt's task key. While the
+action runs, its cancel token is registered here under that key; to stop it the driver
+calls :func:`cancel_here` on the workers with ``Client.run`` (outside the task system,
+so it reaches a worker whose threads are all busy), which sets the token, so a timed-out
+or cancelled ``shell.execute`` kills its process group on this worker. Nothing is paid
+per attempt until a cancel happens (a per-attempt Dask ``Event`` cost about twice the
+per-step time). A cancel can arrive before its attempt started here: the driver repeats
+it until the attempt returns.
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
-from typing import Any
 
 from wfe_core.plugin import CancelToken, StepResult, run_remote_attempt
 
-__all__ = ["run_on_worker"]
+__all__ = ["cancel_here", "run_on_worker"]
 
-#: How long one wait on the cancel event lasts before the watcher checks whether the
-#: attempt is over (the wait returns at once when the event is set).
-_CANCEL_POLL = 1.0
-
-
-def _watch_cancel(name: str, token: CancelToken, over: threading.Event, client: Any) -> None:
-    from distributed import Event
-
-    event = Event(name, client=client)
-    while not over.is_set():
-        try:
-            if event.wait(timeout=_CANCEL_POLL):
-                token.set()
-                return
-        except Exception:  # the scheduler went away: nothing will signal us any more
-            return
+_LOCK = threading.Lock()
+_TOKENS: dict[str, CancelToken] = {}
 
 
-def run_on_worker(payload: bytes, event_name: str) -> bytes:
+def cancel_here(keys: list[str]) -> int:
+    """Set the cancel token of each attempt in ``keys`` running in this process.
+
+    :return: how many were found here.
+    """
+    with _LOCK:
+        tokens = [_TOKENS[k] for k in keys if k in _TOKENS]
+    for token in tokens:
+        token.set()
+    return len(tokens)
+
+
+def run_on_worker(payload: bytes, key: str) -> bytes:
     """Unpickle ``(action, parameters, context, prepare)``, run it, pickle what came back.
 
     :return: pickled ``(StepResult, memo, worker address)``.
     """
-    from distributed import get_client, get_worker
+    from distributed import get_worker
 
     action_name, parameters, context, prepare = pickle.loads(payload)
     address = get_worker().address
     token = CancelToken()
-    over = threading.Event()
-    watcher = threading.Thread(
-        target=_watch_cancel, args=(event_name, token, over, get_client()), name="wfe-cancel", daemon=True
-    )
-    watcher.start()
+    with _LOCK:
+        _TOKENS[key] = token
     try:
         result, memo = run_remote_attempt(action_name, parameters, context, prepare=prepare, cancel=token)
     finally:
-        over.set()
+        with _LOCK:
+            _TOKENS.pop(key, None)
     result.metadata = {**result.metadata, "worker": address}
     try:
         return pickle.dumps((result, memo, address))
