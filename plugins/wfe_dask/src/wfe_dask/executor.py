@@ -167,18 +167,19 @@ def make_executor(max_workers: int, options: Mapping[str, Any]) -> DaskExecutor:
     address = options.get("address") or os.environ.get(SCHEDULER_ENV)
     if address:
         try:
-            client = Client(address, timeout=float(options.get("timeout") or os.environ.get(TIMEOUT_ENV) or 10))
+            timeout = float(options.get("timeout") or os.environ.get(TIMEOUT_ENV) or 10)
+            client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise WfeError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
         return DaskExecutor(client, None, max_workers)
     # Processes, so CPU-bound Python actions run in parallel; at most one per core, each
     # with enough threads that the cluster runs max_workers attempts at once.
     processes = max(1, min(max_workers, int(options.get("workers", os.cpu_count() or 1))))
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=processes,
         threads_per_worker=-(-max_workers // processes),
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
     )
-    return DaskExecutor(Client(cluster), cluster, max_workers)
+    return DaskExecutor(Client(cluster), cluster, max_workers)  # type: ignore[no-untyped-call]
