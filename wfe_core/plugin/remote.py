@@ -50,11 +50,14 @@ def remote_context(context: StepContext) -> RemoteContext:
 
 
 @functools.cache
-def _plugins() -> Any:
-    # Loaded once per worker process: the same registry `wfe` builds, from this host's plugins.
+def _plugins(extra: tuple[str, ...] = ()) -> Any:
+    # Loaded once per worker process: the same registry `wfe` builds, from this host's
+    # plugins, plus plugin modules named by the driver (not installed as distributions).
+    import importlib
+
     from wfe_core.plugin.registry import load_plugins
 
-    return load_plugins()
+    return load_plugins(extra={name: importlib.import_module(name) for name in extra})
 
 
 _RESOURCES: dict[str, dict[str, Any]] = {}
@@ -67,16 +70,24 @@ def run_remote_attempt(
     *,
     prepare: bool = False,
     cancel: CancelToken | None = None,
+    extra_plugins: tuple[str, ...] = (),
 ) -> tuple[StepResult, Any]:
     """Run ``action_name`` once with this process's plugins; never raises.
 
     :param prepare: run the action's rollback ``prepare`` first (its memo is returned).
     :param cancel: the token the caller sets when the attempt must stop.
+    :param extra_plugins: importable plugin module names to register besides the
+        installed plugins (e.g. a project's own actions).
     :return: the attempt's result and the rollback memo (or ``None``).
     """
     from wfe_core.run.attempt import Attempt, run_attempt
 
-    plugins = _plugins()
+    try:
+        plugins = _plugins(tuple(extra_plugins))
+    except Exception as exc:
+        return StepResult(
+            success=False, error=f"this worker cannot load its plugins: {type(exc).__name__}: {exc}"
+        ), None
     action = plugins.actions.get(action_name)
     if action is None:
         return StepResult(success=False, error=f"action '{action_name}' is not installed on this worker"), None

@@ -49,10 +49,13 @@ class DaskExecutor(cf.Executor):
     :param cluster: the ``LocalCluster`` this executor started (closed on shutdown), or
         ``None`` for a cluster someone else runs.
     :param driver_threads: threads for actions that must run on the driver.
+    :param plugins: plugin module names the workers register besides their installed
+        plugins (importable there: e.g. a project's own actions module).
     """
 
-    def __init__(self, client: Any, cluster: Any, driver_threads: int):
+    def __init__(self, client: Any, cluster: Any, driver_threads: int, plugins: tuple[str, ...] = ()):
         self.client = client
+        self.plugins = tuple(plugins)
         self.cluster = cluster
         self._driver = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-driver")
         self._lock = threading.Lock()
@@ -70,7 +73,13 @@ class DaskExecutor(cf.Executor):
         done: cf.Future[Any] = cf.Future()
         try:
             payload = pickle.dumps(
-                (attempt.action.name, attempt.parameters, remote_context(attempt.context), attempt.prepare is not None)
+                (
+                    attempt.action.name,
+                    attempt.parameters,
+                    remote_context(attempt.context),
+                    attempt.prepare is not None,
+                    self.plugins,
+                )
             )
         except Exception as exc:
             attempt.result = StepResult(
@@ -161,7 +170,12 @@ def stop_everything() -> None:
 
 def make_executor(max_workers: int, options: Mapping[str, Any]) -> DaskExecutor:
     """The ``dask`` executor's factory: a client of ``options["address"]`` (or
-    ``$WFE_DASK_SCHEDULER``), else of a new ``LocalCluster`` of worker processes."""
+    ``$WFE_DASK_SCHEDULER``), else of a new ``LocalCluster`` of worker processes.
+
+    Options: ``address``; ``timeout`` (seconds to reach it); ``workers`` (LocalCluster
+    processes, default: cores); ``plugins`` (module names the workers register too).
+    """
+    plugins = tuple(options.get("plugins") or ())
     from distributed import Client, LocalCluster
 
     address = options.get("address") or os.environ.get(SCHEDULER_ENV)
@@ -171,7 +185,7 @@ def make_executor(max_workers: int, options: Mapping[str, Any]) -> DaskExecutor:
             client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise WfeError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
-        return DaskExecutor(client, None, max_workers)
+        return DaskExecutor(client, None, max_workers, plugins)
     # Processes, so CPU-bound Python actions run in parallel; at most one per core, each
     # with enough threads that the cluster runs max_workers attempts at once.
     processes = max(1, min(max_workers, int(options.get("workers", os.cpu_count() or 1))))
@@ -182,4 +196,4 @@ def make_executor(max_workers: int, options: Mapping[str, Any]) -> DaskExecutor:
         host="127.0.0.1",
         dashboard_address=None,
     )
-    return DaskExecutor(Client(cluster), cluster, max_workers)  # type: ignore[no-untyped-call]
+    return DaskExecutor(Client(cluster), cluster, max_workers, plugins)  # type: ignore[no-untyped-call]

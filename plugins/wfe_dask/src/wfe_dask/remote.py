@@ -37,19 +37,21 @@ def cancel_here(keys: list[str]) -> int:
 
 
 def run_on_worker(payload: bytes, key: str) -> bytes:
-    """Unpickle ``(action, parameters, context, prepare)``, run it, pickle what came back.
+    """Unpickle ``(action, parameters, context, prepare, extra plugin modules)``, run it, pickle what came back.
 
     :return: pickled ``(StepResult, memo, worker address)``.
     """
     from distributed import get_worker
 
-    action_name, parameters, context, prepare = pickle.loads(payload)
+    action_name, parameters, context, prepare, extra = pickle.loads(payload)
     address = get_worker().address
     token = CancelToken()
     with _LOCK:
         _TOKENS[key] = token
     try:
-        result, memo = run_remote_attempt(action_name, parameters, context, prepare=prepare, cancel=token)
+        result, memo = run_remote_attempt(
+            action_name, parameters, context, prepare=prepare, cancel=token, extra_plugins=extra
+        )
     finally:
         with _LOCK:
             _TOKENS.pop(key, None)
