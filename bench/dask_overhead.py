@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from peers import Deps, chain, sleeps, wide  # noqa: E402
+from peers import Deps, chain, sleeps, wide
 
-from wfe_core import Workflow, WorkflowEngine, WorkflowStep  # noqa: E402
+from wfe_core import Workflow, WorkflowEngine, WorkflowStep
 
 
 def _noop(_key: str, *_parents: object) -> None:
