@@ -91,7 +91,16 @@ class DaskExecutor(cf.Executor):
             done.set_result(attempt)
             return done
         key = f"wfe-{attempt.step_id}-{attempt.number}-{uuid.uuid4().hex}"
-        future = self.client.submit(run_on_worker, payload, key, key=key, pure=False)
+        try:
+            future = self.client.submit(run_on_worker, payload, key, key=key, pure=False)
+        except Exception as exc:  # the cluster went away: fail this attempt, not the run loop
+            attempt.result = StepResult(
+                success=False,
+                error=f"step '{attempt.step_id}': the Dask cluster did not take it ({type(exc).__name__}: {exc})",
+            )
+            attempt.ended = time.monotonic()
+            done.set_result(attempt)
+            return done
         with self._lock:
             self._inflight[key] = (attempt, future)
         future.add_done_callback(lambda f: self._finished(key, f, attempt, done))
