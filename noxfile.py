@@ -23,6 +23,8 @@ import nox
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
 TEST_DEPS = ["pytest>=8", "hypothesis>=6", "pytest-timeout>=2.2", "jsonschema>=4.18", "xmlschema>=3"]
+#: Plugins a plugin's tests run steps with (wfe-dask's run shell.execute on Dask workers).
+TEST_PLUGINS = {"wfe_dask": ["wfe_shell"]}
 #: A hung test fails after this many seconds instead of hanging CI.
 TEST_TIMEOUT = "300"
 
@@ -85,7 +87,8 @@ for _name in PLUGINS:
     @nox.session(name=f"plugin-{_name}")
     def _plugin(session: nox.Session, name: str = _name) -> None:
         """wfe-core plus one plugin."""
-        session.install(*TEST_DEPS, ".", f"./plugins/{name}")
+        extra = [f"./plugins/{p}" for p in TEST_PLUGINS.get(name, [])]
+        session.install(*TEST_DEPS, ".", f"./plugins/{name}", *extra)
         _pytest(session, f"plugins/{name}/tests")
 
 
@@ -140,3 +143,16 @@ def packaging(session: nox.Session) -> None:
         external=True,
     )
     session.run("python", "tests/packaging/check_install.py", str(fresh))
+    # wfe-dask from its wheel (distributed's wheels came along): the executor registers.
+    fresh_python = str(fresh / "bin" / "python")
+    session.run(
+        fresh_python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels), "wfe-dask",
+        external=True,
+    )
+    session.run(
+        fresh_python,
+        "-c",
+        "from wfe_core.plugin.registry import load_plugins; "
+        "assert set(load_plugins().executors) == {'threads', 'dask'}, load_plugins().executors",
+        external=True,
+    )

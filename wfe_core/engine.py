@@ -46,6 +46,9 @@ class WorkflowEngine:
             ``~/.local/state/wfe/runs.sqlite``; ``None`` records nothing (no resume, no
             history). Dry runs are never recorded.
         rollback_on_cancel: compensate completed steps when a run is cancelled too.
+        executor: where attempts run: ``threads`` (the default, this process) or an
+            executor plugin's name (``dask`` from wfe-dask); see ``wfe plugins``.
+        executor_options: passed to the executor's factory (``{"address": ...}`` …).
     """
 
     def __init__(
@@ -61,11 +64,16 @@ class WorkflowEngine:
         propagate_skips: bool = True,
         store: str | Path | None = DEFAULT_STORE,
         rollback_on_cancel: bool = False,
+        executor: str = "threads",
+        executor_options: Mapping[str, Any] | None = None,
     ):
         if not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
             raise WfeError(f"max_concurrent_steps must be a whole number >= 1, got {max_concurrent_steps!r}")
         self.plugins = plugins if plugins is not None else load_plugins()
         self._check_strategy(default_strategy)
+        self.plugins.executor(executor)  # a missing plugin is an error now, naming what to install
+        self.executor = executor
+        self.executor_options = dict(executor_options or {})
         if enable_claude_flow and not any(n.startswith("claude_flow.") for n in self.plugins.actions):
             raise WfeError(
                 "enable_claude_flow=True needs the wfe-claude-flow distribution (pip install wfe-claude-flow)"
@@ -224,8 +232,11 @@ class WorkflowEngine:
         if self.store_path is not None and not dry_run:
             path = self.store_path
             journal = lambda: Journal(RunStore(path), run_id, redact, fingerprints)  # noqa: E731 (opened on the run's thread)
+        # Built per run, before the loop starts: an unreachable cluster is an error up front.
+        pool = None if dry_run else self.plugins.executor(self.executor).factory(workers, self.executor_options)
         scheduler = RunLoop(
             plan=plan,
+            executor=pool,
             policy=policy,
             strategy=strategy,
             actions=self.actions,

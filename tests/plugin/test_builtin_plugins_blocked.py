@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from installed_plugins import wfe
 
-from wfe_core.plugin.registry import BUILTIN_ALIASES, BUILTIN_PLUGINS, ESSENTIAL_PLUGINS
+from wfe_core.plugin.registry import BUILTIN_ALIASES, BUILTIN_PLUGINS, ESSENTIAL_PLUGINS, load_plugins
 
 # One step per built-in action; the condition's template exercises wfe.templates.
 WORKFLOW = """\
@@ -22,6 +22,9 @@ ESSENTIAL = (
     "error: built-in plugin 'wfe.structure' is essential and cannot be blocked: the scheduler relies on "
     "its checks (actions exist, dependencies form a DAG); remove it from the names in WFE_BLOCK_PLUGINS"
 )
+
+#: Executors other than the default that this environment has (wfe-dask's, when installed).
+OTHER_EXECUTORS = ", ".join(sorted(set(load_plugins().executors) - {"threads"})) or "none"
 
 #: blocked plugin -> (exit code of `wfe run`, its whole stderr when it fails)
 OUTCOMES = {
@@ -38,6 +41,8 @@ OUTCOMES = {
     "wfe.reporter.json": (0, None),
     "wfe.workflow_templates": (0, None),  # only `wfe new` / `--template` need it
     "wfe.report_formats": (0, None),  # only `wfe report` needs it
+    # The default executor is a plugin too: without it, a run must name another.
+    "wfe.executor.threads": (2, f"error: unknown executor 'threads'; known: {OTHER_EXECUTORS}"),
 }
 
 

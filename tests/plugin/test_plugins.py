@@ -47,11 +47,13 @@ def test_builtins_are_registered_like_plugins():
         "wfe.templates",
         "wfe.reporter.console",
         "wfe.reporter.json",
+        "wfe.executor.threads",
         "wfe.workflow_templates",
         "wfe.report_formats",
     ]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
+    assert set(registry.executors) == {"threads"}
     assert registry.provided["actions"]["wait"].plugin.distribution == "wfe-core"
 
 

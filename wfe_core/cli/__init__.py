@@ -213,6 +213,18 @@ def _run_options(func: Any) -> Any:
                 is_flag=True,
                 help="Coordinate the run through Claude Flow (needs wfe-claude-flow).",
             ),
+            click.option(
+                "--executor",
+                default="threads",
+                show_default=True,
+                help="Where steps run: threads (this process) or an executor plugin's (dask, …).",
+            ),
+            click.option(
+                "--scheduler",
+                default=None,
+                metavar="ADDRESS",
+                help="The executor's cluster address, e.g. tcp://HOST:8786 (--executor dask).",
+            ),
         ]
     ):
         func = option(func)
@@ -227,6 +239,8 @@ def _engine(
     no_rollback: bool = False,
     no_store: bool = False,
     claude_flow: bool = False,
+    executor: str = "threads",
+    scheduler: str | None = None,
 ) -> Any:
     from wfe_core.engine import DEFAULT_STORE, WorkflowEngine
 
@@ -236,6 +250,8 @@ def _engine(
         enable_rollback=not no_rollback,
         store=None if no_store else (store or DEFAULT_STORE),
         enable_claude_flow=claude_flow,
+        executor=executor,
+        executor_options={"address": scheduler} if scheduler else {},
     )
 
 
@@ -296,6 +312,8 @@ def run(
     no_rollback: bool,
     reporter: str,
     claude_flow: bool,
+    executor: str,
+    scheduler: str | None,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -327,7 +345,14 @@ def run(
     registry = _plugins()
     sink = _reporter(registry, reporter)
     engine = _engine(
-        registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store, claude_flow=claude_flow
+        registry,
+        store,
+        strict=strict,
+        no_rollback=no_rollback,
+        no_store=no_store,
+        executor=executor,
+        scheduler=scheduler,
+        claude_flow=claude_flow,
     )
     run_vars = _parse_vars(variables)
     validation = engine.validate_workflow(workflow, variables=run_vars)
@@ -380,6 +405,8 @@ def resume(
     no_rollback: bool,
     reporter: str,
     claude_flow: bool,
+    executor: str,
+    scheduler: str | None,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -392,7 +419,15 @@ def resume(
     workflow = _load(file) if file else None
     registry = _plugins()
     sink = _reporter(registry, reporter)
-    engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, claude_flow=claude_flow)
+    engine = _engine(
+        registry,
+        store,
+        strict=strict,
+        no_rollback=no_rollback,
+        claude_flow=claude_flow,
+        executor=executor,
+        scheduler=scheduler,
+    )
     result = run_interruptibly(
         lambda: engine.resume(
             run_id,

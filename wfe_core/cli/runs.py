@@ -99,3 +99,6 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
             f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
             f"{step['duration']:8.3f}s  {detail}".rstrip()
         )
+        workers = [f"#{e['number']} {e['worker']}" for e in step.get("attempt_log") or [] if e.get("worker")]
+        if workers:  # attempts a remote executor ran (wfe-dask): where
+            click.echo(f"  {'':<24} on {', '.join(workers)}")

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 from wfe_core.load.convert import describe, structure
 from wfe_core.load.templates import Template, TemplateParameter, load_template_file
-from wfe_core.model.context import StepCancelled, StepContext
-from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.model.context import CancelToken, StepCancelled, StepContext
+from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, WfeError, did_you_mean
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 from wfe_core.plugin.checks import ActionCall, action_calls, is_templated, looks_secret, template_names, template_paths
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.plugin.os_errors import describe_os_error, os_errors
 from wfe_core.plugin.parameters import positive_seconds
+from wfe_core.plugin.remote import RemoteContext, remote_context, run_remote_attempt
 from wfe_core.plugin.retry import backoff_delay
 from wfe_core.report.format import ReportFormat
 
@@ -44,19 +45,23 @@ __all__ = [
     "Action",
     "ActionCall",
     "ActionError",
+    "CancelToken",
     "Event",
     "InvalidWorkflowError",
     "Problem",
+    "RemoteContext",
     "ReportFormat",
     "Reporter",
     "RollbackHandler",
     "StepCancelled",
     "StepContext",
+    "StepExecutor",
     "StepResult",
     "Strategy",
     "Template",
     "TemplateParameter",
     "Validator",
+    "WfeError",
     "Workflow",
     "WorkflowStep",
     "action_calls",
@@ -70,6 +75,8 @@ __all__ = [
     "looks_secret",
     "os_errors",
     "positive_seconds",
+    "remote_context",
+    "run_remote_attempt",
     "structure",
     "template_names",
     "template_paths",

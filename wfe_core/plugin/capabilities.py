@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Action", "Event", "Reporter", "RollbackHandler", "Strategy", "Validator"]
+__all__ = ["Action", "Event", "Reporter", "RollbackHandler", "StepExecutor", "Strategy", "Validator"]
 
 
 @attrs.frozen
@@ -60,6 +60,9 @@ class Action:
             understood without it.) Variables returned by an action that does not declare
             this fail the step.
         description: one line for ``wfe plugins`` and the schema.
+        runs_on_driver: whether the action must run in the ``wfe`` process itself, never
+            on a remote executor's worker (``variable.*``: it only computes from the run's
+            state). Actions without it run wherever the selected executor runs them.
     """
 
     name: str
@@ -70,6 +73,7 @@ class Action:
     quote: Mapping[str, Callable[[Any], str]] = attrs.field(factory=dict)
     sets_variables: bool = False
     description: str = ""
+    runs_on_driver: bool = False
 
 
 @attrs.frozen
@@ -86,6 +90,28 @@ class Strategy:
 
     name: str
     factory: Callable[[Any, int], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class StepExecutor:
+    """Where step attempts run, selectable with ``wfe run --executor NAME``.
+
+    Attributes:
+        name: e.g. ``threads`` (the built-in default) or ``dask``.
+        factory: ``factory(max_workers, options) -> concurrent.futures.Executor | None``,
+            called once per run before the first step; ``options`` is a dict (``address``
+            from ``--scheduler`` …). ``None`` means the core's own thread pool. The
+            executor is given ``submit(run_attempt, attempt)`` and must return a Future
+            whose result is the attempt with ``result`` (and ``memo``, ``ended``) filled;
+            the core calls ``shutdown(wait=False, cancel_futures=True)`` when the run
+            ends. Raise :class:`~wfe_core.model.errors.WfeError` for a one-line error
+            (e.g. a cluster that cannot be reached).
+        description: one line for ``wfe plugins``.
+    """
+
+    name: str
+    factory: Callable[[int, Mapping[str, Any]], Any]
     description: str = ""
 
 

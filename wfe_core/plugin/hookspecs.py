@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from wfe_core.load.templates import Template
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
     from wfe_core.report.format import ReportFormat
@@ -66,6 +66,21 @@ def wfe_strategies() -> Iterable[Strategy]:
         be unique across plugins.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def wfe_executors() -> Iterable[StepExecutor]:
+    """Return the step executors this plugin provides.
+
+    Called once per registry build, with no arguments. An executor is chosen by name with
+    ``wfe run --executor NAME`` or ``WorkflowEngine(executor=NAME)``; its factory is then
+    called once per run (see :class:`~wfe_core.plugin.capabilities.StepExecutor`). The
+    built-in ``threads`` executor is the default. ``wfe_make_executor`` still works for
+    code that only overrides the default executor.
+
+    :return: an iterable of :class:`~wfe_core.plugin.capabilities.StepExecutor`; names
+        must be unique across plugins.
     """
 
 

@@ -33,7 +33,7 @@ import pluggy
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.load.templates import Template
 from wfe_core.model.errors import PluginError, did_you_mean
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, Strategy, Validator
+from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 from wfe_core.report.format import ReportFormat
 
 __all__ = [
@@ -76,6 +76,7 @@ BUILTIN_PLUGINS = {
     "wfe.templates": f"{_BUILTINS}.template_references",
     "wfe.reporter.console": f"{_BUILTINS}.reporters.console",
     "wfe.reporter.json": f"{_BUILTINS}.reporters.json_lines",
+    "wfe.executor.threads": f"{_BUILTINS}.threads",
     "wfe.workflow_templates": f"{_BUILTINS}.templates",
     "wfe.report_formats": f"{_BUILTINS}.report_formats",
 }
@@ -101,12 +102,16 @@ FIRST_PARTY_PREFIXES = {
     "claude_flow.": "wfe-claude-flow",
 }
 
+#: First-party executors and the distribution that provides each.
+FIRST_PARTY_EXECUTORS = {"dask": "wfe-dask"}
+
 #: The hooks wfe defines, for "did you mean" when a plugin implements an unknown one.
 HOOK_NAMES = tuple(sorted(name for name in vars(hookspecs) if name.startswith("wfe_")))
 
 _KINDS = {
     "actions": ("wfe_actions", Action, "action"),
     "strategies": ("wfe_strategies", Strategy, "strategy"),
+    "executors": ("wfe_executors", StepExecutor, "executor"),
     "validators": ("wfe_validators", Validator, "validator"),
     "reporters": ("wfe_reporters", Reporter, "reporter"),
     "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
@@ -158,7 +163,7 @@ class Plugins:
 
     Attributes:
         infos: every registered plugin, in registration order.
-        actions, strategies, validators, reporters, rollback_handlers: name -> record.
+        actions, strategies, executors, validators, reporters, rollback_handlers: name -> record.
         problems: messages about plugins that failed to load (left out).
     """
 
@@ -175,6 +180,7 @@ class Plugins:
         self.problems = problems
         self.actions: dict[str, Action] = {n: p.record for n, p in provided["actions"].items()}
         self.strategies: dict[str, Strategy] = {n: p.record for n, p in provided["strategies"].items()}
+        self.executors: dict[str, StepExecutor] = {n: p.record for n, p in provided["executors"].items()}
         self.validators: dict[str, Validator] = {n: p.record for n, p in provided["validators"].items()}
         self.reporters: dict[str, Reporter] = {n: p.record for n, p in provided["reporters"].items()}
         self.rollback_handlers: dict[str, RollbackHandler] = {
@@ -201,6 +207,18 @@ class Plugins:
     def make_executor(self, max_workers: int) -> Any:
         """The executor a plugin supplies for ``max_workers``, or ``None``."""
         return self._pm.hook.wfe_make_executor(max_workers=max_workers)
+
+    def executor(self, name: str) -> StepExecutor:
+        """The executor called ``name``; an error naming what to install or what is known."""
+        if name in self.executors:
+            return self.executors[name]
+        dist = FIRST_PARTY_EXECUTORS.get(name)
+        if dist is not None:
+            raise PluginError(f"executor '{name}' is provided by the {dist} distribution (pip install {dist})")
+        raise PluginError(
+            f"unknown executor '{name}'{did_you_mean(name, self.executors)}; "
+            f"known: {', '.join(sorted(self.executors)) or 'none'}"
+        )
 
     def rollback_for(self, action_name: str) -> RollbackHandler | None:
         """The compensation known for ``action_name``: the action's own or a plugin's."""

@@ -269,6 +269,9 @@ class RunLoop:
                 if item.abandoned:
                     self.abandoned -= 1
                 else:
+                    if item.result is not None and "worker" in item.result.metadata:
+                        # A remote executor's worker address, for `wfe runs show`.
+                        self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
                     if cancel.is_set():  # a critical failure now is a cancel's fallout
                         state.cancel_requested = True
                     state.finish(item, now, wall, None if item.result is not None else _crash(item))

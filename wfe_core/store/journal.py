@@ -42,6 +42,7 @@ class NullJournal:
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None: ...
+    def attempt_noted(self, step_id: str, number: int, **fields: Any) -> None: ...
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None: ...
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None: ...
     def commit(self) -> None: ...
@@ -97,6 +98,9 @@ class Journal(NullJournal):
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         self.store.attempt_finished(self.run_id, step_id, number, status, started_at, self.seal(error))
+
+    def attempt_noted(self, step_id: str, number: int, **fields: Any) -> None:
+        self.store.attempt_noted(self.run_id, step_id, number, **fields)
 
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None:
         r = self.seal

@@ -432,6 +432,15 @@ class RunStore:
             log.append(entry)
         entry.update(status=status, finished_at=time.time(), error=error)
 
+    def attempt_noted(self, run_id: str, step_id: str, number: int, **fields: Any) -> None:
+        """Add ``fields`` (e.g. ``worker``: where a remote executor ran it) to an attempt's log entry."""
+        log = self._logs.setdefault((run_id, step_id), [])
+        entry = next((e for e in reversed(log) if e["number"] == number), None)
+        if entry is None:
+            entry = {"number": number}
+            log.append(entry)
+        entry.update(fields)
+
     def step_finished(
         self,
         run_id: str,

@@ -52,6 +52,7 @@ def wfe_actions() -> list[Action]:
             SetParams,
             side_effects=False,
             sets_variables=True,
+            runs_on_driver=True,
             description="Set a run variable; the value is also the step's output.",
         ),
         Action(
@@ -59,6 +60,7 @@ def wfe_actions() -> list[Action]:
             variable_get,
             GetParams,
             side_effects=False,
+            runs_on_driver=True,
             description="Read a run variable into the step's output.",
         ),
     ]
