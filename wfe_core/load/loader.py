@@ -350,7 +350,7 @@ def _build(data: dict[str, Any], source: str, nodes: Callable[[], yaml.Node | No
 def _unstructure(obj: Any) -> dict[str, Any]:
     """Fields of an attrs instance, leaving out those equal to their default."""
     out: dict[str, Any] = {}
-    for name, default, factory, takes_self in _defaults(type(obj))  # type: ignore[arg-type]  # classes are hashable:
+    for name, default, factory, takes_self in _defaults(type(obj)):  # type: ignore[arg-type]  # classes hash
         value = getattr(obj, name)
         if factory is not None:
             default = factory(obj) if takes_self else factory()
