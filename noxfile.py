@@ -146,7 +146,15 @@ def packaging(session: nox.Session) -> None:
     # wfe-dask from its wheel (distributed's wheels came along): the executor registers.
     fresh_python = str(fresh / "bin" / "python")
     session.run(
-        fresh_python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels), "wfe-dask",
+        fresh_python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "wfe-dask",
         external=True,
     )
     session.run(
