@@ -76,6 +76,9 @@ class StepContext:
         resources: per-run shared objects plugins may keep (an HTTP session, …), keyed
             by plugin; use :meth:`resource` to get-or-create one.
         log: a logger named after the step.
+        secret_names: the run's declared secrets (names of environment variables). Actions
+            that start processes keep these out of a child's environment unless the step
+            uses them, so a secret reaches only the steps that need it.
     """
 
     run_id: str
@@ -90,6 +93,7 @@ class StepContext:
     resources: dict[str, Any] = attrs.field(factory=dict)
     resources_lock: threading.Lock = attrs.field(factory=threading.Lock)
     log: logging.Logger = attrs.field(default=logging.getLogger("wfe.step"))
+    secret_names: frozenset[str] = frozenset()
 
     @property
     def cancelled(self) -> bool:

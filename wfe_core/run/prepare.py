@@ -125,6 +125,7 @@ class AttemptPreparer:
             outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
             workdir=self.workdir,
             dry_run=self.dry_run,
+            secret_names=frozenset(self.secrets),
             resources=self.resources,
             resources_lock=self.resources_lock,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -50,6 +51,12 @@ def _environment(overrides: dict[str, str | None]) -> dict[str, str]:
     return env
 
 
+def _names_variable(command: str | list[str], name: str) -> bool:
+    """Whether the command reads environment variable ``name`` itself (``$NAME``, ``${NAME}``)."""
+    text = command if isinstance(command, str) else " ".join(command)
+    return re.search(rf"\$\{{?{re.escape(name)}(?![A-Za-z0-9_])", text) is not None
+
+
 def _with_tail(message: str, stderr: str, protect: Sequence[str] = ()) -> str:
     tail = stderr_tail(stderr, protect)
     return f"{message}; stderr:\n{tail}" if tail else message
@@ -76,6 +83,11 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
     if any("\0" in key or "\0" in value for key, value in params.env.items() if value is not None):
         raise ActionError(f"cannot run '{argv[0]}': the env contains a NUL byte")
     env = _environment(params.env)
+    # A declared secret reaches only the steps that use it: through {secrets.NAME} (then
+    # as a WFE_ARG_n of this command), or by naming $NAME in the command or env.
+    for name in getattr(context, "secret_names", ()):
+        if name not in params.env and not _names_variable(params.command, name):
+            env.pop(name, None)
     # Templated values: each is an environment variable of this command only, never
     # part of its command line (visible in ps) nor of any other step's environment.
     templated = getattr(params.command, "env", None) or {}
