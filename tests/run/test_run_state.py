@@ -341,3 +341,40 @@ def test_a_run_that_ends_with_steps_never_started_and_no_reason_is_an_internal_e
     why = state.end(1.0)
     assert why == "internal error: the run ended with 2 steps never started (a, b)"
     assert state.stopping is Stop.INTERNAL_ERROR
+
+
+# -- when expressions --------------------------------------------------------------------------
+def test_a_false_when_skips_the_step_and_its_descendants_with_the_values_seen():
+    state = make_state(
+        {"a": [], "b": ["a"], "c": ["b"]},
+        {"b": {"when": "steps.a.output.n > 1 and mode == 'x'"}},
+        variables={"mode": "x"},
+    )
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"), output={"n": 1})
+    state.release_committed(1.0)
+    assert take_ready(state) == []
+    assert statuses(state) == {"a": "succeeded", "b": "skipped", "c": "skipped"}
+    assert state.records["b"].reason == "when \"steps.a.output.n > 1 and mode == 'x'\" is false (steps.a.output.n=1)"
+
+
+def test_a_true_when_makes_the_step_ready():
+    state = make_state({"a": [], "b": ["a"]}, {"b": {"when": "steps.a.status == 'succeeded'"}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"))
+    state.release_committed(1.0)
+    assert take_ready(state) == ["b"]
+
+
+def test_a_when_that_cannot_be_evaluated_fails_the_step_like_any_failure():
+    state = make_state({"a": [], "b": ["a"], "c": ["a"]}, {"b": {"when": "missing == 1", "critical": False}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"))
+    state.release_committed(1.0)
+    assert take_ready(state) == ["c"]
+    assert state.records["b"].status.value == "failed"
+    assert state.records["b"].error == "when \"missing == 1\": name 'missing' is not defined"
+    assert state.stopping is None  # not critical: the rest goes on

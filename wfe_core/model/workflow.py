@@ -15,6 +15,8 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.plan.expressions import ExpressionError, caret
+from wfe_core.plan.expressions import parse as parse_expression
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -91,6 +93,11 @@ def _step_problems(step: WorkflowStep) -> list[Problem]:
             bad(name, f"step '{sid}': {name} must be a number >= 0, got {value!r}")
     if not isinstance(step.retry_backoff, (int, float)) or step.retry_backoff < 1:
         bad("retry_backoff", f"step '{sid}': retry_backoff must be a number >= 1, got {step.retry_backoff!r}")
+    if step.when is not None:
+        try:
+            parse_expression(step.when)
+        except ExpressionError as exc:
+            bad("when", f"step '{sid}': when: {exc.message}\n{caret(step.when, exc.column)}")
     if sid in step.dependencies:
         bad("dependencies", f"step '{sid}' depends on itself")
     seen: set[str] = set()
@@ -121,6 +128,9 @@ class WorkflowStep:
             only this step's dependents.
         parallel_group: steps sharing a group run together under the hybrid strategy.
         conditions: run variables that must hold the given values, else the step is skipped.
+        when: an expression over run variables and upstream results, e.g.
+            ``environment == 'production' and steps.test.output.failed == 0``; false
+            skips the step (see :mod:`wfe_core.plan.expressions` for the grammar).
         rollback_action: action that compensates this step after a critical failure.
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
@@ -139,6 +149,7 @@ class WorkflowStep:
     critical: bool = True
     parallel_group: str | None = None
     conditions: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    when: str | None = None
     rollback_action: str | None = None
     rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
 

@@ -59,6 +59,8 @@ from typing import TYPE_CHECKING, Any
 from wfe_core.load.templating import Unknown
 from wfe_core.model.workflow import StepRecord, StepStatus, WorkflowStep
 from wfe_core.plan.conditions import conditions_hold
+from wfe_core.plan.expressions import ExpressionError, Undecidable, evaluate
+from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.run.timers import TimerKind, Timers
 
 if TYPE_CHECKING:
@@ -122,6 +124,7 @@ class RunState:
         uniform: Callable[[float, float], float] = random.uniform,
     ):
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
+        self.when = {sid: parse_expression(s.when) for sid, s in self.steps.items() if s.when is not None}
         self.parents = parents
         self.children = children
         self.order = order
@@ -206,6 +209,24 @@ class RunState:
             if why is not None:
                 self._close(sid, _SKIPPED, wall, reason=why)
                 return
+        expression = self.when.get(sid)
+        if expression is not None:
+            try:
+                holds, seen = evaluate(expression, self.variables, self.results)
+            except Undecidable:
+                holds = True  # a dry run: decided by outputs it does not know; report the step
+            except ExpressionError as exc:
+                error = f'when "{expression.text}": {exc.message}'
+                self.records[sid].error = error
+                self._close(sid, StepStatus.FAILED, wall, error=error)
+                self._after_failure(step, wall)
+                return
+            else:
+                if not holds:
+                    values = ", ".join(f"{k}={v!r}" for k, v in seen.items())
+                    reason = f'when "{expression.text}" is false' + (f" ({values})" if values else "")
+                    self._close(sid, _SKIPPED, wall, reason=reason)
+                    return
         self.ready.append(sid)
 
     def _release(self, sid: str, wall: float) -> None:

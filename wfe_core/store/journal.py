@@ -16,7 +16,15 @@ from wfe_core.store.runstore import RunStore
 
 __all__ = ["Journal", "NullJournal", "fingerprint"]
 
-_FINGERPRINTED = ("action", "parameters", "dependencies", "conditions", "rollback_action", "rollback_parameters")
+_FINGERPRINTED = (
+    "action",
+    "parameters",
+    "dependencies",
+    "conditions",
+    "when",
+    "rollback_action",
+    "rollback_parameters",
+)
 
 
 def fingerprint(step: WorkflowStep) -> str:
