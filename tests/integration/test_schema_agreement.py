@@ -56,6 +56,8 @@ INVALID = {
     "  - {id: b, action: wait, parameters: {seconds: 1}, dependencies: [a, a]}\n",
     "reserved variable name": "id: wf\nvariables: {steps: 1}\nsteps: []\n",
     "secrets not strings": "id: wf\nsecrets: [1]\nsteps: []\n",
+    "unknown trigger": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, trigger: allways}\n",
+    "when not a string": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, when: 5}\n",
 }
 
 

@@ -180,6 +180,7 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         "critical": {"type": "boolean"},
         "parallel_group": {"type": ["string", "null"]},
         "conditions": {"type": "object"},
+        "trigger": {"enum": ["on_success", "on_failure", "always"]},
         "when": {"type": ["string", "null"], "pattern": "\\S"},
         "rollback_action": {"enum": [*names, None]},
         "rollback_parameters": {"type": "object"},

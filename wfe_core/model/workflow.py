@@ -14,12 +14,13 @@ from typing import Any
 
 import attrs
 
-from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "TRIGGERS",
     "RunStats",
     "RunStatus",
     "StepRecord",
@@ -32,6 +33,11 @@ __all__ = [
 #: Seconds one attempt of a step may take when the step sets no ``timeout`` (one hour:
 #: long enough for builds, short enough that a hung step does not hold a run forever).
 DEFAULT_TIMEOUT = 3600.0
+
+#: When a step runs relative to its dependencies: ``on_success`` (all succeeded, the
+#: default), ``on_failure`` (all finished, at least one failed or timed out), ``always``
+#: (all finished, whatever the outcome; also after a critical failure or a first Ctrl-C).
+TRIGGERS = ("on_success", "on_failure", "always")
 
 
 class StepStatus(str, enum.Enum):
@@ -93,6 +99,12 @@ def _step_problems(step: WorkflowStep) -> list[Problem]:
             bad(name, f"step '{sid}': {name} must be a number >= 0, got {value!r}")
     if not isinstance(step.retry_backoff, (int, float)) or step.retry_backoff < 1:
         bad("retry_backoff", f"step '{sid}': retry_backoff must be a number >= 1, got {step.retry_backoff!r}")
+    if step.trigger not in TRIGGERS:
+        bad(
+            "trigger",
+            f"step '{sid}': trigger must be one of {', '.join(TRIGGERS)}, got {step.trigger!r}"
+            f"{did_you_mean(str(step.trigger), TRIGGERS)}",
+        )
     if step.when is not None:
         try:
             parse_expression(step.when)
@@ -128,6 +140,7 @@ class WorkflowStep:
             only this step's dependents.
         parallel_group: steps sharing a group run together under the hybrid strategy.
         conditions: run variables that must hold the given values, else the step is skipped.
+        trigger: ``on_success`` (default), ``on_failure`` or ``always``: see :data:`TRIGGERS`.
         when: an expression over run variables and upstream results, e.g.
             ``environment == 'production' and steps.test.output.failed == 0``; false
             skips the step (see :mod:`wfe_core.plan.expressions` for the grammar).
@@ -149,6 +162,7 @@ class WorkflowStep:
     critical: bool = True
     parallel_group: str | None = None
     conditions: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    trigger: str = "on_success"
     when: str | None = None
     rollback_action: str | None = None
     rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)

@@ -303,7 +303,13 @@ class RunLoop:
                 self._apply_cancel()
             self._flush()
             if state.stopping is not None:
-                return
+                # Only steps with trigger always / on_failure still start (cleanup).
+                after = state.take_after_stop(policy.workers - len(state.running), time.time()) if state.ready else []
+                if not after:
+                    return
+                for sid in after:
+                    self._start(sid)
+                continue
             ready = state.ready
             if ready:
                 push = policy.push

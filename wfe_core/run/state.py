@@ -72,6 +72,7 @@ _SUCCEEDED = StepStatus.SUCCEEDED
 _SKIPPED = StepStatus.SKIPPED
 _CANCELLED = StepStatus.CANCELLED
 _RUNNING = StepStatus.RUNNING
+_FAILURES = (StepStatus.FAILED, StepStatus.TIMED_OUT)
 
 
 class Stop(enum.Enum):
@@ -124,6 +125,9 @@ class RunState:
         uniform: Callable[[float, float], float] = random.uniform,
     ):
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
+        # Steps that run on their dependencies' end whatever it was (trigger on_failure or
+        # always): every parent's end counts down ``waiting``, not only a success.
+        self.triggered = {sid for sid, s in self.steps.items() if s.trigger != "on_success"}
         self.when = {sid: parse_expression(s.when) for sid, s in self.steps.items() if s.when is not None}
         self.parents = parents
         self.children = children
@@ -200,10 +204,15 @@ class RunState:
     def _ready(self, sid: str, wall: float) -> None:
         """Every parent released ``sid``: it goes to the policy, unless the run stops (it
         is cancelled) or its conditions do not hold (it is skipped)."""
-        if self.stopping is not None:
+        step = self.steps[sid]
+        if self.stopping is not None and (sid not in self.triggered or self.stopping is Stop.INTERNAL_ERROR):
             self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
             return
-        step = self.steps[sid]
+        if step.trigger == "on_failure":
+            failed = [p for p in self.parents[sid] if self.records[p].status in _FAILURES]
+            if not failed:
+                self._close(sid, _SKIPPED, wall, reason="trigger on_failure: no dependency failed or timed out")
+                return
         if step.conditions:
             why = conditions_hold(step.conditions, self.variables)
             if why is not None:
@@ -320,7 +329,7 @@ class RunState:
                 attempt, f"the action raised {crash or 'it did not return (worker died)'}", StepStatus.FAILED, now, wall
             )
             return
-        if self.stopping is Stop.CANCELLED:
+        if self.stopping is Stop.CANCELLED and sid not in self.triggered:
             if self.recording:
                 self.writes.append(
                     (Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value, attempt.wall_started, result.error)
@@ -401,6 +410,7 @@ class RunState:
                 # A pending retry will never start: close it now instead of keeping the
                 # run alive until its timer fires (up to retry_max_delay).
                 self._drop_retries(f"retry not started: {self.stop_reason}", wall)
+                self._cancel_pending(wall)
         else:
             self._skip_descendants(step.id, f"upstream step '{step.id}' failed", wall)
 
@@ -429,7 +439,41 @@ class RunState:
         self.stop_reason = "cancelled"
         self.cancelled_at = now
         self._drop_retries("retry not started: run cancelled", wall)
+        self._cancel_pending(wall)
         return list(self.running.values())
+
+    def _cancel_pending(self, wall: float) -> None:
+        """Dispatch stopped: close now every step that will never start, so that steps
+        with trigger ``always`` / ``on_failure`` see all their dependencies end.
+
+        Invariant: afterwards only running steps and waiting triggered steps are unfinished.
+        """
+        if not self.triggered:
+            return  # nothing waits for these ends; end() cancels them as before
+        reason = f"not started: {self.stop_reason}"
+        for sid in self.order:
+            if sid not in self.triggered and sid not in self.running and not self.records[sid].status.finished:
+                self._close(sid, _CANCELLED, wall, reason=reason)
+
+    def take_after_stop(self, free: int, wall: float) -> list[str]:
+        """Dispatch stopped: the triggered steps that may still start (at most ``free``).
+
+        Invariant: any other ready step is cancelled; triggered ones beyond ``free`` wait
+        in ``ready`` for a worker.
+        """
+        out: list[str] = []
+        keep: list[str] = []
+        for sid in self.ready:
+            if self.records[sid].status.finished:
+                continue
+            if sid not in self.triggered or self.stopping is Stop.INTERNAL_ERROR:
+                self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
+            elif len(out) < free:
+                out.append(sid)
+            else:
+                keep.append(sid)
+        self.ready[:] = keep
+        return out
 
     def _drop_retries(self, reason: str, wall: float) -> None:
         retrying, self.retrying = self.retrying, {}
@@ -440,11 +484,15 @@ class RunState:
     def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
         """Stop waiting for every running attempt; returns them, for the loop to abandon.
 
-        Invariant: afterwards nothing runs; each of those steps ended CANCELLED (``reason``).
+        Invariant: afterwards nothing runs but triggered steps started after the cancel;
+        each abandoned step ended CANCELLED (``reason``).
         """
-        attempts = list(self.running.values())
-        self.running.clear()
+        # A triggered step (always / on_failure) started after the cancel was never asked
+        # to stop: the grace period is not its limit (its own timeout is).
+        after = self.cancelled_at
+        attempts = [a for a in self.running.values() if after is None or a.submitted <= after]
         for attempt in attempts:
+            del self.running[attempt.step_id]
             self._close(attempt.step_id, _CANCELLED, wall, reason=reason)
         return attempts
 
@@ -554,11 +602,23 @@ class RunState:
             self._progress()
         if release:
             self.releasing.append(sid)
-        elif status is _SKIPPED:
-            if self.propagate_skips:
+        elif status is _SKIPPED and not self.propagate_skips:
+            self._release(sid, wall)
+        else:
+            self._ended(sid, wall)
+            if status is _SKIPPED:
                 self._skip_descendants(sid, f"upstream step '{sid}' was skipped", wall)
-            else:
-                self._release(sid, wall)
+
+    def _ended(self, sid: str, wall: float) -> None:
+        """``sid`` ended without success: its triggered children count it as done."""
+        if not self.triggered:
+            return
+        waiting, records = self.waiting, self.records
+        for child in self.children[sid]:
+            if child in self.triggered:
+                waiting[child] -= 1
+                if waiting[child] == 0 and not records[child].status.finished:
+                    self._ready(child, wall)
 
     def _skip_descendants(self, sid: str, reason: str, wall: float) -> None:
         """Skip every unfinished, not running descendant of ``sid`` with ``reason``.
@@ -567,7 +627,8 @@ class RunState:
         never releases its children, so none of them starts.
         """
         before = self.finished
-        stack = list(self.children[sid])
+        triggered = self.triggered
+        stack = [c for c in self.children[sid] if c not in triggered]
         while stack:
             child = stack.pop()
             record = self.records[child]
@@ -580,7 +641,11 @@ class RunState:
             self._finished_now(record, None, None, None)
             if self.emitting:
                 self.events.append(("step.skipped", child, {"reason": reason}))
-            stack.extend(self.children[child])
+            if triggered:
+                self._ended(child, wall)
+                stack.extend(c for c in self.children[child] if c not in triggered)
+            else:
+                stack.extend(self.children[child])
         if self.finished != before:  # these steps finished too: observers must see it
             self._progress()
 
