@@ -458,3 +458,36 @@ def test_triggered_steps_beyond_the_free_workers_wait_and_other_ready_steps_are_
     assert state.take_after_stop(1, 1.0) == ["c1"]
     assert statuses(state)["x"] == "cancelled"
     assert state.ready == ["c2"]
+
+
+# -- resources ---------------------------------------------------------------------------------
+def test_a_step_needing_a_held_resource_is_parked_and_returns_when_the_holder_ends():
+    state = make_state(
+        {"a": [], "b": [], "c": []},
+        {"a": {"resources": ["db"]}, "b": {"resources": {"db": 1}}},
+        resources={"db": 1},
+    )
+    state.begin(0.0)
+    assert take_ready(state) == ["a", "b", "c"]
+    assert state.admit("a")
+    a = start(state, "a")
+    assert state.held == {"db": 1}
+    assert not state.admit("b")  # parked: it holds no worker, c may start
+    assert state.admit("c")
+    start(state, "c")
+    assert state.parked == ["b"]
+    fail(state, a)  # any end frees the resource
+    assert state.held == {"db": 0}
+    assert take_ready(state) == ["b"] and state.parked == []
+    assert state.admit("b")
+
+
+def test_a_timed_out_holder_frees_its_resource_too():
+    state = make_state({"a": [], "b": []}, {s: {"resources": {"db": 2}} for s in "ab"}, resources={"db": 3})
+    state.begin(0.0)
+    take_ready(state)
+    assert state.admit("a")
+    a = start(state, "a")
+    assert not state.admit("b")
+    state.time_out(a, 5.0, 5.0)
+    assert state.held == {"db": 0} and take_ready(state) == ["b"]

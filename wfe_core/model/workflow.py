@@ -78,6 +78,29 @@ def _dict(value: Any) -> dict:
     return dict(value) if value is not None else {}
 
 
+def _resources(value: Any) -> Any:
+    """``[database]`` means ``{database: 1}``; anything else is checked by ``_step_problems``."""
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return dict.fromkeys(value, 1)
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _count_problems(resources: Any, field: str, owner: str) -> list[Problem]:
+    if not isinstance(resources, dict):
+        return [Problem(f"{owner}resources must be a list of names or a mapping of name to count", path=field)]
+    out = []
+    for name, count in resources.items():
+        if not isinstance(name, str) or not name.strip():
+            out.append(Problem(f"{owner}resource names must be non-empty strings, got {name!r}", path=field))
+        elif not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            out.append(
+                Problem(f"{owner}resource '{name}' needs a whole number >= 1, got {count!r}", path=f"{field}.{name}")
+            )
+    return out
+
+
 def _step_problems(step: WorkflowStep) -> list[Problem]:
     sid = step.id
     out: list[Problem] = []
@@ -99,6 +122,9 @@ def _step_problems(step: WorkflowStep) -> list[Problem]:
             bad(name, f"step '{sid}': {name} must be a number >= 0, got {value!r}")
     if not isinstance(step.retry_backoff, (int, float)) or step.retry_backoff < 1:
         bad("retry_backoff", f"step '{sid}': retry_backoff must be a number >= 1, got {step.retry_backoff!r}")
+    out.extend(
+        attrs.evolve(p, step_id=sid or None) for p in _count_problems(step.resources, "resources", f"step '{sid}': ")
+    )
     if step.trigger not in TRIGGERS:
         bad(
             "trigger",
@@ -141,6 +167,8 @@ class WorkflowStep:
         parallel_group: steps sharing a group run together under the hybrid strategy.
         conditions: run variables that must hold the given values, else the step is skipped.
         trigger: ``on_success`` (default), ``on_failure`` or ``always``: see :data:`TRIGGERS`.
+        resources: what the step holds while it runs: ``[database]`` (one unit each) or
+            ``{database: 1}``; each must be declared in the workflow's ``resources``.
         when: an expression over run variables and upstream results, e.g.
             ``environment == 'production' and steps.test.output.failed == 0``; false
             skips the step (see :mod:`wfe_core.plan.expressions` for the grammar).
@@ -163,6 +191,7 @@ class WorkflowStep:
     parallel_group: str | None = None
     conditions: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     trigger: str = "on_success"
+    resources: Any = attrs.field(factory=dict, converter=_resources)
     when: str | None = None
     rollback_action: str | None = None
     rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
@@ -189,6 +218,8 @@ class Workflow:
         variables: initial run variables (overridden by variables given at run time).
         secrets: names of environment variables holding secrets, usable as
             ``{secrets.NAME}`` and masked (``***``) in events, reports and the run store.
+        resources: limited resources and how many running steps may hold each at once,
+            e.g. ``{database: 1}``; a step declares what it holds in its ``resources``.
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
 
@@ -198,6 +229,7 @@ class Workflow:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     variables: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     secrets: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    resources: dict[str, int] = attrs.field(factory=dict, converter=_dict)
     steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=tuple)
 
     @name.default
@@ -208,6 +240,7 @@ class Workflow:
         problems: list[Problem] = []
         if not isinstance(self.id, str) or not self.id.strip():
             problems.append(Problem("workflow id must be a non-empty string", path="id"))
+        problems.extend(_count_problems(self.resources, "resources", ""))
         seen: dict[str, int] = {}
         for index, step in enumerate(self.steps):
             if not isinstance(step, WorkflowStep):
@@ -223,8 +256,38 @@ class Workflow:
                 )
             else:
                 seen[step.id] = index
+            problems.extend(self._resource_problems(step, index))
         if problems:
             raise InvalidWorkflowError(problems)
+
+    def _resource_problems(self, step: WorkflowStep, index: int) -> list[Problem]:
+        """A step holds only declared resources, no more units than exist."""
+        if not isinstance(step.resources, dict) or not isinstance(self.resources, dict):
+            return []
+        out = []
+        for name, count in step.resources.items():
+            where = f"steps[{index}].resources"
+            if not isinstance(name, str) or not isinstance(count, int):
+                continue  # reported by the step
+            if name not in self.resources:
+                declared = ", ".join(sorted(self.resources)) or "none"
+                out.append(
+                    Problem(
+                        f"step '{step.id}': undeclared resource '{name}'{did_you_mean(name, self.resources)}; "
+                        f"declared resources: {declared}",
+                        path=where,
+                        step_id=step.id,
+                    )
+                )
+            elif isinstance(self.resources[name], int) and count > self.resources[name]:
+                out.append(
+                    Problem(
+                        f"step '{step.id}': needs {count} of resource '{name}', but only {self.resources[name]} exist",
+                        path=f"{where}.{name}",
+                        step_id=step.id,
+                    )
+                )
+        return out
 
     def step(self, step_id: str) -> WorkflowStep:
         """Return the step with id ``step_id`` (``KeyError`` if there is none)."""

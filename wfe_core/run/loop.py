@@ -104,6 +104,7 @@ class RunLoop:
             propagate_skips=propagate_skips,
             dry_run=dry_run,
             emitting=self.events.active,
+            resources=self.workflow.resources,
         )
         self.records = self.state.records
         self.preparer = self._preparer(capture_memos=enable_rollback)
@@ -308,7 +309,8 @@ class RunLoop:
                 if not after:
                     return
                 for sid in after:
-                    self._start(sid)
+                    if state.admit(sid):
+                        self._start(sid)
                 continue
             ready = state.ready
             if ready:
@@ -322,7 +324,8 @@ class RunLoop:
             for sid in batch:
                 if state.stopping is not None:  # a critical step failed in _start: no more
                     break
-                self._start(sid)
+                if state.admit(sid):  # else parked until a holder of its resource ends
+                    self._start(sid)
 
     def _start(self, sid: str) -> None:
         state = self.state

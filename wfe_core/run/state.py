@@ -107,6 +107,7 @@ class RunState:
         recording: fill :attr:`writes` (a run store records the run).
         emitting: fill :attr:`events` (someone listens).
         uniform: ``random.uniform``-like source of retry jitter (seed it in tests).
+        resources: the workflow's limited resources: name -> units.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class RunState:
         recording: bool = False,
         emitting: bool = False,
         uniform: Callable[[float, float], float] = random.uniform,
+        resources: Mapping[str, int] | None = None,
     ):
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
         # Steps that run on their dependencies' end whatever it was (trigger on_failure or
@@ -155,6 +157,9 @@ class RunState:
         self.critical_failure: str | None = None
         self.cancel_requested = False
         self.cancelled_at: float | None = None
+        self.capacity: dict[str, int] = dict(resources or {})
+        self.held: dict[str, int] = dict.fromkeys(self.capacity, 0)
+        self.parked: list[str] = []
         self.ready: list[str] = []
         self.releasing: list[str] = []
         self.writes: list[tuple[Any, ...]] = []
@@ -261,6 +266,31 @@ class RunState:
                 self._release(sid, wall)
 
     # -- starting ------------------------------------------------------------------------------
+    def admit(self, sid: str) -> bool:
+        """Whether ``sid`` may start now as far as resources go; if not, it is parked.
+
+        Invariant: running steps never hold more units of a resource than it has; a
+        parked step holds no worker and returns to ``ready`` when a holder leaves.
+        """
+        needs = self.steps[sid].resources
+        if not needs or self.dry_run:
+            return True
+        held, capacity = self.held, self.capacity
+        if all(held[name] + count <= capacity[name] for name, count in needs.items()):
+            return True
+        self.parked.append(sid)
+        return False
+
+    def _leave(self, sid: str) -> None:
+        """``sid`` left ``running``: its resources are free; parked steps try again."""
+        needs = self.steps[sid].resources
+        if not needs:
+            return
+        for name, count in needs.items():
+            self.held[name] -= count
+        parked, self.parked = self.parked, []
+        self.ready.extend(p for p in parked if not self.records[p].status.finished)
+
     def _begin_attempt(self, sid: str, number: int, wall: float) -> StepRecord:
         record = self.records[sid]
         record.attempts = number
@@ -280,6 +310,8 @@ class RunState:
         if record.started_at is None:
             record.started_at = wall
         self.running[sid] = attempt
+        for name, count in self.steps[sid].resources.items():
+            self.held[name] += count
         record.status = _RUNNING
         if self.recording:
             self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
@@ -321,6 +353,7 @@ class RunState:
         if self.running.get(sid) is not attempt:
             return
         del self.running[sid]
+        self._leave(sid)
         record = self.records[sid]
         record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
         result = attempt.result
@@ -366,6 +399,7 @@ class RunState:
         """
         sid = attempt.step_id
         del self.running[sid]
+        self._leave(sid)
         self.records[sid].duration += attempt.timeout
         self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
 
@@ -493,6 +527,7 @@ class RunState:
         attempts = [a for a in self.running.values() if after is None or a.submitted <= after]
         for attempt in attempts:
             del self.running[attempt.step_id]
+            self._leave(attempt.step_id)
             self._close(attempt.step_id, _CANCELLED, wall, reason=reason)
         return attempts
 
