@@ -17,6 +17,7 @@ import attrs
 from wfe_core.load.convert import structure
 from wfe_core.load.templating import has_placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.plan.expressions import ExpressionError
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
@@ -102,7 +103,10 @@ def check_when(workflow: Any, context: Any) -> Iterator[Problem]:
         (context.actions.get(s.action) is None or context.actions[s.action].sets_variables) for s in workflow.steps
     )
     for i, step in guarded:
-        expression = parse_expression(step.when)
+        try:
+            expression = parse_expression(step.when)
+        except ExpressionError:
+            continue  # the model reports it, with a caret
         upstream = graph.ancestors(step.id)
         where = f"steps[{i}].when"
         for target in expression.steps:
