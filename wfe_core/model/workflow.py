@@ -166,12 +166,14 @@ class WorkflowStep:
             only this step's dependents.
         parallel_group: steps sharing a group run together under the hybrid strategy.
         conditions: run variables that must hold the given values, else the step is skipped.
-        trigger: ``on_success`` (default), ``on_failure`` or ``always``: see :data:`TRIGGERS`.
+        trigger: ``on_success`` (default: every dependency succeeded), ``on_failure``
+            (all ended, one failed or timed out) or ``always`` (all ended, whatever the
+            outcome; also after a critical failure or a first Ctrl-C).
         resources: what the step holds while it runs: ``[database]`` (one unit each) or
             ``{database: 1}``; each must be declared in the workflow's ``resources``.
         when: an expression over run variables and upstream results, e.g.
             ``environment == 'production' and steps.test.output.failed == 0``; false
-            skips the step (see :mod:`wfe_core.plan.expressions` for the grammar).
+            skips the step; an undefined name is an error (grammar: README, "when expressions").
         rollback_action: action that compensates this step after a critical failure.
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
