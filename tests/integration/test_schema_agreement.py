@@ -56,6 +56,10 @@ INVALID = {
     "  - {id: b, action: wait, parameters: {seconds: 1}, dependencies: [a, a]}\n",
     "reserved variable name": "id: wf\nvariables: {steps: 1}\nsteps: []\n",
     "secrets not strings": "id: wf\nsecrets: [1]\nsteps: []\n",
+    "unknown trigger": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, trigger: allways}\n",
+    "zero units of a resource": "id: wf\nresources: {db: 0}\nsteps: []\n",
+    "step resources not names": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, resources: 5}\n",
+    "when not a string": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, when: 5}\n",
 }
 
 

@@ -341,3 +341,153 @@ def test_a_run_that_ends_with_steps_never_started_and_no_reason_is_an_internal_e
     why = state.end(1.0)
     assert why == "internal error: the run ended with 2 steps never started (a, b)"
     assert state.stopping is Stop.INTERNAL_ERROR
+
+
+# -- when expressions --------------------------------------------------------------------------
+def test_a_false_when_skips_the_step_and_its_descendants_with_the_values_seen():
+    state = make_state(
+        {"a": [], "b": ["a"], "c": ["b"]},
+        {"b": {"when": "steps.a.output.n > 1 and mode == 'x'"}},
+        variables={"mode": "x"},
+    )
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"), output={"n": 1})
+    state.release_committed(1.0)
+    assert take_ready(state) == []
+    assert statuses(state) == {"a": "succeeded", "b": "skipped", "c": "skipped"}
+    assert state.records["b"].reason == "when \"steps.a.output.n > 1 and mode == 'x'\" is false (steps.a.output.n=1)"
+
+
+def test_a_true_when_makes_the_step_ready():
+    state = make_state({"a": [], "b": ["a"]}, {"b": {"when": "steps.a.status == 'succeeded'"}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"))
+    state.release_committed(1.0)
+    assert take_ready(state) == ["b"]
+
+
+def test_a_when_that_cannot_be_evaluated_fails_the_step_like_any_failure():
+    state = make_state({"a": [], "b": ["a"], "c": ["a"]}, {"b": {"when": "missing == 1", "critical": False}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a"]
+    succeed(state, start(state, "a"))
+    state.release_committed(1.0)
+    assert take_ready(state) == ["c"]
+    assert state.records["b"].status.value == "failed"
+    assert state.records["b"].error == "when \"missing == 1\": name 'missing' is not defined"
+    assert state.stopping is None  # not critical: the rest goes on
+
+
+# -- triggers ----------------------------------------------------------------------------------
+def test_always_runs_after_a_critical_failure_once_every_dependency_ended():
+    # a fails (critical); b (on_success, waits for a) will never start; c runs on; d always.
+    state = make_state({"a": [], "c": [], "b": ["a"], "d": ["b", "c"]}, {"d": {"trigger": "always"}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a", "c"]
+    a, c = start(state, "a"), start(state, "c")
+    fail(state, a)
+    assert state.stopping is Stop.CRITICAL_FAILURE
+    assert state.records["b"].status.value == "cancelled"  # closed at once: d must not wait for end()
+    assert take_ready(state) == []  # c still runs
+    succeed(state, c, now=2.0)
+    state.release_committed(2.0)
+    assert state.take_after_stop(4, 2.0) == ["d"]
+    succeed(state, start(state, "d"), now=3.0)
+    assert state.records["d"].status.value == "succeeded"
+    assert state.end(4.0) == "critical step 'a' failed"  # the original failure stays the reason
+
+
+def test_on_failure_runs_only_when_a_dependency_failed_or_timed_out():
+    state = make_state({"a": [], "b": ["a"]}, {"a": {"critical": False}, "b": {"trigger": "on_failure"}})
+    state.begin(0.0)
+    take_ready(state)
+    fail(state, start(state, "a"))
+    assert take_ready(state) == ["b"]
+
+    state = make_state({"a": [], "b": ["a"]}, {"b": {"trigger": "on_failure"}})
+    state.begin(0.0)
+    take_ready(state)
+    succeed(state, start(state, "a"))
+    state.release_committed(1.0)
+    assert take_ready(state) == []
+    assert state.records["b"].status.value == "skipped"
+    assert state.records["b"].reason == "trigger on_failure: no dependency failed or timed out"
+
+
+def test_a_skip_does_not_propagate_into_an_always_step_but_counts_as_its_dependency_ending():
+    state = make_state(
+        {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]},
+        {"a": {"critical": False}, "c": {"trigger": "always"}},
+    )
+    state.begin(0.0)
+    take_ready(state)
+    fail(state, start(state, "a"))
+    assert statuses(state)["b"] == "skipped"
+    assert take_ready(state) == ["c"]  # b's skip ended its wait
+    succeed(state, start(state, "c"))
+    state.release_committed(1.0)
+    assert take_ready(state) == ["d"]
+
+
+def test_an_always_step_still_runs_and_keeps_its_result_after_a_first_cancel():
+    state = make_state({"a": [], "b": ["a"], "c": ["a"]}, {"c": {"trigger": "always"}})
+    state.begin(0.0)
+    take_ready(state)
+    a = start(state, "a")
+    assert state.cancel(1.0, 1.0) == [a]
+    assert statuses(state)["b"] == "cancelled"
+    succeed(state, a, now=2.0)  # it returned after the cancel: cancelled, not succeeded
+    assert statuses(state)["a"] == "cancelled"
+    assert state.take_after_stop(1, 2.0) == ["c"]
+    succeed(state, start(state, "c"), now=3.0)
+    assert statuses(state)["c"] == "succeeded"
+    state.end(4.0)
+    assert all(record.status.finished for record in state.records.values())
+
+
+def test_triggered_steps_beyond_the_free_workers_wait_and_other_ready_steps_are_cancelled():
+    state = make_state(
+        {"a": [], "x": [], "c1": ["a"], "c2": ["a"]}, {"c1": {"trigger": "always"}, "c2": {"trigger": "always"}}
+    )
+    state.begin(0.0)
+    assert take_ready(state) == ["a", "x"]
+    state.ready.append("x")  # as if the loop had not handed x to the policy yet
+    fail(state, start(state, "a"))
+    assert state.take_after_stop(1, 1.0) == ["c1"]
+    assert statuses(state)["x"] == "cancelled"
+    assert state.ready == ["c2"]
+
+
+# -- resources ---------------------------------------------------------------------------------
+def test_a_step_needing_a_held_resource_is_parked_and_returns_when_the_holder_ends():
+    state = make_state(
+        {"a": [], "b": [], "c": []},
+        {"a": {"resources": ["db"]}, "b": {"resources": {"db": 1}}},
+        resources={"db": 1},
+    )
+    state.begin(0.0)
+    assert take_ready(state) == ["a", "b", "c"]
+    assert state.admit("a")
+    a = start(state, "a")
+    assert state.held == {"db": 1}
+    assert not state.admit("b")  # parked: it holds no worker, c may start
+    assert state.admit("c")
+    start(state, "c")
+    assert state.parked == ["b"]
+    fail(state, a)  # any end frees the resource
+    assert state.held == {"db": 0}
+    assert take_ready(state) == ["b"] and state.parked == []
+    assert state.admit("b")
+
+
+def test_a_timed_out_holder_frees_its_resource_too():
+    state = make_state({"a": [], "b": []}, {s: {"resources": {"db": 2}} for s in "ab"}, resources={"db": 3})
+    state.begin(0.0)
+    take_ready(state)
+    assert state.admit("a")
+    a = start(state, "a")
+    assert not state.admit("b")
+    state.time_out(a, 5.0, 5.0)
+    assert state.held == {"db": 0} and take_ready(state) == ["b"]

@@ -181,6 +181,14 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         "critical": {"type": "boolean"},
         "parallel_group": {"type": ["string", "null"]},
         "conditions": {"type": "object"},
+        "resources": {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string", "pattern": "\\S"}, "uniqueItems": True},
+                {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+            ]
+        },
+        "trigger": {"enum": ["on_success", "on_failure", "always"]},
+        "when": {"type": ["string", "null"], "pattern": "\\S"},
         "rollback_action": {"enum": [*names, None]},
         "rollback_parameters": {"type": "object"},
     }
@@ -235,6 +243,7 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         "metadata": {"type": "object"},
         "variables": {"type": "object", "propertyNames": {"not": {"enum": ["steps", "secrets"]}}},
         "secrets": strings,
+        "resources": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
         "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
     }
     for name, prop in flow_props.items():

@@ -15,10 +15,13 @@ from typing import Any
 
 import attrs
 
-from wfe_core.model.errors import InvalidWorkflowError, Problem
+from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.plan.expressions import ExpressionError, caret
+from wfe_core.plan.expressions import parse as parse_expression
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "TRIGGERS",
     "RunStats",
     "RunStatus",
     "StepRecord",
@@ -31,6 +34,11 @@ __all__ = [
 #: Seconds one attempt of a step may take when the step sets no ``timeout`` (one hour:
 #: long enough for builds, short enough that a hung step does not hold a run forever).
 DEFAULT_TIMEOUT = 3600.0
+
+#: When a step runs relative to its dependencies: ``on_success`` (all succeeded, the
+#: default), ``on_failure`` (all finished, at least one failed or timed out), ``always``
+#: (all finished, whatever the outcome; also after a critical failure or a first Ctrl-C).
+TRIGGERS = ("on_success", "on_failure", "always")
 
 
 class StepStatus(str, enum.Enum):
@@ -75,6 +83,29 @@ def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if value is not None else {}
 
 
+def _resources(value: Any) -> Any:
+    """``[database]`` means ``{database: 1}``; anything else is checked by ``_step_problems``."""
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return dict.fromkeys(value, 1)
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _count_problems(resources: Any, field: str, owner: str) -> list[Problem]:
+    if not isinstance(resources, dict):
+        return [Problem(f"{owner}resources must be a list of names or a mapping of name to count", path=field)]
+    out = []
+    for name, count in resources.items():
+        if not isinstance(name, str) or not name.strip():
+            out.append(Problem(f"{owner}resource names must be non-empty strings, got {name!r}", path=field))
+        elif not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            out.append(
+                Problem(f"{owner}resource '{name}' needs a whole number >= 1, got {count!r}", path=f"{field}.{name}")
+            )
+    return out
+
+
 def _step_problems(step: WorkflowStep) -> list[Problem]:
     sid = step.id
     out: list[Problem] = []
@@ -96,6 +127,20 @@ def _step_problems(step: WorkflowStep) -> list[Problem]:
             bad(name, f"step '{sid}': {name} must be a number >= 0, got {value!r}")
     if not isinstance(step.retry_backoff, (int, float)) or step.retry_backoff < 1:
         bad("retry_backoff", f"step '{sid}': retry_backoff must be a number >= 1, got {step.retry_backoff!r}")
+    out.extend(
+        attrs.evolve(p, step_id=sid or None) for p in _count_problems(step.resources, "resources", f"step '{sid}': ")
+    )
+    if step.trigger not in TRIGGERS:
+        bad(
+            "trigger",
+            f"step '{sid}': trigger must be one of {', '.join(TRIGGERS)}, got {step.trigger!r}"
+            f"{did_you_mean(str(step.trigger), TRIGGERS)}",
+        )
+    if step.when is not None:
+        try:
+            parse_expression(step.when)
+        except ExpressionError as exc:
+            bad("when", f"step '{sid}': when: {exc.message}\n{caret(step.when, exc.column)}")
     if sid in step.dependencies:
         bad("dependencies", f"step '{sid}' depends on itself")
     seen: set[str] = set()
@@ -126,6 +171,14 @@ class WorkflowStep:
             only this step's dependents.
         parallel_group: steps sharing a group run together under the hybrid strategy.
         conditions: run variables that must hold the given values, else the step is skipped.
+        trigger: ``on_success`` (default: every dependency succeeded), ``on_failure``
+            (all ended, one failed or timed out) or ``always`` (all ended, whatever the
+            outcome; also after a critical failure or a first Ctrl-C).
+        resources: what the step holds while it runs: ``[database]`` (one unit each) or
+            ``{database: 1}``; each must be declared in the workflow's ``resources``.
+        when: an expression over run variables and upstream results, e.g.
+            ``environment == 'production' and steps.test.output.failed == 0``; false
+            skips the step; an undefined name is an error (grammar: README, "when expressions").
         rollback_action: action that compensates this step after a critical failure.
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
@@ -144,6 +197,9 @@ class WorkflowStep:
     critical: bool = True
     parallel_group: str | None = None
     conditions: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    trigger: str = "on_success"
+    resources: Any = attrs.field(factory=dict, converter=_resources)
+    when: str | None = None
     rollback_action: str | None = None
     rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
 
@@ -169,6 +225,8 @@ class Workflow:
         variables: initial run variables (overridden by variables given at run time).
         secrets: names of environment variables holding secrets, usable as
             ``{secrets.NAME}`` and masked (``***``) in events, reports and the run store.
+        resources: limited resources and how many running steps may hold each at once,
+            e.g. ``{database: 1}``; a step declares what it holds in its ``resources``.
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
 
@@ -178,6 +236,7 @@ class Workflow:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     variables: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
     secrets: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    resources: dict[str, int] = attrs.field(factory=dict, converter=_dict)
     steps: tuple[WorkflowStep, ...] = attrs.field(default=(), converter=_steps)
 
     @name.default
@@ -188,6 +247,7 @@ class Workflow:
         problems: list[Problem] = []
         if not isinstance(self.id, str) or not self.id.strip():
             problems.append(Problem("workflow id must be a non-empty string", path="id"))
+        problems.extend(_count_problems(self.resources, "resources", ""))
         seen: dict[str, int] = {}
         for index, step in enumerate(self.steps):
             if not isinstance(step, WorkflowStep):
@@ -203,8 +263,38 @@ class Workflow:
                 )
             else:
                 seen[step.id] = index
+            problems.extend(self._resource_problems(step, index))
         if problems:
             raise InvalidWorkflowError(problems)
+
+    def _resource_problems(self, step: WorkflowStep, index: int) -> list[Problem]:
+        """A step holds only declared resources, no more units than exist."""
+        if not isinstance(step.resources, dict) or not isinstance(self.resources, dict):
+            return []
+        out = []
+        for name, count in step.resources.items():
+            where = f"steps[{index}].resources"
+            if not isinstance(name, str) or not isinstance(count, int):
+                continue  # reported by the step
+            if name not in self.resources:
+                declared = ", ".join(sorted(self.resources)) or "none"
+                out.append(
+                    Problem(
+                        f"step '{step.id}': undeclared resource '{name}'{did_you_mean(name, self.resources)}; "
+                        f"declared resources: {declared}",
+                        path=where,
+                        step_id=step.id,
+                    )
+                )
+            elif isinstance(self.resources[name], int) and count > self.resources[name]:
+                out.append(
+                    Problem(
+                        f"step '{step.id}': needs {count} of resource '{name}', but only {self.resources[name]} exist",
+                        path=f"{where}.{name}",
+                        step_id=step.id,
+                    )
+                )
+        return out
 
     def step(self, step_id: str) -> WorkflowStep:
         """Return the step with id ``step_id`` (``KeyError`` if there is none)."""

@@ -106,6 +106,7 @@ class RunLoop:
             propagate_skips=propagate_skips,
             dry_run=dry_run,
             emitting=self.events.active,
+            resources=self.workflow.resources,
         )
         self.records = self.state.records
         self.preparer = self._preparer(capture_memos=enable_rollback)
@@ -312,7 +313,14 @@ class RunLoop:
                 self._apply_cancel()
             self._flush()
             if state.stopping is not None:
-                return
+                # Only steps with trigger always / on_failure still start (cleanup).
+                after = state.take_after_stop(policy.workers - len(state.running), time.time()) if state.ready else []
+                if not after:
+                    return
+                for sid in after:
+                    if state.admit(sid):
+                        self._start(sid)
+                continue
             ready = state.ready
             if ready:
                 push = policy.push
@@ -325,7 +333,8 @@ class RunLoop:
             for sid in batch:
                 if state.stopping is not None:  # a critical step failed in _start: no more
                     break
-                self._start(sid)
+                if state.admit(sid):  # else parked until a holder of its resource ends
+                    self._start(sid)
 
     def _start(self, sid: str) -> None:
         state = self.state

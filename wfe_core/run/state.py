@@ -59,6 +59,8 @@ from typing import TYPE_CHECKING, Any
 from wfe_core.load.templating import Unknown
 from wfe_core.model.workflow import StepRecord, StepStatus, WorkflowStep
 from wfe_core.plan.conditions import conditions_hold
+from wfe_core.plan.expressions import ExpressionError, Undecidable, evaluate
+from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.run.timers import TimerKind, Timers
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ _SUCCEEDED = StepStatus.SUCCEEDED
 _SKIPPED = StepStatus.SKIPPED
 _CANCELLED = StepStatus.CANCELLED
 _RUNNING = StepStatus.RUNNING
+_FAILURES = (StepStatus.FAILED, StepStatus.TIMED_OUT)
 
 
 class Stop(enum.Enum):
@@ -104,6 +107,7 @@ class RunState:
         recording: fill :attr:`writes` (a run store records the run).
         emitting: fill :attr:`events` (someone listens).
         uniform: ``random.uniform``-like source of retry jitter (seed it in tests).
+        resources: the workflow's limited resources: name -> units.
     """
 
     def __init__(
@@ -120,8 +124,13 @@ class RunState:
         recording: bool = False,
         emitting: bool = False,
         uniform: Callable[[float, float], float] = random.uniform,
+        resources: Mapping[str, int] | None = None,
     ):
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
+        # Steps that run on their dependencies' end whatever it was (trigger on_failure or
+        # always): every parent's end counts down ``waiting``, not only a success.
+        self.triggered = {sid for sid, s in self.steps.items() if s.trigger != "on_success"}
+        self.when = {sid: parse_expression(s.when) for sid, s in self.steps.items() if s.when is not None}
         self.parents = parents
         self.children = children
         self.order = order
@@ -148,6 +157,9 @@ class RunState:
         self.critical_failure: str | None = None
         self.cancel_requested = False
         self.cancelled_at: float | None = None
+        self.capacity: dict[str, int] = dict(resources or {})
+        self.held: dict[str, int] = dict.fromkeys(self.capacity, 0)
+        self.parked: list[str] = []
         self.ready: list[str] = []
         self.releasing: list[str] = []
         self.writes: list[tuple[Any, ...]] = []
@@ -197,15 +209,38 @@ class RunState:
     def _ready(self, sid: str, wall: float) -> None:
         """Every parent released ``sid``: it goes to the policy, unless the run stops (it
         is cancelled) or its conditions do not hold (it is skipped)."""
-        if self.stopping is not None:
+        step = self.steps[sid]
+        if self.stopping is not None and (sid not in self.triggered or self.stopping is Stop.INTERNAL_ERROR):
             self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
             return
-        step = self.steps[sid]
+        if step.trigger == "on_failure":
+            failed = [p for p in self.parents[sid] if self.records[p].status in _FAILURES]
+            if not failed:
+                self._close(sid, _SKIPPED, wall, reason="trigger on_failure: no dependency failed or timed out")
+                return
         if step.conditions:
             why = conditions_hold(step.conditions, self.variables)
             if why is not None:
                 self._close(sid, _SKIPPED, wall, reason=why)
                 return
+        expression = self.when.get(sid)
+        if expression is not None:
+            try:
+                holds, seen = evaluate(expression, self.variables, self.results)
+            except Undecidable:
+                holds = True  # a dry run: decided by outputs it does not know; report the step
+            except ExpressionError as exc:
+                error = f'when "{expression.text}": {exc.message}'
+                self.records[sid].error = error
+                self._close(sid, StepStatus.FAILED, wall, error=error)
+                self._after_failure(step, wall)
+                return
+            else:
+                if not holds:
+                    values = ", ".join(f"{k}={v!r}" for k, v in seen.items())
+                    reason = f'when "{expression.text}" is false' + (f" ({values})" if values else "")
+                    self._close(sid, _SKIPPED, wall, reason=reason)
+                    return
         self.ready.append(sid)
 
     def _release(self, sid: str, wall: float) -> None:
@@ -231,6 +266,31 @@ class RunState:
                 self._release(sid, wall)
 
     # -- starting ------------------------------------------------------------------------------
+    def admit(self, sid: str) -> bool:
+        """Whether ``sid`` may start now as far as resources go; if not, it is parked.
+
+        Invariant: running steps never hold more units of a resource than it has; a
+        parked step holds no worker and returns to ``ready`` when a holder leaves.
+        """
+        needs = self.steps[sid].resources
+        if not needs or self.dry_run:
+            return True
+        held, capacity = self.held, self.capacity
+        if all(held[name] + count <= capacity[name] for name, count in needs.items()):
+            return True
+        self.parked.append(sid)
+        return False
+
+    def _leave(self, sid: str) -> None:
+        """``sid`` left ``running``: its resources are free; parked steps try again."""
+        needs = self.steps[sid].resources
+        if not needs:
+            return
+        for name, count in needs.items():
+            self.held[name] -= count
+        parked, self.parked = self.parked, []
+        self.ready.extend(p for p in parked if not self.records[p].status.finished)
+
     def _begin_attempt(self, sid: str, number: int, wall: float) -> StepRecord:
         record = self.records[sid]
         record.attempts = number
@@ -250,6 +310,8 @@ class RunState:
         if record.started_at is None:
             record.started_at = wall
         self.running[sid] = attempt
+        for name, count in self.steps[sid].resources.items():
+            self.held[name] += count
         record.status = _RUNNING
         if self.recording:
             self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
@@ -291,6 +353,7 @@ class RunState:
         if self.running.get(sid) is not attempt:
             return
         del self.running[sid]
+        self._leave(sid)
         record = self.records[sid]
         record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
         result = attempt.result
@@ -299,7 +362,7 @@ class RunState:
                 attempt, f"the action raised {crash or 'it did not return (worker died)'}", StepStatus.FAILED, now, wall
             )
             return
-        if self.stopping is Stop.CANCELLED:
+        if self.stopping is Stop.CANCELLED and sid not in self.triggered:
             if self.recording:
                 self.writes.append(
                     (Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value, attempt.wall_started, result.error)
@@ -336,6 +399,7 @@ class RunState:
         """
         sid = attempt.step_id
         del self.running[sid]
+        self._leave(sid)
         self.records[sid].duration += attempt.timeout
         self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
 
@@ -380,6 +444,7 @@ class RunState:
                 # A pending retry will never start: close it now instead of keeping the
                 # run alive until its timer fires (up to retry_max_delay).
                 self._drop_retries(f"retry not started: {self.stop_reason}", wall)
+                self._cancel_pending(wall)
         else:
             self._skip_descendants(step.id, f"upstream step '{step.id}' failed", wall)
 
@@ -408,7 +473,41 @@ class RunState:
         self.stop_reason = "cancelled"
         self.cancelled_at = now
         self._drop_retries("retry not started: run cancelled", wall)
+        self._cancel_pending(wall)
         return list(self.running.values())
+
+    def _cancel_pending(self, wall: float) -> None:
+        """Dispatch stopped: close now every step that will never start, so that steps
+        with trigger ``always`` / ``on_failure`` see all their dependencies end.
+
+        Invariant: afterwards only running steps and waiting triggered steps are unfinished.
+        """
+        if not self.triggered:
+            return  # nothing waits for these ends; end() cancels them as before
+        reason = f"not started: {self.stop_reason}"
+        for sid in self.order:
+            if sid not in self.triggered and sid not in self.running and not self.records[sid].status.finished:
+                self._close(sid, _CANCELLED, wall, reason=reason)
+
+    def take_after_stop(self, free: int, wall: float) -> list[str]:
+        """Dispatch stopped: the triggered steps that may still start (at most ``free``).
+
+        Invariant: any other ready step is cancelled; triggered ones beyond ``free`` wait
+        in ``ready`` for a worker.
+        """
+        out: list[str] = []
+        keep: list[str] = []
+        for sid in self.ready:
+            if self.records[sid].status.finished:
+                continue
+            if sid not in self.triggered or self.stopping is Stop.INTERNAL_ERROR:
+                self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
+            elif len(out) < free:
+                out.append(sid)
+            else:
+                keep.append(sid)
+        self.ready[:] = keep
+        return out
 
     def _drop_retries(self, reason: str, wall: float) -> None:
         retrying, self.retrying = self.retrying, {}
@@ -419,11 +518,16 @@ class RunState:
     def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
         """Stop waiting for every running attempt; returns them, for the loop to abandon.
 
-        Invariant: afterwards nothing runs; each of those steps ended CANCELLED (``reason``).
+        Invariant: afterwards nothing runs but triggered steps started after the cancel;
+        each abandoned step ended CANCELLED (``reason``).
         """
-        attempts = list(self.running.values())
-        self.running.clear()
+        # A triggered step (always / on_failure) started after the cancel was never asked
+        # to stop: the grace period is not its limit (its own timeout is).
+        after = self.cancelled_at
+        attempts = [a for a in self.running.values() if after is None or a.submitted <= after]
         for attempt in attempts:
+            del self.running[attempt.step_id]
+            self._leave(attempt.step_id)
             self._close(attempt.step_id, _CANCELLED, wall, reason=reason)
         return attempts
 
@@ -533,11 +637,23 @@ class RunState:
             self._progress()
         if release:
             self.releasing.append(sid)
-        elif status is _SKIPPED:
-            if self.propagate_skips:
+        elif status is _SKIPPED and not self.propagate_skips:
+            self._release(sid, wall)
+        else:
+            self._ended(sid, wall)
+            if status is _SKIPPED:
                 self._skip_descendants(sid, f"upstream step '{sid}' was skipped", wall)
-            else:
-                self._release(sid, wall)
+
+    def _ended(self, sid: str, wall: float) -> None:
+        """``sid`` ended without success: its triggered children count it as done."""
+        if not self.triggered:
+            return
+        waiting, records = self.waiting, self.records
+        for child in self.children[sid]:
+            if child in self.triggered:
+                waiting[child] -= 1
+                if waiting[child] == 0 and not records[child].status.finished:
+                    self._ready(child, wall)
 
     def _skip_descendants(self, sid: str, reason: str, wall: float) -> None:
         """Skip every unfinished, not running descendant of ``sid`` with ``reason``.
@@ -546,7 +662,8 @@ class RunState:
         never releases its children, so none of them starts.
         """
         before = self.finished
-        stack = list(self.children[sid])
+        triggered = self.triggered
+        stack = [c for c in self.children[sid] if c not in triggered]
         while stack:
             child = stack.pop()
             record = self.records[child]
@@ -559,7 +676,11 @@ class RunState:
             self._finished_now(record, None, None, None)
             if self.emitting:
                 self.events.append(("step.skipped", child, {"reason": reason}))
-            stack.extend(self.children[child])
+            if triggered:
+                self._ended(child, wall)
+                stack.extend(c for c in self.children[child] if c not in triggered)
+            else:
+                stack.extend(self.children[child])
         if self.finished != before:  # these steps finished too: observers must see it
             self._progress()
 

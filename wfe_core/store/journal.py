@@ -17,12 +17,26 @@ from wfe_core.store.runstore import RunStore
 
 __all__ = ["Journal", "NullJournal", "fingerprint"]
 
-_FINGERPRINTED = ("action", "parameters", "dependencies", "conditions", "rollback_action", "rollback_parameters")
+_FINGERPRINTED = (
+    "action",
+    "parameters",
+    "dependencies",
+    "conditions",
+    "rollback_action",
+    "rollback_parameters",
+)
+#: Keys added later, hashed only when set: a run recorded before they existed keeps its
+#: fingerprints, so it can still be resumed.
+_FINGERPRINTED_IF_SET: dict[str, Any] = {"when": None, "trigger": "on_success", "resources": {}}
 
 
 def fingerprint(step: WorkflowStep) -> str:
     """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
     data = {name: getattr(step, name) for name in _FINGERPRINTED}
+    for name, default in _FINGERPRINTED_IF_SET.items():
+        value = getattr(step, name, default)
+        if value != default:
+            data[name] = value
     text = json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

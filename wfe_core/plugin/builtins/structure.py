@@ -17,11 +17,13 @@ import attrs
 from wfe_core.load.convert import structure
 from wfe_core.load.templating import has_placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.plan.expressions import ExpressionError
+from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
 
-__all__ = ["check_actions", "check_dependencies", "wfe_validators"]
+__all__ = ["check_actions", "check_dependencies", "check_when", "wfe_validators"]
 
 
 def _unknown_action(name: str, context: Any) -> str:
@@ -84,9 +86,59 @@ def check_dependencies(workflow: Any, context: Any) -> Iterator[Problem]:
             yield Problem(f"'{reserved}' is reserved for {what} and cannot be a variable name", path="variables")
 
 
+def check_when(workflow: Any, context: Any) -> Iterator[Problem]:
+    """``when`` expressions refer to existing, upstream steps and to defined variables."""
+    guarded = [(i, s) for i, s in enumerate(workflow.steps) if s.when is not None]
+    if not guarded:
+        return
+    try:
+        graph = DependencyGraph.from_workflow(workflow)
+    except InvalidWorkflowError:
+        return  # wfe.graph reports it
+    static = set(workflow.variables) | set(context.variables)
+    # A variable may also come from an action that sets variables; only an action that
+    # cannot is a sure sign of a typo, so undefined variables are checked at run time
+    # unless no step of the workflow sets variables at all.
+    setters = any(
+        (context.actions.get(s.action) is None or context.actions[s.action].sets_variables) for s in workflow.steps
+    )
+    for i, step in guarded:
+        try:
+            expression = parse_expression(step.when)
+        except ExpressionError:
+            continue  # the model reports it, with a caret
+        upstream = graph.ancestors(step.id)
+        where = f"steps[{i}].when"
+        for target in expression.steps:
+            if target not in graph.nodes:
+                known = [s.id for s in workflow.steps]
+                yield Problem(
+                    f"step '{step.id}': when refers to unknown step '{target}'{did_you_mean(target, known)}",
+                    path=where,
+                    step_id=step.id,
+                )
+            elif target not in upstream:
+                yield Problem(
+                    f"step '{step.id}': when refers to step '{target}', which is not upstream of '{step.id}' "
+                    f"(add it to dependencies)",
+                    path=where,
+                    step_id=step.id,
+                )
+        if not setters:
+            for name in expression.variables:
+                if name not in static:
+                    yield Problem(
+                        f"step '{step.id}': when: undefined name '{name}'{did_you_mean(name, static)}; "
+                        f"defined variables: {', '.join(sorted(static)) or 'none'}",
+                        path=where,
+                        step_id=step.id,
+                    )
+
+
 @hookimpl
 def wfe_validators() -> list[Validator]:
     return [
+        Validator("wfe.when", check_when, "when expressions refer to upstream steps and defined variables."),
         Validator("wfe.actions", check_actions, "Actions exist and literal parameters fit them."),
         Validator("wfe.graph", check_dependencies, "Dependencies exist and form a DAG."),
     ]
