@@ -12,9 +12,11 @@ from typing import Any
 from wfe_core.model.errors import InvalidWorkflowError, WfeError
 from wfe_core.model.secrets import Redactor, read_secrets
 from wfe_core.model.workflow import RunStats, Workflow
+from wfe_core.monitoring import StatusReporter, log_event
 from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
+from wfe_core.run.eta import learned_durations
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
 from wfe_core.store.durable import ResumeError, StoredRuns
@@ -45,6 +47,8 @@ class WorkflowEngine:
             ``~/.local/state/wfe/runs.sqlite``; ``None`` records nothing (no resume, no
             history). Dry runs are never recorded.
         rollback_on_cancel: compensate completed steps when a run is cancelled too.
+        status_reporter: a :class:`~wfe_core.monitoring.StatusReporter` that hears every
+            run and step event of this engine's runs (``reporter.on_event``).
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class WorkflowEngine:
         propagate_skips: bool = True,
         store: str | Path | None = DEFAULT_STORE,
         rollback_on_cancel: bool = False,
+        status_reporter: StatusReporter | None = None,
     ):
         if not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
             raise WfeError(f"max_concurrent_steps must be a whole number >= 1, got {max_concurrent_steps!r}")
@@ -81,6 +86,7 @@ class WorkflowEngine:
             None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store)
         )
         self.progress_tracker = ProgressTracker()
+        self.status_reporter = status_reporter
         self._custom: dict[str, Action] = {}
         self._active: dict[str, RunLoop] = {}
         self._history: dict[str, RunStats] = {}
@@ -210,8 +216,19 @@ class WorkflowEngine:
         workers = max_workers or self.max_concurrent_steps
         policy = self.plugins.strategies[strategy].factory(plan, workers)
         run_id = run_id or uuid.uuid4().hex
-        observers = tuple(listeners)
+        # Every run tells the `logging` module its story (silent unless logging is configured).
+        observers = (log_event, *listeners)
+        if self.status_reporter is not None:
+            observers += (self.status_reporter.on_event,)
         if self.progress_tracker.active:
+            self.progress_tracker.begin(
+                run_id,
+                workflow.id,
+                deps={s.id: s.dependencies for s in workflow.steps},
+                actions={s.id: s.action for s in workflow.steps},
+                learned={} if dry_run else learned_durations(self.store_path, workflow.id, _fingerprints(workflow)),
+                workers=workers,
+            )
             observers += (self.progress_tracker.handle,)
         redact = Redactor(secrets)
         journal: Callable[[], Any] = NullJournal
@@ -364,6 +381,13 @@ class WorkflowEngine:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Recent runs in the store, newest first."""
         return self._stored().runs(limit)
+
+
+def _fingerprints(workflow: Workflow) -> dict[str, str]:
+    """Step id -> fingerprint, as the run store records them (to match learned durations)."""
+    from wfe_core.store.journal import fingerprint
+
+    return {s.id: fingerprint(s) for s in workflow.steps}
 
 
 def _definition(workflow: Workflow) -> str | None:

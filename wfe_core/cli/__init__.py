@@ -199,8 +199,13 @@ def _run_options(func: Any) -> Any:
             click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
             click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
             click.option(
-                "--reporter", default="console", show_default=True, help="How to print events (console, json, …)."
+                "--reporter",
+                default="auto",
+                show_default=True,
+                help="How to print the run: auto (a live display on a terminal, else console), "
+                "live, plain (timestamped lines), console, json, or a plugin's.",
             ),
+            click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary."),
         ]
     ):
         func = option(func)
@@ -220,9 +225,20 @@ def _engine(
     )
 
 
-def _reporter(registry: Any, name: str) -> Any:
+def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = None) -> Any:
+    """The sink of a run's events: the live display, plain lines, or a reporter plugin's."""
     from wfe_core.model.errors import did_you_mean
 
+    if name in ("auto", "live", "plain") or quiet:
+        from wfe_core.cli.display import LiveDisplay, PlainReporter, live_allowed
+
+        if quiet or name == "plain" or (name == "auto" and not live_allowed(sys.stdout)):
+            if name == "auto" and not quiet:
+                # Not a terminal: the console reporter's stable lines (CI logs, scripts).
+                return _reporter(registry, "console")
+            return PlainReporter(sys.stdout, quiet=quiet)
+        engine.progress_tracker.follow = True  # the display reads its snapshots
+        return LiveDisplay(sys.stdout, engine.progress_tracker.snapshot)
     if name not in registry.reporters:
         raise WfeError(
             f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
@@ -250,9 +266,51 @@ def _owns_children(func: Any) -> Any:
     return wrapper
 
 
-def _finish(result: Any) -> None:
+def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None) -> None:
+    """Close the sink, print the summary (not for machine-readable reporters), exit."""
+    from wfe_core.cli.summary import summary_lines
+
     stats, signalled = result
+    sink.close()
+    if _summarizes(sink) and stats is not None:
+        lines = summary_lines(stats, store=engine.store_path, store_option=store)
+        # The console reporter already printed the headline.
+        for line in lines[1:] if _is_console(sink) else lines:
+            click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
+
+
+def _is_console(sink: Any) -> bool:
+    from wfe_core.plugin.builtins.reporters.console import ConsoleReporter
+
+    return isinstance(sink, ConsoleReporter)
+
+
+def _summarizes(sink: Any) -> bool:
+    """The summary follows wfe's own human-readable output, never a plugin's or JSON."""
+    from wfe_core.cli.display import LiveDisplay, PlainReporter
+
+    return _is_console(sink) or isinstance(sink, (LiveDisplay, PlainReporter))
+
+
+def _start(sink: Any) -> Any:
+    """Start a live display (it takes over the terminal until closed)."""
+    start = getattr(sink, "start", None)
+    if start is not None:
+        start()
+    return sink
+
+
+def _forcing(sink: Any, force: Any) -> Any:
+    """A second Ctrl-C exits at once: give the terminal back first (cursor shown)."""
+
+    def stop() -> None:
+        try:
+            sink.close()
+        finally:
+            force()
+
+    return stop
 
 
 @main.command()
@@ -276,6 +334,7 @@ def run(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    quiet: bool,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -304,8 +363,8 @@ def run(
                 exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
             ) from None
     registry = _plugins()
-    sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback, no_store=no_store)
+    sink = _reporter(registry, reporter, quiet=quiet, engine=engine)
     run_vars = _parse_vars(variables)
     validation = engine.validate_workflow(workflow, variables=run_vars)
     for problem in _located(validation.warnings, file):
@@ -320,6 +379,7 @@ def run(
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
     run_id = uuid.uuid4().hex
+    _start(sink)
     try:
         result = run_interruptibly(
             lambda: engine.run(
@@ -334,12 +394,15 @@ def run(
                 validation=validation,
             ),
             lambda: engine.cancel_workflow(run_id),
-            registry.force_stop,
+            _forcing(sink, registry.force_stop),
         )
     except InvalidWorkflowError as exc:
+        sink.close()
         raise InvalidWorkflowError(_located(exc.problems, file)) from None
-    sink.close()
-    _finish(result)
+    except BaseException:
+        sink.close()
+        raise
+    _finish(result, sink, engine, reporter, store)
 
 
 @main.command()
@@ -356,6 +419,7 @@ def resume(
     strict: bool,
     no_rollback: bool,
     reporter: str,
+    quiet: bool,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -367,24 +431,27 @@ def resume(
 
     workflow = _load(file) if file else None
     registry = _plugins()
-    sink = _reporter(registry, reporter)
     engine = _engine(registry, store, strict=strict, no_rollback=no_rollback)
-    result = run_interruptibly(
-        lambda: engine.resume(
-            run_id,
-            workflow,
-            strategy=strategy,
-            variables=_parse_vars(variables),
-            max_workers=max_workers,
-            listeners=(sink.handle,),
-            source=file,
-        ),
-        # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
-        engine.cleanup,
-        registry.force_stop,
-    )
-    sink.close()
-    _finish(result)
+    sink = _start(_reporter(registry, reporter, quiet=quiet, engine=engine))
+    try:
+        result = run_interruptibly(
+            lambda: engine.resume(
+                run_id,
+                workflow,
+                strategy=strategy,
+                variables=_parse_vars(variables),
+                max_workers=max_workers,
+                listeners=(sink.handle,),
+                source=file,
+            ),
+            # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
+            engine.cleanup,
+            _forcing(sink, registry.force_stop),
+        )
+    except BaseException:
+        sink.close()
+        raise
+    _finish(result, sink, engine, reporter, store)
 
 
 @main.command()
