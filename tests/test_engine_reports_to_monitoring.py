@@ -87,3 +87,14 @@ def test_an_engines_status_reporter_hears_every_run_and_step_event(tmp_path):
     exported = json.loads(reporter.export_reports(tmp_path / "story.json", format="json").read_text())
     assert exported["format"] == "wfe.status/1"
     assert [e["message"] for e in exported["entries"]] == [e["message"] for e in reporter.entries]
+
+
+def test_asking_the_status_reporter_for_a_run_report_format_points_to_wfe_report(tmp_path):
+    import pytest
+
+    from wfe_core import WfeError
+
+    reporter = StatusReporter()
+    reporter.info("wf", "x")
+    with pytest.raises(WfeError, match=r"known formats: json, yaml, text; .*wfe report RUN_ID --format html"):
+        reporter.export_reports(tmp_path / "r.html", format="html")
