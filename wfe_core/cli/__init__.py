@@ -238,7 +238,8 @@ def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = No
                 return _reporter(registry, "console")
             return PlainReporter(sys.stdout, quiet=quiet)
         engine.progress_tracker.follow = True  # the display reads its snapshots
-        return LiveDisplay(sys.stdout, engine.progress_tracker.snapshot)
+        tracker = engine.progress_tracker  # an estimate over thousands of steps: once a second is plenty
+        return LiveDisplay(sys.stdout, lambda run_id: tracker.snapshot(run_id, eta_max_age=1.0))
     if name not in registry.reporters:
         raise WfeError(
             f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
@@ -274,8 +275,9 @@ def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | Non
     sink.close()
     if _summarizes(sink) and stats is not None:
         lines = summary_lines(stats, store=engine.store_path, store_option=store)
-        # The console reporter already printed the headline.
-        for line in lines[1:] if _is_console(sink) else lines:
+        if _is_console(sink):  # it already printed the headline and the error
+            lines = [line for line in lines[1:] if not line.startswith("  error: ")]
+        for line in lines:
             click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
 
@@ -502,6 +504,10 @@ def schema(action: str | None, whole: bool) -> None:
 from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
 
 main.add_command(runs)
+
+from wfe_core.cli.logs import logs  # noqa: E402
+
+main.add_command(logs)
 
 from wfe_core.cli.templates import new, templates  # noqa: E402
 

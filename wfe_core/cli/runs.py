@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from wfe_core.cli.logs import output_tail
 from wfe_core.model.secrets import mask_sealed
 
 __all__ = ["runs"]
@@ -99,3 +100,5 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
             f"  {step['step_id']:<24} {step['status']:<15} attempts {step['attempts']:<2} "
             f"{step['duration']:8.3f}s  {detail}".rstrip()
         )
+        for line in output_tail(step["output"]):
+            click.echo(f"      {line}")

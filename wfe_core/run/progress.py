@@ -47,6 +47,7 @@ class RunProgress:
         self.failed: list[str] = []
         self.durations: dict[str, float] = {}  # this run's finished steps that ran
         self.ended = False
+        self.eta_cache: tuple[float, float | None, int] | None = None  # (when, eta, steps done)
 
 
 class ProgressTracker:
@@ -135,8 +136,14 @@ class ProgressTracker:
                 self._runs.pop(event.run_id, None)
                 self._workflows.pop(event.run_id, None)
 
-    def snapshot(self, run_id: str) -> dict[str, Any] | None:
-        """The progress data of an active run (thread-safe), or None when not tracked."""
+    def snapshot(self, run_id: str, eta_max_age: float = 0.0) -> dict[str, Any] | None:
+        """The progress data of an active run (thread-safe), or None when not tracked.
+
+        The state is copied under the lock and the ETA computed outside it, so the
+        scheduler thread never waits for an estimate. ``eta_max_age``: reuse an estimate
+        computed less than this many seconds ago (counted down since), as a display
+        redrawing often over thousands of steps should.
+        """
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
@@ -146,24 +153,42 @@ class ProgressTracker:
             done = len(run.finished)
             running = {s: now - t for s, t in run.running.items()}
             attempts = {s: run.attempts.get(s, 1) for s in running}
-            eta = _eta(run, running)
-            return {
-                "run_id": run_id,
-                "workflow_id": self._workflows.get(run_id),
-                "completion_percentage": 100.0 * done / max(1, total),
-                "completed_steps": done,
-                "total_steps": total,
-                "running": sorted(running, key=lambda s: -running[s]),
-                "running_for": running,
-                "attempts": attempts,
-                "failed": list(run.failed),
-                "elapsed": now - run.started,
-                "eta_seconds": eta,
-                # The names of earlier versions.
-                "finished": done,
-                "total": total,
-                "eta": eta,
-            }
+            cached = run.eta_cache
+            if cached is not None and now - cached[0] < eta_max_age:
+                eta = None if cached[1] is None else max(0.0, cached[1] - (now - cached[0]))
+                copy = None
+            else:
+                copy = _copy(run)
+            failed, started = list(run.failed), run.started
+        if copy is not None:
+            eta = _eta(copy, running)
+            with self._lock:
+                run.eta_cache = (now, eta, done)
+        return {
+            "run_id": run_id,
+            "workflow_id": self._workflows.get(run_id),
+            "completion_percentage": 100.0 * done / max(1, total),
+            "completed_steps": done,
+            "total_steps": total,
+            "running": sorted(running, key=lambda s: -running[s]),
+            "running_for": running,
+            "attempts": attempts,
+            "failed": failed,
+            "elapsed": now - started,
+            "eta_seconds": eta,
+            # The names of earlier versions.
+            "finished": done,
+            "total": total,
+            "eta": eta,
+        }
+
+
+def _copy(run: RunProgress) -> RunProgress:
+    """What :func:`_eta` reads, copied (the scheduler goes on changing the original)."""
+    copy = RunProgress.__new__(RunProgress)
+    copy.deps, copy.actions, copy.learned, copy.workers = run.deps, run.actions, run.learned, run.workers
+    copy.finished, copy.durations = set(run.finished), dict(run.durations)
+    return copy
 
 
 def _eta(run: RunProgress, running: Mapping[str, float]) -> float | None:
