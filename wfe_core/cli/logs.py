@@ -30,9 +30,12 @@ def output_streams(output: Any) -> list[tuple[str, str]]:
 
 
 def output_tail(output: Any, lines: int = TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of each stream, each as ``stream| text``."""
+    """The last ``lines`` lines of stdout and stderr, each as ``stream| text`` (other
+    outputs are values, not output: ``wfe runs show --json`` has them)."""
     out = []
     for stream, text in output_streams(output):
+        if stream == "output":
+            continue
         body = text.rstrip("\n").splitlines()
         if len(body) > lines:
             out.append(f"{stream}| … {len(body) - lines} earlier lines")
