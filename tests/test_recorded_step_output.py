@@ -68,3 +68,38 @@ def test_runs_show_prints_each_steps_output_tail(tmp_path, run_id):
         "stdout| five",
         "stdout| six",
     ]
+
+
+STREAMING = """\
+id: streaming
+secrets: [TOKEN]
+steps:
+  - id: talk
+    action: shell.execute
+    parameters: {command: "echo hello; sleep 0.5; echo 'token {secrets.TOKEN}'; echo warn >&2; printf 'no newline'"}
+"""
+
+
+def test_output_streams_each_line_live_prefixed_by_step_with_secrets_masked(tmp_path):
+    (tmp_path / "w.yaml").write_text(STREAMING)
+    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "TOKEN": "s3cr3t-value"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", "--output", str(tmp_path / "w.yaml")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("talk| hello"):
+            assert proc.poll() is None  # seen while the step still runs (it sleeps 0.5 s)
+    assert proc.wait() == 0
+    # Each stream in order (two pipes: their relative order is the OS's business).
+    assert [line for line in lines if line.startswith("talk| ")] == [
+        "talk| hello",
+        "talk| token ***",
+        "talk| no newline",
+    ]
+    assert [line for line in lines if line.startswith("talk!| ")] == ["talk!| warn"]
+    assert "s3cr3t-value" not in "\n".join(lines)

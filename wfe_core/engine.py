@@ -160,13 +160,15 @@ class WorkflowEngine:
         listeners: tuple[Callable[[Event], None], ...] = (),
         source: str | None = None,
         validation: ValidationResult | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         """Run ``workflow`` to the end and return its :class:`RunStats` (synchronous).
 
         Raises :class:`InvalidWorkflowError` (nothing runs) when validation fails. A run
         that fails or is cancelled returns normally; look at ``stats.status``. Pass the
         result of :meth:`validate_workflow` (same workflow and variables) as ``validation``
-        to skip validating again.
+        to skip validating again. ``output(step_id, stream, line)`` hears each line a step
+        prints while it runs (actions that support it: the shell's), secrets masked.
         """
         if execution_mode not in EXECUTION_MODES:
             raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
@@ -181,6 +183,7 @@ class WorkflowEngine:
             listeners=listeners,
             source=source,
             validation=validation,
+            output=output,
         )
 
     def _execute(
@@ -198,6 +201,7 @@ class WorkflowEngine:
         restored: list[dict[str, Any]] | None = None,
         prior_attempts: dict[str, int] | None = None,
         validation: ValidationResult | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
@@ -259,6 +263,8 @@ class WorkflowEngine:
                 "definition": _definition(workflow) if journal is not NullJournal else None,
             },
         )
+        if output is not None:
+            scheduler.preparer.output_line = _masked_output(output, redact)
         with self._lock:
             self._active[run_id] = scheduler
         try:
@@ -345,6 +351,7 @@ class WorkflowEngine:
         max_workers: int | None = None,
         listeners: tuple[Callable[[Event], None], ...] = (),
         source: str | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         """Continue a failed, cancelled or interrupted run under the same run id.
 
@@ -366,6 +373,7 @@ class WorkflowEngine:
             source=source or point.source,
             restored=point.restored,
             prior_attempts=point.prior_attempts,
+            output=output,
         )
 
     def rollback(
@@ -381,6 +389,19 @@ class WorkflowEngine:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Recent runs in the store, newest first."""
         return self._stored().runs(limit)
+
+
+def _masked_output(output: Callable[[str, str, str], None], redact: Redactor) -> Callable[[str, str, str], None]:
+    """``output`` with secrets masked; a failing one is logged, never fails the step."""
+    import logging
+
+    def line(step_id: str, stream: str, text: str) -> None:
+        try:
+            output(step_id, stream, redact(text) if redact else text)
+        except Exception:
+            logging.getLogger("wfe.events").exception("an output listener failed")
+
+    return line
 
 
 def _fingerprints(workflow: Workflow) -> dict[str, str]:

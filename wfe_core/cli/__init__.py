@@ -206,6 +206,13 @@ def _run_options(func: Any) -> Any:
                 "live, plain (timestamped lines), console, json, or a plugin's.",
             ),
             click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary."),
+            click.option(
+                "--output",
+                "-v",
+                "show_output",
+                is_flag=True,
+                help="Stream each step's output live, prefixed by its step id ('ID| ' stdout, 'ID!| ' stderr).",
+            ),
         ]
     ):
         func = option(func)
@@ -295,6 +302,15 @@ def _summarizes(sink: Any) -> bool:
     return _is_console(sink) or isinstance(sink, (LiveDisplay, PlainReporter))
 
 
+def _output(sink: Any, show: bool) -> Any:
+    """The engine's ``output`` callback for ``--output``, or None."""
+    if not show:
+        return None
+    from wfe_core.cli.display import output_printer
+
+    return output_printer(sink, sys.stdout)
+
+
 def _start(sink: Any) -> Any:
     """Start a live display (it takes over the terminal until closed)."""
     start = getattr(sink, "start", None)
@@ -337,6 +353,7 @@ def run(
     no_rollback: bool,
     reporter: str,
     quiet: bool,
+    show_output: bool,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -394,6 +411,7 @@ def run(
                 listeners=(sink.handle,),
                 source=file,
                 validation=validation,
+                output=_output(sink, show_output),
             ),
             lambda: engine.cancel_workflow(run_id),
             _forcing(sink, registry.force_stop),
@@ -422,6 +440,7 @@ def resume(
     no_rollback: bool,
     reporter: str,
     quiet: bool,
+    show_output: bool,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -445,6 +464,7 @@ def resume(
                 max_workers=max_workers,
                 listeners=(sink.handle,),
                 source=file,
+                output=_output(sink, show_output),
             ),
             # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
             engine.cleanup,

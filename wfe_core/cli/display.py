@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event
 
-__all__ = ["REDRAWS_PER_SECOND", "LiveDisplay", "PlainReporter", "live_allowed", "plain_line"]
+__all__ = ["REDRAWS_PER_SECOND", "LiveDisplay", "PlainReporter", "live_allowed", "output_printer", "plain_line"]
 
 REDRAWS_PER_SECOND = 10
 _FAILURES = ("step.failed", "step.timed_out", "step.rollback_failed")
@@ -200,3 +200,36 @@ class LiveDisplay:
         if len(data["running"]) > 10:
             rows.append(Text(f"  … and {len(data['running']) - 10} more running"))
         return Group(*rows)
+
+    def print_line(self, text: str) -> None:
+        """Print ``text`` above the live display (thread-safe: rich's console locks)."""
+        live = self._live
+        if live is None:
+            write_line(self.stream, text + "\n")
+            return
+        from rich.text import Text
+
+        live.console.print(Text(text))
+
+
+def output_printer(sink: Any, stream: TextIO) -> Callable[[str, str, str], None]:
+    """``output(step_id, stream, line)`` for ``wfe run --output``: each line prefixed by its
+    step id, above a live display, as a JSON object for the json reporter, else a line."""
+    lock = threading.Lock()
+    if isinstance(sink, LiveDisplay):
+        return lambda sid, name, text: sink.print_line(f"{sid}| {text}" if name == "stdout" else f"{sid}!| {text}")
+    as_json = type(sink).__name__ == "JsonReporter"
+
+    def emit(sid: str, name: str, text: str) -> None:
+        if as_json:
+            import json
+
+            line = json.dumps(
+                {"kind": "step.output", "step_id": sid, "stream": name, "text": text, "time": time.time()}
+            )
+        else:
+            line = f"{sid}| {text}" if name == "stdout" else f"{sid}!| {text}"
+        with lock:
+            write_line(stream, line + "\n")
+
+    return emit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,10 @@ class StepContext:
         resources: per-run shared objects plugins may keep (an HTTP session, …), keyed
             by plugin; use :meth:`resource` to get-or-create one.
         log: a logger named after the step.
+        output_line: ``output_line(stream, text)`` or None: an action that produces output
+            while it runs (a shell command) may call it with each line (``stream`` is
+            ``stdout`` or ``stderr``) so ``wfe run --output`` can show it live. Optional:
+            check for None; what an action returns stays its recorded output.
     """
 
     run_id: str
@@ -90,6 +94,7 @@ class StepContext:
     resources: dict[str, Any] = attrs.field(factory=dict)
     resources_lock: threading.Lock = attrs.field(factory=threading.Lock)
     log: logging.Logger = attrs.field(default=logging.getLogger("wfe.step"))
+    output_line: Callable[[str, str], None] | None = None
 
     @property
     def cancelled(self) -> bool:
