@@ -13,6 +13,7 @@ from typing import Any
 from wfe_core.model.errors import InvalidWorkflowError, WfeError
 from wfe_core.model.secrets import Redactor, read_secrets
 from wfe_core.model.workflow import RunStats, Workflow
+from wfe_core.monitoring import StatusReporter, log_event
 from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
@@ -20,6 +21,7 @@ from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
 from wfe_core.store.durable import ResumeError, StoredRuns
 from wfe_core.store.journal import Journal, NullJournal, fingerprint
+from wfe_core.store.learned import fill_unknown
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
@@ -49,6 +51,8 @@ class WorkflowEngine:
         executor: where attempts run: ``threads`` (the default, this process) or an
             executor plugin's name (``dask`` from wfe-dask); see ``wfe plugins``.
         executor_options: passed to the executor's factory (``{"address": ...}`` …).
+        status_reporter: a :class:`~wfe_core.monitoring.StatusReporter` that hears every
+            run and step event of this engine's runs (``reporter.on_event``).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class WorkflowEngine:
         rollback_on_cancel: bool = False,
         executor: str = "threads",
         executor_options: Mapping[str, Any] | None = None,
+        status_reporter: StatusReporter | None = None,
     ):
         if not isinstance(max_concurrent_steps, int) or max_concurrent_steps < 1:
             raise WfeError(f"max_concurrent_steps must be a whole number >= 1, got {max_concurrent_steps!r}")
@@ -90,6 +95,7 @@ class WorkflowEngine:
             None if store is None else default_store_path() if store == DEFAULT_STORE else Path(store)
         )
         self.progress_tracker = ProgressTracker()
+        self.status_reporter = status_reporter
         self._custom: dict[str, Action] = {}
         self._active: dict[str, RunLoop] = {}
         self._history: dict[str, RunStats] = {}
@@ -163,13 +169,15 @@ class WorkflowEngine:
         listeners: tuple[Callable[[Event], None], ...] = (),
         source: str | None = None,
         validation: ValidationResult | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         """Run ``workflow`` to the end and return its :class:`RunStats` (synchronous).
 
         Raises :class:`InvalidWorkflowError` (nothing runs) when validation fails. A run
         that fails or is cancelled returns normally; look at ``stats.status``. Pass the
         result of :meth:`validate_workflow` (same workflow and variables) as ``validation``
-        to skip validating again.
+        to skip validating again. ``output(step_id, stream, line)`` hears each line a step
+        prints while it runs (actions that support it: the shell's), secrets masked.
         """
         if execution_mode not in EXECUTION_MODES:
             raise WfeError(f"unknown execution_mode '{execution_mode}'; use one of: {', '.join(EXECUTION_MODES)}")
@@ -184,6 +192,7 @@ class WorkflowEngine:
             listeners=listeners,
             source=source,
             validation=validation,
+            output=output,
         )
 
     def _execute(
@@ -201,6 +210,7 @@ class WorkflowEngine:
         restored: list[dict[str, Any]] | None = None,
         prior_attempts: dict[str, int] | None = None,
         validation: ValidationResult | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         strategy = strategy or self.default_strategy
         self._check_strategy(strategy)
@@ -216,16 +226,28 @@ class WorkflowEngine:
                 problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
             raise InvalidWorkflowError(problems)
         fingerprints = None
-        durations: dict[str, float] = {}
+        known: dict[str, float] = {}  # learned from earlier runs: for the plan's paths and the ETA
         if self.store_path is not None and not dry_run:
             fingerprints = {step.id: fingerprint(step) for step in workflow.steps}
-            durations = _learned(self.store_path, workflow.id, fingerprints)
+            known = _known(self.store_path, workflow.id, fingerprints)
+        durations = fill_unknown(known, fingerprints or {})
         plan = Plan.build(workflow, source=source, durations=durations)
         workers = max_workers or self.max_concurrent_steps
         policy = self.plugins.strategies[strategy].factory(plan, workers)
         run_id = run_id or uuid.uuid4().hex
-        observers = tuple(listeners)
+        # Every run tells the `logging` module its story (silent unless logging is configured).
+        observers = (log_event, *listeners)
+        if self.status_reporter is not None:
+            observers += (self.status_reporter.on_event,)
         if self.progress_tracker.active:
+            self.progress_tracker.begin(
+                run_id,
+                workflow.id,
+                deps={s.id: s.dependencies for s in workflow.steps},
+                actions={s.id: s.action for s in workflow.steps},
+                learned=known,
+                workers=workers,
+            )
             observers += (self.progress_tracker.handle,)
         redact = Redactor(secrets)
         journal: Callable[[], Any] = NullJournal
@@ -260,6 +282,8 @@ class WorkflowEngine:
                 "claude_flow": self.enable_claude_flow,
             },
         )
+        if output is not None:
+            scheduler.preparer.output_line = _masked_output(output, redact)
         with self._lock:
             self._active[run_id] = scheduler
         try:
@@ -346,6 +370,7 @@ class WorkflowEngine:
         max_workers: int | None = None,
         listeners: tuple[Callable[[Event], None], ...] = (),
         source: str | None = None,
+        output: Callable[[str, str, str], None] | None = None,
     ) -> RunStats:
         """Continue a failed, cancelled or interrupted run under the same run id.
 
@@ -367,6 +392,7 @@ class WorkflowEngine:
             source=source or point.source,
             restored=point.restored,
             prior_attempts=point.prior_attempts,
+            output=output,
         )
 
     def rollback(
@@ -384,22 +410,34 @@ class WorkflowEngine:
         return self._stored().runs(limit)
 
 
-def _learned(path: str | Path, workflow_id: str, fingerprints: dict[str, str]) -> dict[str, float]:
-    """Durations from earlier runs in the store, to weigh the plan's paths (see
-    :mod:`wfe_core.store.learned`); none when the store cannot be read (the run itself
-    then reports why)."""
-    from wfe_core.store.learned import learned_durations
+def _known(path: str | Path, workflow_id: str, fingerprints: dict[str, str]) -> dict[str, float]:
+    """Durations of steps seen in earlier runs in the store (see :mod:`wfe_core.store.learned`);
+    none when the store cannot be read (the run itself then reports why)."""
+    from wfe_core.store.learned import known_durations
 
     try:
         store = RunStore(path)
     except (WfeError, sqlite3.Error, OSError):
         return {}
     try:
-        return learned_durations(store, workflow_id, fingerprints)
+        return known_durations(store, workflow_id, fingerprints)
     except (WfeError, sqlite3.Error):
         return {}
     finally:
         store.close()
+
+
+def _masked_output(output: Callable[[str, str, str], None], redact: Redactor) -> Callable[[str, str, str], None]:
+    """``output`` with secrets masked; a failing one is logged, never fails the step."""
+    import logging
+
+    def line(step_id: str, stream: str, text: str) -> None:
+        try:
+            output(step_id, stream, redact(text) if redact else text)
+        except Exception:
+            logging.getLogger("wfe.events").exception("an output listener failed")
+
+    return line
 
 
 def _definition(workflow: Workflow) -> str | None:

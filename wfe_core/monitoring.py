@@ -213,10 +213,20 @@ class StatusReporter:
             return list(self._entries)
 
     def export_reports(self, path: str | os.PathLike[str], format: str = "json") -> Path:
-        """Write the entries to ``path`` as ``json``, ``yaml`` or ``text``; returns the path."""
+        """Write the entries to ``path`` as ``json``, ``yaml`` or ``text``; returns the path.
+
+        These are status entries (a log of what was reported), not run reports: they do
+        not delegate to the run-report exporters of :mod:`wfe_core.report`, which render
+        one recorded run (steps, timings, critical path) from the run store. For an HTML,
+        JUnit or Markdown report of a run, use ``wfe report RUN_ID --format FORMAT``; the
+        error for such a format says so.
+        """
         exporter = EXPORT_FORMATS.get(format)
         if exporter is None:
-            raise WfeError(f"unknown report format {format!r}; known formats: {', '.join(EXPORT_FORMATS)}")
+            hint = ""
+            if format in ("html", "junit", "markdown", "md"):
+                hint = f"; a {format} report of a run comes from the run store: wfe report RUN_ID --format {format}"
+            raise WfeError(f"unknown report format {format!r}; known formats: {', '.join(EXPORT_FORMATS)}{hint}")
         target = Path(path)
         target.write_text(exporter(self.entries), encoding="utf-8")
         return target

@@ -205,7 +205,19 @@ def _run_options(func: Any) -> Any:
             click.option("--strict", is_flag=True, help="Refuse to start when validation has warnings."),
             click.option("--no-rollback", is_flag=True, help="Do not compensate completed steps after a failure."),
             click.option(
-                "--reporter", default="console", show_default=True, help="How to print events (console, json, …)."
+                "--reporter",
+                default="auto",
+                show_default=True,
+                help="How to print the run: auto (a live display on a terminal, else console), "
+                "live, plain (timestamped lines), console, json, or a plugin's.",
+            ),
+            click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary."),
+            click.option(
+                "--output",
+                "-v",
+                "show_output",
+                is_flag=True,
+                help="Stream each step's output live, prefixed by its step id ('ID| ' stdout, 'ID!| ' stderr).",
             ),
             click.option(
                 "--claude-flow",
@@ -255,9 +267,21 @@ def _engine(
     )
 
 
-def _reporter(registry: Any, name: str) -> Any:
+def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = None) -> Any:
+    """The sink of a run's events: the live display, plain lines, or a reporter plugin's."""
     from wfe_core.model.errors import did_you_mean
 
+    if name in ("auto", "live", "plain") or quiet:
+        from wfe_core.cli.display import LiveDisplay, PlainReporter, live_allowed
+
+        if quiet or name == "plain" or (name == "auto" and not live_allowed(sys.stdout)):
+            if name == "auto" and not quiet:
+                # Not a terminal: the console reporter's stable lines (CI logs, scripts).
+                return _reporter(registry, "console")
+            return PlainReporter(sys.stdout, quiet=quiet)
+        engine.progress_tracker.follow = True  # the display reads its snapshots
+        tracker = engine.progress_tracker  # an estimate over thousands of steps: once a second is plenty
+        return LiveDisplay(sys.stdout, lambda run_id: tracker.snapshot(run_id, eta_max_age=1.0))
     if name not in registry.reporters:
         raise WfeError(
             f"unknown reporter '{name}'{did_you_mean(name, registry.reporters)}; "
@@ -285,9 +309,61 @@ def _owns_children(func: Any) -> Any:
     return wrapper
 
 
-def _finish(result: Any) -> None:
+def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None) -> None:
+    """Close the sink, print the summary (not for machine-readable reporters), exit."""
+    from wfe_core.cli.summary import summary_lines
+
     stats, signalled = result
+    sink.close()
+    if _summarizes(sink) and stats is not None:
+        lines = summary_lines(stats, store=engine.store_path, store_option=store)
+        if _is_console(sink):  # it already printed the headline and the error
+            lines = [line for line in lines[1:] if not line.startswith("  error: ")]
+        for line in lines:
+            click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
+
+
+def _is_console(sink: Any) -> bool:
+    from wfe_core.plugin.builtins.reporters.console import ConsoleReporter
+
+    return isinstance(sink, ConsoleReporter)
+
+
+def _summarizes(sink: Any) -> bool:
+    """The summary follows wfe's own human-readable output, never a plugin's or JSON."""
+    from wfe_core.cli.display import LiveDisplay, PlainReporter
+
+    return _is_console(sink) or isinstance(sink, (LiveDisplay, PlainReporter))
+
+
+def _output(sink: Any, show: bool) -> Any:
+    """The engine's ``output`` callback for ``--output``, or None."""
+    if not show:
+        return None
+    from wfe_core.cli.display import output_printer
+
+    return output_printer(sink, sys.stdout)
+
+
+def _start(sink: Any) -> Any:
+    """Start a live display (it takes over the terminal until closed)."""
+    start = getattr(sink, "start", None)
+    if start is not None:
+        start()
+    return sink
+
+
+def _forcing(sink: Any, force: Any) -> Any:
+    """A second Ctrl-C exits at once: give the terminal back first (cursor shown)."""
+
+    def stop() -> None:
+        try:
+            sink.close()
+        finally:
+            force()
+
+    return stop
 
 
 @main.command()
@@ -314,6 +390,8 @@ def run(
     claude_flow: bool,
     executor: str,
     scheduler: str | None,
+    quiet: bool,
+    show_output: bool,
     store: str | None,
     dry_run: bool,
     no_store: bool,
@@ -343,7 +421,6 @@ def run(
                 exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
             ) from None
     registry = _plugins()
-    sink = _reporter(registry, reporter)
     engine = _engine(
         registry,
         store,
@@ -354,6 +431,7 @@ def run(
         scheduler=scheduler,
         claude_flow=claude_flow,
     )
+    sink = _reporter(registry, reporter, quiet=quiet, engine=engine)
     run_vars = _parse_vars(variables)
     validation = engine.validate_workflow(workflow, variables=run_vars)
     for problem in _located(validation.warnings, file):
@@ -368,6 +446,7 @@ def run(
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
     run_id = uuid.uuid4().hex
+    _start(sink)
     try:
         result = run_interruptibly(
             lambda: engine.run(
@@ -380,14 +459,18 @@ def run(
                 listeners=(sink.handle,),
                 source=file,
                 validation=validation,
+                output=_output(sink, show_output),
             ),
             lambda: engine.cancel_workflow(run_id),
-            registry.force_stop,
+            _forcing(sink, registry.force_stop),
         )
     except InvalidWorkflowError as exc:
+        sink.close()
         raise InvalidWorkflowError(_located(exc.problems, file)) from None
-    sink.close()
-    _finish(result)
+    except BaseException:
+        sink.close()
+        raise
+    _finish(result, sink, engine, reporter, store)
 
 
 @main.command()
@@ -407,6 +490,8 @@ def resume(
     claude_flow: bool,
     executor: str,
     scheduler: str | None,
+    quiet: bool,
+    show_output: bool,
     store: str | None,
 ) -> None:
     """Continue a failed, cancelled or interrupted run: finished steps are not run again.
@@ -418,7 +503,6 @@ def resume(
 
     workflow = _load(file) if file else None
     registry = _plugins()
-    sink = _reporter(registry, reporter)
     engine = _engine(
         registry,
         store,
@@ -428,22 +512,27 @@ def resume(
         executor=executor,
         scheduler=scheduler,
     )
-    result = run_interruptibly(
-        lambda: engine.resume(
-            run_id,
-            workflow,
-            strategy=strategy,
-            variables=_parse_vars(variables),
-            max_workers=max_workers,
-            listeners=(sink.handle,),
-            source=file,
-        ),
-        # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
-        engine.cleanup,
-        registry.force_stop,
-    )
-    sink.close()
-    _finish(result)
+    sink = _start(_reporter(registry, reporter, quiet=quiet, engine=engine))
+    try:
+        result = run_interruptibly(
+            lambda: engine.resume(
+                run_id,
+                workflow,
+                strategy=strategy,
+                variables=_parse_vars(variables),
+                max_workers=max_workers,
+                listeners=(sink.handle,),
+                source=file,
+                output=_output(sink, show_output),
+            ),
+            # Cancel whatever this engine runs: RUN_ID may be an abbreviation.
+            engine.cleanup,
+            _forcing(sink, registry.force_stop),
+        )
+    except BaseException:
+        sink.close()
+        raise
+    _finish(result, sink, engine, reporter, store)
 
 
 @main.command()
@@ -494,6 +583,10 @@ def schema(action: str | None, whole: bool) -> None:
 from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
 
 main.add_command(runs)
+
+from wfe_core.cli.logs import logs  # noqa: E402
+
+main.add_command(logs)
 
 from wfe_core.cli.templates import new, templates  # noqa: E402
 

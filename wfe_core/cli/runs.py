@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from wfe_core.cli.logs import output_tail
 from wfe_core.model.secrets import mask_sealed
 
 __all__ = ["runs"]
@@ -102,3 +103,5 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         workers = [f"#{e['number']} {e['worker']}" for e in step.get("attempt_log") or [] if e.get("worker")]
         if workers:  # attempts a remote executor ran (wfe-dask): where
             click.echo(f"  {'':<24} on {', '.join(workers)}")
+        for line in output_tail(step["output"]):
+            click.echo(f"      {line}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,10 @@ class StepContext:
         secret_names: the run's declared secrets (names of environment variables). Actions
             that start processes keep these out of a child's environment unless the step
             uses them, so a secret reaches only the steps that need it.
+        output_line: ``output_line(stream, text)`` or None: an action that produces output
+            while it runs (a shell command) may call it with each line (``stream`` is
+            ``stdout`` or ``stderr``) so ``wfe run --output`` can show it live. Optional:
+            check for None; what an action returns stays its recorded output.
     """
 
     run_id: str
@@ -94,6 +98,7 @@ class StepContext:
     resources_lock: threading.Lock = attrs.field(factory=threading.Lock)
     log: logging.Logger = attrs.field(default=logging.getLogger("wfe.step"))
     secret_names: frozenset[str] = frozenset()
+    output_line: Callable[[str, str], None] | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -7,7 +7,9 @@ given; it changes nothing there.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -80,6 +82,8 @@ class AttemptPreparer:
         self.dry_run = dry_run
         self.resources: dict[str, Any] = {}
         self.resources_lock = threading.Lock()
+        #: ``output_line(step_id, stream, text)`` for actions' live output (``wfe run --output``).
+        self.output_line: Callable[[str, str, str], None] | None = None
         self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
         self._vars_version = -1
         self._vars_view: MappingProxyType[str, Any] = MappingProxyType({})
@@ -128,6 +132,7 @@ class AttemptPreparer:
             secret_names=frozenset(self.secrets),
             resources=self.resources,
             resources_lock=self.resources_lock,
+            output_line=None if self.output_line is None else functools.partial(self.output_line, sid),
         )
         attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=now, wall_started=wall)
         # Capture the rollback memo whenever the run is recorded in a store, not only

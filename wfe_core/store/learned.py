@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from wfe_core.store.runstore import RunStore
 
-__all__ = ["LAST_RUNS", "learned_durations"]
+__all__ = ["LAST_RUNS", "known_durations", "learned_durations"]
 
 #: How many of a step's latest successful runs its estimate is the median of.
 LAST_RUNS = 5
@@ -29,6 +29,19 @@ def learned_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[s
     unknown steps weigh in the same unit; ``{}`` when no step is known (then a path is
     weighted by counting steps).
     """
+    return fill_unknown(known_durations(store, workflow_id, fingerprints), fingerprints)
+
+
+def fill_unknown(known: Mapping[str, float], fingerprints: Mapping[str, str]) -> dict[str, float]:
+    """``known`` with every other step of ``fingerprints`` at the median of the known ones."""
+    if not known:
+        return {}
+    unknown = statistics.median(known.values())
+    return {step_id: known.get(step_id, unknown) for step_id in fingerprints}
+
+
+def known_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str, str]) -> dict[str, float]:
+    """Median seconds of each step's last successful runs with the same fingerprint (known steps only)."""
     seen: dict[str, list[float]] = {}
     rows = store.db.execute(
         "SELECT s.step_id, s.fingerprint, s.duration FROM steps s JOIN"
@@ -42,8 +55,4 @@ def learned_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[s
             durations = seen.setdefault(step_id, [])
             if len(durations) < LAST_RUNS:
                 durations.append(duration)
-    if not seen:
-        return {}
-    known = {step_id: statistics.median(durations) for step_id, durations in seen.items()}
-    unknown = statistics.median(known.values())
-    return {step_id: known.get(step_id, unknown) for step_id in fingerprints}
+    return {step_id: statistics.median(durations) for step_id, durations in seen.items()}

@@ -95,6 +95,7 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
     protect = [value for value in templated.values() if len(value) >= 4]
     if any("\0" in value for value in env.values()):
         raise ActionError(f"cannot run '{argv[0]}': a templated value contains a NUL byte")
+    feed = _line_feed(context)
     try:
         done = run_process(
             argv,
@@ -105,6 +106,7 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
             cancel_event=context.cancel_event,
             output_limit=OUTPUT_LIMIT,
             protect=protect,
+            on_output=feed,
         )
     except FileNotFoundError:
         raise ActionError(f"cannot run '{argv[0]}': no such file or command") from None
@@ -112,6 +114,8 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         raise ActionError(f"cannot run '{argv[0]}': permission denied") from None
     except OSError as exc:
         raise ActionError(f"cannot run '{argv[0]}': {exc.strerror or exc}") from None
+    if feed is not None:
+        feed.flush()
     if done.stopped == "cancelled":
         raise StepCancelled(f"step '{context.step.id}' was cancelled; its processes were killed")
     if done.stopped == "timeout":
@@ -132,3 +136,32 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
             message = f"command exited with code {code} ({expected})"
         raise ActionError(_with_tail(message, done.stderr, protect))
     return {"exit_code": code, "stdout": done.stdout, "stderr": done.stderr}
+
+
+class _LineFeed:
+    """``on_output`` for :func:`run_process` that hands whole lines to ``context.output_line``
+    (``wfe run --output``); a partial line waits for its end, or for :meth:`flush`."""
+
+    def __init__(self, output_line: Any) -> None:
+        self.output_line = output_line
+        self.pending = {"stdout": b"", "stderr": b""}
+
+    def __call__(self, stream: str, chunk: bytes) -> None:
+        *lines, self.pending[stream] = (self.pending[stream] + chunk).split(b"\n")
+        if len(self.pending[stream]) > 65536:  # a line this long goes out in pieces
+            lines.append(self.pending[stream])
+            self.pending[stream] = b""
+        for line in lines:
+            self.output_line(stream, line.decode("utf-8", errors="replace"))
+
+    def flush(self) -> None:
+        for stream, rest in self.pending.items():
+            if rest:
+                self.output_line(stream, rest.decode("utf-8", errors="replace"))
+        self.pending = {"stdout": b"", "stderr": b""}
+
+
+def _line_feed(context: Any) -> _LineFeed | None:
+    """A line feed when someone listens (a core without the hook has no ``output_line``)."""
+    output_line = getattr(context, "output_line", None)
+    return None if output_line is None else _LineFeed(output_line)

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import AnyStr
 
 import attrs
@@ -208,11 +208,13 @@ def run_process(
     output_limit: int = OUTPUT_LIMIT,
     grace: float = KILL_GRACE,
     protect: Sequence[str] = (),
+    on_output: Callable[[str, bytes], None] | None = None,
 ) -> Completed:
     """Run ``argv`` in a new session and collect its output.
 
     ``protect``: values (templated into the command) that truncated output must not
-    start inside of (see :func:`past_cut_values`).
+    start inside of (see :func:`past_cut_values`). ``on_output(stream, chunk)`` hears
+    each chunk read (``stream`` is ``stdout`` or ``stderr``) as it arrives.
 
     Raises:
         OSError: the program could not be started (not found, not executable, bad cwd).
@@ -284,6 +286,8 @@ def run_process(
                     chunk = os.read(key.fd, 65536)
                     if chunk:
                         buffers[key.fd].add(chunk)
+                        if on_output is not None:
+                            on_output("stdout" if key.fd == out_fd else "stderr", chunk)
                     else:
                         selector.unregister(key.fd)
                     continue
