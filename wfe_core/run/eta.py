@@ -2,7 +2,7 @@
 
 How a step's duration is estimated, first rule that applies:
 
-1. **history**: the median duration of its last :data:`HISTORY_RUNS` successful runs in
+1. **history**: the median duration of its last :data:`~wfe_core.store.learned.LAST_RUNS` successful runs in
    earlier runs of the same workflow, matched by step id *and* definition fingerprint (a
    changed step starts afresh);
 2. the mean duration of this run's finished steps of the **same action**;
@@ -18,43 +18,34 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-import statistics
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["HISTORY_RUNS", "learned_durations", "remaining_time"]
-
-#: How many earlier successful runs of a step its estimate uses.
-HISTORY_RUNS = 5
+__all__ = ["learned_durations", "remaining_time"]
 
 
-def learned_durations(
-    store: str | Path | None, workflow_id: str, fingerprints: Mapping[str, str], last: int = HISTORY_RUNS
-) -> dict[str, float]:
-    """Step id -> median duration of its last ``last`` successful runs with the same fingerprint.
+def learned_durations(store: str | Path | None, workflow_id: str, fingerprints: Mapping[str, str]) -> dict[str, float]:
+    """Step id -> median duration of its last successful runs with the same fingerprint
+    (:func:`wfe_core.store.learned.known_durations`, the same numbers the plan weighs paths by).
 
     A missing, unreadable or busy store yields ``{}``: an estimate must never stop a run.
     """
+    from wfe_core.model.errors import WfeError
+    from wfe_core.store.learned import known_durations
+    from wfe_core.store.runstore import RunStore
+
     if store is None or not Path(store).exists():
         return {}
     try:
-        db = sqlite3.connect(f"file:{Path(store)}?mode=ro", uri=True, timeout=1.0)
-        try:
-            rows = db.execute(
-                "SELECT s.step_id, s.fingerprint, s.duration FROM steps s JOIN runs r ON r.run_id = s.run_id"
-                " WHERE r.workflow_id = ? AND s.status = 'succeeded' AND r.dry_run = 0"
-                " ORDER BY s.finished_at DESC",
-                (workflow_id,),
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
+        opened = RunStore(store)
+    except (WfeError, sqlite3.Error, OSError):
         return {}
-    seen: dict[str, list[float]] = {}
-    for step_id, fp, duration in rows:
-        if fingerprints.get(step_id) == fp and len(seen.setdefault(step_id, [])) < last:
-            seen[step_id].append(float(duration))
-    return {sid: statistics.median(ds) for sid, ds in seen.items() if ds}
+    try:
+        return known_durations(opened, workflow_id, fingerprints)
+    except (WfeError, sqlite3.Error):
+        return {}
+    finally:
+        opened.close()
 
 
 def remaining_time(
