@@ -69,7 +69,7 @@ def _claude_flow_command(session: nox.Session) -> str:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) over the tree; mypy --strict over wfe_core."""
-    session.install("ruff>=0.6", "mypy>=1.10", "types-PyYAML", ".")
+    session.install("ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pytest>=8", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
