@@ -12,8 +12,6 @@ import sys
 
 import pytest
 
-pytest.importorskip("wfe_shell")
-
 WORKFLOW = """\
 id: shelly
 steps:
