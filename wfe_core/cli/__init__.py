@@ -119,6 +119,33 @@ class WfeGroup(click.Group):
 @click.version_option(__version__, prog_name="wfe")
 def main() -> None:
     """wfe: run workflows of steps — in parallel, safely, resumably."""
+    _show_plugin_warnings()
+
+
+def _show_plugin_warnings() -> None:
+    """Warnings that wfe and its plugins log (``wfe.*`` loggers) go to stderr, one line each.
+
+    The ``wfe`` logger has a NullHandler (a library must not print by itself), which also
+    silenced Python's last-resort output; the CLI is an application, so it prints them.
+    Run events are left out: the reporter already shows them (``logging`` hears them too).
+    """
+    import logging
+
+    root = logging.getLogger("wfe")
+    if any(getattr(h, "_wfe_cli", False) for h in root.handlers):
+        return
+
+    class ToStderr(logging.Handler):  # sys.stderr at emit time: click's test runner swaps it
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
+
+    handler = ToStderr(logging.WARNING)
+    handler.addFilter(lambda record: not hasattr(record, "event") and not record.name.startswith("wfe.status"))
+    handler._wfe_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
 
 
 @main.command()
