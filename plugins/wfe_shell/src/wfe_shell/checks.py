@@ -321,7 +321,9 @@ _MYSQL_CLIENTS = {
 }
 _NOT_A_VALUE = re.compile(r"(?:file|path|stdin|env|prompt|dir|cmd|command|helper|store|length|type)$", re.I)
 _AUTH_HEADER = re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:\s*(?:bearer|basic|token|digest)?\s*(\S+)")
-_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@", re.I)
+# Anchored on "://" (no scheme part): a scheme pattern tried at every position of a long
+# word made this quadratic (a 1 MB word took minutes to validate).
+_URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:([^/\s@]+)@")
 
 
 def _literal(value: str) -> bool:
