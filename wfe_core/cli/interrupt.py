@@ -53,6 +53,9 @@ def run_interruptibly(
             flush=True,
         )
         sys.stdout.flush()
+        from wfe_core.store.runstore import freeze_writes
+
+        freeze_writes()  # before anything dies: the run must not be recorded as finished
         force()  # plugins kill what must not outlive us (shell process groups)
         kill_descendants()  # and what escaped them (we are their subreaper)
         os._exit(128 + received[0])

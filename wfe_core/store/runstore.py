@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "RunStore",
     "StoreError",
     "default_store_path",
+    "freeze_writes",
     "is_cut",
     "value_limit",
 ]
@@ -161,6 +163,17 @@ _MIGRATIONS: dict[int, str] = {
 
 class StoreError(WfeError):
     """The run store cannot be opened, is from a newer wfe, or lacks a run."""
+
+
+#: Set by a forced stop (second Ctrl-C): no store of this process writes any more, so a
+#: run killed at once reads "interrupted" (resumable), not the "cancelled" its scheduler
+#: thread could still record while the process exits.
+_FROZEN = threading.Event()
+
+
+def freeze_writes() -> None:
+    """Stop every run store of this process from committing anything more."""
+    _FROZEN.set()
 
 
 def _guarded(method: Any) -> Any:
@@ -333,6 +346,8 @@ class RunStore:
     @_guarded
     def commit(self) -> None:
         """Make every write since the last commit durable."""
+        if _FROZEN.is_set():
+            return
         if self._started or self._finished:
             self._begin()
             # A step that also finished in this batch needs no "running" row first.
@@ -498,6 +513,8 @@ class RunStore:
         workers: int | None = None,
         elapsed: float | None = None,
     ) -> None:
+        if _FROZEN.is_set():
+            return
         self.commit()
         self._begin()
         self.db.execute(
