@@ -16,7 +16,7 @@ from wfe_core.testing import cli_channels, secret_traces
 
 # Long (an error message cuts it), with a quote and a backslash (repr escapes them), a
 # double quote (JSON escapes it), a space, a slash and a non-ASCII letter (percent-encoded).
-SECRET = 'Zq7-tok\'en\\with "quotes" and/slash-é-9f8e7d6c5b4a39281706f5e4d3c2b1a0'
+SECRET = 'Zq7-tok\'en\\with "quotes" and/slash-é-9q8w7r6t5y4ukjhgzxwvi5o4p3z2x1v0'
 
 
 def _leaks(channels: dict[str, bytes]) -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ import pytest
 
 from wfe_core.testing import cli_channels, secret_traces
 
-SECRET = "pw-'x\\y\"-f4e3d2c1b0a99887766554433221100ffeedd"
+SECRET = "pw-'x\\y\"-q4w3r2t1y0ukkjjhhggzzxxwwqqpp00zzxxvv"
 
 
 @pytest.mark.parametrize("before", [b"", b"k=", b"key="])  # every base64 alignment of the secret

@@ -16,7 +16,7 @@ from wfe_core.testing import cli_channels, secret_traces
 
 # A quote and a backslash (repr/JSON escape them), a slash, a space, an ampersand and a
 # non-ASCII letter (percent-encoding changes them), long enough to be cut.
-SECRET = "sk-'q\\uote\" a/b&c=é-7c0e1f2d3b4a59687a6b5c4d3e2f1a0b9c8d"
+SECRET = "sk-'q\\uote\" a/b&c=é-7q0w1r2t3y4u59687i6o5p4z3x2v1n0m9k8j"
 
 
 def _run(tmp_path, steps: list[dict]) -> dict[str, bytes]:

@@ -16,7 +16,7 @@ from wfe_core.testing import cli_channels, secret_traces
 from wfe_shell.execute import STDERR_TAIL
 from wfe_shell.process import OUTPUT_LIMIT
 
-SECRET = "db-'pa\\ss\"-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+SECRET = "db-'pa\\ss\"-0q1w2r3t4y5ukjhgzxwvi5o4p3z2x1v0"
 
 
 def _run(tmp_path, command: str) -> dict[str, bytes]:
