@@ -472,6 +472,8 @@ def run(
             click.echo(f"  level {depth}: {', '.join(level)}")
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
+        for sid, instances in plan.get("fanout", {}).items():
+            click.echo(f"  {sid}: {_instances(instances)}")
     run_id = uuid.uuid4().hex
     _start(sink)
     try:
@@ -498,6 +500,16 @@ def run(
         sink.close()
         raise
     _finish(result, sink, engine, reporter, store)
+
+
+def _instances(instances: list[str] | str) -> str:
+    """``build[0] … build[2] (3 instances)`` or what a fan-out step expands over at run time."""
+    if isinstance(instances, str):
+        return instances
+    if not instances:
+        return "no instances (an empty list: succeeds with output [])"
+    shown = ", ".join(instances) if len(instances) <= 4 else f"{instances[0]} … {instances[-1]}"
+    return f"{shown} ({len(instances)} instance{'s' if len(instances) != 1 else ''})"
 
 
 @main.command()

@@ -148,6 +148,38 @@ def _default(field: Any) -> Any:
     return list(default) if isinstance(default, tuple) else default
 
 
+_SCALAR_VALUE = {"type": ["string", "number", "boolean"]}
+#: for_each and matrix exclude each other; exclude needs a matrix; max_parallel a fan-out.
+_FANOUT_RULES: list[dict[str, Any]] = [
+    {"not": {"required": ["for_each", "matrix"]}},
+    {"if": {"required": ["exclude"]}, "then": {"required": ["matrix"]}},
+    {"if": {"required": ["max_parallel"]}, "then": {"anyOf": [{"required": ["for_each"]}, {"required": ["matrix"]}]}},
+]
+
+
+def _fanout_props() -> dict[str, Any]:
+    """``for_each``, ``matrix``, ``exclude`` and ``max_parallel`` (see :mod:`wfe_core.plan.fanout`)."""
+    return {
+        "for_each": {
+            "anyOf": [
+                {"type": "array"},
+                {"type": "string", "pattern": r"^\s*\{[A-Za-z_][\w-]*(\.([A-Za-z_][\w-]*|\d+))*\}\s*$"},
+            ]
+        },
+        "matrix": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[A-Za-z_][\w-]*$"},
+            "additionalProperties": {"type": "array", "minItems": 1, "items": _SCALAR_VALUE, "uniqueItems": True},
+        },
+        "exclude": {
+            "type": "array",
+            "items": {"type": "object", "minProperties": 1, "additionalProperties": _SCALAR_VALUE},
+        },
+        "max_parallel": {"type": "integer", "minimum": 1},
+    }
+
+
 def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) for workflow files using ``actions``.
 
@@ -189,6 +221,7 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         },
         "trigger": {"enum": ["on_success", "on_failure", "always"]},
         "when": {"type": ["string", "null"], "pattern": "\\S"},
+        **_fanout_props(),
         "rollback_action": {"enum": [*names, None]},
         "rollback_parameters": {"type": "object"},
     }
@@ -197,6 +230,7 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         if name in step_defaults and step_defaults[name] not in ({}, None):
             prop["default"] = step_defaults[name]
     step_props["dependencies"]["description"] += " That they exist and form no cycle is checked by `wfe validate`."
+    step_props["matrix"]["description"] += " An exclude naming an unknown axis or value is found by `wfe validate`."
     step_props["parameters"]["description"] += (
         " Checked against the action's parameters; a value holding a {placeholder} is typed when the step runs."
     )
@@ -234,7 +268,7 @@ def workflow_schema(actions: Mapping[str, Action]) -> dict[str, Any]:
         "required": ["id", "action"],
         "additionalProperties": False,
         "properties": step_props,
-        "allOf": rules,
+        "allOf": [*rules, *_FANOUT_RULES],
     }
     flow_props: dict[str, Any] = {
         "id": ids,

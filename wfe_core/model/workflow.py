@@ -18,6 +18,7 @@ import attrs
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
+from wfe_core.plan.fanout import fanout_problems
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -141,6 +142,7 @@ def _step_problems(step: WorkflowStep) -> list[Problem]:
             parse_expression(step.when)
         except ExpressionError as exc:
             bad("when", f"step '{sid}': when: {exc.message}\n{caret(step.when, exc.column)}")
+    out.extend(fanout_problems(step))
     if sid in step.dependencies:
         bad("dependencies", f"step '{sid}' depends on itself")
     seen: set[str] = set()
@@ -179,6 +181,14 @@ class WorkflowStep:
         when: an expression over run variables and upstream results, e.g.
             ``environment == 'production' and steps.test.output.failed == 0``; false
             skips the step; an undefined name is an error (grammar: README, "when expressions").
+        for_each: run the step once per item: a list, or one placeholder naming a list
+            known when the step becomes ready (``"{steps.list.output.items}"``); each
+            instance (``id[0]``, ``id[1]``, …) sees ``{item}`` and ``{item_index}``.
+        matrix: run the step once per combination of axis values, e.g.
+            ``{os: [linux, mac], py: ["3.11", "3.12"]}``; instances
+            (``id[os=linux,py=3.11]``, …) see ``{matrix.<axis>}``.
+        exclude: combinations of a ``matrix`` not to run (partial ones match many).
+        max_parallel: how many instances of a fan-out step may run at once.
         rollback_action: action that compensates this step after a critical failure.
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
@@ -200,6 +210,10 @@ class WorkflowStep:
     trigger: str = "on_success"
     resources: Any = attrs.field(factory=dict, converter=_resources)
     when: str | None = None
+    for_each: Any = None
+    matrix: Any = None
+    exclude: Any = None
+    max_parallel: int | None = None
     rollback_action: str | None = None
     rollback_parameters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
 

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.workflow import Workflow
+from wfe_core.plan.fanout import describe_source, fanout_width, is_fanout, static_instances
 from wfe_core.plan.graph import DependencyGraph
 
 __all__ = ["Plan"]
@@ -26,7 +27,8 @@ class Plan:
         width: the largest level (steps of equal depth can always run together).
         max_parallel: an upper bound on how many steps can ever run at once: a set of
             steps that can run together meets a chain in at most one step, so it is at
-            most ``len(steps) - longest chain + 1`` (1 for a chain).
+            most ``len(steps) - longest chain + 1`` (1 for a chain), plus what fan-out
+            steps add (their instances run together, up to ``max_parallel``).
     """
 
     workflow: Workflow
@@ -41,20 +43,31 @@ class Plan:
     def build(cls, workflow: Workflow, *, source: str | None = None, durations: dict[str, float] | None = None) -> Plan:
         graph = DependencyGraph.from_workflow(workflow, source=source)
         levels = graph.levels()
+        fanned = sum(fanout_width(s) - 1 for s in workflow.steps)  # 0 without for_each / matrix
         return cls(
             workflow=workflow,
             graph=graph,
             rank={s: i for i, s in enumerate(graph.order)},
             remaining=graph.remaining_path(durations),
             levels=levels,
-            width=max((len(level) for level in levels), default=0),
-            max_parallel=len(graph.nodes) - len(levels) + 1,
+            width=max((len(level) for level in levels), default=0) + fanned,
+            max_parallel=len(graph.nodes) - len(levels) + 1 + fanned,
         )
 
     def describe(self) -> dict[str, Any]:
-        """The plan as plain data: order, levels and parallel groups."""
+        """The plan as plain data: order, levels, parallel groups and, when a step fans
+        out, ``fanout``: step id -> its instance ids, or what it expands over at run time."""
         groups: dict[str, list[str]] = {}
+        fanout: dict[str, list[str] | str] = {}
         for step in self.workflow.steps:
             if step.parallel_group:
                 groups.setdefault(step.parallel_group, []).append(step.id)
-        return {"order": list(self.graph.order), "levels": self.levels, "parallel_groups": groups}
+            if is_fanout(step):
+                found = static_instances(step)
+                fanout[step.id] = (
+                    [i.id for i in found] if found is not None else f"expands at run time over {describe_source(step)}"
+                )
+        out: dict[str, Any] = {"order": list(self.graph.order), "levels": self.levels, "parallel_groups": groups}
+        if fanout:
+            out["fanout"] = fanout
+        return out

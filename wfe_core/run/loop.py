@@ -323,18 +323,19 @@ class RunLoop:
                 continue
             ready = state.ready
             if ready:
-                push = policy.push
+                push, key = policy.push, state.policy_key
                 for sid in ready:
-                    push(sid)
+                    push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
             batch = policy.pop(len(state.running))
             if not batch:
                 return
-            for sid in batch:
+            for popped in batch:
                 if state.stopping is not None:  # a critical step failed in _start: no more
                     break
-                if state.admit(sid):  # else parked until a holder of its resource ends
-                    self._start(sid)
+                claimed = state.claim(popped)  # a fan-out step stands for its next instance
+                if claimed is not None and state.admit(claimed):  # else parked until a holder of its resource ends
+                    self._start(claimed)
 
     def _start(self, sid: str) -> None:
         state = self.state
@@ -383,6 +384,8 @@ class RunLoop:
                     journal.attempt_finished(*write[1:])
                 elif kind is Write.STEP_STARTED:
                     journal.step_started(*write[1:])
+                elif kind is Write.STEPS_ADDED:
+                    journal.steps_added(*write[1:])
                 else:
                     journal.step_status(*write[1:])
         if state.events:

@@ -96,11 +96,14 @@ class AttemptPreparer:
             self._vars_version = state.variables_version
         return self._vars_view
 
-    def scope(self) -> dict[str, Any]:
-        """What templates see: run variables, ``steps`` and ``secrets``."""
+    def scope(self, sid: str | None = None) -> dict[str, Any]:
+        """What templates see: run variables, ``steps`` and ``secrets``; for a fan-out
+        instance ``sid`` also ``item`` and ``item_index``, or ``matrix``."""
         scope = {**self.state.variables, "steps": self.state.results}
         if self.secrets:
             scope["secrets"] = self.secrets
+        if sid is not None and sid in self.state.scopes:
+            scope.update(self.state.scopes[sid])
         return scope
 
     def prepare(self, sid: str, number: int, now: float, wall: float) -> Attempt | Unprepared | WouldRun:
@@ -148,8 +151,11 @@ class AttemptPreparer:
     def parameters(self, step: WorkflowStep, action: Action) -> Any:
         """The step's parameters rendered and structured into the action's parameter class."""
         params = step.parameters
-        if self.templated[step.id]:
-            params = render(params, self.scope(), action.quote)
+        templated = self.templated.get(step.id)
+        if templated is None:  # a fan-out instance: added to the run after this was built
+            templated = self.templated[step.id] = has_placeholders(params)
+        if templated:
+            params = render(params, self.scope(step.id), action.quote)
         if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
             params = structure(params, action.parameters, path="parameters")
         return params

@@ -40,6 +40,7 @@ class Compensation:
     memo: Any
     action: Action | None  # the rollback_action's record, when the step names one
     handler: RollbackHandler | None  # else the step action's handler
+    scope: Mapping[str, Any] = attrs.field(factory=dict)  # a fan-out instance's {item}, {matrix.*}
 
 
 @attrs.frozen
@@ -57,20 +58,24 @@ def plan_compensations(
     completed: Iterable[tuple[str, Any, Any]],
     actions: Mapping[str, Action],
     rollback_for: Callable[[str], RollbackHandler | None],
+    scopes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Compensation]:
     """Compensations for ``completed`` (step id, output, memo; in completion order), last first.
 
-    Steps with neither a rollback action nor a handler need no compensation and are left out.
+    Steps with neither a rollback action nor a handler need no compensation and are left
+    out. ``scopes``: what a fan-out instance's templates add (``item``…), by step id.
     """
     out = []
+    scopes = scopes or {}
     for sid, output, memo in reversed(list(completed)):
         step = steps[sid]
+        extra = scopes.get(sid, {})
         if step.rollback_action is not None:
-            out.append(Compensation(step, output, memo, actions.get(step.rollback_action), None))
+            out.append(Compensation(step, output, memo, actions.get(step.rollback_action), None, extra))
             continue
         handler = rollback_for(step.action)
         if handler is not None:
-            out.append(Compensation(step, output, memo, None, handler))
+            out.append(Compensation(step, output, memo, None, handler, extra))
     return out
 
 
@@ -101,6 +106,8 @@ def compensate_one(
     """Undo one step; never raises."""
     step = comp.step
     started = time.monotonic()
+    if comp.scope:
+        scope = {**scope, **comp.scope}
     try:
         if comp.handler is None:
             action = comp.action
@@ -161,7 +168,7 @@ def compensate_run(
     Templates see the run's variables and results; contexts share the run's resources.
     Returns ``nothing`` (no step needs it), ``complete`` or ``partial`` (some failed).
     """
-    comps = plan_compensations(state.steps, state.completed, actions, rollback_for)
+    comps = plan_compensations(state.steps, state.completed, actions, rollback_for, state.scopes)
     if not comps:
         return "nothing"
 

@@ -35,6 +35,10 @@ Changing state
   roll back and end failed.
 - ``cancel_requested``: someone asked to cancel (the loop sets it as soon as it sees
   the request; ``cancel`` acts on it).
+- ``fanouts``: fan-out step id -> its :class:`~wfe_core.run.fanout.FanOut` once
+  expanded; ``instance_of``: instance id -> its step; ``scopes``: instance id -> what
+  its templates add (``item``…). Instances join ``steps``, ``records``, ``parents`` and
+  ``children`` when their step expands (see :mod:`wfe_core.run.fanout`).
 
 Outboxes (the loop drains them)
 -------------------------------
@@ -61,6 +65,8 @@ from wfe_core.model.workflow import StepRecord, StepStatus, WorkflowStep
 from wfe_core.plan.conditions import conditions_hold
 from wfe_core.plan.expressions import ExpressionError, Undecidable, evaluate
 from wfe_core.plan.expressions import parse as parse_expression
+from wfe_core.plan.fanout import is_fanout
+from wfe_core.run import fanout
 from wfe_core.run.timers import TimerKind, Timers
 
 if TYPE_CHECKING:
@@ -91,6 +97,7 @@ class Write(enum.Enum):
     ATTEMPT_FINISHED = "attempt_finished"  # (step_id, number, status value, started_at, error)
     STEP_FINISHED = "step_finished"  # (record, variables, memo, seq)
     STEP_STATUS = "step_status"  # (step_id, status value, error)
+    STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest), ...])
 
 
 class RunState:
@@ -133,6 +140,14 @@ class RunState:
         self.when = {sid: parse_expression(s.when) for sid, s in self.steps.items() if s.when is not None}
         self.parents = parents
         self.children = children
+        #: Fan-out steps (for_each / matrix): expanded into instances when ready.
+        self.fanout = {sid for sid, s in self.steps.items() if is_fanout(s)}
+        self.fanouts: dict[str, fanout.FanOut] = {}
+        self.instance_of: dict[str, str] = {}
+        self.scopes: dict[str, dict[str, Any]] = {}
+        self.restored_digests: dict[str, str] = {}
+        if self.fanout:  # instances are added to the graph: never to the plan's own
+            self.parents, self.children = dict(parents), dict(children)
         self.order = order
         self.prior_attempts = dict(prior_attempts or {})
         self.propagate_skips = propagate_skips
@@ -179,6 +194,10 @@ class RunState:
         """
         for row in rows:
             sid = row["step_id"]
+            if sid in self.fanout:
+                continue  # derived again from its instances when it expands
+            if sid not in self.records and not fanout.restore_instance(self, dict(row)):
+                continue
             record = self.records[sid]
             record.status = _SUCCEEDED
             record.output = row["output"]
@@ -241,6 +260,9 @@ class RunState:
                     reason = f'when "{expression.text}" is false' + (f" ({values})" if values else "")
                     self._close(sid, _SKIPPED, wall, reason=reason)
                     return
+        if sid in self.fanout:
+            fanout.expand(self, sid, wall)
+            return
         self.ready.append(sid)
 
     def _release(self, sid: str, wall: float) -> None:
@@ -266,6 +288,27 @@ class RunState:
                 self._release(sid, wall)
 
     # -- starting ------------------------------------------------------------------------------
+    def policy_key(self, sid: str) -> str:
+        """What the strategy's policy is given for ready ``sid``: an instance goes as its
+        fan-out step (policies know only the plan's steps); :meth:`claim` maps it back."""
+        gid = self.instance_of.get(sid)
+        if gid is None:
+            return sid
+        self.fanouts[gid].ready.append(sid)
+        return gid
+
+    def claim(self, sid: str) -> str | None:
+        """The step to start for ``sid`` popped from the policy: itself, or the next ready
+        instance of the fan-out step ``sid`` (``None``: none is left)."""
+        fan = self.fanouts.get(sid)
+        if fan is None:
+            return sid
+        while fan.ready:
+            iid = fan.ready.popleft()
+            if not self.records[iid].status.finished:
+                return iid
+        return None
+
     def admit(self, sid: str) -> bool:
         """Whether ``sid`` may start now as far as resources go; if not, it is parked.
 
@@ -482,10 +525,15 @@ class RunState:
 
         Invariant: afterwards only running steps and waiting triggered steps are unfinished.
         """
+        if self.fanouts:
+            fanout.stop_instances(self, wall)
         if not self.triggered:
             return  # nothing waits for these ends; end() cancels them as before
         reason = f"not started: {self.stop_reason}"
+        fanouts = self.fanouts
         for sid in self.order:
+            if sid in fanouts:
+                continue  # ends with its running instances
             if sid not in self.triggered and sid not in self.running and not self.records[sid].status.finished:
                 self._close(sid, _CANCELLED, wall, reason=reason)
 
@@ -635,6 +683,9 @@ class RunState:
                 )
             )
             self._progress()
+        if sid in self.instance_of:
+            fanout.instance_closed(self, sid, wall)  # no children: its step answers for it
+            return
         if release:
             self.releasing.append(sid)
         elif status is _SKIPPED and not self.propagate_skips:

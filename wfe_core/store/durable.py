@@ -11,6 +11,8 @@ import attrs
 from wfe_core.model.errors import WfeError
 from wfe_core.model.secrets import Redactor, read_secrets, unseal
 from wfe_core.model.workflow import StepStatus, Workflow
+from wfe_core.plan.fanout import FanOutError, Undecided, base_id, instance_step, is_fanout
+from wfe_core.plan.fanout import expand as expand_items
 from wfe_core.plugin.capabilities import Event
 from wfe_core.run.events import EventDelivery
 from wfe_core.store.journal import Journal, fingerprint
@@ -99,6 +101,14 @@ class StoredRuns:
         for row in done:
             sid = row["step_id"]
             step = by_id.get(sid)
+            fanned = by_id.get(base_id(sid)) if step is None else None
+            if fanned is not None and is_fanout(fanned):  # an instance: <step fingerprint>:<item digest>
+                if fingerprint(fanned) != str(row["fingerprint"]).rpartition(":")[0]:
+                    problems.append(
+                        f"step '{fanned.id}' (instance {sid}) succeeded in run {run['run_id']} but its "
+                        "definition changed (action, parameters, dependencies, conditions, rollback or fan-out)"
+                    )
+                continue
             if step is None:
                 problems.append(f"step '{sid}' succeeded in run {run['run_id']} but is no longer in the workflow")
                 continue
@@ -148,8 +158,17 @@ class StoredRuns:
         run, workflow = self._stored_run(run_id, workflow)
         if run["status"] == "running":
             raise ResumeError(f"run {run['run_id']} is still running (process {run['pid']} on {run['host']})")
-        done = [row for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value]
         steps = {s.id: s for s in workflow.steps}
+        # A fan-out step is undone through its instances (its output is only their list).
+        done = [
+            row
+            for row in run["steps"]
+            if row["status"] == StepStatus.SUCCEEDED.value and not is_fanout(steps.get(row["step_id"]))
+        ]
+        for row in done:
+            group = steps.get(base_id(row["step_id"]))
+            if row["step_id"] not in steps and group is not None and is_fanout(group):
+                steps[row["step_id"]] = instance_step(group, row["step_id"])
         missing = [row["step_id"] for row in done if row["step_id"] not in steps]
         if missing:
             raise ResumeError(
@@ -171,6 +190,7 @@ class StoredRuns:
             [(r["step_id"], results[r["step_id"]]["output"], unseal(r["memo"], secrets)) for r in done],
             self.actions,
             self.plugins.rollback_for,
+            _instance_scopes(workflow, scope),
         )
         store = self._store()
         redact = Redactor(secrets)
@@ -239,6 +259,20 @@ class StoredRuns:
             "steps": {s["step_id"]: s["status"] for s in run["steps"]},
             "error": run["error"],
         }
+
+
+def _instance_scopes(workflow: Workflow, scope: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What each fan-out instance's templates added (``item``…), expanded again from the
+    stored variables and outputs (a list that cannot be rebuilt gives none)."""
+    out: dict[str, dict[str, Any]] = {}
+    variables = {k: v for k, v in scope.items() if k not in ("steps", "secrets")}
+    for step in workflow.steps:
+        if is_fanout(step):
+            try:
+                out.update((i.id, i.scope) for i in expand_items(step, variables, scope["steps"]))
+            except (FanOutError, Undecided):
+                continue
+    return out
 
 
 def _refuse_cut_values(

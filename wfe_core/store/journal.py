@@ -27,7 +27,15 @@ _FINGERPRINTED = (
 )
 #: Keys added later, hashed only when set: a run recorded before they existed keeps its
 #: fingerprints, so it can still be resumed.
-_FINGERPRINTED_IF_SET: dict[str, Any] = {"when": None, "trigger": "on_success", "resources": {}}
+_FINGERPRINTED_IF_SET: dict[str, Any] = {
+    "when": None,
+    "trigger": "on_success",
+    "resources": {},
+    "for_each": None,
+    "matrix": None,
+    "exclude": None,
+    "max_parallel": None,
+}
 
 
 def fingerprint(step: WorkflowStep) -> str:
@@ -53,6 +61,7 @@ class NullJournal:
 
     def run_started(self, **fields: Any) -> None: ...
     def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
+    def steps_added(self, step: WorkflowStep, instances: list[tuple[str, str]]) -> None: ...
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None: ...
@@ -107,6 +116,15 @@ class Journal(NullJournal):
 
     def step_started(self, step_id: str, number: int, started_at: float) -> None:
         self.store.step_started(self.run_id, step_id, number, started_at)
+
+    def steps_added(self, step: WorkflowStep, instances: list[tuple[str, str]]) -> None:
+        """A fan-out ``step`` expanded into ``instances`` (id, item digest): each gets a row.
+
+        An instance's fingerprint is its step's and its item's (``<step>:<digest>``):
+        resume refuses it when the step changed, and runs it again when the item did.
+        """
+        base = self._fingerprint(step)
+        self.store.add_steps(self.run_id, step.id, [(iid, f"{base}:{digest}") for iid, digest in instances])
 
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None

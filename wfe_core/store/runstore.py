@@ -431,6 +431,19 @@ class RunStore:
         )
         self.commit()
 
+    @_guarded
+    def add_steps(self, run_id: str, after: str, steps: list[tuple[str, str]]) -> None:
+        """Rows for steps that exist only once the run is under way (a fan-out step's
+        instances): ``(step id, fingerprint)``, listed right after step ``after``."""
+        self._begin()
+        n = len(steps) + 1
+        self.db.executemany(
+            "INSERT INTO steps (run_id, step_id, status, fingerprint, position)"
+            " SELECT ?, ?, 'pending', ?, COALESCE(position, 0) + ? FROM steps WHERE run_id=? AND step_id=?"
+            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint",
+            ((run_id, sid, fp, (k + 1) / n, run_id, after) for k, (sid, fp) in enumerate(steps)),
+        )
+
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
         key = (run_id, step_id)
         log = self._logs.setdefault(key, [])

@@ -15,6 +15,7 @@ from typing import Any
 
 from wfe_core.load.templating import has_placeholders, placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.plan.fanout import FANOUT_NAMES, is_fanout
 from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
@@ -31,7 +32,7 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     templated = [
         (i, s)
         for i, s in enumerate(workflow.steps)
-        if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters)
+        if has_placeholders(s.parameters) or has_placeholders(s.rollback_parameters) or isinstance(s.for_each, str)
     ]
     if not templated:
         return
@@ -59,6 +60,15 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
                 dynamic |= 1 << index[step.id]
     for i, step in templated:
         upstream = ancestors[step.id]
+        if isinstance(step.for_each, str):  # the list to fan out over: no {item} yet
+            for ph in placeholders(step.for_each):
+                problem = _check_placeholder(
+                    ph, step, "for_each", graph, index, upstream, static, setters, dynamic, workflow.secrets
+                )
+                if problem:
+                    yield Problem(
+                        f"step '{step.id}': for_each: {problem}", path=f"steps[{i}].for_each", step_id=step.id
+                    )
         for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
             noun = "parameter" if field == "parameters" else "rollback parameter"
             for key, value in params.items():  # name the parameter, as run-time errors do
@@ -87,6 +97,8 @@ def _check_placeholder(
     secrets: Any = (),
 ) -> str | None:
     first = ph.parts[0]
+    if first in FANOUT_NAMES and field != "for_each" and is_fanout(step):
+        return _check_fanout_name(ph, step)
     if first == "secrets":
         name = ph.parts[1] if len(ph.parts) > 1 else ""
         if name not in secrets:
@@ -123,7 +135,38 @@ def _check_placeholder(
         who = ", ".join(f"'{graph.order[n]}'" for n in range(mask.bit_length()) if mask >> n & 1)
         return f"variable '{first}' is set by step {who}, which is not upstream of '{step.id}' (add it to dependencies)"
     defined = sorted(static | {name for name, m in setters.items() if m & upstream})
-    return f"undefined name '{first}'{did_you_mean(first, defined)}; defined variables: {', '.join(defined) or 'none'}"
+    hint = ""
+    if first in FANOUT_NAMES:
+        hint = f" ('{first}' is defined only in a step with {'matrix' if first == 'matrix' else 'for_each'})"
+    return (
+        f"undefined name '{first}'{did_you_mean(first, defined)}{hint}; "
+        f"defined variables: {', '.join(defined) or 'none'}"
+    )
+
+
+def _check_fanout_name(ph: Any, step: Any) -> str | None:
+    """``{item}`` / ``{item_index}`` in a ``for_each`` step, ``{matrix.<axis>}`` in a matrix step."""
+    first = ph.parts[0]
+    if step.matrix is not None:
+        axes = list(step.matrix) if isinstance(step.matrix, dict) else []
+        if first != "matrix":
+            return (
+                f"undefined name '{first}': a matrix step has {{matrix.<axis>}} "
+                f"(axes: {', '.join(axes)}), not {{{first}}}"
+            )
+        if len(ph.parts) < 2:
+            return None  # the whole mapping
+        if ph.parts[1] not in axes:
+            axis = ph.parts[1]
+            return f"'{{{ph.text}}}': unknown matrix axis '{axis}'{did_you_mean(axis, axes)}; axes: {', '.join(axes)}"
+        if len(ph.parts) > 2:
+            return f"'{{{ph.text}}}': a matrix value has no '{ph.parts[2]}'"
+        return None
+    if first == "matrix":
+        return "undefined name 'matrix': a for_each step has {item} and {item_index}, not {matrix.<axis>}"
+    if first == "item_index" and len(ph.parts) > 1:
+        return f"'{{{ph.text}}}': item_index is a number, it has no '{ph.parts[1]}'"
+    return None  # {item.key}: checked when the instance runs (the item is known then)
 
 
 @hookimpl
