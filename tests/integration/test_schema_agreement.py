@@ -60,6 +60,15 @@ INVALID = {
     "zero units of a resource": "id: wf\nresources: {db: 0}\nsteps: []\n",
     "step resources not names": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, resources: 5}\n",
     "when not a string": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, when: 5}\n",
+    "for_each neither a list nor a placeholder": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, "
+    "for_each: 5}\n",
+    "for_each and matrix together": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, for_each: [1], "
+    "matrix: {os: [linux]}}\n",
+    "empty matrix axis": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, matrix: {os: []}}\n",
+    "exclude without matrix": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, for_each: [1], "
+    "exclude: [{os: linux}]}\n",
+    "max_parallel zero": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, for_each: [1], max_parallel: 0}\n",
+    "max_parallel without fan-out": BASE + "  - {id: a, action: wait, parameters: {seconds: 1}, max_parallel: 2}\n",
 }
 
 

@@ -32,6 +32,7 @@ from wfe_core.model.errors import Problem, TemplateError, did_you_mean
 
 __all__ = [
     "FANOUT_NAMES",
+    "UNBOUNDED",
     "FanOutError",
     "Instance",
     "Undecided",
@@ -47,6 +48,9 @@ __all__ = [
 
 #: Template names an instance adds to its scope (and only an instance has).
 FANOUT_NAMES = ("item", "item_index", "matrix")
+
+#: The width of a fan-out over a list known only at run time, without ``max_parallel``.
+UNBOUNDED = 1 << 20
 
 _ONE_PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*\}")
 _AXIS = re.compile(r"[A-Za-z_][\w-]*")
@@ -218,7 +222,7 @@ def fanout_width(step: Any) -> int:
     if not is_fanout(step):
         return 1
     found = static_instances(step)
-    count = len(found) if found is not None else 1 << 20
+    count = len(found) if found is not None else UNBOUNDED
     return max(1, min(count, step.max_parallel or count))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.workflow import Workflow
-from wfe_core.plan.fanout import describe_source, fanout_width, is_fanout, static_instances
+from wfe_core.plan.fanout import UNBOUNDED, describe_source, fanout_width, is_fanout, static_instances
 from wfe_core.plan.graph import DependencyGraph
 
 __all__ = ["Plan"]
@@ -43,14 +43,17 @@ class Plan:
     def build(cls, workflow: Workflow, *, source: str | None = None, durations: dict[str, float] | None = None) -> Plan:
         graph = DependencyGraph.from_workflow(workflow, source=source)
         levels = graph.levels()
-        fanned = sum(fanout_width(s) - 1 for s in workflow.steps)  # 0 without for_each / matrix
+        # Instances of a fan-out step run together (up to max_parallel): 0 without any.
+        widths = [fanout_width(s) - 1 for s in workflow.steps if is_fanout(s)]
+        fanned = sum(widths)
+        known = sum(w for w in widths if w < UNBOUNDED - 1)  # a run-time list's size is not known
         return cls(
             workflow=workflow,
             graph=graph,
             rank={s: i for i, s in enumerate(graph.order)},
             remaining=graph.remaining_path(durations),
             levels=levels,
-            width=max((len(level) for level in levels), default=0) + fanned,
+            width=max((len(level) for level in levels), default=0) + known,
             max_parallel=len(graph.nodes) - len(levels) + 1 + fanned,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from wfe_core.load.templating import render
 from wfe_core.model.context import StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, TemplateError
 from wfe_core.model.workflow import StepResult, StepStatus, WorkflowStep
+from wfe_core.plan.fanout import base_id
 from wfe_core.plugin.capabilities import Action, RollbackHandler
 
 if TYPE_CHECKING:
@@ -106,8 +108,9 @@ def compensate_one(
     """Undo one step; never raises."""
     step = comp.step
     started = time.monotonic()
-    if comp.scope:
-        scope = {**scope, **comp.scope}
+    if comp.scope:  # a fan-out instance: its {item}…, and its own output as its step's
+        own = {"output": comp.output, "status": StepStatus.SUCCEEDED.value, "error": None}
+        scope = {**scope, **comp.scope, "steps": ChainMap({base_id(step.id): own}, scope.get("steps", {}))}
     try:
         if comp.handler is None:
             action = comp.action
