@@ -264,6 +264,15 @@ def test_a_failing_instance_of_a_critical_step_fails_the_run_and_cancels_instanc
             "  - {id: a, action: wait, parameters: {seconds: 0}, for_each: '{filez}'}\n",
             "steps[0].for_each: step 'a': for_each: undefined name 'filez' (did you mean 'files'?)",
         ),
+        (
+            "  - {id: a, action: wait, parameters: {seconds: 0}, for_each: [1, 2], when: 'item == 1'}\n",
+            "steps[0].when: step 'a': when: 'item' is not defined there: a when is decided once for the whole step",
+        ),
+        (
+            "  - {id: 'a[0]', action: wait, parameters: {seconds: 0}}\n"
+            "  - {id: a, action: wait, parameters: {seconds: 0}, for_each: [1]}\n",
+            "step id 'a[0]' is the name of an instance of fan-out step 'a'",
+        ),
     ],
 )
 def test_fanout_mistakes_are_validation_errors_with_file_line_and_field(tmp_path, flow, message):

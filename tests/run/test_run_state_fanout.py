@@ -254,3 +254,43 @@ def test_a_dry_run_reports_a_list_it_cannot_know_as_expanding_at_run_time():
     assert statuses(state)["each"] == "skipped"
     assert state.records["each"].reason == "dry run: expands at run time over {steps.list.output}"
     assert isinstance(state.results["each"]["output"], Unknown)
+
+
+def test_a_fanout_step_with_trigger_always_runs_its_instances_after_a_critical_failure():
+    state = make_state({"boom": [], "clean": ["boom"]}, steps={"clean": {"for_each": ["x", "y"], "trigger": "always"}})
+    state.begin(0.0)
+    assert take_ready(state) == ["boom"]
+    fail(state, start(state, "boom"))
+    # Dispatch stopped; the cleanup fans out all the same and its instances may start.
+    assert state.take_after_stop(5, 1.0) == ["clean[0]", "clean[1]"]
+    succeed(state, start(state, "clean[0]"), output=0)
+    succeed(state, start(state, "clean[1]"), output=1)
+    assert statuses(state)["clean"] == "succeeded" and state.results["clean"]["output"] == [0, 1]
+    assert state.end(2.0) == "critical step 'boom' failed"
+
+
+def test_instances_holding_a_resource_are_parked_and_come_back_when_a_holder_ends():
+    state = make_state({"g": []}, steps={"g": {"for_each": [1, 2], "resources": ["db"]}}, resources={"db": 1})
+    state.begin(0.0)
+    first, second = drain(state)
+    assert state.admit(first)
+    running = start(state, first)
+    assert not state.admit(second) and state.parked == [second]  # parked: holds no worker
+    succeed(state, running)
+    assert drain(state) == [second] and state.admit(second)
+
+
+def test_ids_that_clash_with_instance_names_are_refused():
+    import pytest
+
+    from wfe_core.model.errors import InvalidWorkflowError
+    from wfe_core.model.workflow import Workflow
+
+    with pytest.raises(InvalidWorkflowError, match=r"step id 'b\[0\]' is the name of an instance of fan-out step 'b'"):
+        Workflow(
+            id="w",
+            steps=[
+                WorkflowStep(id="b", action="noop", for_each=[1]),
+                WorkflowStep(id="b[0]", action="noop"),
+            ],
+        )

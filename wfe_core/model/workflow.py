@@ -18,7 +18,7 @@ import attrs
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
-from wfe_core.plan.fanout import fanout_problems
+from wfe_core.plan.fanout import fanout_problems, instance_id_clashes
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -278,6 +278,7 @@ class Workflow:
             else:
                 seen[step.id] = index
             problems.extend(self._resource_problems(step, index))
+        problems.extend(instance_id_clashes(self.steps))
         if problems:
             raise InvalidWorkflowError(problems)
 

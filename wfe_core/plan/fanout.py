@@ -41,6 +41,7 @@ __all__ = [
     "expand",
     "fanout_problems",
     "fanout_width",
+    "instance_id_clashes",
     "instance_step",
     "is_fanout",
     "static_instances",
@@ -175,6 +176,26 @@ def _matrix_problems(step: Any, bad: Any) -> list[Problem]:
                     f"{did_you_mean(_text(value), shown)}; its values: {', '.join(shown)}",
                 )
     return []
+
+
+def instance_id_clashes(steps: Any) -> list[Problem]:
+    """A step whose id could be an instance's of a fan-out step (``build[0]`` beside a
+    ``build`` with ``for_each``): the two would share a row in the run store."""
+    fanned = {s.id for s in steps if isinstance(getattr(s, "id", None), str) and is_fanout(s)}
+    if not fanned:
+        return []
+    out = []
+    for index, step in enumerate(steps):
+        sid = getattr(step, "id", None)
+        if isinstance(sid, str) and sid != base_id(sid) and base_id(sid) in fanned:
+            out.append(
+                Problem(
+                    f"step id '{sid}' is the name of an instance of fan-out step '{base_id(sid)}'; choose another id",
+                    path=f"steps[{index}].id",
+                    step_id=sid,
+                )
+            )
+    return out
 
 
 def _digest(scope: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from wfe_core.load.templating import has_placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.expressions import ExpressionError
 from wfe_core.plan.expressions import parse as parse_expression
+from wfe_core.plan.fanout import FANOUT_NAMES, is_fanout
 from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
@@ -124,9 +125,17 @@ def check_when(workflow: Any, context: Any) -> Iterator[Problem]:
                     path=where,
                     step_id=step.id,
                 )
+        fanned = set(FANOUT_NAMES) - static if is_fanout(step) else set()
+        for name in sorted(set(expression.variables) & fanned):
+            yield Problem(
+                f"step '{step.id}': when: '{name}' is not defined there: a when is decided once for the whole "
+                "step, before it fans out (filter the list upstream instead)",
+                path=where,
+                step_id=step.id,
+            )
         if not setters:
             for name in expression.variables:
-                if name not in static:
+                if name not in static and name not in fanned:
                     yield Problem(
                         f"step '{step.id}': when: undefined name '{name}'{did_you_mean(name, static)}; "
                         f"defined variables: {', '.join(sorted(static)) or 'none'}",
