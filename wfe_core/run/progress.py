@@ -114,7 +114,8 @@ class ProgressTracker:
                 run.attempts[sid] = int(event.data.get("attempt") or 1)
             elif kind in _FINISHED and sid is not None:
                 run.running.pop(sid, None)
-                run.finished.add(sid)
+                if sid in run.deps:  # a fan-out instance is not a step of the plan: its step counts
+                    run.finished.add(sid)
                 if kind in _FAILED:
                     run.failed.append(sid)
                 if kind != "step.skipped" and kind != "step.cancelled" and "duration" in event.data:
