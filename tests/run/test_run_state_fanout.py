@@ -111,7 +111,7 @@ def test_a_list_from_an_upstream_output_is_read_when_the_step_becomes_ready():
     assert state.scopes["each[1]"] == {"item": "y.txt", "item_index": 1}
     # The store learns of the instances (with their item digests) before they start.
     kind, step, added = state.writes[0]
-    assert kind is Write.STEPS_ADDED and step.id == "each" and [i for i, _ in added] == ["each[0]", "each[1]"]
+    assert kind is Write.STEPS_ADDED and step.id == "each" and [i for i, *_ in added] == ["each[0]", "each[1]"]
 
 
 def test_an_empty_list_succeeds_at_once_with_an_empty_output():

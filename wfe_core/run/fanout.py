@@ -82,6 +82,8 @@ def restore_instance(state: RunState, row: dict[str, Any]) -> bool:
         return False
     _add_instance(state, gid, iid)
     state.restored_digests[iid] = str(row.get("fingerprint") or "").rpartition(":")[2]
+    if isinstance(row.get("scope"), dict):  # its item: a rollback renders {item} even if gid never expands again
+        state.scopes[iid] = row["scope"]
     return True
 
 
@@ -102,8 +104,7 @@ def expand(state: RunState, gid: str, wall: float) -> None:
         state._close(gid, StepStatus.FAILED, wall, error=exc.message)
         state._after_failure(step, wall)
         return
-    record.started_at = wall
-    record.status = StepStatus.RUNNING
+    record.status = StepStatus.RUNNING  # started_at: when its first instance starts (RunState.start)
     fan = state.fanouts[gid] = FanOut(gid, [i.id for i in instances])
     fresh = []
     for inst in instances:
@@ -116,12 +117,12 @@ def expand(state: RunState, gid: str, wall: float) -> None:
             _unrestore(state, iid)
         elif known is None:
             _add_instance(state, gid, iid)
-        fresh.append((iid, inst.digest))
+        fresh.append((iid, inst.digest, inst.scope))
     if state.recording and fresh:
         from wfe_core.run.state import Write
 
         state.writes.append((Write.STEPS_ADDED, step, fresh))
-    fan.queue.extend(iid for iid, _ in fresh)
+    fan.queue.extend(iid for iid, _, _ in fresh)
     fan.open = len(fresh)
     _release_more(state, fan)
     _settle(state, fan, wall)

@@ -97,7 +97,8 @@ class Write(enum.Enum):
     ATTEMPT_FINISHED = "attempt_finished"  # (step_id, number, status value, started_at, error)
     STEP_FINISHED = "step_finished"  # (record, variables, memo, seq)
     STEP_STATUS = "step_status"  # (step_id, status value, error)
-    STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest), ...])
+    STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest, item scope), ...])
+    STEP_RUNNING = "step_running"  # (fan-out step id, started_at): its first instance started
 
 
 class RunState:
@@ -358,6 +359,13 @@ class RunState:
         record.status = _RUNNING
         if self.recording:
             self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
+        gid = self.instance_of.get(sid)
+        if gid is not None and self.records[gid].started_at is None:
+            # The fan-out step runs from its first instance's start: the store says so
+            # while it runs, and after a kill -9 it reads interrupted, not pending.
+            self.records[gid].started_at = wall
+            if self.recording:
+                self.writes.append((Write.STEP_RUNNING, gid, attempt.wall_started))
         if self.emitting:
             self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
         self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)

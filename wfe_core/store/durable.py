@@ -128,6 +128,7 @@ class StoredRuns:
                 "output": unseal(row["output"], secrets),
                 "variables": unseal(row["variables"], secrets),
                 "memo": unseal(row["memo"], secrets),
+                "scope": unseal(row.get("scope"), secrets),
             }
             for row in done
         ]
@@ -190,7 +191,7 @@ class StoredRuns:
             [(r["step_id"], results[r["step_id"]]["output"], unseal(r["memo"], secrets)) for r in done],
             self.actions,
             self.plugins.rollback_for,
-            _instance_scopes(workflow, scope),
+            {**_instance_scopes(workflow, scope), **_stored_scopes(done, secrets)},
         )
         store = self._store()
         redact = Redactor(secrets)
@@ -273,6 +274,11 @@ def _instance_scopes(workflow: Workflow, scope: dict[str, Any]) -> dict[str, dic
             except (FanOutError, Undecided):
                 continue
     return out
+
+
+def _stored_scopes(rows: list[dict[str, Any]], secrets: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The items recorded with fan-out instances (stores from before schema 4 have none)."""
+    return {r["step_id"]: unseal(r["scope"], secrets) for r in rows if isinstance(r.get("scope"), dict)}
 
 
 def _refuse_cut_values(

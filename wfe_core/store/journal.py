@@ -61,7 +61,8 @@ class NullJournal:
 
     def run_started(self, **fields: Any) -> None: ...
     def step_started(self, step_id: str, number: int, started_at: float) -> None: ...
-    def steps_added(self, step: WorkflowStep, instances: list[tuple[str, str]]) -> None: ...
+    def steps_added(self, step: WorkflowStep, instances: list[tuple[Any, ...]]) -> None: ...
+    def step_running(self, step_id: str, started_at: float) -> None: ...
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None: ...
@@ -117,14 +118,20 @@ class Journal(NullJournal):
     def step_started(self, step_id: str, number: int, started_at: float) -> None:
         self.store.step_started(self.run_id, step_id, number, started_at)
 
-    def steps_added(self, step: WorkflowStep, instances: list[tuple[str, str]]) -> None:
-        """A fan-out ``step`` expanded into ``instances`` (id, item digest): each gets a row.
+    def steps_added(self, step: WorkflowStep, instances: list[tuple[Any, ...]]) -> None:
+        """A fan-out ``step`` expanded into ``instances`` (id, item digest, item scope):
+        each gets a row, with its item (sealed) for a rollback that cannot expand again.
 
         An instance's fingerprint is its step's and its item's (``<step>:<digest>``):
         resume refuses it when the step changed, and runs it again when the item did.
         """
         base = self._fingerprint(step)
-        self.store.add_steps(self.run_id, step.id, [(iid, f"{base}:{digest}") for iid, digest in instances])
+        rows = [(iid, f"{base}:{digest}", self.seal(scope[0] if scope else None)) for iid, digest, *scope in instances]
+        self.store.add_steps(self.run_id, step.id, rows)
+
+    def step_running(self, step_id: str, started_at: float) -> None:
+        """A fan-out step's first instance started: the step's row reads running."""
+        self.store.step_running(self.run_id, step_id, started_at)
 
     def attempt_finished(
         self, step_id: str, number: int, status: str, started_at: float | None, error: str | None

@@ -38,7 +38,7 @@ __all__ = [
     "value_limit",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Most characters of JSON stored for one value: a step's output, or one variable (1 MiB).
 #: ``$WFE_STORE_VALUE_LIMIT`` (characters; 0 = no limit) changes it. A bigger value is
@@ -157,6 +157,11 @@ _MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE runs ADD COLUMN workers INTEGER;
     ALTER TABLE runs ADD COLUMN elapsed REAL;
+    """,
+    # 4: a fan-out instance's item ({item}, {item_index} or {matrix}), so that rolling it
+    # back renders them even when its step does not expand again (its `when` turned false).
+    4: """
+    ALTER TABLE steps ADD COLUMN scope TEXT;
     """,
 }
 
@@ -282,6 +287,7 @@ class RunStore:
         # commit); the log of each step of this connection's run is kept here.
         self._started: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._finished: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._running: dict[tuple[str, str], float] = {}  # step_running, not committed yet
         self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- schema ---------------------------------------------------------------------------
@@ -341,14 +347,14 @@ class RunStore:
     @property
     def dirty(self) -> bool:
         """Whether there are writes not committed yet."""
-        return bool(self._started or self._finished or self._in_tx)
+        return bool(self._started or self._finished or self._running or self._in_tx)
 
     @_guarded
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         if _FROZEN.is_set():
             return
-        if self._started or self._finished:
+        if self._started or self._finished or self._running:
             self._begin()
             # A step that also finished in this batch needs no "running" row first.
             started = [
@@ -362,6 +368,12 @@ class RunStore:
                     " started_at=COALESCE(started_at, ?) WHERE run_id=? AND step_id=?",
                     started,
                 )
+            if self._running:
+                self.db.executemany(
+                    "UPDATE steps SET status='running', started_at=COALESCE(started_at, ?)"
+                    " WHERE run_id=? AND step_id=?",
+                    [(at, *key) for key, at in self._running.items()],
+                )
             if self._finished:
                 self.db.executemany(
                     "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
@@ -370,6 +382,7 @@ class RunStore:
                 )
             self._started.clear()
             self._finished.clear()
+            self._running.clear()
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
@@ -403,6 +416,9 @@ class RunStore:
                 " pid=?, host=?, resumed=resumed+1, definition=COALESCE(?, definition) WHERE run_id=?",
                 (strategy, os.getpid(), socket.gethostname(), definition, run_id),
             )
+            # A step left running by a dead process was interrupted: a fan-out instance the
+            # resumed run never expands again would otherwise read running for ever.
+            self.db.execute("UPDATE steps SET status='interrupted' WHERE run_id=? AND status='running'", (run_id,))
             for row in self.db.execute("SELECT step_id, attempt_log FROM steps WHERE run_id=?", (run_id,)):
                 self._logs[(run_id, row["step_id"])] = _unjson(row["attempt_log"]) or []
         else:
@@ -432,17 +448,26 @@ class RunStore:
         self.commit()
 
     @_guarded
-    def add_steps(self, run_id: str, after: str, steps: list[tuple[str, str]]) -> None:
+    def add_steps(self, run_id: str, after: str, steps: list[tuple[str, str, Any]]) -> None:
         """Rows for steps that exist only once the run is under way (a fan-out step's
-        instances): ``(step id, fingerprint)``, listed right after step ``after``."""
+        instances): ``(step id, fingerprint, scope)``, listed right after step ``after``;
+        ``scope`` is what the instance's templates add (``item``…), kept for its rollback."""
         self._begin()
         n = len(steps) + 1
+        limit = self._limit
         self.db.executemany(
-            "INSERT INTO steps (run_id, step_id, status, fingerprint, position)"
-            " SELECT ?, ?, 'pending', ?, COALESCE(position, 0) + ? FROM steps WHERE run_id=? AND step_id=?"
-            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint",
-            ((run_id, sid, fp, (k + 1) / n, run_id, after) for k, (sid, fp) in enumerate(steps)),
+            "INSERT INTO steps (run_id, step_id, status, fingerprint, scope, position)"
+            " SELECT ?, ?, 'pending', ?, ?, COALESCE(position, 0) + ? FROM steps WHERE run_id=? AND step_id=?"
+            " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint, scope=excluded.scope",
+            (
+                (run_id, sid, fp, _json(_bounded_vars(scope, limit)), (k + 1) / n, run_id, after)
+                for k, (sid, fp, scope) in enumerate(steps)
+            ),
         )
+
+    def step_running(self, run_id: str, step_id: str, started_at: float) -> None:
+        """A step with no attempts of its own (a fan-out step) is running from ``started_at``."""
+        self._running[(run_id, step_id)] = started_at  # written at the next commit
 
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
         key = (run_id, step_id)
@@ -592,14 +617,14 @@ class RunStore:
         memo = "memo" if memos else "NULL AS memo"
         steps = self.db.execute(
             f"SELECT run_id, step_id, status, attempts, attempt_log, output, variables, {memo}, error, reason,"
-            " started_at, finished_at, duration, seq, fingerprint FROM steps WHERE run_id=?"
+            " started_at, finished_at, duration, seq, fingerprint, scope FROM steps WHERE run_id=?"
             " ORDER BY seq IS NULL, seq, position",
             (run["run_id"],),
         ).fetchall()
         run["steps"] = []
         for s in steps:
             step = dict(s)
-            for key in ("output", "variables", "memo", "attempt_log"):
+            for key in ("output", "variables", "memo", "attempt_log", "scope"):
                 step[key] = _unjson(step[key])
             step["attempt_log"] = step["attempt_log"] or []
             if run["status"] == "interrupted" and step["status"] == "running":
