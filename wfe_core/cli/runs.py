@@ -35,6 +35,29 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{(end or time.time()) - start:.1f}s" + ("" if end else "+")
 
 
+def _fanout_ids(definition: str | None) -> set[str]:
+    """The fan-out steps of the definition recorded with a run."""
+    try:
+        steps = json.loads(definition or "{}").get("steps") or []
+    except (ValueError, AttributeError):
+        return set()
+    return {s["id"] for s in steps if isinstance(s, dict) and (s.get("for_each") is not None or s.get("matrix"))}
+
+
+def _totals(steps: list[dict[str, Any]], fanout_ids: set[str]) -> str:
+    """``steps: 3 succeeded, 1 failed (of 4; build counts as its 3 instances)``."""
+    from wfe_core.plan.fanout import counted_note, counted_steps
+
+    status = {s["step_id"]: s["status"] for s in steps}
+    counted, fanned_out = counted_steps(status, fanout_ids)
+    by_status: dict[str, int] = {}
+    for sid in counted:
+        by_status[status[sid]] = by_status.get(status[sid], 0) + 1
+    note = counted_note(fanned_out)
+    shown = ", ".join(f"{n} {name}" for name, n in by_status.items())
+    return f"steps: {shown or 'none'} (of {len(counted)}{'; ' + note if note else ''})"
+
+
 @click.group(invoke_without_command=True)
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help="Run store file.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
@@ -73,7 +96,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
     finally:
         db.close()
-    run.pop("definition", None)
+    definition = run.pop("definition", None)
     for step in run["steps"]:
         # A memo is what rollback needs to undo a step (a file's previous bytes, base64):
         # data, not history, and it may hold anything the step touched.
@@ -94,6 +117,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     )
     if run["error"]:
         click.echo(f"error: {run['error']}")
+    click.echo(_totals(run["steps"], _fanout_ids(definition)))
     for step in run["steps"]:
         detail = (step["error"] or step["reason"] or "").rstrip("\n").replace("\n", "\n" + " " * 66)
         click.echo(

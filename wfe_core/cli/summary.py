@@ -13,6 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from wfe_core.plan.fanout import counted_note
+
 __all__ = ["summary_lines"]
 
 
@@ -52,8 +54,10 @@ def summary_lines(stats: Any, *, store: Path | None, store_option: str | None = 
         f"{stats.skipped_steps} skipped",
         f"{stats.cancelled_steps} cancelled",
     ]
+    fanned = counted_note(getattr(stats, "fanned_out", None) or {})
+    note = f"; {fanned}" if fanned else ""
     lines = [
-        f"run {stats.run_id[:12]} {status}: {', '.join(outcomes)} (of {stats.total_steps}) "
+        f"run {stats.run_id[:12]} {status}: {', '.join(outcomes)} (of {stats.total_steps}{note}) "
         f"in {stats.total_execution_time:.2f}s"
     ]
     if stats.error and not stats.succeeded:

@@ -385,6 +385,8 @@ class RunStats:
             succeeded), ``partial`` (some failed) or ``nothing`` (nothing to undo).
         store: the run store file the run was recorded in, if any.
         plan: for a dry run, the plan: ``order``, ``levels`` and ``parallel_groups``.
+        fanned_out: fan-out step id -> how many instances it has; the step counts
+            as those instances in the totals above, not itself (``steps`` has both).
     """
 
     run_id: str
@@ -408,6 +410,7 @@ class RunStats:
     rollback: str | None = None
     store: str | None = None
     plan: dict[str, Any] | None = None
+    fanned_out: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def succeeded(self) -> bool:

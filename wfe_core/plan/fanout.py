@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -37,6 +37,8 @@ __all__ = [
     "Instance",
     "Undecided",
     "base_id",
+    "counted_note",
+    "counted_steps",
     "describe_source",
     "expand",
     "fanout_problems",
@@ -96,6 +98,33 @@ def base_id(step_id: str) -> str:
     """``build`` for ``build[0]`` or ``build[os=linux]``; any other id unchanged."""
     head, bracket, _ = step_id.partition("[")
     return head if bracket and step_id.endswith("]") else step_id
+
+
+def counted_steps(step_ids: Iterable[str], fanout_ids: Collection[str]) -> tuple[list[str], dict[str, int]]:
+    """The rule for a run's step totals (summary, ``wfe runs show``, reports, ``RunStats``).
+
+    A fan-out step that expanded counts as its instances, not itself (it has no attempts
+    of its own: it only sums them up); one without instances (skipped, failed on its
+    list, cancelled before it expanded, or an empty list) counts as one step. Returns
+    the ids that count, in the order given, and fan-out step id -> its instances counted.
+    """
+    ids = list(step_ids)
+    instances: dict[str, int] = {}
+    for sid in ids:
+        gid = base_id(sid)
+        if gid != sid and gid in fanout_ids:
+            instances[gid] = instances.get(gid, 0) + 1
+    return [sid for sid in ids if sid not in instances], instances
+
+
+def counted_note(instances: Mapping[str, int]) -> str:
+    """``"build counts as its 10 instances"`` for totals that :func:`counted_steps` made."""
+    if not instances:
+        return ""
+    if len(instances) == 1:
+        ((gid, n),) = instances.items()
+        return f"{gid} counts as its {n} instance{'' if n == 1 else 's'}"
+    return f"{', '.join(instances)} count as their {sum(instances.values())} instances"
 
 
 def _short(value: Any) -> str:

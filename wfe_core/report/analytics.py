@@ -19,11 +19,16 @@ Definitions (the report's JSON documents the same):
 - **span** of a step: from its first attempt's start to its last attempt's end (retries
   and backoff included).
 - **critical path**: the chain of dependent steps with the longest summed span, over the
-  steps that ran; its share is its length over the wall time.
+  steps that ran; its share is its length over the wall time. A fan-out step is on it
+  through the instance that ended last (what its dependents waited for); its other
+  instances are not.
 - **wait** of a step: from the moment its last dependency finished (the run's start for a
   step without dependencies) to its first attempt's start — time it was ready but no
   worker was free. Derived, because queueing is not recorded yet; not derived for
-  resumed runs (their interruption would count as waiting).
+  resumed runs (their interruption would count as waiting). An instance of a fan-out
+  step with ``max_parallel`` that started after ``max_parallel`` of its siblings waited
+  for one of them to end, not for a worker: it is listed apart (``waited_max_parallel``)
+  and does not count toward the worker-limit verdict.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class Analytics:
             ``critical_path_share`` that over the wall time.
         slowest: steps on the critical path, longest span first: ``(step, seconds)``.
         waited: steps that waited for a worker, longest wait first: ``(step, seconds)``.
+        waited_max_parallel: fan-out instances that waited for their step's
+            ``max_parallel``, longest wait first: ``(step, seconds)``.
         retries: retried steps, costliest first: ``(step, attempts, seconds)`` where the
             seconds are what failed attempts and backoff cost before the last attempt.
         limiter: ``chain``, ``workers``, ``slow_step``, ``retries``, ``overhead`` or ``nothing``.
@@ -84,6 +91,7 @@ class Analytics:
     retries: tuple[tuple[str, int, float], ...]
     limiter: str
     verdict: str
+    waited_max_parallel: tuple[tuple[str, float], ...] = ()
 
 
 def _span(step: StepRecord, now: float) -> float | None:
@@ -124,6 +132,40 @@ def _waits(run: RunRecord) -> dict[str, float]:
     return out
 
 
+def _held_back(run: RunRecord) -> set[str]:
+    """Instances that started only after ``max_parallel`` siblings had started: each
+    waited for a sibling to end (its step's limit), not for a worker."""
+    siblings: dict[str, list[tuple[float, str]]] = {}
+    limits: dict[str, int] = {}
+    for step in run.steps:
+        if step.instance_of and step.max_parallel and step.attempts and step.attempts[0].started_at is not None:
+            siblings.setdefault(step.instance_of, []).append((step.attempts[0].started_at, step.id))
+            limits[step.instance_of] = step.max_parallel
+    out: set[str] = set()
+    for gid, started in siblings.items():
+        out.update(sid for _, sid in sorted(started)[limits[gid] :])
+    return out
+
+
+def _path_graph(run: RunRecord) -> dict[str, tuple[str, ...]]:
+    """Dependencies for the critical path: an expanded fan-out step follows only the
+    instance that ended last, and its other instances are left out."""
+    deps = {s.id: s.dependencies for s in run.steps}
+    by_id = {s.id: s for s in run.steps}
+    for step in run.steps:
+        if not (step.fan_out and step.dependencies and all(by_id[d].instance_of == step.id for d in step.dependencies)):
+            continue
+        ended = [d for d in step.dependencies if by_id[d].finished_at is not None and by_id[d].attempts]
+        if not ended:
+            continue
+        last = max(ended, key=lambda d: by_id[d].finished_at or 0.0)
+        for other in step.dependencies:
+            if other != last:
+                deps.pop(other, None)
+        deps[step.id] = (last,)
+    return deps
+
+
 def _union(intervals: list[tuple[float, float]]) -> float:
     total, end = 0.0, float("-inf")
     for lo, hi in sorted(intervals):
@@ -147,14 +189,22 @@ def analyze(run: RunRecord) -> Analytics:
     spans = {s.id: span for s in run.steps if (span := _span(s, now)) is not None}
     peak = _peak(run)
     workers = run.workers or peak
-    graph = DependencyGraph({s.id: s.dependencies for s in run.steps})
+    graph = DependencyGraph(_path_graph(run))
     chain, length = graph.critical_path(spans)
-    path = tuple(p for p in chain if p in spans)
+    # A fan-out step stays on the path after its instance (it joins them for its dependents).
+    by_step = {s.id: s for s in run.steps}
+    path = tuple(
+        p
+        for n, p in enumerate(chain)
+        if p in spans or (n and by_step[chain[n - 1]].instance_of == p and chain[n - 1] in spans)
+    )
     share = length / wall if wall > 0 else 0.0
     waits = _waits(run)
     by_id = {s.id: s for s in run.steps}
-    slowest = tuple(sorted(((p, spans[p]) for p in path), key=lambda x: -x[1]))
-    waited = tuple(sorted(((s, w) for s, w in waits.items() if w >= MIN_WAIT), key=lambda x: -x[1]))
+    slowest = tuple(sorted(((p, spans[p]) for p in path if p in spans), key=lambda x: -x[1]))
+    held = _held_back(run)
+    waited = tuple(sorted(((s, w) for s, w in waits.items() if w >= MIN_WAIT and s not in held), key=lambda x: -x[1]))
+    waited_limit = tuple(sorted(((s, w) for s, w in waits.items() if w >= MIN_WAIT and s in held), key=lambda x: -x[1]))
     retries = []
     for step in run.steps:
         starts = [a.started_at for a in step.attempts if a.started_at is not None]
@@ -184,6 +234,7 @@ def analyze(run: RunRecord) -> Analytics:
         retries=tuple(retries),
         limiter=limiter,
         verdict=verdict,
+        waited_max_parallel=waited_limit,
     )
 
 

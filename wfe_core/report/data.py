@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.secrets import mask_sealed
+from wfe_core.plan.fanout import base_id, counted_steps
 from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path
 
 __all__ = ["AttemptRecord", "RunRecord", "StepRecord", "open_store", "read_run", "read_runs"]
@@ -62,6 +63,11 @@ class StepRecord:
             ``RunStats.busy_time`` adds up).
         error / reason: why it failed / why it was skipped or cancelled, secrets masked.
         seq: completion order in the run (``None`` if it never finished).
+        fan_out: a ``for_each`` / ``matrix`` step; once expanded its ``dependencies``
+            are its instances (it ends when the last one ends), which hang off its own
+            dependencies, so a drawing shows dependencies -> instances -> step -> dependents.
+        instance_of: for an instance (``build[0]``), its fan-out step.
+        max_parallel: the fan-out step's ``max_parallel`` (on its instances too).
     """
 
     id: str
@@ -78,6 +84,9 @@ class StepRecord:
     error: str | None = None
     reason: str | None = None
     seq: int | None = None
+    fan_out: bool = False
+    instance_of: str | None = None
+    max_parallel: int | None = None
 
 
 @attrs.frozen
@@ -236,9 +245,17 @@ def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
         status = "interrupted"
     # A definition edited on resume may name steps this run never recorded: drop those edges.
     known = {s["step_id"] for s in step_rows}
+    fanned = {sid for sid, d in defs.items() if d.get("for_each") is not None or d.get("matrix")}
+    _, fanned_out = counted_steps(known, fanned)
+    instances: dict[str, list[str]] = {gid: [] for gid in fanned_out}
+    for s in step_rows:
+        if base_id(s["step_id"]) in fanned_out and s["step_id"] not in fanned:
+            instances[base_id(s["step_id"])].append(s["step_id"])
     steps = []
     for s in step_rows:
-        d = defs.get(s["step_id"], {})
+        sid = s["step_id"]
+        group = base_id(sid) if sid not in defs and base_id(sid) in instances else None
+        d = defs.get(group or sid, {})
         log = json.loads(s["attempt_log"]) if s["attempt_log"] else []
         attempts = tuple(
             AttemptRecord(
@@ -254,7 +271,10 @@ def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
         if status == "interrupted" and step_status == "running":
             step_status = "interrupted"
         deps = d.get("dependencies") or ()
+        if sid in instances:  # an expanded fan-out step waits for its instances
+            deps = instances[sid]
         conditions = d.get("conditions")
+        limit = d.get("max_parallel") if sid in fanned or group else None
         steps.append(
             StepRecord(
                 id=s["step_id"],
@@ -271,6 +291,9 @@ def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
                 error=_mask(s["error"]),
                 reason=_mask(s["reason"]),
                 seq=s["seq"],
+                fan_out=sid in fanned,
+                instance_of=group,
+                max_parallel=limit if isinstance(limit, int) else None,
             )
         )
     keys = row.keys()

@@ -238,8 +238,9 @@ def to_svg(view: GraphView) -> str:
     for a, b in view.edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
         cls = "edge cp" if a in on_path and b in on_path else "edge"
+        ends = f'data-from="{html.escape(a)}" data-to="{html.escape(b)}"'
         out.append(
-            f'<path class="{cls}" d="M{x1 + NODE_W},{y1 + NODE_H // 2} C{x1 + NODE_W + GAP_X // 2},'
+            f'<path class="{cls}" {ends} d="M{x1 + NODE_W},{y1 + NODE_H // 2} C{x1 + NODE_W + GAP_X // 2},'
             f'{y1 + NODE_H // 2} {x2 - GAP_X // 2},{y2 + NODE_H // 2} {x2},{y2 + NODE_H // 2}"/>'
         )
     for node in view.nodes:

@@ -9,10 +9,12 @@ keys may appear within one version)::
                running | interrupted), strategy, source, started_at, finished_at (epoch
                seconds; null while running), wall_time, resumed, host, variables (secrets
                "***"), error, rollback, in_progress
-    summary:   total, and a count per step status
+    summary:   total, and a count per step status (an expanded fan-out step counts as its
+               instances, not itself), fanned_out {step: instances} (when there are any)
     analytics: wall_time, busy_time, workers, workers_source, peak_concurrency,
                parallel_efficiency, critical_path {steps, time, share},
                bottlenecks {slowest [{step, time}], waited [{step, wait}],
+               waited_max_parallel [{step, wait}],
                retries [{step, attempts, cost}]}, limiter, verdict
     steps:     in file order: id, action, status, critical, dependencies, parallel_group,
                conditions, started_at, finished_at, span, busy_time, wait (null when not
@@ -27,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.plan.fanout import counted_steps
 from wfe_core.report.analytics import Analytics, analyze
 from wfe_core.report.data import RunRecord
 
@@ -48,9 +51,23 @@ class Report:
     analytics: Analytics
 
     @property
+    def counted(self) -> tuple[list[str], dict[str, int]]:
+        """The steps the totals count and fan-out step -> its instances
+        (:func:`~wfe_core.plan.fanout.counted_steps`: a fan-out step counts as its instances)."""
+        return counted_steps([s.id for s in self.run.steps], {s.id for s in self.run.steps if s.fan_out})
+
+    @property
     def counts(self) -> dict[str, int]:
-        """Number of steps per status."""
-        return dict(Counter(s.status for s in self.run.steps))
+        """Number of steps per status (see :attr:`counted`)."""
+        ids = set(self.counted[0])
+        return dict(Counter(s.status for s in self.run.steps if s.id in ids))
+
+    def _summary(self) -> dict[str, Any]:
+        counted, fanned_out = self.counted
+        summary: dict[str, Any] = {"total": len(counted), **self.counts}
+        if fanned_out:  # only in a run with fan-out steps
+            summary["fanned_out"] = fanned_out
+        return summary
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data, in the documented ``wfe.report/1`` shape."""
@@ -75,7 +92,7 @@ class Report:
                 "rollback": run.rollback,
                 "in_progress": run.in_progress,
             },
-            "summary": {"total": len(run.steps), **self.counts},
+            "summary": self._summary(),
             "analytics": {
                 "wall_time": a.wall_time,
                 "busy_time": a.busy_time,
@@ -91,6 +108,7 @@ class Report:
                 "bottlenecks": {
                     "slowest": [{"step": s, "time": t} for s, t in a.slowest],
                     "waited": [{"step": s, "wait": w} for s, w in a.waited],
+                    "waited_max_parallel": [{"step": s, "wait": w} for s, w in a.waited_max_parallel],
                     "retries": [{"step": s, "attempts": n, "cost": c} for s, n, c in a.retries],
                 },
                 "limiter": a.limiter,

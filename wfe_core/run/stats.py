@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wfe_core.model.workflow import RunStats, RunStatus, StepStatus
+from wfe_core.plan.fanout import counted_steps
 from wfe_core.run.state import RunState
 
 __all__ = ["build_stats", "run_status"]
@@ -34,15 +35,17 @@ def build_stats(
     """The run's statistics; ``state`` must have ended (every step finished)."""
     counts = dict.fromkeys(StepStatus, 0)
     busy = 0.0
+    counted, fanned_out = counted_steps(state.records, state.fanout)
+    for sid in counted:
+        counts[state.records[sid].status] += 1
     for record in state.records.values():
-        counts[record.status] += 1
         busy += record.duration
     status = run_status(state, why)
     return RunStats(
         run_id=run_id,
         workflow_id=workflow_id,
         status=status,
-        total_steps=len(state.records),
+        total_steps=len(counted),
         completed_steps=counts[StepStatus.SUCCEEDED],
         failed_steps=counts[StepStatus.FAILED] + counts[StepStatus.TIMED_OUT],
         skipped_steps=counts[StepStatus.SKIPPED],
@@ -58,4 +61,5 @@ def build_stats(
         dry_run=dry_run,
         rollback=rollback,
         store=store,
+        fanned_out=fanned_out,
     )

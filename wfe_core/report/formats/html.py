@@ -17,6 +17,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from wfe_core.plan.fanout import counted_note
 from wfe_core.report.formats.units import seconds, timestamp
 from wfe_core.report.graph import COLOURS, to_svg, view_of_report
 
@@ -120,6 +121,9 @@ def _analytics(report: Any) -> str:
         items.append(
             "<li>waited for a free worker: " + ", ".join(f"{escape(s)} {seconds(w)}" for s, w in a.waited[:5]) + "</li>"
         )
+    if a.waited_max_parallel:
+        waits = ", ".join(f"{escape(s)} {seconds(w)}" for s, w in a.waited_max_parallel[:5])
+        items.append(f"<li>waited for max_parallel (a sibling instance to end): {waits}</li>")
     if a.retries:
         items.append(
             "<li>retries that cost time: "
@@ -216,6 +220,12 @@ def _dag(report: Any) -> str:
     return f'<section id="dag"><h2>Dependency graph</h2><div class="scroll">{body}</div><p>{note}</p></section>'
 
 
+def _count(report: Any) -> str:
+    """``6 steps (build counts as its 4 instances)``: the totals' rule for fan-out steps."""
+    counted, fanned_out = report.counted
+    return f"{len(counted)} steps" + (f" ({escape(counted_note(fanned_out))})" if fanned_out else "")
+
+
 def _table(report: Any) -> str:
     run, a = report.run, report.analytics
     on_path = set(a.critical_path)
@@ -240,7 +250,7 @@ def _table(report: Any) -> str:
     )
     return (
         f'<section id="table"><h2>Steps</h2><p><input id="filter" type="search" placeholder="filter steps"> '
-        f"{len(run.steps)} steps; click a column to sort. 🔥 = critical path.</p>"
+        f"{_count(report)}; click a column to sort. 🔥 = critical path.</p>"
         f'<div class="scroll"><table id="steps"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
         "</div></section>"
     )

@@ -1,6 +1,7 @@
 """``junit``: JUnit XML as GitLab and Jenkins read it.
 
-One ``<testsuite>`` per run, one ``<testcase>`` per step (``time`` = its span).
+One ``<testsuite>`` per run, one ``<testcase>`` per step (``time`` = its span); an
+expanded fan-out step is its instances' test cases, not one more of its own.
 Failed and timed-out steps get ``<failure>`` with the error; a step whose rollback
 failed gets ``<error>``; skipped, cancelled, interrupted, pending and still-running steps
 get ``<skipped>`` with the reason. Attempts before the last are listed in ``<system-out>``.
@@ -29,7 +30,10 @@ def render_junit(report: Any) -> str:
     run, a = report.run, report.analytics
     cases = []
     failures = errors = skipped = 0
+    counted = set(report.counted[0])
     for s in run.steps:
+        if s.id not in counted:
+            continue
         time = a.spans.get(s.id) or 0.0
         head = (
             f"    <testcase name={quoteattr(_text(s.id))} classname={quoteattr(_text(run.workflow_id))}"
@@ -60,7 +64,7 @@ def render_junit(report: Any) -> str:
             body.append(f"      <system-out>{escape(chr(10).join(notes))}</system-out>")
         cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
     suite = (
-        f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
+        f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(cases)}" failures="{failures}" '
         f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
         f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
         f"hostname={quoteattr(_text(run.host or 'localhost'))} "
@@ -76,7 +80,7 @@ def render_junit(report: Any) -> str:
     return "\n".join(
         [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" '
+            f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(cases)}" '
             f'failures="{failures}" errors="{errors}" time="{a.wall_time:.3f}">',
             suite,
             *props,

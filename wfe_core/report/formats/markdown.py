@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wfe_core.plan.fanout import counted_note
 from wfe_core.report.formats.units import seconds, timestamp
 from wfe_core.report.graph import to_mermaid, view_of_report
 
@@ -49,10 +50,14 @@ def render_markdown(report: Any) -> str:
             f"{seconds(a.spans.get(s.id))} | {_cell(s.error or s.reason)} |"
         )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+    counted, fanned_out = report.counted
+    note = f" ({counted_note(fanned_out)})" if fanned_out else ""
+    waits = ", ".join(f"`{_cell(s)}` {seconds(w)}" for s, w in a.waited_max_parallel[:5])
     out += [
         "",
-        f"{len(run.steps)} steps: {counts}. 🔥 = critical path "
+        f"{len(counted)} steps{note}: {counts}. 🔥 = critical path "
         f"({seconds(a.critical_path_time)}, {a.critical_path_share:.0%} of wall time).",
+        *(["", f"Waited for max_parallel (a sibling instance to end): {waits}."] if waits else []),
         "",
         "```mermaid",
         to_mermaid(view_of_report(report)).rstrip("\n"),

@@ -29,6 +29,9 @@ def render_text(report: Any) -> str:
     )
     if a.waited:
         lines.append("waited for a worker: " + ", ".join(f"{s} {seconds(w)}" for s, w in a.waited[:5]))
+    if a.waited_max_parallel:
+        waits = a.waited_max_parallel[:5]
+        lines.append("waited for max_parallel: " + ", ".join(f"{s} {seconds(w)}" for s, w in waits))
     if a.retries:
         lines.append("retries: " + ", ".join(f"{s} x{n} cost {seconds(c)}" for s, n, c in a.retries[:5]))
     lines.append("")
