@@ -117,7 +117,9 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     )
     if run["error"]:
         click.echo(f"error: {run['error']}")
-    click.echo(_totals(run["steps"], _fanout_ids(definition)))
+    fanout_ids = _fanout_ids(definition)
+    if fanout_ids:  # the counting rule needs saying only where a step fanned out
+        click.echo(_totals(run["steps"], fanout_ids))
     for step in run["steps"]:
         detail = (step["error"] or step["reason"] or "").rstrip("\n").replace("\n", "\n" + " " * 66)
         click.echo(
