@@ -191,16 +191,15 @@ def analyze(run: RunRecord) -> Analytics:
     workers = run.workers or peak
     graph = DependencyGraph(_path_graph(run))
     chain, length = graph.critical_path(spans)
+    by_id = {s.id: s for s in run.steps}
     # A fan-out step stays on the path after its instance (it joins them for its dependents).
-    by_step = {s.id: s for s in run.steps}
     path = tuple(
         p
         for n, p in enumerate(chain)
-        if p in spans or (n and by_step[chain[n - 1]].instance_of == p and chain[n - 1] in spans)
+        if p in spans or (n and by_id[chain[n - 1]].instance_of == p and chain[n - 1] in spans)
     )
     share = length / wall if wall > 0 else 0.0
     waits = _waits(run)
-    by_id = {s.id: s for s in run.steps}
     slowest = tuple(sorted(((p, spans[p]) for p in path if p in spans), key=lambda x: -x[1]))
     held = _held_back(run)
     waited = tuple(sorted(((s, w) for s, w in waits.items() if w >= MIN_WAIT and s not in held), key=lambda x: -x[1]))
