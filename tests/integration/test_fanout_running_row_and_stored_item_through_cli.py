@@ -22,7 +22,9 @@ FLOW = """\
       - id: build
         action: shell.execute
         parameters:
-          command: "echo built-{item}; test {item} != b || { echo $$ > {out}/pid; sleep 60; }"
+          command: >-
+            echo run >> {out}/runs-{item}; echo built-{item};
+            test {item} != b || ! test -f {out}/hold || { echo $$ > {out}/pid; sleep 60; }
         for_each: [a, b, c]
         max_parallel: 1
         when: "go == 'yes'"
@@ -56,10 +58,12 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def test_a_fan_out_step_reads_running_then_interrupted_and_resume_rolls_back_its_item(tmp_path):
+def kill_mid_fan_out(tmp_path: Path) -> tuple[Path, str, dict]:
+    """Run FLOW with go=yes, read the store while build[1] runs, then kill -9 the run."""
     store = tmp_path / "runs.sqlite"
     flow = tmp_path / "flow.yaml"
     flow.write_text(textwrap.dedent(FLOW))
+    (tmp_path / "hold").touch()  # build[1] sleeps until the run is killed
     env = {**os.environ, "WFE_STORE": str(store)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "wfe_core", "run", str(flow), "--var", f"out={tmp_path}", "--var", "go=yes",
@@ -98,6 +102,12 @@ def test_a_fan_out_step_reads_running_then_interrupted_and_resume_rolls_back_its
         if sleeper is not None and alive(sleeper):
             os.kill(sleeper, signal.SIGKILL)  # the shell step of the killed run (its own group)
 
+    return store, run_id, during
+
+
+def test_a_fan_out_step_reads_running_then_interrupted_and_resume_rolls_back_its_item(tmp_path):
+    store, run_id, during = kill_mid_fan_out(tmp_path)
+    assert during["build"]["status"] == "running"
     after = shown(store, run_id)
     steps = {s["step_id"]: s["status"] for s in after["steps"]}
     assert after["status"] == "interrupted"
@@ -117,3 +127,17 @@ def test_a_fan_out_step_reads_running_then_interrupted_and_resume_rolls_back_its
     # The instance the killed process was running does not read running in a run that ended.
     assert final["build[1]"] == "interrupted"
     assert "running" not in final.values()
+
+
+def test_resume_after_kill_9_mid_fan_out_keeps_the_finished_instances(tmp_path):
+    store, run_id, _ = kill_mid_fan_out(tmp_path)
+    (tmp_path / "hold").unlink()
+    resumed = wfe(store, "resume", run_id, "--reporter", "plain")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    runs = {item: (tmp_path / f"runs-{item}").read_text().count("run") for item in "abc"}
+    assert runs == {"a": 1, "b": 2, "c": 1}  # a finished before the kill: not run again
+    final = {s["step_id"]: s for s in shown(store, run_id)["steps"]}
+    assert {sid: s["status"] for sid, s in final.items()} == dict.fromkeys(
+        ["build", "build[0]", "build[1]", "build[2]"], "succeeded"
+    ) | {"verify": "skipped"}
+    assert [o["stdout"].strip() for o in final["build"]["output"]] == ["built-a", "built-b", "built-c"]
