@@ -24,7 +24,7 @@ FLOW = """\
         parameters:
           command: >-
             echo run >> {out}/runs-{item}; echo built-{item};
-            test {item} != b || ! test -f {out}/hold || { echo $$ > {out}/pid; sleep 60; }
+            test {item} != b || ! test -f {out}/hold || { echo $$ > {out}/pid; exec sleep 60; }
         for_each: [a, b, c]
         max_parallel: 1
         when: "go == 'yes'"
@@ -101,6 +101,10 @@ def kill_mid_fan_out(tmp_path: Path) -> tuple[Path, str, dict]:
             proc.wait()
         if sleeper is not None and alive(sleeper):
             os.kill(sleeper, signal.SIGKILL)  # the shell step of the killed run (its own group)
+            deadline = time.monotonic() + 10
+            while alive(sleeper) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert sleeper is not None and not alive(sleeper), "the killed run's shell step is left over"
 
     return store, run_id, during
 
