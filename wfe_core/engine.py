@@ -146,7 +146,9 @@ class WorkflowEngine:
     ) -> ValidationResult:
         """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`."""
         validator = WorkflowValidator(self.plugins, actions=self._custom)
-        return validator.validate(workflow, strict=self.strict if strict is None else strict, variables=variables)
+        return validator.validate(
+            workflow, strict=self.strict if strict is None else strict, variables=variables, executor=self.executor
+        )
 
     def _check_strategy(self, name: str) -> None:
         if name not in self.plugins.strategies:

@@ -152,15 +152,25 @@ def _show_plugin_warnings() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Treat warnings (security findings) as errors.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
-def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
+@click.option(
+    "--executor",
+    default="threads",
+    show_default=True,
+    help="Check for this executor too (dask: values must be picklable).",
+)
+def validate(file: str, strict: bool, variables: tuple[str, ...], executor: str) -> None:
     """Check FILE without running it. Exit 0 when valid, 2 when not."""
     from wfe_core.load.loader import WorkflowLoader
     from wfe_core.validate.validator import WorkflowValidator
 
-    validator = WorkflowValidator(_plugins())
+    registry = _plugins()
+    registry.executor(executor)  # unknown or not installed: one line naming what to install
+    validator = WorkflowValidator(registry)
 
     def check(workflow: Any) -> Any:
-        return validator.validate(workflow, strict=strict, source=file, variables=_parse_vars(variables))
+        return validator.validate(
+            workflow, strict=strict, source=file, variables=_parse_vars(variables), executor=executor
+        )
 
     try:
         workflow = _load(file)

@@ -45,6 +45,8 @@ def _detail(event: Event) -> str:
         return f"attempt {data.get('attempt')} failed: {data.get('error')}; retrying in {data.get('delay', 0):.2f}s"
     if event.kind == "step.started":
         return f"attempt {data.get('attempt', 1)}" if data.get("attempt", 1) > 1 else ""
+    if event.kind == "step.waiting":  # "db2 waiting for resource database (1/1 held by db1)"
+        return str(data.get("reason", "")).removeprefix("waiting ")
     if data.get("error"):
         return str(data["error"])
     if data.get("reason"):

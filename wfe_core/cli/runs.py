@@ -103,5 +103,8 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         workers = [f"#{e['number']} {e['worker']}" for e in step.get("attempt_log") or [] if e.get("worker")]
         if workers:  # attempts a remote executor ran (wfe-dask): where
             click.echo(f"  {'':<24} on {', '.join(workers)}")
+        for entry in step.get("attempt_log") or []:
+            if entry.get("waited"):  # started late: a resource was taken
+                click.echo(f"  {'':<24} #{entry['number']} {entry['waited']}")
         for line in output_tail(step["output"]):
             click.echo(f"      {line}")

@@ -151,7 +151,8 @@ class Event:
     """Something that happened in a run, delivered on the scheduler thread.
 
     Attributes:
-        kind: ``run.started``, ``run.finished``, ``step.started``, ``step.succeeded``,
+        kind: ``run.started``, ``run.finished``, ``step.waiting`` (for a resource: once
+            per wait, ``reason`` says which and who holds it), ``step.started``, ``step.succeeded``,
             ``step.failed``, ``step.retrying``, ``step.skipped``, ``step.timed_out``,
             ``step.cancelled``, ``step.rolled_back``, ``step.rollback_failed``, ``progress``.
         run_id: the run.

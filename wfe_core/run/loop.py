@@ -386,6 +386,8 @@ class RunLoop:
                     journal.step_started(*write[1:])
                 elif kind is Write.STEPS_ADDED:
                     journal.steps_added(*write[1:])
+                elif kind is Write.ATTEMPT_NOTED:
+                    journal.attempt_noted(write[1], write[2], **write[3])
                 else:
                     journal.step_status(*write[1:])
         if state.events:

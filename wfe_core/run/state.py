@@ -98,6 +98,7 @@ class Write(enum.Enum):
     STEP_FINISHED = "step_finished"  # (record, variables, memo, seq)
     STEP_STATUS = "step_status"  # (step_id, status value, error)
     STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest), ...])
+    ATTEMPT_NOTED = "attempt_noted"  # (step_id, attempt number, fields: e.g. {"waited": why})
 
 
 class RunState:
@@ -175,6 +176,9 @@ class RunState:
         self.capacity: dict[str, int] = dict(resources or {})
         self.held: dict[str, int] = dict.fromkeys(self.capacity, 0)
         self.parked: list[str] = []
+        # Parked steps whose wait was announced (once per wait: a step parked again
+        # when a holder left but another took the unit is still in the same wait).
+        self.waited: dict[str, str] = {}
         self.ready: list[str] = []
         self.releasing: list[str] = []
         self.writes: list[tuple[Any, ...]] = []
@@ -319,9 +323,17 @@ class RunState:
         if not needs or self.dry_run:
             return True
         held, capacity = self.held, self.capacity
-        if all(held[name] + count <= capacity[name] for name, count in needs.items()):
+        short = next((name for name, count in needs.items() if held[name] + count > capacity[name]), None)
+        if short is None:
             return True
         self.parked.append(sid)
+        if sid not in self.waited:
+            holders = [r for r in self.running if short in self.steps[r].resources]
+            why = f"waiting for resource {short} ({held[short]}/{capacity[short]} held by {', '.join(holders)})"
+            self.waited[sid] = why
+            if self.emitting:
+                data = {"resource": short, "held": held[short], "capacity": capacity[short], "holders": holders}
+                self.events.append(("step.waiting", sid, {**data, "reason": why}))
         return False
 
     def _leave(self, sid: str) -> None:
@@ -358,6 +370,9 @@ class RunState:
         record.status = _RUNNING
         if self.recording:
             self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
+        waited = self.waited.pop(sid, None) if self.waited else None
+        if waited is not None and self.recording:  # the store keeps why this attempt started late
+            self.writes.append((Write.ATTEMPT_NOTED, sid, attempt.number, {"waited": waited}))
         if self.emitting:
             self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
         self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)

@@ -28,6 +28,8 @@ class ValidationContext:
             turns them into errors.
         source: the file the workflow came from, if any.
         variables: run variables given at run time (on top of the workflow's own).
+        executor: the executor the run will use (``threads``, ``dask`` …): what an
+            executor plugin's validator checks for (e.g. values that must be picklable).
     """
 
     plugins: Plugins
@@ -35,6 +37,7 @@ class ValidationContext:
     strict: bool = False
     source: str | None = None
     variables: Mapping[str, Any] = attrs.field(factory=dict)
+    executor: str = "threads"
 
 
 @attrs.frozen
@@ -86,9 +89,15 @@ class WorkflowValidator:
         strict: bool = False,
         source: str | None = None,
         variables: Mapping[str, Any] | None = None,
+        executor: str = "threads",
     ) -> ValidationResult:
         context = ValidationContext(
-            self.plugins, self.actions, strict=strict, source=source, variables=dict(variables or {})
+            self.plugins,
+            self.actions,
+            strict=strict,
+            source=source,
+            variables=dict(variables or {}),
+            executor=executor,
         )
         problems: list[Problem] = []
         for name, validator in self.plugins.validators.items():
