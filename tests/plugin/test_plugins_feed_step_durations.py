@@ -110,3 +110,17 @@ def test_a_failing_hook_is_a_warning_and_the_run_goes_on(tmp_path, site):
         "the wfe_step_durations hook of plugin 'acme-broken' failed "
         "(RuntimeError: no crystal ball today); its durations are not used\n"
     )
+
+
+def test_a_hook_returning_something_else_than_a_mapping_is_a_warning(tmp_path, site):
+    install_dist(
+        site,
+        "acme-listy",
+        "acme_listy",
+        BROKEN.replace('raise RuntimeError("no crystal ball today")', 'return ["long"]'),
+    )
+    order, _, stderr = started(tmp_path, site, "--no-store")
+    assert order == ["short", "long", "last"]
+    assert stderr == (
+        "the wfe_step_durations hook of plugin 'acme-listy' returned list, not a mapping; its durations are not used\n"
+    )

@@ -205,8 +205,6 @@ def wfe_step_durations(
     :param fingerprints: step id -> the fingerprint of the step's definition (it
         changes when the step does: a duration learned for another fingerprint is stale).
     :return: step id -> seconds, or ``None`` for nothing known.
-
-    .. versionadded:: 0.2
     """
 
 

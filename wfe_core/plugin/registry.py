@@ -240,7 +240,16 @@ class Plugins:
                 )
                 log.debug("wfe_step_durations of %s", impl.plugin_name, exc_info=True)
                 continue
-            for step_id, seconds in dict(found or {}).items():
+            if found is None:
+                continue
+            if not isinstance(found, Mapping):
+                log.warning(
+                    "the wfe_step_durations hook of plugin '%s' returned %s, not a mapping; its durations are not used",
+                    impl.plugin_name,
+                    type(found).__name__,
+                )
+                continue
+            for step_id, seconds in found.items():
                 if step_id in fingerprints and step_id not in merged and _positive(seconds):
                     merged[step_id] = float(seconds)
         return merged

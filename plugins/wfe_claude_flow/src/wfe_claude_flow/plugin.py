@@ -91,7 +91,7 @@ def wfe_event(event: Event) -> None:
     handle_event(event)
 
 
-@hookimpl(optionalhook=True)  # wfe-core before 0.2 has no such hook
+@hookimpl(optionalhook=True)  # an older wfe-core has no such hook: ignored there
 def wfe_step_durations(
     workflow: Any, run_id: str, run_info: Mapping[str, Any], fingerprints: Mapping[str, str]
 ) -> dict[str, float] | None:
