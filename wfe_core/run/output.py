@@ -10,7 +10,6 @@ carries a short ``output_summary`` (what run coordination records).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 __all__ = ["SUMMARY_CHARS", "TAIL_CHARS", "TAIL_LINES", "output_streams", "output_summary", "output_tail", "tail_lines"]
@@ -30,6 +29,8 @@ def output_streams(output: Any) -> list[tuple[str, str]]:
         return []
     if isinstance(output, dict) and ("stdout" in output or "stderr" in output):
         return [(name, str(output[name])) for name in ("stdout", "stderr") if output.get(name)]
+    import json  # here: the console reporter imports this module at every plugin load
+
     return [("output", json.dumps(output, default=str))]
 
 
