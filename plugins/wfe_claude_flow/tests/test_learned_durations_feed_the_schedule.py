@@ -73,3 +73,38 @@ def test_a_changed_step_is_not_weighed_by_its_old_duration(wfe, write, home, tmp
     # (Which of long and last follows short is a tie of two ~0.05 s weights: not asserted.)
     changed = write("order.yaml", ORDER.replace("LONG", "0.7"))
     assert started(wfe, changed)[0] == "short"
+
+
+def test_the_eta_uses_what_claude_flow_learned(home, tmp_path):
+    """``enable_claude_flow=True`` in this process, no run store at all: the second run's
+    first progress payload estimates what is left from claude-flow's durations (short +
+    last, ~0.1 s on one worker), where the first run could only use this run's mean of
+    ``wait`` steps (the 0.6 s that had just finished)."""
+    import wfe_claude_flow.plugin
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+    from wfe_core.testing import hermetic_plugins
+
+    steps = [
+        WorkflowStep(id="short", action="wait", parameters={"seconds": 0.05}),
+        WorkflowStep(id="long", action="wait", parameters={"seconds": 0.6}),
+        WorkflowStep(id="last", action="wait", parameters={"seconds": 0.05}, dependencies=["short"]),
+    ]
+
+    def first_payload() -> dict:
+        engine = WorkflowEngine(
+            max_concurrent_steps=1,
+            enable_claude_flow=True,
+            plugins=hermetic_plugins(wfe_claude_flow.plugin),
+            store=None,
+        )
+        seen: list[dict] = []
+        engine.progress_tracker.add_observer(lambda workflow_id, data: seen.append(data))
+        engine.run(Workflow(id="eta", steps=steps))
+        return seen[0]
+
+    first = first_payload()  # nothing known: short goes first; long and last by the mean of wait steps
+    assert first["completed_steps"] == 1 and first["running"] == []
+    second = first_payload()  # long goes first now (learned); left: short then last
+    assert second["completed_steps"] == 1 and second["elapsed"] >= 0.6  # long (0.6 s) finished first
+    # By this run's mean of wait steps (0.6 s) it would be 1.2 s; by claude-flow's, ~0.1 s.
+    assert second["eta_seconds"] is not None and second["eta_seconds"] < 0.3, second

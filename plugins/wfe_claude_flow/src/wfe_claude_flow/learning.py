@@ -29,7 +29,7 @@ __all__ = ["DURATIONS_KEY", "FINGERPRINTS_KEY", "LOOKUP_TIMEOUT", "Learned", "st
 DURATIONS_KEY = "durations"
 FINGERPRINTS_KEY = "fingerprints"
 #: Seconds the planning-time lookup may take (server start included); the run waits for it.
-LOOKUP_TIMEOUT = 60.0
+LOOKUP_TIMEOUT = 30.0
 
 
 class Learned:
