@@ -227,16 +227,21 @@ class WorkflowEngine:
 
                 problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
             raise InvalidWorkflowError(problems)
+        run_id = run_id or uuid.uuid4().hex
         fingerprints = None
         known: dict[str, float] = {}  # learned from earlier runs: for the plan's paths and the ETA
-        if self.store_path is not None and not dry_run:
+        if (self.store_path is not None or self.plugins.learns_durations) and not dry_run:
             fingerprints = {step.id: fingerprint(step) for step in workflow.steps}
+        if self.store_path is not None and fingerprints is not None:
             known = _known(self.store_path, workflow.id, fingerprints)
+        if self.plugins.learns_durations and fingerprints is not None:
+            # Plugins' knowledge fills the steps the store has never seen; the store wins.
+            info = {"claude_flow": self.enable_claude_flow, "resumed": restored is not None}
+            known = {**self.plugins.step_durations(workflow, run_id, info, fingerprints), **known}
         durations = fill_unknown(known, fingerprints or {})
         plan = Plan.build(workflow, source=source, durations=durations)
         workers = max_workers or self.max_concurrent_steps
         policy = self.plugins.strategies[strategy].factory(plan, workers)
-        run_id = run_id or uuid.uuid4().hex
         # Every run tells the `logging` module its story (silent unless logging is configured).
         observers = (log_event, *listeners)
         if self.status_reporter is not None:

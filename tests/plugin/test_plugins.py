@@ -292,7 +292,9 @@ def test_a_plugin_strategy_is_selectable_by_name_everywhere(tmp_path, monkeypatc
     )
     result = CliRunner().invoke(main, ["run", "--no-store", "--strategy", "last-first", str(tmp_path / "w.yaml")])
     assert result.exit_code == 0, result.output
-    assert [line.split()[-2] for line in result.output.splitlines()[1:4]] == ["c", "b", "a"]
+    # Plain lines `HH:MM:SS <step> succeeded <duration>`, in the order the steps finished.
+    finished = [line.split() for line in result.output.splitlines()[1:]]
+    assert [words[1] for words in finished if words[2:3] == ["succeeded"]] == ["c", "b", "a"]
     assert "of w: 3 steps, last-first on 1 workers" in result.output
 
 

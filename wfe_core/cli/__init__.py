@@ -245,8 +245,8 @@ def _run_options(func: Any) -> Any:
                 "--reporter",
                 default="auto",
                 show_default=True,
-                help="How to print the run: auto (a live display on a terminal, else console), "
-                "live, plain (timestamped lines), console, json, or a plugin's.",
+                help="How to print the run: auto (a live display on a terminal, else plain), "
+                "live, plain or console (timestamped lines), json, or a plugin's.",
             ),
             click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary."),
             click.option(
@@ -313,7 +313,8 @@ def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = No
 
         if quiet or name == "plain" or (name == "auto" and not live_allowed(sys.stdout)):
             if name == "auto" and not quiet:
-                # Not a terminal: the console reporter's stable lines (CI logs, scripts).
+                # Not a terminal: the console reporter (plain timestamped lines), by its
+                # plugin name, so that blocking or replacing it applies here too.
                 return _reporter(registry, "console")
             return PlainReporter(sys.stdout, quiet=quiet)
         engine.progress_tracker.follow = True  # the display reads its snapshots
@@ -353,10 +354,7 @@ def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | Non
     stats, signalled = result
     sink.close()
     if _summarizes(sink) and stats is not None:
-        lines = summary_lines(stats, store=engine.store_path, store_option=store)
-        if _is_console(sink):  # it already printed the headline and the error
-            lines = [line for line in lines[1:] if not line.startswith("  error: ")]
-        for line in lines:
+        for line in summary_lines(stats, store=engine.store_path, store_option=store):
             click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
 

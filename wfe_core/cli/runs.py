@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from wfe_core.cli.logs import output_tail
 from wfe_core.model.secrets import mask_sealed
 
 __all__ = ["runs"]
@@ -67,7 +66,9 @@ def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    """One run, step by step: status, attempts, duration, error."""
+    """One run, step by step: status, attempts, duration, error, the tail of its output."""
+    from wfe_core.run.output import output_tail, tail_lines
+
     db = _store(ctx.obj["store"])
     try:
         run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
@@ -106,5 +107,6 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         for entry in step.get("attempt_log") or []:
             if entry.get("waited"):  # started late: a resource was taken
                 click.echo(f"  {'':<24} #{entry['number']} {entry['waited']}")
-        for line in output_tail(step["output"]):
+        # Under a failed shell step, stderr is left out when its error already quotes it.
+        for line in tail_lines({"output_tail": output_tail(step["output"]), "error": step["error"]}):
             click.echo(f"      {line}")

@@ -23,7 +23,7 @@ import importlib
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -187,6 +187,8 @@ class Plugins:
             n: p.record for n, p in provided["rollback_handlers"].items()
         }
         self.has_listeners = bool(pm.hook.wfe_event.get_hookimpls())
+        #: Whether some plugin implements ``wfe_step_durations`` (else the engine skips it).
+        self.learns_durations = bool(pm.hook.wfe_step_durations.get_hookimpls())
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every ``wfe_event`` hook; a failing hook is logged."""
@@ -203,6 +205,54 @@ class Plugins:
             self._pm.hook.wfe_force_stop()
         except Exception:  # exiting anyway
             log.exception("a wfe_force_stop hook failed")
+
+    def step_durations(
+        self, workflow: Any, run_id: str, run_info: Mapping[str, Any], fingerprints: Mapping[str, str]
+    ) -> dict[str, float]:
+        """Durations plugins learned for ``workflow``'s steps (``wfe_step_durations``),
+        merged: for a step several plugins know, the one called first wins. Unknown
+        steps and values that are not positive finite numbers are left out; a failing
+        hook is logged and counts as knowing nothing."""
+        caller = self._pm.hook.wfe_step_durations
+        merged: dict[str, float] = {}
+        for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: last registered first
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            try:
+                found = impl.function(
+                    **{
+                        name: value
+                        for name, value in (
+                            ("workflow", workflow),
+                            ("run_id", run_id),
+                            ("run_info", run_info),
+                            ("fingerprints", fingerprints),
+                        )
+                        if name in impl.argnames
+                    }
+                )
+            except Exception as exc:  # a plugin's estimate must never stop a run
+                log.warning(
+                    "the wfe_step_durations hook of plugin '%s' failed (%s: %s); its durations are not used",
+                    impl.plugin_name,
+                    type(exc).__name__,
+                    exc,
+                )
+                log.debug("wfe_step_durations of %s", impl.plugin_name, exc_info=True)
+                continue
+            if found is None:
+                continue
+            if not isinstance(found, Mapping):
+                log.warning(
+                    "the wfe_step_durations hook of plugin '%s' returned %s, not a mapping; its durations are not used",
+                    impl.plugin_name,
+                    type(found).__name__,
+                )
+                continue
+            for step_id, seconds in found.items():
+                if step_id in fingerprints and step_id not in merged and _positive(seconds):
+                    merged[step_id] = float(seconds)
+        return merged
 
     def make_executor(self, max_workers: int) -> Any:
         """The executor a plugin supplies for ``max_workers``, or ``None``."""
@@ -235,6 +285,10 @@ class Plugins:
                     return ""  # installed: the name is a typo, not a missing package
                 return f"; it is provided by the {dist} distribution (pip install {dist})"
         return ""
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
 
 
 def _env_flag(name: str) -> bool:

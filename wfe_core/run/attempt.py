@@ -66,7 +66,7 @@ def run_attempt(attempt: Attempt) -> Attempt:
         else:
             result = StepResult(success=True, output=value)
     except ActionError as exc:
-        result = StepResult(success=False, error=str(exc))
+        result = StepResult(success=False, error=str(exc), output=exc.output)
     except StepCancelled as exc:
         result = StepResult(success=False, error=str(exc))
     except OSError as exc:  # escaped the action's own handling: say it in words, not "[Errno 36] ..."

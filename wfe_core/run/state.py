@@ -67,6 +67,7 @@ from wfe_core.plan.expressions import ExpressionError, Undecidable, evaluate
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import is_fanout
 from wfe_core.run import fanout
+from wfe_core.run.output import TAIL_CHARS, output_summary, output_tail
 from wfe_core.run.timers import TimerKind, Timers
 
 if TYPE_CHECKING:
@@ -431,7 +432,7 @@ class RunState:
             result.success = False
             result.error = f"action '{attempt.action.name}' returned variables but does not declare sets_variables=True"
         if not result.success:
-            self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall)
+            self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall, output=result.output)
             return
         if self.recording:
             self.writes.append(
@@ -461,8 +462,13 @@ class RunState:
         self.records[sid].duration += attempt.timeout
         self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
 
-    def _fail(self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float) -> None:
+    def _fail(
+        self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float, output: Any = None
+    ) -> None:
         """A failed attempt: retry it if its budget allows and the run goes on, else close it.
+
+        ``output`` is what the failed attempt returned (e.g. the stdout/stderr of a command
+        that exited non-zero): recorded, and its tail goes with the step's events.
 
         Invariant: a step has at most ``max_retries`` retries per run (resume included);
         a retry waits in ``retrying`` with a RETRY timer after an equal-jitter delay.
@@ -470,6 +476,7 @@ class RunState:
         sid = attempt.step_id
         step = self.steps[sid]
         self.records[sid].error = error
+        self.records[sid].output = output
         if self.recording:
             self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started, error))
         tries = attempt.number - self.prior_attempts.get(sid, 0)
@@ -481,7 +488,13 @@ class RunState:
                     (
                         "step.retrying",
                         sid,
-                        {"attempt": attempt.number, "error": error, "delay": delay, "status": status.value},
+                        {
+                            "attempt": attempt.number,
+                            "error": error,
+                            "delay": delay,
+                            "status": status.value,
+                            **_tail(output),
+                        },
                     )
                 )
             self.timers.push(now + delay, TimerKind.RETRY, sid)
@@ -694,6 +707,8 @@ class RunState:
                         "duration": record.duration,
                         "error": record.error,
                         "reason": record.reason,
+                        **(_tail(record.output) if status in _FAILURES else {}),
+                        **(_summary(record.output) if succeeded else {}),
                     },
                 )
             )
@@ -764,3 +779,17 @@ class RunState:
                     },
                 )
             )
+
+
+def _tail(output: Any) -> dict[str, Any]:
+    """``{"output_tail": [...]}`` for a failed attempt's output that has printed lines, else ``{}``."""
+    if output is None:
+        return {}
+    lines = output_tail(output, chars=TAIL_CHARS)
+    return {"output_tail": lines} if lines else {}
+
+
+def _summary(output: Any) -> dict[str, Any]:
+    """``{"output_summary": text}`` for a succeeded step that produced something, else ``{}``."""
+    text = output_summary(output)
+    return {"output_summary": text} if text else {}
