@@ -445,7 +445,7 @@ def run(
         except InvalidWorkflowError as exc:
             checker = _engine(_plugins(), store, strict=strict, no_store=True)
             raise _with_validation(
-                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
+                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables), source=file)
             ) from None
     registry = _plugins()
     engine = _engine(
@@ -460,7 +460,7 @@ def run(
     )
     sink = _reporter(registry, reporter, quiet=quiet, engine=engine)
     run_vars = _parse_vars(variables)
-    validation = engine.validate_workflow(workflow, variables=run_vars)
+    validation = engine.validate_workflow(workflow, variables=run_vars, source=file)
     for problem in _located(validation.warnings, file):
         click.echo(f"{problem}", err=True)
     if dry_run:
