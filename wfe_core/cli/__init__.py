@@ -472,6 +472,10 @@ def run(
             click.echo(f"  level {depth}: {', '.join(level)}")
         for group, members in plan["parallel_groups"].items():
             click.echo(f"  parallel group {group}: {', '.join(members)}")
+        from wfe_core.cli.subflows import nested_plans
+
+        for line in nested_plans(workflow, file):
+            click.echo(line)
     run_id = uuid.uuid4().hex
     _start(sink)
     try:

@@ -143,7 +143,7 @@ def run_child(params: Any, context: Any) -> StepResult:
     key = include_key(source if params.path is None else str((host.base / params.path).resolve()))
     assert key is not None
     if key in host.chain:
-        raise ActionError(f"include cycle: {show_chain((*host.chain, key))}")
+        raise ActionError(f"include cycle: {show_chain((*host.chain[host.chain.index(key) :], key))}")
     if len(host.chain) >= MAX_DEPTH:
         raise ActionError(f"sub-workflows nested more than {MAX_DEPTH} deep: {show_chain((*host.chain, key))}")
     # The parent's secrets stay secrets in the child (masked in its events and store).
@@ -179,8 +179,9 @@ def run_child(params: Any, context: Any) -> StepResult:
     except WfeError as exc:  # a resume refused (the child file changed a finished step), a store error
         raise ActionError(f"sub-workflow {source}: {exc}") from None
     finally:
+        # Not joined: the watcher notices within _WATCH and ends; a late cancel of an
+        # ended run is a no-op.
         finished.set()
-        watcher.join()
     # Secrets only the child declared are not known to the parent's masking: mask them here.
     extra = {k: v for k, v in read_secrets(child.secrets, missing_ok=True).items() if k not in context.secret_names}
     redact = Redactor(extra)
@@ -191,8 +192,16 @@ def run_child(params: Any, context: Any) -> StepResult:
             "variables": stats.variables,
         }
         if context.dry_run:
+            # What the child's dry run did not run is unknown to later steps, as in any dry run.
+            from wfe_core.load.templating import Unknown
+
+            prefix = f"steps.{context.step.id}.output.steps"
+            output["steps"] = {
+                sid: rec.output if rec.status is StepStatus.SUCCEEDED else Unknown(f"{prefix}.{sid}")
+                for sid, rec in stats.steps.items()
+            }
             output["plan"] = stats.plan
-            output["steps"] = {sid: rec.reason or rec.status.value for sid, rec in stats.steps.items()}
+            output["would_run"] = {sid: rec.reason for sid, rec in stats.steps.items() if rec.reason}
         return StepResult(success=True, output=redact(output) if redact else output)
     return StepResult(success=False, error=redact(_failure(source, stats)))
 

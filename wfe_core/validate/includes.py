@@ -43,6 +43,8 @@ def check_includes(workflow: Any, context: Any) -> Iterator[Problem]:
     for i, step in steps:
         params = step.parameters
         path, template = params.get("path"), params.get("template")
+        if path is not None and template is not None:
+            continue  # the parameter check says to give only one
         if isinstance(path, str) and not has_placeholders(path):
             target = base / path
             where = f"steps[{i}].parameters.path"
@@ -59,7 +61,8 @@ def check_includes(workflow: Any, context: Any) -> Iterator[Problem]:
         else:
             continue  # checked when the step runs
         if key in chain:
-            yield Problem(f"step '{step.id}': include cycle: {show_chain((*chain, key))}", path=where, step_id=step.id)
+            cycle = (*chain[chain.index(key) :], key)  # the cycle alone, not the files that lead to it
+            yield Problem(f"step '{step.id}': include cycle: {show_chain(cycle)}", path=where, step_id=step.id)
             continue
         if len(chain) >= MAX_DEPTH:
             yield Problem(

@@ -31,9 +31,13 @@ def _one_source(instance: Any, attribute: Any, value: Any) -> None:
 
 @attrs.frozen
 class RunParams:
-    """path: the workflow file to run, relative to this workflow's file (YAML, JSON or TOML);
-    template: or the name of a workflow template (see ``wfe templates``); variables: run
-    variables given to the child (a template's parameters, for ``template``)."""
+    """Which workflow to run as this step, and with what. Give ``path`` or ``template``.
+
+    Attributes:
+        path: the workflow file (YAML, JSON or TOML), relative to this workflow's file.
+        template: the name of a workflow template (see ``wfe templates``).
+        variables: run variables for the child (for ``template``: its parameters).
+    """
 
     path: str | None = None
     template: str | None = attrs.field(default=None, validator=_one_source)

@@ -1,0 +1,44 @@
+"""What ``wfe run --dry-run`` prints about sub-workflows: each child's plan, nested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wfe_core.load.templating import has_placeholders
+from wfe_core.model.errors import InvalidWorkflowError
+from wfe_core.plan.plan import Plan
+
+__all__ = ["nested_plans"]
+
+_DEEPEST = 16  # validation refuses deeper nesting; this only bounds the printing
+
+
+def nested_plans(workflow: Any, source: str | None, indent: str = "  ", depth: int = 0) -> list[str]:
+    """Lines describing the plan of every sub-workflow with a literal ``path`` (recursively)."""
+    if depth >= _DEEPEST:
+        return []
+    base = Path(source).resolve().parent if source and Path(source).is_file() else Path.cwd()
+    lines = []
+    for step in workflow.steps:
+        params = step.parameters if isinstance(step.parameters, dict) else {}
+        path = params.get("path")
+        if step.action != "workflow.run":
+            continue
+        if not isinstance(path, str) or has_placeholders(path):
+            what = params.get("template") or path
+            lines.append(f"{indent}step {step.id} runs {what!r}: its plan is known when it runs")
+            continue
+        from wfe_core.load.loader import WorkflowLoader
+
+        target = base / path
+        try:
+            child = WorkflowLoader().load_from_file(target)
+        except InvalidWorkflowError:
+            continue  # validation reported it
+        levels = Plan.build(child, source=str(target)).describe()["levels"]
+        lines.append(f"{indent}step {step.id} runs {path}: {len(child.steps)} steps in {len(levels)} levels")
+        for number, level in enumerate(levels):
+            lines.append(f"{indent}  level {number}: {', '.join(f'{step.id}/{sid}' for sid in level)}")
+        lines.extend(nested_plans(child, str(target), indent + "  ", depth + 1))
+    return lines
