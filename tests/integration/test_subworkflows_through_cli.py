@@ -492,3 +492,81 @@ def test_the_workflow_schema_describes_workflow_run(wfe):
     schema = json.loads(wfe("schema", "workflow.run").stdout)
     assert set(schema["properties"]) >= {"path", "template", "variables"}
     assert "workflow.run" in wfe("schema", "--workflow").stdout
+
+
+def test_wfe_rollback_of_a_finished_parent_undoes_its_childs_files(tmp_path, wfe):
+    write(
+        tmp_path,
+        "child.yaml",
+        """\
+        id: child
+        steps:
+          - id: make
+            action: file.write
+            parameters: {path: made.txt, content: made}
+        """,
+    )
+    write(
+        tmp_path,
+        "parent.yaml",
+        """\
+        id: parent
+        steps:
+          - id: sub
+            action: workflow.run
+            parameters: {path: child.yaml}
+        """,
+    )
+    wfe("run", "parent.yaml")
+    assert (tmp_path / "made.txt").read_text() == "made"
+    run_id = last_run(wfe)
+    done = wfe("rollback", run_id)
+    assert "sub: rolled_back" in done.stdout
+    assert not (tmp_path / "made.txt").exists()
+    assert shown_steps(wfe, run_id)["sub/make"]["status"] == "rolled_back"
+
+
+def test_the_parents_secrets_stay_masked_in_the_child(tmp_path, wfe):
+    secret = "qzwxyt-jklm-uvrs-pqz"  # no hex runs: a run id in the output cannot look like a piece of it
+    write(
+        tmp_path,
+        "child.yaml",
+        """\
+        id: child
+        variables: {token: none}
+        steps:
+          - id: use
+            action: shell.execute
+            parameters: {command: "echo token={token}"}
+        """,
+    )
+    write(
+        tmp_path,
+        "parent.yaml",
+        """\
+        id: parent
+        secrets: [SUBFLOW_TOKEN]
+        steps:
+          - id: sub
+            action: workflow.run
+            parameters: {path: child.yaml, variables: {token: "{secrets.SUBFLOW_TOKEN}"}}
+        """,
+    )
+    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "SUBFLOW_TOKEN": secret}
+    done = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "run", "parent.yaml", "--output"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = last_run(wfe)
+    shown = wfe("runs", "show", run_id, "--json").stdout
+    assert "token=***" in shown
+    store = (tmp_path / "runs.sqlite").read_bytes() + (
+        (tmp_path / "runs.sqlite-wal").read_bytes() if (tmp_path / "runs.sqlite-wal").exists() else b""
+    )
+    for text in (done.stdout, done.stderr, shown, store.decode("latin-1")):
+        assert secret not in text
