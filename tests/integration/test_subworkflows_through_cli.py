@@ -570,3 +570,39 @@ def test_the_parents_secrets_stay_masked_in_the_child(tmp_path, wfe):
     )
     for text in (done.stdout, done.stderr, shown, store.decode("latin-1")):
         assert secret not in text
+
+
+def test_a_retry_of_the_step_resumes_the_child_keeping_its_finished_steps(tmp_path, wfe):
+    write(
+        tmp_path,
+        "child.yaml",
+        """\
+        id: child
+        steps:
+          - id: one
+            action: shell.execute
+            parameters: {command: "echo one >> marker.log"}
+          - id: flaky
+            action: shell.execute
+            dependencies: [one]
+            parameters: {command: "test -f gate || { touch gate; exit 1; }; echo flaky >> marker.log"}
+        """,
+    )
+    write(
+        tmp_path,
+        "parent.yaml",
+        """\
+        id: parent
+        steps:
+          - id: sub
+            action: workflow.run
+            max_retries: 1
+            retry_delay: 0.1
+            parameters: {path: child.yaml}
+        """,
+    )
+    wfe("run", "parent.yaml")
+    assert (tmp_path / "marker.log").read_text() == "one\nflaky\n"
+    steps = shown_steps(wfe, last_run(wfe))
+    assert steps["sub"]["attempts"] == 2
+    assert steps["sub/one"]["attempts"] == 1 and steps["sub/flaky"]["attempts"] == 2

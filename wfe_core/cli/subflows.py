@@ -14,8 +14,9 @@ __all__ = ["nested_plans"]
 _DEEPEST = 16  # validation refuses deeper nesting; this only bounds the printing
 
 
-def nested_plans(workflow: Any, source: str | None, indent: str = "  ", depth: int = 0) -> list[str]:
-    """Lines describing the plan of every sub-workflow with a literal ``path`` (recursively)."""
+def nested_plans(workflow: Any, source: str | None, indent: str = "  ", prefix: str = "", depth: int = 0) -> list[str]:
+    """Lines describing the plan of every sub-workflow with a literal ``path`` (recursively);
+    steps are named as ``wfe runs show`` names them (``deploy/build``)."""
     if depth >= _DEEPEST:
         return []
     base = Path(source).resolve().parent if source and Path(source).is_file() else Path.cwd()
@@ -27,7 +28,7 @@ def nested_plans(workflow: Any, source: str | None, indent: str = "  ", depth: i
             continue
         if not isinstance(path, str) or has_placeholders(path):
             what = params.get("template") or path
-            lines.append(f"{indent}step {step.id} runs {what!r}: its plan is known when it runs")
+            lines.append(f"{indent}step {prefix}{step.id} runs {what!r}: its plan is known when it runs")
             continue
         from wfe_core.load.loader import WorkflowLoader
 
@@ -37,8 +38,9 @@ def nested_plans(workflow: Any, source: str | None, indent: str = "  ", depth: i
         except InvalidWorkflowError:
             continue  # validation reported it
         levels = Plan.build(child, source=str(target)).describe()["levels"]
-        lines.append(f"{indent}step {step.id} runs {path}: {len(child.steps)} steps in {len(levels)} levels")
+        name = f"{prefix}{step.id}"
+        lines.append(f"{indent}step {name} runs {path}: {len(child.steps)} steps in {len(levels)} levels")
         for number, level in enumerate(levels):
-            lines.append(f"{indent}  level {number}: {', '.join(f'{step.id}/{sid}' for sid in level)}")
-        lines.extend(nested_plans(child, str(target), indent + "  ", depth + 1))
+            lines.append(f"{indent}  level {number}: {', '.join(f'{name}/{sid}' for sid in level)}")
+        lines.extend(nested_plans(child, str(target), indent + "  ", name + "/", depth + 1))
     return lines
