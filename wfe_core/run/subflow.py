@@ -122,9 +122,13 @@ def load_child(host: SubflowHost, params: Any) -> tuple[Workflow, str, dict[str,
     variables = dict(params.variables)
     if params.path is not None:
         path = host.base / params.path
-        source = shown_path(str(path.resolve())) if path.exists() else str(path)
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # a name no file can have (a NUL byte, too long)
+            found = False
+        if not found:
             raise ActionError(f"sub-workflow file '{params.path}' not found (looked for {path})")
+        source = shown_path(str(path.resolve()))
         return WorkflowLoader().load_from_file(path), source, variables
     # A template's parameters are its variables: they fill the template, not the run.
     workflow = TemplateCatalog(host.engine.plugins).load(params.template, variables)

@@ -48,7 +48,7 @@ def check_includes(workflow: Any, context: Any) -> Iterator[Problem]:
         if isinstance(path, str) and not has_placeholders(path):
             target = base / path
             where = f"steps[{i}].parameters.path"
-            if not target.is_file():
+            if not _is_file(target):
                 yield Problem(
                     f"step '{step.id}': sub-workflow file '{path}' not found (looked for {target})",
                     path=where,
@@ -114,6 +114,14 @@ def _relayed(problem: Problem, shown: str, step: Any) -> Problem:
     if "include cycle:" not in message and "(sub-workflow of step" not in message:
         message += f" (sub-workflow of step '{step.id}')"
     return attrs.evolve(problem, source=source, message=message, step_id=step.id)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name no file can have (a NUL byte, too long) is not."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _display(source: str) -> str:
