@@ -490,8 +490,10 @@ def test_path_and_template_together_is_a_parameter_error(tmp_path, wfe):
 
 def test_the_workflow_schema_describes_workflow_run(wfe):
     schema = json.loads(wfe("schema", "workflow.run").stdout)
-    assert set(schema["properties"]) >= {"path", "template", "variables"}
-    assert "workflow.run" in wfe("schema", "--workflow").stdout
+    assert set(schema["parameters"]["properties"]) == {"path", "template", "variables"}
+    whole = json.loads(wfe("schema", "--workflow").stdout)
+    params = whole["$defs"]["workflow.run.parameters"]["properties"]
+    assert "relative to this workflow's file" in params["path"]["description"]
 
 
 def test_wfe_rollback_of_a_finished_parent_undoes_its_childs_files(tmp_path, wfe):
