@@ -250,8 +250,12 @@ def test_the_steps_timeout_stops_the_child_and_leaves_no_process(tmp_path, wfe):
         f"""\
         id: slow
         steps:
+          - id: write
+            action: file.write
+            parameters: {{path: state.txt, content: new}}
           - id: nap
             action: shell.execute
+            dependencies: [write]
             parameters: {{command: "sh -c 'sleep 60' {tag}"}}
         """,
     )
@@ -267,15 +271,23 @@ def test_the_steps_timeout_stops_the_child_and_leaves_no_process(tmp_path, wfe):
             parameters: {path: slow.yaml}
         """,
     )
+    (tmp_path / "state.txt").write_text("old")
     started = time.monotonic()
     done = wfe("run", "parent.yaml", check=1)
     assert time.monotonic() - started < 50  # well under the child's 60 s sleep
     assert "[ TIME] sub" in done.stdout
     assert _tagged_processes(tag) == []
+    # The timeout reached the child: its running step was cancelled (recorded before wfe
+    # exited) and, a timeout being a failure, its finished step was compensated.
+    steps = shown_steps(wfe, last_run(wfe))
+    assert steps["sub"]["status"] == "timed_out"
+    assert steps["sub/nap"]["status"] == "cancelled"
+    assert steps["sub/write"]["status"] == "rolled_back"
+    assert (tmp_path / "state.txt").read_text() == "old"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_ctrl_c_cancels_the_child_and_leaves_no_process(tmp_path):
+def test_ctrl_c_cancels_the_child_and_leaves_no_process(tmp_path, wfe):
     tag = f"wfe-subflow-ctrlc-{os.getpid()}"
     write(
         tmp_path,
@@ -325,6 +337,9 @@ def test_ctrl_c_cancels_the_child_and_leaves_no_process(tmp_path):
     assert proc.returncode == 130, out + err
     assert _tagged_processes(tag) == []
     assert "cancelled" in out
+    steps = shown_steps(wfe, last_run(wfe))
+    assert steps["sub"]["status"] == "cancelled"
+    assert steps["sub/nap"]["status"] == "cancelled"
 
 
 def test_dry_run_shows_the_childs_plan_and_changes_nothing(tmp_path, wfe):

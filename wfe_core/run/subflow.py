@@ -27,6 +27,7 @@ resources (key :data:`HOST_KEY`); the action finds it there.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,9 @@ HOST_KEY = "wfe.subflow"
 MAX_DEPTH = 16
 #: How often the cancel watcher looks whether the child run has finished.
 _WATCH = 0.1
+#: The longest the parent waits, once its dispatch ended, for children still stopping
+#: (their cancel grace is 5 s, plus their own compensation).
+SETTLE_LIMIT = 60.0
 
 
 @attrs.frozen
@@ -79,6 +83,19 @@ class SubflowHost:
     strategy: str
     workers: int
     chain: tuple[str, ...] = ()
+    #: Child run id -> set once that child's run has ended (children still running).
+    live: dict[str, threading.Event] = attrs.field(factory=dict, eq=False)
+    lock: threading.Lock = attrs.field(factory=threading.Lock, eq=False)
+
+    def settle(self, limit: float | None = None) -> None:
+        """Wait (up to ``limit`` seconds in all) for children still stopping after the
+        parent's run ended dispatch: a timed-out step's child cancels and compensates
+        first, so its state is recorded and its undo precedes the parent's."""
+        deadline = time.monotonic() + (SETTLE_LIMIT if limit is None else limit)
+        with self.lock:
+            waiting = list(self.live.values())
+        for finished in waiting:
+            finished.wait(max(0.0, deadline - time.monotonic()))
 
     @property
     def base(self) -> Path:
@@ -159,8 +176,13 @@ def run_child(params: Any, context: Any) -> StepResult:
     if stored == RunStatus.SUCCEEDED.value:  # finished before the parent could record it
         return StepResult(success=True, output=_stored_output(engine.store_path, run_id))
     finished = threading.Event()
+    with host.lock:
+        host.live[run_id] = finished
     watcher = threading.Thread(
-        target=_watch, args=(context, engine, run_id, finished), name=f"wfe-subflow-{run_id[-24:]}", daemon=True
+        target=_watch,
+        args=(context, engine, run_id, finished, time.monotonic()),
+        name=f"wfe-subflow-{run_id[-24:]}",
+        daemon=True,
     )
     watcher.start()
     try:
@@ -186,6 +208,8 @@ def run_child(params: Any, context: Any) -> StepResult:
         # Not joined: the watcher notices within _WATCH and ends; a late cancel of an
         # ended run is a no-op.
         finished.set()
+        with host.lock:
+            host.live.pop(run_id, None)
     # Secrets only the child declared are not known to the parent's masking: mask them here.
     extra = {k: v for k, v in read_secrets(child.secrets, missing_ok=True).items() if k not in context.secret_names}
     redact = Redactor(extra)
@@ -227,14 +251,34 @@ def _failure(source: str, stats: Any) -> str:
     return f"sub-workflow {source} failed: {stats.error or stats.status.value}"
 
 
-def _watch(context: Any, engine: WorkflowEngine, run_id: str, finished: threading.Event) -> None:
-    """Cancel the child run once the step is cancelled or times out (until the child ends)."""
+def _watch(context: Any, engine: WorkflowEngine, run_id: str, finished: threading.Event, started: float) -> None:
+    """Cancel the child run once the step is cancelled or times out (until the child ends).
+
+    A timeout fails the step, so the child compensates its finished steps as a failed run
+    does (rollback on); a cancel (Ctrl-C) compensates only with ``rollback_on_cancel``.
+    """
     while not finished.is_set():
         if context.cancel_event.wait(_WATCH):
+            # The parent's deadline counts from when this action started (run_attempt).
+            timed_out = time.monotonic() - started >= context.step.timeout - _WATCH
+            rollback = timed_out and engine.enable_rollback
             # The child may not be registered yet: keep asking until it is, or it ended.
-            while not finished.is_set() and not engine.cancel_workflow(run_id):
+            while not finished.is_set() and not _cancel(engine, run_id, rollback):
                 finished.wait(_WATCH / 2)
             return
+
+
+def _cancel(engine: WorkflowEngine, run_id: str, rollback: bool) -> bool:
+    """Cancel the child run ``run_id`` (compensating its steps if ``rollback``); false if
+    it is not running (yet)."""
+    with engine._lock:
+        loop = engine._active.get(run_id)
+    if loop is None:
+        return False
+    if rollback:
+        loop.rollback_on_cancel = True
+    loop.cancel()
+    return True
 
 
 def _child_engine(host: SubflowHost, key: str) -> WorkflowEngine:
