@@ -214,24 +214,27 @@ def run_child(params: Any, context: Any) -> StepResult:
     extra = {k: v for k, v in read_secrets(child.secrets, missing_ok=True).items() if k not in context.secret_names}
     redact = Redactor(extra)
     if stats.status is RunStatus.SUCCEEDED:
-        output: dict[str, Any] = {
-            "run_id": run_id,
-            "steps": {sid: rec.output for sid, rec in stats.steps.items() if rec.status is StepStatus.SUCCEEDED},
-            "variables": stats.variables,
-        }
-        if context.dry_run:
-            # What the child's dry run did not run is unknown to later steps, as in any dry run.
-            from wfe_core.load.templating import Unknown
-
-            prefix = f"steps.{context.step.id}.output.steps"
-            output["steps"] = {
-                sid: rec.output if rec.status is StepStatus.SUCCEEDED else Unknown(f"{prefix}.{sid}")
-                for sid, rec in stats.steps.items()
-            }
-            output["plan"] = stats.plan
-            output["would_run"] = {sid: rec.reason for sid, rec in stats.steps.items() if rec.reason}
+        output = _output(stats, run_id, context)
         return StepResult(success=True, output=redact(output) if redact else output)
     return StepResult(success=False, error=redact(_failure(source, stats)))
+
+
+def _output(stats: Any, run_id: str, context: Any) -> dict[str, Any]:
+    """The step's output: the child's run id, its steps' outputs and its final variables."""
+    steps = {sid: rec.output for sid, rec in stats.steps.items() if rec.status is StepStatus.SUCCEEDED}
+    output: dict[str, Any] = {"run_id": run_id, "steps": steps, "variables": stats.variables}
+    if context.dry_run:
+        # What the child's dry run did not run is unknown to later steps, as in any dry run.
+        from wfe_core.load.templating import Unknown
+
+        prefix = f"steps.{context.step.id}.output.steps"
+        output["steps"] = {
+            sid: rec.output if rec.status is StepStatus.SUCCEEDED else Unknown(f"{prefix}.{sid}")
+            for sid, rec in stats.steps.items()
+        }
+        output["plan"] = stats.plan
+        output["would_run"] = {sid: rec.reason for sid, rec in stats.steps.items() if rec.reason}
+    return output
 
 
 def _failure(source: str, stats: Any) -> str:
