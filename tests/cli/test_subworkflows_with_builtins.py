@@ -72,3 +72,11 @@ def test_include_cycles_are_refused_before_anything_runs(tmp_path):
             "error: b.yaml:5: steps[0].parameters.path: step 'back': include cycle: a.yaml → b.yaml → a.yaml\n"
         )
     assert not (tmp_path / "runs.sqlite").exists() or json.loads(wfe(tmp_path, "runs", "--json").stdout) == []
+
+
+def test_wfe_graph_names_what_a_workflow_run_step_runs(tmp_path):
+    write(tmp_path, "child.yaml", "id: c\nsteps:\n  - id: s\n    action: wait\n    parameters: {seconds: 0}\n")
+    write(
+        tmp_path, "p.yaml", "id: p\nsteps:\n  - id: sub\n    action: workflow.run\n    parameters: {path: child.yaml}\n"
+    )
+    assert '["sub (runs child.yaml)"]' in wfe(tmp_path, "graph", "p.yaml").stdout

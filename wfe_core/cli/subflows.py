@@ -9,7 +9,7 @@ from wfe_core.load.templating import has_placeholders
 from wfe_core.model.errors import InvalidWorkflowError
 from wfe_core.plan.plan import Plan
 
-__all__ = ["nested_plans"]
+__all__ = ["labelled", "nested_plans"]
 
 _DEEPEST = 16  # validation refuses deeper nesting; this only bounds the printing
 
@@ -44,3 +44,20 @@ def nested_plans(workflow: Any, source: str | None, indent: str = "  ", prefix: 
             lines.append(f"{indent}  level {number}: {', '.join(f'{name}/{sid}' for sid in level)}")
         lines.extend(nested_plans(child, str(target), indent + "  ", name + "/", depth + 1))
     return lines
+
+
+def labelled(view: Any, workflow: Any) -> Any:
+    """``view`` (a :class:`~wfe_core.report.graph.GraphView`) with each ``workflow.run`` step
+    labelled by what it runs: ``deploy (runs deploy.yaml)``."""
+    import attrs
+
+    runs = {}
+    for step in workflow.steps:
+        params = step.parameters if isinstance(step.parameters, dict) else {}
+        target = params.get("path") or params.get("template")
+        if step.action == "workflow.run" and isinstance(target, str):
+            runs[step.id] = target
+    if not runs:
+        return view
+    nodes = tuple(attrs.evolve(n, label=f"{n.label} (runs {runs[n.id]})") if n.id in runs else n for n in view.nodes)
+    return attrs.evolve(view, nodes=nodes)
