@@ -80,3 +80,20 @@ def test_wfe_graph_names_what_a_workflow_run_step_runs(tmp_path):
         tmp_path, "p.yaml", "id: p\nsteps:\n  - id: sub\n    action: workflow.run\n    parameters: {path: child.yaml}\n"
     )
     assert '["sub (runs child.yaml)"]' in wfe(tmp_path, "graph", "p.yaml").stdout
+
+
+def test_nesting_through_templated_paths_stops_at_the_depth_limit(tmp_path):
+    # Twenty distinct files, each running the next through a templated path: validation
+    # cannot follow them, so the depth limit (16) stops the run, naming the chain.
+    for i in range(20):
+        write(
+            tmp_path,
+            f"f{i}.yaml",
+            f"id: f{i}\nvariables: {{next: f{i + 1}.yaml}}\nsteps:\n"
+            '  - id: deeper\n    action: workflow.run\n    parameters: {path: "{next}"}\n',
+        )
+    write(tmp_path, "f20.yaml", "id: f20\nsteps:\n  - id: end\n    action: wait\n    parameters: {seconds: 0}\n")
+    done = wfe(tmp_path, "run", "f0.yaml", code=1)
+    # f1 … f16 run (16 levels below f0); f16's step, which would start f17, fails.
+    assert "sub-workflows nested more than 16 deep: f0.yaml → f1.yaml → f2.yaml" in done.stdout
+    assert "f15.yaml → f16.yaml → f17.yaml\n" in done.stdout

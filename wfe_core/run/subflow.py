@@ -165,7 +165,7 @@ def run_child(params: Any, context: Any) -> StepResult:
     assert key is not None
     if key in host.chain:
         raise ActionError(f"include cycle: {show_chain((*host.chain[host.chain.index(key) :], key))}")
-    if len(host.chain) >= MAX_DEPTH:
+    if len(host.chain) > MAX_DEPTH:
         raise ActionError(f"sub-workflows nested more than {MAX_DEPTH} deep: {show_chain((*host.chain, key))}")
     # The parent's secrets stay secrets in the child (masked in its events and store).
     names = list(dict.fromkeys([*child.secrets, *context.secret_names]))

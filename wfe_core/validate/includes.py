@@ -64,7 +64,7 @@ def check_includes(workflow: Any, context: Any) -> Iterator[Problem]:
             cycle = (*chain[chain.index(key) :], key)  # the cycle alone, not the files that lead to it
             yield Problem(f"step '{step.id}': include cycle: {show_chain(cycle)}", path=where, step_id=step.id)
             continue
-        if len(chain) >= MAX_DEPTH:
+        if len(chain) > MAX_DEPTH:
             yield Problem(
                 f"step '{step.id}': sub-workflows nested more than {MAX_DEPTH} deep", path=where, step_id=step.id
             )
