@@ -19,6 +19,7 @@ from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
+from wfe_core.run.subflow import HOST_KEY, SubflowHost, include_key
 from wfe_core.store.durable import ResumeError, StoredRuns
 from wfe_core.store.journal import Journal, NullJournal, fingerprint
 from wfe_core.store.learned import fill_unknown
@@ -100,6 +101,9 @@ class WorkflowEngine:
         self._active: dict[str, RunLoop] = {}
         self._history: dict[str, RunStats] = {}
         self._lock = threading.Lock()
+        #: Set on the nested engine of a sub-workflow: the files of its parents and its own
+        #: (see :mod:`wfe_core.run.subflow`); an include cycle is a file already in it.
+        self.subflow_chain: tuple[str, ...] = ()
 
     # -- actions --------------------------------------------------------------------------
     @property
@@ -142,13 +146,27 @@ class WorkflowEngine:
 
     # -- validation ------------------------------------------------------------------------
     def validate_workflow(
-        self, workflow: Workflow, strict: bool | None = None, variables: Mapping[str, Any] | None = None
+        self,
+        workflow: Workflow,
+        strict: bool | None = None,
+        variables: Mapping[str, Any] | None = None,
+        source: str | None = None,
     ) -> ValidationResult:
-        """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`."""
+        """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`.
+
+        ``source`` is the file the workflow came from: sub-workflow paths are relative to it.
+        """
+        from wfe_core.validate.includes import validating_within
+
         validator = WorkflowValidator(self.plugins, actions=self._custom)
-        return validator.validate(
-            workflow, strict=self.strict if strict is None else strict, variables=variables, executor=self.executor
-        )
+        with validating_within(self.subflow_chain):
+            return validator.validate(
+                workflow,
+                strict=self.strict if strict is None else strict,
+                variables=variables,
+                source=source,
+                executor=self.executor,
+            )
 
     def _check_strategy(self, name: str) -> None:
         if name not in self.plugins.strategies:
@@ -219,7 +237,7 @@ class WorkflowEngine:
         run_vars = {**workflow.variables, **(variables or {})}
         # A dry run needs no secret: one not set renders as <secrets.NAME>.
         secrets = read_secrets(workflow.secrets, missing_ok=dry_run)
-        result = validation or self.validate_workflow(workflow, variables=variables)
+        result = validation or self.validate_workflow(workflow, variables=variables, source=source)
         if not result.is_valid:
             problems = result.failures()
             if source:
@@ -288,6 +306,10 @@ class WorkflowEngine:
                 "definition": _definition(workflow) if journal is not NullJournal else None,
                 "claude_flow": self.enable_claude_flow,
             },
+        )
+        # What a workflow.run step of this run needs (see wfe_core.run.subflow).
+        scheduler.preparer.resources[HOST_KEY] = SubflowHost(
+            self, source, strategy, workers, self.subflow_chain or tuple(filter(None, [include_key(source)]))
         )
         if output is not None:
             scheduler.preparer.output_line = _masked_output(output, redact)

@@ -290,7 +290,7 @@ def test_schema_publishes_parameter_classes(runner):
         },
     }
     every = json.loads(runner.invoke(main, ["schema"]).output)
-    assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition"}
+    assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition", "workflow.run"}
     assert every["variable.set"]["parameters"]["required"] == ["name", "value"]
     assert every["validate.condition"]["parameters"]["properties"]["one_of"]["default"] is None
     bad = runner.invoke(main, ["schema", "wiat"])

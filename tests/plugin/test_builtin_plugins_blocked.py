@@ -41,6 +41,7 @@ OUTCOMES = {
     "wfe.reporter.json": (0, None),
     "wfe.workflow_templates": (0, None),  # only `wfe new` / `--template` need it
     "wfe.report_formats": (0, None),  # only `wfe report` needs it
+    "wfe.subworkflows": (0, None),  # only workflow.run steps need it
     # The default executor is a plugin too: without it, a run must name another.
     "wfe.executor.threads": (2, f"error: unknown executor 'threads'; known: {OTHER_EXECUTORS}"),
 }

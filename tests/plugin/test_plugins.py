@@ -50,6 +50,7 @@ def test_builtins_are_registered_like_plugins():
         "wfe.executor.threads",
         "wfe.workflow_templates",
         "wfe.report_formats",
+        "wfe.subworkflows",
     ]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}

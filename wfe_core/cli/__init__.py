@@ -453,7 +453,7 @@ def run(
         except InvalidWorkflowError as exc:
             checker = _engine(_plugins(), store, strict=strict, no_store=True)
             raise _with_validation(
-                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
+                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables), source=file)
             ) from None
     registry = _plugins()
     engine = _engine(
@@ -468,7 +468,7 @@ def run(
     )
     sink = _reporter(registry, reporter, quiet=quiet, engine=engine)
     run_vars = _parse_vars(variables)
-    validation = engine.validate_workflow(workflow, variables=run_vars)
+    validation = engine.validate_workflow(workflow, variables=run_vars, source=file)
     for problem in _located(validation.warnings, file):
         click.echo(f"{problem}", err=True)
     if dry_run:
@@ -482,6 +482,10 @@ def run(
             click.echo(f"  parallel group {group}: {', '.join(members)}")
         for sid, instances in plan.get("fanout", {}).items():
             click.echo(f"  {sid}: {_instances(instances)}")
+        from wfe_core.cli.subflows import nested_plans
+
+        for line in nested_plans(workflow, file):
+            click.echo(line)
     run_id = uuid.uuid4().hex
     _start(sink)
     try:

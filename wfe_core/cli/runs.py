@@ -61,6 +61,21 @@ def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> No
         )
 
 
+def _with_children(db: Any, run_id: str, steps: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``steps`` with each sub-workflow's steps after its ``workflow.run`` step, ids nested
+    (``deploy/build``); each row keeps the ``run_id`` of the run it belongs to."""
+    children = db.child_runs(run_id)
+    out = []
+    for step in steps:
+        step = {**step, "step_id": prefix + step["step_id"]}
+        out.append(step)
+        child = children.get(step["step_id"][len(prefix) :])
+        if child is not None:
+            inner = mask_sealed(db.run(child, memos=False))["steps"]
+            out.extend(_with_children(db, child, inner, step["step_id"] + "/"))
+    return out
+
+
 @runs.command()
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -72,6 +87,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     db = _store(ctx.obj["store"])
     try:
         run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
+        run["steps"] = _with_children(db, run["run_id"], run["steps"], "")
     finally:
         db.close()
     run.pop("definition", None)

@@ -79,6 +79,7 @@ BUILTIN_PLUGINS = {
     "wfe.executor.threads": f"{_BUILTINS}.threads",
     "wfe.workflow_templates": f"{_BUILTINS}.templates",
     "wfe.report_formats": f"{_BUILTINS}.report_formats",
+    "wfe.subworkflows": f"{_BUILTINS}.subworkflow",
 }
 
 #: Built-ins that cannot be blocked: the structural validators (actions exist, their

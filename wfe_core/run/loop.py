@@ -427,6 +427,9 @@ class RunLoop:
     # -- rollback ------------------------------------------------------------------------------
     def _rollback(self) -> str | None:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
+        # Work abandoned by a timeout or cancel that can still end cleanly (a sub-workflow
+        # stopping, and compensating its own steps) finishes before this run compensates.
+        self.preparer.settle_resources(log)
         self._flush()
         self._commit()
         state = self.state

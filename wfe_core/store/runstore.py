@@ -563,10 +563,11 @@ class RunStore:
 
         Only :data:`LISTED_COLUMNS`: a listing reads no variables, outputs or definitions.
         """
-        query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM runs"
+        # Sub-workflow runs (ids '<parent>/<step>') are shown under their parent, not here.
+        query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM runs WHERE instr(run_id, '/') = 0"
         args: tuple[Any, ...] = ()
         if workflow_id is not None:
-            query += " WHERE workflow_id=?"
+            query += " AND workflow_id=?"
             args = (workflow_id,)
         rows = self.db.execute(query + " ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [self._run_row(r) for r in rows]
@@ -580,7 +581,11 @@ class RunStore:
         """
         row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
-            rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
+            # An abbreviated id names a top-level run: a parent's children share its prefix.
+            rows = self.db.execute(
+                "SELECT * FROM runs WHERE run_id LIKE ? AND (instr(run_id, '/') = 0 OR ?) LIMIT 2",
+                (run_id + "%", "/" in run_id),
+            ).fetchall()
             if len(rows) != 1:
                 raise StoreError(
                     f"no run '{run_id}' in {self.path}"
@@ -606,6 +611,16 @@ class RunStore:
                 step["status"] = "interrupted"
             run["steps"].append(step)
         return run
+
+    @_guarded
+    def child_runs(self, run_id: str) -> dict[str, str]:
+        """Step id -> run id of the sub-workflow runs of run ``run_id`` (``<run_id>/<step>``)."""
+        prefix = run_id + "/"
+        rows = self.db.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? AND instr(substr(run_id, ?), '/') = 0",
+            (len(prefix), prefix, len(prefix) + 1),
+        ).fetchall()
+        return {row[0][len(prefix) :]: row[0] for row in rows}
 
     def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
