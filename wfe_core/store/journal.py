@@ -29,6 +29,11 @@ _FINGERPRINTED = (
 #: fingerprints, so it can still be resumed.
 _FINGERPRINTED_IF_SET: dict[str, Any] = {"when": None, "trigger": "on_success", "resources": {}}
 
+#: One encoder for every fingerprint (``json.dumps`` with options builds one per call);
+#: the same text as ``json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))``,
+#: which old runs' fingerprints were made of.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
+
 
 def fingerprint(step: WorkflowStep) -> str:
     """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
@@ -37,8 +42,7 @@ def fingerprint(step: WorkflowStep) -> str:
         value = getattr(step, name, default)
         if value != default:
             data[name] = value
-    text = json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_FINGERPRINT_JSON(data).encode()).hexdigest()[:16]
 
 
 class NullJournal:
