@@ -120,6 +120,7 @@ class WorkflowEngine:
         parameters: type | None = None,
         sets_variables: bool = False,
         replace: bool = False,
+        inline: bool = False,
     ) -> None:
         """Make ``function(parameters, context)`` available as action ``name``.
 
@@ -127,6 +128,8 @@ class WorkflowEngine:
         actions are assumed to have side effects (dry-run does not call them) unless
         ``side_effects=False``. One that returns ``StepResult(variables=...)`` must say
         ``sets_variables=True`` (validation then leaves names it may define to run time).
+        ``inline=True`` runs it on the scheduler thread, for functions that return in
+        microseconds and never block (see :attr:`Action.inline`).
         Naming an action a plugin provides is an error unless
         ``replace=True``.
         """
@@ -141,6 +144,8 @@ class WorkflowEngine:
             parameters,
             side_effects=side_effects,
             sets_variables=sets_variables,
+            inline=inline,
+            runs_on_driver=inline,
             description="custom action",
         )
 

@@ -344,7 +344,13 @@ class RunLoop:
         prepared = self.preparer.prepare(sid, number, time.monotonic(), wall)
         if type(prepared) is Attempt:
             state.start(prepared, wall)
-            self._pool.submit(prepared)
+            if prepared.action.inline:
+                # Action.inline: short and cooperative, so run it here; two thread hand-offs
+                # (to a worker, back to this loop) cost more than the action. Its result
+                # goes through the queue like any other: the loop's order stays one.
+                self._done.put(run_attempt(prepared))
+            else:
+                self._pool.submit(prepared)
         elif type(prepared) is WouldRun:
             state.would_run(sid, number, prepared.reason, wall)
         else:

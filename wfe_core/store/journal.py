@@ -37,6 +37,11 @@ _FINGERPRINTED_IF_SET: dict[str, Any] = {
     "max_parallel": None,
 }
 
+#: One encoder for every fingerprint (``json.dumps`` with options builds one per call);
+#: the same text as ``json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))``,
+#: which old runs' fingerprints were made of.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
+
 
 def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
     """The keys of ``step`` that :func:`fingerprint` hashes (the new keys only when set)."""
@@ -50,8 +55,7 @@ def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
 
 def fingerprint(step: WorkflowStep) -> str:
     """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
-    text = json.dumps(fingerprinted(step), sort_keys=True, default=repr, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_FINGERPRINT_JSON(fingerprinted(step)).encode()).hexdigest()[:16]
 
 
 class NullJournal:
