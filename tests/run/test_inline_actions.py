@@ -10,6 +10,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
 from wfe_core.model.workflow import StepResult, StepStatus
 from wfe_core.store.runstore import RunStore
@@ -39,6 +41,29 @@ def test_an_inline_action_runs_on_the_scheduler_thread_and_a_plain_one_on_a_work
     assert stats.succeeded, stats.error
     assert threads["a"] is threading.current_thread()
     assert threads["b"] is not threading.current_thread()
+
+
+def test_ctrl_c_in_an_inline_action_on_the_callers_thread_stops_the_run_not_the_step(tmp_path):
+    # SIGINT lands in whatever the main thread runs; with inline actions that can be the
+    # action. It must reach the caller as KeyboardInterrupt, not become a step failure.
+    ran = []
+
+    def interrupted(params, context):
+        ran.append(context.step.id)
+        raise KeyboardInterrupt
+
+    engine = WorkflowEngine(plugins=hermetic_plugins(), store=tmp_path / "runs.sqlite")
+    engine.register_custom_action("interrupted", interrupted, side_effects=False, inline=True)
+    workflow = Workflow(
+        id="w",
+        steps=[
+            WorkflowStep(id="a", action="interrupted", max_retries=3, retry_delay=0),
+            WorkflowStep(id="b", action="interrupted", dependencies=["a"]),
+        ],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(workflow)
+    assert ran == ["a"]  # not retried, nothing after it
 
 
 def test_an_inline_action_is_retried_reported_and_recorded_like_any_step(tmp_path):
