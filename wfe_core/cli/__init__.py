@@ -195,6 +195,7 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
 def plugins(as_json: bool) -> None:
     """List plugins, their distributions and what each provides."""
     registry = _plugins()
+    registry.load_all()  # what each plugin provides now, not what the plugin index remembers
     rows = [
         {
             "name": i.name,

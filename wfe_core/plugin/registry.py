@@ -22,10 +22,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
+import threading
 import warnings
-from collections.abc import Iterable, Sequence
-from importlib import metadata
-from typing import Any
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -34,7 +35,11 @@ import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.load.templates import Template
 from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
+from wfe_core.plugin.index import PluginIndex, module_stamp
 from wfe_core.report.format import ReportFormat
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -120,6 +125,13 @@ _KINDS = {
 }
 
 
+#: Hooks a plugin may implement and still be imported only when something it provides
+#: is needed: registration hooks are answered from the index, and ``wfe_force_stop``
+#: has nothing to stop in a plugin that was never imported. Any other hook
+#: (``wfe_event``, ``wfe_make_executor``) concerns every run: such a plugin is imported at once.
+_WAITING_HOOKS = frozenset({*(hook for hook, _, _ in _KINDS.values()), "wfe_force_stop"})
+
+
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded and was left out."""
 
@@ -158,12 +170,92 @@ class Provided:
     plugin: PluginInfo
 
 
+@attrs.frozen
+class _Pending:
+    """A name provided by a plugin not imported yet: what the plugin index says of it.
+
+    Attributes:
+        plugin: the plugin that provides it (``provides`` from the index).
+        own_rollback: for an action, whether it carries its own compensation (a
+            rollback handler of another plugin for it is then a clash).
+    """
+
+    plugin: PluginInfo
+    own_rollback: bool = False
+
+
+@attrs.define
+class _Waiting:
+    """A plugin whose facts are known from the index, imported on first need.
+
+    Attributes:
+        info: what it provides, as :attr:`Plugins.infos` lists it.
+        target: what to import (an entry point's value: ``package.module[:attribute]``).
+        where: ``plugin 'name' from dist version``, for messages.
+        triggers: the action names whose use in a workflow imports it: its actions, the
+            actions its rollback handlers compensate and those its validators check.
+        own_rollback: its actions that carry their own compensation.
+    """
+
+    info: PluginInfo
+    target: str
+    where: str
+    triggers: frozenset[str]
+    own_rollback: frozenset[str]
+
+
+class _Records(Mapping[str, Any]):
+    """Name -> record of one kind (or the :class:`Provided`, with ``whole``).
+
+    Names and membership never import anything; looking a name up imports the plugin
+    that provides it if it is not imported yet. ``items()`` and ``values()`` import every
+    provider of the kind first.
+    """
+
+    def __init__(self, owner: Plugins, kind: str, whole: bool = False):
+        self._owner, self._kind, self._whole = owner, kind, whole
+
+    def __getitem__(self, name: str) -> Any:
+        entry = self._owner._entries[self._kind][name]
+        if isinstance(entry, _Pending):
+            self._owner._load(entry.plugin.name)
+            entry = self._owner._entries[self._kind][name]  # KeyError: it did not provide it after all
+        return entry if self._whole else entry.record
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._owner._entries[self._kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._owner._entries[self._kind]))
+
+    def __len__(self) -> int:
+        return len(self._owner._entries[self._kind])
+
+    def items(self) -> ItemsView[str, Any]:
+        self._owner._load_kind(self._kind)
+        return super().items()
+
+    def values(self) -> ValuesView[Any]:
+        self._owner._load_kind(self._kind)
+        return super().values()
+
+    def __repr__(self) -> str:
+        return f"<{self._kind} of {len(self)} names>"
+
+
 class Plugins:
     """The collected records of every registered plugin.
 
+    A plugin the index knows (:mod:`wfe_core.plugin.index`) and that only provides
+    named things is imported when one of them is first looked up, or when a workflow
+    uses one of its actions (:meth:`require`); plugins that observe every run
+    (``wfe_event``, ``wfe_make_executor``) or validate every workflow are imported at once.
+
     Attributes:
         infos: every registered plugin, in registration order.
-        actions, strategies, executors, validators, reporters, rollback_handlers: name -> record.
+        actions, strategies, executors, validators, reporters, rollback_handlers: name -> record
+            (mappings; a lookup imports the provider if needed).
+        provided: kind -> name -> :class:`Provided`.
         problems: messages about plugins that failed to load (left out).
     """
 
@@ -171,23 +263,124 @@ class Plugins:
         self,
         pm: pluggy.PluginManager,
         infos: list[PluginInfo],
-        provided: dict[str, dict[str, Provided]],
+        provided: dict[str, dict[str, Any]],
         problems: list[str],
+        *,
+        waiting: dict[str, _Waiting] | None = None,
+        fail: Any = None,
+        index: PluginIndex | None = None,
     ):
         self._pm = pm
         self.infos = infos
-        self.provided = provided
+        self._entries = provided
+        self._waiting = dict(waiting or {})
+        self._fail = fail
+        self._index = index
+        self._lock = threading.RLock()
         self.problems = problems
-        self.actions: dict[str, Action] = {n: p.record for n, p in provided["actions"].items()}
-        self.strategies: dict[str, Strategy] = {n: p.record for n, p in provided["strategies"].items()}
-        self.executors: dict[str, StepExecutor] = {n: p.record for n, p in provided["executors"].items()}
-        self.validators: dict[str, Validator] = {n: p.record for n, p in provided["validators"].items()}
-        self.reporters: dict[str, Reporter] = {n: p.record for n, p in provided["reporters"].items()}
-        self.rollback_handlers: dict[str, RollbackHandler] = {
-            n: p.record for n, p in provided["rollback_handlers"].items()
-        }
+        self.provided = {kind: _Records(self, kind, whole=True) for kind in _KINDS}
+        self.actions: Mapping[str, Action] = _Records(self, "actions")
+        self.strategies: Mapping[str, Strategy] = _Records(self, "strategies")
+        self.executors: Mapping[str, StepExecutor] = _Records(self, "executors")
+        self.validators: Mapping[str, Validator] = _Records(self, "validators")
+        self.reporters: Mapping[str, Reporter] = _Records(self, "reporters")
+        self.rollback_handlers: Mapping[str, RollbackHandler] = _Records(self, "rollback_handlers")
         self.has_listeners = bool(pm.hook.wfe_event.get_hookimpls())
 
+    # -- lazy loading ---------------------------------------------------------------------
+    def require(self, action_names: Iterable[str]) -> None:
+        """Import every plugin a workflow using ``action_names`` needs: the providers of
+        those actions, of their rollback handlers, and of validators that check them."""
+        wanted = set(action_names)
+        for name, waiting in list(self._waiting.items()):
+            if waiting.triggers & wanted:
+                self._load(name)
+
+    def require_workflow(self, workflow: Any) -> None:
+        """:meth:`require` the actions ``workflow``'s steps call, rollback actions included."""
+        names = set()
+        for step in workflow.steps:
+            names.add(step.action)
+            if step.rollback_action is not None:
+                names.add(step.rollback_action)
+        self.require(names)
+
+    def load_all(self) -> None:
+        """Import every plugin not imported yet (``wfe plugins``, a full schema, ...)."""
+        for name in list(self._waiting):
+            self._load(name)
+
+    def loaded_validators(self) -> list[tuple[str, Validator]]:
+        """The validators of the plugins imported so far, in registration order."""
+        return [(n, e.record) for n, e in self._entries["validators"].items() if isinstance(e, Provided)]
+
+    def _load_kind(self, kind: str) -> None:
+        for name in {e.plugin.name for e in self._entries[kind].values() if isinstance(e, _Pending)}:
+            self._load(name)
+
+    def _load(self, name: str) -> None:
+        with self._lock:
+            waiting = self._waiting.pop(name, None)
+            if waiting is not None:
+                self._import(name, waiting)
+
+    def _import(self, name: str, waiting: _Waiting) -> None:
+        info, where = waiting.info, waiting.where
+        try:
+            plugin = _import_target(waiting.target)
+            self._pm.register(plugin, name=name)
+        except Exception as exc:
+            self._forget(name)
+            self._failed(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
+            return
+        unknown = _unknown_hooks(self._pm, plugin)
+        if unknown:
+            self._pm.unregister(plugin)
+            self._forget(name)
+            hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in unknown)
+            self._failed(f"{where} implements unknown hook {hooks} and was left out")
+            return
+        try:
+            records = _collect(self._pm, plugin, info.label)
+        except Exception as exc:
+            self._pm.unregister(plugin)
+            self._forget(name)
+            self._failed(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
+            return
+        stale = any(c.name not in _WAITING_HOOKS for c in self._pm.get_hookcallers(plugin) or ())
+        for kind, recs in records.items():
+            for record in recs:
+                key = _record_name(kind, record)
+                entry = self._entries[kind].get(key)
+                if isinstance(entry, _Pending) and entry.plugin.name == name:
+                    self._entries[kind][key] = Provided(record, info)  # in place: order kept
+                else:  # the index did not know it: the plugin changed without a reinstall
+                    stale = True
+                    _add(self._entries, kind, key, Provided(record, info))
+        for entries in self._entries.values():
+            gone = [k for k, e in entries.items() if isinstance(e, _Pending) and e.plugin.name == name]
+            for key in gone:
+                del entries[key]
+                stale = True
+        if stale and self._index is not None:
+            self._index.invalidate()
+        self.has_listeners = bool(self._pm.hook.wfe_event.get_hookimpls())
+
+    def _forget(self, name: str) -> None:
+        """A plugin that failed to load after all: none of its names, not listed."""
+        for entries in self._entries.values():
+            for key in [k for k, e in entries.items() if isinstance(e, _Pending) and e.plugin.name == name]:
+                del entries[key]
+        self.infos[:] = [i for i in self.infos if i.name != name]
+        if self._index is not None:
+            self._index.invalidate()
+
+    def _failed(self, message: str) -> None:
+        if self._fail is None:
+            raise PluginError(message)
+        self._fail(message)
+
+    # -- using the records ----------------------------------------------------------------
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every ``wfe_event`` hook; a failing hook is logged."""
         if not self.has_listeners:
@@ -242,6 +435,8 @@ def _env_flag(name: str) -> bool:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
+    from importlib import metadata
+
     seen: set[tuple[str, str]] = set()
     out = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -256,18 +451,18 @@ def _record_name(kind: str, record: Any) -> str:
     return str(record.action if kind == "rollback_handlers" else record.name)
 
 
-def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Provided) -> None:
+def _add(provided: dict[str, dict[str, Any]], kind: str, name: str, new: Provided | _Pending) -> None:
     """Add one record, refusing a second provider of the same name."""
     noun = _KINDS[kind][2]
     # An action's own compensation and a handler another plugin provides for it clash
     # whichever of the two plugins is collected first.
     if kind == "rollback_handlers":
         owner = provided["actions"].get(name)
-        if owner is not None and owner.record.rollback is not None:
+        if owner is not None and _own_rollback(owner):
             raise PluginError(
                 f"{noun} for '{name}' is provided by both plugin {owner.plugin.label} and plugin {new.plugin.label}"
             )
-    if kind == "actions" and new.record.rollback is not None and name in provided["rollback_handlers"]:
+    if kind == "actions" and _own_rollback(new) and name in provided["rollback_handlers"]:
         other = provided["rollback_handlers"][name].plugin
         raise PluginError(
             f"rollback handler for '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}"
@@ -279,6 +474,11 @@ def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Pr
             return
         raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
     provided[kind][name] = new
+
+
+def _own_rollback(entry: Provided | _Pending) -> bool:
+    """Whether an action (imported or not yet) carries its own compensation."""
+    return entry.own_rollback if isinstance(entry, _Pending) else entry.record.rollback is not None
 
 
 def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, list[Any]]:
@@ -337,6 +537,7 @@ def load_plugins(
     strict: bool | None = None,
     block: Iterable[str] = (),
     extra: Sequence[Any] | dict[str, Any] = (),
+    index: PluginIndex | None = None,
 ) -> Plugins:
     """Build the plugin registry.
 
@@ -375,33 +576,56 @@ def load_plugins(
         problems.append(message)
         warnings.warn(message, PluginLoadWarning, stacklevel=3)
 
+    index = index if index is not None else PluginIndex.default()
+    known = index.read()
+    facts: dict[str, Any] = dict(known["facts"]) if known else {}
+    learned = known is None  # what to write back: everything, or only new facts
+
+    # (name, what to import or the object itself, distribution, version)
     candidates: list[tuple[str, Any, str | None, str | None]] = []
-    core_version = _version("wfe-core")
+    from wfe_core import __version__ as core_version
+
     for name, module in BUILTIN_PLUGINS.items():
-        candidates.append((name, lambda m=module: importlib.import_module(m), "wfe-core", core_version))
+        candidates.append((name, module, "wfe-core", core_version))
+    entry_points: list[list[Any]] = []
     if autoload:
-        for ep in _entry_points():
-            dist = ep.dist.name if ep.dist else None
-            version = ep.dist.version if ep.dist else None
-            candidates.append((ep.name, ep.load, dist, version))
+        if known is not None:
+            entry_points = known["entry_points"]
+        else:  # importlib.metadata only when the index cannot say
+            for ep in _entry_points():
+                entry_points.append(
+                    [ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None]
+                )
+        candidates += [(name, value, dist, version) for name, value, dist, version in entry_points]
     items = extra.items() if isinstance(extra, dict) else ((_plugin_name(p), p) for p in extra)
     for name, plugin in items:
-        candidates.append((name, lambda p=plugin: p, None, None))
+        candidates.append((name, _Given(plugin), None, None))
 
-    # 1. Load and register every plugin that is not blocked.
-    registered: list[tuple[Any, PluginInfo, str]] = []
-    for name, load, dist, version in candidates:
+    # 1. Load and register every plugin that is not blocked and cannot wait.
+    registered: list[tuple[Any, PluginInfo, str, str | None]] = []  # plugin, info, where, index key
+    waiting: dict[str, _Waiting] = {}
+    order: list[tuple[str, PluginInfo]] = []  # every plugin kept, registered or waiting
+    for name, target, dist, version in candidates:
         if name in blocked:
             continue
         where = f"plugin '{name}'" + (f" from {dist} {version}" if dist else "")
+        key = f"{name}={target}" if isinstance(target, str) else None
+        known_facts = facts.get(key) if key else None
+        taken = {n for n, _ in order}
+        if known_facts is not None and _can_wait(known_facts) and name not in taken:
+            info = PluginInfo(name, dist, version, known_facts["module"], _provides(known_facts))
+            own = frozenset(known_facts["own_rollback"])
+            waiting[name] = _Waiting(info, target, where, _triggers(known_facts), own)
+            order.append((name, info))
+            continue
         try:
-            plugin = load()
+            plugin = target.plugin if isinstance(target, _Given) else _import_target(target)
         except Exception as exc:
             fail(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
             continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        if pm.get_plugin(name) is not None:
-            first = next(info for _, info, _ in registered if info.name == name)
+        if pm.get_plugin(name) is not None or name in taken:
+            first = next(info for n, info in order if n == name)
             raise PluginError(
                 f"two plugins are named '{name}': {first.module} from {first.distribution} and "
                 f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}"
@@ -411,7 +635,9 @@ def load_plugins(
         except Exception as exc:
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
-        registered.append((plugin, PluginInfo(name, dist, version, module), where))
+        info = PluginInfo(name, dist, version, module)
+        registered.append((plugin, info, where, key))
+        order.append((name, info))
 
     # 2. Every @hookimpl must name a hook wfe defines: a misspelled one (wfe_action) would
     # otherwise never be called, and the plugin would silently provide nothing.
@@ -421,30 +647,96 @@ def load_plugins(
             break
         except pluggy.PluginValidationError as exc:
             plugin = exc.plugin
-            where = next(w for p, _, w in registered if p is plugin)
+            name, where = next((i.name, w) for p, i, w, _ in registered if p is plugin)
             hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in _unknown_hooks(pm, plugin))
             pm.unregister(plugin)
             registered = [r for r in registered if r[0] is not plugin]
+            order = [o for o in order if o[0] != name]
             fail(f"{where} implements unknown hook {hooks} and was left out")
 
-    # 3. Collect each plugin's records, refusing a second provider of one name.
+    # 3. Collect each plugin's records (or, for one that waits, the names the index
+    # knows), in registration order, refusing a second provider of one name.
     infos: list[PluginInfo] = []
-    provided: dict[str, dict[str, Provided]] = {kind: {} for kind in _KINDS}
-    for plugin, bare, where in registered:
+    provided: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+    loaded = {info.name: (plugin, where, key) for plugin, info, where, key in registered}
+    for name, info in order:
+        if name in waiting:
+            own = waiting[name].own_rollback
+            for kind, names in info.provides.items():
+                for record_name in names:
+                    _add(provided, kind, record_name, _Pending(info, kind == "actions" and record_name in own))
+            infos.append(info)
+            continue
+        plugin, where, key = loaded[name]
         try:
-            records = _collect(pm, plugin, bare.label)
+            records = _collect(pm, plugin, info.label)
         except Exception as exc:
             pm.unregister(plugin)
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
         info = attrs.evolve(
-            bare, provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs}
+            info, provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs}
         )
         for kind, recs in records.items():
             for record in recs:
                 _add(provided, kind, _record_name(kind, record), Provided(record, info))
         infos.append(info)
-    return Plugins(pm, infos, provided, problems)
+        if key is not None:
+            new = _facts(pm, plugin, key.partition("=")[2], info, records)
+            if new is not None and facts.get(key) != new:
+                facts[key], learned = new, True
+    if learned:
+        index.write(entry_points, facts)
+    return Plugins(pm, infos, provided, problems, waiting=waiting, fail=fail, index=index)
+
+
+@attrs.frozen
+class _Given:
+    """A plugin object passed to :func:`load_plugins` (``extra``): never imported, never waits."""
+
+    plugin: Any
+
+
+def _import_target(target: str) -> Any:
+    """The plugin an entry-point value (``package.module`` or ``package.module:attribute``) names."""
+    module, _, attribute = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in filter(None, attribute.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _can_wait(facts: dict[str, Any]) -> bool:
+    """Whether a plugin with these facts may stay unimported until something of it is needed."""
+    return set(facts["hooks"]) <= _WAITING_HOOKS and all(v is not None for v in facts["validators"].values())
+
+
+def _provides(facts: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {kind: tuple(names) for kind, names in facts["provides"].items() if kind in _KINDS and names}
+
+
+def _triggers(facts: dict[str, Any]) -> frozenset[str]:
+    provides = facts["provides"]
+    checked = (name for names in facts["validators"].values() for name in names or ())
+    return frozenset([*provides.get("actions", ()), *provides.get("rollback_handlers", ()), *checked])
+
+
+def _facts(pm: pluggy.PluginManager, plugin: Any, target: str, info: PluginInfo, records: dict[str, list[Any]]) -> Any:
+    """What the index keeps of a plugin just imported; ``None`` when its file is unknown."""
+    stamp = module_stamp(sys.modules.get(target.partition(":")[0]))
+    if stamp is None:
+        return None
+    return {
+        "stamp": stamp,
+        "module": info.module,
+        "hooks": sorted(c.name for c in pm.get_hookcallers(plugin) or ()),
+        "provides": {kind: list(names) for kind, names in info.provides.items()},
+        "own_rollback": sorted(a.name for a in records["actions"] if a.rollback is not None),
+        "validators": {
+            v.name: (list(v.actions) if getattr(v, "actions", None) is not None else None)
+            for v in records["validators"]
+        },
+    }
 
 
 def _plugin_name(plugin: Any) -> str:
@@ -452,6 +744,8 @@ def _plugin_name(plugin: Any) -> str:
 
 
 def _version(dist: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:

@@ -1,0 +1,153 @@
+"""What each plugin provides, remembered between starts so that unused plugins are not imported.
+
+Building the registry used to import every installed plugin (and ``importlib.metadata``
+to find them) on every start: ``wfe run`` of a file-only workflow paid for wfe-http,
+wfe-shell and everything they import. After a registry build that imported a plugin,
+the names it provides and the hooks it implements (its *facts*) are written to a small
+JSON file; the next start reads them and imports the plugin only when something it
+provides is looked up (see :mod:`wfe_core.plugin.registry`).
+
+The file is trusted only for the same environment: the same interpreter, the same
+``sys.path``, the same ``*.dist-info``/``*.egg-info`` entries (name and mtime) on it, and
+each plugin module's file unchanged (mtime and size) — installing, upgrading, removing
+a distribution or editing a plugin module makes the next start import everything again
+and rewrite it. A plugin whose facts are unknown (it failed to load) is always imported.
+
+``WFE_PLUGIN_CACHE`` names the file; ``off`` disables it. The default is
+``$XDG_CACHE_HOME/wfe`` (or ``~/.cache/wfe``), one file per interpreter and path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CACHE_ENV", "PluginIndex", "module_stamp"]
+
+#: A file path for the index, or ``off`` for none.
+CACHE_ENV = "WFE_PLUGIN_CACHE"
+_FORMAT = 1
+
+
+def module_stamp(module: Any) -> list[Any] | None:
+    """``[file, mtime_ns, size]`` of an imported module's source, or ``None`` (no file)."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return None
+    return [file, stat.st_mtime_ns, stat.st_size]
+
+
+def _stamp_holds(stamp: Any) -> bool:
+    if not isinstance(stamp, list) or len(stamp) != 3:
+        return False
+    try:
+        stat = os.stat(stamp[0])
+    except (OSError, TypeError, ValueError):
+        return False
+    return [stat.st_mtime_ns, stat.st_size] == stamp[1:]
+
+
+def _fingerprint() -> str:
+    """What installed distributions look like from here: a change means re-discover."""
+    from wfe_core import __version__
+
+    parts = [sys.version, sys.executable, __version__]
+    for entry in sys.path:
+        parts.append(f"path {entry}")
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                try:
+                    mtime = os.stat(os.path.join(entry or ".", name)).st_mtime_ns
+                except OSError:
+                    continue
+                parts.append(f"{name} {mtime}")
+    # Kept whole rather than hashed: hashlib's import alone cost a tenth of a small run's start.
+    return "\n".join(parts)
+
+
+class PluginIndex:
+    """The on-disk facts of the plugins of one environment (see the module docstring).
+
+    Attributes:
+        path: the file, or ``None`` when disabled.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None):
+        self.path = Path(path) if path is not None else None
+        self._fingerprint: str | None = None
+
+    @classmethod
+    def default(cls) -> PluginIndex:
+        """The index ``WFE_PLUGIN_CACHE`` names, else the per-environment default file."""
+        given = os.environ.get(CACHE_ENV, "").strip()
+        if given.lower() == "off":
+            return cls(None)
+        if given:
+            return cls(given)
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        where = zlib.crc32(f"{sys.executable}\0{sys.prefix}\0{sys.path}".encode(errors="replace"))
+        return cls(Path(base) / "wfe" / f"plugins-{where:08x}.json")
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = _fingerprint()
+        return self._fingerprint
+
+    def read(self) -> dict[str, Any] | None:
+        """``{"entry_points": [...], "facts": {key: facts}}`` if valid for this environment.
+
+        Facts whose module file changed since are left out (that plugin is imported).
+        """
+        if self.path is None:
+            return None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            return None
+        if data.get("fingerprint") != self.fingerprint():
+            return None
+        facts = data.get("facts")
+        if not isinstance(facts, dict) or not isinstance(data.get("entry_points"), list):
+            return None
+        fresh = {k: f for k, f in facts.items() if isinstance(f, dict) and _stamp_holds(f.get("stamp"))}
+        return {"entry_points": data["entry_points"], "facts": fresh}
+
+    def write(self, entry_points: list[list[Any]], facts: dict[str, Any]) -> None:
+        """Replace the file atomically; an index that cannot be written is no error."""
+        if self.path is None:
+            return
+        data = {"format": _FORMAT, "fingerprint": self.fingerprint(), "entry_points": entry_points, "facts": facts}
+        import tempfile
+
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".plugins-", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as file:
+                    json.dump(data, file)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+    def invalidate(self) -> None:
+        """Forget everything: the next registry build imports every plugin again."""
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
