@@ -61,13 +61,40 @@ _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+# Keys PyYAML's constructor rewrites (merge ``<<``, value ``=``): left to it.
+_SPECIAL_KEY_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+
+
 class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader, with a bad value for an explicit tag reported at its node.
 
     PyYAML's safe constructors assume a tagged scalar looks like its tag: ``!!bool x``
     raised KeyError, ``!!int ''`` IndexError, ``!!timestamp x`` AttributeError, with no
     position. Each becomes a ConstructorError marked at the node, like PyYAML's own.
+
+    Its resolver answers at once for a plain scalar whose first character starts no
+    implicit type (most words: ``s12``, ``Step 12``, ``echo hi``): the composer asks it
+    for every node, and the general resolver's lookups were a tenth of a big file's load.
     """
+
+    # First characters of the implicit types (int, float, bool, null, ...); with a
+    # wildcard resolver or path resolvers (none in the safe loader) every value is asked.
+    _STARTS = frozenset(k for k in _YAML_LOADER.yaml_implicit_resolvers if k is not None)
+    _QUICK = None not in _YAML_LOADER.yaml_implicit_resolvers and not _YAML_LOADER.yaml_path_resolvers
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if self._QUICK:
+            if kind is yaml.ScalarNode:
+                if not implicit[0] or (value and value[0] not in self._STARTS):
+                    return _STR_TAG
+            elif kind is yaml.MappingNode:
+                return _MAP_TAG
+            elif kind is yaml.SequenceNode:
+                return _SEQ_TAG
+        return super().resolve(kind, value, implicit)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -168,16 +195,71 @@ def _distinct(root: yaml.Node) -> int:
     return len(seen)
 
 
+class _NotPlain(Exception):
+    """The document uses aliases, merge keys, complex keys or collection tags."""
+
+
+def _construct_plain(loader: _TaggedValueLoader, root: yaml.Node) -> tuple[Any, int]:
+    """The data of a document of plain mappings, sequences and scalars, and its node count.
+
+    PyYAML's general constructor (generators per mapping, deep-construction state, a
+    method lookup per node) was most of a big file's load; this builds the same data in
+    one loop. Scalars other than strings go through the loader (its messages and types).
+    Anything else raises :class:`_NotPlain`, and the general path does it: a node met
+    twice (an alias), a merge or complex key, a tagged collection (``!!set``, ``!!omap``).
+    """
+    scalar, mapping, sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    construct = loader.construct_object
+    seen: set[int] = set()
+    stack: list[tuple[Any, Any]] = []
+
+    def child(node: Any) -> Any:
+        key = id(node)
+        if key in seen:
+            raise _NotPlain
+        seen.add(key)
+        kind = type(node)
+        if kind is scalar:
+            return node.value if node.tag == _STR_TAG else construct(node)
+        if kind is mapping and node.tag == _MAP_TAG:
+            made: Any = {}
+        elif kind is sequence and node.tag == _SEQ_TAG:
+            made = []
+        else:
+            raise _NotPlain
+        stack.append((node, made))
+        return made
+
+    data = child(root)
+    while stack:
+        node, made = stack.pop()
+        if type(made) is dict:
+            for key_node, value_node in node.value:
+                if type(key_node) is not scalar or key_node.tag in _SPECIAL_KEY_TAGS:
+                    raise _NotPlain
+                made[child(key_node)] = child(value_node)  # a repeated key: the last wins, as in PyYAML
+        else:
+            made.extend([child(item) for item in node.value])
+    loader.constructed_objects, loader.recursive_objects = {}, {}  # they would keep nodes alive
+    return data, len(seen)
+
+
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     loader = _TaggedValueLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             return None, None
-        # Construction shares one object per anchor, so it is cheap even for an alias
-        # bomb; every traversal after it is not. Hence the count on the node graph first.
-        _check_expansion(root, source)
-        return loader.construct_document(root), root
+        try:
+            data, count = _construct_plain(loader, root)
+        except _NotPlain:
+            # Construction shares one object per anchor, so it is cheap even for an alias
+            # bomb; every traversal after it is not. Hence the count on the node graph first.
+            _check_expansion(root, source)
+            return loader.construct_document(root), root
+        if count > MAX_EXPANDED_NODES:
+            raise _error(f"document expands to more than {MAX_EXPANDED_NODES:,} nodes", source)
+        return data, root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
@@ -606,9 +688,12 @@ class WorkflowLoader:
         if not isinstance(data, dict):
             where = {"line": root.start_mark.line + 1} if root else {}
             raise _error(f"expected a mapping at the top level, got {describe(data)}", source, **where)
-        if fmt == "json":
-            return _build(data, source, lambda: _compose_quietly(text))
-        return _build(data, source, lambda: root)
+        # The node tree (with two marks per node) is as big as the data: dropped here, and
+        # composed again only to give problems their lines.
+        del root
+        if fmt == "toml":  # TOML is not YAML: no lines from it
+            return _build(data, source, lambda: None)
+        return _build(data, source, lambda: _compose_quietly(text))
 
     def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
         problem = too_deep(_unstructure(workflow), MAX_NESTING + 1)  # +1: the workflow mapping itself
