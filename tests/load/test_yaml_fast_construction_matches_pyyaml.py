@@ -1,8 +1,9 @@
-"""The loader's one-loop YAML construction gives exactly what PyYAML's safe loader gives.
+"""The loader's quick YAML construction gives exactly what PyYAML's safe loader gives.
 
-Plain documents (mappings, sequences, scalars) take the quick path; documents with
-aliases, merge keys or collection tags take PyYAML's general constructor. Either way the
-data is the same as ``yaml.safe_load``'s.
+Plain documents (mappings, sequences, scalars) are built straight from the parser's
+events (``_parse_yaml_lean``) or, with anchors, in one loop over the node tree
+(``_parse_yaml``); aliases, merge keys and collection tags take PyYAML's general
+constructor. Every way, the data is ``yaml.safe_load``'s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfe_core.load.loader import _parse_yaml
+from wfe_core.load.loader import _parse_yaml, _parse_yaml_lean
 from wfe_core.model.errors import InvalidWorkflowError
 
 SCALARS = st.one_of(
@@ -42,7 +43,9 @@ def _same(a, b):
 @given(DATA, st.sampled_from([None, False, True]))
 def test_any_dumped_document_loads_as_pyyaml_loads_it(data, flow):
     text = yaml.safe_dump({"doc": data}, default_flow_style=flow, allow_unicode=True)
-    assert _parse_yaml(text, "<t>")[0] == yaml.safe_load(text)
+    expected = yaml.safe_load(text)
+    assert _parse_yaml_lean(text, "<t>")[0] == expected
+    assert _parse_yaml(text, "<t>")[0] == expected
 
 
 @pytest.mark.parametrize(
@@ -58,17 +61,31 @@ def test_any_dumped_document_loads_as_pyyaml_loads_it(data, flow):
     ],
 )
 def test_tricky_documents_load_as_pyyaml_loads_them(text):
-    mine = _parse_yaml(text, "<t>")[0]
     theirs = yaml.safe_load(text)
-    assert mine.keys() == theirs.keys()
-    for key in theirs:
-        value, expected = mine[key], theirs[key]
-        assert _same(value, expected) or value == expected, key
-    if "again" in text:  # an alias is still one shared object
-        assert mine["base"] is mine["again"]
+    for parse in (_parse_yaml_lean, _parse_yaml):
+        mine = parse(text, "<t>")[0]
+        assert mine.keys() == theirs.keys()
+        for key in theirs:
+            value, expected = mine[key], theirs[key]
+            assert _same(value, expected) or value == expected, key
+        if "again" in text:  # an alias is still one shared object
+            assert mine["base"] is mine["again"]
 
 
-def test_a_complex_key_is_refused_with_pyyaml_s_message_and_its_line():
+@pytest.mark.parametrize("parse", [_parse_yaml_lean, _parse_yaml])
+def test_a_complex_key_is_refused_with_pyyaml_s_message_and_its_line(parse):
     with pytest.raises(InvalidWorkflowError) as caught:
-        _parse_yaml("id: w\n? [complex, key]\n: value\n", "<t>")
+        parse("id: w\n? [complex, key]\n: value\n", "<t>")
     assert str(caught.value) == "<t>:2:3: invalid YAML: found unhashable key"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"), [("id: w\n", 1), ("\n\n- a\n", 3), ("# c\n---\nx: &a 1\ny: *a\n", 3), ("", None)]
+)
+def test_the_root_line_is_where_the_document_starts(text, line):
+    assert _parse_yaml_lean(text, "<t>")[1] == line
+
+
+def test_a_second_document_is_refused_as_before():
+    with pytest.raises(InvalidWorkflowError, match="^<t>:2:1: invalid YAML: but found another document$"):
+        _parse_yaml_lean("a: 1\n---\nb: 2\n", "<t>")
