@@ -225,3 +225,14 @@ def test_without_the_index_every_plugin_is_imported(tmp_path, site):
     proc = wfe(tmp_path, "run", "echo.yaml", plugins=site, WFE_PLUGIN_CACHE="off")
     assert _imported(tmp_path) == ["unused", "used"]
     assert not (tmp_path / "plugin-index.json").exists()
+
+
+def test_a_start_without_autoload_does_not_hide_installed_plugins_from_the_next(tmp_path, site):
+    """A build that never looked entry points up must not make the index say there are none."""
+    proc = wfe(tmp_path, "validate", "builtin.yaml", plugins=site, WFE_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert proc.returncode == 0, proc.stderr
+    assert _imported(tmp_path) == []
+    proc = wfe(tmp_path, "run", "echo.yaml", plugins=site)
+    assert proc.returncode == 0, proc.stderr
+    proc = wfe(tmp_path, "run", "echo.yaml", plugins=site)
+    assert proc.returncode == 0, proc.stderr

@@ -107,7 +107,8 @@ class PluginIndex:
         return self._fingerprint
 
     def read(self) -> dict[str, Any] | None:
-        """``{"entry_points": [...], "facts": {key: facts}}`` if valid for this environment.
+        """``{"entry_points": [...] or None, "facts": {key: facts}}`` if valid for this
+        environment (``entry_points`` is None when no build looked them up yet).
 
         Facts whose module file changed since are left out (that plugin is imported).
         """
@@ -122,12 +123,12 @@ class PluginIndex:
         if data.get("fingerprint") != self.fingerprint():
             return None
         facts = data.get("facts")
-        if not isinstance(facts, dict) or not isinstance(data.get("entry_points"), list):
+        if not isinstance(facts, dict) or not isinstance(data.get("entry_points"), (list, type(None))):
             return None
         fresh = {k: f for k, f in facts.items() if isinstance(f, dict) and _stamp_holds(f.get("stamp"))}
         return {"entry_points": data["entry_points"], "facts": fresh}
 
-    def write(self, entry_points: list[list[Any]], facts: dict[str, Any]) -> None:
+    def write(self, entry_points: list[list[Any]] | None, facts: dict[str, Any]) -> None:
         """Replace the file atomically; an index that cannot be written is no error."""
         if self.path is None:
             return

@@ -587,15 +587,16 @@ def load_plugins(
 
     for name, module in BUILTIN_PLUGINS.items():
         candidates.append((name, module, "wfe-core", core_version))
-    entry_points: list[list[Any]] = []
+    # The entry points as the index lists them; None: not known (a build without
+    # autoload never looks them up, and must not make the index say there are none).
+    entry_points: list[list[Any]] | None = known["entry_points"] if known else None
     if autoload:
-        if known is not None:
-            entry_points = known["entry_points"]
-        else:  # importlib.metadata only when the index cannot say
-            for ep in _entry_points():
-                entry_points.append(
-                    [ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None]
-                )
+        if entry_points is None:  # importlib.metadata only when the index cannot say
+            entry_points = [
+                [ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None]
+                for ep in _entry_points()
+            ]
+            learned = True
         candidates += [(name, value, dist, version) for name, value, dist, version in entry_points]
     items = extra.items() if isinstance(extra, dict) else ((_plugin_name(p), p) for p in extra)
     for name, plugin in items:
