@@ -106,6 +106,8 @@ class WorkflowEngine:
     def actions(self) -> Mapping[str, Action]:
         """Every action a workflow may use: plugins' plus custom ones (a view: reading
         the plugins' names imports no plugin; looking one up imports its provider)."""
+        if not self._custom:  # a ChainMap's every lookup costs a generator: validators look up each step
+            return self.plugins.actions
         return ChainMap(self._custom, self.plugins.actions)  # type: ignore[arg-type]
 
     def register_custom_action(

@@ -258,6 +258,8 @@ def _construct_streaming(loader: _TaggedValueLoader) -> tuple[Any, int, int | No
     collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     get, resolve, construct = loader.get_event, loader.resolve, loader.construct_object
     scalar_node = yaml.ScalarNode
+    # The resolver's own shortcut, inlined: most scalars are words no implicit type starts.
+    quick, starts = _TaggedValueLoader._QUICK, _TaggedValueLoader._STARTS
     if type(get()) is not yaml.StreamStartEvent:
         raise _NotPlain
     event = get()
@@ -287,7 +289,11 @@ def _construct_streaming(loader: _TaggedValueLoader) -> tuple[Any, int, int | No
         tag = event.tag
         if kind is scalar_event:
             if tag is None or tag == "!":
-                tag = resolve(scalar_node, event.value, event.implicit)
+                text = event.value
+                if quick and text and text[0] not in starts and event.implicit[0]:
+                    tag = _STR_TAG
+                else:
+                    tag = resolve(scalar_node, text, event.implicit)
             if tag == _STR_TAG:
                 value: Any = event.value
             elif tag in _SPECIAL_KEY_TAGS:
@@ -449,9 +455,69 @@ def _step_named_by(data: dict[str, Any], path: str) -> str | None:
     return step.get("id") if isinstance(step, dict) and isinstance(step.get("id"), str) else None
 
 
+_PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _plainly_fine(data: dict[str, Any]) -> bool:
+    """Whether no value of ``data`` can have a problem :func:`_shape_problems` looks for:
+    string keys, plain scalar values, strings short and ASCII (or without surrogates),
+    nesting within the limit. One quick pass with no paths built; most files pass it,
+    and only those that do not get the full walk that words each problem."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return False
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if type(value) is dict:
+            for key in value:
+                if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
+                    return False
+            items: Any = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_STRING_CHARS or (not item.isascii() and _SURROGATE.search(item)):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind not in _PLAIN_SCALARS:
+                return False
+    return True
+
+
 def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
+    problems: list[Problem] = []
+    if not _plainly_fine(data):
+        problems, bad_key = _value_problems(data)
+    else:
+        bad_key = False
+    steps = data.get("steps", [])
+    if not isinstance(steps, list):
+        problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
+        steps = []
+    first: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
+        elif isinstance(step.get("id"), str):
+            sid = step["id"]
+            if sid in first:
+                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
+                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
+            first.setdefault(sid, index)
+    return problems, bad_key
+
+
+def _value_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
+    """Every key and value problem in ``data``, in document order, each at its path."""
     problems: list[Problem] = []
     seen: set[int] = set()
     bad_key = False
@@ -496,20 +562,6 @@ def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
             message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
             problems.append(Problem(message, path))
-    steps = data.get("steps", [])
-    if not isinstance(steps, list):
-        problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
-        steps = []
-    first: dict[str, int] = {}
-    for index, step in enumerate(steps):
-        if not isinstance(step, dict):
-            problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
-        elif isinstance(step.get("id"), str):
-            sid = step["id"]
-            if sid in first:
-                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
-                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
-            first.setdefault(sid, index)
     return problems, bad_key
 
 

@@ -80,7 +80,9 @@ class WorkflowValidator:
     def __init__(self, plugins: Plugins | None = None, actions: Mapping[str, Action] | None = None):
         self.plugins = plugins if plugins is not None else load_plugins()
         # A view, not a copy: copying would import every plugin to read its actions.
-        self.actions: Mapping[str, Action] = ChainMap(dict(actions or {}), self.plugins.actions)  # type: ignore[arg-type]
+        self.actions: Mapping[str, Action] = (
+            ChainMap(dict(actions), self.plugins.actions) if actions else self.plugins.actions  # type: ignore[arg-type]
+        )
 
     def validate(
         self,
