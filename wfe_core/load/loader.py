@@ -19,13 +19,11 @@ import gc
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
-import tomli_w
 import yaml
 
 from wfe_core.load.convert import describe, structure
@@ -395,6 +393,8 @@ def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
         except json.JSONDecodeError as exc:
             raise _error(f"invalid JSON: {_lower_first(exc.msg)}", source, line=exc.lineno, column=exc.colno) from None
     try:
+        import tomllib  # here: YAML and JSON files, the usual ones, need not pay for it
+
         return tomllib.loads(text), None
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's tomllib only puts the position into the message.
@@ -864,4 +864,6 @@ class WorkflowLoader:
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         if fmt == "yaml":
             return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        import tomli_w
+
         return tomli_w.dumps(data)
