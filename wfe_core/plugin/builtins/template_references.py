@@ -35,10 +35,49 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     ]
     if not templated:
         return
+    static = set(workflow.variables) | set(context.variables)
+    # A placeholder naming a workflow or run variable is fine wherever it is; only the
+    # others need the graph, the ancestor sets and who sets what (built once, on demand:
+    # most big workflows template only their variables).
+    scope: dict[str, Any] = {}
+    for i, step in templated:
+        for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
+            noun = "parameter" if field == "parameters" else "rollback parameter"
+            for key, value in params.items():  # name the parameter, as run-time errors do
+                for ph in placeholders(value):
+                    if ph.parts[0] in static and ph.parts[0] not in ("steps", "secrets"):
+                        continue
+                    if not scope:
+                        scope.update(_scope(workflow, context))
+                    if scope.get("graph") is None:
+                        return  # wfe.graph reports it; without a DAG there is no "upstream" to check against
+                    problem = _check_placeholder(
+                        ph,
+                        step,
+                        field,
+                        scope["graph"],
+                        scope["index"],
+                        scope["ancestors"][step.id],
+                        static,
+                        scope["setters"],
+                        scope["dynamic"],
+                        workflow.secrets,
+                    )
+                    if problem:
+                        yield Problem(
+                            f"step '{step.id}': {noun} '{key}': {problem}",
+                            path=f"steps[{i}].{field}.{key}",
+                            step_id=step.id,
+                        )
+
+
+def _scope(workflow: Any, context: Any) -> dict[str, Any]:
+    """The graph, each step's ancestors (bit n: ``graph.order[n]``), the steps setting each
+    variable and those that may set any; ``{"graph": None}`` when the steps form no DAG."""
     try:
         graph = DependencyGraph.from_workflow(workflow)
     except InvalidWorkflowError:
-        return  # wfe.graph reports it; without a DAG there is no "upstream" to check against
+        return {"graph": None}
     index = {sid: n for n, sid in enumerate(graph.order)}
     ancestors: dict[str, int] = {}  # bit n set = graph.order[n] is an ancestor
     for sid in graph.order:
@@ -46,7 +85,6 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
         for parent in graph.parents[sid]:
             mask |= ancestors[parent] | (1 << index[parent])
         ancestors[sid] = mask
-    static = set(workflow.variables) | set(context.variables)
     setters: dict[str, int] = {}
     dynamic = 0
     for step in workflow.steps:
@@ -57,21 +95,7 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
             action = context.actions.get(step.action)
             if action is None or action.sets_variables:
                 dynamic |= 1 << index[step.id]
-    for i, step in templated:
-        upstream = ancestors[step.id]
-        for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
-            noun = "parameter" if field == "parameters" else "rollback parameter"
-            for key, value in params.items():  # name the parameter, as run-time errors do
-                for ph in placeholders(value):
-                    problem = _check_placeholder(
-                        ph, step, field, graph, index, upstream, static, setters, dynamic, workflow.secrets
-                    )
-                    if problem:
-                        yield Problem(
-                            f"step '{step.id}': {noun} '{key}': {problem}",
-                            path=f"steps[{i}].{field}.{key}",
-                            step_id=step.id,
-                        )
+    return {"graph": graph, "index": index, "ancestors": ancestors, "setters": setters, "dynamic": dynamic}
 
 
 def _check_placeholder(
