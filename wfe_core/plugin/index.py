@@ -8,10 +8,11 @@ JSON file; the next start reads them and imports the plugin only when something 
 provides is looked up (see :mod:`wfe_core.plugin.registry`).
 
 The file is trusted only for the same environment: the same interpreter, the same
-``sys.path``, the same ``*.dist-info``/``*.egg-info`` entries (name and mtime) on it, and
-each plugin module's file unchanged (mtime and size) — installing, upgrading, removing
-a distribution or editing a plugin module makes the next start import everything again
-and rewrite it. A plugin whose facts are unknown (it failed to load) is always imported.
+``sys.path``, the same ``*.dist-info``/``*.egg-info`` directories on it (names and
+mtimes), and each plugin module's file unchanged (mtime and
+size) — installing, upgrading, removing a distribution or editing a plugin module makes
+the next start import everything again and rewrite it. A plugin whose facts are
+unknown (it failed to load) is always imported.
 
 ``WFE_PLUGIN_CACHE`` names the file; ``off`` disables it. The default is
 ``$XDG_CACHE_HOME/wfe`` (or ``~/.cache/wfe``), one file per interpreter and path.
@@ -57,23 +58,28 @@ def _stamp_holds(stamp: Any) -> bool:
 
 
 def _fingerprint() -> str:
-    """What installed distributions look like from here: a change means re-discover."""
+    """What installed distributions look like from here: a change means re-discover.
+
+    Per ``sys.path`` entry, its ``*.dist-info``/``*.egg-info`` directories with their
+    mtimes (an install, an upgrade, a removal, a reinstall of the same version). Not the
+    entry's own mtime: the working directory (first on the path of ``python -m``) changes
+    with every file a run writes.
+    """
     from wfe_core import __version__
 
     parts = [sys.version, sys.executable, __version__]
     for entry in sys.path:
+        where = entry or "."
         parts.append(f"path {entry}")
         try:
-            names = sorted(os.listdir(entry or "."))
+            names = sorted(n for n in os.listdir(where) if n.endswith((".dist-info", ".egg-info")))
         except OSError:
             continue
         for name in names:
-            if name.endswith((".dist-info", ".egg-info")):
-                try:
-                    mtime = os.stat(os.path.join(entry or ".", name)).st_mtime_ns
-                except OSError:
-                    continue
-                parts.append(f"{name} {mtime}")
+            try:
+                parts.append(f"{name} {os.stat(os.path.join(where, name)).st_mtime_ns}")
+            except OSError:
+                continue
     # Kept whole rather than hashed: hashlib's import alone cost a tenth of a small run's start.
     return "\n".join(parts)
 

@@ -742,12 +742,3 @@ def _facts(pm: pluggy.PluginManager, plugin: Any, target: str, info: PluginInfo,
 
 def _plugin_name(plugin: Any) -> str:
     return getattr(plugin, "__name__", None) or type(plugin).__name__
-
-
-def _version(dist: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
