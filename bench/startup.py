@@ -14,7 +14,10 @@ the median wall time, the peak RSS, and the CPU ratio to ``python -c pass`` and 
   generated ``--steps``-step YAML workflow (built-in actions only, a layered DAG).
 
 ``--against /path/to/other/venv/bin/python`` runs every wfe command with that
-interpreter too (another checkout's wfe), interleaved: an old/new comparison in one run.
+interpreter too (another checkout's wfe), interleaved: an old/new comparison in one run;
+``--against-path`` instead (or as well) puts another checkout's ``wfe_core`` and plugins
+first on ``PYTHONPATH`` (``git archive BASE | tar -x -C /tmp/base``, then
+``--against-path /tmp/base:/tmp/base/plugins/wfe_file/src:...``).
 Bytecode is written and warmed up first (``PYTHONDONTWRITEBYTECODE`` is removed from the
 children's environment): compiling every module on each start is not what users pay.
 """
@@ -78,6 +81,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--against", help="another interpreter whose wfe to compare with")
+    parser.add_argument(
+        "--against-path",
+        metavar="PYTHONPATH",
+        help="PYTHONPATH for the --against runs: another checkout's wfe_core and plugins on this interpreter",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wfe-startup-"))
@@ -86,14 +94,17 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["WFE_STORE"] = str(tmp / "runs.sqlite")
 
-    pythons = {"": sys.executable} | ({" (other)": args.against} if args.against else {})
+    other = [args.against or sys.executable]
+    if args.against_path:  # env execs python in place: the rusage is still python's
+        other = ["/usr/bin/env", f"PYTHONPATH={args.against_path}", *other]
+    pythons = {"": [sys.executable]} | ({" (other)": other} if args.against or args.against_path else {})
     # name -> argv of run number N (a store-on run gets a fresh store file each time)
     commands: dict[str, Callable[[int], list[str]]] = {
         "python -c pass": lambda n: [sys.executable, "-c", "pass"],
         "python -c 'import click'": lambda n: [sys.executable, "-c", "import click"],
     }
     for suffix, py in pythons.items():
-        wfe = [py, "-c", WFE]
+        wfe = [*py, "-c", WFE]
         commands[f"wfe --help{suffix}"] = lambda n, wfe=wfe: [*wfe, "--help"]
         commands[f"wfe run hello.yaml --no-store{suffix}"] = lambda n, wfe=wfe: [*wfe, "run", str(HELLO), "--no-store"]
         commands[f"wfe validate {args.steps} steps{suffix}"] = lambda n, wfe=wfe: [*wfe, "validate", str(big)]

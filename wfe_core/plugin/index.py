@@ -9,10 +9,10 @@ provides is looked up (see :mod:`wfe_core.plugin.registry`).
 
 The file is trusted only for the same environment: the same interpreter, the same
 ``sys.path``, the same ``*.dist-info``/``*.egg-info`` directories on it (names and
-mtimes), and each plugin module's file unchanged (mtime and
-size) — installing, upgrading, removing a distribution or editing a plugin module makes
-the next start import everything again and rewrite it. A plugin whose facts are
-unknown (it failed to load) is always imported.
+mtimes), and each plugin module's file unchanged (mtime and size) — installing,
+upgrading, removing a distribution or editing a plugin module makes the next start
+import everything again and rewrite it. A plugin whose facts are unknown (it failed to
+load) is always imported.
 
 ``WFE_PLUGIN_CACHE`` names the file; ``off`` disables it. The default is
 ``$XDG_CACHE_HOME/wfe`` (or ``~/.cache/wfe``), one file per interpreter and path.
