@@ -236,3 +236,21 @@ def test_a_start_without_autoload_does_not_hide_installed_plugins_from_the_next(
     assert proc.returncode == 0, proc.stderr
     proc = wfe(tmp_path, "run", "echo.yaml", plugins=site)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong shapes"])
+def test_a_damaged_index_is_ignored_and_rewritten(tmp_path, site, damage):
+    _warm(tmp_path, site)
+    index = tmp_path / "plugin-index.json"
+    if damage == "garbage":
+        index.write_text("{not json")
+    else:
+        data = json.loads(index.read_text())
+        data["facts"] = {key: {"module": 1, "hooks": "x"} for key in data["facts"]}
+        data["entry_points"] = [["only-a-name"]]
+        index.write_text(json.dumps(data))
+    proc = wfe(tmp_path, "run", "echo.yaml", plugins=site)
+    assert proc.returncode == 0, proc.stderr
+    rewritten = json.loads(index.read_text())
+    assert ["acme-used", "acme_used", "acme-used", "1.2.3"] in rewritten["entry_points"]
+    assert all(isinstance(facts["module"], str) for facts in rewritten["facts"].values())

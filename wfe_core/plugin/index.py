@@ -57,6 +57,30 @@ def _stamp_holds(stamp: Any) -> bool:
     return [stat.st_mtime_ns, stat.st_size] == stamp[1:]
 
 
+def _entry_points_ok(entry_points: Any) -> bool:
+    """``[[name, value, distribution, version], ...]``: a damaged file is not trusted."""
+    return isinstance(entry_points, list) and all(
+        isinstance(e, list) and len(e) == 4 and all(isinstance(x, str) or x is None for x in e) and e[0] and e[1]
+        for e in entry_points
+    )
+
+
+def _facts_ok(facts: Any) -> bool:
+    """Whether ``facts`` has the shape :func:`wfe_core.plugin.registry.load_plugins` writes."""
+    if not isinstance(facts, dict):
+        return False
+    names = (facts.get("hooks"), facts.get("own_rollback"))
+    provides, validators = facts.get("provides"), facts.get("validators")
+    return (
+        isinstance(facts.get("module"), str)
+        and all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names)
+        and isinstance(provides, dict)
+        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in provides.values())
+        and isinstance(validators, dict)
+        and all(v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in validators.values())
+    )
+
+
 def _fingerprint() -> str:
     """What installed distributions look like from here: a change means re-discover.
 
@@ -128,11 +152,11 @@ class PluginIndex:
             return None
         if data.get("fingerprint") != self.fingerprint():
             return None
-        facts = data.get("facts")
-        if not isinstance(facts, dict) or not isinstance(data.get("entry_points"), (list, type(None))):
+        facts, entry_points = data.get("facts"), data.get("entry_points")
+        if not isinstance(facts, dict) or not (entry_points is None or _entry_points_ok(entry_points)):
             return None
-        fresh = {k: f for k, f in facts.items() if isinstance(f, dict) and _stamp_holds(f.get("stamp"))}
-        return {"entry_points": data["entry_points"], "facts": fresh}
+        fresh = {k: f for k, f in facts.items() if _facts_ok(f) and _stamp_holds(f["stamp"])}
+        return {"entry_points": entry_points, "facts": fresh}
 
     def write(self, entry_points: list[list[Any]] | None, facts: dict[str, Any]) -> None:
         """Replace the file atomically; an index that cannot be written is no error."""
