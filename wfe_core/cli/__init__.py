@@ -6,7 +6,6 @@ This is the only place errors become exit codes: 0 success, 1 a run that failed,
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import warnings
@@ -200,6 +199,8 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins, their distributions and what each provides."""
+    import json
+
     registry = _plugins()
     registry.load_all()  # what each plugin provides now, not what the plugin index remembers
     rows = [
@@ -608,6 +609,8 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
 )
 def schema(action: str | None, whole: bool) -> None:
     """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
+    import json
+
     from wfe_core.load.schema import action_schema, schemas, workflow_schema
     from wfe_core.model.errors import WfeError, did_you_mean
 
