@@ -254,3 +254,24 @@ def test_a_damaged_index_is_ignored_and_rewritten(tmp_path, site, damage):
     rewritten = json.loads(index.read_text())
     assert ["acme-used", "acme_used", "acme-used", "1.2.3"] in rewritten["entry_points"]
     assert all(isinstance(facts["module"], str) for facts in rewritten["facts"].values())
+
+
+def test_starts_from_different_directories_share_one_index_and_old_ones_are_pruned(tmp_path, site):
+    cache = tmp_path / "cache"
+    (cache / "wfe").mkdir(parents=True)
+    for n in range(40):  # indexes other interpreters and paths left behind
+        stale = cache / "wfe" / f"plugins-{n:08x}.json"
+        stale.write_text("{}")
+        os.utime(stale, ns=(n, n))
+    for where in ("one", "two"):
+        cwd = tmp_path / where
+        cwd.mkdir()
+        (cwd / "echo.yaml").write_text(ECHO_FLOW)
+        proc = wfe(cwd, "run", "echo.yaml", plugins=site, WFE_PLUGIN_CACHE="", XDG_CACHE_HOME=str(cache))
+        assert proc.returncode == 0, proc.stderr
+    files = sorted(p.name for p in (cache / "wfe").glob("plugins-*.json"))
+    assert len(files) == 32
+    ours = [name for name in files if json.loads((cache / "wfe" / name).read_text())]
+    assert len(ours) == 1  # both working directories used (and kept) one index
+    assert _imported(tmp_path / "one") == ["unused", "used"]  # the first start built the index
+    assert _imported(tmp_path / "two") == ["used"]  # the second used it, from another directory

@@ -15,7 +15,9 @@ import everything again and rewrite it. A plugin whose facts are unknown (it fai
 load) is always imported.
 
 ``WFE_PLUGIN_CACHE`` names the file; ``off`` disables it. The default is
-``$XDG_CACHE_HOME/wfe`` (or ``~/.cache/wfe``), one file per interpreter and path.
+``$XDG_CACHE_HOME/wfe`` (or ``~/.cache/wfe``), one file per interpreter and path (the
+first ``sys.path`` entry, the working directory of ``python -m``, left out of the name),
+the 32 most recently written kept.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ __all__ = ["CACHE_ENV", "PluginIndex", "module_stamp"]
 
 #: A file path for the index, or ``off`` for none.
 CACHE_ENV = "WFE_PLUGIN_CACHE"
-_FORMAT = 1
+_FORMAT = 2  # 2: an entry-point list of None means "not looked up yet"
+#: Index files kept in the default directory; the least recently written go first.
+_KEEP = 32
 
 
 def module_stamp(module: Any) -> list[Any] | None:
@@ -92,9 +96,11 @@ def _fingerprint() -> str:
     from wfe_core import __version__
 
     parts = [sys.version, sys.executable, __version__]
-    for entry in sys.path:
+    for n, entry in enumerate(sys.path):
         where = entry or "."
-        parts.append(f"path {entry}")
+        # The first entry is the script's directory or, for `python -m`, the working
+        # directory: what is installed there counts, not where it is.
+        parts.append(f"path {entry}" if n else "path [0]")
         try:
             names = sorted(n for n in os.listdir(where) if n.endswith((".dist-info", ".egg-info")))
         except OSError:
@@ -115,8 +121,9 @@ class PluginIndex:
         path: the file, or ``None`` when disabled.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None):
+    def __init__(self, path: str | os.PathLike[str] | None, *, prune: bool = False):
         self.path = Path(path) if path is not None else None
+        self._prune = prune  # the default directory holds one file per interpreter and path
         self._fingerprint: str | None = None
 
     @classmethod
@@ -128,8 +135,8 @@ class PluginIndex:
         if given:
             return cls(given)
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        where = zlib.crc32(f"{sys.executable}\0{sys.prefix}\0{sys.path}".encode(errors="replace"))
-        return cls(Path(base) / "wfe" / f"plugins-{where:08x}.json")
+        where = zlib.crc32(f"{sys.executable}\0{sys.prefix}\0{sys.path[1:]}".encode(errors="replace"))
+        return cls(Path(base) / "wfe" / f"plugins-{where:08x}.json", prune=True)
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -176,6 +183,19 @@ class PluginIndex:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
+            if self._prune:
+                self._prune_old()
+
+    def _prune_old(self) -> None:
+        """Keep the :data:`_KEEP` most recently written index files of the directory."""
+        assert self.path is not None
+        files = []
+        for other in self.path.parent.glob("plugins-*.json"):
+            with contextlib.suppress(OSError):
+                files.append((other.stat().st_mtime_ns, other))
+        for _, old in sorted(files, reverse=True)[_KEEP:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
     def invalidate(self) -> None:
         """Forget everything: the next registry build imports every plugin again."""

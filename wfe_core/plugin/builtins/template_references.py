@@ -15,7 +15,6 @@ from typing import Any
 
 from wfe_core.load.templating import has_placeholders, placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
-from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -74,8 +73,10 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
 def _scope(workflow: Any, context: Any) -> dict[str, Any]:
     """The graph, each step's ancestors (bit n: ``graph.order[n]``), the steps setting each
     variable and those that may set any; ``{"graph": None}`` when the steps form no DAG."""
+    from wfe_core.plugin.builtins.structure import graph_of
+
     try:
-        graph = DependencyGraph.from_workflow(workflow)
+        graph = graph_of(workflow)
     except InvalidWorkflowError:
         return {"graph": None}
     index = {sid: n for n, sid in enumerate(graph.order)}
