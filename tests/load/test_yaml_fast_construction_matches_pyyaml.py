@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfe_core.load.loader import _parse_yaml, _parse_yaml_lean
+from wfe_core.load.yaml_reading import _parse_yaml, _parse_yaml_lean
 from wfe_core.model.errors import InvalidWorkflowError
 
 SCALARS = st.one_of(
