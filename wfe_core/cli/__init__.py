@@ -6,16 +6,19 @@ This is the only place errors become exit codes: 0 success, 1 a run that failed,
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wfe_core import __version__
-from wfe_core.model.errors import InvalidWorkflowError, WfeError
+from wfe_core.cli import lazy
+from wfe_core.cli.lazy import LazyGroup
+
+if TYPE_CHECKING:  # imported where raised or caught: `wfe --help` must not pay for attrs
+    from wfe_core.model.errors import InvalidWorkflowError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -35,9 +38,15 @@ def _plugins(strict: bool = False) -> Any:
 
 
 def _load(path: str) -> Any:
+    import gc
+
     from wfe_core.load.loader import WorkflowLoader
 
-    return WorkflowLoader().load_from_file(path)
+    workflow = WorkflowLoader().load_from_file(path)
+    # What was loaded lives until the command ends: the collector need not walk it again
+    # each time validation or the run allocates (a 10,000-step file is ~200,000 objects).
+    gc.freeze()
+    return workflow
 
 
 def _told(path: str) -> str:
@@ -50,6 +59,7 @@ def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> Inv
     """``exc`` (structure problems of ``file``) plus what ``validate`` finds in the parts of
     the file that are well-formed, so one pass reports every problem it can."""
     from wfe_core.load.loader import WorkflowLoader
+    from wfe_core.model.errors import InvalidWorkflowError
 
     if not exc.problems or any(not p.path for p in exc.problems):  # unreadable, unparsable: nothing to check
         return exc
@@ -95,18 +105,25 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-class WfeGroup(click.Group):
-    """Turns library errors into messages and exit codes; never a traceback for user errors."""
+class WfeGroup(LazyGroup):
+    """Turns library errors into messages and exit codes; never a traceback for user errors.
+
+    Subcommands defined outside this module are imported when they run (:class:`LazyGroup`).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except InvalidWorkflowError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-            ctx.exit(EXIT_INVALID)
-        except WfeError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except Exception as exc:
+            # A WfeError can only come from code that imported wfe_core.model.errors.
+            errors = sys.modules.get("wfe_core.model.errors")
+            if errors is None or not isinstance(exc, errors.WfeError):
+                raise
+            if isinstance(exc, errors.InvalidWorkflowError):
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+            else:
+                click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_INVALID)
         except KeyboardInterrupt:
             # Ctrl-C outside a run (loading, validating a big file): click would print
@@ -161,6 +178,7 @@ def _show_plugin_warnings() -> None:
 def validate(file: str, strict: bool, variables: tuple[str, ...], executor: str) -> None:
     """Check FILE without running it. Exit 0 when valid, 2 when not."""
     from wfe_core.load.loader import WorkflowLoader
+    from wfe_core.model.errors import InvalidWorkflowError
     from wfe_core.validate.validator import WorkflowValidator
 
     registry = _plugins()
@@ -191,7 +209,10 @@ def validate(file: str, strict: bool, variables: tuple[str, ...], executor: str)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins, their distributions and what each provides."""
+    import json
+
     registry = _plugins()
+    registry.load_all()  # what each plugin provides now, not what the plugin index remembers
     rows = [
         {
             "name": i.name,
@@ -212,10 +233,7 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
 
 
-def template_path_option(func: Any) -> Any:
-    from wfe_core.cli.templates import template_path_option as option
-
-    return option(func)
+template_path_option = lazy.template_path_option
 
 
 def _store_options(func: Any) -> Any:
@@ -306,7 +324,7 @@ def _engine(
 
 def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = None) -> Any:
     """The sink of a run's events: the live display, plain lines, or a reporter plugin's."""
-    from wfe_core.model.errors import did_you_mean
+    from wfe_core.model.errors import WfeError, did_you_mean
 
     if name in ("auto", "live", "plain") or quiet:
         from wfe_core.cli.display import LiveDisplay, PlainReporter, live_allowed
@@ -437,6 +455,7 @@ def run(
     import uuid
 
     from wfe_core.cli.interrupt import run_interruptibly
+    from wfe_core.model.errors import InvalidWorkflowError
 
     if (file is None) == (template is None):
         raise click.UsageError("give a workflow FILE or --template NAME (not both)")
@@ -614,8 +633,10 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
 )
 def schema(action: str | None, whole: bool) -> None:
     """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
+    import json
+
     from wfe_core.load.schema import action_schema, schemas, workflow_schema
-    from wfe_core.model.errors import did_you_mean
+    from wfe_core.model.errors import WfeError, did_you_mean
 
     registry = _plugins()
     if whole:
@@ -629,21 +650,3 @@ def schema(action: str | None, whole: bool) -> None:
             f"unknown action '{action}'{did_you_mean(action, registry.actions)}{registry.provider_hint(action)}"
         )
     click.echo(json.dumps(action_schema(registry.actions[action]), indent=2))
-
-
-from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
-
-main.add_command(runs)
-
-from wfe_core.cli.logs import logs  # noqa: E402
-
-main.add_command(logs)
-
-from wfe_core.cli.templates import new, templates  # noqa: E402
-
-main.add_command(templates)
-main.add_command(new)
-
-from wfe_core.cli.report import register as _register_reports  # noqa: E402  (report, graph, stats)
-
-_register_reports(main)

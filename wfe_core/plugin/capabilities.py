@@ -134,11 +134,16 @@ class Validator:
         check: ``check(workflow, context) -> Iterable[Problem]`` where ``context`` is a
             :class:`~wfe_core.validate.validator.ValidationContext`.
         description: one line for ``wfe plugins``.
+        actions: the action names whose calls (steps' actions and rollback actions) this
+            check looks at, or ``None`` (the default) when it looks at every workflow.
+            Declaring them lets wfe leave the plugin unimported for workflows that use
+            none of them; the check then cannot run, so it must find nothing there.
     """
 
     name: str
     check: Callable[[Any, Any], Iterable[Any]]
     description: str = ""
+    actions: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
 
 
 @attrs.frozen

@@ -13,9 +13,14 @@ Registration hooks (``wfe_actions``, ``wfe_strategies``, ``wfe_validators``,
 registry is built (each ``wfe`` command, each :func:`~wfe_core.plugin.registry.load_plugins`)
 and return an iterable of frozen records from :mod:`wfe_core.plugin.capabilities`. Two
 plugins returning records of one kind under one name is an error naming both; to replace
-a built-in, block it (``WFE_BLOCK_PLUGINS``) and provide the same name. Keep module
-imports light: the registry imports every plugin, so heavy imports belong inside the
-action functions.
+a built-in, block it (``WFE_BLOCK_PLUGINS``) and provide the same name.
+
+What the registration hooks return is remembered in the plugin index
+(:mod:`wfe_core.plugin.index`): later starts import a plugin only when something it
+provides is needed, unless it implements ``wfe_event`` or ``wfe_make_executor`` or has a
+validator without ``actions=`` (those are imported at every start). Keep module imports
+light all the same — ``wfe plugins`` and the first start import every plugin — and heavy
+ones inside the action functions.
 """
 
 from __future__ import annotations

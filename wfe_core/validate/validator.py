@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,7 +82,10 @@ class WorkflowValidator:
 
     def __init__(self, plugins: Plugins | None = None, actions: Mapping[str, Action] | None = None):
         self.plugins = plugins if plugins is not None else load_plugins()
-        self.actions = {**self.plugins.actions, **(actions or {})}
+        # A view, not a copy: copying would import every plugin to read its actions.
+        self.actions: Mapping[str, Action] = (
+            ChainMap(dict(actions), self.plugins.actions) if actions else self.plugins.actions  # type: ignore[arg-type]
+        )
 
     def validate(
         self,
@@ -100,7 +104,10 @@ class WorkflowValidator:
             executor=executor,
         )
         problems: list[Problem] = []
-        for name, validator in self.plugins.validators.items():
+        # Plugins not imported yet whose actions this workflow uses are imported now; the
+        # validators of the others only check actions the workflow does not use.
+        self.plugins.require_workflow(workflow)
+        for name, validator in self.plugins.loaded_validators():
             try:
                 found = list(validator.check(workflow, context) or ())
             except Exception as exc:  # a broken validator is itself a finding

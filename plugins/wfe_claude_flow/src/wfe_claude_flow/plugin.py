@@ -82,6 +82,7 @@ def wfe_validators() -> list[Validator]:
             "claude_flow.memory-secrets",
             check_memory_secrets,
             description="Flags secrets and credential-looking values stored in claude-flow memory.",
+            actions=("claude_flow.memory_store", "claude_flow.call"),
         )
     ]
 
