@@ -110,7 +110,8 @@ def template(session: nox.Session) -> None:
 
 @nox.session
 def packaging(session: nox.Session) -> None:
-    """Build every wheel; install only wfe-core and wfe-http from them into a fresh venv."""
+    """Build every wheel; install only wfe-core and wfe-http from them into a fresh venv,
+    and only wfe-core and wfe-claude-flow into another (run against the real server)."""
     tmp = Path(session.create_tmp())
     wheels = tmp / "wheelhouse"
     fresh = tmp / "fresh"
@@ -142,7 +143,28 @@ def packaging(session: nox.Session) -> None:
         "wfe-http",
         external=True,
     )
-    session.run("python", "tests/packaging/check_install.py", str(fresh))
+    fresh_cf = tmp / "fresh-claude-flow"
+    session.run("python", "-m", "venv", "--clear", str(fresh_cf))
+    session.run(
+        str(fresh_cf / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "wfe-core",
+        "wfe-claude-flow",
+        external=True,
+    )
+    session.run(
+        "python",
+        "tests/packaging/check_install.py",
+        str(fresh),
+        str(fresh_cf),
+        env={"WFE_CLAUDE_FLOW_COMMAND": _claude_flow_command(session)},
+    )
     # wfe-dask from its wheel (distributed's wheels came along): the executor registers.
     fresh_python = str(fresh / "bin" / "python")
     session.run(

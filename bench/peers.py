@@ -4,7 +4,13 @@
 
 Runners: a bare graphlib + ThreadPoolExecutor loop (the least a thread-pool DAG runner
 can do), Dask's threaded scheduler (when `dask` is installed), wfe without a store, and
-wfe with the durable SQLite run store (the default users get).
+wfe with the durable SQLite run store (the default users get). The steps are a Python
+function run on a worker thread, as the peers run them; the "wfe inline" rows declare
+the same function ``inline=True`` (Action.inline: run on wfe's scheduler thread, no
+thread hand-off; what `variable.*` steps get), for W1-W3.
+
+A second table gives the process CPU time (all threads) per step of the in-process
+runners: on a shared machine it moves far less with the load than wall time.
 
 Workloads (µs per step unless said otherwise; medians of --repeat runs):
   W1  chain of 1,000 no-op steps
@@ -108,14 +114,22 @@ def run_dask(deps: Deps, durations: dict[str, float] | None) -> float:
     return time.perf_counter() - start
 
 
-def run_wfe(deps: Deps, durations: dict[str, float] | None, store: str | None) -> float:
+def run_wfe_inline(deps: Deps, durations: dict[str, float] | None, store: str | None) -> float | None:
+    if durations is not None:
+        return None  # sleeps must never run inline: they would stop the scheduler
+    return run_wfe(deps, durations, store, inline=True)
+
+
+def run_wfe(deps: Deps, durations: dict[str, float] | None, store: str | None, inline: bool = False) -> float:
     task = make_task(durations)
     workflow = Workflow(
         id="bench",
         steps=[WorkflowStep(id=k, action="bench.task", parameters={"key": k}, dependencies=v) for k, v in deps.items()],
     )
     engine = WorkflowEngine(max_concurrent_steps=WORKERS, plugins=load_plugins(autoload=False), store=store)
-    engine.register_custom_action("bench.task", lambda params, _ctx: task(params["key"]), side_effects=False)
+    engine.register_custom_action(
+        "bench.task", lambda params, _ctx: task(params["key"]), side_effects=False, inline=inline
+    )
     start = time.perf_counter()
     stats = engine.run(workflow)
     elapsed = time.perf_counter() - start
@@ -165,11 +179,13 @@ def main() -> None:
     except ImportError:
         have_dask = False
 
-    runners: dict[str, Callable[[Deps, dict[str, float] | None], float]] = {
+    runners: dict[str, Callable[[Deps, dict[str, float] | None], float | None]] = {
         "graphlib + ThreadPoolExecutor": run_baseline,
         **({"Dask threaded": run_dask} if have_dask else {}),
         "wfe, no store": lambda d, t: run_wfe(d, t, None),
         "wfe, durable store (default)": lambda d, t: run_wfe(d, t, store),
+        "wfe inline, no store": lambda d, t: run_wfe_inline(d, t, None),
+        "wfe inline, durable store": lambda d, t: run_wfe_inline(d, t, store),
     }
     w4_deps, w4_durations = sleeps()
     workloads = {
@@ -179,11 +195,23 @@ def main() -> None:
         "W4 makespan/bound": (w4_deps, w4_durations),
     }
     table: dict[str, dict[str, float]] = {name: {} for name in runners}
+    cpu: dict[str, dict[str, float]] = {name: {} for name in runners}
     for label, (deps, durations) in workloads.items():
         for name, runner in runners.items():
-            median = statistics.median(runner(deps, durations) for _ in range(repeat))
+            walls, cpus = [], []
+            for _ in range(repeat):
+                before = time.process_time()
+                wall = runner(deps, durations)
+                if wall is None:
+                    break
+                walls.append(wall)
+                cpus.append(time.process_time() - before)
+            if not walls:
+                continue
+            median = statistics.median(walls)
             if durations is None:
                 table[name][label] = median / len(deps) * 1e6
+                cpu[name][label] = statistics.median(cpus) / len(deps) * 1e6
             else:
                 table[name][label] = median / lower_bound(deps, durations, WORKERS)
     have_shell = "shell.execute" in load_plugins().actions
@@ -215,6 +243,12 @@ def main() -> None:
             else:
                 cells.append(f"{row[c]:.1f} (x{row[c] / firsts[c]:.2f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    steps = [c for c in workloads if not c.startswith("W4")]
+    print("\nprocess CPU time (all threads), µs/step")
+    print("| runner | " + " | ".join(steps) + " |")
+    print("|---|" + "---|" * len(steps))
+    for name, row in cpu.items():
+        print(f"| {name} | " + " | ".join(f"{row[c]:.1f}" if c in row else "" for c in steps) + " |")
 
 
 if __name__ == "__main__":

@@ -21,5 +21,7 @@ def engine(plugins):
 
 @pytest.fixture(autouse=True)
 def _isolated_run_store(tmp_path, monkeypatch):
-    """Each test records its runs in its own store, never in the user's."""
+    """Each test records its runs in its own store, never in the user's, and keeps its own
+    plugin index (what installed plugins provide: see wfe_core.plugin.index)."""
     monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    monkeypatch.setenv("WFE_PLUGIN_CACHE", str(tmp_path / "plugin-index.json"))

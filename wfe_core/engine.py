@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import uuid
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
+from wfe_core.run.subflow import HOST_KEY, SubflowHost, include_key
 from wfe_core.store.durable import ResumeError, StoredRuns
 from wfe_core.store.journal import Journal, NullJournal, fingerprint
 from wfe_core.store.learned import fill_unknown
@@ -100,12 +101,18 @@ class WorkflowEngine:
         self._active: dict[str, RunLoop] = {}
         self._history: dict[str, RunStats] = {}
         self._lock = threading.Lock()
+        #: Set on the nested engine of a sub-workflow: the files of its parents and its own
+        #: (see :mod:`wfe_core.run.subflow`); an include cycle is a file already in it.
+        self.subflow_chain: tuple[str, ...] = ()
 
     # -- actions --------------------------------------------------------------------------
     @property
-    def actions(self) -> dict[str, Action]:
-        """Every action a workflow may use: plugins' plus custom ones."""
-        return {**self.plugins.actions, **self._custom}
+    def actions(self) -> Mapping[str, Action]:
+        """Every action a workflow may use: plugins' plus custom ones (a view: reading
+        the plugins' names imports no plugin; looking one up imports its provider)."""
+        if not self._custom:  # a ChainMap's every lookup costs a generator: validators look up each step
+            return self.plugins.actions
+        return ChainMap(self._custom, self.plugins.actions)  # type: ignore[arg-type]
 
     def register_custom_action(
         self,
@@ -116,6 +123,7 @@ class WorkflowEngine:
         parameters: type | None = None,
         sets_variables: bool = False,
         replace: bool = False,
+        inline: bool = False,
     ) -> None:
         """Make ``function(parameters, context)`` available as action ``name``.
 
@@ -123,6 +131,8 @@ class WorkflowEngine:
         actions are assumed to have side effects (dry-run does not call them) unless
         ``side_effects=False``. One that returns ``StepResult(variables=...)`` must say
         ``sets_variables=True`` (validation then leaves names it may define to run time).
+        ``inline=True`` runs it on the scheduler thread, for functions that return in
+        microseconds and never block (see :attr:`Action.inline`).
         Naming an action a plugin provides is an error unless
         ``replace=True``.
         """
@@ -137,16 +147,34 @@ class WorkflowEngine:
             parameters,
             side_effects=side_effects,
             sets_variables=sets_variables,
+            inline=inline,
+            runs_on_driver=inline,
             description="custom action",
         )
 
     # -- validation ------------------------------------------------------------------------
     def validate_workflow(
-        self, workflow: Workflow, strict: bool | None = None, variables: Mapping[str, Any] | None = None
+        self,
+        workflow: Workflow,
+        strict: bool | None = None,
+        variables: Mapping[str, Any] | None = None,
+        source: str | None = None,
     ) -> ValidationResult:
-        """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`."""
+        """Run every validator; see :class:`~wfe_core.validate.validator.WorkflowValidator`.
+
+        ``source`` is the file the workflow came from: sub-workflow paths are relative to it.
+        """
+        from wfe_core.validate.includes import validating_within
+
         validator = WorkflowValidator(self.plugins, actions=self._custom)
-        return validator.validate(workflow, strict=self.strict if strict is None else strict, variables=variables)
+        with validating_within(self.subflow_chain):
+            return validator.validate(
+                workflow,
+                strict=self.strict if strict is None else strict,
+                variables=variables,
+                source=source,
+                executor=self.executor,
+            )
 
     def _check_strategy(self, name: str) -> None:
         if name not in self.plugins.strategies:
@@ -217,7 +245,7 @@ class WorkflowEngine:
         run_vars = {**workflow.variables, **(variables or {})}
         # A dry run needs no secret: one not set renders as <secrets.NAME>.
         secrets = read_secrets(workflow.secrets, missing_ok=dry_run)
-        result = validation or self.validate_workflow(workflow, variables=variables)
+        result = validation or self.validate_workflow(workflow, variables=variables, source=source)
         if not result.is_valid:
             problems = result.failures()
             if source:
@@ -225,20 +253,26 @@ class WorkflowEngine:
 
                 problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
             raise InvalidWorkflowError(problems)
+        run_id = run_id or uuid.uuid4().hex
         fingerprints = None
         known: dict[str, float] = {}  # learned from earlier runs: for the plan's paths and the ETA
-        if self.store_path is not None and not dry_run:
+        if (self.store_path is not None or self.plugins.learns_durations) and not dry_run:
             fingerprints = {step.id: fingerprint(step) for step in workflow.steps}
+        if self.store_path is not None and fingerprints is not None:
             known = _known(self.store_path, workflow.id, fingerprints)
+        if self.plugins.learns_durations and fingerprints is not None:
+            # Plugins' knowledge fills the steps the store has never seen; the store wins.
+            info = {"claude_flow": self.enable_claude_flow, "resumed": restored is not None}
+            known = {**self.plugins.step_durations(workflow, run_id, info, fingerprints), **known}
         durations = fill_unknown(known, fingerprints or {})
         plan = Plan.build(workflow, source=source, durations=durations)
         workers = max_workers or self.max_concurrent_steps
         policy = self.plugins.strategies[strategy].factory(plan, workers)
-        run_id = run_id or uuid.uuid4().hex
         # Every run tells the `logging` module its story (silent unless logging is configured).
         observers = (log_event, *listeners)
         if self.status_reporter is not None:
             observers += (self.status_reporter.on_event,)
+            self.status_reporter.heard_run(run_id, None if dry_run else self.store_path)
         if self.progress_tracker.active:
             self.progress_tracker.begin(
                 run_id,
@@ -261,7 +295,7 @@ class WorkflowEngine:
             executor=pool,
             policy=policy,
             strategy=strategy,
-            actions=self.actions,
+            actions=self.actions,  # type: ignore[arg-type]  # a mapping view: RunLoop only looks names up
             plugins=self.plugins,
             variables=run_vars,
             run_id=run_id,
@@ -281,6 +315,10 @@ class WorkflowEngine:
                 "definition": _definition(workflow) if journal is not NullJournal else None,
                 "claude_flow": self.enable_claude_flow,
             },
+        )
+        # What a workflow.run step of this run needs (see wfe_core.run.subflow).
+        scheduler.preparer.resources[HOST_KEY] = SubflowHost(
+            self, source, strategy, workers, self.subflow_chain or tuple(filter(None, [include_key(source)]))
         )
         if output is not None:
             scheduler.preparer.output_line = _masked_output(output, redact)
@@ -311,6 +349,8 @@ class WorkflowEngine:
 
         The run happens on a worker thread, so the event loop stays free.
         """
+        import asyncio  # here: importing it costs every `wfe` start ~10 ms
+
         return await asyncio.to_thread(self.run, workflow, execution_mode, strategy, variables, metadata, **options)
 
     def cancel_workflow(self, workflow_id: str) -> bool:

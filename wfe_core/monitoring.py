@@ -126,6 +126,8 @@ def _export_text(entries: list[dict[str, Any]]) -> str:
 
 #: format name -> exporter of the reporter's entries
 EXPORT_FORMATS = {"json": _export_json, "yaml": _export_yaml, "text": _export_text}
+#: run-report formats :meth:`StatusReporter.export_reports` delegates to ``wfe report``'s exporters
+RUN_REPORT_FORMATS = ("html", "junit", "markdown")
 
 
 class StatusReporter:
@@ -152,6 +154,7 @@ class StatusReporter:
         self._entries: list[dict[str, Any]] = []
         self._max = max_entries
         self._lock = threading.Lock()
+        self._runs: dict[str, Path | None] = {}  # run id -> the store it is recorded in
 
     # -- the original specification's methods ------------------------------------------------------------
     def debug(self, workflow_id: str, message: str, **details: Any) -> None:
@@ -212,23 +215,55 @@ class StatusReporter:
         with self._lock:
             return list(self._entries)
 
-    def export_reports(self, path: str | os.PathLike[str], format: str = "json") -> Path:
-        """Write the entries to ``path`` as ``json``, ``yaml`` or ``text``; returns the path.
+    def export_reports(self, path: str | os.PathLike[str], format: str = "json", run_id: str | None = None) -> Path:
+        """Write the status entries to ``path`` as ``json``, ``yaml`` or ``text``, or a run
+        report as ``html``, ``junit`` or ``markdown``; returns the path.
 
-        These are status entries (a log of what was reported), not run reports: they do
-        not delegate to the run-report exporters of :mod:`wfe_core.report`, which render
-        one recorded run (steps, timings, critical path) from the run store. For an HTML,
-        JUnit or Markdown report of a run, use ``wfe report RUN_ID --format FORMAT``; the
-        error for such a format says so.
+        The run-report formats delegate to the exporters behind ``wfe report`` (one set of
+        renderers): they render ``run_id`` (default: the last run this reporter heard from
+        an engine) from the run store that engine recorded it in. A run heard from an
+        engine without a store cannot be reported that way, and the error says so.
         """
         exporter = EXPORT_FORMATS.get(format)
-        if exporter is None:
-            hint = ""
-            if format in ("html", "junit", "markdown", "md"):
-                hint = f"; a {format} report of a run comes from the run store: wfe report RUN_ID --format {format}"
-            raise WfeError(f"unknown report format {format!r}; known formats: {', '.join(EXPORT_FORMATS)}{hint}")
-        target = Path(path)
-        target.write_text(exporter(self.entries), encoding="utf-8")
+        if exporter is not None:
+            target = Path(path)
+            target.write_text(exporter(self.entries), encoding="utf-8")
+            return target
+        if format not in RUN_REPORT_FORMATS:
+            known = ", ".join([*EXPORT_FORMATS, *RUN_REPORT_FORMATS])
+            raise WfeError(f"unknown report format {format!r}; known formats: {known}")
+        return self._export_run_report(Path(path), format, run_id)
+
+    def heard_run(self, run_id: str, store: Path | None) -> None:
+        """Called by an engine when it starts a run that reports here: where it is recorded."""
+        with self._lock:
+            self._runs[run_id] = store
+
+    def _export_run_report(self, target: Path, format: str, run_id: str | None) -> Path:
+        with self._lock:
+            runs = dict(self._runs)
+        if not runs:
+            raise WfeError(f"a {format} report renders a recorded run, and this reporter has heard no run yet")
+        run_id = run_id if run_id is not None else list(runs)[-1]
+        store = runs.get(run_id)
+        if store is None:
+            why = "it was not recorded (the engine had no run store)" if run_id in runs else "it heard no such run"
+            raise WfeError(f"cannot write a {format} report of run {run_id}: {why}")
+        from wfe_core.plugin.builtins.report_formats import wfe_report_formats
+        from wfe_core.report.data import open_store, read_run
+        from wfe_core.report.report import build_report
+
+        renderer = next(f for f in wfe_report_formats() if f.name == format)
+        db = open_store(store)
+        try:
+            run = read_run(db, run_id)
+        finally:
+            db.close()
+        data = renderer.render(build_report(run))
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            target.write_text(data, encoding="utf-8")
         return target
 
 

@@ -117,11 +117,18 @@ def test_run_success_prints_steps_and_a_summary(runner, tmp_path):
     path = write(tmp_path, "good.yaml", GOOD)
     result = runner.invoke(main, ["run", path, "--strategy", "sequential"])
     assert result.exit_code == 0, result.output
+    # Not a terminal: plain lines, each stamped HH:MM:SS, then the summary.
     first, *lines = result.output.splitlines()
-    assert re.fullmatch(r"run [0-9a-f]{32} of good: 3 steps, sequential on 1 workers", first)
-    assert [line[8:].split()[0] for line in lines[:3]] == ["set", "get", "check"]
-    assert all(line.startswith("[   ok]") for line in lines[:3])
-    assert " succeeded: 3/3 steps succeeded in " in lines[3]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d run [0-9a-f]{32} of good: 3 steps, sequential on 1 workers", first)
+    steps = [line for line in lines if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert [line[9:].split()[:2] for line in steps] == [
+        [sid, what] for sid in ("set", "get", "check") for what in ("started", "succeeded")
+    ]
+    summary = lines[len(steps)]
+    assert re.fullmatch(
+        r"run [0-9a-f]{12} succeeded: 3 succeeded, 0 failed, 0 skipped, 0 cancelled \(of 3\) in .*", summary
+    )
+    assert "\x1b" not in result.output  # no escape codes
 
 
 def test_run_failure_exits_1(runner, tmp_path):
@@ -137,8 +144,8 @@ def test_run_failure_exits_1(runner, tmp_path):
     )
     result = runner.invoke(main, ["run", path, "--var", "x=no"])
     assert result.exit_code == 1
-    assert "[ FAIL] check condition failed: 'no' does not equal 'yes'" in result.output
-    assert "[ cncl] after (not started: critical step 'check' failed)" in result.output
+    assert " check failed condition failed: 'no' does not equal 'yes'\n" in result.output
+    assert " after cancelled (not started: critical step 'check' failed)\n" in result.output
 
 
 def test_run_undefined_variable_is_invalid_input(runner, tmp_path):
@@ -215,7 +222,7 @@ def test_console_script_runs_as_a_real_process(tmp_path):
     path = write(tmp_path, "good.yaml", GOOD)
     proc = subprocess.run([sys.executable, "-m", "wfe_core", "run", path], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "3/3 steps succeeded" in proc.stdout
+    assert "succeeded: 3 succeeded, 0 failed, 0 skipped, 0 cancelled (of 3)" in proc.stdout
 
 
 def test_a_reader_that_goes_away_does_not_break_the_run(tmp_path):
@@ -283,7 +290,7 @@ def test_schema_publishes_parameter_classes(runner):
         },
     }
     every = json.loads(runner.invoke(main, ["schema"]).output)
-    assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition"}
+    assert set(every) == {"variable.set", "variable.get", "wait", "validate.condition", "workflow.run"}
     assert every["variable.set"]["parameters"]["required"] == ["name", "value"]
     assert every["validate.condition"]["parameters"]["properties"]["one_of"]["default"] is None
     bad = runner.invoke(main, ["schema", "wiat"])

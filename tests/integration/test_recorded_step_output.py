@@ -35,17 +35,20 @@ def run_id(tmp_path) -> str:
     (tmp_path / "w.yaml").write_text(WORKFLOW)
     ran = wfe(tmp_path, "run", str(tmp_path / "w.yaml"))
     assert ran.returncode == 1, ran.stderr
-    assert "[ FAIL] boom command exited with code 3 (expected 0); stderr:\n        bad" in ran.stdout
+    assert " boom failed command exited with code 3 (expected 0); stderr:\n    bad\n" in ran.stdout
     return json.loads(wfe(tmp_path, "runs", "--json").stdout)[0]["run_id"]
 
 
 def test_logs_prints_each_line_prefixed_by_its_step(tmp_path, run_id):
     everything = wfe(tmp_path, "logs", run_id)
     assert everything.returncode == 0, everything.stderr
+    # The failed step's output is recorded too (its attempt's stderr).
     assert everything.stdout.splitlines() == [
-        f"hello stdout| {w}" for w in ["one", "two", "three", "four", "five", "six"]
+        *[f"hello stdout| {w}" for w in ["one", "two", "three", "four", "five", "six"]],
+        "boom stderr| bad",
     ]
-    assert wfe(tmp_path, "logs", run_id[:8], "hello").stdout == everything.stdout
+    hello = wfe(tmp_path, "logs", run_id[:8], "hello").stdout
+    assert hello == everything.stdout.replace("boom stderr| bad\n", "")
 
 
 def test_logs_of_an_unknown_step_is_a_clear_error(tmp_path, run_id):

@@ -178,7 +178,7 @@ def test_data_processing_sorts_totals_and_writes_outputs(tmp_path, wfe):
     done = wfe("run", "p.json", "--strategy", "hybrid")
     assert (tmp_path / "out" / "sorted.csv").read_text() == "fruit,count\napple,3\napple,4\nfig,1\npear,2\n"
     assert (tmp_path / "out" / "totals.csv").read_text() == "apple,7\nfig,1\npear,2\n"
-    assert "10/10 steps succeeded" in done.stdout
+    assert " succeeded: 10 succeeded, 0 failed, 0 skipped, 0 cancelled (of 10)" in done.stdout
 
 
 def test_data_processing_with_no_rows_fails_and_writes_nothing(tmp_path, wfe):

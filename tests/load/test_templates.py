@@ -238,7 +238,7 @@ def test_wfe_run_template_converts_var_text_to_the_declared_types(tmp_path, temp
         "stage=final",
     )
     assert done.returncode == 0, done.stderr
-    assert "3/3 steps succeeded" in done.stdout
+    assert " succeeded: 3 succeeded, 0 failed, 0 skipped, 0 cancelled (of 3)" in done.stdout
 
 
 @pytest.mark.parametrize(

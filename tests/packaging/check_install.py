@@ -1,9 +1,12 @@
-"""Checks an installation of only wfe-core and wfe-http (built wheels, --no-index).
+"""Checks installations from built wheels (--no-index): only wfe-core and wfe-http in
+VENV; only wfe-core and wfe-claude-flow in CF_VENV.
 
-    python tests/packaging/check_install.py VENV
+    python tests/packaging/check_install.py VENV [CF_VENV]
 
-Run by the nox ``packaging`` session against a fresh virtualenv; exits non-zero on the
-first broken promise and prints a pytest-style closing line.
+Run by the nox ``packaging`` session against fresh virtualenvs; exits non-zero on the
+first broken promise and prints a pytest-style closing line. With
+``WFE_CLAUDE_FLOW_COMMAND`` set (the session sets it), the claude-flow installation also
+runs a workflow against the real server and checks that no server outlives it.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def main() -> int:
         )
         ran = wfe(venv, "run", str(good))
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert "2/2 steps succeeded" in ran.stdout, ran.stdout
+        assert " succeeded: 2 succeeded, 0 failed, 0 skipped, 0 cancelled (of 2)" in ran.stdout, ran.stdout
         checks += 1
 
         bad = Path(tmp, "write.yaml")
@@ -93,8 +96,77 @@ def main() -> int:
     assert needs.returncode == 2 and "(pip install wfe-shell)" in needs.stderr, needs.stderr
     checks += 1
     server.shutdown()
+    if len(sys.argv) > 2:
+        checks += check_claude_flow(Path(sys.argv[2]))
     print(f"packaging: {checks} passed, 0 failed")
     return 0
+
+
+CLAUDE_FLOW_ACTIONS = {
+    "claude_flow.swarm_init",
+    "claude_flow.agent_spawn",
+    "claude_flow.task_orchestrate",
+    "claude_flow.memory_store",
+    "claude_flow.memory_retrieve",
+    "claude_flow.call",
+}
+
+
+def server_pids(home: Path) -> list[int]:
+    """Live processes whose working directory is ``home`` (a claude-flow server's)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") != str(home.resolve()):
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def check_claude_flow(venv: Path) -> int:
+    """wfe-core + wfe-claude-flow from wheels: the plugin loads, its actions validate, and
+    (with ``WFE_CLAUDE_FLOW_COMMAND``) a coordinated run works against the real server."""
+    checks = 0
+    listing = wfe(venv, "plugins", "--json")
+    assert listing.returncode == 0, listing.stderr
+    plugins = json.loads(listing.stdout)["plugins"]
+    dists = {p["distribution"] for p in plugins}
+    assert dists == {"wfe-core", "wfe-claude-flow"}, f"expected exactly wfe-core and wfe-claude-flow, got {dists}"
+    provided = {a for p in plugins if p["distribution"] == "wfe-claude-flow" for a in p["provides"].get("actions", [])}
+    assert provided == CLAUDE_FLOW_ACTIONS, sorted(provided)
+    checks += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp, "cf-home")
+        home.mkdir()
+        flow = Path(tmp, "flow.yaml")
+        flow.write_text(
+            "id: packaged\nsteps:\n"
+            "  - {id: put, action: claude_flow.memory_store, parameters: {key: k, value: {ok: yes}}}\n"
+            "  - {id: get, action: claude_flow.memory_retrieve, parameters: {key: k}, dependencies: [put]}\n"
+            "  - {id: check, action: validate.condition, dependencies: [get],\n"
+            "     parameters: {value: '{steps.get.output.found}', equals: true}}\n"
+        )
+        valid = wfe(venv, "validate", str(flow))
+        assert valid.returncode == 0, valid.stdout + valid.stderr
+        bad = Path(tmp, "bad.yaml")
+        bad.write_text("id: bad\nsteps:\n  - {id: s, action: claude_flow.swarm_init, parameters: {topology: blob}}\n")
+        refused = wfe(venv, "validate", str(bad))
+        assert refused.returncode == 2 and "topology" in refused.stderr and "mesh" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        checks += 1
+        if os.environ.get("WFE_CLAUDE_FLOW_COMMAND"):
+            os.environ["WFE_CLAUDE_FLOW_HOME"] = str(home)
+            ran = wfe(venv, "run", str(flow), "--claude-flow")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert " succeeded: 3 succeeded, 0 failed" in ran.stdout, ran.stdout
+            assert "coordination" not in ran.stderr, ran.stderr  # coordination worked too
+            assert server_pids(home) == [], "a claude-flow server outlived wfe"
+            checks += 1
+    return checks
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def test_an_action(tmp_path, site):
     assert clash.stderr.endswith(" and plugin 'acme-vars' (acme-vars 1.2.3)\n")
     ran = wfe(tmp_path, "run", "w.yaml", plugins=site, WFE_BLOCK_PLUGINS="wfe.variables")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "[   ok] check" in ran.stdout  # the condition saw HELLO: the replacement ran
+    assert " check succeeded " in ran.stdout  # the condition saw HELLO: the replacement ran
 
 
 def test_the_default_strategy(tmp_path, site):
@@ -167,7 +167,8 @@ def test_the_default_strategy(tmp_path, site):
     assert ran.returncode == 0, ran.stderr
     lines = ran.stdout.splitlines()
     assert "of w: 3 steps, adaptive on 1 workers" in lines[0]
-    assert [line.split()[-2] for line in lines[1:4]] == ["c", "b", "a"]
+    # Plain lines `HH:MM:SS <step> succeeded <duration>`, in the order the steps finished.
+    assert [line.split()[1] for line in lines[1:] if line.split()[2:3] == ["succeeded"]] == ["c", "b", "a"]
     # Other built-in strategies are untouched.
     assert (
         wfe(
@@ -213,7 +214,7 @@ steps:
     assert "acme-untouch  [acme-untouch 1.2.3]\n    rollback handlers: acme.touch\n" in listed.stdout
     ran = wfe(tmp_path, "run", "w.yaml", plugins=site)
     assert ran.returncode == 1, ran.stderr
-    assert "[ undo] make" in ran.stdout and "[ undo] keep" in ran.stdout
+    assert " make rolled back" in ran.stdout and " keep rolled back" in ran.stdout
     assert "rollback complete" in ran.stdout
     assert not (tmp_path / "made.txt").exists()  # created by the run: removed
     assert (tmp_path / "kept.txt").read_text() == "was here before the run\n"  # existed: kept

@@ -50,6 +50,7 @@ def test_builtins_are_registered_like_plugins():
         "wfe.executor.threads",
         "wfe.workflow_templates",
         "wfe.report_formats",
+        "wfe.subworkflows",
     ]
     assert {"variable.set", "variable.get", "wait", "validate.condition"} <= set(registry.actions)
     assert set(registry.strategies) == {"sequential", "parallel", "hybrid", "adaptive"}
@@ -292,7 +293,9 @@ def test_a_plugin_strategy_is_selectable_by_name_everywhere(tmp_path, monkeypatc
     )
     result = CliRunner().invoke(main, ["run", "--no-store", "--strategy", "last-first", str(tmp_path / "w.yaml")])
     assert result.exit_code == 0, result.output
-    assert [line.split()[-2] for line in result.output.splitlines()[1:4]] == ["c", "b", "a"]
+    # Plain lines `HH:MM:SS <step> succeeded <duration>`, in the order the steps finished.
+    finished = [line.split() for line in result.output.splitlines()[1:]]
+    assert [words[1] for words in finished if words[2:3] == ["succeeded"]] == ["c", "b", "a"]
     assert "of w: 3 steps, last-first on 1 workers" in result.output
 
 

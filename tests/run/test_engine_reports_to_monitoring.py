@@ -37,7 +37,7 @@ def rolled_back_workflow() -> Workflow:
 
 
 def engine_with_actions(**kwargs) -> WorkflowEngine:
-    engine = WorkflowEngine(store=None, **kwargs)
+    engine = WorkflowEngine(**{"store": None, **kwargs})
     for name, fn in (("made", made), ("undo", undo), ("broken", broken)):
         engine.register_custom_action(name, fn)
     return engine
@@ -89,12 +89,41 @@ def test_an_engines_status_reporter_hears_every_run_and_step_event(tmp_path):
     assert [e["message"] for e in exported["entries"]] == [e["message"] for e in reporter.entries]
 
 
-def test_asking_the_status_reporter_for_a_run_report_format_points_to_wfe_report(tmp_path):
+def test_run_report_formats_delegate_to_the_exporters_of_wfe_report(tmp_path):
+    import os
+    import xml.etree.ElementTree as ET
+
+    store = tmp_path / "runs.sqlite"
+    reporter = StatusReporter()
+    stats = engine_with_actions(status_reporter=reporter, store=store).run(rolled_back_workflow())
+    junit = ET.parse(reporter.export_reports(tmp_path / "r.xml", format="junit"))
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    assert set(cases) == {"build", "deploy"}
+    assert "disk on fire" in ET.tostring(cases["deploy"], encoding="unicode")
+    assert stats.run_id in reporter.export_reports(tmp_path / "r.html", format="html").read_text()
+    # The same renderer as the command line: byte for byte what `wfe report` writes.
+    markdown = reporter.export_reports(tmp_path / "r.md", format="markdown", run_id=stats.run_id).read_text()
+    env = {**os.environ, "WFE_STORE": str(store)}
+    cli = [sys.executable, "-m", "wfe_core", "report", stats.run_id, "--format", "markdown"]
+    assert subprocess.run(cli, capture_output=True, text=True, env=env, check=True).stdout == markdown
+
+
+def test_a_run_report_needs_a_recorded_run(tmp_path):
     import pytest
 
     from wfe_core import WfeError
 
     reporter = StatusReporter()
     reporter.info("wf", "x")
-    with pytest.raises(WfeError, match=r"known formats: json, yaml, text; .*wfe report RUN_ID --format html"):
+    with pytest.raises(WfeError, match=r"a html report renders a recorded run, and this reporter has heard no run yet"):
         reporter.export_reports(tmp_path / "r.html", format="html")
+    stats = engine_with_actions(status_reporter=reporter).run(rolled_back_workflow())  # store=None
+    with pytest.raises(
+        WfeError, match=rf"report of run {stats.run_id}: it was not recorded \(the engine had no run store\)"
+    ):
+        reporter.export_reports(tmp_path / "r.xml", format="junit")
+    with pytest.raises(
+        WfeError, match=r"unknown report format 'pdf'; known formats: json, yaml, text, html, junit, markdown"
+    ):
+        reporter.export_reports(tmp_path / "r.pdf", format="pdf")
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.xml").exists()

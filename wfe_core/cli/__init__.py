@@ -6,16 +6,19 @@ This is the only place errors become exit codes: 0 success, 1 a run that failed,
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wfe_core import __version__
-from wfe_core.model.errors import InvalidWorkflowError, WfeError
+from wfe_core.cli import lazy
+from wfe_core.cli.lazy import LazyGroup
+
+if TYPE_CHECKING:  # imported where raised or caught: `wfe --help` must not pay for attrs
+    from wfe_core.model.errors import InvalidWorkflowError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -35,9 +38,15 @@ def _plugins(strict: bool = False) -> Any:
 
 
 def _load(path: str) -> Any:
+    import gc
+
     from wfe_core.load.loader import WorkflowLoader
 
-    return WorkflowLoader().load_from_file(path)
+    workflow = WorkflowLoader().load_from_file(path)
+    # What was loaded lives until the command ends: the collector need not walk it again
+    # each time validation or the run allocates (a 10,000-step file is ~200,000 objects).
+    gc.freeze()
+    return workflow
 
 
 def _told(path: str) -> str:
@@ -50,6 +59,7 @@ def _with_validation(exc: InvalidWorkflowError, file: str, validate: Any) -> Inv
     """``exc`` (structure problems of ``file``) plus what ``validate`` finds in the parts of
     the file that are well-formed, so one pass reports every problem it can."""
     from wfe_core.load.loader import WorkflowLoader
+    from wfe_core.model.errors import InvalidWorkflowError
 
     if not exc.problems or any(not p.path for p in exc.problems):  # unreadable, unparsable: nothing to check
         return exc
@@ -95,18 +105,25 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-class WfeGroup(click.Group):
-    """Turns library errors into messages and exit codes; never a traceback for user errors."""
+class WfeGroup(LazyGroup):
+    """Turns library errors into messages and exit codes; never a traceback for user errors.
+
+    Subcommands defined outside this module are imported when they run (:class:`LazyGroup`).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except InvalidWorkflowError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-            ctx.exit(EXIT_INVALID)
-        except WfeError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except Exception as exc:
+            # A WfeError can only come from code that imported wfe_core.model.errors.
+            errors = sys.modules.get("wfe_core.model.errors")
+            if errors is None or not isinstance(exc, errors.WfeError):
+                raise
+            if isinstance(exc, errors.InvalidWorkflowError):
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+            else:
+                click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_INVALID)
         except KeyboardInterrupt:
             # Ctrl-C outside a run (loading, validating a big file): click would print
@@ -152,15 +169,26 @@ def _show_plugin_warnings() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Treat warnings (security findings) as errors.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A run variable (repeatable).")
-def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
+@click.option(
+    "--executor",
+    default="threads",
+    show_default=True,
+    help="Check for this executor too (dask: values must be picklable).",
+)
+def validate(file: str, strict: bool, variables: tuple[str, ...], executor: str) -> None:
     """Check FILE without running it. Exit 0 when valid, 2 when not."""
     from wfe_core.load.loader import WorkflowLoader
+    from wfe_core.model.errors import InvalidWorkflowError
     from wfe_core.validate.validator import WorkflowValidator
 
-    validator = WorkflowValidator(_plugins())
+    registry = _plugins()
+    registry.executor(executor)  # unknown or not installed: one line naming what to install
+    validator = WorkflowValidator(registry)
 
     def check(workflow: Any) -> Any:
-        return validator.validate(workflow, strict=strict, source=file, variables=_parse_vars(variables))
+        return validator.validate(
+            workflow, strict=strict, source=file, variables=_parse_vars(variables), executor=executor
+        )
 
     try:
         workflow = _load(file)
@@ -181,7 +209,10 @@ def validate(file: str, strict: bool, variables: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins, their distributions and what each provides."""
+    import json
+
     registry = _plugins()
+    registry.load_all()  # what each plugin provides now, not what the plugin index remembers
     rows = [
         {
             "name": i.name,
@@ -202,10 +233,7 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
 
 
-def template_path_option(func: Any) -> Any:
-    from wfe_core.cli.templates import template_path_option as option
-
-    return option(func)
+template_path_option = lazy.template_path_option
 
 
 def _store_options(func: Any) -> Any:
@@ -235,8 +263,8 @@ def _run_options(func: Any) -> Any:
                 "--reporter",
                 default="auto",
                 show_default=True,
-                help="How to print the run: auto (a live display on a terminal, else console), "
-                "live, plain (timestamped lines), console, json, or a plugin's.",
+                help="How to print the run: auto (a live display on a terminal, else plain), "
+                "live, plain or console (timestamped lines), json, or a plugin's.",
             ),
             click.option("--quiet", "-q", is_flag=True, help="Print only failures and the summary."),
             click.option(
@@ -296,14 +324,15 @@ def _engine(
 
 def _reporter(registry: Any, name: str, *, quiet: bool = False, engine: Any = None) -> Any:
     """The sink of a run's events: the live display, plain lines, or a reporter plugin's."""
-    from wfe_core.model.errors import did_you_mean
+    from wfe_core.model.errors import WfeError, did_you_mean
 
     if name in ("auto", "live", "plain") or quiet:
         from wfe_core.cli.display import LiveDisplay, PlainReporter, live_allowed
 
         if quiet or name == "plain" or (name == "auto" and not live_allowed(sys.stdout)):
             if name == "auto" and not quiet:
-                # Not a terminal: the console reporter's stable lines (CI logs, scripts).
+                # Not a terminal: the console reporter (plain timestamped lines), by its
+                # plugin name, so that blocking or replacing it applies here too.
                 return _reporter(registry, "console")
             return PlainReporter(sys.stdout, quiet=quiet)
         engine.progress_tracker.follow = True  # the display reads its snapshots
@@ -343,10 +372,7 @@ def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | Non
     stats, signalled = result
     sink.close()
     if _summarizes(sink) and stats is not None:
-        lines = summary_lines(stats, store=engine.store_path, store_option=store)
-        if _is_console(sink):  # it already printed the headline and the error
-            lines = [line for line in lines[1:] if not line.startswith("  error: ")]
-        for line in lines:
+        for line in summary_lines(stats, store=engine.store_path, store_option=store):
             click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
 
@@ -429,6 +455,7 @@ def run(
     import uuid
 
     from wfe_core.cli.interrupt import run_interruptibly
+    from wfe_core.model.errors import InvalidWorkflowError
 
     if (file is None) == (template is None):
         raise click.UsageError("give a workflow FILE or --template NAME (not both)")
@@ -445,7 +472,7 @@ def run(
         except InvalidWorkflowError as exc:
             checker = _engine(_plugins(), store, strict=strict, no_store=True)
             raise _with_validation(
-                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables))
+                exc, file, lambda wf: checker.validate_workflow(wf, variables=_parse_vars(variables), source=file)
             ) from None
     registry = _plugins()
     engine = _engine(
@@ -460,7 +487,7 @@ def run(
     )
     sink = _reporter(registry, reporter, quiet=quiet, engine=engine)
     run_vars = _parse_vars(variables)
-    validation = engine.validate_workflow(workflow, variables=run_vars)
+    validation = engine.validate_workflow(workflow, variables=run_vars, source=file)
     for problem in _located(validation.warnings, file):
         click.echo(f"{problem}", err=True)
     if dry_run:
@@ -474,6 +501,10 @@ def run(
             click.echo(f"  parallel group {group}: {', '.join(members)}")
         for sid, instances in plan.get("fanout", {}).items():
             click.echo(f"  {sid}: {_instances(instances)}")
+        from wfe_core.cli.subflows import nested_plans
+
+        for line in nested_plans(workflow, file):
+            click.echo(line)
     run_id = uuid.uuid4().hex
     _start(sink)
     try:
@@ -602,8 +633,10 @@ def rollback(run_id: str, file: str | None, store: str | None) -> None:
 )
 def schema(action: str | None, whole: bool) -> None:
     """The parameters each action accepts, as JSON Schema (one ACTION, or all)."""
+    import json
+
     from wfe_core.load.schema import action_schema, schemas, workflow_schema
-    from wfe_core.model.errors import did_you_mean
+    from wfe_core.model.errors import WfeError, did_you_mean
 
     registry = _plugins()
     if whole:
@@ -617,21 +650,3 @@ def schema(action: str | None, whole: bool) -> None:
             f"unknown action '{action}'{did_you_mean(action, registry.actions)}{registry.provider_hint(action)}"
         )
     click.echo(json.dumps(action_schema(registry.actions[action]), indent=2))
-
-
-from wfe_core.cli.runs import runs  # noqa: E402  (registers the `runs` group on main)
-
-main.add_command(runs)
-
-from wfe_core.cli.logs import logs  # noqa: E402
-
-main.add_command(logs)
-
-from wfe_core.cli.templates import new, templates  # noqa: E402
-
-main.add_command(templates)
-main.add_command(new)
-
-from wfe_core.cli.report import register as _register_reports  # noqa: E402  (report, graph, stats)
-
-_register_reports(main)

@@ -9,6 +9,10 @@
   when the display starts, so ``wfe --help`` stays light.
 - :class:`PlainReporter` (not a TTY, ``--reporter plain``, ``NO_COLOR``, ``TERM=dumb``):
   one timestamped line per state change, no escape codes; ``quiet`` keeps failures only.
+  It is the built-in ``console`` reporter
+  (:mod:`wfe_core.plugin.builtins.reporters.console`).
+
+Under a failed step (or a retried attempt), both show the last lines of what it printed.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from wfe_core.plugin.builtins.reporters.console import FAILURES, plain_line
+from wfe_core.plugin.builtins.reporters.console import ConsoleReporter as PlainReporter
 from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event
 
 __all__ = ["REDRAWS_PER_SECOND", "LiveDisplay", "PlainReporter", "live_allowed", "output_printer", "plain_line"]
 
 REDRAWS_PER_SECOND = 10
-_FAILURES = ("step.failed", "step.timed_out", "step.rollback_failed")
-_STICKY = (*_FAILURES, "step.retrying")
+_STICKY = (*FAILURES, "step.retrying")
 
 
 def live_allowed(stream: TextIO) -> bool:
@@ -37,56 +42,6 @@ def live_allowed(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _detail(event: Event) -> str:
-    data = event.data
-    if event.kind == "step.retrying":
-        return f"attempt {data.get('attempt')} failed: {data.get('error')}; retrying in {data.get('delay', 0):.2f}s"
-    if event.kind == "step.started":
-        return f"attempt {data.get('attempt', 1)}" if data.get("attempt", 1) > 1 else ""
-    if data.get("error"):
-        return str(data["error"])
-    if data.get("reason"):
-        return f"({data['reason']})"
-    if "duration" in data:
-        return f"{data['duration']:.2f}s"
-    return ""
-
-
-def plain_line(event: Event) -> str | None:
-    """One line for a state change (no timestamp), or None for events that change nothing shown."""
-    data = event.data
-    if event.kind == "run.started":
-        return (
-            f"run {event.run_id[:12]} of {event.workflow_id}: {data.get('total_steps')} steps, "
-            f"{data.get('strategy')} on {data.get('workers')} workers"
-        )
-    if event.kind == "run.finished" or not event.kind.startswith("step.") or event.step_id is None:
-        return None
-    what = event.kind.split(".", 1)[1].replace("_", " ")
-    detail = _detail(event).rstrip("\n").replace("\n", "\n    ")
-    return f"{event.step_id} {what}" + (f" {detail}" if detail else "")
-
-
-class PlainReporter:
-    """Timestamped lines, one per state change; ``quiet`` prints failures only."""
-
-    def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.open = True
-
-    def handle(self, event: Event) -> None:
-        if self.quiet and event.kind not in _FAILURES:
-            return
-        line = plain_line(event)
-        if line is not None and self.open:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-            self.open = write_line(self.stream, f"{stamp} {line}\n")
-
-    def close(self) -> None:
-        """Nothing to release (the reporter interface)."""
 
 
 def _clock(seconds: float | None) -> str:

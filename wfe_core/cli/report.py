@@ -105,7 +105,9 @@ def graph(file: str, fmt: str, output: str | None) -> None:
     from wfe_core.plan.graph import DependencyGraph
 
     DependencyGraph.from_workflow(workflow, source=file)  # unknown dependencies, cycles: exit 2, named
-    view = view_of_workflow(workflow)
+    from wfe_core.cli.subflows import labelled
+
+    view = labelled(view_of_workflow(workflow), workflow)  # workflow.run steps name what they run
     if fmt == "mermaid":
         text = to_mermaid(view)
     elif fmt == "dot":

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from wfe_core.cli.logs import output_tail
 from wfe_core.model.secrets import mask_sealed
 
 __all__ = ["runs"]
@@ -85,15 +84,33 @@ def runs(ctx: click.Context, store: str | None, limit: int, as_json: bool) -> No
         )
 
 
+def _with_children(db: Any, run_id: str, steps: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``steps`` with each sub-workflow's steps after its ``workflow.run`` step, ids nested
+    (``deploy/build``); each row keeps the ``run_id`` of the run it belongs to."""
+    children = db.child_runs(run_id)
+    out = []
+    for step in steps:
+        step = {**step, "step_id": prefix + step["step_id"]}
+        out.append(step)
+        child = children.get(step["step_id"][len(prefix) :])
+        if child is not None:
+            inner = mask_sealed(db.run(child, memos=False))["steps"]
+            out.extend(_with_children(db, child, inner, step["step_id"] + "/"))
+    return out
+
+
 @runs.command()
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    """One run, step by step: status, attempts, duration, error."""
+    """One run, step by step: status, attempts, duration, error, the tail of its output."""
+    from wfe_core.run.output import output_tail, tail_lines
+
     db = _store(ctx.obj["store"])
     try:
         run = mask_sealed(db.run(run_id, memos=False))  # memos can be large, and are not for display
+        run["steps"] = _with_children(db, run["run_id"], run["steps"], "")
     finally:
         db.close()
     definition = run.pop("definition", None)
@@ -129,5 +146,9 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
         workers = [f"#{e['number']} {e['worker']}" for e in step.get("attempt_log") or [] if e.get("worker")]
         if workers:  # attempts a remote executor ran (wfe-dask): where
             click.echo(f"  {'':<24} on {', '.join(workers)}")
-        for line in output_tail(step["output"]):
+        for entry in step.get("attempt_log") or []:
+            if entry.get("waited"):  # started late: a resource was taken
+                click.echo(f"  {'':<24} #{entry['number']} {entry['waited']}")
+        # Under a failed shell step, stderr is left out when its error already quotes it.
+        for line in tail_lines({"output_tail": output_tail(step["output"]), "error": step["error"]}):
             click.echo(f"      {line}")

@@ -62,6 +62,8 @@ def summary_lines(stats: Any, *, store: Path | None, store_option: str | None = 
     ]
     if stats.error and not stats.succeeded:
         lines.append(f"  error: {stats.error}")
+    if getattr(stats, "rollback", None):
+        lines.append(f"  rollback {stats.rollback}")
     facts = _analytics(store, stats.run_id) if not stats.dry_run else None
     if facts is not None:
         slow = sorted(facts.spans.items(), key=lambda kv: -kv[1])[:3]

@@ -12,23 +12,13 @@ from typing import Any
 
 import click
 
+from wfe_core.cli.lazy import template_path_option
 from wfe_core.model.errors import InvalidWorkflowError, Problem, WfeError
 
 __all__ = ["SCHEMA_FILE", "new", "template_path_option", "templates", "workflow_from_template"]
 
 #: The schema file ``wfe new -o FILE`` points editors at (written beside FILE if missing).
 SCHEMA_FILE = "wfe.schema.json"
-
-
-def template_path_option(func: Any) -> Any:
-    return click.option(
-        "--template-path",
-        "template_path",
-        multiple=True,
-        type=click.Path(file_okay=False, exists=True),
-        metavar="DIR",
-        help="A directory of template files, searched before WFE_TEMPLATE_PATH and plugins (repeatable).",
-    )(func)
 
 
 def _catalog(template_path: tuple[str, ...]) -> Any:

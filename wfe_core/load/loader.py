@@ -8,7 +8,8 @@ and most JSON), the line — all problems at once, never a traceback.
 
 Hostile input is refused early: more than :data:`MAX_FILE_BYTES` bytes before parsing,
 and YAML aliases expanding to more than :data:`MAX_EXPANDED_NODES` nodes before
-construction ("billion laughs").
+construction ("billion laughs"). Reading YAML itself (with lines, without keeping a
+node tree for plain files) is :mod:`wfe_core.load.yaml_reading`.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ import gc
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
-import tomli_w
 import yaml
 
 from wfe_core.load.convert import describe, structure
+from wfe_core.load.yaml_reading import (
+    _PATH_PART,
+    MAX_EXPANDED_NODES,
+    _compose_quietly,
+    _line_column,
+    _line_of,
+    _parse_yaml,
+    _parse_yaml_lean,
+)
+from wfe_core.load.yaml_reading import _YAML_LOADER as _YAML_LOADER  # the parser in use, for tests
 from wfe_core.model.errors import InvalidWorkflowError, Problem
 from wfe_core.model.nesting import MAX_NESTING, too_deep
 from wfe_core.model.workflow import Workflow
@@ -48,39 +57,13 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Longest string value accepted anywhere in a workflow (1 MiB of characters). Validators
 #: look at every parameter; big data belongs in a file the workflow reads, not in it.
 MAX_STRING_CHARS = 1024 * 1024
-#: Most nodes a YAML document may have once every alias is expanded.
-MAX_EXPANDED_NODES = 1_000_000
 #: The formats understood, and the file suffixes that select them.
 FORMATS = ("yaml", "json", "toml")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = (str, int, float, bool, type(None))
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
-_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
-    """The safe loader, with a bad value for an explicit tag reported at its node.
-
-    PyYAML's safe constructors assume a tagged scalar looks like its tag: ``!!bool x``
-    raised KeyError, ``!!int ''`` IndexError, ``!!timestamp x`` AttributeError, with no
-    position. Each becomes a ConstructorError marked at the node, like PyYAML's own.
-    """
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep=deep)
-        except (KeyError, IndexError, AttributeError, TypeError, ValueError, OverflowError) as exc:
-            tag = node.tag.rsplit(":", 1)[-1]
-            shown = node.value if isinstance(node, yaml.ScalarNode) else getattr(node, "id", tag)
-            if isinstance(shown, str) and len(shown) > 40:
-                shown = shown[:37] + "..."
-            why = str(exc) if isinstance(exc, ValueError) and str(exc) else "it does not fit the tag"
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {shown!r} as !!{tag} ({why})", node.start_mark
-            ) from None
 
 
 def _error(message: str, source: str | None = None, **where: Any) -> InvalidWorkflowError:
@@ -93,10 +76,6 @@ def _join(path: str, key: str) -> str:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
-
-
-def _line_column(text: str, offset: int) -> tuple[int, int]:
-    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _format_of(path: str | os.PathLike[str], source: str) -> str:
@@ -117,80 +96,6 @@ def _too_big(size: int, source: str) -> InvalidWorkflowError:
     return _error(f"input is {size:,} bytes, more than the limit of {MAX_FILE_BYTES:,} bytes", source)
 
 
-def _check_expansion(root: yaml.Node, source: str) -> None:
-    """Refuse a document too big once aliases are expanded, visiting each node object once.
-
-    Iterative (no recursion, no generator per node) and scalars are never pushed: on a
-    10,000-step file this walk was a large share of `wfe validate`.
-    """
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-    scalar = yaml.ScalarNode
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, closing = stack.pop()
-        key = id(node)
-        if isinstance(node, yaml.MappingNode):
-            children = [child for pair in node.value for child in pair]
-        else:
-            children = node.value if isinstance(node, yaml.SequenceNode) else []
-        if closing:  # every child is counted by now
-            sizes[key] = 1 + sum(1 if type(c) is scalar else sizes[id(c)] for c in children)
-            active.discard(key)
-            continue
-        if key in sizes:
-            continue
-        if key in active:  # LIFO: only an active node's own descendants pop while it is active
-            # Later traversals (ours, json.dumps, the engine's) would never end.
-            raise _error("a YAML alias refers to a node that contains it", source, line=node.start_mark.line + 1)
-        active.add(key)
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if type(c) is not scalar)
-    total = sizes.get(id(root), 1)
-    if total > MAX_EXPANDED_NODES:
-        how = " through YAML aliases (alias bomb?)" if total > _distinct(root) else ""
-        raise _error(f"document expands to more than {MAX_EXPANDED_NODES:,} nodes{how}", source)
-
-
-def _distinct(root: yaml.Node) -> int:
-    """How many node objects the tree has (aliases counted once); only for the error."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            stack.extend(child for pair in node.value for child in pair)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return len(seen)
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    loader = _TaggedValueLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None
-        # Construction shares one object per anchor, so it is cheap even for an alias
-        # bomb; every traversal after it is not. Hence the count on the node graph first.
-        _check_expansion(root, source)
-        return loader.construct_document(root), root
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
-        raise _error(f"invalid YAML: {exc.problem or exc.context}", source, **where) from None
-    except yaml.YAMLError as exc:
-        # A ReaderError (control character) has a character offset instead of a mark.
-        offset = getattr(exc, "position", None)
-        line, column = _line_column(text, offset) if isinstance(offset, int) else (None, None)
-        raise _error(f"invalid YAML: {str(exc).splitlines()[0]}", source, line=line, column=column) from None
-    finally:
-        loader.dispose()
-
-
 def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
     """Plain data from ``text``, and the YAML node tree when there is one."""
     if fmt == "yaml":
@@ -201,6 +106,8 @@ def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
         except json.JSONDecodeError as exc:
             raise _error(f"invalid JSON: {_lower_first(exc.msg)}", source, line=exc.lineno, column=exc.colno) from None
     try:
+        import tomllib  # here: YAML and JSON files, the usual ones, need not pay for it
+
         return tomllib.loads(text), None
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's tomllib only puts the position into the message.
@@ -211,36 +118,6 @@ def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
             line = int(found[1]) if found[1] else max(1, len(text.splitlines()))
             column = int(found[2]) if found[2] else None
         raise _error(f"invalid TOML: {_lower_first(message)}", source, line=line, column=column) from None
-
-
-def _compose_quietly(text: str) -> yaml.Node | None:
-    """The YAML node tree of JSON text, for line numbers only; ``None`` if YAML disagrees."""
-    loader = _YAML_LOADER(text)
-    try:
-        return loader.get_single_node()
-    except (yaml.YAMLError, RecursionError):
-        return None
-    finally:
-        loader.dispose()
-
-
-def _line_of(root: yaml.Node, path: str) -> int:
-    """Line of the deepest node along ``path`` (the key's line for a mapping entry)."""
-    node, line = root, root.start_mark.line + 1
-    for index, key in _PATH_PART.findall(path):
-        if key and isinstance(node, yaml.MappingNode):
-            # The last duplicate wins, as in every parser we use.
-            matches = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
-            if not matches:
-                break
-            key_node, node = matches[-1]
-            line = key_node.start_mark.line + 1
-        elif index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
-            node = node.value[int(index)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def _surrogate_message(text: str) -> str:
@@ -261,9 +138,69 @@ def _step_named_by(data: dict[str, Any], path: str) -> str | None:
     return step.get("id") if isinstance(step, dict) and isinstance(step.get("id"), str) else None
 
 
+_PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _plainly_fine(data: dict[str, Any]) -> bool:
+    """Whether no value of ``data`` can have a problem :func:`_shape_problems` looks for:
+    string keys, plain scalar values, strings short and ASCII (or without surrogates),
+    nesting within the limit. One quick pass with no paths built; most files pass it,
+    and only those that do not get the full walk that words each problem."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return False
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if type(value) is dict:
+            for key in value:
+                if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
+                    return False
+            items: Any = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_STRING_CHARS or (not item.isascii() and _SURROGATE.search(item)):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind not in _PLAIN_SCALARS:
+                return False
+    return True
+
+
 def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
     ids), and whether a non-string key was found (the converter would crash on it)."""
+    problems: list[Problem] = []
+    if not _plainly_fine(data):
+        problems, bad_key = _value_problems(data)
+    else:
+        bad_key = False
+    steps = data.get("steps", [])
+    if not isinstance(steps, list):
+        problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
+        steps = []
+    first: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
+        elif isinstance(step.get("id"), str):
+            sid = step["id"]
+            if sid in first:
+                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
+                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
+            first.setdefault(sid, index)
+    return problems, bad_key
+
+
+def _value_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
+    """Every key and value problem in ``data``, in document order, each at its path."""
     problems: list[Problem] = []
     seen: set[int] = set()
     bad_key = False
@@ -308,20 +245,6 @@ def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
         elif not isinstance(value, _SCALARS):  # dates, sets, bytes: JSON and the run store cannot hold them
             message = f"unsupported value of type {type(value).__name__} (quote it to keep it a string)"
             problems.append(Problem(message, path))
-    steps = data.get("steps", [])
-    if not isinstance(steps, list):
-        problems.append(Problem(f"expected a list of steps, got {describe(steps)}", "steps"))
-        steps = []
-    first: dict[str, int] = {}
-    for index, step in enumerate(steps):
-        if not isinstance(step, dict):
-            problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
-        elif isinstance(step.get("id"), str):
-            sid = step["id"]
-            if sid in first:
-                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
-                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
-            first.setdefault(sid, index)
     return problems, bad_key
 
 
@@ -596,7 +519,10 @@ class WorkflowLoader:
         if not text.strip():
             raise _error("file is empty", source)
         try:
-            data, root = _parse(text, fmt, source)
+            if fmt == "yaml":
+                data, root_line = _parse_yaml_lean(text, source)
+            else:
+                data, root_line = _parse(text, fmt, source)[0], None
         except RecursionError:
             raise _error("document is nested too deeply", source) from None
         except ValueError as exc:  # e.g. an integer longer than Python converts, a 13th month
@@ -604,11 +530,13 @@ class WorkflowLoader:
         if data is None:
             raise _error("file is empty", source)
         if not isinstance(data, dict):
-            where = {"line": root.start_mark.line + 1} if root else {}
+            where = {"line": root_line} if root_line else {}
             raise _error(f"expected a mapping at the top level, got {describe(data)}", source, **where)
-        if fmt == "json":
-            return _build(data, source, lambda: _compose_quietly(text))
-        return _build(data, source, lambda: root)
+        # No node tree is kept (it was several times the data's size): problems get their
+        # lines from one composed again, only when there are problems.
+        if fmt == "toml":  # TOML is not YAML: no lines from it
+            return _build(data, source, lambda: None)
+        return _build(data, source, lambda: _compose_quietly(text))
 
     def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
         problem = too_deep(_unstructure(workflow), MAX_NESTING + 1)  # +1: the workflow mapping itself
@@ -619,4 +547,6 @@ class WorkflowLoader:
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         if fmt == "yaml":
             return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        import tomli_w
+
         return tomli_w.dumps(data)

@@ -250,7 +250,8 @@ def load_template_file(path: str | os.PathLike[str], name: str | None = None) ->
             one problem per mistake naming the file and the path inside it.
     """
     from wfe_core.load.convert import structure
-    from wfe_core.load.loader import _format_of, _line_of, _parse
+    from wfe_core.load.loader import _format_of, _parse
+    from wfe_core.load.yaml_reading import _line_of
 
     source = str(path)
     fmt = _format_of(path, source)

@@ -97,4 +97,13 @@ class TemplateError(WfeError):
 
 
 class ActionError(WfeError):
-    """Raised by an action to fail its step with a clean message (no traceback kept)."""
+    """Raised by an action to fail its step with a clean message (no traceback kept).
+
+    ``output`` (optional) is what the failed attempt produced, e.g. a command's
+    ``{"stdout", "stderr"}``: the run records it (bounded, secrets masked) and shows its
+    tail under the error.
+    """
+
+    def __init__(self, *args: object, output: object = None) -> None:
+        super().__init__(*args)
+        self.output = output

@@ -347,7 +347,8 @@ class StepRecord:
         step_id: the step.
         status: its :class:`StepStatus`.
         attempts: how many attempts started.
-        output: the successful attempt's output.
+        output: the successful attempt's output; for a failed step, what its last failed
+            attempt returned (a command's stdout/stderr), when it returned anything.
         error: the last attempt's error, for failed / timed-out steps.
         reason: why a step was skipped or cancelled (or, in a dry run, what would happen).
         started_at / finished_at: ``time.time()`` of the first start and the end.

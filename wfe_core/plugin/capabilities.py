@@ -63,6 +63,15 @@ class Action:
         runs_on_driver: whether the action must run in the ``wfe`` process itself, never
             on a remote executor's worker (``variable.*``: it only computes from the run's
             state). Actions without it run wherever the selected executor runs them.
+        inline: run the action on the scheduler thread itself instead of handing it to a
+            worker thread (and its result back): for short, cooperative actions that
+            compute from their parameters and context and return in microseconds
+            (``variable.set``/``variable.get``). The step is a step like any other:
+            events, store rows, retries and conditions apply. What it cannot have is a
+            timeout or a cancellation that interrupts it: while it runs, nothing else
+            in the run moves. Never set it for an action that may block, sleep, wait for
+            I/O or a lock, or run long (a user's regex, a file, the network). An inline
+            action always runs in the ``wfe`` process, as ``runs_on_driver``.
     """
 
     name: str
@@ -74,6 +83,7 @@ class Action:
     sets_variables: bool = False
     description: str = ""
     runs_on_driver: bool = False
+    inline: bool = False
 
 
 @attrs.frozen
@@ -124,11 +134,16 @@ class Validator:
         check: ``check(workflow, context) -> Iterable[Problem]`` where ``context`` is a
             :class:`~wfe_core.validate.validator.ValidationContext`.
         description: one line for ``wfe plugins``.
+        actions: the action names whose calls (steps' actions and rollback actions) this
+            check looks at, or ``None`` (the default) when it looks at every workflow.
+            Declaring them lets wfe leave the plugin unimported for workflows that use
+            none of them; the check then cannot run, so it must find nothing there.
     """
 
     name: str
     check: Callable[[Any, Any], Iterable[Any]]
     description: str = ""
+    actions: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
 
 
 @attrs.frozen
@@ -151,7 +166,8 @@ class Event:
     """Something that happened in a run, delivered on the scheduler thread.
 
     Attributes:
-        kind: ``run.started``, ``run.finished``, ``step.started``, ``step.succeeded``,
+        kind: ``run.started``, ``run.finished``, ``step.waiting`` (for a resource: once
+            per wait, ``reason`` says which and who holds it), ``step.started``, ``step.succeeded``,
             ``step.failed``, ``step.retrying``, ``step.skipped``, ``step.timed_out``,
             ``step.cancelled``, ``step.rolled_back``, ``step.rollback_failed``, ``progress``.
         run_id: the run.

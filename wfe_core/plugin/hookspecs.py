@@ -13,14 +13,19 @@ Registration hooks (``wfe_actions``, ``wfe_strategies``, ``wfe_validators``,
 registry is built (each ``wfe`` command, each :func:`~wfe_core.plugin.registry.load_plugins`)
 and return an iterable of frozen records from :mod:`wfe_core.plugin.capabilities`. Two
 plugins returning records of one kind under one name is an error naming both; to replace
-a built-in, block it (``WFE_BLOCK_PLUGINS``) and provide the same name. Keep module
-imports light: the registry imports every plugin, so heavy imports belong inside the
-action functions.
+a built-in, block it (``WFE_BLOCK_PLUGINS``) and provide the same name.
+
+What the registration hooks return is remembered in the plugin index
+(:mod:`wfe_core.plugin.index`): later starts import a plugin only when something it
+provides is needed, unless it implements ``wfe_event`` or ``wfe_make_executor`` or has a
+validator without ``actions=`` (those are imported at every start). Keep module imports
+light all the same — ``wfe plugins`` and the first start import every plugin — and heavy
+ones inside the action functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -29,6 +34,7 @@ from wfe_core.load.templates import Template
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
+    from wfe_core.model.workflow import Workflow
     from wfe_core.report.format import ReportFormat
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -173,6 +179,37 @@ def wfe_event(event: Event) -> None:
     :return: nothing; the return value is ignored.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def wfe_step_durations(
+    workflow: Workflow, run_id: str, run_info: Mapping[str, Any], fingerprints: Mapping[str, str]
+) -> Mapping[str, float] | None:
+    """Return the seconds each step of ``workflow`` is expected to take, as this plugin learned them.
+
+    Called once per run (not for dry runs), on the thread that called ``engine.run`` /
+    ``engine.resume``, after validation and before the first step starts (and before
+    the ``run.started`` event). The durations weigh the adaptive strategy's longest
+    remaining path and feed the ETA (``progress_data["eta_seconds"]``, the live display).
+    The run waits for this hook: keep it bounded (seconds, not minutes).
+
+    Results are merged, not first-wins: every plugin's mapping is used. For a step
+    several sources know, the run store's own history wins (exact and local: the median
+    of the step's last 5 successful runs with the same fingerprint), then the plugin
+    called first (pluggy calls the last registered plugin first). Steps no source knows
+    weigh the median of the known ones. Unknown step ids, and values that are not
+    positive finite numbers, are ignored. An exception is logged and the run goes on as
+    if the plugin knew nothing.
+
+    :param workflow: the :class:`~wfe_core.model.workflow.Workflow` about to run.
+    :param run_id: the run's id (the same as in its events).
+    :param run_info: what the run's ``run.started`` event will also say of it:
+        ``claude_flow`` (``enable_claude_flow=True`` / ``wfe run --claude-flow``) and
+        ``resumed``.
+    :param fingerprints: step id -> the fingerprint of the step's definition (it
+        changes when the step does: a duration learned for another fingerprint is stale).
+    :return: step id -> seconds, or ``None`` for nothing known.
     """
 
 

@@ -3,9 +3,11 @@
 :func:`load_plugins` registers the built-in plugin modules exactly like external ones,
 then the plugins of the ``wfe`` entry-point group, then ``extra`` plugins; checks with
 ``pm.check_pending()`` that every ``@hookimpl`` names a hook wfe defines; and collects the
-records each plugin's registration hooks return into a :class:`Plugins` facade, each
-attributed to its plugin (so that two plugins claiming one name is an error naming
-both). The rest of wfe never calls ``pm.hook`` directly.
+records each plugin's registration hooks return into a :class:`Plugins` facade
+(:mod:`wfe_core.plugin.facade`), each attributed to its plugin (so that two plugins
+claiming one name is an error naming both). The rest of wfe never calls ``pm.hook``
+directly. A plugin the plugin index (:mod:`wfe_core.plugin.index`) knows may wait
+unimported until something it provides is needed.
 
 Blocking and replacing built-ins: every built-in in :data:`BUILTIN_PLUGINS` can be left
 out with ``WFE_BLOCK_PLUGINS`` (or ``block=``) and replaced by any plugin providing
@@ -19,22 +21,39 @@ traceback.
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
-from wfe_core.load.templates import Template
 from wfe_core.model.errors import PluginError, did_you_mean
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
-from wfe_core.report.format import ReportFormat
+from wfe_core.plugin.facade import (
+    _KINDS,
+    _WAITING_HOOKS,
+    FIRST_PARTY_EXECUTORS,
+    FIRST_PARTY_PREFIXES,
+    HOOK_NAMES,
+    PluginInfo,
+    PluginLoadWarning,
+    Plugins,
+    Provided,
+    _add,
+    _collect,
+    _import_target,
+    _Pending,
+    _record_name,
+    _unknown_hooks,
+    _Waiting,
+)
+from wfe_core.plugin.index import PluginIndex, module_stamp
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -43,6 +62,9 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "ESSENTIAL_PLUGINS",
+    "FIRST_PARTY_EXECUTORS",
+    "FIRST_PARTY_PREFIXES",
+    "HOOK_NAMES",
     "STRICT_ENV",
     "PluginInfo",
     "PluginLoadWarning",
@@ -50,8 +72,6 @@ __all__ = [
     "Provided",
     "load_plugins",
 ]
-
-log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "wfe"
 #: Set to a non-empty value to skip entry-point plugins (built-ins still load).
@@ -79,6 +99,7 @@ BUILTIN_PLUGINS = {
     "wfe.executor.threads": f"{_BUILTINS}.threads",
     "wfe.workflow_templates": f"{_BUILTINS}.templates",
     "wfe.report_formats": f"{_BUILTINS}.report_formats",
+    "wfe.subworkflows": f"{_BUILTINS}.subworkflow",
 }
 
 #: Built-ins that cannot be blocked: the structural validators (actions exist, their
@@ -94,154 +115,14 @@ BUILTIN_ALIASES = {
     "wfe.validators": ("wfe.structure", "wfe.templates"),
 }
 
-#: Where our own first-party actions live, for "which package do I install" messages.
-FIRST_PARTY_PREFIXES = {
-    "file.": "wfe-file",
-    "shell.": "wfe-shell",
-    "http.": "wfe-http",
-    "claude_flow.": "wfe-claude-flow",
-}
-
-#: First-party executors and the distribution that provides each.
-FIRST_PARTY_EXECUTORS = {"dask": "wfe-dask"}
-
-#: The hooks wfe defines, for "did you mean" when a plugin implements an unknown one.
-HOOK_NAMES = tuple(sorted(name for name in vars(hookspecs) if name.startswith("wfe_")))
-
-_KINDS = {
-    "actions": ("wfe_actions", Action, "action"),
-    "strategies": ("wfe_strategies", Strategy, "strategy"),
-    "executors": ("wfe_executors", StepExecutor, "executor"),
-    "validators": ("wfe_validators", Validator, "validator"),
-    "reporters": ("wfe_reporters", Reporter, "reporter"),
-    "rollback_handlers": ("wfe_rollback_handlers", RollbackHandler, "rollback handler"),
-    "templates": ("wfe_templates", Template, "template"),
-    "report_formats": ("wfe_report_formats", ReportFormat, "report format"),
-}
-
-
-class PluginLoadWarning(UserWarning):
-    """A plugin could not be loaded and was left out."""
-
-
-@attrs.frozen
-class PluginInfo:
-    """A registered plugin and what it provides.
-
-    Attributes:
-        name: the plugin's name (entry-point name, built-in name, or ``extra`` key).
-        distribution, version: the distribution it came from (``wfe-core`` for built-ins;
-            ``None`` for plugins registered directly).
-        module: the plugin module's (or object's) name.
-        provides: kind (``actions``, ``strategies`` …) -> the names it provides.
-    """
-
-    name: str
-    distribution: str | None
-    version: str | None
-    module: str
-    provides: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
-
-    @property
-    def label(self) -> str:
-        """``'name' (distribution version)`` for messages that name the plugin."""
-        if self.distribution:
-            return f"'{self.name}' ({self.distribution} {self.version})"
-        return f"'{self.name}'"
-
-
-@attrs.frozen
-class Provided:
-    """A record together with the plugin that provided it."""
-
-    record: Any
-    plugin: PluginInfo
-
-
-class Plugins:
-    """The collected records of every registered plugin.
-
-    Attributes:
-        infos: every registered plugin, in registration order.
-        actions, strategies, executors, validators, reporters, rollback_handlers: name -> record.
-        problems: messages about plugins that failed to load (left out).
-    """
-
-    def __init__(
-        self,
-        pm: pluggy.PluginManager,
-        infos: list[PluginInfo],
-        provided: dict[str, dict[str, Provided]],
-        problems: list[str],
-    ):
-        self._pm = pm
-        self.infos = infos
-        self.provided = provided
-        self.problems = problems
-        self.actions: dict[str, Action] = {n: p.record for n, p in provided["actions"].items()}
-        self.strategies: dict[str, Strategy] = {n: p.record for n, p in provided["strategies"].items()}
-        self.executors: dict[str, StepExecutor] = {n: p.record for n, p in provided["executors"].items()}
-        self.validators: dict[str, Validator] = {n: p.record for n, p in provided["validators"].items()}
-        self.reporters: dict[str, Reporter] = {n: p.record for n, p in provided["reporters"].items()}
-        self.rollback_handlers: dict[str, RollbackHandler] = {
-            n: p.record for n, p in provided["rollback_handlers"].items()
-        }
-        self.has_listeners = bool(pm.hook.wfe_event.get_hookimpls())
-
-    def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every ``wfe_event`` hook; a failing hook is logged."""
-        if not self.has_listeners:
-            return
-        try:
-            self._pm.hook.wfe_event(event=event)
-        except Exception:  # a listener must never take a run down
-            log.exception("a wfe_event hook failed on %s", event.kind)
-
-    def force_stop(self) -> None:
-        """Ask every plugin to release at once what must not outlive the process."""
-        try:
-            self._pm.hook.wfe_force_stop()
-        except Exception:  # exiting anyway
-            log.exception("a wfe_force_stop hook failed")
-
-    def make_executor(self, max_workers: int) -> Any:
-        """The executor a plugin supplies for ``max_workers``, or ``None``."""
-        return self._pm.hook.wfe_make_executor(max_workers=max_workers)
-
-    def executor(self, name: str) -> StepExecutor:
-        """The executor called ``name``; an error naming what to install or what is known."""
-        if name in self.executors:
-            return self.executors[name]
-        dist = FIRST_PARTY_EXECUTORS.get(name)
-        if dist is not None:
-            raise PluginError(f"executor '{name}' is provided by the {dist} distribution (pip install {dist})")
-        raise PluginError(
-            f"unknown executor '{name}'{did_you_mean(name, self.executors)}; "
-            f"known: {', '.join(sorted(self.executors)) or 'none'}"
-        )
-
-    def rollback_for(self, action_name: str) -> RollbackHandler | None:
-        """The compensation known for ``action_name``: the action's own or a plugin's."""
-        action = self.actions.get(action_name)
-        if action is not None and action.rollback is not None:
-            return action.rollback
-        return self.rollback_handlers.get(action_name)
-
-    def provider_hint(self, action_name: str) -> str:
-        """A hint naming the distribution that provides a missing first-party action."""
-        for prefix, dist in FIRST_PARTY_PREFIXES.items():
-            if action_name.startswith(prefix):
-                if any(name.startswith(prefix) for name in self.actions):
-                    return ""  # installed: the name is a typo, not a missing package
-                return f"; it is provided by the {dist} distribution (pip install {dist})"
-        return ""
-
 
 def _env_flag(name: str) -> bool:
     return bool(os.environ.get(name, "").strip())
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
+    from importlib import metadata
+
     seen: set[tuple[str, str]] = set()
     out = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -250,65 +131,6 @@ def _entry_points() -> list[metadata.EntryPoint]:
             seen.add(key)
             out.append(ep)
     return out
-
-
-def _record_name(kind: str, record: Any) -> str:
-    return str(record.action if kind == "rollback_handlers" else record.name)
-
-
-def _add(provided: dict[str, dict[str, Provided]], kind: str, name: str, new: Provided) -> None:
-    """Add one record, refusing a second provider of the same name."""
-    noun = _KINDS[kind][2]
-    # An action's own compensation and a handler another plugin provides for it clash
-    # whichever of the two plugins is collected first.
-    if kind == "rollback_handlers":
-        owner = provided["actions"].get(name)
-        if owner is not None and owner.record.rollback is not None:
-            raise PluginError(
-                f"{noun} for '{name}' is provided by both plugin {owner.plugin.label} and plugin {new.plugin.label}"
-            )
-    if kind == "actions" and new.record.rollback is not None and name in provided["rollback_handlers"]:
-        other = provided["rollback_handlers"][name].plugin
-        raise PluginError(
-            f"rollback handler for '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}"
-        )
-    if name in provided[kind]:
-        other = provided[kind][name].plugin
-        if kind == "templates" and other.distribution == "wfe-core" and new.plugin.distribution != "wfe-core":
-            provided[kind][name] = new  # a plugin may replace a built-in template by name
-            return
-        raise PluginError(f"{noun} '{name}' is provided by both plugin {other.label} and plugin {new.plugin.label}")
-    provided[kind][name] = new
-
-
-def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, list[Any]]:
-    """Call each registration hook of one plugin through its pluggy hookimpls; check the records.
-
-    A hook call (``pm.hook.wfe_actions()``) merges every plugin's results into one list;
-    the registry calls each plugin's implementation on its own instead, so that every
-    record stays attributed to the plugin (and distribution) that returned it.
-    """
-    callers = {caller.name: caller for caller in pm.get_hookcallers(plugin) or ()}
-    out: dict[str, list[Any]] = {}
-    for kind, (hook_name, record_type, _noun) in _KINDS.items():
-        records: list[Any] = []
-        caller = callers.get(hook_name)
-        for impl in caller.get_hookimpls() if caller is not None else ():
-            if impl.plugin is not plugin:
-                continue
-            records.extend(impl.function() or ())  # type: ignore[arg-type]  # a plugin's own return
-        for record in records:
-            if not isinstance(record, record_type):
-                raise PluginError(
-                    f"plugin {label}: {hook_name}() returned {type(record).__name__}, expected {record_type.__name__}"
-                )
-        out[kind] = records
-    return out
-
-
-def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
-    """The hooks ``plugin`` implements that wfe does not define (misspelled, or from a newer wfe)."""
-    return sorted(c.name for c in pm.get_hookcallers(plugin) or () if not c.has_spec())
 
 
 def _blocked(block: Iterable[str]) -> set[str]:
@@ -337,6 +159,7 @@ def load_plugins(
     strict: bool | None = None,
     block: Iterable[str] = (),
     extra: Sequence[Any] | dict[str, Any] = (),
+    index: PluginIndex | None = None,
 ) -> Plugins:
     """Build the plugin registry.
 
@@ -375,33 +198,57 @@ def load_plugins(
         problems.append(message)
         warnings.warn(message, PluginLoadWarning, stacklevel=3)
 
+    index = index if index is not None else PluginIndex.default()
+    known = index.read()
+    facts: dict[str, Any] = dict(known["facts"]) if known else {}
+    learned = known is None  # what to write back: everything, or only new facts
+
+    # (name, what to import or the object itself, distribution, version)
     candidates: list[tuple[str, Any, str | None, str | None]] = []
-    core_version = _version("wfe-core")
+    from wfe_core import __version__ as core_version
+
     for name, module in BUILTIN_PLUGINS.items():
-        candidates.append((name, lambda m=module: importlib.import_module(m), "wfe-core", core_version))
+        candidates.append((name, module, "wfe-core", core_version))
+    # The entry points as the index lists them; None: not known (a build without
+    # autoload never looks them up, and must not make the index say there are none).
+    entry_points: list[list[Any]] | None = known["entry_points"] if known else None
     if autoload:
-        for ep in _entry_points():
-            dist = ep.dist.name if ep.dist else None
-            version = ep.dist.version if ep.dist else None
-            candidates.append((ep.name, ep.load, dist, version))
+        if entry_points is None:  # importlib.metadata only when the index cannot say
+            entry_points = [
+                [ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None]
+                for ep in _entry_points()
+            ]
+            learned = True
+        candidates += [(name, value, dist, version) for name, value, dist, version in entry_points]
     items = extra.items() if isinstance(extra, dict) else ((_plugin_name(p), p) for p in extra)
     for name, plugin in items:
-        candidates.append((name, lambda p=plugin: p, None, None))
+        candidates.append((name, _Given(plugin), None, None))
 
-    # 1. Load and register every plugin that is not blocked.
-    registered: list[tuple[Any, PluginInfo, str]] = []
-    for name, load, dist, version in candidates:
+    # 1. Load and register every plugin that is not blocked and cannot wait.
+    registered: list[tuple[Any, PluginInfo, str, str | None]] = []  # plugin, info, where, index key
+    waiting: dict[str, _Waiting] = {}
+    order: list[tuple[str, PluginInfo]] = []  # every plugin kept, registered or waiting
+    for name, target, dist, version in candidates:
         if name in blocked:
             continue
         where = f"plugin '{name}'" + (f" from {dist} {version}" if dist else "")
+        key = f"{name}={target}" if isinstance(target, str) else None
+        known_facts = facts.get(key) if key else None
+        taken = {n for n, _ in order}
+        if known_facts is not None and _can_wait(known_facts) and name not in taken:
+            info = PluginInfo(name, dist, version, known_facts["module"], _provides(known_facts))
+            own = frozenset(known_facts["own_rollback"])
+            waiting[name] = _Waiting(info, target, where, _triggers(known_facts), own)
+            order.append((name, info))
+            continue
         try:
-            plugin = load()
+            plugin = target.plugin if isinstance(target, _Given) else _import_target(target)
         except Exception as exc:
             fail(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
             continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        if pm.get_plugin(name) is not None:
-            first = next(info for _, info, _ in registered if info.name == name)
+        if pm.get_plugin(name) is not None or name in taken:
+            first = next(info for n, info in order if n == name)
             raise PluginError(
                 f"two plugins are named '{name}': {first.module} from {first.distribution} and "
                 f"{module} from {dist}; uninstall one, or block it with {BLOCK_ENV}"
@@ -411,7 +258,9 @@ def load_plugins(
         except Exception as exc:
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
-        registered.append((plugin, PluginInfo(name, dist, version, module), where))
+        info = PluginInfo(name, dist, version, module)
+        registered.append((plugin, info, where, key))
+        order.append((name, info))
 
     # 2. Every @hookimpl must name a hook wfe defines: a misspelled one (wfe_action) would
     # otherwise never be called, and the plugin would silently provide nothing.
@@ -421,38 +270,88 @@ def load_plugins(
             break
         except pluggy.PluginValidationError as exc:
             plugin = exc.plugin
-            where = next(w for p, _, w in registered if p is plugin)
+            name, where = next((i.name, w) for p, i, w, _ in registered if p is plugin)
             hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in _unknown_hooks(pm, plugin))
             pm.unregister(plugin)
             registered = [r for r in registered if r[0] is not plugin]
+            order = [o for o in order if o[0] != name]
             fail(f"{where} implements unknown hook {hooks} and was left out")
 
-    # 3. Collect each plugin's records, refusing a second provider of one name.
+    # 3. Collect each plugin's records (or, for one that waits, the names the index
+    # knows), in registration order, refusing a second provider of one name.
     infos: list[PluginInfo] = []
-    provided: dict[str, dict[str, Provided]] = {kind: {} for kind in _KINDS}
-    for plugin, bare, where in registered:
+    provided: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+    loaded = {info.name: (plugin, where, key) for plugin, info, where, key in registered}
+    for name, info in order:
+        if name in waiting:
+            own = waiting[name].own_rollback
+            for kind, names in info.provides.items():
+                for record_name in names:
+                    _add(provided, kind, record_name, _Pending(info, kind == "actions" and record_name in own))
+            infos.append(info)
+            continue
+        plugin, where, key = loaded[name]
         try:
-            records = _collect(pm, plugin, bare.label)
+            records = _collect(pm, plugin, info.label)
         except Exception as exc:
             pm.unregister(plugin)
             fail(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             continue
         info = attrs.evolve(
-            bare, provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs}
+            info, provides={kind: tuple(_record_name(kind, r) for r in recs) for kind, recs in records.items() if recs}
         )
         for kind, recs in records.items():
             for record in recs:
                 _add(provided, kind, _record_name(kind, record), Provided(record, info))
         infos.append(info)
-    return Plugins(pm, infos, provided, problems)
+        if key is not None:
+            new = _facts(pm, plugin, key.partition("=")[2], info, records)
+            if new is not None and facts.get(key) != new:
+                facts[key], learned = new, True
+    if learned:
+        index.write(entry_points, facts)
+    return Plugins(pm, infos, provided, problems, waiting=waiting, fail=fail, index=index)
+
+
+@attrs.frozen
+class _Given:
+    """A plugin object passed to :func:`load_plugins` (``extra``): never imported, never waits."""
+
+    plugin: Any
+
+
+def _can_wait(facts: dict[str, Any]) -> bool:
+    """Whether a plugin with these facts may stay unimported until something of it is needed."""
+    return set(facts["hooks"]) <= _WAITING_HOOKS and all(v is not None for v in facts["validators"].values())
+
+
+def _provides(facts: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {kind: tuple(names) for kind, names in facts["provides"].items() if kind in _KINDS and names}
+
+
+def _triggers(facts: dict[str, Any]) -> frozenset[str]:
+    provides = facts["provides"]
+    checked = (name for names in facts["validators"].values() for name in names or ())
+    return frozenset([*provides.get("actions", ()), *provides.get("rollback_handlers", ()), *checked])
+
+
+def _facts(pm: pluggy.PluginManager, plugin: Any, target: str, info: PluginInfo, records: dict[str, list[Any]]) -> Any:
+    """What the index keeps of a plugin just imported; ``None`` when its file is unknown."""
+    stamp = module_stamp(sys.modules.get(target.partition(":")[0]))
+    if stamp is None:
+        return None
+    return {
+        "stamp": stamp,
+        "module": info.module,
+        "hooks": sorted(c.name for c in pm.get_hookcallers(plugin) or ()),
+        "provides": {kind: list(names) for kind, names in info.provides.items()},
+        "own_rollback": sorted(a.name for a in records["actions"] if a.rollback is not None),
+        "validators": {
+            v.name: (list(v.actions) if getattr(v, "actions", None) is not None else None)
+            for v in records["validators"]
+        },
+    }
 
 
 def _plugin_name(plugin: Any) -> str:
     return getattr(plugin, "__name__", None) or type(plugin).__name__
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None

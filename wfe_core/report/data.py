@@ -178,8 +178,11 @@ def read_run(db: sqlite3.Connection, run_id: str) -> RunRecord:
         try:
             row = db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
             if row is None:
+                # An abbreviation names a top-level run; a sub-workflow's run ('<run>/<step>')
+                # is named by its full id.
                 rows = db.execute(
-                    "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (_like_prefix(run_id),)
+                    "SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' AND (instr(run_id, '/') = 0 OR ?) LIMIT 2",
+                    (_like_prefix(run_id), "/" in run_id),
                 ).fetchall()
                 if len(rows) != 1:
                     raise StoreError(

@@ -42,6 +42,8 @@ class GraphNode:
         status: its outcome (``pending`` before a run); action: its action.
         critical: a failure fails the run; conditional: it has ``conditions``.
         on_path: on the critical path; group: its parallel group.
+        when: its ``when`` expression; trigger: its ``trigger`` (``on_success`` by default);
+        resources: what it holds while it runs (``database``, ``gpu x2``).
     """
 
     id: str
@@ -53,6 +55,20 @@ class GraphNode:
     conditional: bool = False
     on_path: bool = False
     group: str | None = None
+    when: str | None = None
+    trigger: str = "on_success"
+    resources: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        """What the drawings print under the label: ``when``, a trigger other than the
+        default, the resources held."""
+        notes = [f"when: {self.when}"] if self.when is not None else []
+        if self.trigger != "on_success":
+            notes.append(f"trigger: {self.trigger}")
+        if self.resources:
+            notes.append(f"uses: {', '.join(self.resources)}")
+        return notes
 
 
 @attrs.frozen
@@ -82,14 +98,21 @@ def view_of_workflow(workflow: Any) -> GraphView:
             level=level[sid],
             action=steps[sid].action,
             critical=steps[sid].critical,
-            conditional=bool(steps[sid].conditions),
+            conditional=bool(steps[sid].conditions) or steps[sid].when is not None,
             on_path=sid in on_path,
             group=steps[sid].parallel_group,
+            when=steps[sid].when,
+            trigger=steps[sid].trigger,
+            resources=_held(steps[sid].resources),
         )
         for sid in graph.order
     )
     edges = tuple((d, s.id) for s in workflow.steps for d in s.dependencies)
     return GraphView(workflow.id, nodes, edges)
+
+
+def _held(resources: dict[str, int]) -> tuple[str, ...]:
+    return tuple(name if count == 1 else f"{name} x{count}" for name, count in resources.items())
 
 
 def view_of_report(report: Any) -> GraphView:
@@ -136,7 +159,8 @@ def to_mermaid(view: GraphView) -> str:
 
     def declare(node: GraphNode) -> str:
         mark = ("? " if node.conditional else "") + node.label
-        return f'{ids[node.id]}["{_mermaid_text(mark)}"]:::{node.status}'
+        text = "<br/>".join(_mermaid_text(line) for line in [mark, *node.notes])
+        return f'{ids[node.id]}["{text}"]:::{node.status}'
 
     for node in view.nodes:
         if not node.group:
@@ -176,10 +200,10 @@ def to_dot(view: GraphView) -> str:
     def declare(node: GraphNode) -> str:
         style = ["filled"] + (["dashed"] if not node.critical else ["rounded"]) + (["bold"] if node.on_path else [])
         attrs_ = {
-            "label": ("? " if node.conditional else "") + node.label,
+            "label": "\n".join([("? " if node.conditional else "") + node.label, *node.notes]),
             "fillcolor": COLOURS.get(node.status, "#fff"),
             "style": ",".join(style),
-            "tooltip": f"{node.action} ({node.status})",
+            "tooltip": "; ".join([f"{node.action} ({node.status})", *node.notes]),
         }
         if node.conditional:
             attrs_["shape"] = "diamond"
@@ -249,9 +273,16 @@ def to_svg(view: GraphView) -> str:
         label = esc if len(node.label) <= 20 else html.escape(node.label[:19]) + "…"
         classes = "node" + (" cp" if node.on_path else "") + ("" if node.critical else " noncritical")
         mark = ' data-critical-path="1"' if node.on_path else ""
+        if node.when is not None:
+            mark += f' data-when="{html.escape(node.when)}"'
+        if node.trigger != "on_success":
+            mark += f' data-trigger="{node.trigger}"'
+        if node.resources:
+            mark += f' data-resources="{html.escape(", ".join(node.resources))}"'
+        title = " · ".join([esc, html.escape(node.action), node.status, *(html.escape(n) for n in node.notes)])
         out.append(
             f'<g class="{classes}" data-step="{html.escape(node.id)}" data-status="{node.status}"{mark}>'
-            f"<title>{esc} · {html.escape(node.action)} · {node.status}</title>"
+            f"<title>{title}</title>"
             f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="5" '
             f'fill="{COLOURS.get(node.status, "#fff")}"/>'
             f'<text x="{x + 6}" y="{y + 18}">{"? " if node.conditional else ""}{label}</text></g>'

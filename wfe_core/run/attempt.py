@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -66,7 +67,7 @@ def run_attempt(attempt: Attempt) -> Attempt:
         else:
             result = StepResult(success=True, output=value)
     except ActionError as exc:
-        result = StepResult(success=False, error=str(exc))
+        result = StepResult(success=False, error=str(exc), output=exc.output)
     except StepCancelled as exc:
         result = StepResult(success=False, error=str(exc))
     except OSError as exc:  # escaped the action's own handling: say it in words, not "[Errno 36] ..."
@@ -75,6 +76,8 @@ def run_attempt(attempt: Attempt) -> Attempt:
         log.debug("step %s raised", attempt.step_id, exc_info=True)
         result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # SystemExit from an action must not kill the worker
+        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+            raise  # Ctrl-C landed in an inline action on the caller's thread: the caller's to handle
         result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
     if result.success:
         result = _bounded_nesting(result)

@@ -344,7 +344,13 @@ class RunLoop:
         prepared = self.preparer.prepare(sid, number, time.monotonic(), wall)
         if type(prepared) is Attempt:
             state.start(prepared, wall)
-            self._pool.submit(prepared)
+            if prepared.action.inline:
+                # Action.inline: short and cooperative, so run it here; two thread hand-offs
+                # (to a worker, back to this loop) cost more than the action. Its result
+                # goes through the queue like any other: the loop's order stays one.
+                self._done.put(run_attempt(prepared))
+            else:
+                self._pool.submit(prepared)
         elif type(prepared) is WouldRun:
             state.would_run(sid, number, prepared.reason, wall)
         else:
@@ -388,6 +394,8 @@ class RunLoop:
                     journal.steps_added(*write[1:])
                 elif kind is Write.STEP_RUNNING:
                     journal.step_running(*write[1:])
+                elif kind is Write.ATTEMPT_NOTED:
+                    journal.attempt_noted(write[1], write[2], **write[3])
                 else:
                     journal.step_status(*write[1:])
         if state.events:
@@ -427,6 +435,9 @@ class RunLoop:
     # -- rollback ------------------------------------------------------------------------------
     def _rollback(self) -> str | None:
         """Compensate completed steps after a critical failure (or a cancel, if configured)."""
+        # Work abandoned by a timeout or cancel that can still end cleanly (a sub-workflow
+        # stopping, and compensating its own steps) finishes before this run compensates.
+        self.preparer.settle_resources(log)
         self._flush()
         self._commit()
         state = self.state

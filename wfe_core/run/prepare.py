@@ -167,6 +167,17 @@ class AttemptPreparer:
         shown = self.redact(shown)
         return f"dry run: would run {step.action} with {shown!r}"
 
+    def settle_resources(self, log: Any) -> None:
+        """Let per-run resources with a ``settle()`` finish abandoned work (see
+        :mod:`wfe_core.run.subflow`): called once dispatch ended, before rollback."""
+        for resource in list(self.resources.values()):
+            settle = getattr(resource, "settle", None)
+            if callable(settle):
+                try:
+                    settle()
+                except Exception:
+                    log.exception("settling a run resource failed")
+
     def close_resources(self, log: Any) -> None:
         """Close every per-run resource plugins kept (an HTTP session, …)."""
         for resource in self.resources.values():

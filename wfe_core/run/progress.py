@@ -155,7 +155,10 @@ class ProgressTracker:
             running = {s: now - t for s, t in run.running.items()}
             attempts = {s: run.attempts.get(s, 1) for s in running}
             cached = run.eta_cache
-            if cached is not None and now - cached[0] < eta_max_age:
+            # An unknown estimate is not reused once another step has finished: that
+            # step's duration may be what makes it known (the display said "unknown"
+            # for up to eta_max_age after it was not).
+            if cached is not None and now - cached[0] < eta_max_age and (cached[1] is not None or cached[2] == done):
                 eta = None if cached[1] is None else max(0.0, cached[1] - (now - cached[0]))
                 copy = None
             else:

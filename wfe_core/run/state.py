@@ -67,6 +67,7 @@ from wfe_core.plan.expressions import ExpressionError, Undecidable, evaluate
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import is_fanout
 from wfe_core.run import fanout
+from wfe_core.run.output import TAIL_CHARS, output_summary, output_tail
 from wfe_core.run.timers import TimerKind, Timers
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Write(enum.Enum):
     STEP_STATUS = "step_status"  # (step_id, status value, error)
     STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest, item scope), ...])
     STEP_RUNNING = "step_running"  # (fan-out step id, started_at): its first instance started
+    ATTEMPT_NOTED = "attempt_noted"  # (step_id, attempt number, fields: e.g. {"waited": why})
 
 
 class RunState:
@@ -176,6 +178,9 @@ class RunState:
         self.capacity: dict[str, int] = dict(resources or {})
         self.held: dict[str, int] = dict.fromkeys(self.capacity, 0)
         self.parked: list[str] = []
+        # Parked steps whose wait was announced (once per wait: a step parked again
+        # when a holder left but another took the unit is still in the same wait).
+        self.waited: dict[str, str] = {}
         self.ready: list[str] = []
         self.releasing: list[str] = []
         self.writes: list[tuple[Any, ...]] = []
@@ -320,9 +325,17 @@ class RunState:
         if not needs or self.dry_run:
             return True
         held, capacity = self.held, self.capacity
-        if all(held[name] + count <= capacity[name] for name, count in needs.items()):
+        short = next((name for name, count in needs.items() if held[name] + count > capacity[name]), None)
+        if short is None:
             return True
         self.parked.append(sid)
+        if sid not in self.waited:
+            holders = [r for r in self.running if short in self.steps[r].resources]
+            why = f"waiting for resource {short} ({held[short]}/{capacity[short]} held by {', '.join(holders)})"
+            self.waited[sid] = why
+            if self.emitting:
+                data = {"resource": short, "held": held[short], "capacity": capacity[short], "holders": holders}
+                self.events.append(("step.waiting", sid, {**data, "reason": why}))
         return False
 
     def _leave(self, sid: str) -> None:
@@ -366,6 +379,9 @@ class RunState:
             self.records[gid].started_at = wall
             if self.recording:
                 self.writes.append((Write.STEP_RUNNING, gid, attempt.wall_started))
+        waited = self.waited.pop(sid, None) if self.waited else None
+        if waited is not None and self.recording:  # the store keeps why this attempt started late
+            self.writes.append((Write.ATTEMPT_NOTED, sid, attempt.number, {"waited": waited}))
         if self.emitting:
             self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
         self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
@@ -424,7 +440,7 @@ class RunState:
             result.success = False
             result.error = f"action '{attempt.action.name}' returned variables but does not declare sets_variables=True"
         if not result.success:
-            self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall)
+            self._fail(attempt, result.error or "failed", StepStatus.FAILED, now, wall, output=result.output)
             return
         if self.recording:
             self.writes.append(
@@ -454,8 +470,13 @@ class RunState:
         self.records[sid].duration += attempt.timeout
         self._fail(attempt, f"timed out after {attempt.timeout:g}s", StepStatus.TIMED_OUT, now, wall)
 
-    def _fail(self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float) -> None:
+    def _fail(
+        self, attempt: Attempt, error: str, status: StepStatus, now: float, wall: float, output: Any = None
+    ) -> None:
         """A failed attempt: retry it if its budget allows and the run goes on, else close it.
+
+        ``output`` is what the failed attempt returned (e.g. the stdout/stderr of a command
+        that exited non-zero): recorded, and its tail goes with the step's events.
 
         Invariant: a step has at most ``max_retries`` retries per run (resume included);
         a retry waits in ``retrying`` with a RETRY timer after an equal-jitter delay.
@@ -463,6 +484,7 @@ class RunState:
         sid = attempt.step_id
         step = self.steps[sid]
         self.records[sid].error = error
+        self.records[sid].output = output
         if self.recording:
             self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started, error))
         tries = attempt.number - self.prior_attempts.get(sid, 0)
@@ -474,7 +496,13 @@ class RunState:
                     (
                         "step.retrying",
                         sid,
-                        {"attempt": attempt.number, "error": error, "delay": delay, "status": status.value},
+                        {
+                            "attempt": attempt.number,
+                            "error": error,
+                            "delay": delay,
+                            "status": status.value,
+                            **_tail(output),
+                        },
                     )
                 )
             self.timers.push(now + delay, TimerKind.RETRY, sid)
@@ -687,6 +715,8 @@ class RunState:
                         "duration": record.duration,
                         "error": record.error,
                         "reason": record.reason,
+                        **(_tail(record.output) if status in _FAILURES else {}),
+                        **(_summary(record.output) if succeeded else {}),
                     },
                 )
             )
@@ -757,3 +787,17 @@ class RunState:
                     },
                 )
             )
+
+
+def _tail(output: Any) -> dict[str, Any]:
+    """``{"output_tail": [...]}`` for a failed attempt's output that has printed lines, else ``{}``."""
+    if output is None:
+        return {}
+    lines = output_tail(output, chars=TAIL_CHARS)
+    return {"output_tail": lines} if lines else {}
+
+
+def _summary(output: Any) -> dict[str, Any]:
+    """``{"output_summary": text}`` for a succeeded step that produced something, else ``{}``."""
+    text = output_summary(output)
+    return {"output_summary": text} if text else {}

@@ -15,7 +15,7 @@ from wfe_core.plan.fanout import FanOutError, Undecided, base_id, instance_step,
 from wfe_core.plan.fanout import expand as expand_items
 from wfe_core.plugin.capabilities import Event
 from wfe_core.run.events import EventDelivery
-from wfe_core.store.journal import Journal, fingerprint
+from wfe_core.store.journal import Journal, fingerprint, fingerprinted
 from wfe_core.store.runstore import RunStore, StoreError, is_cut
 
 __all__ = ["ResumeError", "ResumePoint", "StoredRuns"]
@@ -95,27 +95,34 @@ class StoredRuns:
             raise ResumeError(f"run {run['run_id']} is still running (process {run['pid']} on {run['host']})")
         if run["status"] == "succeeded":
             raise ResumeError(f"run {run['run_id']} succeeded: there is nothing to resume")
-        done = [row for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value]
-        problems = []
         by_id = {s.id: s for s in workflow.steps}
+        succeeded = {row["step_id"] for row in run["steps"] if row["status"] == StepStatus.SUCCEEDED.value}
+        rerun = _cleanups_to_rerun(workflow, succeeded)
+        done = [row for row in run["steps"] if row["step_id"] in succeeded - rerun]
+        problems = []
+        old_steps: dict[str, Any] | None = None
         for row in done:
             sid = row["step_id"]
             step = by_id.get(sid)
             fanned = by_id.get(base_id(sid)) if step is None else None
             if fanned is not None and is_fanout(fanned):  # an instance: <step fingerprint>:<item digest>
                 if fingerprint(fanned) != str(row["fingerprint"]).rpartition(":")[0]:
+                    if old_steps is None:
+                        old_steps = _recorded_steps(run)
                     problems.append(
                         f"step '{fanned.id}' (instance {sid}) succeeded in run {run['run_id']} but its "
-                        "definition changed (action, parameters, dependencies, conditions, rollback or fan-out)"
+                        f"definition changed ({_changed_keys(old_steps.get(fanned.id), fanned)})"
                     )
                 continue
             if step is None:
                 problems.append(f"step '{sid}' succeeded in run {run['run_id']} but is no longer in the workflow")
                 continue
             if fingerprint(step) != row["fingerprint"]:
+                if old_steps is None:
+                    old_steps = _recorded_steps(run)
                 problems.append(
                     f"step '{sid}' succeeded in run {run['run_id']} but its definition changed "
-                    "(action, parameters, dependencies, conditions or rollback)"
+                    f"({_changed_keys(old_steps.get(sid), step)})"
                 )
         if problems:
             raise ResumeError("cannot resume: " + "; ".join(problems) + "; start a new run instead")
@@ -142,7 +149,7 @@ class StoredRuns:
             prior_attempts={
                 row["step_id"]: row["attempts"]
                 for row in run["steps"]
-                if row["status"] != StepStatus.SUCCEEDED.value and row["attempts"]
+                if (row["status"] != StepStatus.SUCCEEDED.value or row["step_id"] in rerun) and row["attempts"]
             },
         )
 
@@ -279,6 +286,46 @@ def _instance_scopes(workflow: Workflow, scope: dict[str, Any]) -> dict[str, dic
 def _stored_scopes(rows: list[dict[str, Any]], secrets: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """The items recorded with fan-out instances (stores from before schema 4 have none)."""
     return {r["step_id"]: unseal(r["scope"], secrets) for r in rows if isinstance(r.get("scope"), dict)}
+
+
+def _cleanups_to_rerun(workflow: Workflow, succeeded: set[str]) -> set[str]:
+    """Succeeded steps with trigger ``always`` / ``on_failure`` that run again on resume:
+    those with a dependency that runs again (it did not succeed, or is itself such a
+    step). A cleanup or a failure notice follows the work it is about: after the re-run."""
+    rerun: set[str] = set()
+    changed = True
+    while changed:  # a fixpoint: a cleanup of a cleanup runs again too
+        changed = False
+        for step in workflow.steps:
+            candidate = step.id in succeeded and step.id not in rerun and step.trigger != "on_success"
+            if candidate and any(dep not in succeeded or dep in rerun for dep in step.dependencies):
+                rerun.add(step.id)
+                changed = True
+    return rerun
+
+
+def _recorded_steps(run: dict[str, Any]) -> dict[str, Any]:
+    """The steps of the definition recorded with ``run`` (empty if it has none or it no
+    longer loads): what a changed step is compared with."""
+    if not run["definition"]:
+        return {}
+    from wfe_core.load.loader import WorkflowLoader
+
+    try:
+        recorded = WorkflowLoader().load_from_string(run["definition"], "json", source=f"run {run['run_id']}")
+    except WfeError:
+        return {}
+    return {s.id: s for s in recorded.steps}
+
+
+def _changed_keys(old: Any, new: Any) -> str:
+    """Which fingerprinted keys differ between the recorded step ``old`` and ``new``."""
+    if old is not None:
+        before, after = fingerprinted(old), fingerprinted(new)
+        keys = [k for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
+        if keys:
+            return "changed: " + ", ".join(keys)
+    return "action, parameters, dependencies, conditions, rollback, when, trigger, resources or fan-out"
 
 
 def _refuse_cut_values(

@@ -15,7 +15,7 @@ from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
 from wfe_core.store.runstore import RunStore
 
-__all__ = ["Journal", "NullJournal", "fingerprint"]
+__all__ = ["Journal", "NullJournal", "fingerprint", "fingerprinted"]
 
 _FINGERPRINTED = (
     "action",
@@ -37,16 +37,25 @@ _FINGERPRINTED_IF_SET: dict[str, Any] = {
     "max_parallel": None,
 }
 
+#: One encoder for every fingerprint (``json.dumps`` with options builds one per call);
+#: the same text as ``json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))``,
+#: which old runs' fingerprints were made of.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
 
-def fingerprint(step: WorkflowStep) -> str:
-    """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
+
+def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
+    """The keys of ``step`` that :func:`fingerprint` hashes (the new keys only when set)."""
     data = {name: getattr(step, name) for name in _FINGERPRINTED}
     for name, default in _FINGERPRINTED_IF_SET.items():
         value = getattr(step, name, default)
         if value != default:
             data[name] = value
-    text = json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return data
+
+
+def fingerprint(step: WorkflowStep) -> str:
+    """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
+    return hashlib.sha256(_FINGERPRINT_JSON(fingerprinted(step)).encode()).hexdigest()[:16]
 
 
 class NullJournal:

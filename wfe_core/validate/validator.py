@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ class ValidationContext:
             turns them into errors.
         source: the file the workflow came from, if any.
         variables: run variables given at run time (on top of the workflow's own).
+        executor: the executor the run will use (``threads``, ``dask`` …): what an
+            executor plugin's validator checks for (e.g. values that must be picklable).
     """
 
     plugins: Plugins
@@ -35,6 +38,7 @@ class ValidationContext:
     strict: bool = False
     source: str | None = None
     variables: Mapping[str, Any] = attrs.field(factory=dict)
+    executor: str = "threads"
 
 
 @attrs.frozen
@@ -78,7 +82,10 @@ class WorkflowValidator:
 
     def __init__(self, plugins: Plugins | None = None, actions: Mapping[str, Action] | None = None):
         self.plugins = plugins if plugins is not None else load_plugins()
-        self.actions = {**self.plugins.actions, **(actions or {})}
+        # A view, not a copy: copying would import every plugin to read its actions.
+        self.actions: Mapping[str, Action] = (
+            ChainMap(dict(actions), self.plugins.actions) if actions else self.plugins.actions  # type: ignore[arg-type]
+        )
 
     def validate(
         self,
@@ -86,12 +93,21 @@ class WorkflowValidator:
         strict: bool = False,
         source: str | None = None,
         variables: Mapping[str, Any] | None = None,
+        executor: str = "threads",
     ) -> ValidationResult:
         context = ValidationContext(
-            self.plugins, self.actions, strict=strict, source=source, variables=dict(variables or {})
+            self.plugins,
+            self.actions,
+            strict=strict,
+            source=source,
+            variables=dict(variables or {}),
+            executor=executor,
         )
         problems: list[Problem] = []
-        for name, validator in self.plugins.validators.items():
+        # Plugins not imported yet whose actions this workflow uses are imported now; the
+        # validators of the others only check actions the workflow does not use.
+        self.plugins.require_workflow(workflow)
+        for name, validator in self.plugins.loaded_validators():
             try:
                 found = list(validator.check(workflow, context) or ())
             except Exception as exc:  # a broken validator is itself a finding

@@ -25,18 +25,23 @@ BOUND = 60.0
 class ExternalCluster:
     """``dask scheduler`` and ``dask worker`` processes, each in its own process group."""
 
-    def __init__(self, tmp: Path, workers: int):
+    def __init__(self, tmp: Path, workers: int, port: int = 0):
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
-        scheduler_file = tmp / "scheduler.json"
+        self.start(workers, port)
+
+    def start(self, workers: int, port: int = 0) -> None:
+        """Start the scheduler (on ``port``; 0: any free one) and ``workers`` workers."""
+        scheduler_file = self.tmp / "scheduler.json"
+        scheduler_file.unlink(missing_ok=True)
         self.procs.append(
             self._spawn(
                 "scheduler",
                 "--host",
                 "127.0.0.1",
                 "--port",
-                "0",
+                str(port),
                 "--no-dashboard",
                 "--scheduler-file",
                 str(scheduler_file),
@@ -81,13 +86,25 @@ class ExternalCluster:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=BOUND)
 
+    def kill_all(self) -> None:
+        """The cluster disappears: SIGKILL the scheduler's and every worker's process group."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=BOUND)
+        self.workers.clear()
+
     def close(self) -> None:
         for proc in reversed(self.procs):
+            if proc.poll() is not None:
+                continue  # gone (its pid may belong to someone else by now)
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
         for proc in self.procs:
+            if proc.returncode is not None:
+                continue
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ by the separate, replaceable plugin ``wfe.templates``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,10 +76,32 @@ def _check_parameters(step_id: str, cls: type, params: dict[str, Any], path: str
             yield attrs.evolve(p, message=f"step '{step_id}': {p.message}", step_id=step_id)
 
 
+_last_graph: tuple[Any, DependencyGraph] | None = None  # (weak reference to a workflow, its graph)
+
+
+def graph_of(workflow: Any) -> DependencyGraph:
+    """The dependency graph of ``workflow``, built once for the validators that need it.
+
+    A workflow is frozen, so the graph of the same object never changes; the last one is
+    kept (weakly: a new workflow at a reused address is not mistaken for it). Raises
+    :class:`InvalidWorkflowError` as :meth:`DependencyGraph.from_workflow` does.
+    """
+    global _last_graph
+    last = _last_graph
+    if last is not None and last[0]() is workflow:
+        return last[1]
+    graph = DependencyGraph.from_workflow(workflow)
+    try:
+        _last_graph = (weakref.ref(workflow), graph)
+    except TypeError:  # not weakly referenceable: not kept
+        pass
+    return graph
+
+
 def check_dependencies(workflow: Any, context: Any) -> Iterator[Problem]:
     """Dependencies exist and form no cycle; ``steps`` and ``secrets`` are not variable names."""
     try:
-        DependencyGraph.from_workflow(workflow)
+        graph_of(workflow)
     except InvalidWorkflowError as exc:
         yield from exc.problems
         return
@@ -93,7 +116,7 @@ def check_when(workflow: Any, context: Any) -> Iterator[Problem]:
     if not guarded:
         return
     try:
-        graph = DependencyGraph.from_workflow(workflow)
+        graph = graph_of(workflow)
     except InvalidWorkflowError:
         return  # wfe.graph reports it
     static = set(workflow.variables) | set(context.variables)

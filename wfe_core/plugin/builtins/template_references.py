@@ -16,7 +16,6 @@ from typing import Any
 from wfe_core.load.templating import has_placeholders, placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.fanout import FANOUT_NAMES, is_fanout
-from wfe_core.plan.graph import DependencyGraph
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -36,10 +35,65 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     ]
     if not templated:
         return
+    static = set(workflow.variables) | set(context.variables)
+    # A placeholder naming a workflow or run variable is fine wherever it is; only the
+    # others need the graph, the ancestor sets and who sets what (built once, on demand:
+    # most big workflows template only their variables).
+    scope: dict[str, Any] = {}
+    for i, step in templated:
+        for field, key, value in _templated_values(step):
+            for ph in placeholders(value):
+                if ph.parts[0] in static and ph.parts[0] not in ("steps", "secrets"):
+                    continue
+                if not scope:
+                    scope.update(_scope(workflow, context))
+                if scope.get("graph") is None:
+                    return  # wfe.graph reports it; without a DAG there is no "upstream" to check against
+                problem = _check_placeholder(
+                    ph,
+                    step,
+                    field,
+                    scope["graph"],
+                    scope["index"],
+                    scope["ancestors"][step.id],
+                    static,
+                    scope["setters"],
+                    scope["dynamic"],
+                    workflow.secrets,
+                )
+                if problem is None:
+                    continue
+                if key is None:  # the list to fan out over
+                    yield Problem(f"step '{step.id}': {field}: {problem}", path=f"steps[{i}].{field}", step_id=step.id)
+                else:
+                    noun = "parameter" if field == "parameters" else "rollback parameter"
+                    yield Problem(
+                        f"step '{step.id}': {noun} '{key}': {problem}",
+                        path=f"steps[{i}].{field}.{key}",
+                        step_id=step.id,
+                    )
+
+
+def _templated_values(step: Any) -> Iterator[tuple[str, str | None, Any]]:
+    """(field, parameter name or None, value) of every value of ``step`` that may hold
+    placeholders: a ``for_each`` placeholder list (no ``{item}`` there yet), then the
+    parameters and rollback parameters, each named as run-time errors name them."""
+    if isinstance(step.for_each, str):
+        yield "for_each", None, step.for_each
+    for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
+        for key, value in params.items():
+            yield field, key, value
+
+
+def _scope(workflow: Any, context: Any) -> dict[str, Any]:
+    """The graph, each step's ancestors (bit n: ``graph.order[n]``), the steps setting each
+    variable and those that may set any; ``{"graph": None}`` when the steps form no DAG."""
+    from wfe_core.plugin.builtins.structure import graph_of
+
     try:
-        graph = DependencyGraph.from_workflow(workflow)
+        graph = graph_of(workflow)
     except InvalidWorkflowError:
-        return  # wfe.graph reports it; without a DAG there is no "upstream" to check against
+        return {"graph": None}
     index = {sid: n for n, sid in enumerate(graph.order)}
     ancestors: dict[str, int] = {}  # bit n set = graph.order[n] is an ancestor
     for sid in graph.order:
@@ -47,7 +101,6 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
         for parent in graph.parents[sid]:
             mask |= ancestors[parent] | (1 << index[parent])
         ancestors[sid] = mask
-    static = set(workflow.variables) | set(context.variables)
     setters: dict[str, int] = {}
     dynamic = 0
     for step in workflow.steps:
@@ -58,30 +111,7 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
             action = context.actions.get(step.action)
             if action is None or action.sets_variables:
                 dynamic |= 1 << index[step.id]
-    for i, step in templated:
-        upstream = ancestors[step.id]
-        if isinstance(step.for_each, str):  # the list to fan out over: no {item} yet
-            for ph in placeholders(step.for_each):
-                problem = _check_placeholder(
-                    ph, step, "for_each", graph, index, upstream, static, setters, dynamic, workflow.secrets
-                )
-                if problem:
-                    yield Problem(
-                        f"step '{step.id}': for_each: {problem}", path=f"steps[{i}].for_each", step_id=step.id
-                    )
-        for field, params in (("parameters", step.parameters), ("rollback_parameters", step.rollback_parameters)):
-            noun = "parameter" if field == "parameters" else "rollback parameter"
-            for key, value in params.items():  # name the parameter, as run-time errors do
-                for ph in placeholders(value):
-                    problem = _check_placeholder(
-                        ph, step, field, graph, index, upstream, static, setters, dynamic, workflow.secrets
-                    )
-                    if problem:
-                        yield Problem(
-                            f"step '{step.id}': {noun} '{key}': {problem}",
-                            path=f"steps[{i}].{field}.{key}",
-                            step_id=step.id,
-                        )
+    return {"graph": graph, "index": index, "ancestors": ancestors, "setters": setters, "dynamic": dynamic}
 
 
 def _check_placeholder(

@@ -53,6 +53,7 @@ def wfe_actions() -> list[Action]:
             side_effects=False,
             sets_variables=True,
             runs_on_driver=True,
+            inline=True,  # a dict update: a worker thread would cost more than the action
             description="Set a run variable; the value is also the step's output.",
         ),
         Action(
@@ -61,6 +62,7 @@ def wfe_actions() -> list[Action]:
             GetParams,
             side_effects=False,
             runs_on_driver=True,
+            inline=True,  # a dict update: a worker thread would cost more than the action
             description="Read a run variable into the step's output.",
         ),
     ]

@@ -25,6 +25,12 @@ def render_graph_page(view: GraphView, workflow: Any) -> str:
             groups.setdefault(node.group, []).append(node.id)
     items = "".join(f"<li>level {d}: {escape(', '.join(ids))}</li>" for d, ids in sorted(levels.items()))
     items += "".join(f"<li>parallel group {escape(g)}: {escape(', '.join(ids))}</li>" for g, ids in groups.items())
+    # when / trigger / resources: in the drawing only as tooltips, so listed here in words.
+    items += "".join(
+        f'<li class="step-notes" data-step="{escape(n.id)}">{escape(n.id)}: {escape("; ".join(n.notes))}</li>'
+        for n in view.nodes
+        if n.notes
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(workflow.id)} · wfe graph</title>"

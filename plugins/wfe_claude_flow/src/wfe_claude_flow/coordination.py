@@ -31,10 +31,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import learning
 from .actions import default_namespace
 from .client import RunClient, for_run
 
-__all__ = ["COORDINATE_ENV", "FAMILY_AGENTS", "Coordinator", "handle_event", "topology_for"]
+__all__ = ["COORDINATE_ENV", "FAMILY_AGENTS", "Coordinator", "coordinated", "handle_event", "topology_for"]
 
 log = logging.getLogger("wfe.claude_flow")
 
@@ -69,7 +70,9 @@ def topology_for(width: int, depth: int) -> str:
     return "mesh" if width >= depth else "hierarchical"
 
 
-def _enabled(data: Any) -> bool:
+def coordinated(data: Any) -> bool:
+    """Whether a run is coordinated, from its ``run.started`` data (or the ``run_info`` of
+    ``wfe_step_durations``): ``claude_flow: true``, or :data:`COORDINATE_ENV` set; never a dry run."""
     if data.get("dry_run"):
         return False
     if data.get("claude_flow"):  # enable_claude_flow=True / --claude-flow
@@ -80,7 +83,7 @@ def _enabled(data: Any) -> bool:
 def handle_event(event: Any) -> None:
     """The plugin's ``wfe_event``: start, feed and finish the run's :class:`Coordinator`."""
     if event.kind == "run.started":
-        if _enabled(event.data):
+        if coordinated(event.data):
             _RUNS[event.run_id] = Coordinator(event.run_id, event.workflow_id, event.data)
         return
     coordinator = _RUNS.get(event.run_id)
@@ -105,10 +108,15 @@ class Coordinator:
         self.client: RunClient = for_run(run_id, workflow_id)
         self.started = time.time()
         self.expected: dict[str, float] = {}
+        # Read at planning time by the wfe_step_durations hook (see .learning), if it ran.
+        self.learned = learning.take(run_id)
+        self.current: dict[str, str] = {}  # step id -> this run's fingerprint (when known)
+        self.fingerprints: dict[str, str] = {}  # step id -> fingerprint of its stored duration
         self.outcomes: dict[str, dict[str, Any]] = {}
         self.families: dict[str, str] = {}  # family -> agent id ("" until spawned / if it failed)
         self.errors: list[str] = []
         self.swarm: dict[str, Any] = {}
+        self.stored: dict[str, float] = {}  # every duration memory held at the start
         self.off = False  # set when the start failed
         self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wfe-claude-flow-{run_id[:8]}")
         total = int(data.get("total_steps") or 0)
@@ -137,6 +145,8 @@ class Coordinator:
             "attempts": data.get("attempts"),
             "error": data.get("error"),
             "reason": data.get("reason"),
+            # What it printed or returned (bounded by wfe; secrets already masked in events).
+            "output_summary": data.get("output_summary") or "\n".join(data.get("output_tail") or []) or None,
         }
         self.outcomes[step_id] = outcome
         self._submit(self._store, f"step/{step_id}", outcome)
@@ -172,10 +182,19 @@ class Coordinator:
         return self.client.call(tool, arguments, time.monotonic() + CALL_TIMEOUT)
 
     def _start(self) -> None:
-        found = self._call("memory_retrieve", {"key": "durations", "namespace": self.namespace})
-        value = found.get("value") if isinstance(found, dict) else None
-        if isinstance(value, dict):
-            self.expected = {k: float(v) for k, v in value.items() if isinstance(v, (int, float))}
+        learned = self.learned
+        if isinstance(learned, Exception):
+            raise learned  # the planning-time lookup could not reach the server: say it once
+        if learned is not None:
+            self.expected = learned.usable()
+            self.current, self.fingerprints = learned.current, learned.fingerprints
+            self.stored = learned.durations
+        else:  # no planning-time lookup (events fed directly): read them now
+            found = self._call("memory_retrieve", {"key": learning.DURATIONS_KEY, "namespace": self.namespace})
+            value = found.get("value") if isinstance(found, dict) else None
+            if isinstance(value, dict):
+                self.expected = {k: float(v) for k, v in value.items() if isinstance(v, (int, float))}
+            self.stored = dict(self.expected)
         self.swarm = self._call(
             "swarm_init", {"topology": self.topology, "maxAgents": self.max_agents, "strategy": "specialized"}
         )
@@ -218,11 +237,18 @@ class Coordinator:
             "coordination_errors": list(self.errors),
         }
         self._store(f"run/{self.run_id}", summary)
-        durations = dict(self.expected)
+        durations = dict(self.stored)
+        fingerprints = dict(self.fingerprints)
         for sid, outcome in self.outcomes.items():
             if outcome["status"] == "succeeded" and outcome["duration"] is not None:
                 durations[sid] = outcome["duration"]
-        self._store("durations", durations)
+                if sid in self.current:
+                    fingerprints[sid] = self.current[sid]
+                else:  # unknown definition: the old fingerprint no longer describes it
+                    fingerprints.pop(sid, None)
+        self._store(learning.DURATIONS_KEY, durations)
+        if fingerprints or self.fingerprints:
+            self._store(learning.FINGERPRINTS_KEY, fingerprints)
         if self.client.swarm_id:
             self._call("swarm_shutdown", {"swarmId": self.client.swarm_id, "graceful": True})
 

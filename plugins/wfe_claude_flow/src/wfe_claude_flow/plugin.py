@@ -5,14 +5,15 @@ Importing it is cheap: the MCP SDK is imported only when a server is started.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfe_core.plugin import Action, Event, Validator, hookimpl
 
 from . import actions
 from .checks import check_memory_secrets
-from .coordination import handle_event
+from .coordination import coordinated, handle_event
+from .learning import step_durations
 from .params import (
     AgentSpawnParams,
     CallParams,
@@ -24,7 +25,7 @@ from .params import (
 from .rollback import ROLLBACK_HANDLERS
 from .server import kill_all
 
-__all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_validators"]
+__all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_step_durations", "wfe_validators"]
 
 
 def _action(
@@ -81,6 +82,7 @@ def wfe_validators() -> list[Validator]:
             "claude_flow.memory-secrets",
             check_memory_secrets,
             description="Flags secrets and credential-looking values stored in claude-flow memory.",
+            actions=("claude_flow.memory_store", "claude_flow.call"),
         )
     ]
 
@@ -88,6 +90,16 @@ def wfe_validators() -> list[Validator]:
 @hookimpl
 def wfe_event(event: Event) -> None:
     handle_event(event)
+
+
+@hookimpl(optionalhook=True)  # an older wfe-core has no such hook: ignored there
+def wfe_step_durations(
+    workflow: Any, run_id: str, run_info: Mapping[str, Any], fingerprints: Mapping[str, str]
+) -> dict[str, float] | None:
+    # Only coordinated runs: the lookup starts the run's server, which they start anyway.
+    if not coordinated(run_info):
+        return None
+    return step_durations(workflow, run_id, fingerprints)
 
 
 @hookimpl

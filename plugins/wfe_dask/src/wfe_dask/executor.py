@@ -57,6 +57,8 @@ class DaskExecutor(cf.Executor):
         self.client = client
         self.plugins = tuple(plugins)
         self.cluster = cluster
+        # Named in the error when the cluster goes away mid-run (the client forgets it then).
+        self.address: str = str(getattr(client.scheduler, "address", None) or "the Dask scheduler")
         self._driver = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-driver")
         self._lock = threading.Lock()
         self._inflight: dict[str, tuple[Any, Any]] = {}  # key -> (attempt, dask future): the future must be held
@@ -71,6 +73,8 @@ class DaskExecutor(cf.Executor):
         if attempt.action.runs_on_driver:
             return self._driver.submit(fn, attempt)
         done: cf.Future[Any] = cf.Future()
+        if self.lost:  # a retry, or a step released after the cluster went away: fail now
+            return _failed(attempt, done, self._lost_error(attempt.step_id))
         try:
             payload = pickle.dumps(
                 (
@@ -82,25 +86,19 @@ class DaskExecutor(cf.Executor):
                 )
             )
         except Exception as exc:
-            attempt.result = StepResult(
-                success=False,
-                error=f"step '{attempt.step_id}': its parameters or inputs cannot be sent to a Dask worker "
-                f"(not picklable: {type(exc).__name__}: {exc})",
+            error = (
+                f"step '{attempt.step_id}': its parameters or inputs cannot be sent to a Dask worker "
+                f"(not picklable: {type(exc).__name__}: {exc})"
             )
-            attempt.ended = time.monotonic()
-            done.set_result(attempt)
-            return done
+            return _failed(attempt, done, error)
         key = f"wfe-{attempt.step_id}-{attempt.number}-{uuid.uuid4().hex}"
         try:
             future = self.client.submit(run_on_worker, payload, key, key=key, pure=False)
         except Exception as exc:  # the cluster went away: fail this attempt, not the run loop
-            attempt.result = StepResult(
-                success=False,
-                error=f"step '{attempt.step_id}': the Dask cluster did not take it ({type(exc).__name__}: {exc})",
-            )
-            attempt.ended = time.monotonic()
-            done.set_result(attempt)
-            return done
+            if self.lost:
+                return _failed(attempt, done, self._lost_error(attempt.step_id))
+            error = f"step '{attempt.step_id}': the Dask cluster did not take it ({type(exc).__name__}: {exc})"
+            return _failed(attempt, done, error)
         with self._lock:
             self._inflight[key] = (attempt, future)
         future.add_done_callback(lambda f: self._finished(key, f, attempt, done))
@@ -116,12 +114,26 @@ class DaskExecutor(cf.Executor):
                 attempt.result, attempt.memo, attempt.ended = result, memo, time.monotonic()
                 done.set_result(attempt)
             elif future.status == "cancelled":
-                done.set_exception(WfeError("the Dask task was cancelled (the cluster or client went away)"))
+                # The client cancels every future when it loses the scheduler: that is the
+                # usual cause; say which cluster, so the user knows what to bring back.
+                why = self._lost_error(attempt.step_id) if self.lost else "the Dask task was cancelled"
+                _failed(attempt, done, why)
             else:
                 done.set_exception(future.exception())
         except Exception as exc:  # e.g. the scheduler disappeared while fetching the result
             if not done.done():
                 done.set_exception(exc)
+
+    @property
+    def lost(self) -> bool:
+        """Whether the client lost its scheduler (it reconnects, or closes, on its own)."""
+        return bool(self.client.status != "running")
+
+    def _lost_error(self, step_id: str) -> str:
+        return (
+            f"step '{step_id}': lost the Dask scheduler at {self.address} while it ran "
+            "(the cluster went away); resume the run once the cluster is back"
+        )
 
     def _watch(self) -> None:
         while not self._stop.wait(_WATCH_EVERY):
@@ -163,12 +175,31 @@ class DaskExecutor(cf.Executor):
             self.stop_all()  # (repeated: an attempt may not have started when first told)
             time.sleep(0.05)
         self._driver.shutdown(wait=False, cancel_futures=True)
+        quiet = logging.getLogger("distributed.client")
+        level = quiet.level
+        if self.lost:
+            # Closing a client that is reconnecting logs the cancelled reconnect as an
+            # ERROR with a traceback; the run already said, in one line, what happened.
+            quiet.setLevel(logging.CRITICAL + 1)
         try:
             self.client.close()
+        except Exception as exc:
+            log.warning("closing the Dask client of %s failed: %s", self.address, exc)
         finally:
+            quiet.setLevel(level)
             if self.cluster is not None:
                 self.cluster.close()
         _LIVE.discard(self)
+
+
+def _failed(attempt: Any, done: cf.Future[Any], error: str) -> cf.Future[Any]:
+    """Complete ``done`` with ``attempt`` failed with ``error`` (a result, not an exception:
+    the user sees ``error`` itself, not "the action raised ...")."""
+    attempt.result = StepResult(success=False, error=error)
+    attempt.ended = time.monotonic()
+    if not done.done():
+        done.set_result(attempt)
+    return done
 
 
 def stop_everything() -> None:

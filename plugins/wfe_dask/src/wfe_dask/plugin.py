@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from wfe_core.plugin import StepExecutor, hookimpl
+from wfe_core.plugin import StepExecutor, Validator, hookimpl
 
-__all__ = ["wfe_executors", "wfe_force_stop"]
+__all__ = ["wfe_executors", "wfe_force_stop", "wfe_validators"]
 
 
 def _factory(max_workers: int, options: Any) -> Any:
@@ -23,6 +23,19 @@ def wfe_executors() -> Iterable[StepExecutor]:
             "dask",
             _factory,
             description="Run steps on a Dask cluster (--scheduler ADDRESS, or a local cluster of processes).",
+        )
+    ]
+
+
+@hookimpl
+def wfe_validators() -> Iterable[Validator]:
+    from wfe_dask.checks import check_picklable  # pickle only: no distributed import
+
+    return [
+        Validator(
+            "dask.picklable",
+            check_picklable,
+            description="With --executor dask: parameters and variables sent to workers must be picklable.",
         )
     ]
 

@@ -53,8 +53,12 @@ def wfe_validators():
             "file.system-paths",
             check_system_paths,
             description="Warn about file steps that change system directories (/etc, /usr, ...).",
+            actions=("file.write", "file.delete", "file.copy"),
         ),
         Validator(
-            "file.world-writable", check_modes, description="Warn about world-writable or probably mistyped file modes."
+            "file.world-writable",
+            check_modes,
+            description="Warn about world-writable or probably mistyped file modes.",
+            actions=("file.write",),
         ),
     ]

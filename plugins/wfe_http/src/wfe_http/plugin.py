@@ -10,7 +10,7 @@ from typing import Any
 
 from wfe_core.plugin import Action, Validator, hookimpl
 
-from .checks import check_http_security
+from .checks import ACTION_NAMES, check_http_security
 from .params import RequestParams
 from .request import perform_request
 
@@ -51,5 +51,6 @@ def wfe_validators() -> list[Validator]:
             description=(
                 "Flags plain http:// to non-loopback hosts, verify: false and credentials written into a workflow."
             ),
+            actions=tuple(sorted(ACTION_NAMES)),
         ),
     ]

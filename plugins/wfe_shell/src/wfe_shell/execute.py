@@ -67,7 +67,8 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
 
     Raises:
         ActionError: the command could not start, exited with an unexpected code, or
-            ran past ``timeout``.
+            ran past ``timeout``; in the last two cases its ``output`` is still
+            ``{"exit_code", "stdout", "stderr"}`` (the run records it and shows its tail).
         StepCancelled: the step was cancelled (its process group has been killed).
     """
     argv = _argv(params.command)
@@ -118,9 +119,14 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
         feed.flush()
     if done.stopped == "cancelled":
         raise StepCancelled(f"step '{context.step.id}' was cancelled; its processes were killed")
+    # A failure keeps what the command printed: the run records it and shows its tail.
+    printed = {"exit_code": done.exit_code, "stdout": done.stdout, "stderr": done.stderr}
     if done.stopped == "timeout":
         raise ActionError(
-            _with_tail(f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr, protect)
+            _with_tail(
+                f"command timed out after {params.timeout:g} s; its processes were killed", done.stderr, protect
+            ),
+            output={**printed, "exit_code": None},
         )
     code = done.exit_code
     if code not in params.expected_exit_codes:
@@ -134,7 +140,7 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
             message = f"command was killed by signal {name} (exit code {code}, {expected})"
         else:
             message = f"command exited with code {code} ({expected})"
-        raise ActionError(_with_tail(message, done.stderr, protect))
+        raise ActionError(_with_tail(message, done.stderr, protect), output=printed)
     return {"exit_code": code, "stdout": done.stdout, "stderr": done.stderr}
 
 

@@ -37,16 +37,19 @@ def wfe_validators():
             "shell.dangerous-commands",
             check_dangerous_commands,
             description="Warn about commands that can destroy a machine (rm -rf /, mkfs, dd to disks, ...).",
+            actions=("shell.execute",),
         ),
         Validator(
             "shell.command-template",
             check_command_templates,
             description="Refuse placeholders that would run a value as shell code ({cmd} alone, sh -c {v}).",
+            actions=("shell.execute",),
         ),
         Validator(
             "shell.hardcoded-credentials",
             check_credentials,
             description="Warn about secret-looking env values written into the workflow.",
+            actions=("shell.execute",),
         ),
     ]
 

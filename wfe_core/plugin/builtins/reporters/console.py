@@ -1,79 +1,92 @@
-"""The ``console`` reporter (plugin ``wfe.reporter.console``): a line per finished step and the run's end."""
+"""The ``console`` reporter (plugin ``wfe.reporter.console``): plain lines, one per state change.
+
+What ``wfe run`` prints when its output is not a terminal (CI logs, ``| tee``), with
+``--reporter plain`` or ``--reporter console``, and under ``NO_COLOR``/``TERM=dumb``:
+a timestamped line per state change (run start, step started / succeeded / failed /
+retrying / skipped / cancelled / rolled back), no escape codes. Under a failed step (or
+a retried attempt) come the last lines of what it printed (``stdout| …``, ``stderr| …``).
+The run's end is told by the summary ``wfe`` prints after it
+(:func:`wfe_core.cli.summary.summary_lines`), the same for every human-readable reporter.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.run.output import tail_lines
 
-__all__ = ["ConsoleReporter", "wfe_reporters"]
+__all__ = ["FAILURES", "ConsoleReporter", "plain_line", "wfe_reporters"]
 
-_MARKS = {
-    "step.succeeded": "ok",
-    "step.failed": "FAIL",
-    "step.timed_out": "TIME",
-    "step.skipped": "skip",
-    "step.cancelled": "cncl",
-    "step.retrying": "retry",
-    "step.rolled_back": "undo",
-    "step.rollback_failed": "UNDO!",
-}
+#: Events a ``quiet`` reporter still prints.
+FAILURES = ("step.failed", "step.timed_out", "step.rollback_failed")
+#: How much a continuation line (an error's next lines, output tails) is indented.
+_INDENT = "    "
+
+
+def _detail(event: Event) -> str:
+    data = event.data
+    if event.kind == "step.retrying":
+        # The delay first: the error may run over several lines (a command's stderr).
+        return f"attempt {data.get('attempt')} failed, retrying in {data.get('delay', 0):.2f}s: {data.get('error')}"
+    if event.kind == "step.started":
+        return f"attempt {data.get('attempt', 1)}" if data.get("attempt", 1) > 1 else ""
+    if event.kind == "step.waiting":  # "db2 waiting for resource database (1/1 held by db1)"
+        return str(data.get("reason", "")).removeprefix("waiting ")
+    if data.get("error"):
+        return str(data["error"])
+    if data.get("reason"):
+        return f"({data['reason']})"
+    if "duration" in data:
+        return f"{data['duration']:.2f}s"
+    return ""
+
+
+def plain_line(event: Event) -> str | None:
+    """The text for a state change (no timestamp; continuation lines indented), or None
+    for events that change nothing shown (progress, the run's end: the summary tells it)."""
+    data = event.data
+    if event.kind == "run.started":
+        return (
+            f"run {event.run_id} of {event.workflow_id}: {data.get('total_steps')} steps, "
+            f"{data.get('strategy')} on {data.get('workers')} workers" + (" (dry run)" if data.get("dry_run") else "")
+        )
+    if not event.kind.startswith("step.") or event.step_id is None:
+        return None
+    what = event.kind.split(".", 1)[1].replace("_", " ")
+    detail = _detail(event).rstrip("\n").replace("\n", "\n" + _INDENT)
+    text = f"{event.step_id} {what}" + (f" {detail}" if detail else "")
+    for line in tail_lines(data):
+        text += f"\n{_INDENT}{line}"
+    return text
 
 
 class ConsoleReporter:
-    """One line per finished step, one per retry, and the run's end."""
+    """Timestamped plain lines, one per state change; ``quiet`` prints failures only."""
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.stream = stream or sys.stdout
+        self.quiet = quiet
         self.open = True
 
     def handle(self, event: Event) -> None:
-        line = self._line(event)
+        if self.quiet and event.kind not in FAILURES:
+            return
+        line = plain_line(event)
         if line is not None and self.open:
-            self.open = write_line(self.stream, line + "\n")
-
-    @staticmethod
-    def _line(event: Event) -> str | None:
-        data = event.data
-        mark = _MARKS.get(event.kind)
-        if mark is not None:
-            detail = ""
-            if event.kind == "step.retrying":
-                detail = (
-                    f" attempt {data.get('attempt')} failed: {data.get('error')}; "
-                    f"retrying in {data.get('delay', 0):.2f}s"
-                )
-            elif data.get("error") and event.kind != "step.skipped":
-                detail = f" {data['error']}"
-            elif data.get("reason"):
-                detail = f" ({data['reason']})"
-            elif "duration" in data:
-                detail = f" {data['duration']:.3f}s"
-            # Multi-line details (a command's stderr) stay under their step.
-            detail = detail.rstrip("\n").replace("\n", "\n        ")
-            return f"[{mark:>5}] {event.step_id}{detail}"
-        if event.kind == "run.started":
-            return (
-                f"run {event.run_id} of {event.workflow_id}: {data['total_steps']} steps, "
-                f"{data['strategy']} on {data['workers']} workers" + (" (dry run)" if data.get("dry_run") else "")
-            )
-        if event.kind == "run.finished":
-            return (
-                f"run {event.run_id[:12]} {data['status']}: {data['completed_steps']}/{data['total_steps']} steps "
-                f"succeeded in {data['duration']:.2f}s"
-                + (f" — {data['error']}" if data.get("error") else "")
-                + (f"; rollback {data['rollback']}" if data.get("rollback") else "")
-            )
-        return None
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+            self.open = write_line(self.stream, f"{stamp} {line}\n")
 
     def close(self) -> None:
-        if self.open:
-            self.open = write_line(self.stream, "")
+        """Nothing to release (the reporter interface)."""
 
 
 @hookimpl
 def wfe_reporters() -> list[Reporter]:
-    return [Reporter("console", ConsoleReporter, "A line per step and a summary (default).")]
+    return [
+        Reporter("console", ConsoleReporter, "Timestamped plain lines, one per state change (default off a terminal).")
+    ]

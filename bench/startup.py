@@ -1,0 +1,140 @@
+"""Start-up and big-file cost of the ``wfe`` process, against a bare interpreter and click.
+
+    python bench/startup.py [--repeat 20] [--steps 10000] [--against OTHER_PYTHON]
+
+Runs each command as a fresh process, ``--repeat`` times, the commands interleaved (so
+the load of the shared machine falls on all of them alike), and prints per command the
+median CPU time (user + system of the child, far less inflated by load than wall time),
+the median wall time, the peak RSS, and the CPU ratio to ``python -c pass`` and to
+``python -c "import click"``:
+
+- ``wfe --help``; ``wfe run examples/hello.yaml --no-store`` (its two 0.2 s ``wait``
+  steps are wall time, not CPU);
+- ``wfe validate`` and ``wfe run`` (store on, a fresh store file each time) of a
+  generated ``--steps``-step YAML workflow (built-in actions only, a layered DAG).
+
+``--against /path/to/other/venv/bin/python`` runs every wfe command with that
+interpreter too (another checkout's wfe), interleaved: an old/new comparison in one run;
+``--against-path`` instead (or as well) puts another checkout's ``wfe_core`` and plugins
+first on ``PYTHONPATH`` (``git archive BASE | tar -x -C /tmp/base``, then
+``--against-path /tmp/base:/tmp/base/plugins/wfe_file/src:...``).
+Bytecode is written and warmed up first (``PYTHONDONTWRITEBYTECODE`` is removed from the
+children's environment): compiling every module on each start is not what users pay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = ROOT / "examples" / "hello.yaml"
+# What the `wfe` console script runs.
+WFE = "import sys; from wfe_core.cli import main; sys.exit(main())"
+
+
+def big_workflow(steps: int) -> str:
+    """A ``steps``-step YAML workflow of built-in actions: a layered DAG, every step with a
+    name, parameters, dependencies and a timeout (~16 YAML nodes per step)."""
+    lines = ["id: big", "name: A big generated workflow", "variables: {who: World}", "steps:"]
+    for i in range(steps):
+        deps = [f"s{j}" for j in (i - 1, i - 10, i - 97) if j >= 0 and i % 5]
+        lines.append(f"  - id: s{i}")
+        lines.append(f"    name: Step {i}")
+        lines.append("    action: variable.set")
+        lines.append(f'    parameters: {{name: v{i}, value: "hello {{who}} {i}"}}')
+        if deps:
+            lines.append(f"    dependencies: [{', '.join(deps)}]")
+        lines.append("    timeout: 30")
+    return "\n".join(lines) + "\n"
+
+
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """CPU seconds (user + system), wall seconds and peak RSS (MiB) of one child process.
+
+    ``posix_spawn`` rather than fork: a forked child's peak RSS would count this
+    process's memory, copied before the exec.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        start = time.perf_counter()
+        pid = os.posix_spawn(
+            argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        )
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - start
+    finally:
+        os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {os.waitstatus_to_exitcode(status)}")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--against", help="another interpreter whose wfe to compare with")
+    parser.add_argument(
+        "--against-path",
+        metavar="PYTHONPATH",
+        help="PYTHONPATH for the --against runs: another checkout's wfe_core and plugins on this interpreter",
+    )
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="wfe-startup-"))
+    big = tmp / "big.yaml"
+    big.write_text(big_workflow(args.steps))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["WFE_STORE"] = str(tmp / "runs.sqlite")
+
+    other = [args.against or sys.executable]
+    if args.against_path:  # env execs python in place: the rusage is still python's
+        other = ["/usr/bin/env", f"PYTHONPATH={args.against_path}", *other]
+    pythons = {"": [sys.executable]} | ({" (other)": other} if args.against or args.against_path else {})
+    # name -> argv of run number N (a store-on run gets a fresh store file each time)
+    commands: dict[str, Callable[[int], list[str]]] = {
+        "python -c pass": lambda n: [sys.executable, "-c", "pass"],
+        "python -c 'import click'": lambda n: [sys.executable, "-c", "import click"],
+    }
+    for suffix, py in pythons.items():
+        wfe = [*py, "-c", WFE]
+        commands[f"wfe --help{suffix}"] = lambda n, wfe=wfe: [*wfe, "--help"]
+        commands[f"wfe run hello.yaml --no-store{suffix}"] = lambda n, wfe=wfe: [*wfe, "run", str(HELLO), "--no-store"]
+        commands[f"wfe validate {args.steps} steps{suffix}"] = lambda n, wfe=wfe: [*wfe, "validate", str(big)]
+        commands[f"wfe run {args.steps} steps, store on{suffix}"] = lambda n, wfe=wfe, s=suffix: [
+            *wfe,
+            "run",
+            str(big),
+            "--reporter",
+            "json",
+            "--store",
+            str(tmp / f"runs{len(s)}-{n}.sqlite"),
+        ]
+
+    for command in commands.values():  # warm-up: bytecode written, caches filled
+        measure(command(-1), env)
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    for run in range(args.repeat):
+        for name, command in commands.items():
+            results[name].append(measure(command(run), env))
+
+    def median(name: str, index: int) -> float:
+        return statistics.median(r[index] for r in results[name])
+
+    bare, click_cpu = median("python -c pass", 0), median("python -c 'import click'", 0)
+    print(f"median of {args.repeat} runs each, interleaved; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'command':<42} {'CPU ms':>8} {'wall ms':>8} {'RSS MiB':>8} {'x pass':>7} {'x click':>8}")
+    for name in commands:
+        cpu, wall, rss = median(name, 0), median(name, 1), median(name, 2)
+        print(f"{name:<42} {cpu * 1000:8.1f} {wall * 1000:8.1f} {rss:8.1f} {cpu / bare:7.2f} {cpu / click_cpu:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

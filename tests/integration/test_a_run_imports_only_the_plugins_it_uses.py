@@ -1,0 +1,64 @@
+"""With every first-party plugin installed, a `wfe run` imports only what its workflow uses.
+
+``python -X importtime`` lists every module the real ``wfe`` process imported: a
+file-only workflow must not import wfe-http (nor requests), wfe-shell, wfe-claude-flow
+(nor mcp) or wfe-dask (nor distributed) once the plugin index knows them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+FILES_ONLY = """\
+id: files_only
+steps:
+  - {id: write, action: file.write, parameters: {path: out.txt, content: hi}}
+  - {id: read, action: file.read, parameters: {path: out.txt}, dependencies: [write]}
+"""
+
+HEAVY = ("wfe_http", "requests", "urllib3", "wfe_shell", "wfe_claude_flow", "mcp", "anyio", "wfe_dask", "distributed")
+
+
+def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_PLUGIN_CACHE": str(tmp_path / "index.json")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    # By top-level package: an editable install's plugin module itself may not be listed.
+    return proc, {m.split(".")[0] for m in modules} | modules
+
+
+def test_a_file_only_run_imports_no_other_plugin(tmp_path):
+    (tmp_path / "flow.yaml").write_text(FILES_ONLY)
+    first, modules = _imported(tmp_path, "run", "flow.yaml")  # builds the index: imports every plugin
+    assert first.returncode == 0, first.stderr
+    assert "wfe_http" in modules and "wfe_shell" in modules
+    again, modules = _imported(tmp_path, "run", "flow.yaml")
+    assert again.returncode == 0, again.stderr
+    assert "wfe_file" in modules
+    assert sorted(m for m in modules if m in HEAVY) == []
+    assert "importlib.metadata" not in modules  # the index lists the entry points
+
+
+def test_the_third_party_template_plugin_still_works_with_the_index(tmp_path):
+    pytest.importorskip("wfe_greet", reason="examples/plugin-template is not installed")
+    (tmp_path / "greet.yaml").write_text(
+        "id: g\nsteps:\n  - {id: hi, action: greet.say, parameters: {name: Ada}}\n"
+        "  - {id: check, action: validate.condition, dependencies: [hi],\n"
+        "     parameters: {value: '{steps.hi.output}', matches: '^Hello, Ada[.]$'}}\n"
+    )
+    for _ in range(2):  # the first start builds the index, the second uses it
+        proc, modules = _imported(tmp_path, "run", "greet.yaml")
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        assert "2/2 steps succeeded" in proc.stdout
+    assert "wfe_http" not in modules  # greet.say ran: its plugin was imported, the others were not

@@ -1,0 +1,70 @@
+"""The durability guarantee through the ``wfe`` process: a step's completion is committed
+before any dependent starts. ``kill -9`` the moment a dependent has begun, then resume:
+the parent is not run again (it would be if its success had not reached the store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+FLOW = """\
+    id: durable
+    steps:
+      - id: parent
+        action: shell.execute
+        parameters: {command: "echo ran >> {out}/parent-runs"}
+      - id: child
+        action: shell.execute
+        dependencies: [parent]
+        parameters: {command: "if [ -e {out}/child-started ]; then exit 0; fi; touch {out}/child-started; sleep 60"}
+"""
+
+
+def _env(tmp_path) -> dict[str, str]:
+    return {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite")}
+
+
+def test_kill_9_right_after_a_dependent_starts_then_resume_does_not_rerun_the_parent(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    flow = tmp_path / "durable.yaml"
+    flow.write_text(textwrap.dedent(FLOW))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", str(flow), "--var", f"out={out}"],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "child-started").exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the dependent step never started")
+            time.sleep(0.001)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: wfe and the child's sleep
+        proc.wait(timeout=60)
+    assert (out / "parent-runs").read_text() == "ran\n"
+
+    runs = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "runs", "--json"], env=_env(tmp_path), capture_output=True, text=True
+    )
+    (run,) = json.loads(runs.stdout)
+    assert run["status"] == "interrupted"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "resume", run["run_id"], "--var", f"out={out}"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (out / "parent-runs").read_text() == "ran\n"  # restored from the store, not run again
