@@ -13,15 +13,18 @@ server died or stopped answering), so a retried step gets a new server.
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfe_core.plugin import ActionError, did_you_mean
 
 from .config import server_command, server_env, server_home
-from .server import ServerSession, kill_all
+
+if TYPE_CHECKING:
+    from .server import ServerSession
 
 __all__ = ["RESOURCE_KEY", "RunClient", "close_all", "deadline_for", "for_context", "for_run"]
 
@@ -62,6 +65,8 @@ class RunClient:
             if current is not None:
                 current.close()
                 self._session = None
+            from .server import ServerSession  # asyncio and the SDK: imported when a server starts
+
             session = ServerSession(server_command(), server_home(), server_env())
             session.start(deadline, cancelled)
             self._session = session
@@ -127,7 +132,9 @@ def close_all() -> None:
         clients = list(_REGISTRY.values())
     for client in clients:
         client.close()
-    kill_all()
+    server = sys.modules.get(f"{__package__}.server")  # not imported: no server was started
+    if server is not None:
+        server.kill_all()
 
 
 atexit.register(close_all)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,12 +33,12 @@ from typing import Any
 from . import learning
 from .actions import default_namespace
 from .client import RunClient, for_run
+from .switch import COORDINATE_ENV, coordinated
 
 __all__ = ["COORDINATE_ENV", "FAMILY_AGENTS", "Coordinator", "coordinated", "handle_event", "topology_for"]
 
 log = logging.getLogger("wfe.claude_flow")
 
-COORDINATE_ENV = "WFE_CLAUDE_FLOW_COORDINATE"
 #: Action family (the part before the dot) -> claude-flow agent type.
 FAMILY_AGENTS = {
     "shell": "coder",
@@ -68,16 +67,6 @@ _WHAT = {
 def topology_for(width: int, depth: int) -> str:
     """``mesh`` for a wide DAG (width >= depth), ``hierarchical`` for a deep one."""
     return "mesh" if width >= depth else "hierarchical"
-
-
-def coordinated(data: Any) -> bool:
-    """Whether a run is coordinated, from its ``run.started`` data (or the ``run_info`` of
-    ``wfe_step_durations``): ``claude_flow: true``, or :data:`COORDINATE_ENV` set; never a dry run."""
-    if data.get("dry_run"):
-        return False
-    if data.get("claude_flow"):  # enable_claude_flow=True / --claude-flow
-        return True
-    return os.environ.get(COORDINATE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def handle_event(event: Any) -> None:

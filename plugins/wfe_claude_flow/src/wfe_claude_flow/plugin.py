@@ -1,29 +1,19 @@
 """The wfe plugin module (entry point ``claude_flow = "wfe_claude_flow.plugin"``).
 
-Importing it is cheap: the MCP SDK is imported only when a server is started.
+Importing it is cheap, and it is imported by every run (it listens to run events): the
+actions, the MCP client and the SDK are imported only when a workflow uses a claude-flow
+action or a run is coordinated.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfe_core.plugin import Action, Event, Validator, hookimpl
 
-from . import actions
-from .checks import check_memory_secrets
-from .coordination import coordinated, handle_event
-from .learning import step_durations
-from .params import (
-    AgentSpawnParams,
-    CallParams,
-    MemoryRetrieveParams,
-    MemoryStoreParams,
-    SwarmInitParams,
-    TaskOrchestrateParams,
-)
-from .rollback import ROLLBACK_HANDLERS
-from .server import kill_all
+from .switch import coordinated
 
 __all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_step_durations", "wfe_validators"]
 
@@ -31,6 +21,8 @@ __all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_step_durations", "
 def _action(
     name: str, func: Callable[[Any, Any], Any], params: type, description: str, side_effects: bool = True
 ) -> Action:
+    from .rollback import ROLLBACK_HANDLERS
+
     full = f"claude_flow.{name}"
     return Action(
         full, func, params, side_effects=side_effects, rollback=ROLLBACK_HANDLERS.get(full), description=description
@@ -39,6 +31,16 @@ def _action(
 
 @hookimpl
 def wfe_actions() -> list[Action]:
+    from . import actions
+    from .params import (
+        AgentSpawnParams,
+        CallParams,
+        MemoryRetrieveParams,
+        MemoryStoreParams,
+        SwarmInitParams,
+        TaskOrchestrateParams,
+    )
+
     return [
         _action(
             "swarm_init",
@@ -77,6 +79,8 @@ def wfe_actions() -> list[Action]:
 
 @hookimpl
 def wfe_validators() -> list[Validator]:
+    from .checks import check_memory_secrets
+
     return [
         Validator(
             "claude_flow.memory-secrets",
@@ -89,7 +93,14 @@ def wfe_validators() -> list[Validator]:
 
 @hookimpl
 def wfe_event(event: Event) -> None:
-    handle_event(event)
+    # Every run's events come here: until a coordinated run starts, answer without
+    # importing the coordination (and with it the actions and the MCP client).
+    module = sys.modules.get("wfe_claude_flow.coordination")
+    if module is None:
+        if event.kind != "run.started" or not coordinated(event.data):
+            return
+        from . import coordination as module
+    module.handle_event(event)
 
 
 @hookimpl(optionalhook=True)  # an older wfe-core has no such hook: ignored there
@@ -99,10 +110,14 @@ def wfe_step_durations(
     # Only coordinated runs: the lookup starts the run's server, which they start anyway.
     if not coordinated(run_info):
         return None
+    from .learning import step_durations
+
     return step_durations(workflow, run_id, fingerprints)
 
 
 @hookimpl
 def wfe_force_stop() -> None:
     # A second Ctrl-C: the process exits right after this; no server may outlive it.
-    kill_all()
+    server = sys.modules.get("wfe_claude_flow.server")  # not imported: no server started
+    if server is not None:
+        server.kill_all()
