@@ -73,15 +73,17 @@ def report(run_id: str, fmt: str | None, output: str | None, store: str | None) 
     run in progress can be reported while it runs.
     """
     from wfe_core.report.data import open_store, read_run
+    from wfe_core.report.nested import read_children
     from wfe_core.report.report import build_report
 
     chosen = _pick(_formats(), fmt, output)
     db = open_store(store)
     try:
         run = read_run(db, run_id)
+        children = read_children(db, run)  # sub-workflow runs: listed under their steps
     finally:
         db.close()
-    _write(chosen.render(build_report(run)), output)
+    _write(chosen.render(build_report(run, children)), output)
     if output:
         click.echo(f"wrote {chosen.name} report of run {run.run_id} to {output}", err=True)
 

@@ -124,7 +124,9 @@ class EventDelivery:
         self._deliver(relayed)
 
     def _deliver(self, item: Event | Relayed) -> None:
-        if type(item) is Relayed:
+        original: Event
+        event: Event | None
+        if isinstance(item, Relayed):
             original, event = item.original, item.nested
         else:
             original = event = item

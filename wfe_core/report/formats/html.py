@@ -19,6 +19,7 @@ from typing import Any
 
 from wfe_core.report.formats.units import seconds, timestamp
 from wfe_core.report.graph import COLOURS, to_svg, view_of_report
+from wfe_core.report.nested import NestedStep, nested_steps
 
 __all__ = ["DETAIL_LIMIT", "render_html"]
 
@@ -48,6 +49,7 @@ svg text{font-size:11px;font-family:inherit} .gantt .label{fill:#1f2328} .gantt 
 #detail{position:sticky;bottom:0;background:#fffbe6;border-top:1px solid #d4a72c;padding:6px 24px;min-height:1.4em;
   white-space:pre-wrap}
 .err{color:#b42318;white-space:pre-wrap} .cp-mark{color:#b42318;font-weight:700}
+tr.nested td{background:#fafbfc;color:#424a53} .tail{color:#57606a;white-space:pre-wrap;font-family:monospace}
 """
 
 # Progressive enhancement only: the page is complete without it.
@@ -219,6 +221,7 @@ def _dag(report: Any) -> str:
 def _table(report: Any) -> str:
     run, a = report.run, report.analytics
     on_path = set(a.critical_path)
+    nested = nested_steps(getattr(report, "children", ()))
     rows = []
     for s in run.steps:
         span = a.spans.get(s.id)
@@ -234,15 +237,45 @@ def _table(report: Any) -> str:
             f'<td class="num" data-v="{wait or 0:.6f}">{seconds(wait)}</td>'
             f'<td class="err">{escape(detail)}</td></tr>'
         )
+        rows.extend(_nested_row(n) for n in nested.get(s.id, ()))
     head = (
         "<tr><th>cp</th><th>step</th><th>action</th><th>status</th><th class=num>attempts</th>"
         "<th class=num>duration</th><th class=num>busy</th><th class=num>wait</th><th>error / reason</th></tr>"
     )
     return (
         f'<section id="table"><h2>Steps</h2><p><input id="filter" type="search" placeholder="filter steps"> '
-        f"{len(run.steps)} steps; click a column to sort. 🔥 = critical path.</p>"
+        f"{len(run.steps)} steps; click a column to sort. 🔥 = critical path."
+        + (
+            " ↳ rows: steps of a sub-workflow, under the step that ran it (their time is part of that step's)."
+            if nested
+            else ""
+        )
+        + "</p>"
         f'<div class="scroll"><table id="steps"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
         "</div></section>"
+    )
+
+
+def _nested_row(n: NestedStep) -> str:
+    """A sub-workflow's step, under the ``workflow.run`` step that ran it (indented).
+
+    Its durations are its own; the parent step's already include them (not counted twice).
+    """
+    s = n.step
+    detail = s.error or s.reason or ""
+    tail = "\n".join(n.output_tail)
+    return (
+        f'<tr class="nested" data-step="{escape(n.id)}" data-parent="{escape(n.parent)}" data-depth="{n.depth}">'
+        f'<td></td><td style="padding-left:{8 + 18 * n.depth}px">↳ {escape(n.id)}</td>'
+        f"<td>{escape(s.action)}</td>"
+        f'<td><span class="status" style="background:{_colour(s.status)}">{escape(s.status)}</span></td>'
+        f'<td class="num">{len(s.attempts)}</td>'
+        f'<td class="num" data-v="{n.span or 0:.6f}">{seconds(n.span)}</td>'
+        f'<td class="num" data-v="{s.busy_time:.6f}">{seconds(s.busy_time)}</td>'
+        '<td class="num" data-v="0">-</td>'
+        f'<td><span class="err">{escape(detail)}</span>'
+        + (f'<div class="tail">{escape(tail)}</div>' if tail else "")
+        + "</td></tr>"
     )
 
 

@@ -4,6 +4,10 @@ One ``<testsuite>`` per run, one ``<testcase>`` per step (``time`` = its span).
 Failed and timed-out steps get ``<failure>`` with the error; a step whose rollback
 failed gets ``<error>``; skipped, cancelled, interrupted, pending and still-running steps
 get ``<skipped>`` with the reason. Attempts before the last are listed in ``<system-out>``.
+
+A sub-workflow's steps are test cases too, right after the ``workflow.run`` step that ran
+them, named by nested id (``deploy/build``) with the child workflow as ``classname``; a
+failed one carries the tail of what it printed in ``<system-out>``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from wfe_core.report.formats.units import timestamp
+from wfe_core.report.nested import NestedStep, nested_steps
 
 __all__ = ["render_junit"]
 
@@ -25,10 +30,42 @@ def _text(value: Any) -> str:
     return "".join(c for c in str(value) if c in "\t\n\r" or ord(c) >= 0x20)
 
 
+def _nested_case(n: NestedStep) -> tuple[str, str]:
+    """The test case of a sub-workflow's step, and its outcome (failure, error, skipped, passed)."""
+    s = n.step
+    head = (
+        f"    <testcase name={quoteattr(_text(n.id))} classname={quoteattr(_text(n.workflow_id))}"
+        f' time="{n.span or 0.0:.3f}"'
+    )
+    body = []
+    outcome = "passed"
+    if s.status in _FAILURE:
+        outcome = "failure"
+        msg = _text(s.error or s.status)
+        body.append(
+            f"      <failure message={quoteattr(msg.splitlines()[0] if msg else s.status)} "
+            f'type="{s.status}">{escape(msg)}</failure>'
+        )
+        if n.output_tail:
+            body.append(f"      <system-out>{escape(_text(chr(10).join(n.output_tail)))}</system-out>")
+    elif s.status in _ERROR:
+        outcome = "error"
+        msg = _text(s.error or "rollback failed")
+        body.append(
+            f'      <error message={quoteattr(msg.splitlines()[0])} type="rollback_failed">{escape(msg)}</error>'
+        )
+    elif s.status not in _PASSED:
+        outcome = "skipped"
+        body.append(f"      <skipped message={quoteattr(_text(s.reason or s.error or s.status))}/>")
+    return head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"), outcome
+
+
 def render_junit(report: Any) -> str:
     run, a = report.run, report.analytics
     cases = []
     failures = errors = skipped = 0
+    nested = nested_steps(getattr(report, "children", ()))
+    tests = len(run.steps) + sum(len(ns) for ns in nested.values())
     for s in run.steps:
         time = a.spans.get(s.id) or 0.0
         head = (
@@ -59,8 +96,14 @@ def render_junit(report: Any) -> str:
                 notes.append("rolled back after the run failed")
             body.append(f"      <system-out>{escape(chr(10).join(notes))}</system-out>")
         cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
+        for n in nested.get(s.id, ()):
+            case, outcome = _nested_case(n)
+            cases.append(case)
+            failures += outcome == "failure"
+            errors += outcome == "error"
+            skipped += outcome == "skipped"
     suite = (
-        f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" failures="{failures}" '
+        f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{tests}" failures="{failures}" '
         f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '
         f'timestamp="{timestamp(run.started_at).rstrip("Z")}" '
         f"hostname={quoteattr(_text(run.host or 'localhost'))} "
@@ -76,7 +119,7 @@ def render_junit(report: Any) -> str:
     return "\n".join(
         [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{len(run.steps)}" '
+            f'<testsuites name={quoteattr(_text(run.workflow_id))} tests="{tests}" '
             f'failures="{failures}" errors="{errors}" time="{a.wall_time:.3f}">',
             suite,
             *props,
