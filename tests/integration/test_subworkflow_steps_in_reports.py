@@ -184,3 +184,15 @@ def test_html_has_nested_rows_with_tails(failed, wfe, tmp_path):
     page = wfe("report", failed, "--format", "html").stdout
     assert 'data-step="deploy/check" data-parent="deploy"' in page
     assert "stderr| widget 7 broken" in page
+
+
+def test_stats_lists_child_steps_nested_across_runs(succeeded, wfe):
+    wfe("run", "parent.yaml")
+    history = json.loads(wfe("stats", "parent", "--json").stdout)
+    steps = {s["step"]: s for s in history["steps"]}
+    assert list(steps) == ["deploy", "deploy/build", "deploy/inner", "deploy/inner/leaf", "after"]
+    assert steps["deploy/build"]["runs"] == 2 and steps["deploy/build"]["p50"] >= 0.3
+    assert steps["deploy/inner/leaf"]["failure_rate"] == 0.0
+    assert len(history["run_ids"]) == 2  # the child runs are not runs of the parent
+    text = wfe("stats", "parent").stdout
+    assert "deploy/inner/leaf" in text

@@ -127,14 +127,20 @@ def graph(file: str, fmt: str, output: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (wfe.stats/1).")
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help=_STORE_HELP)
 def stats(workflow_id: str, last: int, as_json: bool, store: str | None) -> None:
-    """Per step across the last runs of WORKFLOW_ID: p50/p95 duration, failure rate, flaky, trend."""
+    """Per step across the last runs of WORKFLOW_ID: p50/p95 duration, failure rate, flaky, trend.
+
+    The steps of its sub-workflows (``workflow.run``) are listed under their step, with
+    nested ids (``deploy/build``).
+    """
     from wfe_core.report.data import open_store, read_runs
     from wfe_core.report.formats.units import seconds
     from wfe_core.report.history import summarize
+    from wfe_core.report.nested import read_children, with_nested_steps
 
     db = open_store(store)
     try:
-        runs = read_runs(db, workflow_id, last)
+        # A sub-workflow's steps are listed too, nested under their step (deploy/build).
+        runs = [with_nested_steps(run, read_children(db, run)) for run in read_runs(db, workflow_id, last)]
     finally:
         db.close()
     if not runs:

@@ -30,7 +30,15 @@ from wfe_core.report.data import RunRecord, StepRecord, read_run
 from wfe_core.run.output import output_tail
 from wfe_core.store.runstore import StoreError
 
-__all__ = ["ChildRun", "NestedStep", "attach_children", "child_dict", "nested_steps", "read_children"]
+__all__ = [
+    "ChildRun",
+    "NestedStep",
+    "attach_children",
+    "child_dict",
+    "nested_steps",
+    "read_children",
+    "with_nested_steps",
+]
 
 #: The deepest nesting a report follows (sub-workflows stop at 16 levels anyway).
 MAX_DEPTH = 16
@@ -240,3 +248,19 @@ def attach_children(data: dict[str, Any], children: tuple[ChildRun, ...]) -> dic
         "listed under it (steps[].sub_workflow), with analytics of their own, not counted here again"
     )
     return data
+
+
+def with_nested_steps(run: RunRecord, children: tuple[ChildRun, ...]) -> RunRecord:
+    """``run`` with its sub-workflows' steps (nested ids, dependencies renamed alike) right
+    after the step that ran them: for per-step histories (``wfe stats``). Analytics of
+    the result would count the children's time twice: use it for per-step figures only."""
+    if not children:
+        return run
+    nested = nested_steps(children)
+    steps: list[StepRecord] = []
+    for s in run.steps:
+        steps.append(s)
+        for n in nested.get(s.id, ()):
+            prefix = n.parent + "/"
+            steps.append(attrs.evolve(n.step, id=n.id, dependencies=tuple(prefix + d for d in n.step.dependencies)))
+    return attrs.evolve(run, steps=tuple(steps))
