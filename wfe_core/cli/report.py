@@ -98,7 +98,8 @@ def graph(file: str, fmt: str, output: str | None) -> None:
     """The dependency graph of the workflow in FILE, before it runs.
 
     Levels (one rank each), parallel groups as clusters, ``?`` on conditional steps,
-    dashed non-critical steps, and the longest chain of steps in bold.
+    dashed non-critical steps, and the longest chain of steps in bold. A sub-workflow
+    (``workflow.run`` of a literal path or template) is drawn nested, as a subgraph.
     """
     from wfe_core.cli import _load
     from wfe_core.report.graph import to_dot, to_mermaid, view_of_workflow
@@ -110,14 +111,20 @@ def graph(file: str, fmt: str, output: str | None) -> None:
     from wfe_core.cli.subflows import labelled
 
     view = labelled(view_of_workflow(workflow), workflow)  # workflow.run steps name what they run
+    from wfe_core.cli import _plugins
+    from wfe_core.report.graph_nested import nested_dot, nested_html, nested_mermaid, nested_views
+
+    # Sub-workflows known before the run (a literal path or template): drawn nested.
+    templates = any(s.action == "workflow.run" and "template" in (s.parameters or {}) for s in workflow.steps)
+    nested = nested_views(workflow, file, _plugins() if templates else None)
     if fmt == "mermaid":
-        text = to_mermaid(view)
+        text = nested_mermaid(to_mermaid(view), view, nested)
     elif fmt == "dot":
-        text = to_dot(view)
+        text = nested_dot(to_dot(view), nested)
     else:
         from wfe_core.report.formats.graph_page import render_graph_page
 
-        text = render_graph_page(view, workflow)
+        text = render_graph_page(view, workflow, nested_html(nested))
     _write(text, output)
 
 
