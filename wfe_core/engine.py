@@ -316,6 +316,8 @@ class WorkflowEngine:
             },
         )
         # What a workflow.run step of this run needs (see wfe_core.run.subflow).
+        if output is not None:
+            scheduler.preparer.output_line = _masked_output(output, redact)
         scheduler.events.relay = self.event_relay
         scheduler.preparer.resources[HOST_KEY] = SubflowHost(
             self,
@@ -324,9 +326,8 @@ class WorkflowEngine:
             workers,
             self.subflow_chain or tuple(filter(None, [include_key(source)])),
             forward=scheduler.forward,
+            output=scheduler.preparer.output_line,
         )
-        if output is not None:
-            scheduler.preparer.output_line = _masked_output(output, redact)
         with self._lock:
             self._active[run_id] = scheduler
         try:

@@ -170,7 +170,7 @@ def test_secrets_of_parent_and_child_are_masked_in_the_forwarded_events(tmp_path
         "CHILD_ONLY": child_secret,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "wfe_core", "run", "parent.yaml", "--reporter", "json"],
+        [sys.executable, "-m", "wfe_core", "run", "parent.yaml", "--reporter", "json", "--output"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -181,6 +181,8 @@ def test_secrets_of_parent_and_child_are_masked_in_the_forwarded_events(tmp_path
     events = [json.loads(x) for x in done.stdout.splitlines()]
     use = next(e for e in events if e["kind"] == "step.failed" and e.get("step_id") == "sub/use")
     assert "token=*** own=***" in json.dumps(use)
+    printed = [e["text"] for e in events if e["kind"] == "step.output" and e["step_id"] == "sub/use"]
+    assert printed == ["token=*** own=***"]
     for text in (done.stdout, done.stderr):
         assert parent_secret not in text and child_secret not in text
 
@@ -206,3 +208,13 @@ def test_listeners_hear_child_events_on_one_thread_and_the_live_display_lists_th
     assert ("step.succeeded", "deploy/inner/leaf") in [(k, s) for k, s, _ in heard]
     assert len({t for _, _, t in heard}) == 1
     assert sorted(running) == ["deploy", "deploy/build"]
+
+
+def test_output_flag_prints_child_and_grandchild_lines_with_nested_ids(nested, wfe):
+    out = wfe("run", "parent.yaml", "--output").stdout.splitlines()
+    assert "deploy/build| built" in out
+    assert "deploy/inner/leaf| leaf" in out
+    assert "after| after" in out
+    events = [json.loads(x) for x in wfe("run", "parent.yaml", "--output", "--reporter", "json").stdout.splitlines()]
+    lines = [(e["step_id"], e["text"]) for e in events if e["kind"] == "step.output"]
+    assert ("deploy/inner/leaf", "leaf") in lines and ("deploy/build", "built") in lines

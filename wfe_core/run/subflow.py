@@ -85,6 +85,8 @@ class SubflowHost:
     chain: tuple[str, ...] = ()
     #: The parent loop's thread-safe inbox for its children's events (``RunLoop.forward``).
     forward: Callable[[str, Any], None] | None = attrs.field(default=None, eq=False)
+    #: ``output(step_id, stream, line)`` of the parent run (``wfe run --output``), masked.
+    output: Callable[[str, str, str], None] | None = attrs.field(default=None, eq=False)
     #: Child run id -> set once that child's run has ended (children still running).
     live: dict[str, threading.Event] = attrs.field(factory=dict, eq=False)
     lock: threading.Lock = attrs.field(factory=threading.Lock, eq=False)
@@ -192,10 +194,20 @@ def run_child(params: Any, context: Any) -> StepResult:
         daemon=True,
     )
     watcher.start()
+    output = None
+    if host.output is not None:  # the child's steps' live output, as `<step>/<child step>| line`
+        parent_output, prefix = host.output, context.step.id + "/"
+        output = lambda sid, stream, text: parent_output(prefix + sid, stream, text)  # noqa: E731
     try:
         if stored is not None:
             stats = engine.resume(
-                run_id, child, strategy=host.strategy, variables=variables, max_workers=host.workers, source=source
+                run_id,
+                child,
+                strategy=host.strategy,
+                variables=variables,
+                max_workers=host.workers,
+                source=source,
+                output=output,
             )
         else:
             stats = engine.run(
@@ -206,6 +218,7 @@ def run_child(params: Any, context: Any) -> StepResult:
                 run_id=run_id,
                 max_workers=host.workers,
                 source=source,
+                output=output,
             )
     except InvalidWorkflowError as exc:
         raise ActionError(f"sub-workflow {source} is invalid: " + "; ".join(str(p) for p in exc.problems)) from None
