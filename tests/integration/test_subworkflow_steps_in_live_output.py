@@ -218,3 +218,30 @@ def test_output_flag_prints_child_and_grandchild_lines_with_nested_ids(nested, w
     events = [json.loads(x) for x in wfe("run", "parent.yaml", "--output", "--reporter", "json").stdout.splitlines()]
     lines = [(e["step_id"], e["text"]) for e in events if e["kind"] == "step.output"]
     assert ("deploy/inner/leaf", "leaf") in lines and ("deploy/build", "built") in lines
+
+
+def test_a_timed_out_childs_cancel_and_compensation_are_shown_nested(tmp_path, wfe):
+    write(
+        tmp_path,
+        "slow.yaml",
+        """\
+        id: slow
+        steps:
+          - {id: write, action: file.write, parameters: {path: state.txt, content: new}}
+          - {id: nap, action: shell.execute, dependencies: [write], parameters: {command: "sleep 30"}}
+        """,
+    )
+    write(
+        tmp_path,
+        "parent.yaml",
+        """\
+        id: parent
+        steps:
+          - {id: sub, action: workflow.run, timeout: 1, parameters: {path: slow.yaml}}
+        """,
+    )
+    lines = [_body(x) for x in wfe("run", "parent.yaml", check=1).stdout.splitlines()]
+    # Said by the child after the parent's step had timed out: still reported, in order.
+    timed_out = next(i for i, x in enumerate(lines) if x.startswith("sub timed out"))
+    assert lines.index("sub/nap cancelled (run cancelled)") > timed_out
+    assert any(x.startswith("sub/write rolled back") for x in lines[timed_out:])

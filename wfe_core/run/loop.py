@@ -443,6 +443,7 @@ class RunLoop:
         # Work abandoned by a timeout or cancel that can still end cleanly (a sub-workflow
         # stopping, and compensating its own steps) finishes before this run compensates.
         self.preparer.settle_resources(log)
+        self._relay_late()
         self._flush()
         self._commit()
         state = self.state
@@ -462,6 +463,22 @@ class RunLoop:
             rollback_for=self.plugins.rollback_for,
             on_result=self._rolled_back,
         )
+
+    def _relay_late(self) -> None:
+        """Deliver what sub-workflows said after dispatch ended (a timed-out step's child
+        stopping); anything else queued stays queued, as it was."""
+        others = []
+        while True:
+            try:
+                item = self._done.get_nowait()
+            except queue.Empty:
+                break
+            if type(item) is tuple:
+                self.events.relayed(*item)
+            else:
+                others.append(item)
+        for item in others:
+            self._done.put(item)
 
     def _rolled_back(self, result: CompensationResult) -> None:
         self.state.rolled_back(result.step_id, result.status, result.error, result.duration)
