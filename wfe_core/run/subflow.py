@@ -194,10 +194,10 @@ def run_child(params: Any, context: Any) -> StepResult:
         daemon=True,
     )
     watcher.start()
-    output = None
+    child_output = None
     if host.output is not None:  # the child's steps' live output, as `<step>/<child step>| line`
         parent_output, prefix = host.output, context.step.id + "/"
-        output = lambda sid, stream, text: parent_output(prefix + sid, stream, text)  # noqa: E731
+        child_output = lambda sid, stream, text: parent_output(prefix + sid, stream, text)  # noqa: E731
     try:
         if stored is not None:
             stats = engine.resume(
@@ -207,7 +207,7 @@ def run_child(params: Any, context: Any) -> StepResult:
                 variables=variables,
                 max_workers=host.workers,
                 source=source,
-                output=output,
+                output=child_output,
             )
         else:
             stats = engine.run(
@@ -218,7 +218,7 @@ def run_child(params: Any, context: Any) -> StepResult:
                 run_id=run_id,
                 max_workers=host.workers,
                 source=source,
-                output=output,
+                output=child_output,
             )
     except InvalidWorkflowError as exc:
         raise ActionError(f"sub-workflow {source} is invalid: " + "; ".join(str(p) for p in exc.problems)) from None
