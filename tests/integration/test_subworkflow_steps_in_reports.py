@@ -176,8 +176,10 @@ def test_junit_has_a_testcase_per_nested_step_counted_in_the_totals(succeeded, f
 
 def test_text_lists_nested_rows(succeeded, wfe):
     lines = wfe("report", succeeded).stdout.splitlines()
-    table = [line.split()[0] for line in lines[lines.index(next(x for x in lines if "STEP" in x)) + 1 :] if line]
+    start = lines.index(next(x for x in lines if "STEP" in x)) + 1
+    table = [line.split()[0] for line in lines[start:] if line.startswith("  ")]
     assert table == ["deploy", "deploy/build", "deploy/inner", "deploy/inner/leaf", "after"]
+    assert "not counted twice" in lines[-1]
 
 
 def test_html_has_nested_rows_with_tails(failed, wfe, tmp_path):

@@ -48,4 +48,6 @@ def render_text(report: Any) -> str:
                 f"  {n.id:<{width}}  {n.step.status:<15} {len(n.step.attempts):>3}  {seconds(n.span):>8}  "
                 f"{why[0] if why else ''}".rstrip()
             )
+    if nested:
+        lines.append("(a/b: step b of the sub-workflow run by step a; its time is part of a's, not counted twice)")
     return "\n".join(lines) + "\n"
