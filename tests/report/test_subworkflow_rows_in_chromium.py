@@ -60,6 +60,10 @@ def rendered(tmp_path_factory):
     wfe("report", run_id, "--format", "html", "-o", str(page), store=store)
     with Browser(root / "profile") as browser:
         browser.open(page.as_uri())
+        bars = browser.evaluate("""(() => Array.from(document.querySelectorAll('svg.gantt rect.bar')).map(b => {
+            const r = b.getBoundingClientRect();
+            return [b.dataset.step, b.dataset.status, r.left, r.right, b.closest('svg').classList.contains('nested')];
+        }))()""")
         dom = browser.evaluate("""(() => {
             const rows = Array.from(document.querySelectorAll('#steps tbody tr'));
             return rows.map(r => ({
@@ -70,7 +74,7 @@ def rendered(tmp_path_factory):
               detail: r.cells[8].innerText,
             }));
         })()""")
-        yield {"rows": dom, "problems": browser.problems()}
+        yield {"rows": dom, "bars": bars, "problems": browser.problems()}
 
 
 def test_nested_rows_follow_their_step_indented_by_depth(rendered):
@@ -94,3 +98,12 @@ def test_a_failed_grandchild_step_shows_its_error_and_output(rendered):
     assert "exited with code 2" in leaf["detail"]
     assert "stderr| leaf went wrong" in leaf["detail"]
     assert "stdout| leaf" in leaf["detail"]
+
+
+def test_sub_workflow_attempts_are_bars_inside_their_steps_bar(rendered):
+    bars = {step: (status, left, right, nested) for step, status, left, right, nested in rendered["bars"]}
+    assert [s for s, (*_, nested) in bars.items() if nested] == ["deploy/build", "deploy/inner", "deploy/inner/leaf"]
+    assert bars["deploy/inner/leaf"][0] == "failed"
+    deploy, leaf = bars["deploy"], bars["deploy/inner/leaf"]
+    # Same time axis: the grandchild's attempt lies within the step that ran it (1px rounding).
+    assert deploy[1] - 1 <= leaf[1] and leaf[2] <= deploy[2] + 1

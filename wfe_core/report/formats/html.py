@@ -256,6 +256,46 @@ def _table(report: Any) -> str:
     )
 
 
+def _nested_gantt(report: Any) -> str:
+    """The attempts of sub-workflows' steps, on the same time axis as the run's timeline,
+    grouped under the step that ran them ("" when the run ran none)."""
+    nested = nested_steps(getattr(report, "children", ()))
+    rows = [n for s in report.run.steps for n in nested.get(s.id, ())]
+    if not rows:
+        return ""
+    run, a = report.run, report.analytics
+    t0 = run.started_at or 0.0
+    span = max(a.wall_time, run.ended_at - t0)
+    scale = _CHART_W / span if span > 0 else 0.0
+    height = _ROW * len(rows) + 4
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt nested" width="{_LABEL_W + _CHART_W + 10}" '
+        f'height="{height}" role="img" aria-label="timeline of sub-workflow attempts">'
+    ]
+    for row, n in enumerate(rows):
+        y = row * _ROW
+        name = n.id if len(n.id) <= 32 else "…" + n.id[-31:]
+        out.append(f'<text class="label" x="{2 + 8 * (n.depth - 1)}" y="{y + 12}">{escape(name)}</text>')
+        for t in n.step.attempts:
+            start = t.started_at or t0
+            end = t.finished_at or run.ended_at
+            info = f"{n.id} · attempt {t.number} · {t.status} · +{seconds(start - t0)} for {seconds(end - start)}" + (
+                f" · {t.error}" if t.error else ""
+            )
+            out.append(
+                f'<rect class="bar" data-step="{escape(n.id)}" data-attempt="{t.number}" '
+                f'data-status="{escape(t.status)}" data-info="{escape(info)}" '
+                f'x="{_LABEL_W + (start - t0) * scale:.1f}" y="{y + 2}" width="{max(1.0, (end - start) * scale):.1f}" '
+                f'height="{_ROW - 4}" fill="{_colour(t.status)}"><title>{escape(info)}</title></rect>'
+            )
+    out.append("</svg>")
+    return (
+        f'<section id="sub-timeline"><h2>Sub-workflow steps</h2><div class="scroll">{"".join(out)}</div>'
+        "<p>One bar per attempt of a sub-workflow's step, on the run's time axis. They run inside the "
+        "step that ran them: its bar above spans them.</p></section>"
+    )
+
+
 def _nested_row(n: NestedStep) -> str:
     """A sub-workflow's step, under the ``workflow.run`` step that ran it (indented).
 
@@ -294,6 +334,7 @@ def render_html(report: Any) -> str:
         + "<main>"
         + _analytics(report)
         + _gantt(report)
+        + _nested_gantt(report)
         + _dag(report)
         + _table(report)
         + "</main>"
