@@ -104,6 +104,9 @@ class WorkflowEngine:
         #: Set on the nested engine of a sub-workflow: the files of its parents and its own
         #: (see :mod:`wfe_core.run.subflow`); an include cycle is a file already in it.
         self.subflow_chain: tuple[str, ...] = ()
+        #: Set on the nested engine of a sub-workflow: where its runs' events go (the
+        #: parent loop's queue; see :mod:`wfe_core.run.events`), not to hooks directly.
+        self.event_relay: Callable[[Any], None] | None = None
 
     # -- actions --------------------------------------------------------------------------
     @property
@@ -317,11 +320,18 @@ class WorkflowEngine:
             },
         )
         # What a workflow.run step of this run needs (see wfe_core.run.subflow).
-        scheduler.preparer.resources[HOST_KEY] = SubflowHost(
-            self, source, strategy, workers, self.subflow_chain or tuple(filter(None, [include_key(source)]))
-        )
         if output is not None:
             scheduler.preparer.output_line = _masked_output(output, redact)
+        scheduler.events.relay = self.event_relay
+        scheduler.preparer.resources[HOST_KEY] = SubflowHost(
+            self,
+            source,
+            strategy,
+            workers,
+            self.subflow_chain or tuple(filter(None, [include_key(source)])),
+            forward=scheduler.forward,
+            output=scheduler.preparer.output_line,
+        )
         with self._lock:
             self._active[run_id] = scheduler
         try:

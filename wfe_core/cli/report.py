@@ -73,15 +73,17 @@ def report(run_id: str, fmt: str | None, output: str | None, store: str | None) 
     run in progress can be reported while it runs.
     """
     from wfe_core.report.data import open_store, read_run
+    from wfe_core.report.nested import read_children
     from wfe_core.report.report import build_report
 
     chosen = _pick(_formats(), fmt, output)
     db = open_store(store)
     try:
         run = read_run(db, run_id)
+        children = read_children(db, run)  # sub-workflow runs: listed under their steps
     finally:
         db.close()
-    _write(chosen.render(build_report(run)), output)
+    _write(chosen.render(build_report(run, children)), output)
     if output:
         click.echo(f"wrote {chosen.name} report of run {run.run_id} to {output}", err=True)
 
@@ -96,7 +98,8 @@ def graph(file: str, fmt: str, output: str | None) -> None:
     """The dependency graph of the workflow in FILE, before it runs.
 
     Levels (one rank each), parallel groups as clusters, ``?`` on conditional steps,
-    dashed non-critical steps, and the longest chain of steps in bold.
+    dashed non-critical steps, and the longest chain of steps in bold. A sub-workflow
+    (``workflow.run`` of a literal path or template) is drawn nested, as a subgraph.
     """
     from wfe_core.cli import _load
     from wfe_core.report.graph import to_dot, to_mermaid, view_of_workflow
@@ -108,14 +111,20 @@ def graph(file: str, fmt: str, output: str | None) -> None:
     from wfe_core.cli.subflows import labelled
 
     view = labelled(view_of_workflow(workflow), workflow)  # workflow.run steps name what they run
+    from wfe_core.cli import _plugins
+    from wfe_core.report.graph_nested import nested_dot, nested_html, nested_mermaid, nested_views
+
+    # Sub-workflows known before the run (a literal path or template): drawn nested.
+    templates = any(s.action == "workflow.run" and "template" in (s.parameters or {}) for s in workflow.steps)
+    nested = nested_views(workflow, file, _plugins() if templates else None)
     if fmt == "mermaid":
-        text = to_mermaid(view)
+        text = nested_mermaid(to_mermaid(view), view, nested)
     elif fmt == "dot":
-        text = to_dot(view)
+        text = nested_dot(to_dot(view), nested)
     else:
         from wfe_core.report.formats.graph_page import render_graph_page
 
-        text = render_graph_page(view, workflow)
+        text = render_graph_page(view, workflow, nested_html(nested))
     _write(text, output)
 
 
@@ -125,14 +134,20 @@ def graph(file: str, fmt: str, output: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (wfe.stats/1).")
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help=_STORE_HELP)
 def stats(workflow_id: str, last: int, as_json: bool, store: str | None) -> None:
-    """Per step across the last runs of WORKFLOW_ID: p50/p95 duration, failure rate, flaky, trend."""
+    """Per step across the last runs of WORKFLOW_ID: p50/p95 duration, failure rate, flaky, trend.
+
+    The steps of its sub-workflows (``workflow.run``) are listed under their step, with
+    nested ids (``deploy/build``).
+    """
     from wfe_core.report.data import open_store, read_runs
     from wfe_core.report.formats.units import seconds
     from wfe_core.report.history import summarize
+    from wfe_core.report.nested import read_children, with_nested_steps
 
     db = open_store(store)
     try:
-        runs = read_runs(db, workflow_id, last)
+        # A sub-workflow's steps are listed too, nested under their step (deploy/build).
+        runs = [with_nested_steps(run, read_children(db, run)) for run in read_runs(db, workflow_id, last)]
     finally:
         db.close()
     if not runs:

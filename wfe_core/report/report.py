@@ -19,7 +19,12 @@ keys may appear within one version)::
     steps:     in file order: id, action, status, critical, dependencies, parallel_group,
                conditions, started_at, finished_at, span, busy_time, wait (null when not
                derived), on_critical_path, error, reason,
-               attempts [{number, status, started_at, finished_at, duration, error}]
+               attempts [{number, status, started_at, finished_at, duration, error}];
+               a ``workflow.run`` step also has ``sub_workflow``: its child run (run_id,
+               workflow_id, status, wall_time, error, summary, its own analytics, and
+               steps with nested ids ``deploy/build`` and ``output_tail``, recursively).
+               The parent's analytics do not count a child's steps again: the step's
+               span covers its child (see :mod:`wfe_core.report.nested`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import attrs
 from wfe_core.plan.fanout import counted_steps
 from wfe_core.report.analytics import Analytics, analyze
 from wfe_core.report.data import RunRecord
+from wfe_core.report.nested import ChildRun, attach_children
 
 __all__ = ["REPORT_SCHEMA", "Report", "build_report"]
 
@@ -45,10 +51,12 @@ class Report:
     Attributes:
         run: the run as read from the store (:class:`~wfe_core.report.data.RunRecord`).
         analytics: its :class:`~wfe_core.report.analytics.Analytics`.
+        children: the sub-workflow runs of its ``workflow.run`` steps, in step order.
     """
 
     run: RunRecord
     analytics: Analytics
+    children: tuple[ChildRun, ...] = ()
 
     @property
     def counted(self) -> tuple[list[str], dict[str, int]]:
@@ -73,7 +81,7 @@ class Report:
         """The report as plain data, in the documented ``wfe.report/1`` shape."""
         run, a = self.run, self.analytics
         on_path = set(a.critical_path)
-        return {
+        data = {
             "schema": REPORT_SCHEMA,
             "run": {
                 "run_id": run.run_id,
@@ -146,8 +154,9 @@ class Report:
                 for s in run.steps
             ],
         }
+        return attach_children(data, self.children)
 
 
-def build_report(run: RunRecord) -> Report:
-    """The report of one run record."""
-    return Report(run, analyze(run))
+def build_report(run: RunRecord, children: tuple[ChildRun, ...] = ()) -> Report:
+    """The report of one run record (and of its sub-workflow runs, ``children``)."""
+    return Report(run, analyze(run), children)

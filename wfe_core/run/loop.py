@@ -24,7 +24,7 @@ from wfe_core.model.workflow import RunStats
 from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action
 from wfe_core.run.attempt import Attempt, run_attempt
-from wfe_core.run.events import EventDelivery
+from wfe_core.run.events import EventDelivery, Relayed
 from wfe_core.run.pool import FuturesPool, WorkerPool
 from wfe_core.run.prepare import AttemptPreparer, Unprepared, WouldRun
 from wfe_core.run.rollback import CompensationResult, compensate_run
@@ -135,6 +135,11 @@ class RunLoop:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
         self._cancel.set()
         self._done.put(_WAKE)
+
+    def forward(self, step_id: str, item: Relayed) -> None:
+        """Thread-safe: an event of the sub-workflow of step ``step_id``, delivered by
+        this loop's thread when it next drains its queue (see :mod:`wfe_core.run.events`)."""
+        self._done.put((step_id, item))
 
     def run(self) -> RunStats:
         """Run the plan to the end (rollback included) and return its statistics."""
@@ -266,7 +271,9 @@ class RunLoop:
         state, done, cancel = self.state, self._done, self._cancel
         now, wall = time.monotonic(), time.time()
         while item is not None:
-            if item is not _WAKE:
+            if type(item) is tuple:  # a sub-workflow's event (forward)
+                self.events.relayed(*item)
+            elif item is not _WAKE:
                 if item.abandoned:
                     self.abandoned -= 1
                 else:
@@ -438,6 +445,7 @@ class RunLoop:
         # Work abandoned by a timeout or cancel that can still end cleanly (a sub-workflow
         # stopping, and compensating its own steps) finishes before this run compensates.
         self.preparer.settle_resources(log)
+        self._relay_late()
         self._flush()
         self._commit()
         state = self.state
@@ -457,6 +465,22 @@ class RunLoop:
             rollback_for=self.plugins.rollback_for,
             on_result=self._rolled_back,
         )
+
+    def _relay_late(self) -> None:
+        """Deliver what sub-workflows said after dispatch ended (a timed-out step's child
+        stopping); anything else queued stays queued, as it was."""
+        others = []
+        while True:
+            try:
+                item = self._done.get_nowait()
+            except queue.Empty:
+                break
+            if type(item) is tuple:
+                self.events.relayed(*item)
+            else:
+                others.append(item)
+        for item in others:
+            self._done.put(item)
 
     def _rolled_back(self, result: CompensationResult) -> None:
         self.state.rolled_back(result.step_id, result.status, result.error, result.duration)

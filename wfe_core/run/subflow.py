@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,10 @@ class SubflowHost:
     strategy: str
     workers: int
     chain: tuple[str, ...] = ()
+    #: The parent loop's thread-safe inbox for its children's events (``RunLoop.forward``).
+    forward: Callable[[str, Any], None] | None = attrs.field(default=None, eq=False)
+    #: ``output(step_id, stream, line)`` of the parent run (``wfe run --output``), masked.
+    output: Callable[[str, str, str], None] | None = attrs.field(default=None, eq=False)
     #: Child run id -> set once that child's run has ended (children still running).
     live: dict[str, threading.Event] = attrs.field(factory=dict, eq=False)
     lock: threading.Lock = attrs.field(factory=threading.Lock, eq=False)
@@ -171,6 +175,11 @@ def run_child(params: Any, context: Any) -> StepResult:
     names = list(dict.fromkeys([*child.secrets, *context.secret_names]))
     child = attrs.evolve(child, secrets=names)
     engine = _child_engine(host, key)
+    if host.forward is not None:
+        # The child's events reach hooks and reporters through the parent's scheduler
+        # thread (never two threads at once), its step events as `<step>/<child step>`.
+        step_id, forward = context.step.id, host.forward
+        engine.event_relay = lambda item: forward(step_id, item)
     run_id = child_run_id(context.run_id, context.step.id)
     stored = None if context.dry_run else _stored_status(engine.store_path, run_id)
     if stored == RunStatus.SUCCEEDED.value:  # finished before the parent could record it
@@ -185,10 +194,20 @@ def run_child(params: Any, context: Any) -> StepResult:
         daemon=True,
     )
     watcher.start()
+    child_output = None
+    if host.output is not None:  # the child's steps' live output, as `<step>/<child step>| line`
+        parent_output, prefix = host.output, context.step.id + "/"
+        child_output = lambda sid, stream, text: parent_output(prefix + sid, stream, text)  # noqa: E731
     try:
         if stored is not None:
             stats = engine.resume(
-                run_id, child, strategy=host.strategy, variables=variables, max_workers=host.workers, source=source
+                run_id,
+                child,
+                strategy=host.strategy,
+                variables=variables,
+                max_workers=host.workers,
+                source=source,
+                output=child_output,
             )
         else:
             stats = engine.run(
@@ -199,6 +218,7 @@ def run_child(params: Any, context: Any) -> StepResult:
                 run_id=run_id,
                 max_workers=host.workers,
                 source=source,
+                output=child_output,
             )
     except InvalidWorkflowError as exc:
         raise ActionError(f"sub-workflow {source} is invalid: " + "; ".join(str(p) for p in exc.problems)) from None

@@ -15,7 +15,8 @@ svg text{font-size:11px} .dag .edge{fill:none;stroke:#8c959f;stroke-width:1.2} .
 .scroll{overflow:auto;border:1px solid #d0d7de}"""
 
 
-def render_graph_page(view: GraphView, workflow: Any) -> str:
+def render_graph_page(view: GraphView, workflow: Any, nested: str = "") -> str:
+    """The page; ``nested``: the sections of its sub-workflows' DAGs (HTML), after its own."""
     levels: dict[int, list[str]] = {}
     for node in view.nodes:
         levels.setdefault(node.level, []).append(node.id)
@@ -38,5 +39,5 @@ def render_graph_page(view: GraphView, workflow: Any) -> str:
         f"<style>{_CSS}</style></head><body><h1>{escape(workflow.name or workflow.id)}</h1>"
         f"<p>{len(view.nodes)} steps in {len(levels)} levels. Bold: the longest chain of steps. "
         "Dashed: non-critical. ? marks a conditional step.</p>"
-        f'<div class="scroll">{to_svg(view)}</div><ul>{items}</ul></body></html>\n'
+        f'<div class="scroll">{to_svg(view)}</div><ul>{items}</ul>{nested}</body></html>\n'
     )

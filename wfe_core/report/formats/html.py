@@ -20,6 +20,7 @@ from typing import Any
 from wfe_core.plan.fanout import counted_note
 from wfe_core.report.formats.units import seconds, timestamp
 from wfe_core.report.graph import COLOURS, to_svg, view_of_report
+from wfe_core.report.nested import NestedStep, nested_steps
 
 __all__ = ["DETAIL_LIMIT", "render_html"]
 
@@ -49,6 +50,7 @@ svg text{font-size:11px;font-family:inherit} .gantt .label{fill:#1f2328} .gantt 
 #detail{position:sticky;bottom:0;background:#fffbe6;border-top:1px solid #d4a72c;padding:6px 24px;min-height:1.4em;
   white-space:pre-wrap}
 .err{color:#b42318;white-space:pre-wrap} .cp-mark{color:#b42318;font-weight:700}
+tr.nested td{background:#fafbfc;color:#424a53} .tail{color:#57606a;white-space:pre-wrap;font-family:monospace}
 """
 
 # Progressive enhancement only: the page is complete without it.
@@ -229,6 +231,7 @@ def _count(report: Any) -> str:
 def _table(report: Any) -> str:
     run, a = report.run, report.analytics
     on_path = set(a.critical_path)
+    nested = nested_steps(getattr(report, "children", ()))
     rows = []
     for s in run.steps:
         span = a.spans.get(s.id)
@@ -244,15 +247,85 @@ def _table(report: Any) -> str:
             f'<td class="num" data-v="{wait or 0:.6f}">{seconds(wait)}</td>'
             f'<td class="err">{escape(detail)}</td></tr>'
         )
+        rows.extend(_nested_row(n) for n in nested.get(s.id, ()))
     head = (
         "<tr><th>cp</th><th>step</th><th>action</th><th>status</th><th class=num>attempts</th>"
         "<th class=num>duration</th><th class=num>busy</th><th class=num>wait</th><th>error / reason</th></tr>"
     )
     return (
         f'<section id="table"><h2>Steps</h2><p><input id="filter" type="search" placeholder="filter steps"> '
-        f"{_count(report)}; click a column to sort. 🔥 = critical path.</p>"
+        f"{_count(report)}; click a column to sort. 🔥 = critical path."
+        + (
+            " ↳ rows: steps of a sub-workflow, under the step that ran it (their time is part of that step's)."
+            if nested
+            else ""
+        )
+        + "</p>"
         f'<div class="scroll"><table id="steps"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
         "</div></section>"
+    )
+
+
+def _nested_gantt(report: Any) -> str:
+    """The attempts of sub-workflows' steps, on the same time axis as the run's timeline,
+    grouped under the step that ran them ("" when the run ran none)."""
+    nested = nested_steps(getattr(report, "children", ()))
+    rows = [n for s in report.run.steps for n in nested.get(s.id, ())]
+    if not rows:
+        return ""
+    run, a = report.run, report.analytics
+    t0 = run.started_at or 0.0
+    span = max(a.wall_time, run.ended_at - t0)
+    scale = _CHART_W / span if span > 0 else 0.0
+    height = _ROW * len(rows) + 4
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt nested" width="{_LABEL_W + _CHART_W + 10}" '
+        f'height="{height}" role="img" aria-label="timeline of sub-workflow attempts">'
+    ]
+    for row, n in enumerate(rows):
+        y = row * _ROW
+        name = n.id if len(n.id) <= 32 else "…" + n.id[-31:]
+        out.append(f'<text class="label" x="{2 + 8 * (n.depth - 1)}" y="{y + 12}">{escape(name)}</text>')
+        for t in n.step.attempts:
+            start = t.started_at or t0
+            end = t.finished_at or run.ended_at
+            info = f"{n.id} · attempt {t.number} · {t.status} · +{seconds(start - t0)} for {seconds(end - start)}" + (
+                f" · {t.error}" if t.error else ""
+            )
+            out.append(
+                f'<rect class="bar" data-step="{escape(n.id)}" data-attempt="{t.number}" '
+                f'data-status="{escape(t.status)}" data-info="{escape(info)}" '
+                f'x="{_LABEL_W + (start - t0) * scale:.1f}" y="{y + 2}" width="{max(1.0, (end - start) * scale):.1f}" '
+                f'height="{_ROW - 4}" fill="{_colour(t.status)}"><title>{escape(info)}</title></rect>'
+            )
+    out.append("</svg>")
+    return (
+        f'<section id="sub-timeline"><h2>Sub-workflow steps</h2><div class="scroll">{"".join(out)}</div>'
+        "<p>One bar per attempt of a sub-workflow's step, on the run's time axis. They run inside the "
+        "step that ran them: its bar above spans them.</p></section>"
+    )
+
+
+def _nested_row(n: NestedStep) -> str:
+    """A sub-workflow's step, under the ``workflow.run`` step that ran it (indented).
+
+    Its durations are its own; the parent step's already include them (not counted twice).
+    """
+    s = n.step
+    detail = s.error or s.reason or ""
+    tail = "\n".join(n.output_tail)
+    return (
+        f'<tr class="nested" data-step="{escape(n.id)}" data-parent="{escape(n.parent)}" data-depth="{n.depth}">'
+        f'<td></td><td style="padding-left:{8 + 18 * n.depth}px">↳ {escape(n.id)}</td>'
+        f"<td>{escape(s.action)}</td>"
+        f'<td><span class="status" style="background:{_colour(s.status)}">{escape(s.status)}</span></td>'
+        f'<td class="num">{len(s.attempts)}</td>'
+        f'<td class="num" data-v="{n.span or 0:.6f}">{seconds(n.span)}</td>'
+        f'<td class="num" data-v="{s.busy_time:.6f}">{seconds(s.busy_time)}</td>'
+        '<td class="num" data-v="0">-</td>'
+        f'<td><span class="err">{escape(detail)}</span>'
+        + (f'<div class="tail">{escape(tail)}</div>' if tail else "")
+        + "</td></tr>"
     )
 
 
@@ -271,6 +344,7 @@ def render_html(report: Any) -> str:
         + "<main>"
         + _analytics(report)
         + _gantt(report)
+        + _nested_gantt(report)
         + _dag(report)
         + _table(report)
         + "</main>"

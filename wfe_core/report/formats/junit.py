@@ -5,6 +5,10 @@ expanded fan-out step is its instances' test cases, not one more of its own.
 Failed and timed-out steps get ``<failure>`` with the error; a step whose rollback
 failed gets ``<error>``; skipped, cancelled, interrupted, pending and still-running steps
 get ``<skipped>`` with the reason. Attempts before the last are listed in ``<system-out>``.
+
+A sub-workflow's steps are test cases too, right after the ``workflow.run`` step that ran
+them, named by nested id (``deploy/build``) with the child workflow as ``classname``; a
+failed one carries the tail of what it printed in ``<system-out>``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from wfe_core.report.formats.units import timestamp
+from wfe_core.report.nested import NestedStep, nested_steps
 
 __all__ = ["render_junit"]
 
@@ -26,11 +31,42 @@ def _text(value: Any) -> str:
     return "".join(c for c in str(value) if c in "\t\n\r" or ord(c) >= 0x20)
 
 
+def _nested_case(n: NestedStep) -> tuple[str, str]:
+    """The test case of a sub-workflow's step, and its outcome (failure, error, skipped, passed)."""
+    s = n.step
+    head = (
+        f"    <testcase name={quoteattr(_text(n.id))} classname={quoteattr(_text(n.workflow_id))}"
+        f' time="{n.span or 0.0:.3f}"'
+    )
+    body = []
+    outcome = "passed"
+    if s.status in _FAILURE:
+        outcome = "failure"
+        msg = _text(s.error or s.status)
+        body.append(
+            f"      <failure message={quoteattr(msg.splitlines()[0] if msg else s.status)} "
+            f'type="{s.status}">{escape(msg)}</failure>'
+        )
+        if n.output_tail:
+            body.append(f"      <system-out>{escape(_text(chr(10).join(n.output_tail)))}</system-out>")
+    elif s.status in _ERROR:
+        outcome = "error"
+        msg = _text(s.error or "rollback failed")
+        body.append(
+            f'      <error message={quoteattr(msg.splitlines()[0])} type="rollback_failed">{escape(msg)}</error>'
+        )
+    elif s.status not in _PASSED:
+        outcome = "skipped"
+        body.append(f"      <skipped message={quoteattr(_text(s.reason or s.error or s.status))}/>")
+    return head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"), outcome
+
+
 def render_junit(report: Any) -> str:
     run, a = report.run, report.analytics
     cases = []
     failures = errors = skipped = 0
     counted = set(report.counted[0])
+    nested = nested_steps(getattr(report, "children", ()))
     for s in run.steps:
         if s.id not in counted:
             continue
@@ -63,6 +99,12 @@ def render_junit(report: Any) -> str:
                 notes.append("rolled back after the run failed")
             body.append(f"      <system-out>{escape(chr(10).join(notes))}</system-out>")
         cases.append(head + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>"))
+        for n in nested.get(s.id, ()):
+            case, outcome = _nested_case(n)
+            cases.append(case)
+            failures += outcome == "failure"
+            errors += outcome == "error"
+            skipped += outcome == "skipped"
     suite = (
         f'  <testsuite name={quoteattr(_text(run.workflow_id))} tests="{len(cases)}" failures="{failures}" '
         f'errors="{errors}" skipped="{skipped}" time="{a.wall_time:.3f}" '

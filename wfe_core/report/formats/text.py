@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfe_core.report.formats.units import seconds, timestamp
+from wfe_core.report.nested import nested_steps
 
 __all__ = ["render_text"]
 
@@ -35,7 +36,8 @@ def render_text(report: Any) -> str:
     if a.retries:
         lines.append("retries: " + ", ".join(f"{s} x{n} cost {seconds(c)}" for s, n, c in a.retries[:5]))
     lines.append("")
-    width = max((len(s.id) for s in run.steps), default=4)
+    nested = nested_steps(getattr(report, "children", ()))
+    width = max([len(s.id) for s in run.steps] + [len(n.id) for ns in nested.values() for n in ns] + [4])
     lines.append(f"  {'STEP':<{width}}  {'STATUS':<15} ATT  {'SPAN':>8}  DETAIL")
     for s in run.steps:
         detail = (s.error or s.reason or "").splitlines()
@@ -43,4 +45,12 @@ def render_text(report: Any) -> str:
             f"  {s.id:<{width}}  {s.status:<15} {len(s.attempts):>3}  {seconds(a.spans.get(s.id)):>8}  "
             f"{detail[0] if detail else ''}".rstrip()
         )
+        for n in nested.get(s.id, ()):  # a sub-workflow's steps: their time is inside this step's
+            why = (n.step.error or n.step.reason or "").splitlines()
+            lines.append(
+                f"  {n.id:<{width}}  {n.step.status:<15} {len(n.step.attempts):>3}  {seconds(n.span):>8}  "
+                f"{why[0] if why else ''}".rstrip()
+            )
+    if nested:
+        lines.append("(a/b: step b of the sub-workflow run by step a; its time is part of a's, not counted twice)")
     return "\n".join(lines) + "\n"
