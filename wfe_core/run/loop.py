@@ -107,6 +107,7 @@ class RunLoop:
             dry_run=dry_run,
             emitting=self.events.active,
             resources=self.workflow.resources,
+            redact=self.redact if self.redact else None,
         )
         self.records = self.state.records
         self.preparer = self._preparer(capture_memos=enable_rollback)

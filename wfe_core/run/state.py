@@ -135,8 +135,13 @@ class RunState:
         emitting: bool = False,
         uniform: Callable[[float, float], float] = random.uniform,
         resources: Mapping[str, int] | None = None,
+        redact: Callable[[Any], Any] | None = None,
     ):
         self.steps: dict[str, WorkflowStep] = {s.id: s for s in steps}
+        #: Masks secrets in a value: an output is masked *before* it is summarised (once
+        #: dumped as JSON, a JSON-escaped secret inside it is escaped twice: no form the
+        #: event's own masking knows).
+        self.redact = redact
         # Steps that run on their dependencies' end whatever it was (trigger on_failure or
         # always): every parent's end counts down ``waiting``, not only a success.
         self.triggered = {sid for sid, s in self.steps.items() if s.trigger != "on_success"}
@@ -192,6 +197,9 @@ class RunState:
         return bool(self.running or self.retrying)
 
     # -- beginning -------------------------------------------------------------------------
+    def _masked(self, value: Any) -> Any:
+        return self.redact(value) if self.redact is not None and value is not None else value
+
     def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """A resumed run: steps that succeeded before keep their outputs and variables.
 
@@ -716,7 +724,7 @@ class RunState:
                         "error": record.error,
                         "reason": record.reason,
                         **(_tail(record.output) if status in _FAILURES else {}),
-                        **(_summary(record.output) if succeeded else {}),
+                        **(_summary(self._masked(record.output)) if succeeded else {}),
                     },
                 )
             )
