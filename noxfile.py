@@ -94,8 +94,8 @@ for _name in PLUGINS:
 
 @nox.session(name="all")
 def all_together(session: nox.Session) -> None:
-    """Everything installed together; every suite."""
-    session.install(*TEST_DEPS, ".", *[f"./plugins/{p}" for p in PLUGINS])
+    """Everything installed together, the third-party plugin template too; every suite."""
+    session.install(*TEST_DEPS, ".", *[f"./plugins/{p}" for p in PLUGINS], "./examples/plugin-template")
     # One pytest per suite: suites are separate projects and may reuse test file names.
     for suite in ["tests", *[f"plugins/{p}/tests" for p in PLUGINS]]:
         _pytest(session, suite)
