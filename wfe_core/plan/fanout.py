@@ -209,7 +209,7 @@ def instance_id_clashes(steps: Any) -> list[Problem]:
 
 def _digest(scope: Mapping[str, Any]) -> str:
     text = json.dumps(scope, sort_keys=True, default=repr, separators=(",", ":"))
-    import hashlib  # here: 3-4 ms at start, and only fan-outs need it
+    import hashlib  # here: the fan-out module is imported by every run, this digest used by few
 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

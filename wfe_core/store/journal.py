@@ -6,6 +6,7 @@ same methods either way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,6 @@ def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
 
 def fingerprint(step: WorkflowStep) -> str:
     """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
-    import hashlib  # here: 3-4 ms at start, needed only by a run with a store
-
     return hashlib.sha256(_FINGERPRINT_JSON(fingerprinted(step)).encode()).hexdigest()[:16]
 
 
