@@ -62,7 +62,13 @@ FORMATS = ("yaml", "json", "toml")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
 _SCALARS = (str, int, float, bool, type(None))
-_TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _toml_where() -> re.Pattern[str]:
+    return re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -112,7 +118,7 @@ def _parse(text: str, fmt: str, source: str) -> tuple[Any, yaml.Node | None]:
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's tomllib only puts the position into the message.
         message, line, column = str(exc), None, None
-        found = _TOML_WHERE.search(message)
+        found = _toml_where().search(message)
         if found:
             message = message[: found.start()]
             line = int(found[1]) if found[1] else max(1, len(text.splitlines()))
@@ -341,7 +347,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-_STEP_PATH = re.compile(r"steps\[(\d+)\](?:\.([^.\[]+))?")
+@functools.cache  # compiled on first use: most runs never need it
+def _step_path() -> re.Pattern[str]:
+    return re.compile(r"steps\[(\d+)\](?:\.([^.\[]+))?")
 
 
 def _repair(data: Any, problems: list[Problem]) -> tuple[dict[str, Any] | None, set[str]]:
@@ -354,7 +362,7 @@ def _repair(data: Any, problems: list[Problem]) -> tuple[dict[str, Any] | None, 
     drop_steps: set[int] = set()
     drop_keys: dict[int, set[str]] = {}
     for problem in problems:
-        found = _STEP_PATH.match(problem.path)
+        found = _step_path().match(problem.path)
         if found:
             index, key = int(found[1]), found[2]
             if key is None or key == "id" or key == "action":

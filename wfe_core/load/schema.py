@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -80,7 +81,12 @@ def schemas(actions: Mapping[str, Action]) -> dict[str, Any]:
 
 # --- Whole workflow files -------------------------------------------------------------
 
-_ATTRIBUTE = re.compile(r"^(\s+)([A-Za-z_]\w*(?:\s*/\s*[A-Za-z_]\w*)*):\s+(.*)$")
+
+@functools.cache  # compiled on first use: most runs never need it
+def _attribute() -> re.Pattern[str]:
+    return re.compile(r"^(\s+)([A-Za-z_]\w*(?:\s*/\s*[A-Za-z_]\w*)*):\s+(.*)$")
+
+
 _NOT_CHECKED = (
     "Checked by `wfe validate` but not by this schema: dependency cycles and dependencies on unknown "
     "steps, a step depending on itself, duplicate step ids, templates ({name}, {steps.<id>.output}) that "
@@ -99,7 +105,7 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     names: list[str] = []
     indent = None
     for line in doc.split("Attributes:", 1)[1].splitlines():
-        match = _ATTRIBUTE.match(line)
+        match = _attribute().match(line)
         if match and (indent is None or len(match.group(1)) == indent):
             indent = len(match.group(1))
             names = [n.strip() for n in match.group(2).split("/")]

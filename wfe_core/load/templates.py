@@ -30,6 +30,7 @@ This module imports nothing heavy at import time: the plugin API re-exports it.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import re
@@ -68,8 +69,18 @@ _TYPE_WORDS = {
     "number": "a number",
     "boolean": "true or false",
 }
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _name() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _token() -> re.Pattern[str]:
+    return re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 
 
@@ -199,12 +210,12 @@ def _definition_problems(template: Template) -> list[Problem]:
     def bad(message: str, path: str = "") -> None:
         out.append(Problem(f"template '{template.name}': {message}", path=path, source=where))
 
-    if not _NAME.fullmatch(template.name.replace("-", "_").replace(".", "_")):
+    if not _name().fullmatch(template.name.replace("-", "_").replace(".", "_")):
         bad("a template name is letters, digits, '_', '-' and '.'", "template.name")
     seen: set[str] = set()
     for index, param in enumerate(template.parameters):
         path = f"template.parameters[{index}]"
-        if not _NAME.fullmatch(param.name):
+        if not _name().fullmatch(param.name):
             bad(f"parameter name {param.name!r} is not an identifier", f"{path}.name")
         if param.name in seen:
             bad(f"parameter '{param.name}' is declared twice", f"{path}.name")
@@ -331,7 +342,7 @@ def _fill(text: str, values: Mapping[str, Any]) -> str:
             return match.group(0)
         return str(values[name]).lower() if isinstance(values[name], bool) else str(values[name])
 
-    return _TOKEN.sub(one, text)
+    return _token().sub(one, text)
 
 
 def render_template(

@@ -19,6 +19,7 @@ literals made the regex engine try each at every position).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -37,7 +38,11 @@ CUT = "cut"
 _CUT_MARKERS = ("...", "\u2026", "\n")
 #: A base64 core shorter than this would match unrelated base64 text (a 4-byte secret).
 _MIN_BASE64_CORE = 6
-_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _percent() -> re.Pattern[str]:
+    return re.compile(r"%[0-9A-F]{2}")
 
 
 def _base64_core(data: bytes, offset: int) -> str:
@@ -112,7 +117,7 @@ class SecretFinder:
                     continue
                 self._lookup.setdefault(text, (name, form))
                 if form.startswith("url"):  # %2f is %2F: put back as %2F
-                    self._lookup.setdefault(_PERCENT.sub(lambda m: m.group(0).lower(), text), (name, form))
+                    self._lookup.setdefault(_percent().sub(lambda m: m.group(0).lower(), text), (name, form))
         self._pattern = re.compile(_trie_regex(list(self._lookup))) if self._lookup else None
         # Pieces are looked for where the first or last characters of some form occur.
         self._heads: dict[str, list[tuple[str, str]]] = {}

@@ -9,6 +9,7 @@ which a resumed run turns back into the value, read from the environment again.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -57,7 +58,9 @@ def read_secrets(
     return values
 
 
-_SEALED = re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)(?::([a-z0-9-]+))?>>")
+@functools.cache  # compiled on first use: most runs never need it
+def _sealed() -> re.Pattern[str]:
+    return re.compile(r"<<secret:([A-Za-z_][A-Za-z0-9_]*)(?::([a-z0-9-]+))?>>")
 
 
 def _leaf(value: Any, text: Any) -> Any:
@@ -152,9 +155,9 @@ def unseal(value: Any, secrets: Mapping[str, str]) -> Any:
             return MASK
         return secret_forms(secrets[name]).get(form, MASK)
 
-    return _walk(value, lambda s: _SEALED.sub(restore, s) if "<<secret:" in s else s)
+    return _walk(value, lambda s: _sealed().sub(restore, s) if "<<secret:" in s else s)
 
 
 def mask_sealed(value: Any) -> Any:
     """Sealed secrets in ``value`` shown as ``***`` (for display)."""
-    return _walk(value, lambda s: _SEALED.sub(MASK, s) if "<<secret:" in s else s)
+    return _walk(value, lambda s: _sealed().sub(MASK, s) if "<<secret:" in s else s)

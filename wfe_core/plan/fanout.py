@@ -18,7 +18,7 @@ instance names. :mod:`wfe_core.run.fanout` drives the instances in a run.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import itertools
 import json
 import re
@@ -55,8 +55,17 @@ FANOUT_NAMES = ("item", "item_index", "matrix")
 #: The width of a fan-out over a list known only at run time, without ``max_parallel``.
 UNBOUNDED = 1 << 20
 
-_ONE_PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*\}")
-_AXIS = re.compile(r"[A-Za-z_][\w-]*")
+
+@functools.cache  # compiled on first use: most runs never need it
+def _one_placeholder() -> re.Pattern[str]:
+    return re.compile(r"\{[A-Za-z_][\w-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*\}")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _axis() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z_][\w-]*")
+
+
 _SCALARS = (str, int, float, bool)
 
 
@@ -149,7 +158,7 @@ def fanout_problems(step: Any) -> list[Problem]:
     for_each, matrix, exclude, limit = step.for_each, step.matrix, step.exclude, step.max_parallel
     if for_each is not None and matrix is not None:
         bad("matrix", "use for_each or matrix, not both (make the list one more matrix axis)")
-    placeholder = isinstance(for_each, str) and _ONE_PLACEHOLDER.fullmatch(for_each.strip())
+    placeholder = isinstance(for_each, str) and _one_placeholder().fullmatch(for_each.strip())
     if for_each is not None and not isinstance(for_each, list) and not placeholder:
         bad(
             "for_each",
@@ -174,7 +183,7 @@ def _matrix_problems(step: Any, bad: Any) -> list[Problem]:
         bad("matrix", f"matrix must be a mapping of axis name to a list of values, got {_short(matrix)}")
         return []
     for axis, values in matrix.items():
-        if not isinstance(axis, str) or not _AXIS.fullmatch(axis):
+        if not isinstance(axis, str) or not _axis().fullmatch(axis):
             bad("matrix", f"matrix axis names must be names (letters, digits, _ and -), got {axis!r}")
         elif not isinstance(values, list) or not values:
             bad(f"matrix.{axis}", f"matrix axis '{axis}' must be a non-empty list of values, got {_short(values)}")
@@ -229,6 +238,8 @@ def instance_id_clashes(steps: Any) -> list[Problem]:
 
 def _digest(scope: Mapping[str, Any]) -> str:
     text = json.dumps(scope, sort_keys=True, default=repr, separators=(",", ":"))
+    import hashlib  # here: the fan-out module is imported by every run, this digest used by few
+
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -96,7 +97,11 @@ def action_calls(workflow: Workflow, actions: str | Collection[str] | Callable[[
 
 # A name is split into lower-case words (``X-Api-Key`` -> x, api, key; ``apiKey`` -> api,
 # key) and judged by whole words, so ``author``, ``design`` or ``PASSENGER`` are not secret.
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+@functools.cache  # compiled on first use: most runs never need it
+def _camel() -> re.Pattern[str]:
+    return re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 #: Words that end a run-together secret name; ``pass`` or ``key`` alone are too common.
 _STRONG_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential", "credentials")
 _SECRET_WORDS = frozenset(
@@ -149,7 +154,7 @@ def looks_secret(name: str) -> bool:
     false for ``author``, ``PASSENGER``, ``SORT_KEY`` and ``keyboard``. Plurals count
     (``TOKENS``).
     """
-    words = re.findall(r"[a-z0-9]+", _CAMEL.sub("_", name).lower())
+    words = re.findall(r"[a-z0-9]+", _camel().sub("_", name).lower())
     singular = [w[:-1] if w.endswith("s") and w[:-1] in _SECRET_WORDS else w for w in words]
     if any(w in _SECRET_WORDS for w in singular):
         return True

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from wfe_core.load.templates import Template
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
+    from wfe_core.load.templates import Template
     from wfe_core.model.workflow import Workflow
     from wfe_core.report.format import ReportFormat
 

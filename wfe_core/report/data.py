@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -325,6 +324,8 @@ def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
 
 def _alive(pid: int | None, host: str | None) -> bool:
     """Whether a run's process still exists (a run on another machine is assumed alive)."""
+    import socket  # here, not at import: ~2-4 ms of every `wfe run` summary
+
     if pid is None or host != socket.gethostname():
         return True
     try:

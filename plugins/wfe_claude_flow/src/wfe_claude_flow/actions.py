@@ -8,11 +8,10 @@ server's message (see :func:`~wfe_claude_flow.server.parse_result`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfe_core.plugin import ActionError
 
-from .client import RunClient, deadline_for, for_context
 from .params import (
     AgentSpawnParams,
     CallParams,
@@ -21,6 +20,9 @@ from .params import (
     SwarmInitParams,
     TaskOrchestrateParams,
 )
+
+if TYPE_CHECKING:
+    from .client import RunClient
 
 __all__ = [
     "agent_spawn",
@@ -51,6 +53,10 @@ def default_namespace(workflow_id: str) -> str:
 
 
 def _call(context: Any, tool: str, arguments: dict[str, Any]) -> tuple[RunClient, Any]:
+    # The client (and its server configuration) is imported on the first call, not with
+    # this module: the plugin's actions are registered in every run, used in few.
+    from .client import deadline_for, for_context
+
     client = for_context(context)
     return client, client.call(tool, arguments, deadline_for(context), lambda: context.cancelled)
 
@@ -76,6 +82,8 @@ def swarm_init(params: SwarmInitParams, context: Any) -> dict[str, Any]:
 
 def agent_spawn(params: AgentSpawnParams, context: Any) -> dict[str, Any]:
     """Register an agent in the run's swarm (or ``swarm_id``)."""
+    from .client import for_context
+
     client = for_context(context)
     config: dict[str, Any] = {}
     if params.name is not None:
@@ -92,6 +100,8 @@ def agent_spawn(params: AgentSpawnParams, context: Any) -> dict[str, Any]:
 
 def task_orchestrate(params: TaskOrchestrateParams, context: Any) -> dict[str, Any]:
     """Orchestrate a task: 2.x's ``task_orchestrate`` when listed, else v3's two-step mapping."""
+    from .client import deadline_for, for_context
+
     client = for_context(context)
     deadline = deadline_for(context)
     tools = client.tools(deadline, lambda: context.cancelled)

@@ -13,6 +13,7 @@ Flagged (as warnings; ``--strict`` makes them errors), in the ``value`` and ``ke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,11 +22,14 @@ from wfe_core.plugin import Problem, action_calls, is_templated, looks_secret, t
 
 __all__ = ["check_memory_secrets"]
 
-_CREDENTIAL = re.compile(
-    r"(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
-)
+
+@functools.cache  # compiled on first use: most runs never need it
+def _credential() -> re.Pattern[str]:
+    return re.compile(
+        r"(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+        r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+        r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
+    )
 
 
 def check_memory_secrets(workflow: Any, context: Any) -> Iterator[Problem]:
@@ -63,7 +67,7 @@ def _scan(step_id: str, value: Any, path: str, name: str) -> Iterator[Problem]:
         names = [p.split(".")[1] for p in template_paths(value) if p.startswith("secrets.") and p.count(".") >= 1]
         if names:
             yield warn("secret " + ", ".join(sorted(set(names))))
-        elif _CREDENTIAL.search(value):
+        elif _credential().search(value):
             yield warn("a credential-looking string")
         elif looks_secret(name) and value.strip() and not is_templated(value):
             yield warn(f"a literal '{name}'")

@@ -13,12 +13,13 @@ from typing import Any
 from wfe_core.plugin import ActionError, RollbackHandler
 
 from .actions import default_namespace
-from .client import deadline_for, for_context
 
 __all__ = ["ROLLBACK_HANDLERS"]
 
 
 def _call(context: Any, tool: str, arguments: dict[str, Any]) -> Any:
+    from .client import deadline_for, for_context  # on first use: every run imports this module
+
     return for_context(context).call(tool, arguments, deadline_for(context), lambda: context.cancelled)
 
 

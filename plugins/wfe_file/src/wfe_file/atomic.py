@@ -8,7 +8,6 @@ and is renamed over the target; the directory is then fsynced so the rename is d
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +41,7 @@ _NAME_BYTES = 100
 def temp_path(directory: Path, name: str) -> Path:
     """A fresh temporary name in ``directory`` for replacing ``name``."""
     short = os.fsdecode(os.fsencode(name)[:_NAME_BYTES])
-    return directory / f".{short}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    return directory / f".{short}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
 
 
 def _open_temp(directory: Path, name: str, perms: int, dir_fd: int | None) -> tuple[int, Path]:

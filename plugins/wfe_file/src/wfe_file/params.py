@@ -7,6 +7,7 @@ converter: unknown keys are refused and scalars are never coerced.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from typing import Any
 
@@ -14,7 +15,10 @@ import attrs
 
 __all__ = ["CopyParams", "DeleteParams", "ReadParams", "WriteParams", "parse_mode"]
 
-_OCTAL = re.compile(r"(?:0[oO])?([0-7]{1,4})")
+
+@functools.cache  # compiled on first use: most runs never need it
+def _octal() -> re.Pattern[str]:
+    return re.compile(r"(?:0[oO])?([0-7]{1,4})")
 
 
 def parse_mode(value: Any) -> int | None:
@@ -36,7 +40,7 @@ def parse_mode(value: Any) -> int | None:
             raise ValueError(f"mode must be between 0 and 0o7777, got {value}")
         return value
     if isinstance(value, str):
-        match = _OCTAL.fullmatch(value.strip())
+        match = _octal().fullmatch(value.strip())
         if match is None:
             raise ValueError(f"mode must be an octal string such as '0644' or '0o644', got {value!r}")
         return int(match.group(1), 8)

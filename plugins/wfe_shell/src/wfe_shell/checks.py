@@ -12,6 +12,7 @@ template grammar (:func:`~wfe_core.plugin.is_templated`), so the shell brace exp
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -44,16 +45,30 @@ _TOP_DIRS = {
     "usr",
     "var",
 }
-_HOME = re.compile(r"(?:~|\$HOME|\$\{HOME\})/*(?:\*|\.)?")
-_BLOCK_DEVICE = re.compile(
-    r"/dev/(?:sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|disk\d+|md\d+|dm-\d+|mapper/)\S*"
-)
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _home() -> re.Pattern[str]:
+    return re.compile(r"(?:~|\$HOME|\$\{HOME\})/*(?:\*|\.)?")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _block_device() -> re.Pattern[str]:
+    return re.compile(
+        r"/dev/(?:sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|disk\d+|md\d+|dm-\d+|mapper/)\S*"
+    )
+
+
 # The lookbehind makes a name start only where a word starts: without it the pattern was
 # retried (and backtracked) from every position inside a long word, quadratic in its length.
 _FORK_BOMB = re.compile(r"(?<![\w:.])([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1")
 _POWER = {"shutdown", "reboot", "halt", "poweroff"}
+
+
 # One level of comma alternatives, as bash expands /{usr,etc} (sh does not, bash -c does).
-_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
+@functools.cache  # compiled on first use: most runs never need it
+def _braces() -> re.Pattern[str]:
+    return re.compile(r"\{([^{}]*,[^{}]*)\}")
 
 
 # One piece of a command per match, each alternative linear: shlex built every token one
@@ -166,7 +181,7 @@ def _brace_expansions(word: str, limit: int = 64) -> list[str]:
     words, done = [word], []
     while words and len(done) + len(words) <= limit:
         current = words.pop()
-        match = _BRACES.search(current)
+        match = _braces().search(current)
         if match is None:
             done.append(current)
             continue
@@ -183,7 +198,7 @@ def _catastrophic(target: str) -> bool:
     expansions = _brace_expansions(target)
     if expansions != [target]:
         return any(_catastrophic(word) for word in expansions)
-    if _HOME.fullmatch(target):
+    if _home().fullmatch(target):
         return True
     if not target.startswith("/"):
         return False
@@ -209,7 +224,7 @@ def _findings_in(command: str, depth: int = 0) -> Iterator[tuple[str, str]]:
 def _findings_of(words: list[str], redirects: list[tuple[str, str]], depth: int) -> Iterator[tuple[str, str]]:
     snippet = " ".join(words)
     for operator, target in redirects:
-        if _BLOCK_DEVICE.fullmatch(target):
+        if _block_device().fullmatch(target):
             yield f"write to block device '{target}'", f"{operator} {target}"
     program, args = _program(words)
     options, operands = _split_options(args)
@@ -225,7 +240,7 @@ def _findings_of(words: list[str], redirects: list[tuple[str, str]], depth: int)
         yield "creating a filesystem", snippet
     elif program == "dd":
         for arg in args:
-            if arg.startswith("of=") and _BLOCK_DEVICE.fullmatch(arg[3:]):
+            if arg.startswith("of=") and _block_device().fullmatch(arg[3:]):
                 yield f"dd onto block device '{arg[3:]}'", snippet
     elif (
         program in _POWER
@@ -319,11 +334,23 @@ _MYSQL_CLIENTS = {
     "mysqlbinlog",
     "mysqlsh",
 }
-_NOT_A_VALUE = re.compile(r"(?:file|path|stdin|env|prompt|dir|cmd|command|helper|store|length|type)$", re.I)
-_AUTH_HEADER = re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:\s*(?:bearer|basic|token|digest)?\s*(\S+)")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _not_a_value() -> re.Pattern[str]:
+    return re.compile(r"(?:file|path|stdin|env|prompt|dir|cmd|command|helper|store|length|type)$", re.I)
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _auth_header() -> re.Pattern[str]:
+    return re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:\s*(?:bearer|basic|token|digest)?\s*(\S+)")
+
+
 # Anchored on "://" (no scheme part): a scheme pattern tried at every position of a long
 # word made this quadratic (a 1 MB word took minutes to validate).
-_URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:([^/\s@]+)@")
+@functools.cache  # compiled on first use: most runs never need it
+def _url_credentials() -> re.Pattern[str]:
+    return re.compile(r"://[^/\s:@]*:([^/\s@]+)@")
 
 
 def _literal(value: str) -> bool:
@@ -344,10 +371,10 @@ def command_credentials(command: str | list[str]) -> list[str]:
             name, equals, value = word.partition("=")
             if equals and _ASSIGNMENT.fullmatch(word) and looks_secret(name) and _literal(value):
                 found.append(f"{name}=...")
-            match = _AUTH_HEADER.match(word)
+            match = _auth_header().match(word)
             if match and _literal(match.group(1)):
                 found.append("an Authorization header with a literal token")
-            match = _URL_CREDENTIALS.search(word)
+            match = _url_credentials().search(word)
             if match and _literal(match.group(1)):
                 found.append("a password in a URL (user:password@host)")
         for position, arg in enumerate(args):
@@ -373,7 +400,7 @@ def command_credentials(command: str | list[str]) -> list[str]:
                 found.append("curl -uuser:password")
             elif arg.startswith("--"):
                 name, equals, value = arg[2:].partition("=")
-                if not looks_secret(name) or _NOT_A_VALUE.search(name):
+                if not looks_secret(name) or _not_a_value().search(name):
                     continue
                 if equals and _literal(value):
                     found.append(f"--{name}=...")

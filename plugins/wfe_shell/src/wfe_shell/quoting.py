@@ -33,6 +33,7 @@ level deep; ``cat <<EOF | sh`` is not recognised as nested (``sh <<EOF`` is).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import shlex
@@ -44,10 +45,20 @@ __all__ = ["ARG_PREFIX", "ShellQuote", "ShellScript", "render_command"]
 ARG_PREFIX = "WFE_ARG_"
 
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "posh", "yash", "busybox", "su", "runuser"}
-_SCRIPT_OPTION = re.compile(r"-[A-Za-z]*c[A-Za-z]*")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _script_option() -> re.Pattern[str]:
+    return re.compile(r"-[A-Za-z]*c[A-Za-z]*")
+
+
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")
 _OPERATORS = ";&|()\n"
-_NUMBER = re.compile(r"\s*[-+]?(?:\d+|0[xX][0-9a-fA-F]+)\s*")
+
+
+@functools.cache  # compiled on first use: most runs never need it
+def _number() -> re.Pattern[str]:
+    return re.compile(r"\s*[-+]?(?:\d+|0[xX][0-9a-fA-F]+)\s*")
 
 
 class ShellScript(str):
@@ -138,7 +149,7 @@ def _is_script_position(words: list[str]) -> bool:
         return True
     return (
         len(words) >= 2
-        and bool(_SCRIPT_OPTION.fullmatch(words[-1]))
+        and bool(_script_option().fullmatch(words[-1]))
         and any(posixpath.basename(w) in _SHELLS for w in words[:-1])
     )
 
@@ -327,7 +338,7 @@ class _Lexer:
         if any(f.arith for f in self.stack):
             # Quotes are not allowed in $(( )), and some shells (bash) evaluate a
             # variable's text there as an expression, subscripts and all: numbers only.
-            if not _NUMBER.fullmatch(value):
+            if not _number().fullmatch(value):
                 # The value is not quoted in the message: it may be a secret.
                 raise ValueError("inside $(( )) a value must be a number")
             return ref

@@ -1,0 +1,66 @@
+"""A `wfe run` does not import the core modules and stdlib packages only other runs need.
+
+``python -X importtime`` lists every module the real ``wfe`` process imported. A plain
+run (store on) needs neither workflow templates, remote execution, report formats' plugin
+records, :mod:`socket` nor :mod:`secrets`, nor wfe-claude-flow's MCP client; the plugin
+API still hands out those names on first use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+FLOW = """\
+id: plain
+steps:
+  - {id: set, action: variable.set, parameters: {name: x, value: hello}}
+  - {id: write, action: file.write, parameters: {path: out.txt, content: "{x}"}, dependencies: [set]}
+"""
+
+NOT_IMPORTED = ("wfe_core.load.templates", "wfe_core.plugin.remote", "socket", "secrets", "wfe_claude_flow.client")
+
+
+def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_PLUGIN_CACHE": str(tmp_path / "index.json")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc, {
+        line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
+
+
+def test_a_plain_run_does_not_import_templates_remote_socket_or_clients(tmp_path):
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    first, _ = _imported(tmp_path, "run", "flow.yaml")  # builds the plugin index
+    assert first.returncode == 0, first.stderr
+    again, modules = _imported(tmp_path, "run", "flow.yaml")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "out.txt").read_text() == "hello"
+    assert "wfe_core.engine" in modules and "wfe_file.actions" in modules  # the listing is real
+    assert sorted(m for m in NOT_IMPORTED if m in modules) == []
+    if importlib.util.find_spec("wfe_claude_flow") is not None:
+        assert "wfe_claude_flow.actions" in modules  # registered (it listens to every run), client not
+
+
+def test_the_plugin_api_still_hands_out_its_lazy_names():
+    code = (
+        "import sys, wfe_core.plugin as api\n"
+        "assert 'wfe_core.load.templates' not in sys.modules\n"
+        "from wfe_core.plugin import Template, TemplateParameter, load_template_file, ReportFormat\n"
+        "from wfe_core.plugin import RemoteContext, remote_context, run_remote_attempt\n"
+        "from wfe_core.load.templates import Template as T\n"
+        "assert Template is T and 'Template' in dir(api) and set(api.__all__) <= set(dir(api))\n"
+        "try:\n    api.NoSuchName\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "has no attribute 'NoSuchName'" in proc.stdout
