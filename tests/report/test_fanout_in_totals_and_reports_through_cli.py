@@ -129,5 +129,8 @@ def test_the_html_dag_draws_instances_between_the_step_dependencies_and_the_step
     last = max(INSTANCES, key=lambda i: steps[i]["finished_at"])
     assert sorted(dom["critical"]) == sorted(["first", last, "build", "after"])
     assert {e for e, (cp, _) in edges.items() if cp} == {("first", last), (last, "build"), ("build", "after")}
-    assert "waited for max_parallel" in dom["text"] and "waited for a free worker" not in dom["text"]
+    assert "waited for max_parallel" in dom["text"]
+    # Under load a plain step may wait for a worker for real; no instance is said to.
+    worker_waits = [line for line in dom["text"].splitlines() if line.startswith("waited for a free worker")]
+    assert not [i for i in INSTANCES if any(i in line for line in worker_waits)], worker_waits
     assert "6 steps (build counts as its 4 instances)" in dom["text"]
