@@ -46,6 +46,20 @@ class AttemptRecord:
     finished_at: float | None
     error: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The attempt in a report's data (``wfe.report/1``), with its ``duration``."""
+        duration = None
+        if self.finished_at and self.started_at:
+            duration = self.finished_at - self.started_at
+        return {
+            "number": self.number,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": duration,
+            "error": self.error,
+        }
+
 
 @attrs.frozen
 class StepRecord:

@@ -194,17 +194,7 @@ def child_dict(child: ChildRun) -> dict[str, Any]:
             "error": s.error,
             "reason": s.reason,
             "output_tail": child.tails.get(s.id, []),
-            "attempts": [
-                {
-                    "number": t.number,
-                    "status": t.status,
-                    "started_at": t.started_at,
-                    "finished_at": t.finished_at,
-                    "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
-                    "error": t.error,
-                }
-                for t in s.attempts
-            ],
+            "attempts": [t.as_dict() for t in s.attempts],
         }
         if s.id in inner:
             step["sub_workflow"] = child_dict(inner[s.id])

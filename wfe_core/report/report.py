@@ -139,17 +139,7 @@ class Report:
                     "on_critical_path": s.id in on_path,
                     "error": s.error,
                     "reason": s.reason,
-                    "attempts": [
-                        {
-                            "number": t.number,
-                            "status": t.status,
-                            "started_at": t.started_at,
-                            "finished_at": t.finished_at,
-                            "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
-                            "error": t.error,
-                        }
-                        for t in s.attempts
-                    ],
+                    "attempts": [t.as_dict() for t in s.attempts],
                 }
                 for s in run.steps
             ],
