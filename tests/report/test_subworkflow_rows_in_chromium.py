@@ -74,7 +74,7 @@ def rendered(tmp_path_factory):
               status: r.cells[3].textContent, attempts: r.cells[4].textContent,
               indent: parseFloat(getComputedStyle(r.cells[1]).paddingLeft),
               visible: r.getBoundingClientRect().height > 0,
-              detail: r.cells[8].innerText,
+              detail: r.cells[8].textContent,  // not innerText: sections render lazily
             }));
         })()""")
         yield {"rows": dom, "bars": bars, "problems": browser.problems()}
