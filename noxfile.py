@@ -132,6 +132,13 @@ def template(session: nox.Session) -> None:
     _pytest(session, "examples/plugin-template/tests")
 
 
+def _install_offline(session: nox.Session, venv: Path, wheels: Path, *dists: str) -> None:
+    """pip install ``dists`` into ``venv`` from the wheels in ``wheels`` only (no index)."""
+    python = str(venv / "bin" / "python")
+    offline = ("--quiet", "--no-index", "--find-links", str(wheels))
+    session.run(python, "-m", "pip", "install", *offline, *dists, external=True)
+
+
 @nox.session
 def packaging(session: nox.Session) -> None:
     """Build every wheel; install only wfe-core and wfe-http from them into a fresh venv,
@@ -154,34 +161,10 @@ def packaging(session: nox.Session) -> None:
         "./examples/plugin-template",
     )
     session.run("python", "-m", "venv", "--clear", str(fresh))
-    session.run(
-        str(fresh / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "wfe-core",
-        "wfe-http",
-        external=True,
-    )
+    _install_offline(session, fresh, wheels, "wfe-core", "wfe-http")
     fresh_cf = tmp / "fresh-claude-flow"
     session.run("python", "-m", "venv", "--clear", str(fresh_cf))
-    session.run(
-        str(fresh_cf / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "wfe-core",
-        "wfe-claude-flow",
-        external=True,
-    )
+    _install_offline(session, fresh_cf, wheels, "wfe-core", "wfe-claude-flow")
     session.run(
         "python",
         "tests/packaging/check_install.py",
@@ -191,18 +174,7 @@ def packaging(session: nox.Session) -> None:
     )
     # wfe-dask from its wheel (distributed's wheels came along): the executor registers.
     fresh_python = str(fresh / "bin" / "python")
-    session.run(
-        fresh_python,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-index",
-        "--find-links",
-        str(wheels),
-        "wfe-dask",
-        external=True,
-    )
+    _install_offline(session, fresh, wheels, "wfe-dask")
     session.run(
         fresh_python,
         "-c",
