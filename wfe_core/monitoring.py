@@ -68,6 +68,10 @@ EVENT_LEVELS: Mapping[str, ReportLevel] = {
 }
 
 
+#: Kinds whose level :func:`_event_level` derives from the event's data.
+_LEVEL_DEPENDS_ON_DATA = frozenset({"run.finished", "step.failed", "step.timed_out"})
+
+
 def _event_level(event: Any) -> ReportLevel | None:
     level = EVENT_LEVELS.get(event.kind)
     if level is None:
@@ -92,9 +96,11 @@ def _event_message(event: Any) -> str:
 
 def log_event(event: Any) -> None:
     """Send one run event to :mod:`logging` (a run listener; costs one check when off)."""
-    level = _event_level(event)
+    level = EVENT_LEVELS.get(event.kind)  # progress: None, never logged
     if level is None:
         return
+    if event.kind in _LEVEL_DEPENDS_ON_DATA:
+        level = _event_level(event) or level
     logger = _STEP_LOG if event.step_id else _RUN_LOG
     if not logger.isEnabledFor(level):
         return

@@ -17,6 +17,8 @@ from typing import Any
 
 __all__ = ["MAX_NESTING", "too_deep"]
 
+_LEAVES = frozenset({str, int, float, bool, bytes})
+
 #: Most levels of lists/mappings inside one value (JSON from real APIs rarely passes 20).
 MAX_NESTING = 100
 
@@ -24,6 +26,8 @@ MAX_NESTING = 100
 def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
     """``None`` if ``value`` nests at most ``limit`` levels, else the path where it goes
     deeper (``[0][0]["a"]…``, shortened), found without recursion."""
+    if value is None or type(value) in _LEAVES:  # most outputs: nothing to walk
+        return None
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 0, ())]
     seen: set[int] = set()
     while stack:

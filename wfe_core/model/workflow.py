@@ -55,9 +55,14 @@ class StepStatus(str, enum.Enum):
     ROLLED_BACK = "rolled_back"
     ROLLBACK_FAILED = "rollback_failed"
 
-    @property
-    def finished(self) -> bool:
-        return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+    #: Whether a step in this status has ended (every status but pending and running).
+    #: A plain attribute, set below: the run loop reads it several times per step.
+    finished: bool
+
+
+for _status in StepStatus:
+    _status.finished = _status not in (StepStatus.PENDING, StepStatus.RUNNING)
+del _status
 
 
 class RunStatus(str, enum.Enum):

@@ -133,7 +133,7 @@ class EventDelivery:
         if self.relay is not None:
             # A sub-workflow: its parent delivers to hooks and reporters, on its thread.
             self.relay(Relayed(original, event if event is None or event.step_id else None))
-        else:
+        elif self.plugins.has_listeners:  # (checked here too: a call per event saved)
             self.plugins.emit(original)
         if event is None:
             return

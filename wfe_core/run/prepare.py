@@ -29,6 +29,9 @@ from wfe_core.run.state import RunState
 __all__ = ["AttemptPreparer", "Unprepared", "WouldRun"]
 
 
+_UNKNOWN = object()
+
+
 @attrs.frozen
 class Unprepared:
     """The attempt cannot be made: ``error`` (a template or parameter error)."""
@@ -85,6 +88,9 @@ class AttemptPreparer:
         #: ``output_line(step_id, stream, text)`` for actions' live output (``wfe run --output``).
         self.output_line: Callable[[str, str, str], None] | None = None
         self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
+        self._secret_names = frozenset(secrets)
+        #: action name -> its rollback handler's ``prepare`` (or None), looked up once.
+        self._capture: dict[str, Any] = {}
         self._vars_version = -1
         self._vars_view: MappingProxyType[str, Any] = MappingProxyType({})
 
@@ -132,7 +138,7 @@ class AttemptPreparer:
             outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
             workdir=self.workdir,
             dry_run=self.dry_run,
-            secret_names=frozenset(self.secrets),
+            secret_names=self._secret_names,
             resources=self.resources,
             resources_lock=self.resources_lock,
             output_line=None if self.output_line is None else functools.partial(self.output_line, sid),
@@ -143,9 +149,11 @@ class AttemptPreparer:
         # enable_rollback=False compensates from the stored memos (without them every
         # handler-based compensation, e.g. file.write's, failed with "not captured").
         if self.capture_memos and step.rollback_action is None:
-            handler = self.rollback_for(step.action)
-            if handler is not None and handler.prepare is not None:
-                attempt.prepare = handler.prepare
+            capture = self._capture.get(step.action, _UNKNOWN)
+            if capture is _UNKNOWN:
+                handler = self.rollback_for(step.action)
+                capture = self._capture[step.action] = None if handler is None else handler.prepare
+            attempt.prepare = capture
         return attempt
 
     def parameters(self, step: WorkflowStep, action: Action) -> Any:

@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = ["RunState", "Stop", "Write"]
 
 _SUCCEEDED = StepStatus.SUCCEEDED
+_SUCCEEDED_TEXT = _SUCCEEDED.value
 _SKIPPED = StepStatus.SKIPPED
 _CANCELLED = StepStatus.CANCELLED
 _RUNNING = StepStatus.RUNNING
@@ -452,7 +453,7 @@ class RunState:
             return
         if self.recording:
             self.writes.append(
-                (Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED.value, attempt.wall_started, None)
+                (Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED_TEXT, attempt.wall_started, None)
             )
         if result.variables:
             self.variables.update(result.variables)
@@ -461,7 +462,7 @@ class RunState:
         record.error = None
         # 'error' too (None): validation allows {steps.<id>.error}, and without the key a
         # succeeded step's dependents failed with "has no key 'error'".
-        self.results[sid] = {"output": result.output, "status": _SUCCEEDED.value, "error": None}
+        self.results[sid] = {"output": result.output, "status": _SUCCEEDED_TEXT, "error": None}
         self.completed.append((sid, result.output, attempt.memo))
         self.memos[sid] = attempt.memo
         self._close(sid, _SUCCEEDED, wall, release=True, variables=result.variables)
@@ -716,7 +717,7 @@ class RunState:
         if self.emitting:
             self.events.append(
                 (
-                    f"step.{status.value}",
+                    f"step.{status._value_}",  # (_value_: .value is a property call, once per step)
                     sid,
                     {
                         "attempts": record.attempts,
@@ -724,7 +725,7 @@ class RunState:
                         "error": record.error,
                         "reason": record.reason,
                         **(_tail(record.output) if status in _FAILURES else {}),
-                        **(_summary(self._masked(record.output)) if succeeded else {}),
+                        **(_summary(self._masked(record.output)) if succeeded and record.output is not None else {}),
                     },
                 )
             )

@@ -265,6 +265,13 @@ def _bounded_vars(variables: Any, limit: int) -> Any:
     return {name: _bounded(value, limit) for name, value in variables.items()}
 
 
+def _entry(log: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
+    """Attempt ``number``'s entry of a step's attempt log (almost always the last one)."""
+    if log and log[-1]["number"] == number:
+        return log[-1]
+    return next((e for e in reversed(log) if e["number"] == number), None)
+
+
 def _unjson(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -492,7 +499,7 @@ class RunStore:
         self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = next((e for e in reversed(log) if e["number"] == number), None)
+        entry = _entry(log, number)
         if entry is None:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)
@@ -501,7 +508,7 @@ class RunStore:
     def attempt_noted(self, run_id: str, step_id: str, number: int, **fields: Any) -> None:
         """Add ``fields`` (e.g. ``worker``: where a remote executor ran it) to an attempt's log entry."""
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = next((e for e in reversed(log) if e["number"] == number), None)
+        entry = _entry(log, number)
         if entry is None:
             entry = {"number": number}
             log.append(entry)
@@ -530,9 +537,9 @@ class RunStore:
             status,
             attempts,
             _json(self._logs.get(key) or None),
-            _json(_bounded(output, limit)),
-            _json(_bounded_vars(variables, limit) or None),
-            _json(memo),
+            None if output is None else _json(_bounded(output, limit)),
+            _json(_bounded_vars(variables, limit)) if variables else None,
+            None if memo is None else _json(memo),
             error,
             reason,
             started_at,
