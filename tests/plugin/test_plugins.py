@@ -217,6 +217,64 @@ def test_a_failing_event_hook_does_not_break_the_run(caplog):
     assert "a wfe_event hook failed" in caplog.text
 
 
+def test_a_failing_event_hook_does_not_keep_the_event_from_other_hooks(caplog):
+    heard = []
+
+    class Broken:
+        @hookimpl
+        def wfe_event(self, event):
+            raise RuntimeError("listener bug")
+
+    class Listener:
+        @hookimpl
+        def wfe_event(self, event):
+            heard.append(event.kind)
+
+    class Silent:  # a hook that takes no arguments is called too
+        @hookimpl
+        def wfe_event(self):
+            heard.append("silent")
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+
+    # Registered after the listener: pluggy's order calls it first.
+    plugins = load_plugins(autoload=False, extra={"listener": Listener(), "silent": Silent(), "broken": Broken()})
+    stats = WorkflowEngine(plugins=plugins).run(
+        Workflow(id="w", steps=[WorkflowStep(id="a", action="wait", parameters={"seconds": 0})])
+    )
+    assert stats.succeeded
+    # pluggy's order (last registered first): broken, silent, listener; each heard all.
+    assert heard[:2] == ["silent", "run.started"] and heard[-2:] == ["silent", "run.finished"]
+    assert heard[0::2] == ["silent"] * (len(heard) // 2)
+    assert {"step.started", "step.succeeded", "progress"} <= set(heard[1::2])
+    assert "a wfe_event hook failed on run.started" in caplog.text
+
+
+def test_an_event_hook_wrapper_sees_every_event_around_the_hooks():
+    order = []
+
+    class Plain:
+        @hookimpl
+        def wfe_event(self, event):
+            order.append(("plain", event.kind))
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def wfe_event(self, event):
+            order.append(("before", event.kind))
+            yield
+            order.append(("after", event.kind))
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+
+    plugins = load_plugins(autoload=False, extra={"plain": Plain(), "wrapper": Wrapper()})
+    WorkflowEngine(plugins=plugins).run(
+        Workflow(id="w", steps=[WorkflowStep(id="a", action="wait", parameters={"seconds": 0})])
+    )
+    assert order[:3] == [("before", "run.started"), ("plain", "run.started"), ("after", "run.started")]
+    assert order[-3:] == [("before", "run.finished"), ("plain", "run.finished"), ("after", "run.finished")]
+
+
 def test_executor_hook_supplies_the_pool():
     from concurrent.futures import ThreadPoolExecutor
 

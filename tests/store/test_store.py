@@ -233,6 +233,52 @@ def test_a_long_running_step_reads_running_in_the_store_while_it_runs(tmp_path):
         runner.join(10)
 
 
+def test_a_long_step_reads_running_while_short_steps_keep_the_loop_committing(tmp_path):
+    # Commits made to release children hold back the "running" rows of steps that just
+    # started (most finish first); a step that goes on running must still reach the
+    # store while the loop never idles.
+    import threading
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
+
+    path = tmp_path / "busy.sqlite"
+    release = threading.Event()
+    engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path, max_concurrent_steps=2)
+    engine.register_custom_action("hold", lambda p, c: release.wait(30), side_effects=False)
+    # variable.set runs inline: its completion is queued at once, the loop never waits.
+    chain = [
+        WorkflowStep(
+            id=f"c{i}",
+            action="variable.set",
+            parameters={"name": "n", "value": i},
+            dependencies=[f"c{i - 1}"] if i else [],
+        )
+        for i in range(10_000)
+    ]
+    workflow = Workflow(id="busy", steps=[WorkflowStep(id="long", action="hold"), *chain])
+    runner = threading.Thread(target=engine.run, args=(workflow,), kwargs={"run_id": "busy-run"})
+    runner.start()
+
+    def statuses():
+        if not path.exists():
+            return None
+        reader = RunStore(path)
+        try:
+            rows = {s["step_id"]: s["status"] for s in reader.run("busy-run")["steps"]}
+        except Exception:
+            return None
+        finally:
+            reader.close()
+        return rows if rows.get("long") == "running" else None
+
+    try:
+        rows = wait_for(statuses, "the long step to read running", timeout=20)
+        assert rows["c9999"] == "pending"  # the chain was still running: the loop never idled
+    finally:
+        release.set()
+        runner.join(30)
+
+
 def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
     from wfe_core.store.runstore import _MIGRATIONS, SCHEMA_VERSION, RunStore
 

@@ -28,6 +28,8 @@ def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
     deeper (``[0][0]["a"]…``, shortened), found without recursion."""
     if value is None or type(value) in _LEAVES:  # most outputs: nothing to walk
         return None
+    if limit >= 1 and type(value) is dict and all(v is None or type(v) in _LEAVES for v in value.values()):
+        return None  # one level of plain values (most of the rest)
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 0, ())]
     seen: set[int] = set()
     while stack:

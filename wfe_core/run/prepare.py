@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import ChainMap
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -102,15 +103,17 @@ class AttemptPreparer:
             self._vars_version = state.variables_version
         return self._vars_view
 
-    def scope(self, sid: str | None = None) -> dict[str, Any]:
+    def scope(self, sid: str | None = None) -> ChainMap[str, Any]:
         """What templates see: run variables, ``steps`` and ``secrets``; for a fan-out
         instance ``sid`` also ``item`` and ``item_index``, or ``matrix``."""
-        scope = {**self.state.variables, "steps": self.state.results}
+        names: dict[str, Any] = {"steps": self.state.results}
         if self.secrets:
-            scope["secrets"] = self.secrets
+            names["secrets"] = self.secrets
         if sid is not None and sid in self.state.scopes:
-            scope.update(self.state.scopes[sid])
-        return scope
+            names.update(self.state.scopes[sid])
+        # A view, not a copy: copying every run variable for each step made a run whose
+        # steps set variables quadratic (a 10,000-step file spent 0.33 s here).
+        return ChainMap(names, self.state.variables)
 
     def prepare(self, sid: str, number: int, now: float, wall: float) -> Attempt | Unprepared | WouldRun:
         """Attempt ``number`` of ``sid``, submitted at ``now`` (monotonic) / ``wall``."""

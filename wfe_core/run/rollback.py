@@ -103,7 +103,7 @@ def _call_with_timeout(func: Callable[[StepContext], Any], context: StepContext,
 
 
 def compensate_one(
-    comp: Compensation, *, scope: dict[str, Any], context: StepContext, actions: Mapping[str, Action]
+    comp: Compensation, *, scope: Mapping[str, Any], context: StepContext, actions: Mapping[str, Action]
 ) -> CompensationResult:
     """Undo one step; never raises."""
     step = comp.step
@@ -144,7 +144,7 @@ def compensate_one(
 def compensate_all(
     comps: list[Compensation],
     *,
-    scope: dict[str, Any],
+    scope: Mapping[str, Any],
     make_context: Callable[[WorkflowStep], StepContext],
     actions: Mapping[str, Action],
     on_result: Callable[[CompensationResult], None],

@@ -370,17 +370,29 @@ class RunStore:
         return bool(self._started or self._finished or self._running or self._in_tx)
 
     @_guarded
-    def commit(self) -> None:
-        """Make every write since the last commit durable."""
+    def commit(self, *, young_starts: float = 0.0) -> None:
+        """Make every write since the last commit durable.
+
+        ``young_starts``: steps that started less than this many seconds ago (and have
+        not finished) keep their "running" row for a later commit. Most short steps then
+        finish before it and need no such row at all: a commit made to release children
+        writes half the rows. (The run loop commits every write within its idle delay.)
+        """
         if _FROZEN.is_set():
             return
         if self._started or self._finished or self._running:
             self._begin()
+            finished = self._finished
+            if young_starts > 0.0 and self._started:
+                since = time.time() - young_starts
+                kept = {k: v for k, v in self._started.items() if v[1] > since and k not in finished}
+            else:
+                kept = {}
             # A step that also finished in this batch needs no "running" row first.
             started = [
                 (number, _json(self._logs[key]), at, *key)
                 for key, (number, at) in self._started.items()
-                if key not in self._finished
+                if key not in finished and key not in kept
             ]
             if started:
                 self.db.executemany(
@@ -400,7 +412,7 @@ class RunStore:
                     " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?",
                     list(self._finished.values()),
                 )
-            self._started.clear()
+            self._started = kept
             self._finished.clear()
             self._running.clear()
         if self._in_tx:

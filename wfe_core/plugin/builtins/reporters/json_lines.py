@@ -12,6 +12,9 @@ from wfe_core.plugin.hookspecs import hookimpl
 
 __all__ = ["JsonReporter", "wfe_reporters"]
 
+#: ``json.dumps(record, default=str)`` with one encoder (``dumps`` with options builds one per call).
+_encode = json.JSONEncoder(default=str).encode
+
 
 class JsonReporter:
     """Every event as one JSON object per line (JSON Lines)."""
@@ -31,7 +34,7 @@ class JsonReporter:
             record["step_id"] = event.step_id
         record.update(event.data)
         if self.open:
-            self.open = write_line(self.stream, json.dumps(record, default=str) + "\n")
+            self.open = write_line(self.stream, _encode(record) + "\n")
 
     def close(self) -> None:
         if self.open:
