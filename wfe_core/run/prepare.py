@@ -137,7 +137,10 @@ class AttemptPreparer:
             workflow_id=self.workflow_id,
             step=step,
             attempt=number,
-            variables=self.variables_view(),
+            # An inline action runs now, on this thread, while nothing changes them: it
+            # reads the variables themselves. Others get a snapshot (copied only when
+            # the variables changed; a copy per step was quadratic in runs that set them).
+            variables=MappingProxyType(state.variables) if action.inline else self.variables_view(),
             outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
             workdir=self.workdir,
             dry_run=self.dry_run,
