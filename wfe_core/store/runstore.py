@@ -265,6 +265,12 @@ def _bounded_vars(variables: Any, limit: int) -> Any:
     return {name: _bounded(value, limit) for name, value in variables.items()}
 
 
+_FINISHED_ROW = (
+    "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
+    " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?"
+)
+
+
 def _entry(log: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     """Attempt ``number``'s entry of a step's attempt log (almost always the last one)."""
     if log and log[-1]["number"] == number:
@@ -381,7 +387,6 @@ class RunStore:
         if _FROZEN.is_set():
             return
         if self._started or self._finished or self._running:
-            self._begin()
             finished = self._finished
             if young_starts > 0.0 and self._started:
                 since = time.time() - young_starts
@@ -394,6 +399,14 @@ class RunStore:
                 for key, (number, at) in self._started.items()
                 if key not in finished and key not in kept
             ]
+            if not (started or self._running or self._in_tx) and len(finished) == 1:
+                # One row (a chain's step): one statement is its own transaction; BEGIN
+                # and COMMIT around it would be two more round trips into SQLite.
+                self.db.execute(_FINISHED_ROW, next(iter(finished.values())))
+                self._started = kept
+                finished.clear()
+                return
+            self._begin()
             if started:
                 self.db.executemany(
                     "UPDATE steps SET status='running', attempts=?, attempt_log=?,"
@@ -407,11 +420,7 @@ class RunStore:
                     [(at, *key) for key, at in self._running.items()],
                 )
             if self._finished:
-                self.db.executemany(
-                    "UPDATE steps SET status=?, attempts=?, attempt_log=?, output=?, variables=?, memo=?, error=?,"
-                    " reason=?, started_at=?, finished_at=?, duration=?, seq=? WHERE run_id=? AND step_id=?",
-                    list(self._finished.values()),
-                )
+                self.db.executemany(_FINISHED_ROW, list(self._finished.values()))
             self._started = kept
             self._finished.clear()
             self._running.clear()
