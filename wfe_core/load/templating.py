@@ -75,6 +75,14 @@ class Substitution:
 
 def has_placeholders(value: Any) -> bool:
     """Whether rendering ``value`` could change it (cheap pre-check for the hot path)."""
+    if type(value) is dict:  # the usual parameters: a plain dict, mostly of strings
+        for item in value.values():
+            if type(item) is str:
+                if "{" in item or "}" in item:
+                    return True
+            elif has_placeholders(item):
+                return True
+        return False
     if isinstance(value, str):
         return "{" in value or "}" in value
     if isinstance(value, Mapping):

@@ -42,6 +42,8 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     scope: dict[str, Any] = {}
     for i, step in templated:
         for field, key, value in _templated_values(step):
+            if type(value) is str and "{" not in value:
+                continue  # most values of a templated step are plain text
             for ph in placeholders(value):
                 if ph.parts[0] in static and ph.parts[0] not in ("steps", "secrets"):
                     continue
