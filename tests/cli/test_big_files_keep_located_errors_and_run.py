@@ -58,12 +58,12 @@ def test_problems_in_a_big_file_are_each_named_with_line_path_and_step(tmp_path)
             1400: ["    trigger: allways"],
         },
     )
-    # A bad value of the right kind for the reader: timeout as a string (no quick path).
+    # A value of the wrong type: the direct structuring declines it, cattrs words it.
     text = path.read_text().replace("  - id: s300\n", "  - id: s300\n    description: 7\n")
     path.write_text(text)
     result = wfe(tmp_path, "validate", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
-    step = lambda i: line_of(path, f"- id: s{i}")  # noqa: E731
+    step = lambda i: line_of(path, f"- id: s{i}")
     expected = [
         f"error: {path}:{line_of(path, 'max_retries', step(100))}: steps[100].max_retries: "
         "step 's100': max_retries must be a whole number >= 0, got -1",
