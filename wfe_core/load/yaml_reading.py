@@ -224,41 +224,38 @@ def _construct_streaming(
         return None, 0, None, True
     if type(event) is not yaml.DocumentStartEvent:
         raise _NotPlain
+    root_line = loader.peek_event().start_mark.line + 1  # the root node's event, still to come
     no_key = object()
     stack: list[tuple[Any, bool]] = []
     target: Any = None  # the collection being filled, its kind, the key waiting for a value
     in_map, key = False, no_key
-    count, root, root_line = 0, None, None
+    count, root = 0, None
     plain = True
+    str_tag = _STR_TAG
+    # Scalars first: most events are scalars, and most scalars are words no implicit
+    # type starts (the resolver's own shortcut, inlined): a string, quoted or not.
     while True:
         event = get()
         kind = type(event)
-        if kind in collection_end:
-            if not stack:
-                break
-            target, in_map = stack.pop()
-            key = no_key
-            continue
-        if event.anchor is not None:  # an anchor (and so maybe an alias): the node path
-            raise _NotPlain
-        count += 1
-        if root_line is None:
-            root_line = event.start_mark.line + 1
-        tag = event.tag
         if kind is scalar_event:
+            if event.anchor is not None:  # an anchor (and so maybe an alias): the node path
+                raise _NotPlain
+            count += 1
             value: Any = event.value
-            if tag is None or tag == "!":
+            tag = event.tag
+            if tag is None and quick and value and value[0] not in starts:
+                tag = str_tag
+            elif tag is None or tag == "!":
                 implicit = event.implicit
                 if not implicit[0]:  # quoted: a string, whatever it looks like
-                    tag = _STR_TAG if quick else resolve(scalar_node, value, implicit)
+                    tag = str_tag if quick else resolve(scalar_node, value, implicit)
                 elif quick:
                     tag = resolved.get(value)
                     if tag is None:
-                        tag = _STR_TAG if value and value[0] not in starts else resolve(scalar_node, value, implicit)
-                        resolved[value] = tag
+                        tag = resolved[value] = resolve(scalar_node, value, implicit)
                 else:
                     tag = resolve(scalar_node, value, implicit)
-            if tag == _STR_TAG:
+            if tag == str_tag:
                 if plain and (len(value) > max_string or not value.isascii()):
                     plain = False
             elif tag in _SPECIAL_KEY_TAGS:
@@ -288,6 +285,16 @@ def _construct_streaming(
                 target[key] = value  # a repeated key: the last wins, as in PyYAML
                 key = no_key
             continue
+        if kind in collection_end:
+            if not stack:
+                break
+            target, in_map = stack.pop()
+            key = no_key
+            continue
+        if event.anchor is not None:
+            raise _NotPlain
+        count += 1
+        tag = event.tag
         if kind is mapping_start:
             if tag not in (None, "!", _MAP_TAG):
                 raise _NotPlain
