@@ -200,12 +200,15 @@ def _shape_problems(data: dict[str, Any], plain: bool = False) -> tuple[list[Pro
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
-        elif isinstance(step.get("id"), str):
-            sid = step["id"]
-            if sid in first:
-                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
-                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
-            first.setdefault(sid, index)
+            continue
+        sid = step.get("id")
+        if not isinstance(sid, str):
+            continue
+        if sid in first:
+            message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
+            problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
+        else:
+            first[sid] = index
     return problems, bad_key
 
 

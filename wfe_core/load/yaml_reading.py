@@ -244,34 +244,36 @@ def _construct_streaming(
             value: Any = event.value
             tag = event.tag
             if tag is None and quick and value and value[0] not in starts:
-                tag = str_tag
-            elif tag is None or tag == "!":
-                implicit = event.implicit
-                if not implicit[0]:  # quoted: a string, whatever it looks like
-                    tag = str_tag if quick else resolve(scalar_node, value, implicit)
-                elif quick:
-                    tag = resolved.get(value)
-                    if tag is None:
-                        tag = resolved[value] = resolve(scalar_node, value, implicit)
-                else:
-                    tag = resolve(scalar_node, value, implicit)
-            if tag == str_tag:
-                if plain and (len(value) > max_string or not value.isascii()):
+                if plain and (len(value) > max_string or not value.isascii()):  # a string
                     plain = False
-            elif tag in _SPECIAL_KEY_TAGS:
-                raise _NotPlain
-            elif tag in shareable:
-                made_key = (tag, value)
-                if made_key in constructed:
-                    value = constructed[made_key]
-                else:
-                    value = constructed[made_key] = construct(
-                        scalar_node(tag, value, event.start_mark, event.end_mark, event.style)
-                    )
-            else:  # timestamp, binary, or a bad value for its tag
-                value = construct(scalar_node(tag, value, event.start_mark, event.end_mark, event.style))
-                if type(value) not in plain_types:
-                    plain = False
+            else:
+                if tag is None or tag == "!":
+                    implicit = event.implicit
+                    if not implicit[0]:  # quoted: a string, whatever it looks like
+                        tag = str_tag if quick else resolve(scalar_node, value, implicit)
+                    elif quick:
+                        tag = resolved.get(value)
+                        if tag is None:
+                            tag = resolved[value] = resolve(scalar_node, value, implicit)
+                    else:
+                        tag = resolve(scalar_node, value, implicit)
+                if tag == str_tag:
+                    if plain and (len(value) > max_string or not value.isascii()):
+                        plain = False
+                elif tag in _SPECIAL_KEY_TAGS:
+                    raise _NotPlain
+                elif tag in shareable:
+                    made_key = (tag, value)
+                    if made_key in constructed:
+                        value = constructed[made_key]
+                    else:
+                        value = constructed[made_key] = construct(
+                            scalar_node(tag, value, event.start_mark, event.end_mark, event.style)
+                        )
+                else:  # timestamp, binary, or a bad value for its tag
+                    value = construct(scalar_node(tag, value, event.start_mark, event.end_mark, event.style))
+                    if type(value) not in plain_types:
+                        plain = False
             if target is None:
                 root = value
                 break

@@ -324,7 +324,8 @@ class Workflow:
                 )
             else:
                 seen[step.id] = index
-            problems.extend(self._resource_problems(step, index))
+            if step.resources:  # most steps hold none
+                problems.extend(self._resource_problems(step, index))
         problems.extend(instance_id_clashes(self.steps))
         if problems:
             raise InvalidWorkflowError(problems)

@@ -62,17 +62,14 @@ class DependencyGraph:
 
     def _toposort(self, source: str | None) -> list[str]:
         indegree = {n: len(p) for n, p in self.parents.items()}
-        ready = [n for n in self.nodes if indegree[n] == 0]
-        order: list[str] = []
-        i = 0
-        while i < len(ready):
-            node = ready[i]
-            i += 1
-            order.append(node)
-            for child in self.children[node]:
-                indegree[child] -= 1
-                if indegree[child] == 0:
-                    ready.append(child)
+        order = [n for n, d in indegree.items() if d == 0]
+        children = self.children
+        for node in order:  # a queue: the list grows while it is read
+            for child in children[node]:
+                left = indegree[child] - 1
+                indegree[child] = left
+                if not left:
+                    order.append(child)
         if len(order) != len(self.nodes):
             raise CycleError(self._find_cycle({n for n, d in indegree.items() if d > 0}), source=source)
         return order
