@@ -244,3 +244,13 @@ def test_repeated_scalars_are_resolved_and_built_once_but_read_as_pyyaml_reads_t
     assert data == yaml.safe_load(text)
     assert all(type(d["t"]) is int and type(d["f"]) is float and d["s"] == "30" and d["b"] is True for d in data)
     assert not math.isnan(data[0]["f"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="{}$!.ab_0 raw", max_size=30))
+def test_placeholder_texts_finds_what_placeholders_finds(text):
+    from wfe_core.load.templating import placeholder_texts, placeholders
+
+    assert [(path, bool(raw)) for path, raw in placeholder_texts(text)] == [
+        (ph.text, ph.raw) for ph in placeholders(text)
+    ]

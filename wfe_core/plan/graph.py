@@ -99,8 +99,10 @@ class DependencyGraph:
         """Steps grouped by depth: every step's dependencies lie in earlier levels."""
         depth: dict[str, int] = {}
         out: list[list[str]] = []
+        parents = self.parents
         for node in self.order:
-            d = 1 + max((depth[p] for p in self.parents[node]), default=-1)
+            above = parents[node]
+            d = 1 + max([depth[p] for p in above]) if above else 0
             depth[node] = d
             if d == len(out):
                 out.append([])
@@ -137,8 +139,10 @@ class DependencyGraph:
         """
         durations = durations or {}
         out: dict[str, float] = {}
+        children = self.children
         for node in reversed(self.order):
-            tail = max((out[c] for c in self.children[node]), default=0.0)
+            below = children[node]
+            tail = max([out[c] for c in below]) if below else 0.0
             out[node] = durations.get(node, 1.0) + tail
         return out
 
