@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from wfe_core.model.errors import CycleError, InvalidWorkflowError, Problem, did_you_mean
 
@@ -40,7 +40,7 @@ class DependencyGraph:
             self._refuse_unknown(source)
         self.order = self._toposort(source)
 
-    def _refuse_unknown(self, source: str | None) -> None:
+    def _refuse_unknown(self, source: str | None) -> NoReturn:
         problems = []
         known = self.parents.keys()
         for index, (node, deps) in enumerate(self.parents.items()):
