@@ -107,16 +107,105 @@ def _sequence(value: Any, tp: Any) -> Any:
 
 def _attrs_factory(cls: type) -> Any:
     base: Any = make_dict_structure_fn(cls, converter)
+    fast = _direct_structure_fn(cls)
 
     def hook(value: Any, _: type) -> Any:
         if not isinstance(value, dict):
             raise _WrongType("a mapping", value)
+        if fast is not None:
+            made = fast(value)
+            if made is not _NOT_DIRECT:
+                return made
         for key in value:
             if not isinstance(key, str):
                 raise _WrongType("string keys", key)
         return base(value, cls)
 
     return hook
+
+
+# How a field's value is taken as it is, in :func:`_direct_structure_fn`.
+_STR, _BOOL, _INT, _FLOAT, _ANY, _DICT, _STRS = range(7)
+_OPTIONAL = 8  # added to one of the above: ``None`` is fine too
+_SIMPLE = {str: _STR, bool: _BOOL, int: _INT, float: _FLOAT, Any: _ANY}
+_NOT_DIRECT = object()
+
+
+def _kind(tp: Any) -> int | None:
+    """The :func:`_direct_structure_fn` kind of a field of type ``tp``, or None if it has none."""
+    if tp in _SIMPLE:
+        return _SIMPLE[tp]
+    if _is_dict(tp):
+        return _DICT
+    if _is_sequence(tp) and typing.get_origin(tp) is tuple and typing.get_args(tp)[0] is str:
+        return _STRS
+    if _is_optional_scalar(tp):
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
+        if inner in (str, int, float):
+            return _SIMPLE[inner] + _OPTIONAL
+    return None
+
+
+def _direct_structure_fn(cls: type) -> Any:
+    """A quick way to build ``cls`` from a mapping whose every value already has its
+    field's type (the common case: a step of a big file is built ~3x faster than through
+    cattrs' generated function), or None when a field's type has no quick form.
+
+    The function returns ``_NOT_DIRECT`` for anything else (an unknown key, a value of
+    another type, a missing field, a constructor that raises): the caller then goes
+    through cattrs, whose result (or error, with every field's path) is the contract.
+    What it builds is what cattrs builds: the same values, floats for whole numbers,
+    tuples for lists, mappings copied.
+    """
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a forward reference that does not resolve: cattrs says so
+        return None
+    kinds: dict[str, int] = {}
+    for field in attrs.fields(cls):
+        kind = _kind(hints.get(field.name))
+        if kind is None or not field.init or field.alias != field.name:
+            return None
+        kinds[field.name] = kind
+
+    def direct(value: dict[Any, Any]) -> Any:
+        given: dict[str, Any] = {}
+        for key, item in value.items():
+            kind = kinds.get(key)
+            if kind is None:  # unknown (or not a string): cattrs words it
+                return _NOT_DIRECT
+            if kind >= _OPTIONAL:
+                if item is None:
+                    given[key] = None
+                    continue
+                kind -= _OPTIONAL
+            kind_of = type(item)
+            if kind is _STR or kind is _BOOL or kind is _INT:
+                if kind_of is not (str if kind is _STR else bool if kind is _BOOL else int):
+                    return _NOT_DIRECT
+            elif kind is _FLOAT:
+                if kind_of is int:
+                    item = float(item)
+                elif kind_of is not float:
+                    return _NOT_DIRECT
+            elif kind is _DICT:
+                if kind_of is not dict:
+                    return _NOT_DIRECT
+                item = dict(item)
+            elif kind is _STRS:
+                if kind_of is str:
+                    item = (item,)  # one item where a list is expected, as cattrs does
+                elif kind_of is not list or not all(type(v) is str for v in item):
+                    return _NOT_DIRECT
+                else:
+                    item = tuple(item)
+            given[key] = item
+        try:
+            return cls(**given)
+        except Exception:  # cattrs builds it again and words the error with its path
+            return _NOT_DIRECT
+
+    return direct
 
 
 def _is_dict(tp: Any) -> bool:

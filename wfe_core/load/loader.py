@@ -180,11 +180,15 @@ def _plainly_fine(data: dict[str, Any]) -> bool:
     return True
 
 
-def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
+def _shape_problems(data: dict[str, Any], plain: bool = False) -> tuple[list[Problem], bool]:
     """Problems the converter cannot word well (key and value types, the steps list, duplicate
-    ids), and whether a non-string key was found (the converter would crash on it)."""
+    ids), and whether a non-string key was found (the converter would crash on it).
+
+    ``plain``: the reader already saw that :func:`_plainly_fine` holds (it looks at every
+    value as it builds them), so the values need no second pass.
+    """
     problems: list[Problem] = []
-    if not _plainly_fine(data):
+    if not plain and not _plainly_fine(data):
         problems, bad_key = _value_problems(data)
     else:
         bad_key = False
@@ -196,12 +200,15 @@ def _shape_problems(data: dict[str, Any]) -> tuple[list[Problem], bool]:
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             problems.append(Problem(f"expected a mapping (one step), got {describe(step)}", f"steps[{index}]"))
-        elif isinstance(step.get("id"), str):
-            sid = step["id"]
-            if sid in first:
-                message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
-                problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
-            first.setdefault(sid, index)
+            continue
+        sid = step.get("id")
+        if not isinstance(sid, str):
+            continue
+        if sid in first:
+            message = f"duplicate step id '{sid}' (first used by steps[{first[sid]}])"
+            problems.append(Problem(message, f"steps[{index}].id", step_id=sid))
+        else:
+            first[sid] = index
     return problems, bad_key
 
 
@@ -258,8 +265,10 @@ def _covered(path: str, by: list[str]) -> bool:
     return any(path == p or path.startswith((p + ".", p + "[")) for p in by)
 
 
-def _build(data: dict[str, Any], source: str, nodes: Callable[[], yaml.Node | None]) -> Workflow:
-    problems, bad_key = _shape_problems(data)
+def _build(
+    data: dict[str, Any], source: str, nodes: Callable[[], yaml.Node | None], *, plain: bool = False
+) -> Workflow:
+    problems, bad_key = _shape_problems(data, plain)
     if not bad_key:
         try:
             workflow: Workflow = structure(data, Workflow)
@@ -526,9 +535,10 @@ class WorkflowLoader:
         text = text.removeprefix("\ufeff")  # a BOM some editors add; json.loads refuses it
         if not text.strip():
             raise _error("file is empty", source)
+        plain = False
         try:
             if fmt == "yaml":
-                data, root_line = _parse_yaml_lean(text, source)
+                data, root_line, plain = _parse_yaml_lean(text, source, MAX_STRING_CHARS, MAX_NESTING)
             else:
                 data, root_line = _parse(text, fmt, source)[0], None
         except RecursionError:
@@ -544,7 +554,7 @@ class WorkflowLoader:
         # lines from one composed again, only when there are problems.
         if fmt == "toml":  # TOML is not YAML: no lines from it
             return _build(data, source, lambda: None)
-        return _build(data, source, lambda: _compose_quietly(text))
+        return _build(data, source, lambda: _compose_quietly(text), plain=plain)
 
     def _dump(self, workflow: Workflow, fmt: str, source: str | None) -> str:
         problem = too_deep(_unstructure(workflow), MAX_NESTING + 1)  # +1: the workflow mapping itself

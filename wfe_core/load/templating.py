@@ -31,7 +31,16 @@ from typing import Any
 
 from wfe_core.model.errors import TemplateError, did_you_mean
 
-__all__ = ["Placeholder", "Substitution", "Unknown", "has_placeholders", "placeholders", "render", "render_value"]
+__all__ = [
+    "Placeholder",
+    "Substitution",
+    "Unknown",
+    "has_placeholders",
+    "placeholder_texts",
+    "placeholders",
+    "render",
+    "render_value",
+]
 
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][\w-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*)(!raw)?\}")
 _NO_TOKEN = object()
@@ -75,6 +84,14 @@ class Substitution:
 
 def has_placeholders(value: Any) -> bool:
     """Whether rendering ``value`` could change it (cheap pre-check for the hot path)."""
+    if type(value) is dict:  # the usual parameters: a plain dict, mostly of strings
+        for item in value.values():
+            if type(item) is str:
+                if "{" in item or "}" in item:
+                    return True
+            elif has_placeholders(item):
+                return True
+        return False
     if isinstance(value, str):
         return "{" in value or "}" in value
     if isinstance(value, Mapping):
@@ -82,6 +99,13 @@ def has_placeholders(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(has_placeholders(v) for v in value)
     return False
+
+
+def placeholder_texts(text: str) -> list[tuple[str, str]]:
+    """``(path, "!raw" or "")`` of every placeholder in ``text``, in order: what
+    :func:`placeholders` finds in a string, without building an object for each (checks
+    over big workflows look at the first name only, most often a variable's)."""
+    return [found for found in _TOKEN.findall(text) if found[0]]
 
 
 def placeholders(value: Any) -> Iterator[Placeholder]:

@@ -31,6 +31,9 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 # Keys PyYAML's constructor rewrites (merge ``<<``, value ``=``): left to it.
 _SPECIAL_KEY_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+# Scalars whose values are immutable and common enough in big files to build once.
+_SHAREABLE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
+_PLAIN_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 class _TaggedValueLoader(_YAML_LOADER):  # type: ignore[misc, valid-type]
@@ -183,15 +186,22 @@ def _construct_plain(loader: _TaggedValueLoader, root: yaml.Node) -> tuple[Any, 
     return data, len(seen)
 
 
-def _construct_streaming(loader: _TaggedValueLoader) -> tuple[Any, int, int | None]:
+def _construct_streaming(
+    loader: _TaggedValueLoader, max_string: int = 0, max_depth: int = 0
+) -> tuple[Any, int, int | None, bool]:
     """The data of a plain one-document stream built straight from the parser's events,
-    its node count and the line of its root node.
+    its node count, the line of its root node, and whether the data is *plain*.
 
     No node tree: composing one kept every node and two marks per node alive at once,
     several times the memory of the data (a 10,000-step file peaked above 110 MiB).
     Anything but plain mappings, sequences and scalars without anchors raises
     :class:`_NotPlain` (and so do YAML errors, through the caller): the node path
     then reads the text again and says exactly what PyYAML says.
+
+    *Plain* (the loader's quick shape check, done here while every value passes by):
+    every key a string, every value a string, number, boolean, null, list or mapping,
+    every string ASCII and at most ``max_string`` characters, containers nested at most
+    ``max_depth`` deep. ``False`` only means "look closer", never that something is wrong.
     """
     scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
@@ -199,57 +209,94 @@ def _construct_streaming(loader: _TaggedValueLoader) -> tuple[Any, int, int | No
     scalar_node = yaml.ScalarNode
     # The resolver's own shortcut, inlined: most scalars are words no implicit type starts.
     quick, starts = _TaggedValueLoader._QUICK, _TaggedValueLoader._STARTS
+    # A plain scalar's tag depends on its text alone (no path resolvers: ``quick``), and
+    # big files repeat the same few keys and values (``name``, ``timeout``, ``30``): each
+    # text is resolved once, and each number, boolean or null constructed once (they are
+    # immutable, so sharing one object is safe).
+    resolved: dict[str, str] = {}
+    constructed: dict[tuple[str, str], Any] = {}
+    shareable = _SHAREABLE_TAGS
+    plain_types = _PLAIN_SCALAR_TYPES
     if type(get()) is not yaml.StreamStartEvent:
         raise _NotPlain
     event = get()
     if type(event) is yaml.StreamEndEvent:
-        return None, 0, None
+        return None, 0, None, True
     if type(event) is not yaml.DocumentStartEvent:
         raise _NotPlain
+    root_line = loader.peek_event().start_mark.line + 1  # the root node's event, still to come
     no_key = object()
     stack: list[tuple[Any, bool]] = []
     target: Any = None  # the collection being filled, its kind, the key waiting for a value
     in_map, key = False, no_key
-    count, root, root_line = 0, None, None
+    count, root = 0, None
+    plain = True
+    str_tag = _STR_TAG
+    # Scalars first: most events are scalars, and most scalars are words no implicit
+    # type starts (the resolver's own shortcut, inlined): a string, quoted or not.
     while True:
         event = get()
         kind = type(event)
-        if kind in collection_end:
-            if not stack:
-                break
-            target, in_map = stack.pop()
-            key = no_key
-            continue
-        if event.anchor is not None:  # an anchor (and so maybe an alias): the node path
-            raise _NotPlain
-        count += 1
-        if root_line is None:
-            root_line = event.start_mark.line + 1
-        tag = event.tag
         if kind is scalar_event:
-            if tag is None or tag == "!":
-                text = event.value
-                if quick and text and text[0] not in starts and event.implicit[0]:
-                    tag = _STR_TAG
-                else:
-                    tag = resolve(scalar_node, text, event.implicit)
-            if tag == _STR_TAG:
-                value: Any = event.value
-            elif tag in _SPECIAL_KEY_TAGS:
+            if event.anchor is not None:  # an anchor (and so maybe an alias): the node path
                 raise _NotPlain
-            else:  # int, float, bool, null, timestamp, binary, or a bad value for its tag
-                value = construct(scalar_node(tag, event.value, event.start_mark, event.end_mark, event.style))
+            count += 1
+            value: Any = event.value
+            tag = event.tag
+            if tag is None and quick and value and value[0] not in starts:
+                if plain and (len(value) > max_string or not value.isascii()):  # a string
+                    plain = False
+            else:
+                if tag is None or tag == "!":
+                    implicit = event.implicit
+                    if not implicit[0]:  # quoted: a string, whatever it looks like
+                        tag = str_tag if quick else resolve(scalar_node, value, implicit)
+                    elif quick:
+                        tag = resolved.get(value)
+                        if tag is None:
+                            tag = resolved[value] = resolve(scalar_node, value, implicit)
+                    else:
+                        tag = resolve(scalar_node, value, implicit)
+                if tag == str_tag:
+                    if plain and (len(value) > max_string or not value.isascii()):
+                        plain = False
+                elif tag in _SPECIAL_KEY_TAGS:
+                    raise _NotPlain
+                elif tag in shareable:
+                    made_key = (tag, value)
+                    if made_key in constructed:
+                        value = constructed[made_key]
+                    else:
+                        value = constructed[made_key] = construct(
+                            scalar_node(tag, value, event.start_mark, event.end_mark, event.style)
+                        )
+                else:  # timestamp, binary, or a bad value for its tag
+                    value = construct(scalar_node(tag, value, event.start_mark, event.end_mark, event.style))
+                    if type(value) not in plain_types:
+                        plain = False
             if target is None:
                 root = value
                 break
             if not in_map:
                 target.append(value)
             elif key is no_key:
+                if type(value) is not str:
+                    plain = False
                 key = value
             else:
                 target[key] = value  # a repeated key: the last wins, as in PyYAML
                 key = no_key
             continue
+        if kind in collection_end:
+            if not stack:
+                break
+            target, in_map = stack.pop()
+            key = no_key
+            continue
+        if event.anchor is not None:
+            raise _NotPlain
+        count += 1
+        tag = event.tag
         if kind is mapping_start:
             if tag not in (None, "!", _MAP_TAG):
                 raise _NotPlain
@@ -262,37 +309,40 @@ def _construct_streaming(loader: _TaggedValueLoader) -> tuple[Any, int, int | No
             raise _NotPlain
         if target is None:
             root = made
-        elif not in_map:
-            target.append(made)
-        elif key is no_key:  # a mapping or a list as a key
-            raise _NotPlain
         else:
-            target[key] = made
-        if target is not None:
+            if not in_map:
+                target.append(made)
+            elif key is no_key:  # a mapping or a list as a key
+                raise _NotPlain
+            else:
+                target[key] = made
             stack.append((target, in_map))
+            if len(stack) > max_depth:  # ``made`` sits len(stack) levels below the root
+                plain = False
         target, in_map, key = made, kind is mapping_start, no_key
     if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
         raise _NotPlain  # a second document: the node path says so
     loader.constructed_objects, loader.recursive_objects = {}, {}
-    return root, count, root_line
+    return root, count, root_line, plain
 
 
-def _parse_yaml_lean(text: str, source: str) -> tuple[Any, int | None]:
-    """The data of a YAML document and the line of its root node, keeping no node tree
-    when the document is plain (:func:`_construct_streaming`)."""
+def _parse_yaml_lean(text: str, source: str, max_string: int = 0, max_depth: int = 0) -> tuple[Any, int | None, bool]:
+    """The data of a YAML document, the line of its root node, and whether the data is
+    plain within ``max_string`` and ``max_depth`` (see :func:`_construct_streaming`;
+    ``False`` when the node path read it), keeping no node tree when the document is plain."""
     loader = _TaggedValueLoader(text)
     try:
-        data, count, line = _construct_streaming(loader)
+        data, count, line, plain = _construct_streaming(loader, max_string, max_depth)
     except (_NotPlain, yaml.YAMLError):
         pass  # read again through the node tree: its errors, aliases, tags
     else:
         if count > MAX_EXPANDED_NODES:
             raise _error(f"document expands to more than {MAX_EXPANDED_NODES:,} nodes", source)
-        return data, line
+        return data, line, plain
     finally:
         loader.dispose()
     data, root = _parse_yaml(text, source)
-    return data, root.start_mark.line + 1 if root is not None else None
+    return data, root.start_mark.line + 1 if root is not None else None, False
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from wfe_core.model.errors import CycleError, InvalidWorkflowError, Problem, did_you_mean
 
-__all__ = ["DependencyGraph"]
+__all__ = ["DependencyGraph", "graph_of"]
 
 
 class DependencyGraph:
@@ -26,7 +27,20 @@ class DependencyGraph:
 
     def __init__(self, dependencies: Mapping[str, Iterable[str]], *, source: str | None = None):
         self.nodes: list[str] = list(dependencies)
-        self.parents: dict[str, tuple[str, ...]] = {n: tuple(d) for n, d in dependencies.items()}
+        self.parents: dict[str, tuple[str, ...]] = {
+            n: d if type(d) is tuple else tuple(d) for n, d in dependencies.items()
+        }
+        self.children: dict[str, list[str]] = {n: [] for n in self.nodes}
+        children = self.children
+        try:
+            for node, deps in self.parents.items():
+                for dep in deps:
+                    children[dep].append(node)
+        except KeyError:  # an unknown dependency: say which, every one of them
+            self._refuse_unknown(source)
+        self.order = self._toposort(source)
+
+    def _refuse_unknown(self, source: str | None) -> NoReturn:
         problems = []
         known = self.parents.keys()
         for index, (node, deps) in enumerate(self.parents.items()):
@@ -40,13 +54,7 @@ class DependencyGraph:
                             step_id=node,
                         )
                     )
-        if problems:
-            raise InvalidWorkflowError(problems)
-        self.children: dict[str, list[str]] = {n: [] for n in self.nodes}
-        for node, deps in self.parents.items():
-            for dep in deps:
-                self.children[dep].append(node)
-        self.order = self._toposort(source)
+        raise InvalidWorkflowError(problems)
 
     @classmethod
     def from_workflow(cls, workflow: Any, *, source: str | None = None) -> DependencyGraph:
@@ -54,17 +62,14 @@ class DependencyGraph:
 
     def _toposort(self, source: str | None) -> list[str]:
         indegree = {n: len(p) for n, p in self.parents.items()}
-        ready = [n for n in self.nodes if indegree[n] == 0]
-        order: list[str] = []
-        i = 0
-        while i < len(ready):
-            node = ready[i]
-            i += 1
-            order.append(node)
-            for child in self.children[node]:
-                indegree[child] -= 1
-                if indegree[child] == 0:
-                    ready.append(child)
+        order = [n for n, d in indegree.items() if d == 0]
+        children = self.children
+        for node in order:  # a queue: the list grows while it is read
+            for child in children[node]:
+                left = indegree[child] - 1
+                indegree[child] = left
+                if not left:
+                    order.append(child)
         if len(order) != len(self.nodes):
             raise CycleError(self._find_cycle({n for n, d in indegree.items() if d > 0}), source=source)
         return order
@@ -94,8 +99,10 @@ class DependencyGraph:
         """Steps grouped by depth: every step's dependencies lie in earlier levels."""
         depth: dict[str, int] = {}
         out: list[list[str]] = []
+        parents = self.parents
         for node in self.order:
-            d = 1 + max((depth[p] for p in self.parents[node]), default=-1)
+            above = parents[node]
+            d = 1 + max([depth[p] for p in above]) if above else 0
             depth[node] = d
             if d == len(out):
                 out.append([])
@@ -132,8 +139,10 @@ class DependencyGraph:
         """
         durations = durations or {}
         out: dict[str, float] = {}
+        children = self.children
         for node in reversed(self.order):
-            tail = max((out[c] for c in self.children[node]), default=0.0)
+            below = children[node]
+            tail = max([out[c] for c in below]) if below else 0.0
             out[node] = durations.get(node, 1.0) + tail
         return out
 
@@ -159,3 +168,29 @@ class DependencyGraph:
     def is_chain(self) -> bool:
         """Whether no two steps could ever run at the same time."""
         return all(len(level) == 1 for level in self.levels())
+
+
+_last_graph: tuple[Any, DependencyGraph] | None = None  # (weak reference to a workflow, its graph)
+
+
+def graph_of(workflow: Any, *, source: str | None = None) -> DependencyGraph:
+    """The dependency graph of ``workflow``, built once: validation builds it, and the
+    plan of the same workflow object's run takes it from here (a 10,000-step workflow
+    built it two or three times per run).
+
+    A workflow is frozen, so the graph of the same object never changes, and nothing
+    changes a graph once built (a run adds fan-out instances to copies of its maps).
+    The last one is kept, weakly: a new workflow at a reused address is not mistaken
+    for it. Raises :class:`InvalidWorkflowError` as :meth:`DependencyGraph.from_workflow`
+    does, with ``source`` in its problems; a graph that fails is not kept.
+    """
+    global _last_graph
+    last = _last_graph
+    if last is not None and last[0]() is workflow:
+        return last[1]
+    graph = DependencyGraph.from_workflow(workflow, source=source)
+    try:
+        _last_graph = (weakref.ref(workflow), graph)
+    except TypeError:  # not weakly referenceable: not kept
+        pass
+    return graph

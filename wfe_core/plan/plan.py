@@ -8,7 +8,7 @@ import attrs
 
 from wfe_core.model.workflow import Workflow
 from wfe_core.plan.fanout import UNBOUNDED, describe_source, fanout_width, is_fanout, static_instances
-from wfe_core.plan.graph import DependencyGraph
+from wfe_core.plan.graph import DependencyGraph, graph_of
 
 __all__ = ["Plan"]
 
@@ -41,7 +41,7 @@ class Plan:
 
     @classmethod
     def build(cls, workflow: Workflow, *, source: str | None = None, durations: dict[str, float] | None = None) -> Plan:
-        graph = DependencyGraph.from_workflow(workflow, source=source)
+        graph = graph_of(workflow, source=source)  # validation's, when it built one
         levels = graph.levels()
         # Instances of a fan-out step run together (up to max_parallel): 0 without any.
         widths = [fanout_width(s) - 1 for s in workflow.steps if is_fanout(s)]

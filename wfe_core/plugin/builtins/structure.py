@@ -9,7 +9,7 @@ by the separate, replaceable plugin ``wfe.templates``.
 
 from __future__ import annotations
 
-import weakref
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +22,7 @@ from wfe_core.plan.expressions import ExpressionError
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import FANOUT_NAMES, is_fanout
 from wfe_core.plan.graph import DependencyGraph
+from wfe_core.plan.graph import graph_of as shared_graph_of
 from wfe_core.plugin.capabilities import Validator
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -34,28 +35,38 @@ def _unknown_action(name: str, context: Any) -> str:
 
 def check_actions(workflow: Any, context: Any) -> Iterator[Problem]:
     """Every action and rollback action exists; literal parameters fit the action."""
+    found: dict[Any, Any] = {}  # name -> action (or None): big workflows use a few actions many times
     for i, step in enumerate(workflow.steps):
-        where = f"steps[{i}]"
         for field, params in (("action", step.parameters), ("rollback_action", step.rollback_parameters)):
             name = getattr(step, field)
             if name is None:
                 continue
-            action = context.actions.get(name)
+            try:
+                action = found[name]
+            except KeyError:
+                action = found[name] = context.actions.get(name)
             if action is None:
                 yield Problem(
-                    f"step '{step.id}': {_unknown_action(name, context)}", path=f"{where}.{field}", step_id=step.id
+                    f"step '{step.id}': {_unknown_action(name, context)}", path=f"steps[{i}].{field}", step_id=step.id
                 )
                 continue
             if action.parameters is None:
                 continue
             pfield = "parameters" if field == "action" else "rollback_parameters"
-            yield from _check_parameters(step.id, action.parameters, params, f"{where}.{pfield}")
+            yield from _check_parameters(step.id, action.parameters, params, f"steps[{i}].{pfield}")
+
+
+@functools.cache  # per parameter class, not per step
+def _fields_of(cls: type) -> tuple[dict[str, None], tuple[str, ...]]:
+    """The field names of ``cls`` (a dict: ordered, quick to search) and those required."""
+    fields = attrs.fields(cls)
+    return dict.fromkeys(f.name for f in fields), tuple(f.name for f in fields if f.default is attrs.NOTHING)
 
 
 def _check_parameters(step_id: str, cls: type, params: dict[str, Any], path: str) -> Iterator[Problem]:
     if has_placeholders(params):
         # Types are known only after rendering; check the keys now, values at run time.
-        known = {f.name for f in attrs.fields(cls)}
+        known, required = _fields_of(cls)
         for key in params:
             if key not in known:
                 yield Problem(
@@ -63,10 +74,10 @@ def _check_parameters(step_id: str, cls: type, params: dict[str, Any], path: str
                     path=f"{path}.{key}",
                     step_id=step_id,
                 )
-        for f in attrs.fields(cls):
-            if f.default is attrs.NOTHING and f.name not in params:
+        for name in required:
+            if name not in params:
                 yield Problem(
-                    f"step '{step_id}': parameter '{f.name}' is required but missing", path=path, step_id=step_id
+                    f"step '{step_id}': parameter '{name}' is required but missing", path=path, step_id=step_id
                 )
         return
     try:
@@ -76,26 +87,10 @@ def _check_parameters(step_id: str, cls: type, params: dict[str, Any], path: str
             yield attrs.evolve(p, message=f"step '{step_id}': {p.message}", step_id=step_id)
 
 
-_last_graph: tuple[Any, DependencyGraph] | None = None  # (weak reference to a workflow, its graph)
-
-
 def graph_of(workflow: Any) -> DependencyGraph:
-    """The dependency graph of ``workflow``, built once for the validators that need it.
-
-    A workflow is frozen, so the graph of the same object never changes; the last one is
-    kept (weakly: a new workflow at a reused address is not mistaken for it). Raises
-    :class:`InvalidWorkflowError` as :meth:`DependencyGraph.from_workflow` does.
-    """
-    global _last_graph
-    last = _last_graph
-    if last is not None and last[0]() is workflow:
-        return last[1]
-    graph = DependencyGraph.from_workflow(workflow)
-    try:
-        _last_graph = (weakref.ref(workflow), graph)
-    except TypeError:  # not weakly referenceable: not kept
-        pass
-    return graph
+    """The dependency graph of ``workflow``, built once for the validators that need it
+    and for the plan of its run (:func:`wfe_core.plan.graph.graph_of`)."""
+    return shared_graph_of(workflow)
 
 
 def check_dependencies(workflow: Any, context: Any) -> Iterator[Problem]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from wfe_core.load.templating import has_placeholders, placeholders
+from wfe_core.load.templating import Placeholder, has_placeholders, placeholder_texts, placeholders
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
 from wfe_core.plan.fanout import FANOUT_NAMES, is_fanout
 from wfe_core.plugin.capabilities import Validator
@@ -42,7 +42,17 @@ def check_template_references(workflow: Any, context: Any) -> Iterator[Problem]:
     scope: dict[str, Any] = {}
     for i, step in templated:
         for field, key, value in _templated_values(step):
-            for ph in placeholders(value):
+            if type(value) is str:  # the usual value: look at names before building placeholders
+                if "{" not in value:
+                    continue
+                found: Any = [
+                    Placeholder(path, bool(raw))
+                    for path, raw in placeholder_texts(value)
+                    if (head := path.partition(".")[0]) not in static or head in ("steps", "secrets")
+                ]
+            else:
+                found = placeholders(value)
+            for ph in found:
                 if ph.parts[0] in static and ph.parts[0] not in ("steps", "secrets"):
                     continue
                 if not scope:
