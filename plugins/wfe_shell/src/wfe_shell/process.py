@@ -53,6 +53,11 @@ POLL_INTERVAL = 0.05
 #: Seconds to keep reading output after the process group and its tagged escapees are
 #: gone (a process that also dropped the tag may still hold the pipes open).
 DRAIN_TIME = 1.0
+#: Seconds the pipes may stay open after the group is gone before processes carrying the
+#: command's tag are looked for in /proc (a scan of every process). The wait ends at once
+#: when the pipes close: a child that another thread is starting may hold copies of them
+#: for a moment, until it executes its program.
+SWEEP_DELAY = 0.05
 
 _TAGS = itertools.count(1)
 
@@ -186,15 +191,82 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _held(fd: int) -> bool:
-    """Whether the write end of the pipe read by ``fd`` is still open somewhere."""
-    with selectors.DefaultSelector() as probe:
-        probe.register(fd, selectors.EVENT_READ)
-        if not probe.select(0):
-            return True
+    """Whether the write end of the non-blocking pipe read by ``fd`` is still open somewhere."""
     try:
         return os.read(fd, 1) != b""
     except BlockingIOError:
         return True
+
+
+def _selector() -> selectors.BaseSelector:
+    """A selector for a handful of descriptors: ``poll`` needs no descriptor of its own
+    (``epoll`` costs a create, a control call per descriptor and a close per command)."""
+    poll_selector = getattr(selectors, "PollSelector", None)
+    return poll_selector() if poll_selector is not None else selectors.DefaultSelector()
+
+
+class _Reader:
+    """The read side of a command: its output pipes and the lifeline, in one selector.
+
+    Every descriptor is non-blocking; one that reaches end of file leaves the selector,
+    so "still registered" means "someone may still write to it".
+    """
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        buffers: dict[int, TailBuffer],
+        names: dict[int, str],
+        lifeline: int,
+        on_output: Callable[[str, bytes], None] | None,
+    ):
+        self.selector = selector
+        self.buffers = buffers
+        self.names = names
+        self.lifeline = lifeline
+        self.on_output = on_output
+        for fd in (*buffers, lifeline):
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+
+    def pump(self, fd: int, rounds: int = 1) -> None:
+        """Read what ``fd`` holds now (at most ``rounds`` reads); drop it at end of file."""
+        for _ in range(rounds):
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.selector.unregister(fd)
+                return
+            if fd == self.lifeline:
+                continue  # nobody should write there; the bytes mean nothing
+            self.buffers[fd].add(chunk)
+            if self.on_output is not None:
+                self.on_output(self.names[fd], chunk)
+
+    def drain(self) -> None:
+        """Read everything already written, and notice every end of file already there.
+
+        When a command exits, the kernel closes its descriptors before it reports the
+        exit, so pipes the command alone held are at end of file now: reading them here
+        (instead of waiting for another wake-up) tells "nobody holds them" apart from
+        "an escapee holds them" without scanning /proc.
+        """
+        for fd in (*self.buffers, self.lifeline):
+            if fd in self.selector.get_map():
+                self.pump(fd, rounds=16)
+
+    @property
+    def reading(self) -> bool:
+        """Whether stdout or stderr may still get output."""
+        registered = self.selector.get_map()
+        return any(fd in registered for fd in self.buffers)
+
+    @property
+    def held(self) -> bool:
+        """Whether any of the pipes (output or lifeline) is still open somewhere."""
+        return self.reading or self.lifeline in self.selector.get_map()
 
 
 def run_process(
@@ -240,36 +312,38 @@ def run_process(
         os.close(life_write)
         raise
     os.close(life_write)
-    os.set_blocking(life_read, False)
     with _LIVE_LOCK:
         LIVE_GROUPS.add(proc.pid)
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     guarded = [value.encode("utf-8", errors="replace") for value in protect]
     buffers = {out_fd: TailBuffer(output_limit, guarded), err_fd: TailBuffer(output_limit, guarded)}
-    selector = selectors.DefaultSelector()
-    for fd in buffers:
-        selector.register(fd, selectors.EVENT_READ)
+    selector = _selector()
+    reader = _Reader(selector, buffers, {out_fd: "stdout", err_fd: "stderr"}, life_read, on_output)
     pidfd = _pidfd(proc.pid)
     if pidfd is not None:
         selector.register(pidfd, selectors.EVENT_READ)
     pending = memoryview(input or b"")
-    if input is not None:
-        os.set_blocking(proc.stdin.fileno(), False)
+    stdin_fd = proc.stdin.fileno() if input is not None else None
+    if stdin_fd is not None:
+        os.set_blocking(stdin_fd, False)
         if pending:
-            selector.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
+            selector.register(stdin_fd, selectors.EVENT_WRITE)
         else:
             proc.stdin.close()
     deadline = time.monotonic() + timeout if timeout is not None else None
     stopped: str | None = None
     exited_at: float | None = None
-    swept = False
+    swept_at: float | None = None
     try:
         while True:
-            wait = POLL_INTERVAL
-            if exited_at is None and deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            elif exited_at is not None:
-                wait = max(0.0, min(wait, exited_at + DRAIN_TIME - time.monotonic()))
+            now = time.monotonic()
+            if exited_at is None:
+                until = deadline
+            elif swept_at is None:
+                until = exited_at + SWEEP_DELAY
+            else:
+                until = swept_at + DRAIN_TIME
+            wait = POLL_INTERVAL if until is None else max(0.0, min(POLL_INTERVAL, until - now))
             if selector.get_map():
                 events = selector.select(wait)
             elif exited_at is None:
@@ -282,40 +356,37 @@ def run_process(
             else:
                 events = []
             for key, _mask in events:
-                if key.fd in buffers:
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        buffers[key.fd].add(chunk)
-                        if on_output is not None:
-                            on_output("stdout" if key.fd == out_fd else "stderr", chunk)
-                    else:
-                        selector.unregister(key.fd)
-                    continue
                 if key.fd == pidfd:
                     selector.unregister(pidfd)  # it stays readable; the exit is seen below
-                    continue
-                try:
-                    written = os.write(key.fd, pending[:65536])
-                    pending = pending[written:]
-                except BlockingIOError:
-                    continue
-                except BrokenPipeError:  # the command stopped reading; that is its business
-                    pending = pending[:0]
-                if not pending:
-                    selector.unregister(key.fd)
-                    proc.stdin.close()
+                elif key.fd == stdin_fd:
+                    try:
+                        written = os.write(key.fd, pending[:65536])
+                        pending = pending[written:]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # the command stopped reading; that is its business
+                        pending = pending[:0]
+                    if not pending:
+                        selector.unregister(key.fd)
+                        proc.stdin.close()
+                else:
+                    reader.pump(key.fd)
             if exited_at is None and proc.poll() is not None:
                 exited_at = time.monotonic()
                 stop_group(proc, grace)  # background leftovers do not outlive the step
+                reader.drain()
             if exited_at is not None:
-                reading = any(fd in selector.get_map() for fd in buffers)
-                if not swept and (reading or _held(life_read)):
-                    # The group is gone, yet something still holds our pipes: a process
-                    # that left the group. Stop what carries this command's tag.
-                    swept = True
-                    stop_tagged(tag, grace)
+                if not reader.held:
+                    break
+                if swept_at is None:
+                    if time.monotonic() >= exited_at + SWEEP_DELAY:
+                        # The group is gone, yet something still holds our pipes: a
+                        # process that left the group. Stop what carries this command's tag.
+                        stop_tagged(tag, grace)
+                        swept_at = time.monotonic()
+                        reader.drain()
                     continue
-                if not reading or time.monotonic() - exited_at > DRAIN_TIME:
+                if not reader.reading or time.monotonic() - swept_at > DRAIN_TIME:
                     break
                 continue
             if cancel_event.is_set():
@@ -325,13 +396,14 @@ def run_process(
             if stopped:
                 stop_group(proc, grace)
                 exited_at = time.monotonic()
+                reader.drain()
     finally:
         selector.close()
         if pidfd is not None:
             os.close(pidfd)
         if proc.poll() is None:
             stop_group(proc, 0)
-        if not swept and _held(life_read):
+        if swept_at is None and _held(life_read):
             stop_tagged(tag, 0)
         os.close(life_read)
         with _LIVE_LOCK:
