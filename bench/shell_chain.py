@@ -14,7 +14,9 @@ of ``--repeat`` rounds, ratios against a baseline measured in the same rounds:
 
 For each: median CPU time (user + system of the process and the commands it reaped: far
 less inflated by the load than wall time), median wall time, both ratios, and for wfe
-the run's own duration per step (start-up excluded, from the ``run.finished`` event).
+the run's own duration per step (start-up excluded, from the ``run.finished`` event),
+next to the wall time of one captured ``subprocess.run`` of ``sh -c true`` in the
+benchmark's own process, measured in the same rounds (what a chain step cannot beat).
 ``--store`` runs wfe with its durable run store (default: ``--no-store``).
 ``--against-path`` also runs another checkout's wfe (``git archive BASE | tar -x -C
 /tmp/base``, then ``--against-path /tmp/base:/tmp/base/plugins/wfe_shell/src``) in the
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,6 +99,15 @@ def run_duration(stdout: str) -> float | None:
     return None
 
 
+def direct_run_ms(calls: int = 100) -> float:
+    """Wall ms per ``subprocess.run(["/bin/sh", "-c", "true"], capture_output=True,
+    start_new_session=True)`` in this process: what a chain step cannot go below."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        subprocess.run(["/bin/sh", "-c", "true"], capture_output=True, start_new_session=True, check=True)
+    return (time.perf_counter() - start) / calls * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -134,9 +146,11 @@ def main() -> None:
         for runner in runners.values():  # warm-up: bytecode written, caches filled
             runner(-1)
         samples: dict[str, list[Sample]] = {name: [] for name in runners}
+        direct: list[float] = []
         for n in range(args.repeat):
             for name, runner in runners.items():
                 samples[name].append(runner(n))
+            direct.append(direct_run_ms())
 
     def med(name: str, field: str) -> float:
         return statistics.median(getattr(s, field) for s in samples[name])
@@ -162,6 +176,7 @@ def main() -> None:
             f"{label:<46}{cpu * 1000:8.1f}{cpu / med(base, 'cpu'):7.2f}"
             f"{wall * 1000:9.1f}{wall / med(base, 'wall'):8.2f}{per_step}"
         )
+    print(f"{'subprocess.run(sh -c true, captured) in-process':<78}{statistics.median(direct):13.3f}")
 
 
 if __name__ == "__main__":
