@@ -138,7 +138,11 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _held(fd: int) -> bool:
-    """Whether the write end of the non-blocking pipe read by ``fd`` is still open somewhere."""
+    """Whether the write end of the pipe read by ``fd`` is still open somewhere."""
+    probe = select.poll()
+    probe.register(fd, select.POLLIN)
+    if not probe.poll(0):
+        return True
     try:
         return os.read(fd, 1) != b""
     except BlockingIOError:
@@ -288,23 +292,25 @@ def run_process(
         LIVE_GROUPS.add(proc.pid)
     guarded = [value.encode("utf-8", errors="replace") for value in protect]
     buffers = (TailBuffer(output_limit, guarded), TailBuffer(output_limit, guarded))
-    streams = _Streams(out_r, err_r, life_r, buffers, on_output)
-    pidfd = _pidfd(proc.pid)
-    if pidfd is not None:
-        streams.watch(pidfd)
-    pending = memoryview(input or b"")
-    if in_w is not None:
-        os.set_blocking(in_w, False)
-        if pending:
-            streams.watch(in_w, select.POLLOUT)
-        else:
-            os.close(in_w)
-            in_w = None
     deadline = time.monotonic() + timeout if timeout is not None else None
     stopped: str | None = None
     exited_at: float | None = None
     swept_at: float | None = None
+    streams: _Streams | None = None
+    pidfd: int | None = None
     try:
+        streams = _Streams(out_r, err_r, life_r, buffers, on_output)
+        pidfd = _pidfd(proc.pid)
+        if pidfd is not None:
+            streams.watch(pidfd)
+        pending = memoryview(input or b"")
+        if in_w is not None:
+            os.set_blocking(in_w, False)
+            if pending:
+                streams.watch(in_w, select.POLLOUT)
+            else:
+                os.close(in_w)
+                in_w = None
         while True:
             now = time.monotonic()
             if exited_at is None:
@@ -370,7 +376,7 @@ def run_process(
             os.close(pidfd)
         if proc.poll() is None:
             stop_group(proc, 0)
-        if swept_at is None and life_r in streams.watched and _held(life_r):
+        if swept_at is None and (streams is None or life_r in streams.watched) and _held(life_r):
             stop_tagged(tag, 0)
         for fd in (out_r, err_r, life_r, in_w):
             if fd is not None:
