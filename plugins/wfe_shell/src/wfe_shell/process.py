@@ -35,6 +35,7 @@ import attrs
 from .escapees import TAG_VARIABLE, stop_tagged
 from .groups import group_alive, reap_group_zombies, signal_group
 from .output import OUTPUT_LIMIT, TailBuffer, past_cut_values
+from .spawn import others_may_hold, spawn
 
 __all__ = [
     "DRAIN_TIME",
@@ -58,11 +59,11 @@ POLL_INTERVAL = 0.05
 #: Seconds to keep reading output after the process group and its tagged escapees are
 #: gone (a process that also dropped the tag may still hold the pipes open).
 DRAIN_TIME = 1.0
-#: Seconds the pipes may stay open after the group is gone before processes carrying the
-#: command's tag are looked for in /proc (a scan of every process). The wait ends at once
-#: when the pipes close: a child that another thread is starting may hold copies of them
-#: for a moment, until it executes its program.
-SWEEP_DELAY = 0.05
+#: The longest the pipes may stay open after the group is gone, while a command that
+#: another thread is starting may hold copies of them (see :mod:`wfe_shell.spawn`),
+#: before processes carrying the command's tag are looked for in /proc (a scan of every
+#: process). Without such a start under way they are looked for at once.
+SWEEP_DELAY = 1.0
 
 _TAGS = itertools.count(1)
 
@@ -226,20 +227,6 @@ class _Streams:
         return self.reading or self.lifeline in self.watched
 
 
-def _pipes(count: int) -> list[tuple[int, int]]:
-    """``count`` pipes (close-on-exec); none left open if making one fails."""
-    made: list[tuple[int, int]] = []
-    try:
-        for _ in range(count):
-            made.append(os.pipe())
-    except BaseException:
-        for pair in made:
-            os.close(pair[0])
-            os.close(pair[1])
-        raise
-    return made
-
-
 def run_process(
     argv: Sequence[str],
     *,
@@ -266,28 +253,7 @@ def run_process(
     tag = f"{os.getpid()}.{next(_TAGS)}.{time.monotonic_ns()}"
     env = dict(os.environ if env is None else env)
     env[TAG_VARIABLE] = tag
-    pipes = _pipes(4 if input is not None else 3)
-    (out_r, out_w), (err_r, err_w), (life_r, life_w) = pipes[:3]
-    in_r, in_w = pipes[3] if input is not None else (None, None)
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            pass_fds=(life_w,),
-            stdin=subprocess.DEVNULL if in_r is None else in_r,
-            stdout=out_w,
-            stderr=err_w,
-            start_new_session=True,
-        )
-    except BaseException:
-        for pair in pipes:
-            os.close(pair[0])
-            os.close(pair[1])
-        raise
-    for fd in (out_w, err_w, life_w, in_r):  # the child's ends: only the child holds them now
-        if fd is not None:
-            os.close(fd)
+    proc, out_r, err_r, life_r, in_w, spawned_at = spawn(list(argv), cwd, env, with_input=input is not None)
     with _LIVE_LOCK:
         LIVE_GROUPS.add(proc.pid)
     guarded = [value.encode("utf-8", errors="replace") for value in protect]
@@ -353,7 +319,7 @@ def run_process(
                 if not streams.held:
                     break
                 if swept_at is None:
-                    if time.monotonic() >= exited_at + SWEEP_DELAY:
+                    if not others_may_hold(spawned_at) or time.monotonic() >= exited_at + SWEEP_DELAY:
                         # The group is gone, yet something still holds our pipes: a
                         # process that left the group. Stop what carries this command's tag.
                         stop_tagged(tag, grace)
@@ -378,9 +344,9 @@ def run_process(
             stop_group(proc, 0)
         if swept_at is None and (streams is None or life_r in streams.watched) and _held(life_r):
             stop_tagged(tag, 0)
-        for fd in (out_r, err_r, life_r, in_w):
-            if fd is not None:
-                os.close(fd)
+        for end in (out_r, err_r, life_r, in_w):
+            if end is not None:
+                os.close(end)
         with _LIVE_LOCK:
             LIVE_GROUPS.discard(proc.pid)
     return Completed(proc.returncode, buffers[0].text(), buffers[1].text(), stopped)
