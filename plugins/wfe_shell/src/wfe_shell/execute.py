@@ -41,8 +41,32 @@ def _argv(command: str | list[str]) -> list[str]:
     return [SHELL, "-c", command] if isinstance(command, str) else list(command)
 
 
+#: The last copy of ``os.environ`` made: its raw bytes, and the decoded copy of them.
+_snapshot: tuple[dict[bytes, bytes], dict[str, str]] | None = None
+
+
+def _process_environment() -> dict[str, str]:
+    """A copy of ``os.environ``.
+
+    ``dict(os.environ)`` decodes every variable through Python-level calls, a good part
+    of what a short command costs. The decoded copy is kept and reused while the raw
+    bytes ``os.environ`` keeps underneath are unchanged (one comparison in C).
+    """
+    global _snapshot
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):
+        return dict(os.environ)
+    snapshot = _snapshot
+    if snapshot is None or snapshot[0] != raw:
+        # Raw first: a change made while decoding leaves the two apart, and the next
+        # call (raw != snapshot[0]) then decodes again.
+        snapshot = (dict(raw), dict(os.environ))
+        _snapshot = snapshot
+    return dict(snapshot[1])
+
+
 def _environment(overrides: dict[str, str | None]) -> dict[str, str]:
-    env = dict(os.environ)
+    env = _process_environment()
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -94,7 +118,7 @@ def execute(params: ShellParams, context: Any) -> dict[str, Any]:
     templated = getattr(params.command, "env", None) or {}
     env.update(templated)
     protect = [value for value in templated.values() if len(value) >= 4]
-    if any("\0" in value for value in env.values()):
+    if any("\0" in value for value in templated.values()):  # the rest was checked, or is os.environ
         raise ActionError(f"cannot run '{argv[0]}': a templated value contains a NUL byte")
     feed = _line_feed(context)
     try:

@@ -1,40 +1,48 @@
 """Running one command in its own process group, and making sure none of it outlives the step.
 
-One loop (no helper threads) multiplexes stdin, stdout, stderr and — on Linux — a pidfd of
-the child with a selector, so the command's exit wakes the loop at once (no polling
-interval between the pipes closing and the child being reaped). The loop still wakes
-every :data:`POLL_INTERVAL` seconds to notice the cancel event and the deadline. When the
-command is stopped — or when it exits while processes it started in the background are
-still running — the whole process group gets SIGTERM, then SIGKILL after
+One loop in the calling thread (no helper threads) watches, with ``poll``, the read ends
+of the command's stdout, stderr and "lifeline" pipes, its stdin pipe when it has input,
+and — on Linux — a pidfd of the child, so the command's exit wakes the loop at once (no
+polling interval between the pipes closing and the child being reaped). The loop still
+wakes every :data:`POLL_INTERVAL` seconds to notice the cancel event and the deadline.
+When the command is stopped — or when it exits while processes it started in the
+background are still running — the whole process group gets SIGTERM, then SIGKILL after
 :data:`KILL_GRACE` seconds.
 
 A process that leaves the group (``setsid``) is found by a tag: every command gets
-``WFE_SHELL_TAG=<unique>`` in its environment and an inherited "lifeline" pipe. When the
+``WFE_SHELL_TAG=<unique>`` in its environment and an inherited lifeline pipe. When the
 group is gone but the lifeline (or stdout/stderr) is still held, the processes carrying
 the tag are stopped the same way (see :mod:`wfe_shell.escapees`).
+
+The pipes are plain descriptors made here, not ``Popen``'s file objects: a ``true``
+step then costs little more than ``subprocess.run`` (each file object costs system
+calls to set up, and ``communicate`` a selector).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import AnyStr
 
 import attrs
 
 from .escapees import TAG_VARIABLE, stop_tagged
 from .groups import group_alive, reap_group_zombies, signal_group
+from .output import OUTPUT_LIMIT, TailBuffer, past_cut_values
+from .spawn import others_may_hold, spawn
 
 __all__ = [
+    "DRAIN_TIME",
     "KILL_GRACE",
     "OUTPUT_LIMIT",
     "POLL_INTERVAL",
+    "SWEEP_DELAY",
     "Completed",
     "TailBuffer",
     "group_alive",
@@ -43,8 +51,6 @@ __all__ = [
     "stop_group",
 ]
 
-#: Bytes kept of each of stdout and stderr (the last ones; earlier output is dropped).
-OUTPUT_LIMIT = 1024 * 1024
 #: Seconds between SIGTERM and SIGKILL when stopping a process group.
 KILL_GRACE = 2.0
 #: Seconds between checks of the cancel event and the deadline (the command's exit and
@@ -53,67 +59,13 @@ POLL_INTERVAL = 0.05
 #: Seconds to keep reading output after the process group and its tagged escapees are
 #: gone (a process that also dropped the tag may still hold the pipes open).
 DRAIN_TIME = 1.0
+#: The longest the pipes may stay open after the group is gone, while a command that
+#: another thread is starting may hold copies of them (see :mod:`wfe_shell.spawn`),
+#: before processes carrying the command's tag are looked for in /proc (a scan of every
+#: process). Without such a start under way they are looked for at once.
+SWEEP_DELAY = 1.0
 
 _TAGS = itertools.count(1)
-
-
-def past_cut_values(text: AnyStr, cut: int, values: Sequence[AnyStr]) -> int:
-    """``cut`` moved forward past any occurrence of one of ``values`` that it splits.
-
-    Output cut short must not start with the tail of a templated value (it may be a
-    secret): masking recognises a secret only whole, so a fragment would leak.
-    """
-    moved = True
-    while moved:
-        moved = False
-        for value in values:
-            if len(value) < 2:
-                continue
-            at = text.find(value, max(0, cut - len(value) + 1))
-            if at != -1 and at < cut < at + len(value):
-                cut, moved = at + len(value), True
-    return cut
-
-
-class TailBuffer:
-    """Keeps the last ``limit`` bytes written to it and counts the ones it dropped.
-
-    ``protect``: byte strings (templated values) the kept text must not start inside;
-    enough bytes before the cut are kept to see one that spans it.
-    """
-
-    def __init__(self, limit: int = OUTPUT_LIMIT, protect: Sequence[bytes] = ()):
-        self.limit = limit
-        self.protect = [p for p in protect if p]
-        self.guard = max((len(p) for p in self.protect), default=1) - 1
-        self.data = bytearray()
-        self.dropped = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.data += chunk
-        if len(self.data) > 2 * self.limit + self.guard:  # trim in batches, not on every chunk
-            self._trim()
-
-    def _trim(self) -> None:
-        excess = len(self.data) - self.limit - self.guard
-        if excess > 0:
-            del self.data[:excess]
-            self.dropped += excess
-
-    def text(self) -> str:
-        """The kept bytes as UTF-8 (bad bytes replaced), after a marker if any were dropped."""
-        self._trim()
-        data = bytes(self.data)
-        cut = max(0, len(data) - self.limit)
-        if not self.dropped and not cut:
-            return data.decode("utf-8", errors="replace")
-        cut = past_cut_values(data, cut, self.protect)
-        # Do not start in the middle of a multi-byte character.
-        skip = 0
-        while skip < min(3, len(data) - cut) and data[cut + skip] & 0xC0 == 0x80:
-            skip += 1
-        marker = f"[wfe-shell: output truncated, {self.dropped + cut + skip} earlier bytes dropped]\n"
-        return marker + data[cut + skip :].decode("utf-8", errors="replace")
 
 
 @attrs.frozen
@@ -132,7 +84,7 @@ class Completed:
     stopped: str | None = None
 
 
-def _wait_group(proc: subprocess.Popen, pgid: int, seconds: float) -> bool:
+def _wait_group(proc: subprocess.Popen[bytes], pgid: int, seconds: float) -> bool:
     """Reap ``proc`` and wait up to ``seconds`` for group ``pgid`` to empty; true if it did."""
     deadline = time.monotonic() + seconds
     delay = 0.001
@@ -146,7 +98,7 @@ def _wait_group(proc: subprocess.Popen, pgid: int, seconds: float) -> bool:
         delay = min(delay * 2, 0.02)
 
 
-def stop_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
+def stop_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> None:
     """SIGTERM the process group of ``proc``, SIGKILL it after ``grace`` s, and reap ``proc``.
 
     Members re-parented to this process (it may be a child subreaper, see ``wfe``) are
@@ -180,27 +132,105 @@ def _pidfd(pid: int) -> int | None:
     if opener is None:
         return None
     try:
-        return opener(pid)
+        fd: int = opener(pid)
     except OSError:
         return None
+    return fd
 
 
 def _held(fd: int) -> bool:
     """Whether the write end of the pipe read by ``fd`` is still open somewhere."""
-    with selectors.DefaultSelector() as probe:
-        probe.register(fd, selectors.EVENT_READ)
-        if not probe.select(0):
-            return True
+    probe = select.poll()
+    probe.register(fd, select.POLLIN)
+    if not probe.poll(0):
+        return True
     try:
         return os.read(fd, 1) != b""
     except BlockingIOError:
         return True
 
 
+class _Streams:
+    """The parent's side of a running command, in one ``poll`` set: the read ends of
+    stdout, stderr and the lifeline (non-blocking), and whatever else is watched.
+
+    A descriptor leaves the set at its end (end of file, input all written, exit seen),
+    so "still watched" means "may still get output" or "still held".
+    """
+
+    def __init__(
+        self,
+        out: int,
+        err: int,
+        lifeline: int,
+        buffers: tuple[TailBuffer, TailBuffer],
+        on_output: Callable[[str, bytes], None] | None,
+    ):
+        self.poller = select.poll()
+        self.watched: set[int] = set()
+        self.outputs = {out: ("stdout", buffers[0]), err: ("stderr", buffers[1])}
+        self.lifeline = lifeline
+        self.on_output = on_output
+        for fd in (out, err, lifeline):
+            os.set_blocking(fd, False)
+            self.watch(fd)
+
+    def watch(self, fd: int, events: int = select.POLLIN) -> None:
+        self.poller.register(fd, events)
+        self.watched.add(fd)
+
+    def forget(self, fd: int) -> None:
+        self.poller.unregister(fd)
+        self.watched.discard(fd)
+
+    def ready(self, seconds: float) -> list[int]:
+        """The watched descriptors that are ready (or at their end), waiting up to ``seconds``."""
+        return [fd for fd, _events in self.poller.poll(seconds * 1000)]
+
+    def pump(self, fd: int, rounds: int = 1) -> None:
+        """Read what ``fd`` holds now (at most ``rounds`` reads); forget it at end of file."""
+        for _ in range(rounds):
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.forget(fd)
+                return
+            if fd == self.lifeline:
+                continue  # nobody should write there; the bytes mean nothing
+            name, buffer = self.outputs[fd]
+            buffer.add(chunk)
+            if self.on_output is not None:
+                self.on_output(name, chunk)
+
+    def drain(self) -> None:
+        """Read everything already written, and notice every end of file already there.
+
+        When a command exits, the kernel closes its descriptors before it reports the
+        exit, so pipes the command alone held are at end of file now: reading them here
+        (instead of after another wake-up) tells "nobody holds them" apart from "an
+        escapee holds them" without scanning /proc.
+        """
+        for fd in (*self.outputs, self.lifeline):
+            if fd in self.watched:
+                self.pump(fd, rounds=16)
+
+    @property
+    def reading(self) -> bool:
+        """Whether stdout or stderr may still get output."""
+        return any(fd in self.watched for fd in self.outputs)
+
+    @property
+    def held(self) -> bool:
+        """Whether any of the pipes (output or lifeline) is still open somewhere."""
+        return self.reading or self.lifeline in self.watched
+
+
 def run_process(
     argv: Sequence[str],
     *,
-    cwd: str | os.PathLike | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     input: bytes | None = None,
     timeout: float | None = None,
@@ -223,99 +253,80 @@ def run_process(
     tag = f"{os.getpid()}.{next(_TAGS)}.{time.monotonic_ns()}"
     env = dict(os.environ if env is None else env)
     env[TAG_VARIABLE] = tag
-    life_read, life_write = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            pass_fds=(life_write,),
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except BaseException:
-        os.close(life_read)
-        os.close(life_write)
-        raise
-    os.close(life_write)
-    os.set_blocking(life_read, False)
+    proc, out_r, err_r, life_r, in_w, spawned_at = spawn(list(argv), cwd, env, with_input=input is not None)
     with _LIVE_LOCK:
         LIVE_GROUPS.add(proc.pid)
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     guarded = [value.encode("utf-8", errors="replace") for value in protect]
-    buffers = {out_fd: TailBuffer(output_limit, guarded), err_fd: TailBuffer(output_limit, guarded)}
-    selector = selectors.DefaultSelector()
-    for fd in buffers:
-        selector.register(fd, selectors.EVENT_READ)
-    pidfd = _pidfd(proc.pid)
-    if pidfd is not None:
-        selector.register(pidfd, selectors.EVENT_READ)
-    pending = memoryview(input or b"")
-    if input is not None:
-        os.set_blocking(proc.stdin.fileno(), False)
-        if pending:
-            selector.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
-        else:
-            proc.stdin.close()
+    buffers = (TailBuffer(output_limit, guarded), TailBuffer(output_limit, guarded))
     deadline = time.monotonic() + timeout if timeout is not None else None
     stopped: str | None = None
     exited_at: float | None = None
-    swept = False
+    swept_at: float | None = None
+    streams: _Streams | None = None
+    pidfd: int | None = None
     try:
+        streams = _Streams(out_r, err_r, life_r, buffers, on_output)
+        pidfd = _pidfd(proc.pid)
+        if pidfd is not None:
+            streams.watch(pidfd)
+        pending = memoryview(input or b"")
+        if in_w is not None:
+            os.set_blocking(in_w, False)
+            if pending:
+                streams.watch(in_w, select.POLLOUT)
+            else:
+                os.close(in_w)
+                in_w = None
         while True:
-            wait = POLL_INTERVAL
-            if exited_at is None and deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            elif exited_at is not None:
-                wait = max(0.0, min(wait, exited_at + DRAIN_TIME - time.monotonic()))
-            if selector.get_map():
-                events = selector.select(wait)
+            now = time.monotonic()
+            if exited_at is None:
+                until = deadline
+            elif swept_at is None:
+                until = exited_at + SWEEP_DELAY
+            else:
+                until = swept_at + DRAIN_TIME
+            wait = POLL_INTERVAL if until is None else max(0.0, min(POLL_INTERVAL, until - now))
+            ready: list[int] = []
+            if streams.watched:
+                ready = streams.ready(wait)
             elif exited_at is None:
                 # No pidfd and the pipes are closed: Popen.wait polls with a short backoff.
                 try:
                     proc.wait(wait)
                 except subprocess.TimeoutExpired:
                     pass
-                events = []
-            else:
-                events = []
-            for key, _mask in events:
-                if key.fd in buffers:
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        buffers[key.fd].add(chunk)
-                        if on_output is not None:
-                            on_output("stdout" if key.fd == out_fd else "stderr", chunk)
-                    else:
-                        selector.unregister(key.fd)
-                    continue
-                if key.fd == pidfd:
-                    selector.unregister(pidfd)  # it stays readable; the exit is seen below
-                    continue
-                try:
-                    written = os.write(key.fd, pending[:65536])
-                    pending = pending[written:]
-                except BlockingIOError:
-                    continue
-                except BrokenPipeError:  # the command stopped reading; that is its business
-                    pending = pending[:0]
-                if not pending:
-                    selector.unregister(key.fd)
-                    proc.stdin.close()
+            for fd in ready:
+                if fd == pidfd:
+                    streams.forget(pidfd)  # it stays readable; the exit is seen below
+                elif fd == in_w:
+                    try:
+                        pending = pending[os.write(fd, pending[:65536]) :]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # the command stopped reading; that is its business
+                        pending = pending[:0]
+                    if not pending:
+                        streams.forget(fd)
+                        os.close(fd)
+                        in_w = None
+                else:
+                    streams.pump(fd)
             if exited_at is None and proc.poll() is not None:
                 exited_at = time.monotonic()
                 stop_group(proc, grace)  # background leftovers do not outlive the step
+                streams.drain()
             if exited_at is not None:
-                reading = any(fd in selector.get_map() for fd in buffers)
-                if not swept and (reading or _held(life_read)):
-                    # The group is gone, yet something still holds our pipes: a process
-                    # that left the group. Stop what carries this command's tag.
-                    swept = True
-                    stop_tagged(tag, grace)
+                if not streams.held:
+                    break
+                if swept_at is None:
+                    if not others_may_hold(spawned_at) or time.monotonic() >= exited_at + SWEEP_DELAY:
+                        # The group is gone, yet something still holds our pipes: a
+                        # process that left the group. Stop what carries this command's tag.
+                        stop_tagged(tag, grace)
+                        swept_at = time.monotonic()
+                        streams.drain()
                     continue
-                if not reading or time.monotonic() - exited_at > DRAIN_TIME:
+                if not streams.reading or time.monotonic() - swept_at > DRAIN_TIME:
                     break
                 continue
             if cancel_event.is_set():
@@ -325,18 +336,17 @@ def run_process(
             if stopped:
                 stop_group(proc, grace)
                 exited_at = time.monotonic()
+                streams.drain()
     finally:
-        selector.close()
         if pidfd is not None:
             os.close(pidfd)
         if proc.poll() is None:
             stop_group(proc, 0)
-        if not swept and _held(life_read):
+        if swept_at is None and (streams is None or life_r in streams.watched) and _held(life_r):
             stop_tagged(tag, 0)
-        os.close(life_read)
+        for end in (out_r, err_r, life_r, in_w):
+            if end is not None:
+                os.close(end)
         with _LIVE_LOCK:
             LIVE_GROUPS.discard(proc.pid)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
-    return Completed(proc.returncode, buffers[out_fd].text(), buffers[err_fd].text(), stopped)
+    return Completed(proc.returncode, buffers[0].text(), buffers[1].text(), stopped)
