@@ -32,6 +32,8 @@ ANY_VALUE = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 5),
+    st.integers(),  # unbounded: one too big for a float must take the full path
+    st.sampled_from([10**400, -(10**400)]),
     st.floats(allow_nan=True),
     st.sampled_from(["", " ", "s1", "s2", "on_success", "always", "nope", "{x}", "a == 1", "a =="]),
     st.lists(st.sampled_from(["s1", "s2", "s3", 1, None]), max_size=3),

@@ -279,6 +279,40 @@ def test_a_long_step_reads_running_while_short_steps_keep_the_loop_committing(tm
         runner.join(30)
 
 
+def test_a_step_started_event_is_heard_only_once_the_store_has_the_step_running(tmp_path):
+    # A listener that reads the store when it hears step.started finds the step running
+    # (or already finished), never pending: nothing is reported before it is durable.
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, hookimpl, load_plugins
+
+    path = tmp_path / "heard.sqlite"
+    seen = []
+
+    class Reader:
+        @hookimpl
+        def wfe_event(self, event):
+            if event.kind == "step.started":
+                reader = RunStore(path)
+                try:
+                    rows = {s["step_id"]: s["status"] for s in reader.run(event.run_id)["steps"]}
+                finally:
+                    reader.close()
+                seen.append((event.step_id, rows[event.step_id]))
+
+    workflow = Workflow(
+        id="heard",
+        steps=[
+            WorkflowStep(id="long", action="wait", parameters={"seconds": 0.3}),
+            WorkflowStep(id="s1", action="variable.set", parameters={"name": "x", "value": 1}),
+            WorkflowStep(id="s2", action="variable.set", parameters={"name": "y", "value": 1}, dependencies=["s1"]),
+        ],
+    )
+    plugins = load_plugins(autoload=False, extra={"reader": Reader()})
+    assert WorkflowEngine(plugins=plugins, store=path).run(workflow).succeeded
+    assert sorted(sid for sid, _ in seen) == ["long", "s1", "s2"]
+    assert dict(seen)["long"] == "running"
+    assert all(status in ("running", "succeeded") for _, status in seen), seen
+
+
 def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
     from wfe_core.store.runstore import _MIGRATIONS, SCHEMA_VERSION, RunStore
 

@@ -129,6 +129,8 @@ _STR, _BOOL, _INT, _FLOAT, _ANY, _DICT, _STRS = range(7)
 _OPTIONAL = 8  # added to one of the above: ``None`` is fine too
 _SIMPLE = {str: _STR, bool: _BOOL, int: _INT, float: _FLOAT, Any: _ANY}
 _NOT_DIRECT = object()
+#: Integers past this are too big for a float (OverflowError); the full path reports them.
+_FLOAT_INTS = 2**1023
 
 
 def _kind(tp: Any) -> int | None:
@@ -185,6 +187,8 @@ def _direct_structure_fn(cls: type) -> Any:
                     return _NOT_DIRECT
             elif kind is _FLOAT:
                 if kind_of is int:
+                    if not -_FLOAT_INTS <= item <= _FLOAT_INTS:
+                        return _NOT_DIRECT  # float() would overflow: cattrs says where
                     item = float(item)
                 elif kind_of is not float:
                     return _NOT_DIRECT

@@ -63,7 +63,8 @@ class StepContext:
         workflow_id: the workflow's id.
         step: the :class:`~wfe_core.model.workflow.WorkflowStep` being run.
         attempt: 1 for the first attempt, 2 for the first retry, …
-        variables: a read-only snapshot of run variables as the step started.
+        variables: a read-only snapshot of run variables as the step started (for an
+            ``inline`` action, a read-only view of them: they do not change while it runs).
         outputs: outputs of the step's direct dependencies, by step id (a snapshot;
             any upstream output is reachable through templates: ``{steps.<id>.output}``).
         workdir: the directory relative paths resolve against.

@@ -71,7 +71,10 @@ class Action:
             timeout or a cancellation that interrupts it: while it runs, nothing else
             in the run moves. Never set it for an action that may block, sleep, wait for
             I/O or a lock, or run long (a user's regex, a file, the network). An inline
-            action always runs in the ``wfe`` process, as ``runs_on_driver``.
+            action always runs in the ``wfe`` process, as ``runs_on_driver``. Its
+            ``context.variables`` is a read-only view of the run's variables, not a copy
+            (nothing changes them while it runs): read them during the call, do not keep
+            the context for later.
     """
 
     name: str

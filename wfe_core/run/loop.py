@@ -378,10 +378,7 @@ class RunLoop:
                 self._publish()
             if not (state.releasing or events.must_commit):
                 return
-            # Steps started in the last moment keep their "running" rows for the idle
-            # commit (most finish first and never need one): the rows that matter here,
-            # completions, are all written.
-            self.journal.commit(young_starts=IDLE_COMMIT / 2)
+            self.journal.commit()
             events.committed()
             if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()  # a listener of the events just delivered may have cancelled

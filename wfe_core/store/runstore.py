@@ -376,34 +376,23 @@ class RunStore:
         return bool(self._started or self._finished or self._running or self._in_tx)
 
     @_guarded
-    def commit(self, *, young_starts: float = 0.0) -> None:
-        """Make every write since the last commit durable.
-
-        ``young_starts``: steps that started less than this many seconds ago (and have
-        not finished) keep their "running" row for a later commit. Most short steps then
-        finish before it and need no such row at all: a commit made to release children
-        writes half the rows. (The run loop commits every write within its idle delay.)
-        """
+    def commit(self) -> None:
+        """Make every write since the last commit durable."""
         if _FROZEN.is_set():
             return
         if self._started or self._finished or self._running:
             finished = self._finished
-            if young_starts > 0.0 and self._started:
-                since = time.time() - young_starts
-                kept = {k: v for k, v in self._started.items() if v[1] > since and k not in finished}
-            else:
-                kept = {}
             # A step that also finished in this batch needs no "running" row first.
             started = [
                 (number, _json(self._logs[key]), at, *key)
                 for key, (number, at) in self._started.items()
-                if key not in finished and key not in kept
+                if key not in finished
             ]
             if not (started or self._running or self._in_tx) and len(finished) == 1:
                 # One row (a chain's step): one statement is its own transaction; BEGIN
                 # and COMMIT around it would be two more round trips into SQLite.
                 self.db.execute(_FINISHED_ROW, next(iter(finished.values())))
-                self._started = kept
+                self._started.clear()
                 finished.clear()
                 return
             self._begin()
@@ -421,7 +410,7 @@ class RunStore:
                 )
             if self._finished:
                 self.db.executemany(_FINISHED_ROW, list(self._finished.values()))
-            self._started = kept
+            self._started.clear()
             self._finished.clear()
             self._running.clear()
         if self._in_tx:
