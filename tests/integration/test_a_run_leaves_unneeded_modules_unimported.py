@@ -48,7 +48,10 @@ def test_a_plain_run_does_not_import_templates_remote_socket_or_clients(tmp_path
     assert "wfe_core.engine" in modules and "wfe_file.actions" in modules  # the listing is real
     assert sorted(m for m in NOT_IMPORTED if m in modules) == []
     if importlib.util.find_spec("wfe_claude_flow") is not None:
-        assert "wfe_claude_flow.actions" in modules  # registered (it listens to every run), client not
+        # Registered (it listens to every run), but its actions, their parameter classes
+        # and its client wait until a workflow uses one of them.
+        assert "wfe_claude_flow.switch" in modules
+        assert sorted(m for m in ("wfe_claude_flow.actions", "wfe_claude_flow.params") if m in modules) == []
 
 
 def test_the_plugin_api_still_hands_out_its_lazy_names():
