@@ -2,8 +2,9 @@
 
 ``python -X importtime`` lists every module the real ``wfe`` process imported. A plain
 run (store on) needs neither workflow templates, remote execution, report formats' plugin
-records, :mod:`socket` nor :mod:`secrets`, nor wfe-claude-flow's MCP client; the plugin
-API still hands out those names on first use.
+records, the report's analytics (its summary is computed from the run), :mod:`socket`,
+:mod:`secrets`, :mod:`pickle`, :mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's
+MCP client; the plugin API still hands out those names on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ steps:
   - {id: write, action: file.write, parameters: {path: out.txt, content: "{x}"}, dependencies: [set]}
 """
 
-NOT_IMPORTED = ("wfe_core.load.templates", "wfe_core.plugin.remote", "socket", "secrets", "wfe_claude_flow.client")
+NOT_IMPORTED = (
+    "wfe_core.load.templates",
+    "wfe_core.plugin.remote",
+    "wfe_core.report.analytics",  # the summary is computed from the run itself
+    "socket",
+    "secrets",
+    "wfe_claude_flow.client",
+    "pickle",  # wfe-dask pickles only with --executor dask
+    "shutil",  # wfe-file copies only for file.copy and appends
+    "difflib",  # did-you-mean: only for mistakes
+)
 
 
 def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:

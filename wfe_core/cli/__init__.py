@@ -365,14 +365,14 @@ def _owns_children(func: Any) -> Any:
     return wrapper
 
 
-def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None) -> None:
+def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None, workflow: Any = None) -> None:
     """Close the sink, print the summary (not for machine-readable reporters), exit."""
     from wfe_core.cli.summary import summary_lines
 
     stats, signalled = result
     sink.close()
     if _summarizes(sink) and stats is not None:
-        for line in summary_lines(stats, store=engine.store_path, store_option=store):
+        for line in summary_lines(stats, store=engine.store_path, store_option=store, workflow=workflow):
             click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
 
@@ -530,7 +530,7 @@ def run(
     except BaseException:
         sink.close()
         raise
-    _finish(result, sink, engine, reporter, store)
+    _finish(result, sink, engine, reporter, store, workflow)
 
 
 def _instances(instances: list[str] | str) -> str:
