@@ -36,8 +36,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello.yaml"
-# What the `wfe` console script runs.
-WFE = "import sys; from wfe_core.cli import main; sys.exit(main())"
+# What the `wfe` console script runs (a checkout from before wfe_core.launch: its own entry point).
+WFE = (
+    "import sys\n"
+    "try:\n    from wfe_core.launch import main\n"
+    "except ImportError:\n    from wfe_core.cli import main\n"
+    "sys.exit(main())"
+)
 
 
 def big_workflow(steps: int) -> str:

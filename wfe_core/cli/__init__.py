@@ -407,6 +407,14 @@ def _start(sink: Any) -> Any:
     return sink
 
 
+def _start_collecting() -> None:
+    """Start-up is over: the garbage collector the program paused (:mod:`wfe_core.launch`)
+    collects the run's own garbage from here on."""
+    from wfe_core.launch import resume_collector
+
+    resume_collector()
+
+
 def _forcing(sink: Any, force: Any) -> Any:
     """A second Ctrl-C exits at once: give the terminal back first (cursor shown)."""
 
@@ -506,6 +514,7 @@ def run(
         for line in nested_plans(workflow, file):
             click.echo(line)
     run_id = uuid.uuid4().hex
+    _start_collecting()
     _start(sink)
     try:
         result = run_interruptibly(
@@ -583,6 +592,7 @@ def resume(
         scheduler=scheduler,
     )
     sink = _start(_reporter(registry, reporter, quiet=quiet, engine=engine))
+    _start_collecting()
     try:
         result = run_interruptibly(
             lambda: engine.resume(
