@@ -2,9 +2,10 @@
 
 ``python -X importtime`` lists every module the real ``wfe`` process imported. A plain
 run (store on) needs neither workflow templates, remote execution, report formats' plugin
-records, the report's analytics (its summary is computed from the run), :mod:`socket`,
-:mod:`secrets`, :mod:`pickle`, :mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's
-MCP client; the plugin API still hands out those names on first use.
+records, the report's analytics (its summary is computed from the run), the sub-workflow
+plugin (no ``workflow.run`` step), :mod:`socket`, :mod:`secrets`, :mod:`pickle`,
+:mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's MCP client; the plugin API still
+hands out those names on first use.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ NOT_IMPORTED = (
     "wfe_core.load.templates",
     "wfe_core.plugin.remote",
     "wfe_core.report.analytics",  # the summary is computed from the run itself
+    "wfe_core.plugin.builtins.subworkflow",  # no workflow.run step: sub-workflows wait
     "socket",
     "secrets",
     "wfe_claude_flow.client",
