@@ -4,8 +4,8 @@ Status (a run whose only failures were non-critical says so), steps by outcome, 
 the slowest steps, the critical path of what actually ran and the parallel efficiency —
 the last three as :mod:`wfe_core.report.analytics` defines them when the run was
 recorded (computed from the run itself where that gives the same numbers, else read back
-from the run store). A failed, cancelled or interrupted run ends with the
-exact ``wfe resume`` command that continues it.
+from the run store). A failed, cancelled or interrupted run ends with the exact
+``wfe resume`` command that continues it.
 """
 
 from __future__ import annotations
