@@ -9,8 +9,8 @@ the median wall time, the peak RSS, and the CPU ratio to ``python -c pass`` and 
 ``python -c "import click"``:
 
 - ``wfe --help``; ``wfe run examples/hello.yaml`` with ``--no-store`` and with the store
-  on (a fresh store file each time, which the summary reads back); the file's two 0.2 s
-  ``wait`` steps are wall time, not CPU;
+  on (a fresh store file each time); the file's two 0.2 s ``wait`` steps are wall time,
+  not CPU;
 - ``wfe validate`` and ``wfe run`` (store on, a fresh store file each time) of a
   generated ``--steps``-step YAML workflow (built-in actions only, a layered DAG).
 
@@ -19,6 +19,8 @@ interpreter too (another checkout's wfe), interleaved: an old/new comparison in 
 ``--against-path`` instead (or as well) puts another checkout's ``wfe_core`` and plugins
 first on ``PYTHONPATH`` (``git archive BASE | tar -x -C /tmp/base``, then
 ``--against-path /tmp/base:/tmp/base/plugins/wfe_file/src:...``).
+This checkout's ``wfe_core`` is put first on ``PYTHONPATH`` too, and every command runs
+in a temporary directory (a checkout's root as working directory would shadow the other's).
 Bytecode is written and warmed up first (``PYTHONDONTWRITEBYTECODE`` is removed from the
 children's environment): compiling every module on each start is not what users pay.
 """
@@ -36,8 +38,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "examples" / "hello.yaml"
-# What the `wfe` console script runs.
-WFE = "import sys; from wfe_core.cli import main; sys.exit(main())"
+# What the `wfe` console script runs (a checkout from before wfe_core.launch: its own entry point).
+WFE = (
+    "import sys\n"
+    "try:\n    from wfe_core.launch import main\n"
+    "except ImportError:\n    from wfe_core.cli import main\n"
+    "sys.exit(main())"
+)
 
 
 def big_workflow(steps: int) -> str:
@@ -90,6 +97,10 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wfe-startup-"))
+    # The children run in the temporary directory: with `python -c` the working directory
+    # comes first on sys.path, and run from a checkout's root it would shadow the other
+    # checkout's wfe_core (--against-path would compare this code with itself).
+    os.chdir(tmp)
     big = tmp / "big.yaml"
     big.write_text(big_workflow(args.steps))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -98,7 +109,9 @@ def main() -> None:
     other = [args.against or sys.executable]
     if args.against_path:  # env execs python in place: the rusage is still python's
         other = ["/usr/bin/env", f"PYTHONPATH={args.against_path}", *other]
-    pythons = {"": [sys.executable]} | ({" (other)": other} if args.against or args.against_path else {})
+    # This checkout's wfe_core first, wherever the interpreter's own install points.
+    this = ["/usr/bin/env", f"PYTHONPATH={ROOT}", sys.executable]
+    pythons = {"": this} | ({" (other)": other} if args.against or args.against_path else {})
     # name -> argv of run number N (a store-on run gets a fresh store file each time)
     commands: dict[str, Callable[[int], list[str]]] = {
         "python -c pass": lambda n: [sys.executable, "-c", "pass"],

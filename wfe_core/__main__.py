@@ -1,5 +1,5 @@
 """``python -m wfe_core`` is ``wfe``."""
 
-from wfe_core.cli import main
+from wfe_core.launch import main
 
 main()

@@ -8,7 +8,7 @@ import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfe_core.model.errors import InvalidWorkflowError, WfeError
 from wfe_core.model.secrets import Redactor, read_secrets
@@ -20,13 +20,25 @@ from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
 from wfe_core.run.subflow import HOST_KEY, SubflowHost, include_key
-from wfe_core.store.durable import ResumeError, StoredRuns
 from wfe_core.store.journal import Journal, NullJournal, fingerprint
 from wfe_core.store.learned import fill_unknown
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
+if TYPE_CHECKING:
+    from wfe_core.store.durable import ResumeError, StoredRuns
+
 __all__ = ["DEFAULT_STORE", "ResumeError", "WorkflowEngine"]
+
+
+def __getattr__(name: str) -> Any:
+    # Resume and rollback of stored runs are imported when used: a plain run never needs them.
+    if name == "ResumeError":
+        from wfe_core.store.durable import ResumeError
+
+        return ResumeError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXECUTION_MODES = ("normal", "dry_run")
 #: ``store=DEFAULT_STORE``: ``$WFE_STORE``, else ``~/.local/state/wfe/runs.sqlite``.
@@ -408,6 +420,8 @@ class WorkflowEngine:
 
     # -- recorded runs -----------------------------------------------------------------------
     def _stored(self) -> StoredRuns:
+        from wfe_core.store.durable import StoredRuns
+
         return StoredRuns(self.store_path, actions=self.actions, plugins=self.plugins, workdir=self.workdir)
 
     def resume(

@@ -2,8 +2,10 @@
 
 ``python -X importtime`` lists every module the real ``wfe`` process imported. A plain
 run (store on) needs neither workflow templates, remote execution, report formats' plugin
-records, :mod:`socket` nor :mod:`secrets`, nor wfe-claude-flow's MCP client; the plugin
-API still hands out those names on first use.
+records, the report's analytics (its summary is computed from the run), the sub-workflow
+plugin (no ``workflow.run`` step), :mod:`socket`, :mod:`secrets`, :mod:`pickle`,
+:mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's MCP client; the plugin API still
+hands out those names on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ steps:
   - {id: write, action: file.write, parameters: {path: out.txt, content: "{x}"}, dependencies: [set]}
 """
 
-NOT_IMPORTED = ("wfe_core.load.templates", "wfe_core.plugin.remote", "socket", "secrets", "wfe_claude_flow.client")
+NOT_IMPORTED = (
+    "wfe_core.load.templates",
+    "wfe_core.plugin.remote",
+    "wfe_core.report.analytics",  # the summary is computed from the run itself
+    "wfe_core.plugin.builtins.subworkflow",  # no workflow.run step: sub-workflows wait
+    "socket",
+    "secrets",
+    "wfe_claude_flow.client",
+    "pickle",  # wfe-dask pickles only with --executor dask
+    "shutil",  # wfe-file copies only for file.copy and appends
+    "difflib",  # did-you-mean: only for mistakes
+)
 
 
 def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -48,7 +61,10 @@ def test_a_plain_run_does_not_import_templates_remote_socket_or_clients(tmp_path
     assert "wfe_core.engine" in modules and "wfe_file.actions" in modules  # the listing is real
     assert sorted(m for m in NOT_IMPORTED if m in modules) == []
     if importlib.util.find_spec("wfe_claude_flow") is not None:
-        assert "wfe_claude_flow.actions" in modules  # registered (it listens to every run), client not
+        # Registered (it listens to every run), but its actions, their parameter classes
+        # and its client wait until a workflow uses one of them.
+        assert "wfe_claude_flow.switch" in modules
+        assert sorted(m for m in ("wfe_claude_flow.actions", "wfe_claude_flow.params") if m in modules) == []
 
 
 def test_the_plugin_api_still_hands_out_its_lazy_names():

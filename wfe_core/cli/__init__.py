@@ -365,14 +365,14 @@ def _owns_children(func: Any) -> Any:
     return wrapper
 
 
-def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None) -> None:
+def _finish(result: Any, sink: Any, engine: Any, reporter: str, store: str | None, workflow: Any = None) -> None:
     """Close the sink, print the summary (not for machine-readable reporters), exit."""
     from wfe_core.cli.summary import summary_lines
 
     stats, signalled = result
     sink.close()
     if _summarizes(sink) and stats is not None:
-        for line in summary_lines(stats, store=engine.store_path, store_option=store):
+        for line in summary_lines(stats, store=engine.store_path, store_option=store, workflow=workflow):
             click.echo(line)
     sys.exit(signalled or (0 if stats.succeeded else EXIT_FAILED))
 
@@ -405,6 +405,14 @@ def _start(sink: Any) -> Any:
     if start is not None:
         start()
     return sink
+
+
+def _start_collecting() -> None:
+    """Start-up is over: the garbage collector the program paused (:mod:`wfe_core.launch`)
+    collects the run's own garbage from here on."""
+    from wfe_core.launch import resume_collector
+
+    resume_collector()
 
 
 def _forcing(sink: Any, force: Any) -> Any:
@@ -506,6 +514,7 @@ def run(
         for line in nested_plans(workflow, file):
             click.echo(line)
     run_id = uuid.uuid4().hex
+    _start_collecting()
     _start(sink)
     try:
         result = run_interruptibly(
@@ -530,7 +539,7 @@ def run(
     except BaseException:
         sink.close()
         raise
-    _finish(result, sink, engine, reporter, store)
+    _finish(result, sink, engine, reporter, store, workflow)
 
 
 def _instances(instances: list[str] | str) -> str:
@@ -583,6 +592,7 @@ def resume(
         scheduler=scheduler,
     )
     sink = _start(_reporter(registry, reporter, quiet=quiet, engine=engine))
+    _start_collecting()
     try:
         result = run_interruptibly(
             lambda: engine.resume(

@@ -2,9 +2,10 @@
 
 Status (a run whose only failures were non-critical says so), steps by outcome, wall time,
 the slowest steps, the critical path of what actually ran and the parallel efficiency —
-the last three as :mod:`wfe_core.report.analytics` defines them, read back from the run
-store when the run was recorded. A failed, cancelled or interrupted run ends with the
-exact ``wfe resume`` command that continues it.
+the last three as :mod:`wfe_core.report.analytics` defines them when the run was
+recorded (computed from the run itself where that gives the same numbers, else read back
+from the run store). A failed, cancelled or interrupted run ends with the exact
+``wfe resume`` command that continues it.
 """
 
 from __future__ import annotations
@@ -38,11 +39,53 @@ def _analytics(store: Path | None, run_id: str) -> Any:
         return None
 
 
-def summary_lines(stats: Any, *, store: Path | None, store_option: str | None = None) -> list[str]:
+class _Facts:
+    """What the summary shows of :class:`wfe_core.report.analytics.Analytics`."""
+
+    def __init__(
+        self, spans: dict[str, float], path: tuple[str, ...], path_time: float, efficiency: float, workers: int
+    ):
+        self.spans, self.critical_path, self.critical_path_time = spans, path, path_time
+        self.parallel_efficiency, self.workers = efficiency, workers
+
+
+def _from_memory(stats: Any, workflow: Any) -> _Facts | None:
+    """The summary's analytics from the finished run itself, where they are exactly what
+    :func:`wfe_core.report.analytics.analyze` reads back from the store: a run of
+    ``workflow`` in this process (not resumed), no fan-out, every step that started also
+    ended. Else ``None``, and the store is read (the report package costs ~8 ms of start-up).
+
+    A step's span is from its first start to its end (retries included); efficiency is
+    RunStats' own, which the report computes from the same recorded inputs.
+    """
+    if workflow is None or stats.fanned_out or stats.workers <= 0:
+        return None
+    dependencies = {step.id: step.dependencies for step in workflow.steps}
+    spans: dict[str, float] = {}
+    for step_id, record in stats.steps.items():
+        if step_id not in dependencies:  # an id the definition does not have: let the report decide
+            return None
+        if record.started_at is None:
+            continue
+        if record.finished_at is None:
+            return None
+        spans[step_id] = max(0.0, record.finished_at - record.started_at)
+    from wfe_core.plan.graph import DependencyGraph
+
+    chain, length = DependencyGraph(dependencies).critical_path(spans)
+    path = tuple(step_id for step_id in chain if step_id in spans)
+    return _Facts(spans, path, length, stats.parallel_efficiency, stats.workers)
+
+
+def summary_lines(
+    stats: Any, *, store: Path | None, store_option: str | None = None, workflow: Any = None
+) -> list[str]:
     """The summary of a finished run, one string per line.
 
     ``store`` is the run store the run was recorded in (None: not recorded);
-    ``store_option`` is the ``--store`` the user gave, repeated in the resume command.
+    ``store_option`` is the ``--store`` the user gave, repeated in the resume command;
+    ``workflow`` the workflow this process ran (its steps' dependencies give the critical
+    path without reading the store back).
     """
     status = stats.status.value
     failed = stats.failed_steps
@@ -64,7 +107,9 @@ def summary_lines(stats: Any, *, store: Path | None, store_option: str | None = 
         lines.append(f"  error: {stats.error}")
     if getattr(stats, "rollback", None):
         lines.append(f"  rollback {stats.rollback}")
-    facts = _analytics(store, stats.run_id) if not stats.dry_run else None
+    facts: Any = None
+    if store is not None and not stats.dry_run and store.exists():
+        facts = _from_memory(stats, workflow) or _analytics(store, stats.run_id)
     if facts is not None:
         slow = sorted(facts.spans.items(), key=lambda kv: -kv[1])[:3]
         if slow:

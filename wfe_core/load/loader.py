@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from wfe_core.load.convert import describe, structure
+from wfe_core.load.pyyaml import yaml
 from wfe_core.load.yaml_reading import (
     _PATH_PART,
     MAX_EXPANDED_NODES,

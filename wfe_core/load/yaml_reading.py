@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
+from wfe_core.load.pyyaml import yaml
 from wfe_core.model.errors import InvalidWorkflowError, Problem
 
 __all__ = ["MAX_EXPANDED_NODES"]

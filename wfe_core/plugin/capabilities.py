@@ -128,6 +128,11 @@ class StepExecutor:
     description: str = ""
 
 
+def _optional_names(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    """``names`` as a tuple (a list or any iterable of names is accepted), ``None`` kept."""
+    return None if names is None else tuple(names)
+
+
 @attrs.frozen
 class Validator:
     """A check run over a workflow before it runs.
@@ -146,7 +151,7 @@ class Validator:
     name: str
     check: Callable[[Any, Any], Iterable[Any]]
     description: str = ""
-    actions: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
+    actions: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_names)
 
 
 @attrs.frozen

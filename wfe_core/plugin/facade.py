@@ -126,7 +126,8 @@ class _Pending:
 
 @attrs.define
 class _Waiting:
-    """A plugin whose facts are known from the index, imported on first need.
+    """A plugin whose facts are known from the index, imported (or, if it already is,
+    asked for its records) on first need.
 
     Attributes:
         info: what it provides, as :attr:`Plugins.infos` lists it.
@@ -135,6 +136,10 @@ class _Waiting:
         triggers: the action names whose use in a workflow imports it: its actions, the
             actions its rollback handlers compensate and those its validators check.
         own_rollback: its actions that carry their own compensation.
+        plugin: the plugin itself when it is imported and registered already (it
+            implements a hook that concerns every run, such as ``wfe_event``) and only
+            its records wait: building them (its actions' parameter classes) is most of
+            what importing a plugin costs, and most runs use none of them.
     """
 
     info: PluginInfo
@@ -142,6 +147,7 @@ class _Waiting:
     where: str
     triggers: frozenset[str]
     own_rollback: frozenset[str]
+    plugin: Any = None
 
 
 class _Records(Mapping[str, Any]):
@@ -269,20 +275,22 @@ class Plugins:
 
     def _import(self, name: str, waiting: _Waiting) -> None:
         info, where = waiting.info, waiting.where
-        try:
-            plugin = _import_target(waiting.target)
-            self._pm.register(plugin, name=name)
-        except Exception as exc:
-            self._forget(name)
-            self._failed(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
-            return
-        unknown = _unknown_hooks(self._pm, plugin)
-        if unknown:
-            self._pm.unregister(plugin)
-            self._forget(name)
-            hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in unknown)
-            self._failed(f"{where} implements unknown hook {hooks} and was left out")
-            return
+        plugin = waiting.plugin
+        if plugin is None:
+            try:
+                plugin = _import_target(waiting.target)
+                self._pm.register(plugin, name=name)
+            except Exception as exc:
+                self._forget(name)
+                self._failed(f"{where} failed to load and was left out: {type(exc).__name__}: {exc}")
+                return
+            unknown = _unknown_hooks(self._pm, plugin)
+            if unknown:
+                self._pm.unregister(plugin)
+                self._forget(name)
+                hooks = ", ".join(f"'{h}'{did_you_mean(h, HOOK_NAMES)}" for h in unknown)
+                self._failed(f"{where} implements unknown hook {hooks} and was left out")
+                return
         try:
             records = _collect(self._pm, plugin, info.label)
         except Exception as exc:
@@ -290,7 +298,11 @@ class Plugins:
             self._forget(name)
             self._failed(f"{where} failed to register and was left out: {type(exc).__name__}: {exc}")
             return
-        stale = any(c.name not in _WAITING_HOOKS for c in self._pm.get_hookcallers(plugin) or ())
+        # A plugin imported only now must have no hook that concerns every run (the index
+        # said so); one registered at start has them, and was checked then.
+        stale = waiting.plugin is None and any(
+            c.name not in _WAITING_HOOKS for c in self._pm.get_hookcallers(plugin) or ()
+        )
         for kind, recs in records.items():
             for record in recs:
                 key = _record_name(kind, record)

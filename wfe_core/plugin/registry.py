@@ -227,6 +227,8 @@ def load_plugins(
     # 1. Load and register every plugin that is not blocked and cannot wait.
     registered: list[tuple[Any, PluginInfo, str, str | None]] = []  # plugin, info, where, index key
     waiting: dict[str, _Waiting] = {}
+    # name -> (facts, target) of plugins imported whose records the index knows: collected on need
+    deferred: dict[str, tuple[dict[str, Any], str]] = {}
     order: list[tuple[str, PluginInfo]] = []  # every plugin kept, registered or waiting
     for name, target, dist, version in candidates:
         if name in blocked:
@@ -261,6 +263,8 @@ def load_plugins(
         info = PluginInfo(name, dist, version, module)
         registered.append((plugin, info, where, key))
         order.append((name, info))
+        if known_facts is not None and _records_can_wait(known_facts):
+            deferred[name] = (known_facts, target)
 
     # 2. Every @hookimpl must name a hook wfe defines: a misspelled one (wfe_action) would
     # otherwise never be called, and the plugin would silently provide nothing.
@@ -284,13 +288,18 @@ def load_plugins(
     loaded = {info.name: (plugin, where, key) for plugin, info, where, key in registered}
     for name, info in order:
         if name in waiting:
-            own = waiting[name].own_rollback
-            for kind, names in info.provides.items():
-                for record_name in names:
-                    _add(provided, kind, record_name, _Pending(info, kind == "actions" and record_name in own))
+            _add_pending(provided, info, waiting[name].own_rollback)
             infos.append(info)
             continue
         plugin, where, key = loaded[name]
+        if name in deferred:  # registered for its other hooks (wfe_event ...); its records wait
+            known_facts, module_target = deferred[name]
+            info = attrs.evolve(info, provides=_provides(known_facts))
+            own = frozenset(known_facts["own_rollback"])
+            waiting[name] = _Waiting(info, module_target, where, _triggers(known_facts), own, plugin)
+            _add_pending(provided, info, own)
+            infos.append(info)
+            continue
         try:
             records = _collect(pm, plugin, info.label)
         except Exception as exc:
@@ -320,9 +329,22 @@ class _Given:
     plugin: Any
 
 
+def _add_pending(provided: dict[str, dict[str, Any]], info: PluginInfo, own_rollback: frozenset[str]) -> None:
+    """The names a plugin whose records wait provides, as the index lists them."""
+    for kind, names in info.provides.items():
+        for record_name in names:
+            _add(provided, kind, record_name, _Pending(info, kind == "actions" and record_name in own_rollback))
+
+
 def _can_wait(facts: dict[str, Any]) -> bool:
     """Whether a plugin with these facts may stay unimported until something of it is needed."""
-    return set(facts["hooks"]) <= _WAITING_HOOKS and all(v is not None for v in facts["validators"].values())
+    return set(facts["hooks"]) <= _WAITING_HOOKS and _records_can_wait(facts)
+
+
+def _records_can_wait(facts: dict[str, Any]) -> bool:
+    """Whether a plugin's records may be collected only when one is needed: none of its
+    validators checks every workflow (those must be there for every validation)."""
+    return all(v is not None for v in facts["validators"].values())
 
 
 def _provides(facts: dict[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import RunStats
@@ -27,11 +27,13 @@ from wfe_core.run.attempt import Attempt, run_attempt
 from wfe_core.run.events import EventDelivery, Relayed
 from wfe_core.run.pool import FuturesPool, WorkerPool
 from wfe_core.run.prepare import AttemptPreparer, Unprepared, WouldRun
-from wfe_core.run.rollback import CompensationResult, compensate_run
 from wfe_core.run.state import RunState, Stop, Write
 from wfe_core.run.stats import build_stats
 from wfe_core.run.timers import TimerKind
 from wfe_core.store.journal import NullJournal
+
+if TYPE_CHECKING:
+    from wfe_core.run.rollback import CompensationResult
 
 __all__ = ["IDLE_COMMIT", "RunLoop"]
 
@@ -459,6 +461,8 @@ class RunLoop:
             or not (failed or (state.cancel_requested and self.rollback_on_cancel))
         ):
             return None
+        from wfe_core.run.rollback import compensate_run  # here: only a failed run compensates
+
         return compensate_run(
             state,
             self.preparer,

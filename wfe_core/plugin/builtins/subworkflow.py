@@ -92,5 +92,7 @@ def wfe_validators() -> list[Validator]:
             "wfe.includes",
             _check,
             "Sub-workflows (workflow.run) exist, are valid, and include no workflow that includes them.",
+            # It looks at workflow.run steps only: a workflow without one leaves this plugin unimported.
+            actions=("workflow.run",),
         )
     ]

@@ -8,7 +8,6 @@ Actions that run on the driver (``runs_on_driver``) send nothing and are not che
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,6 +21,8 @@ _FIELDS = ("parameters", "rollback_parameters", "conditions")
 
 def not_picklable(value: Any) -> str | None:
     """Why ``value`` cannot be pickled (``"TypeError: cannot pickle 'generator' object"``), or ``None``."""
+    import pickle  # here: this module is imported by every run, pickling happens with --executor dask
+
     try:
         pickle.dumps(value)
     except Exception as exc:  # pickle raises TypeError, PicklingError, AttributeError ...

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -108,6 +107,8 @@ def file_write(params: WriteParams, context: Any) -> dict[str, Any]:
             with _open_regular(folder, name, "append to", params.path) as old:
 
                 def content(out: Any) -> None:
+                    import shutil  # here: shutil (with bz2, lzma) costs every run's start
+
                     shutil.copyfileobj(old, out, _COPY_CHUNK)
                     out.write(data)
 
@@ -181,6 +182,8 @@ def file_copy(params: CopyParams, context: Any) -> dict[str, Any]:
             _open_regular(source_folder, source_name, verb, params.destination) as src,
             parent_dir(context, destination, params.destination) as (folder, name),
         ):
+            import shutil  # here: shutil (with bz2, lzma) costs every run's start
+
             mode = stat.S_IMODE(os.fstat(src.fileno()).st_mode)
             size = atomic_write(
                 Path(name),
