@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -19,7 +20,6 @@ from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
-from wfe_core.run.subflow import HOST_KEY, SubflowHost, include_key
 from wfe_core.store.journal import Journal, NullJournal, fingerprint
 from wfe_core.store.learned import fill_unknown
 from wfe_core.store.runstore import RunStore, default_store_path
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from wfe_core.store.durable import ResumeError, StoredRuns
 
 __all__ = ["DEFAULT_STORE", "ResumeError", "WorkflowEngine"]
+
+#: The action whose steps run a sub-workflow: a run with one gets a sub-workflow host.
+_SUBFLOW_ACTION = "workflow.run"
 
 
 def __getattr__(name: str) -> Any:
@@ -179,10 +182,13 @@ class WorkflowEngine:
 
         ``source`` is the file the workflow came from: sub-workflow paths are relative to it.
         """
-        from wfe_core.validate.includes import validating_within
-
         validator = WorkflowValidator(self.plugins, actions=self._custom)
-        with validating_within(self.subflow_chain):
+        within: Any = contextlib.nullcontext()
+        if self.subflow_chain:  # a sub-workflow's engine (the module is imported only then)
+            from wfe_core.validate.includes import validating_within
+
+            within = validating_within(self.subflow_chain)
+        with within:
             return validator.validate(
                 workflow,
                 strict=self.strict if strict is None else strict,
@@ -335,15 +341,18 @@ class WorkflowEngine:
         if output is not None:
             scheduler.preparer.output_line = _masked_output(output, redact)
         scheduler.events.relay = self.event_relay
-        scheduler.preparer.resources[HOST_KEY] = SubflowHost(
-            self,
-            source,
-            strategy,
-            workers,
-            self.subflow_chain or tuple(filter(None, [include_key(source)])),
-            forward=scheduler.forward,
-            output=scheduler.preparer.output_line,
-        )
+        if any(_SUBFLOW_ACTION in (s.action, s.rollback_action) for s in workflow.steps):
+            from wfe_core.run.subflow import HOST_KEY, SubflowHost, include_key
+
+            scheduler.preparer.resources[HOST_KEY] = SubflowHost(
+                self,
+                source,
+                strategy,
+                workers,
+                self.subflow_chain or tuple(filter(None, [include_key(source)])),
+                forward=scheduler.forward,
+                output=scheduler.preparer.output_line,
+            )
         with self._lock:
             self._active[run_id] = scheduler
         try:

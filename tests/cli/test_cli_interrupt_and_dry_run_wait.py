@@ -3,7 +3,6 @@ does not spend time in `wait`."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -14,18 +13,16 @@ import pytest
 
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory):
-    # 40,000 chained steps: loading and validating take many seconds, so the signal lands there.
-    steps = [
-        {
-            "id": f"s{i}",
-            "action": "variable.set",
-            "parameters": {"name": f"v{i}", "value": "x" * 100},
-            "dependencies": [f"s{i - 1}"] if i else [],
-        }
-        for i in range(40_000)
-    ]
-    path = tmp_path_factory.mktemp("big") / "big.json"
-    path.write_text(json.dumps({"id": "big", "steps": steps}))
+    # 60,000 chained steps of YAML (~4 MB, under the 10 MB input limit): loading and
+    # validating take seconds of CPU, so the signal lands there. (A 40,000-step JSON file
+    # took only ~0.8 s once loading got faster: the run could end before the signal.)
+    lines = ["id: big", "steps:"]
+    for i in range(60_000):
+        lines.append(f"  - id: s{i}\n    action: variable.set\n    parameters: {{name: v{i}, value: xxxxxxxxxx}}")
+        if i:
+            lines.append(f"    dependencies: [s{i - 1}]")
+    path = tmp_path_factory.mktemp("big") / "big.yaml"
+    path.write_text("\n".join(lines) + "\n")
     return str(path)
 
 
@@ -54,7 +51,7 @@ def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, comman
     )
     # Not a fixed sleep: on a loaded machine the process may not have reached loading yet,
     # on a fast one it may be past validation. Start-up costs ~0.3 s of CPU; loading and
-    # validating 40,000 steps costs seconds of it: signal once 0.8 s of CPU is spent.
+    # validating 60,000 steps costs seconds of it: signal once 0.8 s of CPU is spent.
     _wait_for_cpu(proc.pid, 0.8)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

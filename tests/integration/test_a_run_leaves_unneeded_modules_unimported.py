@@ -3,7 +3,7 @@
 ``python -X importtime`` lists every module the real ``wfe`` process imported. A plain
 run (store on) needs neither workflow templates, remote execution, report formats' plugin
 records, the report's analytics (its summary is computed from the run), the sub-workflow
-plugin (no ``workflow.run`` step), :mod:`socket`, :mod:`secrets`, :mod:`pickle`,
+plugin and host (no ``workflow.run`` step), OpenSSL's hashlib, :mod:`socket`, :mod:`secrets`, :mod:`pickle`,
 :mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's MCP client; the plugin API still
 hands out those names on first use.
 """
@@ -33,6 +33,9 @@ NOT_IMPORTED = (
     "pickle",  # wfe-dask pickles only with --executor dask
     "shutil",  # wfe-file copies only for file.copy and appends
     "difflib",  # did-you-mean: only for mistakes
+    "wfe_core.run.subflow",  # no workflow.run step: no sub-workflow host
+    "wfe_core.validate.includes",
+    "_hashlib",  # fingerprints use CPython's own SHA-256, not OpenSSL
 )
 
 
