@@ -10,12 +10,10 @@ critical failure that cancels the rest.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from importtime import wfe_imports
 
 BRANCHES = """\
 id: branches
@@ -46,25 +44,12 @@ steps:
 """
 
 
-def _wfe(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WFE_PLUGIN_CACHE": str(tmp_path / "index.json")}
-    return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(("text", "code"), [(BRANCHES, 0), (FAILS, 1)], ids=["retries-and-skips", "critical-failure"])
 def test_the_summary_shows_what_the_report_computes(tmp_path, text, code):
     (tmp_path / "w.yaml").write_text(text)
     store = str(tmp_path / "runs.sqlite")
-    ran = _wfe(tmp_path, "run", "w.yaml", "--store", store)
+    ran, imported = wfe_imports(tmp_path, "run", "w.yaml", "--store", store)
     assert ran.returncode == code, ran.stdout + ran.stderr
-    imported = {line.rsplit("|", 1)[1].strip() for line in ran.stderr.splitlines() if line.startswith("import time:")}
     assert "wfe_core.report.analytics" not in imported  # computed from the run, not read back
 
     run_id = re.search(r"^run ([0-9a-f]{12}) ", ran.stdout, re.MULTILINE).group(1)
@@ -72,7 +57,7 @@ def test_the_summary_shows_what_the_report_computes(tmp_path, text, code):
     efficiency = re.search(r"^  parallel efficiency: (\d+)% of (\d+) workers$", ran.stdout, re.MULTILINE)
     assert path and efficiency, ran.stdout
 
-    report = _wfe(tmp_path, "report", run_id, "--store", store, "--format", "json")
+    report, _ = wfe_imports(tmp_path, "report", run_id, "--store", store, "--format", "json")
     assert report.returncode == 0, report.stderr
     analytics = json.loads(report.stdout)["analytics"]
     assert path.group(1).split(" → ") == analytics["critical_path"]["steps"]

@@ -10,11 +10,9 @@ looks one up. Proven through the real ``wfe`` process: which modules it imported
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from importtime import wfe_imports
 
 pytest.importorskip("wfe_claude_flow", reason="wfe-claude-flow is not installed")
 
@@ -29,34 +27,16 @@ steps:
 """
 
 
-def _wfe(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    env = {
-        **os.environ,
-        "WFE_STORE": str(tmp_path / "runs.sqlite"),
-        "WFE_PLUGIN_CACHE": str(tmp_path / "index.json"),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    return proc, modules
-
-
 def _warm(tmp_path) -> None:
     (tmp_path / "plain.yaml").write_text(PLAIN)
-    first, modules = _wfe(tmp_path, "run", "plain.yaml")  # builds the index: collects every record
+    first, modules = wfe_imports(tmp_path, "run", "plain.yaml")  # builds the index: collects every record
     assert first.returncode == 0, first.stderr
     assert "wfe_claude_flow.params" in modules
 
 
 def test_a_run_registers_the_listener_without_building_its_actions(tmp_path):
     _warm(tmp_path)
-    again, modules = _wfe(tmp_path, "run", "plain.yaml")
+    again, modules = wfe_imports(tmp_path, "run", "plain.yaml")
     assert again.returncode == 0, again.stderr
     assert "1 succeeded" in again.stdout
     assert "wfe_claude_flow.switch" in modules  # imported: it listens to the run's events
@@ -67,7 +47,7 @@ def test_a_run_registers_the_listener_without_building_its_actions(tmp_path):
 def test_its_validator_still_runs_for_a_workflow_that_uses_its_action(tmp_path):
     _warm(tmp_path)
     (tmp_path / "stores.yaml").write_text(STORES_A_KEY)
-    proc, modules = _wfe(tmp_path, "validate", "--strict", "stores.yaml")
+    proc, modules = wfe_imports(tmp_path, "validate", "--strict", "stores.yaml")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "stores.yaml" in proc.stderr and "steps[0].parameters.value" in proc.stderr
     assert "claude-flow memory" in proc.stderr
@@ -79,13 +59,13 @@ def test_its_parameters_are_still_checked_and_published(tmp_path):
     (tmp_path / "bad.yaml").write_text(
         "id: bad\nsteps:\n  - {id: s, action: claude_flow.swarm_init, parameters: {topology: meshh}}\n"
     )
-    bad, _ = _wfe(tmp_path, "validate", "bad.yaml")
+    bad, _ = wfe_imports(tmp_path, "validate", "bad.yaml")
     assert bad.returncode == 2
     assert "unknown topology 'meshh'" in bad.stderr and "did you mean 'mesh'" in bad.stderr
-    schema, _ = _wfe(tmp_path, "schema", "claude_flow.memory_store")
+    schema, _ = wfe_imports(tmp_path, "schema", "claude_flow.memory_store")
     assert schema.returncode == 0, schema.stderr
     assert "value" in json.loads(schema.stdout)["parameters"]["properties"]
-    listing, _ = _wfe(tmp_path, "plugins", "--json")
+    listing, _ = wfe_imports(tmp_path, "plugins", "--json")
     provided = {p["name"]: p["provides"] for p in json.loads(listing.stdout)["plugins"]}
     assert "claude_flow.swarm_init" in provided["claude_flow"]["actions"]
     assert provided["claude_flow"]["validators"] == ["claude_flow.memory-secrets"]

@@ -7,11 +7,10 @@ file-only workflow must not import wfe-http (nor requests), wfe-shell, wfe-claud
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
+from importtime import wfe_imports
 
 FILES_ONLY = """\
 id: files_only
@@ -39,16 +38,7 @@ HEAVY = (
 
 
 def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
-    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_PLUGIN_CACHE": str(tmp_path / "index.json")}
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    proc, modules = wfe_imports(tmp_path, *args)
     # By top-level package: an editable install's plugin module itself may not be listed.
     return proc, {m.split(".")[0] for m in modules} | modules
 

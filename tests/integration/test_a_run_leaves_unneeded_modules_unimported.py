@@ -11,9 +11,10 @@ hands out those names on first use.
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
+
+from importtime import wfe_imports
 
 FLOW = """\
 id: plain
@@ -39,26 +40,11 @@ NOT_IMPORTED = (
 )
 
 
-def _imported(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    env = {**os.environ, "WFE_STORE": str(tmp_path / "runs.sqlite"), "WFE_PLUGIN_CACHE": str(tmp_path / "index.json")}
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "wfe_core", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return proc, {
-        line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
-    }
-
-
 def test_a_plain_run_does_not_import_templates_remote_socket_or_clients(tmp_path):
     (tmp_path / "flow.yaml").write_text(FLOW)
-    first, _ = _imported(tmp_path, "run", "flow.yaml")  # builds the plugin index
+    first, _ = wfe_imports(tmp_path, "run", "flow.yaml")  # builds the plugin index
     assert first.returncode == 0, first.stderr
-    again, modules = _imported(tmp_path, "run", "flow.yaml")
+    again, modules = wfe_imports(tmp_path, "run", "flow.yaml")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "out.txt").read_text() == "hello"
     assert "wfe_core.engine" in modules and "wfe_file.actions" in modules  # the listing is real
