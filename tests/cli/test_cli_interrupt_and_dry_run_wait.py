@@ -39,6 +39,10 @@ def _wait_for_cpu(pid: int, seconds: float) -> None:
     raise AssertionError("the wfe process did not get going within 60 s")
 
 
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, command):
     proc = subprocess.Popen(
@@ -48,6 +52,9 @@ def test_ctrl_c_while_validating_a_big_file_exits_130(big_file, tmp_path, comman
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background of a script (`cmd &`)
+        # has SIGINT ignored, its children inherit that and Python then keeps ignoring it.
+        preexec_fn=_sigint_as_from_a_terminal,
     )
     # Not a fixed sleep: on a loaded machine the process may not have reached loading yet,
     # on a fast one it may be past validation. Start-up costs ~0.3 s of CPU; loading and
