@@ -99,8 +99,6 @@ def _bounded_nesting(result: StepResult) -> StepResult:
     """A failure instead of an output (or variables) nested past :data:`MAX_NESTING`:
     masking, the store and templating could not walk it (see :mod:`wfe_core.model.nesting`)."""
     for what, value in (("output", result.output), ("variables it sets", result.variables)):
-        if value is None or (type(value) is dict and not value):  # nothing to walk (most steps set no variables)
-            continue
         where = too_deep(value)
         if where is not None:
             return StepResult(
