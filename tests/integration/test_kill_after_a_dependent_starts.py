@@ -68,3 +68,64 @@ def test_kill_9_right_after_a_dependent_starts_then_resume_does_not_rerun_the_pa
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (out / "parent-runs").read_text() == "ran\n"  # restored from the store, not run again
+
+
+FREE_PARENT = """\
+    id: free-parent
+    steps:
+      - id: parent
+        action: variable.set
+        parameters: {name: x, value: 42}
+      - id: child
+        action: shell.execute
+        dependencies: [parent]
+        parameters: {command: "echo {x} >> {out}/child-saw; if [ -e {out}/child-started ]; then exit 0; fi; touch {out}/child-started; sleep 60"}
+"""
+
+
+def test_kill_9_while_the_child_of_a_side_effect_free_step_runs_then_resume_finishes_the_run(tmp_path):
+    # A side-effect-free parent releases its child before its own commit (running it
+    # again changes nothing): whatever the store had at the kill, resume completes the
+    # run and the child sees the parent's value both times.
+    out = tmp_path / "out"
+    out.mkdir()
+    flow = tmp_path / "free.yaml"
+    flow.write_text(textwrap.dedent(FREE_PARENT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", str(flow), "--var", f"out={out}"],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "child-started").exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the dependent step never started")
+            time.sleep(0.001)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    runs = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "runs", "--json"], env=_env(tmp_path), capture_output=True, text=True
+    )
+    (run,) = json.loads(runs.stdout)
+    assert run["status"] == "interrupted"
+    shown = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "runs", "show", run["run_id"], "--json"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    steps = {s["step_id"]: s["status"] for s in json.loads(shown.stdout)["steps"]}
+    assert steps["child"] != "succeeded"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "wfe_core", "resume", run["run_id"], "--var", f"out={out}"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (out / "child-saw").read_text() == "42\n42\n"

@@ -30,8 +30,9 @@ __all__ = ["EventDelivery", "Relayed"]
 
 log = logging.getLogger("wfe.events")
 
-#: Events that report no outcome: held for the next commit without asking for one.
-_NO_HURRY = frozenset({"step.started", "step.retrying"})
+#: Events that report no outcome: held for the next commit without asking for one
+#: (progress counts outcomes whose own events ask for it when they must).
+_NO_HURRY = frozenset({"step.started", "step.retrying", "progress"})
 
 
 @attrs.frozen
@@ -56,6 +57,8 @@ class EventDelivery:
         active: whether anyone listens (when not, events are not even built).
         hold: hold events until :meth:`committed` (a run store records the run).
         must_commit: a held event reports an outcome: the loop should commit soon.
+        no_hurry: steps whose outcome events do not ask for a commit (side-effect-free
+            steps of a stored run: the loop commits them within ``IDLE_COMMIT``).
         relay: set on a sub-workflow's delivery: where its events go instead of the
             hooks (the parent loop's thread-safe :meth:`~wfe_core.run.loop.RunLoop.forward`).
     """
@@ -78,6 +81,7 @@ class EventDelivery:
         self.hold = False
         self.held: list[Event | Relayed] = []
         self.must_commit = False
+        self.no_hurry: frozenset[str | None] = frozenset()
         self.relay: Callable[[Relayed], None] | None = None
 
     def emit(self, kind: str, step_id: str | None = None, data: dict[str, Any] | None = None) -> None:
@@ -89,7 +93,7 @@ class EventDelivery:
         event = Event(kind, self.run_id, self.workflow_id, step_id, data if data is not None else {})
         if self.hold:
             self.held.append(event)
-            if kind not in _NO_HURRY:
+            if kind not in _NO_HURRY and step_id not in self.no_hurry:
                 self.must_commit = True
             return
         self._deliver(event)

@@ -6,7 +6,8 @@ heap, so the loop never scans the graph or polls: per step it does O(degree) wor
 loop is the only writer of the state; it reads the clocks, talks to the pool, the run
 store (:mod:`~wfe_core.store.journal`) and listeners (:mod:`~wfe_core.run.events`), and
 feeds what happened into the state's transitions. A step's success is committed before
-its children are released, and events wait for the commit that makes them true.
+its children are released (except a side-effect-free step's: see ``_repeatable``), and
+events wait for the commit that makes them true.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class RunLoop:
         self._pool: Any = None
         self._cancel = threading.Event()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._committed_at = 0.0  # time.monotonic() of the last commit
 
     def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
         return AttemptPreparer(
@@ -154,6 +156,8 @@ class RunLoop:
         # Capture rollback memos for a stored run even with rollback off: `wfe rollback
         # RUN_ID` compensates from them later.
         self.preparer.capture_memos = self.enable_rollback or journal.path is not None
+        if journal.path is not None:
+            state.early = events.no_hurry = self._repeatable()
         journal.run_started(
             workflow=self.workflow,
             strategy=self.strategy,
@@ -163,6 +167,7 @@ class RunLoop:
             source=self.run_info.get("source"),
             definition=self.run_info.get("definition"),
         )
+        self._committed_at = time.monotonic()  # run_started commits
         events.emit(
             "run.started",
             None,
@@ -230,6 +235,24 @@ class RunLoop:
         finally:
             self._shutdown()
             journal.close()
+
+    def _repeatable(self) -> frozenset[Any]:
+        """Steps whose outcome need not be durable before their children start.
+
+        Their actions declare no side effects and no compensation of their own, and the
+        step no rollback (``variable.*``, ``file.read``, ``wait``, a ``side_effects=False``
+        action): after a crash, resume runs one that was not committed again, which
+        changes nothing. Their children start at once; the outcome reaches the store
+        with the next commit (an outcome of a step with side effects, or ``IDLE_COMMIT``
+        later at most), always before any outcome of those children.
+        """
+        actions = self.actions
+        repeatable = []
+        for step in self.workflow.steps:
+            action = actions.get(step.action)
+            if action is not None and not action.side_effects and action.rollback is None and not step.rollback_action:
+                repeatable.append(step.id)
+        return frozenset(repeatable)
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -378,9 +401,14 @@ class RunLoop:
         while True:
             if state.writes or state.events:
                 self._publish()
-            if not (state.releasing or events.must_commit):
+            # Outcomes that need not be durable yet (see _repeatable) still reach the
+            # store, and their events the listeners, within IDLE_COMMIT.
+            if not (state.releasing or events.must_commit) and (
+                time.monotonic() - self._committed_at < IDLE_COMMIT or not (events.held or self.journal.dirty)
+            ):
                 return
             self.journal.commit()
+            self._committed_at = time.monotonic()
             events.committed()
             if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()  # a listener of the events just delivered may have cancelled
@@ -416,6 +444,7 @@ class RunLoop:
         """Commit the store, then deliver the events that waited for it."""
         self._publish()
         self.journal.commit()
+        self._committed_at = time.monotonic()
         self.events.committed()
 
     # -- cancellation -------------------------------------------------------------------------

@@ -45,7 +45,10 @@ Outboxes (the loop drains them)
 - ``ready``: steps whose dependencies are done and whose conditions hold, for the
   strategy's policy.
 - ``releasing``: succeeded (or dry-run) steps whose children are released by
-  :meth:`release_committed`, once the store has committed their outcome.
+  :meth:`release_committed`, once the store has committed their outcome. A step in
+  ``early`` (a stored run's side-effect-free step: running it again after a crash
+  changes nothing) releases its children at once; its outcome is committed with the
+  next commit, which comes before any outcome of those children.
 - ``writes``: run-store writes, ``(Write, args...)``, in order (only when ``recording``).
 - ``events``: ``(kind, step_id, data)`` (only when ``emitting``).
 
@@ -189,6 +192,9 @@ class RunState:
         self.waited: dict[str, str] = {}
         self.ready: list[str] = []
         self.releasing: list[str] = []
+        #: Steps whose success releases their children at once, not after the commit
+        #: (set by the loop of a stored run; see RunLoop.run).
+        self.early: frozenset[str] = frozenset()
         self.writes: list[tuple[Any, ...]] = []
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
 
@@ -687,9 +693,10 @@ class RunState:
     ) -> None:
         """Put ``sid`` in a finished ``status`` (once: a finished step stays finished).
 
-        Invariant: a success releases its children after the commit (``releasing``); a
-        skip skips its descendants (``propagate_skips``) or releases its children now;
-        any other end leaves its children waiting (they are skipped or cancelled).
+        Invariant: a success releases its children after the commit (``releasing``), or
+        at once when the step is in ``early``; a skip skips its descendants
+        (``propagate_skips``) or releases its children now; any other end leaves its
+        children waiting (they are skipped or cancelled).
         """
         record = self.records[sid]
         if record.status.finished:
@@ -734,7 +741,10 @@ class RunState:
             fanout.instance_closed(self, sid, wall)  # no children: its step answers for it
             return
         if release:
-            self.releasing.append(sid)
+            if sid in self.early:
+                self._release(sid, wall)
+            else:
+                self.releasing.append(sid)
         elif status is _SKIPPED and not self.propagate_skips:
             self._release(sid, wall)
         else:
