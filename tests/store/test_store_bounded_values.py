@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FLOW = """\
 id: big
@@ -107,3 +109,35 @@ def test_listing_runs_reads_no_variables_or_outputs(tmp_path, flow):
     db.commit()
     db.close()
     assert _peak_rss_mb(["runs", "--store", store]) < 120  # it was over 300 MB reading them
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    variables=st.dictionaries(st.text(max_size=10), _JSON_VALUES, max_size=6) | _JSON_VALUES,
+    limit=st.sampled_from([0, 1, 8, 40, 200]),
+)
+def test_each_variable_is_bounded_on_its_own_and_the_text_is_the_encoders(variables, limit):
+    # One pass encodes each value once and joins the object: the same text as encoding the
+    # bounded values whole, which is what the store always wrote.
+    from wfe_core.store.runstore import _bounded_vars, _cut_marker
+
+    def bounded(value):
+        if value is None or isinstance(value, (bool, int, float)):  # kept whole
+            return value
+        text = json.dumps(value, separators=(",", ":"))
+        return _cut_marker(len(text), limit) if limit and len(text) > limit else value
+
+    if isinstance(variables, dict):
+        expected = {name: bounded(value) for name, value in variables.items()}
+    else:
+        expected = bounded(variables)
+    assert _bounded_vars(variables, limit) == (
+        None if expected is None else json.dumps(expected, separators=(",", ":"))
+    )

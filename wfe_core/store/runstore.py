@@ -248,21 +248,28 @@ def is_cut(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(_CUT)
 
 
-def _bounded(value: Any, limit: int) -> Any:
-    """``value``, or its marker when its JSON is longer than ``limit``."""
-    if not limit or value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str) and len(value) < limit // 6:  # even all \uXXXX escapes fit
-        return value
-    size = len(_ENCODER.encode(value))
-    return _cut_marker(size, limit) if size > limit else value
+def _bounded(value: Any, limit: int) -> str | None:
+    """``value`` as JSON, or its marker's JSON when that is longer than ``limit``: encoded once."""
+    if value is None:
+        return None
+    text = _json(value)
+    assert text is not None
+    if not limit or len(text) <= limit or isinstance(value, (bool, int, float)):  # numbers are kept whole
+        return text
+    return _json(_cut_marker(len(text), limit))
 
 
-def _bounded_vars(variables: Any, limit: int) -> Any:
-    """Variables with each one bounded on its own: a big one does not take the others with it."""
-    if not isinstance(variables, dict):
+def _bounded_vars(variables: Any, limit: int) -> str | None:
+    """Variables as JSON, each one bounded on its own: a big one does not take the others
+    with it. Each value is encoded once (the object is joined from their texts)."""
+    if not isinstance(variables, dict) or not limit:
         return _bounded(variables, limit)
-    return {name: _bounded(value, limit) for name, value in variables.items()}
+    parts = []
+    for name, value in variables.items():
+        if type(name) is not str:  # JSON would write the key as a string: let the encoder
+            return _json({k: _unjson(_bounded(v, limit)) for k, v in variables.items()})
+        parts.append(f"{_json(name)}:{_bounded(value, limit) or 'null'}")
+    return "{" + ",".join(parts) + "}"
 
 
 _FINISHED_ROW = (
@@ -463,7 +470,7 @@ class RunStore:
                     definition,
                     strategy,
                     int(dry_run),
-                    _json(_bounded_vars(variables, self._limit)),
+                    _bounded_vars(variables, self._limit),
                     now,
                     os.getpid(),
                     _hostname(),
@@ -490,7 +497,7 @@ class RunStore:
             " SELECT ?, ?, 'pending', ?, ?, COALESCE(position, 0) + ? FROM steps WHERE run_id=? AND step_id=?"
             " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint, scope=excluded.scope",
             (
-                (run_id, sid, fp, _json(_bounded_vars(scope, limit)), (k + 1) / n, run_id, after)
+                (run_id, sid, fp, _bounded_vars(scope, limit), (k + 1) / n, run_id, after)
                 for k, (sid, fp, scope) in enumerate(steps)
             ),
         )
@@ -547,8 +554,8 @@ class RunStore:
             status,
             attempts,
             _json(self._logs.get(key) or None),
-            None if output is None else _json(_bounded(output, limit)),
-            _json(_bounded_vars(variables, limit)) if variables else None,
+            _bounded(output, limit),
+            _bounded_vars(variables, limit) if variables else None,
             None if memo is None else _json(memo),
             error,
             reason,
@@ -591,7 +598,7 @@ class RunStore:
             (
                 status,
                 error,
-                _json(_bounded_vars(variables, self._limit)),
+                _bounded_vars(variables, self._limit),
                 rollback,
                 time.time(),
                 workers,
