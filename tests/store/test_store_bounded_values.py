@@ -141,3 +141,11 @@ def test_each_variable_is_bounded_on_its_own_and_the_text_is_the_encoders(variab
     assert _bounded_vars(variables, limit) == (
         None if expected is None else json.dumps(expected, separators=(",", ":"))
     )
+
+
+def test_variables_with_keys_that_are_not_strings_are_stored_as_the_encoder_writes_them():
+    from wfe_core.store.runstore import _bounded_vars
+
+    nested = {1: {"1": "a", 1: "b"}, 2.5: [1, 2], None: "x"}
+    assert _bounded_vars(nested, 1000) == '{"1":{"1":"a","1":"b"},"2.5":[1,2],"null":"x"}'
+    assert _bounded_vars({1: "y" * 50}, 10).startswith('{"1":"<<wfe:not stored: 52 characters')

@@ -239,20 +239,25 @@ class RunLoop:
     def _repeatable(self) -> frozenset[Any]:
         """Steps whose outcome need not be durable before their children start.
 
-        Their actions declare no side effects and no compensation of their own, and the
-        step no rollback (``variable.*``, ``file.read``, ``wait``, a ``side_effects=False``
-        action): after a crash, resume runs one that was not committed again, which
-        changes nothing. Their children start at once; the outcome reaches the store
-        with the next commit (an outcome of a step with side effects, or ``IDLE_COMMIT``
-        later at most), always before any outcome of those children.
+        Their actions declare no side effects and have no compensation (their own or a
+        plugin's), the step no rollback (``variable.*``, ``file.read``, ``wait``, a
+        ``side_effects=False`` action), and so are all their children: after a crash,
+        resume runs one that was not committed again, and nothing it could read has
+        changed since, because a step with side effects starts only once everything
+        before it is committed (and heard by listeners). Their children start at once;
+        the outcome reaches the store with the next commit (an outcome of a step with
+        side effects, or ``IDLE_COMMIT`` later at most), before any of the children's.
         """
-        actions = self.actions
-        repeatable = []
+        actions, rollback_for = self.actions, self.plugins.rollback_for
+        free = set()
         for step in self.workflow.steps:
             action = actions.get(step.action)
-            if action is not None and not action.side_effects and action.rollback is None and not step.rollback_action:
-                repeatable.append(step.id)
-        return frozenset(repeatable)
+            if action is None or action.side_effects or step.rollback_action:
+                continue
+            if rollback_for(step.action) is None:
+                free.add(step.id)
+        children = self.plan.graph.children
+        return frozenset(sid for sid in free if all(child in free for child in children[sid]))
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -290,7 +295,9 @@ class RunLoop:
         # Writes not yet committed (steps that started) reach the store once the
         # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
         idle_commit = (self.journal.dirty or bool(self.events.held)) and (timeout is None or timeout > IDLE_COMMIT)
-        return (IDLE_COMMIT if idle_commit else timeout), idle_commit
+        if idle_commit:  # IDLE_COMMIT after the last commit, at most (see _flush)
+            return max(0.0, IDLE_COMMIT - (time.monotonic() - self._committed_at)), True
+        return timeout, False
 
     def _finished(self, item: Any) -> None:
         """Feed the finished attempt ``item`` and every other one queued to the state."""

@@ -62,7 +62,7 @@ def known_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str
                 " ORDER BY step_id",
                 (run_id,),
             )
-            if get(step_id) == fp
+            if fp is not None and get(step_id) == fp  # (a row migrated from v1 may have none)
         }
         for (run_id,) in runs
     ]

@@ -264,12 +264,19 @@ def _bounded_vars(variables: Any, limit: int) -> str | None:
     with it. Each value is encoded once (the object is joined from their texts)."""
     if not isinstance(variables, dict) or not limit:
         return _bounded(variables, limit)
-    parts = []
-    for name, value in variables.items():
-        if type(name) is not str:  # JSON would write the key as a string: let the encoder
-            return _json({k: _unjson(_bounded(v, limit)) for k, v in variables.items()})
-        parts.append(f"{_json(name)}:{_bounded(value, limit) or 'null'}")
-    return "{" + ",".join(parts) + "}"
+    if any(type(name) is not str for name in variables):  # keys the encoder turns into strings
+        return _json({name: _within(value, limit) for name, value in variables.items()})
+    return (
+        "{" + ",".join(f"{_json(name)}:{_bounded(value, limit) or 'null'}" for name, value in variables.items()) + "}"
+    )
+
+
+def _within(value: Any, limit: int) -> Any:
+    """``value``, or its marker when its JSON is longer than ``limit``."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    size = len(_json(value) or "")
+    return _cut_marker(size, limit) if size > limit else value
 
 
 _FINISHED_ROW = (
