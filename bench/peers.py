@@ -7,7 +7,11 @@ can do), Dask's threaded scheduler (when `dask` is installed), wfe without a sto
 wfe with the durable SQLite run store (the default users get). The steps are a Python
 function run on a worker thread, as the peers run them; the "wfe inline" rows declare
 the same function ``inline=True`` (Action.inline: run on wfe's scheduler thread, no
-thread hand-off; what `variable.*` steps get), for W1-W3.
+thread hand-off; what `variable.*` steps get), for W1-W3. The no-op declares no side
+effects, like ``variable.*``: with the store, a step releases its (equally side-effect-free)
+dependents before its commit. The "side effects" row registers it with
+``side_effects=True`` (the default for custom actions; shell steps): every completion is
+committed before its dependents start.
 
 A second table gives the process CPU time (all threads) per step of the in-process
 runners: on a shared machine it moves far less with the load than wall time.
@@ -120,7 +124,15 @@ def run_wfe_inline(deps: Deps, durations: dict[str, float] | None, store: str | 
     return run_wfe(deps, durations, store, inline=True)
 
 
-def run_wfe(deps: Deps, durations: dict[str, float] | None, store: str | None, inline: bool = False) -> float:
+def run_wfe_effects(deps: Deps, durations: dict[str, float] | None, store: str | None) -> float | None:
+    if durations is not None:
+        return None  # W4: the same sleeps as the other wfe rows
+    return run_wfe(deps, durations, store, side_effects=True)
+
+
+def run_wfe(
+    deps: Deps, durations: dict[str, float] | None, store: str | None, inline: bool = False, side_effects: bool = False
+) -> float:
     task = make_task(durations)
     workflow = Workflow(
         id="bench",
@@ -128,7 +140,7 @@ def run_wfe(deps: Deps, durations: dict[str, float] | None, store: str | None, i
     )
     engine = WorkflowEngine(max_concurrent_steps=WORKERS, plugins=load_plugins(autoload=False), store=store)
     engine.register_custom_action(
-        "bench.task", lambda params, _ctx: task(params["key"]), side_effects=False, inline=inline
+        "bench.task", lambda params, _ctx: task(params["key"]), side_effects=side_effects, inline=inline
     )
     start = time.perf_counter()
     stats = engine.run(workflow)
@@ -186,6 +198,7 @@ def main() -> None:
         "wfe, durable store (default)": lambda d, t: run_wfe(d, t, store),
         "wfe inline, no store": lambda d, t: run_wfe_inline(d, t, None),
         "wfe inline, durable store": lambda d, t: run_wfe_inline(d, t, store),
+        "wfe, durable store, side effects": lambda d, t: run_wfe_effects(d, t, store),
     }
     w4_deps, w4_durations = sleeps()
     workloads = {
