@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
 from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
+from wfe_core.run.output import as_json
 
 __all__ = ["JsonReporter", "wfe_reporters"]
-
-#: ``json.dumps(record, default=str)`` with one encoder (``dumps`` with options builds one per call).
-_encode = json.JSONEncoder(default=str).encode
 
 
 class JsonReporter:
@@ -34,7 +31,7 @@ class JsonReporter:
             record["step_id"] = event.step_id
         record.update(event.data)
         if self.open:
-            self.open = write_line(self.stream, _encode(record) + "\n")
+            self.open = write_line(self.stream, as_json(record) + "\n")
 
     def close(self) -> None:
         if self.open:
