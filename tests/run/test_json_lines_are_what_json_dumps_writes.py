@@ -4,16 +4,20 @@ after an encoding failed, and through the real ``wfe`` process."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wfe_core.plugin.builtins.reporters.json_lines import JsonReporter
+from wfe_core.plugin.capabilities import Event
 from wfe_core.run.output import as_json
 
 
@@ -47,6 +51,39 @@ values = st.recursive(
 @given(values)
 def test_the_text_is_json_dumps_text(value):
     assert as_json(value) == json.dumps(value, default=str)
+
+
+keys = st.sampled_from(["kind", "run_id", "workflow_id", "time", "step_id", "attempt", "error", "é"]) | st.text(
+    max_size=4
+)
+events = st.builds(
+    Event,
+    kind=st.sampled_from(["step.started", "step.succeeded", "progress"]) | st.text(max_size=6),
+    run_id=st.sampled_from(["r1", "r2"]) | st.text(max_size=6),
+    workflow_id=st.sampled_from(["w", "wö"]),
+    step_id=st.none() | st.text(max_size=6),
+    data=st.dictionaries(keys, values, max_size=4) | st.dictionaries(keys, scalars, max_size=3).map(MappingProxyType),
+    time=st.floats(allow_nan=True, allow_infinity=True) | st.integers() | st.just(1796025962.6764925),
+)
+
+
+def reference_line(event: Event) -> str:
+    """The line as the JSON reporter first wrote it: one record, json.dumps(default=str)."""
+    record = {"kind": event.kind, "run_id": event.run_id, "workflow_id": event.workflow_id, "time": event.time}
+    if event.step_id is not None:
+        record["step_id"] = event.step_id
+    record.update(event.data)
+    return json.dumps(record, default=str)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(events, min_size=1, max_size=6))
+def test_each_json_reporter_line_is_the_record_as_json_dumps_writes_it(run):
+    reporter = JsonReporter(io.StringIO())
+    for event in run:  # one reporter for several events: what it encodes once must follow them
+        assert reporter.line(event) == reference_line(event)
+    reporter.handle(run[0])
+    assert reporter.stream.getvalue() == reference_line(run[0]) + "\n"
 
 
 def test_a_failed_encoding_leaves_no_trace_for_the_next():
