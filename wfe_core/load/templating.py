@@ -154,7 +154,15 @@ def _first(scope: Mapping[str, Any], name: str) -> Any:
 
 def _lookup(ph: Placeholder, scope: Mapping[str, Any]) -> Any:
     first = ph.parts[0]
-    value = _first(scope, first)
+    if type(scope) is ChainMap:  # _first, inlined: once per placeholder of every step
+        for mapping in scope.maps:
+            if first in mapping:
+                value = mapping[first]
+                break
+        else:
+            value = _MISSING
+    else:
+        value = _first(scope, first)
     if value is _MISSING:
         names = [k for k in scope if k != "steps"]
         defined = _names(names)
@@ -257,7 +265,9 @@ def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str
         if type(piece) is str:
             out.append(piece)
         else:
-            value = _as_text(_lookup(piece, scope))
+            value = _lookup(piece, scope)
+            if type(value) is not str:
+                value = _as_text(value)
             out.append(quote(value) if quote is not None and not piece.raw else value)
     return "".join(out)
 
