@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from types import MappingProxyType
 
 import pytest
@@ -94,6 +96,34 @@ def test_a_failed_encoding_leaves_no_trace_for_the_next():
         as_json({"a": loop})
     # `shared` was being encoded when the failure came: it must not read as circular now.
     assert as_json({"x": shared, "y": [shared]}) == '{"x": [1, 2], "y": [[1, 2]]}'
+
+
+class Slow:
+    """Not JSON, and its text takes a moment: another thread runs meanwhile."""
+
+    def __str__(self) -> str:
+        time.sleep(0.001)
+        return "slow"
+
+
+def test_threads_encoding_the_same_value_at_once_do_not_disturb_each_other():
+    shared = {"items": [Slow(), {"deeper": Slow()}]}
+    expected = json.dumps({"x": shared}, default=str)
+    seen: list[object] = []
+
+    def encode_often() -> None:
+        for _ in range(30):
+            try:
+                seen.append(as_json({"x": shared}))
+            except Exception as exc:  # e.g. a false "Circular reference detected"
+                seen.append(exc)
+
+    threads = [threading.Thread(target=encode_often) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [expected] * 120
 
 
 WORKFLOW = """\

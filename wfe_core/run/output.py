@@ -10,6 +10,7 @@ carries a short ``output_summary`` (what run coordination records).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 __all__ = [
@@ -46,7 +47,9 @@ def _printed(output: Any) -> bool:
     return isinstance(output, dict) and ("stdout" in output or "stderr" in output)
 
 
-_encode: Any = None
+#: Each thread's encoder (see :func:`_encoder`): its circular-reference markers are
+#: per encoding, and a ``default`` that runs Python code lets another thread in mid-way.
+_local = threading.local()
 
 
 def _encoder() -> Any:
@@ -82,10 +85,11 @@ def _encoder() -> Any:
 
 def as_json(value: Any) -> str:
     """``json.dumps(value, default=str)``, faster (see :func:`_encoder`)."""
-    global _encode
-    if _encode is None:
-        _encode = _encoder()
-    return str(_encode(value))
+    try:
+        encode = _local.encode
+    except AttributeError:
+        encode = _local.encode = _encoder()
+    return str(encode(value))
 
 
 def output_tail(output: Any, lines: int = TAIL_LINES, chars: int | None = None) -> list[str]:
