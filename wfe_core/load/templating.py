@@ -208,7 +208,7 @@ def _as_text(value: Any) -> str:
 #: 10,000 distinct strings does not keep them all; repeated strings (fan-out instances,
 #: retries, rollbacks, the same command in many steps) are split once.
 _PIECES: dict[str, tuple[str | Placeholder, ...]] = {}
-_PIECES_MAX = 2048
+_PIECES_MAX = 512
 
 
 def _pieces(text: str) -> tuple[str | Placeholder, ...]:
