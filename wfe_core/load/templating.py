@@ -253,7 +253,7 @@ def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str
             return _lookup(only, scope)
     if whole is not None:
         given: list[Any] = [
-            piece if type(piece) is str else Substitution(piece.text, _as_text(_lookup(piece, scope)), piece.raw)
+            piece if isinstance(piece, str) else Substitution(piece.text, _as_text(_lookup(piece, scope)), piece.raw)
             for piece in pieces
         ]
         try:
@@ -262,7 +262,7 @@ def render_value(text: str, scope: Mapping[str, Any], quote: Callable[[str], str
             raise TemplateError(str(exc)) from None
     out: list[str] = []
     for piece in pieces:
-        if type(piece) is str:
+        if isinstance(piece, str):
             out.append(piece)
         else:
             value = _lookup(piece, scope)
