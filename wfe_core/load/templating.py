@@ -149,7 +149,8 @@ def _first(scope: Mapping[str, Any], name: str) -> Any:
             if name in mapping:
                 return mapping[name]
         return _MISSING
-    return scope.get(name, _MISSING)
+    # ``in`` then ``[]``, not ``.get``: a dict subclass may answer ``in`` and ``[]`` itself.
+    return scope[name] if name in scope else _MISSING  # noqa: SIM401
 
 
 def _lookup(ph: Placeholder, scope: Mapping[str, Any]) -> Any:
