@@ -131,10 +131,27 @@ def test_the_brace_first_pattern_finds_what_the_first_one_found(text):
     assert tokens(templating._TOKEN) == tokens(REFERENCE)
 
 
+class Answering(dict):
+    """A dict subclass that answers ``in`` and ``[]`` itself (``get`` would not ask them)."""
+
+    def __contains__(self, key: object) -> bool:
+        return key != "nope"
+
+    def __getitem__(self, key: str) -> Any:
+        return VARIABLES.get(key, f"<{key}>")
+
+
+SCOPES = {
+    "dict": lambda: {**VARIABLES, "steps": RESULTS},
+    "chain": lambda: ChainMap({"steps": RESULTS}, {}, VARIABLES),
+    "subclass": Answering,
+}
+
+
 @settings(max_examples=600, deadline=None)
-@given(texts, st.sampled_from(["dict", "chain"]), st.sampled_from([None, "plain", "whole"]))
+@given(texts, st.sampled_from(sorted(SCOPES)), st.sampled_from([None, "plain", "whole"]))
 def test_rendering_gives_what_the_first_implementation_gave(text, kind, quoting):
-    scope: Any = {**VARIABLES, "steps": RESULTS} if kind == "dict" else ChainMap({"steps": RESULTS}, {}, VARIABLES)
+    scope: Any = SCOPES[kind]()
     quote = {"plain": lambda s: f"'{s}'", "whole": Whole(), None: None}[quoting]
     expected = outcome(reference_render_value, text, scope, quote)
     assert outcome(render_value, text, scope, quote) == expected
