@@ -407,12 +407,28 @@ def _start(sink: Any) -> Any:
     return sink
 
 
+#: The collector's first threshold while the ``wfe`` program runs a workflow (Python's is 700).
+RUN_COLLECTOR_THRESHOLD = 20_000
+
+
 def _start_collecting() -> None:
     """Start-up is over: the garbage collector the program paused (:mod:`wfe_core.launch`)
-    collects the run's own garbage from here on."""
+    collects the run's own garbage from here on, less often than by default.
+
+    A run keeps what each step leaves (its record, result, output) until it ends and
+    makes almost no cyclic garbage; with Python's thresholds a 10,000-step run made ~300
+    collections that freed nothing, two of them full ones over everything the run had
+    built: ~0.13 s, a tenth of the run. Only the program does this (a host calling
+    :func:`main` itself keeps its own settings), as it alone paused the collector.
+    """
+    import gc
+
     from wfe_core.launch import resume_collector
 
+    paused = not gc.isenabled()
     resume_collector()
+    if paused and gc.isenabled():  # the program's own pause just ended
+        gc.set_threshold(RUN_COLLECTOR_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _forcing(sink: Any, force: Any) -> Any:

@@ -11,9 +11,10 @@ The run's end is told by the summary ``wfe`` prints after it
 
 from __future__ import annotations
 
+import math
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from wfe_core.plugin.builtins.reporters.stream import write_line
 from wfe_core.plugin.capabilities import Event, Reporter
@@ -72,14 +73,27 @@ class ConsoleReporter:
         self.stream = stream or sys.stdout
         self.quiet = quiet
         self.open = True
+        # The last second stamped and its text: a busy run's lines share their seconds.
+        self._second: Any = None
+        self._stamp = ""
 
     def handle(self, event: Event) -> None:
         if self.quiet and event.kind not in FAILURES:
             return
         line = plain_line(event)
         if line is not None and self.open:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-            self.open = write_line(self.stream, f"{stamp} {line}\n")
+            self.open = write_line(self.stream, f"{self._stamp_of(event.time)} {line}\n")
+
+    def _stamp_of(self, when: float) -> str:
+        """``HH:MM:SS`` of ``when`` in local time; the same within a whole second, so
+        it is formatted once a second, not once a line."""
+        second = math.floor(when) if type(when) is float and when - when == 0.0 else None
+        if second is None or second != self._second:
+            stamp = time.strftime("%H:%M:%S", time.localtime(when))
+            if second is None:
+                return stamp
+            self._second, self._stamp = second, stamp
+        return self._stamp
 
     def close(self) -> None:
         """Nothing to release (the reporter interface)."""
