@@ -20,7 +20,7 @@ from wfe_core.plugin.capabilities import Action, Event
 from wfe_core.plugin.registry import Plugins, load_plugins
 from wfe_core.run.loop import RunLoop
 from wfe_core.run.progress import ProgressTracker
-from wfe_core.store.journal import Journal, NullJournal, fingerprint
+from wfe_core.store.journal import Journal, LazyFingerprints, NullJournal, fingerprint
 from wfe_core.store.learned import fill_unknown
 from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
@@ -275,12 +275,14 @@ class WorkflowEngine:
                 problems = [p if p.source else attrs.evolve(p, source=source) for p in problems]
             raise InvalidWorkflowError(problems)
         run_id = run_id or uuid.uuid4().hex
-        fingerprints = None
+        fingerprints: Mapping[str, str] | None = None
+        stored: dict[str, str] | None = None
         known: dict[str, float] = {}  # learned from earlier runs: for the plan's paths and the ETA
-        if (self.store_path is not None or self.plugins.learns_durations) and not dry_run:
-            fingerprints = {step.id: fingerprint(step) for step in workflow.steps}
-        if self.store_path is not None and fingerprints is not None:
-            known = _known(self.store_path, workflow.id, fingerprints)
+        if self.store_path is not None and not dry_run:
+            fingerprints = stored = {step.id: fingerprint(step) for step in workflow.steps}
+            known = _known(self.store_path, workflow.id, stored)
+        elif self.plugins.learns_durations and not dry_run:
+            fingerprints = LazyFingerprints(workflow.steps)  # a plugin may not look at them
         if self.plugins.learns_durations and fingerprints is not None:
             # Plugins' knowledge fills the steps the store has never seen; the store wins.
             info = {"claude_flow": self.enable_claude_flow, "resumed": restored is not None}
@@ -308,7 +310,7 @@ class WorkflowEngine:
         journal: Callable[[], Any] = NullJournal
         if self.store_path is not None and not dry_run:
             path = self.store_path
-            journal = lambda: Journal(RunStore(path), run_id, redact, fingerprints)  # noqa: E731 (opened on the run's thread)
+            journal = lambda: Journal(RunStore(path), run_id, redact, stored)  # noqa: E731 (opened on the run's thread)
         # Built per run, before the loop starts: an unreachable cluster is an error up front.
         pool = None if dry_run else self.plugins.executor(self.executor).factory(workers, self.executor_options)
         scheduler = RunLoop(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
 from wfe_core.store.runstore import RunStore
 
-__all__ = ["Journal", "NullJournal", "fingerprint", "fingerprinted"]
+__all__ = ["Journal", "LazyFingerprints", "NullJournal", "fingerprint", "fingerprinted"]
 
 _FINGERPRINTED = (
     "action",
@@ -72,6 +73,30 @@ def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
 def fingerprint(step: WorkflowStep) -> str:
     """What a step does, hashed: resume refuses a finished step whose fingerprint changed."""
     return str(_sha256(_FINGERPRINT_JSON(fingerprinted(step)).encode()).hexdigest()[:16])
+
+
+class LazyFingerprints(Mapping[str, str]):
+    """Step id -> :func:`fingerprint` of ``steps``, computed on first look: a plugin that
+    learns durations (``wfe_step_durations``) is given them for every run and may not
+    look (wfe-claude-flow only does in coordinated runs); 10,000 steps take ~50 ms."""
+
+    def __init__(self, steps: Sequence[WorkflowStep]):
+        self._steps = steps
+        self._all: dict[str, str] | None = None
+
+    def _computed(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = {step.id: fingerprint(step) for step in self._steps}
+        return self._all
+
+    def __getitem__(self, step_id: str) -> str:
+        return self._computed()[step_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([step.id for step in self._steps])
+
+    def __len__(self) -> int:
+        return len(self._steps)
 
 
 class NullJournal:
