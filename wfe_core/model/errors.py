@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from wfe_core.model.records import fields_repr
+
 __all__ = [
     "ActionError",
     "CycleError",
@@ -43,6 +45,8 @@ class Problem:
         severity: ``"error"`` or ``"warning"``; strict validation treats warnings as errors.
         step_id: the step concerned, when there is one.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     message: str
     path: str = ""

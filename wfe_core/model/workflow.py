@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.model.records import fields_repr
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import fanout_problems, instance_id_clashes
@@ -245,6 +246,8 @@ class WorkflowStep:
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
 
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
+
     id: str
     action: str
     name: str = attrs.field()
@@ -295,6 +298,8 @@ class Workflow:
             e.g. ``{database: 1}``; a step declares what it holds in its ``resources``.
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     id: str
     name: str = attrs.field()
@@ -385,6 +390,8 @@ class StepResult:
         metadata: anything else worth recording about the attempt.
     """
 
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
+
     success: bool
     output: Any = None
     error: str | None = None
@@ -407,6 +414,8 @@ class StepRecord:
         started_at / finished_at: ``time.time()`` of the first start and the end.
         duration: seconds spent inside the action, summed over attempts.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     step_id: str
     status: StepStatus = StepStatus.PENDING
@@ -442,6 +451,8 @@ class RunStats:
         fanned_out: fan-out step id -> how many instances it has; the step counts
             as those instances in the totals above, not itself (``steps`` has both).
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     run_id: str
     workflow_id: str

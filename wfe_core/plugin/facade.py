@@ -21,6 +21,7 @@ import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
+from wfe_core.model.records import fields_repr
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class PluginInfo:
         provides: kind (``actions``, ``strategies`` …) -> the names it provides.
     """
 
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
+
     name: str
     distribution: str | None
     version: str | None
@@ -106,6 +109,8 @@ class PluginInfo:
 class Provided:
     """A record together with the plugin that provided it."""
 
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
+
     record: Any
     plugin: PluginInfo
 
@@ -119,6 +124,8 @@ class _Pending:
         own_rollback: for an action, whether it carries its own compensation (a
             rollback handler of another plugin for it is then a clash).
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     plugin: PluginInfo
     own_rollback: bool = False
@@ -141,6 +148,8 @@ class _Waiting:
             its records wait: building them (its actions' parameter classes) is most of
             what importing a plugin costs, and most runs use none of them.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     info: PluginInfo
     target: str

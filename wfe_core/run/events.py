@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
 from wfe_core.plugin.capabilities import Event
 
@@ -44,6 +45,8 @@ class Relayed:
             run, e.g. ``build`` or ``build/test``); ``None`` for run events, which only
             hooks hear.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     original: Event
     nested: Event | None

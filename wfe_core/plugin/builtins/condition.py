@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
+from wfe_core.model.records import fields_repr
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -25,6 +26,8 @@ class ConditionParams:
     (a regular expression searched in ``str(value)``) or ``truthy: true``. ``message``
     replaces the default failure text.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     value: Any
     equals: Any = _MISSING

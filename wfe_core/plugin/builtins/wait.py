@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_repr
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -20,6 +21,8 @@ def _non_negative(instance: Any, attribute: Any, value: float) -> None:
 @attrs.frozen
 class WaitParams:
     """seconds: how long to wait (wakes early if the step is cancelled or times out)."""
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     seconds: float = attrs.field(validator=_non_negative)
 
