@@ -139,3 +139,15 @@ def test_every_attrs_class_a_plain_run_defines_in_wfe_core_shares_the_repr(tmp_p
     ]
     assert len(classes) >= 25
     assert [c.__qualname__ for c in classes if c.__dict__.get("__repr__") is not fields_repr] == []
+
+
+def test_first_party_parameter_classes_repr_as_before():
+    file_params = pytest.importorskip("wfe_file.params")
+    shell_params = pytest.importorskip("wfe_shell.params")
+    assert file_params.WriteParams.__repr__ is fields_repr
+    assert repr(file_params.WriteParams(path="p", content="c")) == (
+        "WriteParams(path='p', content='c', encoding='utf-8', append=False, create_dirs=True, mode=None)"
+    )
+    assert repr(shell_params.ShellParams(command="true")) == (
+        "ShellParams(command='true', cwd=None, env={}, timeout=None, expected_exit_codes=[0], input=None)"
+    )

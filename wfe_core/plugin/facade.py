@@ -115,7 +115,7 @@ class Provided:
     plugin: PluginInfo
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Pending:
     """A name provided by a plugin not imported yet: what the plugin index says of it.
 
@@ -131,7 +131,7 @@ class _Pending:
     own_rollback: bool = False
 
 
-@attrs.define
+@attrs.define(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Waiting:
     """A plugin whose facts are known from the index, imported (or, if it already is,
     asked for its records) on first need.

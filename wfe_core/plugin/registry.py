@@ -323,7 +323,7 @@ def load_plugins(
     return Plugins(pm, infos, provided, problems, waiting=waiting, fail=fail, index=index)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Given:
     """A plugin object passed to :func:`load_plugins` (``extra``): never imported, never waits."""
 

@@ -35,7 +35,7 @@ log = logging.getLogger("wfe.events")
 _NO_HURRY = frozenset({"step.started", "step.retrying"})
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class Relayed:
     """An event of a sub-workflow on its way up to the top-level run.
 

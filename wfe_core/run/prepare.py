@@ -34,7 +34,7 @@ __all__ = ["AttemptPreparer", "Unprepared", "WouldRun"]
 _UNKNOWN = object()
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class Unprepared:
     """The attempt cannot be made: ``error`` (a template or parameter error)."""
 
@@ -43,7 +43,7 @@ class Unprepared:
     error: str
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class WouldRun:
     """Dry run: the step is reported, not run; ``reason`` says what it would run."""
 
