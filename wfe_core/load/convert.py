@@ -15,7 +15,7 @@ importable from here.
 
 from __future__ import annotations
 
-import functools
+import threading
 import types
 import typing
 from typing import TYPE_CHECKING, Any
@@ -105,20 +105,29 @@ def _kind(tp: Any) -> tuple[int, Any] | None:
     return None
 
 
-#: Classes whose quick function is being made: a class holding a list of itself has none.
-_making: set[type] = set()
+#: Each class's quick function (or None), made on first use.
+_made: dict[type, Any] = {}
+#: Per thread, the classes whose quick function is being made: a class holding a list of
+#: itself has none (and another thread making the same class meanwhile is no cycle).
+_making = threading.local()
+_UNSET = object()
 
 
-@functools.cache
 def _direct_for(cls: type) -> Any:
     """:func:`_direct_structure_fn` of ``cls``, made once per class."""
-    if cls in _making:
-        return None
-    _making.add(cls)
+    made = _made.get(cls, _UNSET)
+    if made is not _UNSET:
+        return made
+    making: set[type] = _making.__dict__.setdefault("classes", set())
+    if cls in making:
+        return None  # a cycle: not remembered, the outer call decides for the class
+    making.add(cls)
     try:
-        return _direct_structure_fn(cls)
+        made = _direct_structure_fn(cls)
     finally:
-        _making.discard(cls)
+        making.discard(cls)
+    _made[cls] = made
+    return made
 
 
 def _direct_structure_fn(cls: type) -> Any:
