@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_repr
 
 __all__ = ["CancelToken", "StepCancelled", "StepContext"]
 
@@ -88,7 +88,8 @@ class StepContext:
             check for None; what an action returns stays its recorded output.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     run_id: str
     workflow_id: str

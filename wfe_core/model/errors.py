@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 
 __all__ = [
     "ActionError",
@@ -46,7 +46,9 @@ class Problem:
         step_id: the step concerned, when there is one.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     message: str
     path: str = ""

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import fanout_problems, instance_id_clashes
@@ -246,7 +246,9 @@ class WorkflowStep:
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     id: str
     action: str
@@ -299,7 +301,9 @@ class Workflow:
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     id: str
     name: str = attrs.field()
@@ -390,7 +394,8 @@ class StepResult:
         metadata: anything else worth recording about the attempt.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     success: bool
     output: Any = None
@@ -415,7 +420,8 @@ class StepRecord:
         duration: seconds spent inside the action, summed over attempts.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     step_id: str
     status: StepStatus = StepStatus.PENDING
@@ -452,7 +458,8 @@ class RunStats:
             as those instances in the totals above, not itself (``steps`` has both).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     run_id: str
     workflow_id: str

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 
 __all__ = ["Expression", "ExpressionError", "Undecidable", "caret", "evaluate", "parse"]
 
@@ -86,7 +86,9 @@ class Expression:
         references: every reference, as tuples of parts (``('steps', 'test', 'output')``).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     text: str
     tree: ast.expr

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 
 __all__ = ["Action", "Event", "Reporter", "RollbackHandler", "StepExecutor", "Strategy", "Validator"]
 
@@ -31,7 +31,9 @@ class RollbackHandler:
             bytes). The memo is stored with the step, so it must be JSON-serialisable.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     action: str
     compensate: Callable[[Any, Any, Any, Any], None]
@@ -81,7 +83,9 @@ class Action:
             the context for later.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     func: Callable[[Any, Any], Any]
@@ -107,7 +111,9 @@ class Strategy:
         description: one line for ``wfe plugins``.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     factory: Callable[[Any, int], Any]
@@ -131,7 +137,9 @@ class StepExecutor:
         description: one line for ``wfe plugins``.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     factory: Callable[[int, Mapping[str, Any]], Any]
@@ -158,7 +166,9 @@ class Validator:
             none of them; the check then cannot run, so it must find nothing there.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     check: Callable[[Any, Any], Iterable[Any]]
@@ -176,7 +186,9 @@ class Reporter:
         description: one line for ``wfe plugins``.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     factory: Callable[[Any], Any]
@@ -199,7 +211,9 @@ class Event:
         time: ``time.time()`` when it happened.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     kind: str
     run_id: str

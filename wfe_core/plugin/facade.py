@@ -21,7 +21,7 @@ import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ class PluginInfo:
         provides: kind (``actions``, ``strategies`` …) -> the names it provides.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     distribution: str | None
@@ -109,7 +111,9 @@ class PluginInfo:
 class Provided:
     """A record together with the plugin that provided it."""
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     record: Any
     plugin: PluginInfo
@@ -125,7 +129,7 @@ class _Pending:
             rollback handler of another plugin for it is then a clash).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
 
     plugin: PluginInfo
     own_rollback: bool = False
@@ -149,7 +153,7 @@ class _Waiting:
             what importing a plugin costs, and most runs use none of them.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
 
     info: PluginInfo
     target: str

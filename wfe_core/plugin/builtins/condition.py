@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -27,7 +27,9 @@ class ConditionParams:
     replaces the default failure text.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     value: Any
     equals: Any = _MISSING

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.plugin import fields_repr
+from wfe_core.plugin import fields_eq, fields_hash, fields_repr
 
 __all__ = ["CopyParams", "DeleteParams", "ReadParams", "WriteParams", "parse_mode"]
 
@@ -65,7 +65,9 @@ def _non_empty(instance: Any, attribute: Any, value: str) -> None:
 class ReadParams:
     """path: the file to read; encoding: how its bytes are decoded (default utf-8)."""
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     path: str = attrs.field(validator=_non_empty)
     encoding: str = attrs.field(default="utf-8", validator=_known_encoding)
@@ -85,7 +87,9 @@ class WriteParams:
             ``null`` keeps an existing file's mode (new files: 0666 minus the umask).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     path: str = attrs.field(validator=_non_empty)
     content: str
@@ -99,7 +103,9 @@ class WriteParams:
 class DeleteParams:
     """path: the file (or symlink) to delete; missing_ok: succeed if it does not exist."""
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     path: str = attrs.field(validator=_non_empty)
     missing_ok: bool = False
@@ -116,7 +122,9 @@ class CopyParams:
         overwrite: replace an existing destination (default true); false fails instead.
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     source: str = attrs.field(validator=_non_empty)
     destination: str = attrs.field(validator=_non_empty)

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.plugin import fields_repr, positive_seconds
+from wfe_core.plugin import fields_eq, fields_hash, fields_repr, positive_seconds
 
 __all__ = ["ShellParams"]
 
@@ -53,7 +53,9 @@ class ShellParams:
         input: text fed to the command's stdin (default: stdin is ``/dev/null``).
     """
 
-    __repr__ = fields_repr  # attrs' text, without compiling one per class
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     command: Any = attrs.field(validator=_command)
     cwd: str | None = None

@@ -1,10 +1,12 @@
-"""wfe's attrs classes share one ``__repr__`` (:func:`fields_repr`) and repr exactly as attrs does.
+"""wfe's attrs classes share one ``__repr__``, ``__eq__`` and ``__hash__`` and behave as attrs' own.
 
-attrs compiles a ``__repr__`` for every class it defines, the biggest part of what
-defining ~40 classes costs each ``wfe`` start. The shared function must give the same
-text in every case attrs handles (defaults, ``init=False``, ``repr=False``, a custom
-field repr, nesting, cycles, classes defined in a function, subclasses), and every
-attrs class a plain ``wfe run`` defines in wfe_core uses it.
+attrs compiles these methods for every class it defines, most of what defining ~40
+classes costs each ``wfe`` start. The shared functions (:mod:`wfe_core.model.records`)
+must give the same text, the same equality and equal hashes for equal instances in every
+case attrs handles (defaults, ``init=False``, ``repr=False``/``eq=False``/``hash=False``
+fields, a custom field repr, an ``eq`` key, nesting, cycles, classes defined in a
+function, subclasses, another class), and every attrs class a plain ``wfe run`` defines
+in wfe_core uses them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from importtime import wfe_imports
 
 from wfe_core.model.errors import Problem
-from wfe_core.model.records import fields_repr
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import RunStats, RunStatus, StepRecord, StepStatus, WorkflowStep
 from wfe_core.plugin.capabilities import Event
 from wfe_core.plugin.facade import PluginInfo
@@ -139,15 +141,108 @@ def test_every_attrs_class_a_plain_run_defines_in_wfe_core_shares_the_repr(tmp_p
     ]
     assert len(classes) >= 25
     assert [c.__qualname__ for c in classes if c.__dict__.get("__repr__") is not fields_repr] == []
+    # Equality where attrs would give it: the shared one (and, for frozen classes, the hash).
+    compared = [c for c in classes if c.__eq__ is not object.__eq__]
+    assert len(compared) >= 15
+    assert [c.__qualname__ for c in compared if c.__dict__.get("__eq__") is not fields_eq] == []
+    frozen = [c for c in compared if c.__setattr__ is not object.__setattr__ and c.__hash__ is not None]
+    assert [c.__qualname__ for c in frozen if c.__dict__.get("__hash__") is not fields_hash] == []
 
 
 def test_first_party_parameter_classes_repr_as_before():
     file_params = pytest.importorskip("wfe_file.params")
     shell_params = pytest.importorskip("wfe_shell.params")
     assert file_params.WriteParams.__repr__ is fields_repr
+    assert file_params.WriteParams(path="p", content="c") == file_params.WriteParams(path="p", content="c")
+    assert hash(file_params.ReadParams(path="p")) == hash(file_params.ReadParams(path="p"))
     assert repr(file_params.WriteParams(path="p", content="c")) == (
         "WriteParams(path='p', content='c', encoding='utf-8', append=False, create_dirs=True, mode=None)"
     )
     assert repr(shell_params.ShellParams(command="true")) == (
         "ShellParams(command='true', cwd=None, env={}, timeout=None, expected_exit_codes=[0], input=None)"
     )
+
+
+def _eq_pair(frozen: bool):
+    """The same class twice: attrs' own ``__eq__``/``__hash__``, and the shared ones."""
+    decorate = attrs.frozen if frozen else attrs.define
+
+    @decorate
+    class Theirs:
+        a: object
+        b: object = None
+        c: object = attrs.field(default=0, eq=False)
+        d: str = attrs.field(default="x", eq=str.lower)
+        e: object = attrs.field(default=1, hash=False)
+
+    @decorate
+    class Ours:
+        __eq__ = fields_eq
+        if frozen:
+            __hash__ = fields_hash
+
+        a: object
+        b: object = None
+        c: object = attrs.field(default=0, eq=False)
+        d: str = attrs.field(default="x", eq=str.lower)
+        e: object = attrs.field(default=1, hash=False)
+
+    return Theirs, Ours
+
+
+NAN = float("nan")
+PAIRS = [
+    ((1,), (1,)),
+    ((1,), (2,)),
+    ((1, 2), (1, 3)),
+    ((1, None, "ignored"), (1, None, "differs")),  # c is not compared
+    ((1, None, 0, "ABC"), (1, None, 0, "abc")),  # d compared by its key
+    ((1, None, 0, "ABC"), (1, None, 0, "abd")),
+    ((1, None, 0, "x", 5), (1, None, 0, "x", 6)),  # e compared, not hashed
+    ((NAN,), (NAN,)),  # the same NaN object: == is False, as attrs' a == b gives
+    (([1],), ([1],)),
+]
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+@pytest.mark.parametrize(("left", "right"), PAIRS)
+def test_the_shared_equality_is_the_equality_attrs_gives(frozen, left, right):
+    theirs, ours = _eq_pair(frozen)
+    assert (ours(*left) == ours(*right)) == (theirs(*left) == theirs(*right))
+    assert (ours(*left) != ours(*right)) == (theirs(*left) != theirs(*right))
+    assert (ours(*left) == theirs(*left)) is False  # another class: never equal
+    assert ours(*left).__eq__(theirs(*left)) is NotImplemented
+    if frozen and ours(*left) == ours(*right):
+        try:
+            assert hash(ours(*left)) == hash(ours(*right))
+        except TypeError:  # an unhashable field: attrs' hash raises as well
+            with pytest.raises(TypeError):
+                hash(theirs(*left))
+    if not frozen:  # attrs makes a mutable class with equality unhashable
+        assert ours.__hash__ is None and theirs.__hash__ is None
+
+
+def test_a_subclass_instance_is_not_equal_to_its_base_as_with_attrs():
+    theirs, ours = _eq_pair(frozen=True)
+
+    @attrs.frozen
+    class Sub(ours):  # type: ignore[misc,valid-type]
+        pass
+
+    @attrs.frozen
+    class TheirSub(theirs):  # type: ignore[misc,valid-type]
+        pass
+
+    assert (Sub(1) == ours(1)) is (TheirSub(1) == theirs(1)) is False
+    assert Sub(1) == Sub(1) and {Sub(1), Sub(1)} == {Sub(1)}
+
+
+def test_public_model_equality_and_hashing_as_before():
+    a, b = WorkflowStep(id="a", action="x"), WorkflowStep(id="a", action="x")
+    assert a == b and (a != b) is False and a != WorkflowStep(id="b", action="x") and a != "a"
+    with pytest.raises(TypeError):  # a step holds mappings: unhashable, as before
+        hash(a)
+    assert {Problem("m", line=1), Problem("m", line=1)} == {Problem("m", line=1)}
+    assert Problem("m") != Problem("m", line=1)
+    assert RunStats("r", "w", RunStatus.SUCCEEDED, 1) == RunStats("r", "w", RunStatus.SUCCEEDED, 1)
+    assert RunStats.__hash__ is None  # mutable with equality: unhashable, as attrs made it
