@@ -40,6 +40,11 @@ NOT_IMPORTED = (
     "_hashlib",  # fingerprints use CPython's own SHA-256, not OpenSSL
     "cattrs",  # values of their fields' types are structured directly
     "wfe_core.load.strict",
+    # the default strategy and reporter only: the others' modules wait
+    "wfe_core.plugin.builtins.strategies.sequential",
+    "wfe_core.plugin.builtins.strategies.parallel",
+    "wfe_core.plugin.builtins.strategies.hybrid",
+    "wfe_core.plugin.builtins.reporters.json_lines",
 )
 
 
