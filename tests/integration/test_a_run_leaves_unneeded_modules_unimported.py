@@ -4,7 +4,8 @@
 run (store on) needs neither workflow templates, remote execution, report formats' plugin
 records, the report's analytics (its summary is computed from the run), the sub-workflow
 plugin and host (no ``workflow.run`` step), OpenSSL's hashlib, :mod:`socket`, :mod:`secrets`, :mod:`pickle`,
-:mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's MCP client; the plugin API still
+:mod:`shutil` nor :mod:`difflib`, nor wfe-claude-flow's MCP client, nor cattrs (a file's
+values and the parameters already have their fields' types); the plugin API still
 hands out those names on first use.
 """
 
@@ -37,6 +38,13 @@ NOT_IMPORTED = (
     "wfe_core.run.subflow",  # no workflow.run step: no sub-workflow host
     "wfe_core.validate.includes",
     "_hashlib",  # fingerprints use CPython's own SHA-256, not OpenSSL
+    "cattrs",  # values of their fields' types are structured directly
+    "wfe_core.load.strict",
+    # the default strategy and reporter only: the others' modules wait
+    "wfe_core.plugin.builtins.strategies.sequential",
+    "wfe_core.plugin.builtins.strategies.parallel",
+    "wfe_core.plugin.builtins.strategies.hybrid",
+    "wfe_core.plugin.builtins.reporters.json_lines",
 )
 
 

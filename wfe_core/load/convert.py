@@ -1,26 +1,31 @@
-"""One strict cattrs converter, and its errors turned into one :class:`Problem` per field.
+"""Structuring plain data into attrs classes, strictly: :func:`structure`.
 
 Strict means: unknown keys are refused (with a did-you-mean), and scalars are never
 coerced — ``critical: "false"`` is an error, not ``True``; ``timeout: "30"`` is an error,
 not ``30.0``.
+
+Two ways lead there. Data whose every value already has its field's type (a step of a
+plain file, most parameters) is built directly (:func:`_direct_structure_fn`); anything
+else goes through the strict cattrs converter of :mod:`wfe_core.load.strict`, whose
+result, or error with every field's path, is the contract. That module is imported only
+then: cattrs and the structure functions it generates cost every start ~15 ms, and a
+plain ``wfe run`` never needs them. ``converter`` (the cattrs converter) is still
+importable from here.
 """
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn
 
-from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = ["converter", "describe", "structure"]
-
-converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 
 
 class _WrongType(TypeError):
@@ -48,104 +53,81 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _strict_str(value: Any, _: type) -> str:
-    if not isinstance(value, str):
-        raise _WrongType("a string", value)
-    return value
-
-
-def _strict_bool(value: Any, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise _WrongType("true or false", value)
-    return value
-
-
-def _strict_int(value: Any, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _WrongType("a whole number", value)
-    return value
-
-
-def _strict_float(value: Any, _: type) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _WrongType("a number", value)
-    return float(value)
-
-
-def _any(value: Any, _: type) -> Any:
-    return value
-
-
-def _is_sequence(tp: Any) -> bool:
-    args = typing.get_args(tp)
-    return typing.get_origin(tp) in (tuple, list) and (len(args) == 1 or (len(args) == 2 and args[1] is ...))
-
-
-def _sequence(value: Any, tp: Any) -> Any:
-    item_type = typing.get_args(tp)[0]
-    # A lone string is one item where a list of strings is expected
-    # (``dependencies: build``), as GitHub Actions' ``needs:`` allows.
-    if isinstance(value, str) and item_type is str:
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        raise _WrongType("a list", value)
-    items = []
-    errors = []
-    for index, item in enumerate(value):
-        try:
-            items.append(converter.structure(item, item_type))
-        except Exception as exc:
-            exc.__notes__ = [
-                *getattr(exc, "__notes__", []),
-                cattrs.errors.IterableValidationNote(f"index {index}", index, item_type),
-            ]
-            errors.append(exc)
-    if errors:
-        raise IterableValidationError("invalid items", errors, tp)
-    return typing.get_origin(tp)(items)
-
-
-def _attrs_factory(cls: type) -> Any:
-    base: Any = make_dict_structure_fn(cls, converter)
-    fast = _direct_structure_fn(cls)
-
-    def hook(value: Any, _: type) -> Any:
-        if not isinstance(value, dict):
-            raise _WrongType("a mapping", value)
-        if fast is not None:
-            made = fast(value)
-            if made is not _NOT_DIRECT:
-                return made
-        for key in value:
-            if not isinstance(key, str):
-                raise _WrongType("string keys", key)
-        return base(value, cls)
-
-    return hook
-
-
 # How a field's value is taken as it is, in :func:`_direct_structure_fn`.
-_STR, _BOOL, _INT, _FLOAT, _ANY, _DICT, _STRS = range(7)
+_STR, _BOOL, _INT, _FLOAT, _ANY, _DICT, _SEQ, _CLASSES = range(8)
 _OPTIONAL = 8  # added to one of the above: ``None`` is fine too
 _SIMPLE = {str: _STR, bool: _BOOL, int: _INT, float: _FLOAT, Any: _ANY}
+#: Item types of a list or tuple field taken as they are (``float`` is not: cattrs makes
+#: floats of whole numbers, item by item).
+_SEQ_ITEMS = (str, int, Any)
 _NOT_DIRECT = object()
 #: Integers past this are too big for a float (OverflowError); the full path reports them.
 _FLOAT_INTS = 2**1023
 
 
-def _kind(tp: Any) -> int | None:
-    """The :func:`_direct_structure_fn` kind of a field of type ``tp``, or None if it has none."""
+def _is_sequence(tp: Any) -> bool:
+    """``list[X]``, ``tuple[X]`` or ``tuple[X, ...]``: what the converter's sequence hook takes."""
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) in (tuple, list) and (len(args) == 1 or (len(args) == 2 and args[1] is ...))
+
+
+def _is_dict(tp: Any) -> bool:
+    return tp is dict or typing.get_origin(tp) is dict
+
+
+def _is_optional_scalar(tp: Any) -> bool:
+    """``X | None`` (the converter's optional hook takes it: None, or an X)."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(tp)
+    return len(args) == 2 and type(None) in args
+
+
+def _kind(tp: Any) -> tuple[int, Any] | None:
+    """The :func:`_direct_structure_fn` kind of a field of type ``tp`` and what a sequence
+    kind needs (its container and item type, or the items' own quick function), or None."""
     if tp in _SIMPLE:
-        return _SIMPLE[tp]
+        return _SIMPLE[tp], None
     if _is_dict(tp):
-        return _DICT
-    if _is_sequence(tp) and typing.get_origin(tp) is tuple and typing.get_args(tp)[0] is str:
-        return _STRS
+        return _DICT, None
+    if _is_sequence(tp):
+        origin, item = typing.get_origin(tp), typing.get_args(tp)[0]
+        if item in _SEQ_ITEMS:
+            return _SEQ, (origin, item)
+        if isinstance(item, type) and attrs.has(item):
+            items = _direct_for(item)
+            return None if items is None else (_CLASSES, (origin, items))
+        return None
     if _is_optional_scalar(tp):
-        inner = next(a for a in typing.get_args(tp) if a is not type(None))
-        if inner in (str, int, float):
-            return _SIMPLE[inner] + _OPTIONAL
+        inner = _kind(next(a for a in typing.get_args(tp) if a is not type(None)))
+        if inner is not None and inner[0] != _CLASSES:
+            return inner[0] + _OPTIONAL, inner[1]
     return None
+
+
+#: Each class's quick function (or None), made on first use.
+_made: dict[type, Any] = {}
+#: Per thread, the classes whose quick function is being made: a class holding a list of
+#: itself has none (and another thread making the same class meanwhile is no cycle).
+_making = threading.local()
+_UNSET = object()
+
+
+def _direct_for(cls: type) -> Any:
+    """:func:`_direct_structure_fn` of ``cls``, made once per class."""
+    made = _made.get(cls, _UNSET)
+    if made is not _UNSET:
+        return made
+    making: set[type] = _making.__dict__.setdefault("classes", set())
+    if cls in making:
+        return None  # a cycle: not remembered, the outer call decides for the class
+    making.add(cls)
+    try:
+        made = _direct_structure_fn(cls)
+    finally:
+        making.discard(cls)
+    _made[cls] = made
+    return made
 
 
 def _direct_structure_fn(cls: type) -> Any:
@@ -157,18 +139,20 @@ def _direct_structure_fn(cls: type) -> Any:
     another type, a missing field, a constructor that raises): the caller then goes
     through cattrs, whose result (or error, with every field's path) is the contract.
     What it builds is what cattrs builds: the same values, floats for whole numbers,
-    tuples for lists, mappings copied.
+    lists and tuples of the field's container type, mappings copied; a list of attrs
+    instances (a workflow's steps) is built item by item the same way.
     """
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # a forward reference that does not resolve: cattrs says so
         return None
     kinds: dict[str, int] = {}
+    extra: dict[str, Any] = {}  # per sequence field: (container, item type or the items' quick function)
     for field in attrs.fields(cls):
-        kind = _kind(hints.get(field.name))
-        if kind is None or not field.init or field.alias != field.name:
+        found = _kind(hints.get(field.name))
+        if found is None or not field.init or field.alias != field.name:
             return None
-        kinds[field.name] = kind
+        kinds[field.name], extra[field.name] = found
 
     def direct(value: dict[Any, Any]) -> Any:
         given: dict[str, Any] = {}
@@ -196,13 +180,27 @@ def _direct_structure_fn(cls: type) -> Any:
                 if kind_of is not dict:
                     return _NOT_DIRECT
                 item = dict(item)
-            elif kind is _STRS:
-                if kind_of is str:
-                    item = (item,)  # one item where a list is expected, as cattrs does
-                elif kind_of is not list or not all(type(v) is str for v in item):
+            elif kind is _SEQ:
+                origin, item_type = extra[key]
+                if kind_of is str and item_type is str:
+                    item = origin((item,))  # one item where a list is expected, as cattrs does
+                elif kind_of is not list or not (item_type is Any or all(type(v) is item_type for v in item)):
                     return _NOT_DIRECT
                 else:
-                    item = tuple(item)
+                    item = origin(item)
+            elif kind is _CLASSES:
+                if kind_of is not list:
+                    return _NOT_DIRECT
+                origin, build = extra[key]
+                made = []
+                for one in item:
+                    if type(one) is not dict:
+                        return _NOT_DIRECT
+                    built = build(one)
+                    if built is _NOT_DIRECT:
+                        return _NOT_DIRECT
+                    made.append(built)
+                item = origin(made)
             given[key] = item
         try:
             return cls(**given)
@@ -212,80 +210,30 @@ def _direct_structure_fn(cls: type) -> Any:
     return direct
 
 
-def _is_dict(tp: Any) -> bool:
-    return tp is dict or typing.get_origin(tp) is dict
+def structure(data: Any, cls: Any, *, path: str = "") -> Any:
+    """Structure ``data`` into ``cls`` or raise :class:`InvalidWorkflowError` listing every problem.
+
+    Raises:
+        InvalidWorkflowError: a problem per bad field, each with its path below ``path``.
+    """
+    if type(data) is dict and isinstance(cls, type) and attrs.has(cls):
+        direct = _direct_for(cls)
+        if direct is not None:
+            made = direct(data)
+            if made is not _NOT_DIRECT:
+                return made
+    from wfe_core.load.strict import structure_strictly
+
+    return structure_strictly(data, cls, path=path)
 
 
-def _dict(value: Any, tp: Any) -> dict[Any, Any]:
-    if not isinstance(value, dict):
-        raise _WrongType("a mapping", value)
-    return dict(value)
+def __getattr__(name: str) -> Any:
+    if name == "converter":  # the cattrs converter: imported on first use
+        from wfe_core.load.strict import converter
+
+        return converter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _is_optional_scalar(tp: Any) -> bool:
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return False
-    args = typing.get_args(tp)
-    return len(args) == 2 and type(None) in args
-
-
-def _optional(value: Any, tp: Any) -> Any:
-    if value is None:
-        return None
-    inner = next(a for a in typing.get_args(tp) if a is not type(None))
-    return converter.structure(value, inner)
-
-
-converter.register_structure_hook(str, _strict_str)
-converter.register_structure_hook(bool, _strict_bool)
-converter.register_structure_hook(int, _strict_int)
-converter.register_structure_hook(float, _strict_float)
-converter.register_structure_hook(Any, _any)
-converter.register_structure_hook_func(_is_sequence, _sequence)
-converter.register_structure_hook_factory(attrs.has, _attrs_factory)
-converter.register_structure_hook_func(_is_dict, _dict)
-converter.register_structure_hook_func(_is_optional_scalar, _optional)
-
-
-def _join(path: str, part: str) -> str:
-    if part.startswith("["):
-        return path + part
-    return f"{path}.{part}" if path else part
-
-
-def _problems(exc: BaseException, path: str, cls: Any) -> list[Problem]:
-    if isinstance(exc, (ClassValidationError, IterableValidationError)):
-        out: list[Problem] = []
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            part = f"[{note.index}]" if isinstance(note, IterableValidationNote) else note.name
-            sub_cls = note.type if isinstance(note.type, type) else None
-            out.extend(_problems(sub, _join(path, part), sub_cls))
-        for sub in without:
-            out.extend(_problems(sub, path, getattr(exc, "cl", cls)))
-        return out
-    if isinstance(exc, ForbiddenExtraKeysError):
-        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
-        return [
-            Problem(f"unknown key '{key}'{did_you_mean(key, known)}", path=_join(path, key))
-            for key in sorted(exc.extra_fields)
-        ]
-    if isinstance(exc, KeyError):
-        return [Problem("is required but missing", path=path)]
-    if isinstance(exc, InvalidWorkflowError):
-        return [attrs.evolve(p, path=_join(path, p.path) if p.path else path) for p in exc.problems]
-    if isinstance(exc, _WrongType):
-        return [Problem(str(exc), path=path)]
-    if isinstance(exc, AttributeError) and "items" in str(exc):
-        return [Problem("expected a mapping", path=path)]
-    if isinstance(exc, (TypeError, ValueError)) and "positional argument" not in str(exc):
-        return [Problem(f"invalid value: {exc}", path=path)]
-    return [Problem(f"invalid value ({type(exc).__name__}: {exc})", path=path)]
-
-
-def structure(data: Any, cls: type, *, path: str = "") -> Any:
-    """Structure ``data`` into ``cls`` or raise :class:`InvalidWorkflowError` listing every problem."""
-    try:
-        return converter.structure(data, cls)
-    except (ClassValidationError, IterableValidationError, InvalidWorkflowError, _WrongType) as exc:
-        raise InvalidWorkflowError(_problems(exc, path, cls)) from None
+if TYPE_CHECKING:
+    converter: cattrs.Converter

@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_repr
+
 __all__ = ["CancelToken", "StepCancelled", "StepContext"]
 
 _GUARD = threading.Lock()
@@ -85,6 +87,9 @@ class StepContext:
             ``stdout`` or ``stderr``) so ``wfe run --output`` can show it live. Optional:
             check for None; what an action returns stays its recorded output.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     run_id: str
     workflow_id: str

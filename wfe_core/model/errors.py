@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
+
 __all__ = [
     "ActionError",
     "CycleError",
@@ -43,6 +45,10 @@ class Problem:
         severity: ``"error"`` or ``"warning"``; strict validation treats warnings as errors.
         step_id: the step concerned, when there is one.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     message: str
     path: str = ""

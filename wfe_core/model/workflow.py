@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import InvalidWorkflowError, Problem, did_you_mean
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plan.expressions import ExpressionError, caret
 from wfe_core.plan.expressions import parse as parse_expression
 from wfe_core.plan.fanout import fanout_problems, instance_id_clashes
@@ -245,6 +246,10 @@ class WorkflowStep:
         rollback_parameters: parameters of ``rollback_action`` (templated).
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     id: str
     action: str
     name: str = attrs.field()
@@ -295,6 +300,10 @@ class Workflow:
             e.g. ``{database: 1}``; a step declares what it holds in its ``resources``.
         steps: the steps, in file order; order carries no meaning beyond tie-breaking.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     id: str
     name: str = attrs.field()
@@ -385,6 +394,9 @@ class StepResult:
         metadata: anything else worth recording about the attempt.
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+
     success: bool
     output: Any = None
     error: str | None = None
@@ -407,6 +419,9 @@ class StepRecord:
         started_at / finished_at: ``time.time()`` of the first start and the end.
         duration: seconds spent inside the action, summed over attempts.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     step_id: str
     status: StepStatus = StepStatus.PENDING
@@ -442,6 +457,9 @@ class RunStats:
         fanned_out: fan-out step id -> how many instances it has; the step counts
             as those instances in the totals above, not itself (``steps`` has both).
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
 
     run_id: str
     workflow_id: str

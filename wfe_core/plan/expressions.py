@@ -24,6 +24,8 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
+
 __all__ = ["Expression", "ExpressionError", "Undecidable", "caret", "evaluate", "parse"]
 
 _LITERAL_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
@@ -83,6 +85,10 @@ class Expression:
         tree: its checked syntax tree.
         references: every reference, as tuples of parts (``('steps', 'test', 'output')``).
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     text: str
     tree: ast.expr

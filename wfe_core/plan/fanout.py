@@ -29,6 +29,7 @@ import attrs
 
 from wfe_core.load.templating import Unknown, render_value
 from wfe_core.model.errors import Problem, TemplateError, did_you_mean
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 
 __all__ = [
     "FANOUT_NAMES",
@@ -92,6 +93,10 @@ class Instance:
         digest: a short hash of ``scope``: a resumed run keeps a finished instance only
             if its item is still the same.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     id: str
     scope: dict[str, Any]

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import Workflow
 from wfe_core.plan.fanout import UNBOUNDED, describe_source, fanout_width, is_fanout, static_instances
 from wfe_core.plan.graph import DependencyGraph, graph_of
@@ -30,6 +31,10 @@ class Plan:
             most ``len(steps) - longest chain + 1`` (1 for a chain), plus what fan-out
             steps add (their instances run together, up to ``max_parallel``).
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     workflow: Workflow
     graph: DependencyGraph

@@ -15,7 +15,9 @@ What is here:
 - what validators receive and return: :class:`Workflow`, :class:`WorkflowStep`,
   :class:`Problem`, :class:`InvalidWorkflowError`, :func:`did_you_mean`;
 - parameter classes: :func:`structure` (the core's strict converter), :func:`describe`,
-  :func:`positive_seconds`;
+  :func:`positive_seconds`; :func:`fields_repr`, :func:`fields_eq`, :func:`fields_hash`
+  (``__repr__ = fields_repr`` ... in an attrs class body: attrs' own behaviour, without
+  attrs compiling those methods for the class at every start);
 - helpers the plugins would otherwise each rewrite: :func:`is_templated`,
   :func:`action_calls` / :class:`ActionCall`, :func:`looks_secret` (for validators);
   :func:`backoff_delay`, :func:`os_errors` / :func:`describe_os_error` (for actions).
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from wfe_core.load.convert import describe, structure
 from wfe_core.model.context import CancelToken, StepCancelled, StepContext
 from wfe_core.model.errors import ActionError, InvalidWorkflowError, Problem, WfeError, did_you_mean
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import StepResult, Workflow, WorkflowStep
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 from wfe_core.plugin.checks import ActionCall, action_calls, is_templated, looks_secret, template_names, template_paths
@@ -86,6 +89,9 @@ __all__ = [
     "describe",
     "describe_os_error",
     "did_you_mean",
+    "fields_eq",
+    "fields_hash",
+    "fields_repr",
     "hookimpl",
     "is_templated",
     "load_template_file",

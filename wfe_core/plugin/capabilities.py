@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
+
 __all__ = ["Action", "Event", "Reporter", "RollbackHandler", "StepExecutor", "Strategy", "Validator"]
 
 
@@ -28,6 +30,10 @@ class RollbackHandler:
             of the action and captures what compensation needs (e.g. a file's previous
             bytes). The memo is stored with the step, so it must be JSON-serialisable.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     action: str
     compensate: Callable[[Any, Any, Any, Any], None]
@@ -77,6 +83,10 @@ class Action:
             the context for later.
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     name: str
     func: Callable[[Any, Any], Any]
     parameters: type | None = None
@@ -101,6 +111,10 @@ class Strategy:
         description: one line for ``wfe plugins``.
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     name: str
     factory: Callable[[Any, int], Any]
     description: str = ""
@@ -122,6 +136,10 @@ class StepExecutor:
             (e.g. a cluster that cannot be reached).
         description: one line for ``wfe plugins``.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     factory: Callable[[int, Mapping[str, Any]], Any]
@@ -148,6 +166,10 @@ class Validator:
             none of them; the check then cannot run, so it must find nothing there.
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     name: str
     check: Callable[[Any, Any], Iterable[Any]]
     description: str = ""
@@ -163,6 +185,10 @@ class Reporter:
         factory: ``factory(stream) -> object`` with ``handle(event)`` and ``close()``.
         description: one line for ``wfe plugins``.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
     factory: Callable[[Any], Any]
@@ -184,6 +210,10 @@ class Event:
         data: details (attempt, duration, error, completion_percentage …).
         time: ``time.time()`` when it happened.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     kind: str
     run_id: str

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from wfe_core.load.templating import placeholders
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import Workflow, WorkflowStep
 
 __all__ = ["ActionCall", "action_calls", "is_templated", "looks_secret", "template_names", "template_paths"]
@@ -60,6 +61,10 @@ class ActionCall:
         field: ``"parameters"`` (the step's action) or ``"rollback_parameters"`` (its
             ``rollback_action``).
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     index: int
     step: WorkflowStep

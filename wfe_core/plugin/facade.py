@@ -21,6 +21,7 @@ import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
 
 if TYPE_CHECKING:
@@ -88,6 +89,10 @@ class PluginInfo:
         provides: kind (``actions``, ``strategies`` …) -> the names it provides.
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     name: str
     distribution: str | None
     version: str | None
@@ -106,11 +111,15 @@ class PluginInfo:
 class Provided:
     """A record together with the plugin that provided it."""
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     record: Any
     plugin: PluginInfo
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Pending:
     """A name provided by a plugin not imported yet: what the plugin index says of it.
 
@@ -120,11 +129,13 @@ class _Pending:
             rollback handler of another plugin for it is then a clash).
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+
     plugin: PluginInfo
     own_rollback: bool = False
 
 
-@attrs.define
+@attrs.define(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Waiting:
     """A plugin whose facts are known from the index, imported (or, if it already is,
     asked for its records) on first need.
@@ -141,6 +152,8 @@ class _Waiting:
             its records wait: building them (its actions' parameter classes) is most of
             what importing a plugin costs, and most runs use none of them.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
 
     info: PluginInfo
     target: str

@@ -32,6 +32,7 @@ import pluggy
 
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
+from wfe_core.model.records import fields_repr
 from wfe_core.plugin.facade import (
     _KINDS,
     _WAITING_HOOKS,
@@ -322,9 +323,11 @@ def load_plugins(
     return Plugins(pm, infos, provided, problems, waiting=waiting, fail=fail, index=index)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class _Given:
     """A plugin object passed to :func:`load_plugins` (``extra``): never imported, never waits."""
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     plugin: Any
 

@@ -13,6 +13,7 @@ import attrs
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError
 from wfe_core.model.nesting import MAX_NESTING, too_deep
+from wfe_core.model.records import fields_repr
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
 
@@ -28,6 +29,8 @@ class Attempt:
     ``abandoned`` is set by the scheduler when it stops waiting (timeout, cancellation);
     whatever the thread returns afterwards is discarded.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     step_id: str
     number: int

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
 from wfe_core.plugin.capabilities import Event
 
@@ -35,7 +36,7 @@ log = logging.getLogger("wfe.events")
 _NO_HURRY = frozenset({"step.started", "step.retrying", "progress"})
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class Relayed:
     """An event of a sub-workflow on its way up to the top-level run.
 
@@ -45,6 +46,8 @@ class Relayed:
             run, e.g. ``build`` or ``build/test``); ``None`` for run events, which only
             hooks hear.
     """
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     original: Event
     nested: Event | None

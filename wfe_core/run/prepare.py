@@ -21,6 +21,7 @@ from wfe_core.load.convert import structure
 from wfe_core.load.templating import Unknown, has_placeholders, render
 from wfe_core.model.context import StepContext
 from wfe_core.model.errors import InvalidWorkflowError, TemplateError
+from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import WorkflowStep
 from wfe_core.plugin.capabilities import Action
@@ -33,16 +34,20 @@ __all__ = ["AttemptPreparer", "Unprepared", "WouldRun"]
 _UNKNOWN = object()
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class Unprepared:
     """The attempt cannot be made: ``error`` (a template or parameter error)."""
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     error: str
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # compared by identity: no __eq__/__hash__ to compile
 class WouldRun:
     """Dry run: the step is reported, not run; ``reason`` says what it would run."""
+
+    __repr__ = fields_repr  # attrs' text, without compiling one per class
 
     reason: str
 

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import Problem
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import Workflow
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.registry import Plugins, load_plugins
@@ -33,6 +34,10 @@ class ValidationContext:
             executor plugin's validator checks for (e.g. values that must be picklable).
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     plugins: Plugins
     actions: Mapping[str, Action]
     strict: bool = False
@@ -49,6 +54,10 @@ class ValidationResult:
         problems: every problem, errors and warnings, in validator order.
         strict: whether warnings count as errors.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     problems: tuple[Problem, ...]
     strict: bool = False

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -25,6 +26,10 @@ class ConditionParams:
     (a regular expression searched in ``str(value)``) or ``truthy: true``. ``message``
     replaces the default failure text.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     value: Any
     equals: Any = _MISSING

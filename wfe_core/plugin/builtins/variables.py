@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from wfe_core.model.errors import ActionError
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
@@ -21,6 +22,10 @@ from wfe_core.plugin.hookspecs import hookimpl
 class SetParams:
     """name: the variable to set; value: its new value (any YAML value)."""
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     name: str
     value: Any
 
@@ -28,6 +33,10 @@ class SetParams:
 @attrs.frozen
 class GetParams:
     """name: the variable to read; its value becomes the step's output."""
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     name: str
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from wfe_core.model.records import fields_eq, fields_hash, fields_repr
 from wfe_core.plugin.capabilities import Action
 from wfe_core.plugin.hookspecs import hookimpl
 
@@ -20,6 +21,10 @@ def _non_negative(instance: Any, attribute: Any, value: float) -> None:
 @attrs.frozen
 class WaitParams:
     """seconds: how long to wait (wakes early if the step is cancelled or times out)."""
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     seconds: float = attrs.field(validator=_non_negative)
 

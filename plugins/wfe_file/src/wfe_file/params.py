@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from wfe_core.plugin import fields_eq, fields_hash, fields_repr
+
 __all__ = ["CopyParams", "DeleteParams", "ReadParams", "WriteParams", "parse_mode"]
 
 
@@ -63,6 +65,10 @@ def _non_empty(instance: Any, attribute: Any, value: str) -> None:
 class ReadParams:
     """path: the file to read; encoding: how its bytes are decoded (default utf-8)."""
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     path: str = attrs.field(validator=_non_empty)
     encoding: str = attrs.field(default="utf-8", validator=_known_encoding)
 
@@ -81,6 +87,10 @@ class WriteParams:
             ``null`` keeps an existing file's mode (new files: 0666 minus the umask).
     """
 
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
+
     path: str = attrs.field(validator=_non_empty)
     content: str
     encoding: str = attrs.field(default="utf-8", validator=_known_encoding)
@@ -92,6 +102,10 @@ class WriteParams:
 @attrs.frozen
 class DeleteParams:
     """path: the file (or symlink) to delete; missing_ok: succeed if it does not exist."""
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     path: str = attrs.field(validator=_non_empty)
     missing_ok: bool = False
@@ -107,6 +121,10 @@ class CopyParams:
             file of the source's name.
         overwrite: replace an existing destination (default true); false fails instead.
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     source: str = attrs.field(validator=_non_empty)
     destination: str = attrs.field(validator=_non_empty)

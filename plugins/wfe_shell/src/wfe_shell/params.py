@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from wfe_core.plugin import positive_seconds
+from wfe_core.plugin import fields_eq, fields_hash, fields_repr, positive_seconds
 
 __all__ = ["ShellParams"]
 
@@ -52,6 +52,10 @@ class ShellParams:
         expected_exit_codes: exit codes that count as success (default ``[0]``).
         input: text fed to the command's stdin (default: stdin is ``/dev/null``).
     """
+
+    __repr__ = fields_repr  # attrs' own behaviour, without compiling them per class
+    __eq__ = fields_eq
+    __hash__ = fields_hash
 
     command: Any = attrs.field(validator=_command)
     cwd: str | None = None

@@ -15,10 +15,38 @@ What a policy is and what the scheduler asks of it is in :mod:`.policy`.
 
 from __future__ import annotations
 
-from wfe_core.plugin.builtins.strategies.adaptive import AdaptivePolicy
-from wfe_core.plugin.builtins.strategies.hybrid import HybridPolicy
-from wfe_core.plugin.builtins.strategies.parallel import ParallelPolicy
-from wfe_core.plugin.builtins.strategies.policy import Policy, RankQueue
-from wfe_core.plugin.builtins.strategies.sequential import SequentialPolicy
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfe_core.plugin.builtins.strategies.adaptive import AdaptivePolicy
+    from wfe_core.plugin.builtins.strategies.hybrid import HybridPolicy
+    from wfe_core.plugin.builtins.strategies.parallel import ParallelPolicy
+    from wfe_core.plugin.builtins.strategies.policy import Policy, RankQueue
+    from wfe_core.plugin.builtins.strategies.sequential import SequentialPolicy
 
 __all__ = ["AdaptivePolicy", "HybridPolicy", "ParallelPolicy", "Policy", "RankQueue", "SequentialPolicy"]
+
+#: name -> its module. Imported on first use (PEP 562): a run imports the package for
+#: the one strategy it uses, not all four.
+_MODULES = {
+    "AdaptivePolicy": "adaptive",
+    "HybridPolicy": "hybrid",
+    "ParallelPolicy": "parallel",
+    "Policy": "policy",
+    "RankQueue": "policy",
+    "SequentialPolicy": "sequential",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
