@@ -19,7 +19,9 @@ interpreter too (another checkout's wfe), interleaved: an old/new comparison in 
 ``--against-path`` instead (or as well) puts another checkout's ``wfe_core`` and plugins
 first on ``PYTHONPATH`` (``git archive BASE | tar -x -C /tmp/base``, then
 ``--against-path /tmp/base:/tmp/base/plugins/wfe_file/src:...``).
-This checkout's ``wfe_core`` is put first on ``PYTHONPATH`` too, and every command runs
+This checkout's ``wfe_core`` and each ``plugins/*/src`` are put first on ``PYTHONPATH``
+too (give the other side the same entries: each one costs every import a lookup), and
+every command runs
 in a temporary directory (a checkout's root as working directory would shadow the other's).
 Bytecode is written and warmed up first (``PYTHONDONTWRITEBYTECODE`` is removed from the
 children's environment): compiling every module on each start is not what users pay.
@@ -110,7 +112,10 @@ def main() -> None:
     if args.against_path:  # env execs python in place: the rusage is still python's
         other = ["/usr/bin/env", f"PYTHONPATH={args.against_path}", *other]
     # This checkout's wfe_core first, wherever the interpreter's own install points.
-    this = ["/usr/bin/env", f"PYTHONPATH={ROOT}", sys.executable]
+    # This checkout's plugins go on the path too: a path entry costs every import a
+    # lookup, so both sides get one per package (--against-path as in the docstring).
+    here = ":".join([str(ROOT), *sorted(str(p) for p in (ROOT / "plugins").glob("*/src"))])
+    this = ["/usr/bin/env", f"PYTHONPATH={here}", sys.executable]
     pythons = {"": this} | ({" (other)": other} if args.against or args.against_path else {})
     # name -> argv of run number N (a store-on run gets a fresh store file each time)
     commands: dict[str, Callable[[int], list[str]]] = {
