@@ -135,7 +135,8 @@ def run_wfe(
 ) -> float:
     task = make_task(durations)
     workflow = Workflow(
-        id="bench",
+        # One id per workload, as distinct workflows have: the store learns durations per id.
+        id=f"bench-{len(deps)}-{sum(map(len, deps.values()))}",
         steps=[WorkflowStep(id=k, action="bench.task", parameters={"key": k}, dependencies=v) for k, v in deps.items()],
     )
     engine = WorkflowEngine(max_concurrent_steps=WORKERS, plugins=load_plugins(autoload=False), store=store)
