@@ -248,13 +248,18 @@ class RunLoop:
         the outcome reaches the store with the next commit (an outcome of a step with
         side effects, or ``IDLE_COMMIT`` later at most), before any of the children's.
         """
-        actions, rollback_for = self.actions, self.plugins.rollback_for
+        repeatable: dict[str, bool] = {}  # per action name
         free = set()
         for step in self.workflow.steps:
-            action = actions.get(step.action)
-            if action is None or action.side_effects or step.rollback_action:
+            name = step.action
+            if step.rollback_action:
                 continue
-            if rollback_for(step.action) is None:
+            if name not in repeatable:
+                action = self.actions.get(name)
+                repeatable[name] = (
+                    action is not None and not action.side_effects and self.plugins.rollback_for(name) is None
+                )
+            if repeatable[name]:
                 free.add(step.id)
         children = self.plan.graph.children
         return frozenset(sid for sid in free if all(child in free for child in children[sid]))
