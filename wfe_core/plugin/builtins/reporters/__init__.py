@@ -5,8 +5,9 @@ in :mod:`.stream`."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wfe_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from wfe_core.plugin.builtins.reporters.console import ConsoleReporter
@@ -18,14 +19,4 @@ __all__ = ["ConsoleReporter", "JsonReporter"]
 _MODULES = {"ConsoleReporter": "console", "JsonReporter": "json_lines"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULES})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
