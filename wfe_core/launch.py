@@ -19,6 +19,7 @@ from typing import Any
 __all__ = ["main", "pause_collector", "resume_collector"]
 
 _paused = False
+_froze = False  # resume_collector froze start-up's objects: main unfreezes them at the end
 
 
 def pause_collector() -> None:
@@ -32,15 +33,22 @@ def pause_collector() -> None:
 def resume_collector() -> None:
     """Resume the collector if :func:`pause_collector` paused it; what exists now is
     frozen (start-up's objects live until the process exits: no collection need walk them)."""
-    global _paused
+    global _paused, _froze
     if _paused:
         _paused = False
+        _froze = True
         gc.freeze()
         gc.enable()
 
 
 def main() -> Any:
-    """The ``wfe`` command (:func:`wfe_core.cli.main`), started with the collector paused."""
+    """The ``wfe`` command (:func:`wfe_core.cli.main`), started with the collector paused.
+
+    The collector is left as it was found (threshold, nothing frozen by us), for a host
+    that calls this in its own process: ``wfe run`` raises the threshold while it runs.
+    """
+    global _froze
+    threshold = gc.get_threshold()
     pause_collector()
     try:
         from wfe_core.cli import main as command
@@ -48,3 +56,7 @@ def main() -> Any:
         return command()
     finally:
         resume_collector()
+        gc.set_threshold(*threshold)
+        if _froze:
+            _froze = False
+            gc.unfreeze()

@@ -77,3 +77,22 @@ def test_importing_the_library_leaves_the_collector_alone():
     code = "import gc, wfe_core, wfe_core.cli, wfe_core.launch, wfe_core.engine\nprint(gc.isenabled())"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+def test_the_program_entry_point_leaves_the_collector_as_it_found_it(tmp_path):
+    # A host calling the console script's function in its own process gets its collector
+    # back as it was: threshold, enabled, nothing left frozen.
+    (tmp_path / "w.yaml").write_text(
+        "id: w\nsteps:\n  - {id: a, action: variable.set, parameters: {name: x, value: 1}}\n"
+    )
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['wfe', 'run', 'w.yaml', '--no-store']\n"
+        "before = (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count())\n"
+        "from wfe_core.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(before == (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()), gc.get_threshold()[0])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "True 700"

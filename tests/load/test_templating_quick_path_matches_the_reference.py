@@ -176,3 +176,21 @@ def test_rendering_leaves_no_garbage_for_the_cyclic_collector():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_fan_out_item_shadows_a_run_variable_of_the_same_name():
+    # The run's scope is a ChainMap searched first map first: a fan-out instance's names
+    # come before the run variables.
+    scope = ChainMap({"steps": {}, "item": "instance"}, {"item": "run variable", "who": "w"})
+    assert render_value("{item}", scope) == "instance"
+    assert render_value("x {item}", scope) == "x instance"
+    assert render({"v": "{item} {who}"}, scope) == {"v": "instance w"}
+
+
+def test_the_split_cache_keeps_no_big_template_text():
+    # A big templated value (a file's content) is split for its render, not kept for the
+    # life of the process.
+    big = '{"rows": [' + ", ".join(f'{{"a": {i}}}' for i in range(200_000)) + "]} {who}"
+    assert render_value(big, {"who": "x"}).endswith(" x")
+    kept = sum(len(text) for text in templating._PIECES)
+    assert kept < 1_000_000, f"{kept} characters of template text kept after the render"

@@ -207,9 +207,12 @@ def _as_text(value: Any) -> str:
 
 #: text -> its pieces (see :func:`_pieces`). Bounded: cleared when full, so a run of
 #: 10,000 distinct strings does not keep them all; repeated strings (fan-out instances,
-#: retries, rollbacks, the same command in many steps) are split once.
+#: retries, rollbacks, the same command in many steps) are split once. Only texts up to
+#: _PIECES_TEXT characters: a big one (a file's content) would stay in memory for the
+#: life of the process.
 _PIECES: dict[str, tuple[str | Placeholder, ...]] = {}
 _PIECES_MAX = 512
+_PIECES_TEXT = 4096
 
 
 def _pieces(text: str) -> tuple[str | Placeholder, ...]:
@@ -234,9 +237,10 @@ def _pieces(text: str) -> tuple[str | Placeholder, ...]:
     if end < len(text):
         pieces.append(text[end:])
     found = tuple(pieces)
-    if len(_PIECES) >= _PIECES_MAX:
-        _PIECES.clear()
-    _PIECES[text] = found
+    if len(text) <= _PIECES_TEXT:
+        if len(_PIECES) >= _PIECES_MAX:
+            _PIECES.clear()
+        _PIECES[text] = found
     return found
 
 
