@@ -19,7 +19,6 @@ from typing import Any
 __all__ = ["main", "pause_collector", "resume_collector"]
 
 _paused = False
-_froze = False  # resume_collector froze start-up's objects: main unfreezes them at the end
 
 
 def pause_collector() -> None:
@@ -33,10 +32,9 @@ def pause_collector() -> None:
 def resume_collector() -> None:
     """Resume the collector if :func:`pause_collector` paused it; what exists now is
     frozen (start-up's objects live until the process exits: no collection need walk them)."""
-    global _paused, _froze
+    global _paused
     if _paused:
         _paused = False
-        _froze = True
         gc.freeze()
         gc.enable()
 
@@ -47,9 +45,8 @@ def main() -> Any:
     The collector is left as it was found (threshold, nothing frozen by us), for a host
     that calls this in its own process: ``wfe run`` raises the threshold while it runs.
     """
-    global _froze
-    threshold = gc.get_threshold()
-    pause_collector()
+    threshold, enabled = gc.get_threshold(), gc.isenabled()
+    pause_collector()  # (only when enabled; resuming it then freezes what exists)
     try:
         from wfe_core.cli import main as command
 
@@ -57,6 +54,5 @@ def main() -> Any:
     finally:
         resume_collector()
         gc.set_threshold(*threshold)
-        if _froze:
-            _froze = False
+        if enabled:
             gc.unfreeze()
