@@ -288,27 +288,36 @@ def _build(
 def _unstructure(obj: Any) -> dict[str, Any]:
     """Fields of an attrs instance, leaving out those equal to their default."""
     out: dict[str, Any] = {}
-    for name, default, factory, takes_self in _defaults(type(obj)):  # type: ignore[arg-type]  # classes hash
+    for name, default, factory in _defaults(type(obj)):  # type: ignore[arg-type]  # classes hash
         value = getattr(obj, name)
         if factory is not None:
-            default = factory(obj) if takes_self else factory()
-        if default is not attrs.NOTHING and value == default:
+            default = factory(obj)
+        if value is default or (default is not attrs.NOTHING and value == default):
             continue
         out[name] = [_unstructure(s) for s in value] if name == "steps" else value
     return out
 
 
+#: Factories whose every call gives an equal empty value: called once per class, not per
+#: object (a 10,000-step definition called ``dict()`` 40,000 times to compare with).
+_EMPTY_FACTORIES = (dict, list, tuple, set, frozenset)
+
+
 @functools.cache
-def _defaults(cls: type) -> tuple[tuple[str, Any, Any, bool], ...]:
-    """(name, default, default factory, factory takes self) per field of ``cls``: looked
+def _defaults(cls: type) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, default factory taking the object) per field of ``cls``: looked
     up once per class, not once per step (10,000-step files dump in a tenth of the time)."""
-    out = []
+    out: list[tuple[str, Any, Any]] = []
     for field in attrs.fields(cls):
         default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            out.append((field.name, attrs.NOTHING, default.factory, bool(default.takes_self)))
+        if not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            out.append((field.name, default, None))
+        elif default.takes_self:
+            out.append((field.name, attrs.NOTHING, default.factory))
+        elif default.factory in _EMPTY_FACTORIES:
+            out.append((field.name, default.factory(), None))
         else:
-            out.append((field.name, default, None, False))
+            out.append((field.name, attrs.NOTHING, lambda _obj, make=default.factory: make()))
     return tuple(out)
 
 

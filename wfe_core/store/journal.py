@@ -7,13 +7,13 @@ same methods either way.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import RunStats, StepRecord, WorkflowStep
+from wfe_core.store.encoding import compact_json
 from wfe_core.store.runstore import RunStore
 
 __all__ = ["Journal", "LazyFingerprints", "NullJournal", "fingerprint", "fingerprinted"]
@@ -54,10 +54,9 @@ def _own_sha256() -> Any:
 
 _sha256 = _own_sha256()
 
-#: One encoder for every fingerprint (``json.dumps`` with options builds one per call);
-#: the same text as ``json.dumps(data, sort_keys=True, default=repr, separators=(",", ":"))``,
-#: which old runs' fingerprints were made of.
-_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=repr, separators=(",", ":")).encode
+#: One encoder for every fingerprint: the same text as ``json.dumps(data, sort_keys=True,
+#: default=repr, separators=(",", ":"))``, which old runs' fingerprints were made of.
+_FINGERPRINT_JSON = compact_json(sort_keys=True)
 
 
 def fingerprinted(step: WorkflowStep) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wfe_core.model.errors import WfeError
+from wfe_core.store.encoding import compact_json, quoted
 
 __all__ = [
     "DEFAULT_VALUE_LIMIT",
@@ -207,27 +208,15 @@ def default_store_path() -> Path:
     return Path(state) / "wfe" / "runs.sqlite"
 
 
-_ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"))  # one encoder, not one per call
-#: The C encoder under ``_ENCODER``, built once: ``JSONEncoder.encode`` builds it anew on
-#: every call, most of the cost of the small values a step writes (~2 µs of ~3). Same
-#: text. No circular-reference markers (shared between threads they could misfire): an
-#: output or variable nested that way fails its step first (model.nesting), and a
-#: circular memo ends in RecursionError instead of ValueError.
-_ITERENCODE = (
-    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None, repr, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
-    )
-    if getattr(json.encoder, "c_make_encoder", None) is not None
-    else None
-)
+_encoded = compact_json()
 
 
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    if _ITERENCODE is None:
-        return _ENCODER.encode(value)
-    return "".join(_ITERENCODE(value, 0))
+    if type(value) is str:  # most values: no encoder call
+        return quoted(value)
+    return _encoded(value)
 
 
 def value_limit() -> int:
@@ -267,7 +256,7 @@ def _bounded_vars(variables: Any, limit: int) -> str | None:
     if any(type(name) is not str for name in variables):  # keys the encoder turns into strings
         return _json({name: _within(value, limit) for name, value in variables.items()})
     return (
-        "{" + ",".join(f"{_json(name)}:{_bounded(value, limit) or 'null'}" for name, value in variables.items()) + "}"
+        "{" + ",".join(f"{quoted(name)}:{_bounded(value, limit) or 'null'}" for name, value in variables.items()) + "}"
     )
 
 
@@ -523,11 +512,13 @@ class RunStore:
         self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = _entry(log, number)
+        entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
         if entry is None:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)
-        entry.update(status=status, finished_at=time.time(), error=error)
+        entry["status"] = status  # (not update(status=…): keywords build a dict per call)
+        entry["finished_at"] = time.time()
+        entry["error"] = error
 
     def attempt_noted(self, run_id: str, step_id: str, number: int, **fields: Any) -> None:
         """Add ``fields`` (e.g. ``worker``: where a remote executor ran it) to an attempt's log entry."""
