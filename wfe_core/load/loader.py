@@ -287,15 +287,7 @@ def _build(
 
 def _unstructure(obj: Any) -> dict[str, Any]:
     """Fields of an attrs instance, leaving out those equal to their default."""
-    out: dict[str, Any] = {}
-    for name, default, factory in _defaults(type(obj)):  # type: ignore[arg-type]  # classes hash
-        value = getattr(obj, name)
-        if factory is not None:
-            default = factory(obj)
-        if value is default or (default is not attrs.NOTHING and value == default):
-            continue
-        out[name] = [_unstructure(s) for s in value] if name == "steps" else value
-    return out
+    return _unstructurer(type(obj))(obj)  # type: ignore[arg-type]  # classes hash
 
 
 #: Factories whose every call gives an equal empty value: called once per class, not per
@@ -304,21 +296,30 @@ _EMPTY_FACTORIES = (dict, list, tuple, set, frozenset)
 
 
 @functools.cache
-def _defaults(cls: type) -> tuple[tuple[str, Any, Any], ...]:
-    """(name, default, default factory taking the object) per field of ``cls``: looked
-    up once per class, not once per step (10,000-step files dump in a tenth of the time)."""
-    out: list[tuple[str, Any, Any]] = []
-    for field in attrs.fields(cls):
+def _unstructurer(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """:func:`_unstructure` for instances of ``cls``, generated once per class as attrs
+    generates ``__init__``: a loop over the fields with their defaults cost three times as
+    much (the run store writes every run's definition: 10,000 steps, 42 -> 16 ms)."""
+    names: dict[str, Any] = {"_unstructure": _unstructure}
+    lines = ["def unstructure(obj):", "    out = {}"]
+    for n, field in enumerate(attrs.fields(cls)):
         default = field.default
         if not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            out.append((field.name, default, None))
+            names[f"d{n}"] = default
+            differs = "True" if default is attrs.NOTHING else f"v is not d{n} and v != d{n}"
         elif default.takes_self:
-            out.append((field.name, attrs.NOTHING, default.factory))
+            names[f"f{n}"] = default.factory
+            differs = f"v != f{n}(obj)"
         elif default.factory in _EMPTY_FACTORIES:
-            out.append((field.name, default.factory(), None))
+            names[f"d{n}"] = default.factory()
+            differs = f"v != d{n}"
         else:
-            out.append((field.name, attrs.NOTHING, lambda _obj, make=default.factory: make()))
-    return tuple(out)
+            names[f"f{n}"] = default.factory
+            differs = f"v != f{n}()"
+        value = "[_unstructure(s) for s in v]" if field.name == "steps" else "v"
+        lines += [f"    v = obj.{field.name}", f"    if {differs}:", f"        out[{field.name!r}] = {value}"]
+    exec("\n".join([*lines, "    return out"]), names)  # code from field names only
+    return names["unstructure"]  # type: ignore[no-any-return]
 
 
 def _unwritable(value: Any) -> Any:
