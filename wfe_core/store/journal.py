@@ -18,16 +18,10 @@ from wfe_core.store.runstore import RunStore
 
 __all__ = ["Journal", "LazyFingerprints", "NullJournal", "fingerprint", "fingerprinted"]
 
-_FINGERPRINTED = (
-    "action",
-    "parameters",
-    "dependencies",
-    "conditions",
-    "rollback_action",
-    "rollback_parameters",
-)
-#: Keys added later, hashed only when set: a run recorded before they existed keeps its
-#: fingerprints, so it can still be resumed.
+#: Keys hashed only when set, with the value they have when unset: added later, a run
+#: recorded before they existed keeps its fingerprints, so it can still be resumed. (The
+#: keys always hashed are action, parameters, dependencies, conditions, rollback_action
+#: and rollback_parameters.)
 _FINGERPRINTED_IF_SET: dict[str, Any] = {
     "when": None,
     "trigger": "on_success",
@@ -61,10 +55,17 @@ _FINGERPRINT_JSON = compact_json(sort_keys=True)
 
 def fingerprinted(step: WorkflowStep) -> dict[str, Any]:
     """The keys of ``step`` that :func:`fingerprint` hashes (the new keys only when set)."""
-    data = {name: getattr(step, name) for name in _FINGERPRINTED}
+    data = {
+        "action": step.action,
+        "parameters": step.parameters,
+        "dependencies": step.dependencies,
+        "conditions": step.conditions,
+        "rollback_action": step.rollback_action,
+        "rollback_parameters": step.rollback_parameters,
+    }
     for name, default in _FINGERPRINTED_IF_SET.items():
-        value = getattr(step, name, default)
-        if value != default:
+        value = getattr(step, name)
+        if value is not default and value != default:
             data[name] = value
     return data
 
