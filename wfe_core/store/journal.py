@@ -202,17 +202,17 @@ class Journal(NullJournal):
         self.store.step_finished(
             self.run_id,
             record.step_id,
-            status=record.status._value_,  # (.value is a property call)
-            attempts=record.attempts,
-            output=output,
-            variables=variables,
-            memo=memo,
-            error=error,
-            reason=reason,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            duration=record.duration,
-            seq=seq,
+            record.status._value_,  # (.value is a property call)
+            record.attempts,
+            output,
+            variables,
+            memo,
+            error,
+            reason,
+            record.started_at,
+            record.finished_at,
+            record.duration,
+            seq,
         )
 
     def step_status(self, step_id: str, status: str, error: str | None = None) -> None:
