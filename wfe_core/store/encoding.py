@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["compact_json", "quoted"]
 
 #: A string as its JSON text (ASCII, as ``json.dumps`` writes it): C, no encoder object.
-quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def compact_json(*, sort_keys: bool = False) -> Callable[[Any], str]:
