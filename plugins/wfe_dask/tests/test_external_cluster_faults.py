@@ -97,8 +97,14 @@ def test_worker_killed_mid_run(tmp_path: Path, external_cluster: ExternalCluster
     assert proc.returncode == 0, out + err
     effects = log.read_text().split()
     # Every side effect happened at least once; only attempts in flight at the kill (at
-    # most the two the killed worker ran) can have happened twice.
+    # most the two the killed worker ran) can have happened twice. Why two: a side effect
+    # lands at an attempt's end, the first one 1.5 s in, and the kill follows within a
+    # poll; the killed worker's two threads had run at most two attempts by then (a third
+    # would end 3 s in). Those the driver had not fetched yet (running or finished) are
+    # lost, and Dask runs each once more on the surviving worker. A wfe retry on top of
+    # that recompute was the bug that once counted 11 (see the test below).
     assert set(effects) == {f"s{i}" for i in range(8)}
+    assert max(Counter(effects).values()) <= 2, effects
     assert len(effects) <= 8 + 2, effects
 
 
