@@ -25,14 +25,14 @@ BOUND = 60.0
 class ExternalCluster:
     """``dask scheduler`` and ``dask worker`` processes, each in its own process group."""
 
-    def __init__(self, tmp: Path, workers: int, port: int = 0):
+    def __init__(self, tmp: Path, workers: int, port: int = 0, threads: int = 2):
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.start(workers, port)
+        self.start(workers, port, threads)
 
-    def start(self, workers: int, port: int = 0) -> None:
-        """Start the scheduler (on ``port``; 0: any free one) and ``workers`` workers."""
+    def start(self, workers: int, port: int = 0, threads: int = 2) -> None:
+        """Start the scheduler (on ``port``; 0: any free one) and ``workers`` workers of ``threads`` threads."""
         scheduler_file = self.tmp / "scheduler.json"
         scheduler_file.unlink(missing_ok=True)
         self.procs.append(
@@ -54,7 +54,7 @@ class ExternalCluster:
         time.sleep(0.2)  # the file is written in one go, but be safe about partial reads
         self.address: str = json.loads(scheduler_file.read_text())["address"]
         for _ in range(workers):
-            self.add_worker()
+            self.add_worker(threads)
         self.wait_for_workers(workers)
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
@@ -66,9 +66,18 @@ class ExternalCluster:
             start_new_session=True,
         )
 
-    def add_worker(self) -> subprocess.Popen[bytes]:
+    def add_worker(self, threads: int = 2) -> subprocess.Popen[bytes]:
+        """Start one ``dask worker`` process with ``threads`` threads."""
         proc = self._spawn(
-            "worker", self.address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "2", "--no-dashboard"
+            "worker",
+            self.address,
+            "--host",
+            "127.0.0.1",
+            "--nworkers",
+            "1",
+            "--nthreads",
+            str(threads),
+            "--no-dashboard",
         )
         self.procs.append(proc)
         self.workers.append(proc)

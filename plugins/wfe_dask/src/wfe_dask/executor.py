@@ -60,6 +60,9 @@ class DaskExecutor(cf.Executor):
         # Named in the error when the cluster goes away mid-run (the client forgets it then).
         self.address: str = str(getattr(client.scheduler, "address", None) or "the Dask scheduler")
         self._driver = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-driver")
+        # Results are fetched here, not on Dask's one callback thread: a fetch can wait for
+        # Dask to recompute a result lost with its worker, and must not hold up the others.
+        self._fetch = cf.ThreadPoolExecutor(max(1, driver_threads), thread_name_prefix="wfe-dask-fetch")
         self._lock = threading.Lock()
         self._inflight: dict[str, tuple[Any, Any]] = {}  # key -> (attempt, dask future): the future must be held
         self._signalled: dict[str, float] = {}  # key -> when its cancel was last published
@@ -101,28 +104,64 @@ class DaskExecutor(cf.Executor):
             return _failed(attempt, done, error)
         with self._lock:
             self._inflight[key] = (attempt, future)
-        future.add_done_callback(lambda f: self._finished(key, f, attempt, done))
+        future.add_done_callback(lambda f: self._dispatch(key, f, attempt, done))
         return done
 
+    def _dispatch(self, key: str, future: Any, attempt: Any, done: cf.Future[Any]) -> None:
+        """Dask's done callback: fetch on the fetch pool (inline once it is shut down)."""
+        try:
+            self._fetch.submit(self._finished, key, future, attempt, done)
+        except RuntimeError:
+            self._finished(key, future, attempt, done)
+
     def _finished(self, key: str, future: Any, attempt: Any, done: cf.Future[Any]) -> None:
+        """Complete ``done`` from the Dask ``future`` (its done callback, on the fetch pool).
+
+        A worker can die after an attempt finished on it but before its result was
+        fetched: the future is then "lost" (or a fetch finds the data gone), and Dask
+        recomputes it, since this future still wants it. ``future.result()`` waits for
+        that run and returns its result. Reporting a failure instead would make wfe retry
+        the step while Dask runs it again: three runs for one lost worker, not two. The
+        key stays in flight meanwhile, so a timeout or Ctrl-C still reaches the recompute.
+        """
+        payload: bytes | None = None
+        error: Exception | None = None
+        try:
+            if future.status != "cancelled":
+                payload = future.result()
+        except Exception as exc:  # the action raised, KilledWorker, the scheduler went away
+            error = exc
         with self._lock:
             self._inflight.pop(key, None)
             self._signalled.pop(key, None)
-        try:
-            if future.status == "finished":
-                result, memo, _address = pickle.loads(future.result())
-                attempt.result, attempt.memo, attempt.ended = result, memo, time.monotonic()
-                done.set_result(attempt)
-            elif future.status == "cancelled":
-                # The client cancels every future when it loses the scheduler: that is the
-                # usual cause; say which cluster, so the user knows what to bring back.
-                why = self._lost_error(attempt.step_id) if self.lost else "the Dask task was cancelled"
-                _failed(attempt, done, why)
-            else:
-                done.set_exception(future.exception())
-        except Exception as exc:  # e.g. the scheduler disappeared while fetching the result
+        if future.status == "cancelled":
+            # The client cancels every future when it loses the scheduler: that is the
+            # usual cause; say which cluster, so the user knows what to bring back.
+            why = self._lost_error(attempt.step_id) if self.lost else "the Dask task was cancelled"
+            _failed(attempt, done, why)
+            return
+        if error is not None:
+            # wfe's retry policy takes over from here: Dask must not run it again as well.
+            self._forget(future)
             if not done.done():
-                done.set_exception(exc)
+                done.set_exception(error)
+            return
+        try:
+            result, memo, _address = pickle.loads(payload)  # type: ignore[arg-type]
+        except Exception as exc:
+            done.set_exception(exc)
+            return
+        attempt.result, attempt.memo, attempt.ended = result, memo, time.monotonic()
+        done.set_result(attempt)
+
+    def _forget(self, future: Any) -> None:
+        """Cancel ``future`` on the cluster (best effort: the cluster may be gone)."""
+        if self.lost:
+            return
+        try:
+            future.cancel()
+        except Exception:
+            log.debug("could not cancel %s", future.key, exc_info=True)
 
     @property
     def lost(self) -> bool:
@@ -175,6 +214,7 @@ class DaskExecutor(cf.Executor):
             self.stop_all()  # (repeated: an attempt may not have started when first told)
             time.sleep(0.05)
         self._driver.shutdown(wait=False, cancel_futures=True)
+        self._fetch.shutdown(wait=False)
         quiet = logging.getLogger("distributed.client")
         level = quiet.level
         if self.lost:
