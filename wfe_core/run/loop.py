@@ -153,6 +153,8 @@ class RunLoop:
         self.journal = journal = self.open_journal()
         # With a run store, nothing is reported before it is durable (see _commit).
         state.recording = events.hold = journal.path is not None
+        # Asked here, not in __init__: the engine sets a sub-workflow's relay after that.
+        state.listen(events.heard)
         # Capture rollback memos for a stored run even with rollback off: `wfe rollback
         # RUN_ID` compensates from them later.
         self.preparer.capture_memos = self.enable_rollback or journal.path is not None

@@ -166,6 +166,9 @@ class RunState:
         self.dry_run = dry_run
         self.recording = recording
         self.emitting = emitting
+        # The per-step events of a run that succeeds, each built only when someone hears
+        # it (see listen): most of a no-op step's cost when nobody listens but logging.
+        self.emit_started = self.emit_succeeded = self.emit_progress = emitting
         self.uniform = uniform
         self.records = {sid: StepRecord(sid, attempts=self.prior_attempts.get(sid, 0)) for sid in self.steps}
         self.waiting = {sid: len(parents[sid]) for sid in self.steps}
@@ -202,6 +205,13 @@ class RunState:
     def busy(self) -> bool:
         """Whether the run goes on: an attempt runs or a retry waits."""
         return bool(self.running or self.retrying)
+
+    def listen(self, heard: Callable[[str], bool]) -> None:
+        """Build ``step.started``, ``step.succeeded`` and ``progress`` events only if
+        ``heard(kind)`` (asked once, as the run begins); other kinds follow ``emitting``."""
+        self.emit_started = self.emitting and heard("step.started")
+        self.emit_succeeded = self.emitting and heard("step.succeeded")
+        self.emit_progress = self.emitting and heard("progress")
 
     # -- beginning -------------------------------------------------------------------------
     def _masked(self, value: Any) -> Any:
@@ -397,7 +407,7 @@ class RunState:
         waited = self.waited.pop(sid, None) if self.waited else None
         if waited is not None and self.recording:  # the store keeps why this attempt started late
             self.writes.append((Write.ATTEMPT_NOTED, sid, attempt.number, {"waited": waited}))
-        if self.emitting:
+        if self.emit_started:
             self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
         self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
 
@@ -721,7 +731,7 @@ class RunState:
             )
         if not succeeded and sid not in self.results:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
-        if self.emitting:
+        if self.emit_succeeded if succeeded else self.emitting:
             self.events.append(
                 (
                     f"step.{status._value_}",  # (_value_: .value is a property call, once per step)
@@ -736,7 +746,7 @@ class RunState:
                     },
                 )
             )
-            self._progress()
+        self._progress()
         if sid in self.instance_of:
             fanout.instance_closed(self, sid, wall)  # no children: its step answers for it
             return
@@ -793,7 +803,7 @@ class RunState:
             self._progress()
 
     def _progress(self) -> None:
-        if self.emitting:
+        if self.emit_progress:
             total = len(self.records)
             self.events.append(
                 (
