@@ -101,12 +101,13 @@ def _os_error_words(attempt: Attempt, exc: OSError) -> str:
 def _bounded_nesting(result: StepResult) -> StepResult:
     """A failure instead of an output (or variables) nested past :data:`MAX_NESTING`:
     masking, the store and templating could not walk it (see :mod:`wfe_core.model.nesting`)."""
-    for what, value in (("output", result.output), ("variables it sets", result.variables)):
-        where = too_deep(value)
-        if where is not None:
-            return StepResult(
-                success=False,
-                error=f"the step's {what} is nested more than {MAX_NESTING} "
-                f"levels deep (lists and mappings inside each other, at {where})",
-            )
-    return result
+    what, where = "output", too_deep(result.output)
+    if where is None and result.variables:  # most steps set none: one walk, not two
+        what, where = "variables it sets", too_deep(result.variables)
+    if where is None:
+        return result
+    return StepResult(
+        success=False,
+        error=f"the step's {what} is nested more than {MAX_NESTING} "
+        f"levels deep (lists and mappings inside each other, at {where})",
+    )

@@ -99,6 +99,9 @@ class AttemptPreparer:
         self._capture: dict[str, Any] = {}
         self._vars_version = -1
         self._vars_view: MappingProxyType[str, Any] = MappingProxyType({})
+        # What an inline action reads: the variables themselves (the dict is changed in
+        # place, never replaced), one view for the run rather than one per step.
+        self._live_vars = MappingProxyType(state.variables)
         self._scope: ChainMap[str, Any] | None = None
 
     def variables_view(self) -> MappingProxyType[str, Any]:
@@ -154,7 +157,7 @@ class AttemptPreparer:
             # An inline action runs now, on this thread, while nothing changes them: it
             # reads the variables themselves. Others get a snapshot (copied only when
             # the variables changed; a copy per step was quadratic in runs that set them).
-            variables=MappingProxyType(state.variables) if action.inline else self.variables_view(),
+            variables=self._live_vars if action.inline else self.variables_view(),
             outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
             workdir=self.workdir,
             dry_run=self.dry_run,

@@ -392,8 +392,10 @@ class RunState:
         if record.started_at is None:
             record.started_at = wall
         self.running[sid] = attempt
-        for name, count in self.steps[sid].resources.items():
-            self.held[name] += count
+        needs = self.steps[sid].resources
+        if needs:
+            for name, count in needs.items():
+                self.held[name] += count
         record.status = _RUNNING
         if self.recording:
             self.writes.append((Write.STEP_STARTED, sid, attempt.number, attempt.wall_started))
@@ -409,7 +411,10 @@ class RunState:
             self.writes.append((Write.ATTEMPT_NOTED, sid, attempt.number, {"waited": waited}))
         if self.emit_started:
             self.events.append(("step.started", sid, {"attempt": attempt.number, "action": attempt.action.name}))
-        self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
+        if not attempt.action.inline:
+            # (An inline action has returned before the loop looks at a timer again:
+            # its deadline could never fire.)
+            self.timers.push(attempt.submitted + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
 
     def fail_to_start(self, sid: str, number: int, error: str, wall: float) -> None:
         """Attempt ``number`` could not be prepared (a template or parameter error).
