@@ -369,20 +369,29 @@ class RunLoop:
                         self._start(sid)
                 continue
             ready = state.ready
+            # Without fan-outs and resources (most runs), a step goes to the policy as
+            # itself and may always start: no calls per step to say so.
+            plain = not state.fanout
             if ready:
-                push, key = policy.push, state.policy_key
-                for sid in ready:
-                    push(key(sid))  # a fan-out instance goes as its step
+                push = policy.push
+                if plain:
+                    for sid in ready:
+                        push(sid)
+                else:
+                    key = state.policy_key
+                    for sid in ready:
+                        push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
             batch = policy.pop(len(state.running))
             if not batch:
                 return
+            limited = bool(state.capacity)  # (a step can only need a declared resource)
             for popped in batch:
                 if state.stopping is not None:  # a critical step failed in _start: no more
                     break
-                claimed = state.claim(popped)  # a fan-out step stands for its next instance
-                if claimed is not None and state.admit(claimed):  # else parked until a holder of its resource ends
-                    self._start(claimed)
+                claimed = popped if plain else state.claim(popped)  # a fan-out step stands for its next instance
+                if claimed is not None and (not limited or state.admit(claimed)):
+                    self._start(claimed)  # (not admitted: parked until a holder of its resource ends)
 
     def _start(self, sid: str) -> None:
         state = self.state

@@ -751,7 +751,8 @@ class RunState:
                     },
                 )
             )
-        self._progress()
+        if self.emit_progress:
+            self._progress()
         if sid in self.instance_of:
             fanout.instance_closed(self, sid, wall)  # no children: its step answers for it
             return
