@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from concurrent.futures import Executor
 from pathlib import Path
@@ -117,9 +116,12 @@ class RunLoop:
         self.abandoned = 0  # attempts abandoned whose threads have not returned yet
         self._executor = executor
         self._pool: Any = None
-        self._cancel = threading.Event()
+        # A plain flag, not a threading.Event: read several times per step, and an
+        # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
+        self._cancelled = False
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
+        self._stored = False  # a run store records the run (its journal has a path)
 
     def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
         return AttemptPreparer(
@@ -138,7 +140,7 @@ class RunLoop:
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
-        self._cancel.set()
+        self._cancelled = True
         self._done.put(_WAKE)
 
     def forward(self, step_id: str, item: Relayed) -> None:
@@ -151,6 +153,7 @@ class RunLoop:
         t0 = time.monotonic()
         state, events = self.state, self.events
         self.journal = journal = self.open_journal()
+        self._stored = journal.path is not None
         # With a run store, nothing is reported before it is durable (see _commit).
         state.recording = events.hold = journal.path is not None
         # Asked here, not in __init__: the engine sets a sub-workflow's relay after that.
@@ -268,9 +271,9 @@ class RunLoop:
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
-        state, done, cancel = self.state, self._done, self._cancel
+        state, done = self.state, self._done
         while state.running or state.retrying:
-            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()
                 # It may have closed the last pending retry: re-check before blocking, or
                 # the get below would sleep until a stale attempt deadline (default one hour).
@@ -301,14 +304,18 @@ class RunLoop:
             timeout = None if due is None else max(0.0, due - time.monotonic())
         # Writes not yet committed (steps that started) reach the store once the
         # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
-        idle_commit = (self.journal.dirty or bool(self.events.held)) and (timeout is None or timeout > IDLE_COMMIT)
+        idle_commit = (
+            self._stored
+            and (self.journal.dirty or bool(self.events.held))
+            and (timeout is None or timeout > IDLE_COMMIT)
+        )
         if idle_commit:  # IDLE_COMMIT after the last commit, at most (see _flush)
             return max(0.0, IDLE_COMMIT - (time.monotonic() - self._committed_at)), True
         return timeout, False
 
     def _finished(self, item: Any) -> None:
         """Feed the finished attempt ``item`` and every other one queued to the state."""
-        state, done, cancel = self.state, self._done, self._cancel
+        state, done = self.state, self._done
         now, wall = time.monotonic(), time.time()
         while item is not None:
             if type(item) is tuple:  # a sub-workflow's event (forward)
@@ -320,7 +327,7 @@ class RunLoop:
                     if item.result is not None and "worker" in item.result.metadata:
                         # A remote executor's worker address, for `wfe runs show`.
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
-                    if cancel.is_set():  # a critical failure now is a cancel's fallout
+                    if self._cancelled:  # a critical failure now is a cancel's fallout
                         state.cancel_requested = True
                     state.finish(item, now, wall, None if item.result is not None else _crash(item))
             try:
@@ -348,7 +355,7 @@ class RunLoop:
 
     # -- readiness, dispatch --------------------------------------------------------------
     def _dispatch(self) -> None:
-        state, policy, cancel = self.state, self.policy, self._cancel
+        state, policy = self.state, self.policy
         # Drain: a step can close inside _start without running (dry-run "would run", a
         # template error) and release children after this pop; with nothing running the
         # loop would end and strand them as "not started".
@@ -356,7 +363,7 @@ class RunLoop:
             # A cancel can land after the loop's check (another thread, or a listener
             # of the completion just handled): act on it before releasing and starting
             # children, or they start after the run was cancelled.
-            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()
             self._flush()
             if state.stopping is not None:
@@ -430,10 +437,11 @@ class RunLoop:
                 time.monotonic() - self._committed_at < IDLE_COMMIT or not (events.held or self.journal.dirty)
             ):
                 return
-            self.journal.commit()
-            self._committed_at = time.monotonic()
-            events.committed()
-            if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            if self._stored:  # (without a store nothing is held: nothing to commit or deliver)
+                self.journal.commit()
+                self._committed_at = time.monotonic()
+                events.committed()
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()  # a listener of the events just delivered may have cancelled
             state.release_committed(time.time())
 
@@ -504,7 +512,7 @@ class RunLoop:
         self._flush()
         self._commit()
         state = self.state
-        if self._cancel.is_set():
+        if self._cancelled:
             state.cancel_requested = True
         failed = state.critical_failure is not None  # even if a cancel came afterwards
         if (

@@ -95,6 +95,9 @@ class AttemptPreparer:
         self.output_line: Callable[[str, str, str], None] | None = None
         self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
         self._secret_names = frozenset(secrets)
+        #: action name -> its :class:`Action`, looked up in ``actions`` (the engine's live
+        #: view: a Python call per lookup) once per run.
+        self._action: dict[str, Action] = {}
         #: action name -> its rollback handler's ``prepare`` (or None), looked up once.
         self._capture: dict[str, Any] = {}
         self._vars_version = -1
@@ -136,7 +139,9 @@ class AttemptPreparer:
         """Attempt ``number`` of ``sid``, submitted at ``now`` (monotonic) / ``wall``."""
         state = self.state
         step = state.steps[sid]
-        action = self.actions[step.action]
+        action = self._action.get(step.action)
+        if action is None:
+            action = self._action[step.action] = self.actions[step.action]
         try:
             params = self.parameters(step, action)
         except (TemplateError, InvalidWorkflowError) as exc:
