@@ -450,7 +450,8 @@ class RunState:
         if self.running.get(sid) is not attempt:
             return
         del self.running[sid]
-        self._leave(sid)
+        if self.capacity:  # (a step can only hold a declared resource)
+            self._leave(sid)
         record = self.records[sid]
         record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
         result = attempt.result
