@@ -12,7 +12,7 @@ import attrs
 
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError
-from wfe_core.model.nesting import MAX_NESTING, too_deep
+from wfe_core.model.nesting import LEAF_TYPES, MAX_NESTING, too_deep
 from wfe_core.model.records import fields_repr
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
@@ -83,7 +83,10 @@ def run_attempt(attempt: Attempt) -> Attempt:
             raise  # Ctrl-C landed in an inline action on the caller's thread: the caller's to handle
         result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
     if result.success:
-        result = _bounded_nesting(result)
+        output = result.output
+        # (Most steps return None or a scalar and set no variables: nothing to walk.)
+        if result.variables or not (output is None or type(output) in LEAF_TYPES):
+            result = _bounded_nesting(result)
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt
