@@ -114,3 +114,24 @@ def test_a_process_configuring_logging_at_info_sees_each_step(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("wfe.step")]
     assert lines == [f"wfe.step INFO step s{i} {what}" for i in range(3) for what in ("started", "succeeded")]
+
+
+def test_a_parent_listener_hears_a_sub_workflows_step_events_while_logging_is_silent(tmp_path, caplog):
+    (tmp_path / "child.yaml").write_text(
+        "id: child\nsteps:\n  - id: pick\n    action: variable.set\n    parameters: {name: chosen, value: x}\n"
+    )
+    parent = Workflow(
+        id="parent",
+        steps=[WorkflowStep(id="sub", action="workflow.run", parameters={"path": str(tmp_path / "child.yaml")})],
+    )
+    heard = []
+    with caplog.at_level(logging.CRITICAL, logger="wfe"):
+        stats = WorkflowEngine(store=None, workdir=tmp_path).run(parent, listeners=(heard.append,))
+    assert stats.succeeded, stats.error
+    steps = [(e.kind, e.step_id) for e in heard if e.step_id]
+    assert steps == [
+        ("step.started", "sub"),
+        ("step.started", "sub/pick"),
+        ("step.succeeded", "sub/pick"),
+        ("step.succeeded", "sub"),
+    ]
