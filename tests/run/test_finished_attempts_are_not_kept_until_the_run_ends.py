@@ -36,26 +36,30 @@ def test_a_long_run_frees_the_contexts_of_finished_steps():
     assert alive_at_end and alive_at_end[0] <= 300
 
 
-def test_stale_entries_are_swept_and_live_ones_kept_in_order():
-    live_ids = {"keep1", "keep2"}
-    timers = Timers(live=lambda kind, sid, attempt: kind is TimerKind.RETRY or sid in live_ids)
-    timers.push(5.0, TimerKind.DEADLINE, "keep2")
+def test_stale_deadlines_are_swept_and_live_timers_kept_in_order():
+    running = {"keep1": "attempt1", "keep2": "attempt2"}
+    timers = Timers(running)
+    timers.push(5.0, TimerKind.DEADLINE, "keep2", "attempt2")
     timers.push(1.0, TimerKind.RETRY, "retry")
+    timers.push(4.0, TimerKind.DEADLINE, "keep1", "an attempt that ended")  # its step runs again
     for i in range(600):
-        timers.push(2.0 + i, TimerKind.DEADLINE, f"gone{i}")
-    timers.push(3.0, TimerKind.DEADLINE, "keep1")
-    for _ in range(600):
-        timers.stale()
+        timers.push(2.0 + i, TimerKind.DEADLINE, f"gone{i}", "ended")
+        timers.stale += 1
+    timers.push(3.0, TimerKind.DEADLINE, "keep1", "attempt1")
     assert len(timers) < 400
     due = []
     while (timer := timers.pop_due(10_000.0)) is not None:
-        due.append(timer[1])
-    assert [d for d in due if not d.startswith("gone")] == ["retry", "keep1", "keep2"]
+        due.append((timer[1], timer[2]))
+    assert [d for d in due if not d[0].startswith("gone")] == [
+        ("retry", None),
+        ("keep1", "attempt1"),
+        ("keep2", "attempt2"),
+    ]
 
 
-def test_without_a_live_test_nothing_is_dropped():
+def test_without_the_running_map_nothing_is_dropped():
     timers = Timers()
     for i in range(600):
         timers.push(float(i), TimerKind.DEADLINE, f"s{i}")
-        timers.stale()
+        timers.stale += 1
     assert len(timers) == 600

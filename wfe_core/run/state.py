@@ -181,8 +181,8 @@ class RunState:
         self.variables: dict[str, Any] = dict(variables or {})
         self.variables_version = 0
         self.running: dict[str, Attempt] = {}
+        self.timers = Timers(self.running)  # (it sweeps deadlines of attempts no longer here)
         self.retrying: dict[str, None] = {}
-        self.timers = Timers(live=self._timer_live)
         self.completed: list[tuple[str, Any, Any]] = []
         self.memos: dict[str, Any] = {}
         self.not_run: set[str] = set()
@@ -205,10 +205,6 @@ class RunState:
         self.early: frozenset[str] = frozenset()
         self.writes: list[tuple[Any, ...]] = []
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
-
-    def _timer_live(self, kind: TimerKind, sid: str, attempt: Any) -> bool:
-        """Whether a timer still matters: a retry's does, a deadline while its attempt runs."""
-        return kind is not TimerKind.DEADLINE or self.running.get(sid) is attempt
 
     @property
     def busy(self) -> bool:
@@ -462,7 +458,7 @@ class RunState:
         if self.capacity:  # (a step can only hold a declared resource)
             self._leave(sid)
         if not attempt.action.inline:  # its deadline entry is stale now (an inline one has none)
-            self.timers.stale()
+            self.timers.stale += 1
         record = self.records[sid]
         record.duration += (attempt.ended or now) - (attempt.started or attempt.submitted)
         result = attempt.result

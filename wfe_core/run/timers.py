@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["TimerKind", "Timers"]
@@ -24,32 +24,51 @@ class TimerKind(enum.Enum):
     DEADLINE = "deadline"
 
 
-#: Stale entries tolerated before :meth:`Timers.stale` drops them (and at least half the heap).
+#: Stale entries tolerated before :meth:`Timers.push` drops them (and at least half the heap).
 _STALE_MIN = 256
 
 
 class Timers:
     """A heap of ``(due, seq, kind, step_id, attempt)``; ``seq`` keeps equal times in push order.
 
-    ``live(kind, step_id, attempt)``, when given, says whether an entry still matters:
-    an attempt that ended keeps its deadline entry (and the attempt) in the heap until
-    it is due, an hour by default, unless :meth:`stale` drops such entries.
+    ``running``, when given, is the run's step id -> attempt in flight: a deadline entry
+    matters only while its attempt is there. An attempt that ended keeps its entry (and
+    itself) in the heap until it is due, an hour by default, unless entries counted in
+    :attr:`stale` are swept out.
+
+    Attributes:
+        stale: deadline entries known not to matter any more (the state adds one per
+            attempt that ended before its deadline; a plain counter, not a call per step).
     """
 
-    __slots__ = ("_heap", "_live", "_seq", "_stale")
+    __slots__ = ("_heap", "_running", "_seq", "stale")
 
-    def __init__(self, live: Callable[[TimerKind, str, Any], bool] | None = None) -> None:
+    def __init__(self, running: Mapping[str, Any] | None = None) -> None:
         self._heap: list[tuple[float, int, TimerKind, str, Any]] = []
         self._seq = itertools.count()
-        self._live = live
-        self._stale = 0
+        self._running = running
+        self.stale = 0
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def push(self, due: float, kind: TimerKind, step_id: str, attempt: Any = None) -> None:
         """Fire ``kind`` for ``step_id`` (and ``attempt``, for a deadline) at time ``due``."""
+        if self.stale >= _STALE_MIN and 2 * self.stale >= len(self._heap):
+            self._sweep()
         heapq.heappush(self._heap, (due, next(self._seq), kind, step_id, attempt))
+
+    def _sweep(self) -> None:
+        """Drop deadline entries of attempts no longer running: O(1) amortised (at least
+        half the heap goes), and a long run does not keep every finished attempt (its
+        context, its parents' outputs) alive until the run ends."""
+        self.stale = 0
+        running = self._running
+        if running is None:
+            return
+        deadline = TimerKind.DEADLINE
+        self._heap = [t for t in self._heap if t[2] is not deadline or running.get(t[3]) is t[4]]
+        heapq.heapify(self._heap)
 
     def next_due(self) -> float | None:
         """When the earliest timer fires, or ``None`` when there is none."""
@@ -62,20 +81,6 @@ class Timers:
             return None
         _, _, kind, step_id, attempt = heapq.heappop(heap)
         return kind, step_id, attempt
-
-    def stale(self) -> None:
-        """One entry stopped mattering (an attempt ended before its deadline). Once they
-        are many and at least half the heap, the ones ``live`` rejects are dropped:
-        O(1) amortised, and a long run does not keep every finished attempt (its
-        context, its parents' outputs) alive until the run ends."""
-        self._stale += 1
-        heap = self._heap
-        if self._live is None or self._stale < _STALE_MIN or 2 * self._stale < len(heap):
-            return
-        live = self._live
-        self._heap = [t for t in heap if live(t[2], t[3], t[4])]
-        heapq.heapify(self._heap)
-        self._stale = 0
 
     def drop(self, kind: TimerKind) -> None:
         """Forget every timer of ``kind`` (pending retries when the run stops)."""
