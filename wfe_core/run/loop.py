@@ -434,7 +434,9 @@ class RunLoop:
             # Outcomes that need not be durable yet (see _repeatable) still reach the
             # store, and their events the listeners, within IDLE_COMMIT.
             if not (state.releasing or events.must_commit) and (
-                time.monotonic() - self._committed_at < IDLE_COMMIT or not (events.held or self.journal.dirty)
+                not self._stored  # (nothing waits for a commit)
+                or time.monotonic() - self._committed_at < IDLE_COMMIT
+                or not (events.held or self.journal.dirty)
             ):
                 return
             if self._stored:  # (without a store nothing is held: nothing to commit or deliver)
