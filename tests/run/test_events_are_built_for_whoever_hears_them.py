@@ -7,11 +7,16 @@ Real runs of real actions through the engine, the real ``logging`` module; no mo
 from __future__ import annotations
 
 import logging
+import sqlite3
 import subprocess
 import sys
 
-from wfe_core import ActionError, RunStatus, Workflow, WorkflowEngine, WorkflowStep
+from wfe_core import ActionError, RunStatus, StepResult, Workflow, WorkflowEngine, WorkflowStep, load_plugins
 from wfe_core.monitoring import logs_kind
+from wfe_core.plan.graph import DependencyGraph
+from wfe_core.plugin.capabilities import Action
+from wfe_core.run.attempt import Attempt
+from wfe_core.run.state import RunState, Write
 
 
 def ok(parameters, context):
@@ -22,8 +27,16 @@ def broken(parameters, context):
     raise ActionError("disk on fire")
 
 
+def no_hooks() -> object:
+    """The built-in plugins only: an installed plugin with a ``wfe_event`` hook hears
+    every event, and these tests are about runs that only logging may hear."""
+    plugins = load_plugins(autoload=False)
+    assert not plugins.has_listeners
+    return plugins
+
+
 def engine() -> WorkflowEngine:
-    made = WorkflowEngine(store=None)
+    made = WorkflowEngine(store=None, plugins=no_hooks())
     made.register_custom_action("ok", ok)
     made.register_custom_action("broken", broken)
     return made
@@ -126,7 +139,7 @@ def test_a_parent_listener_hears_a_sub_workflows_step_events_while_logging_is_si
     )
     heard = []
     with caplog.at_level(logging.CRITICAL, logger="wfe"):
-        stats = WorkflowEngine(store=None, workdir=tmp_path).run(parent, listeners=(heard.append,))
+        stats = WorkflowEngine(store=None, workdir=tmp_path, plugins=no_hooks()).run(parent, listeners=(heard.append,))
     assert stats.succeeded, stats.error
     steps = [(e.kind, e.step_id) for e in heard if e.step_id]
     assert steps == [
@@ -135,3 +148,73 @@ def test_a_parent_listener_hears_a_sub_workflows_step_events_while_logging_is_si
         ("step.succeeded", "sub/pick"),
         ("step.succeeded", "sub"),
     ]
+
+
+# -- the state's side: what is built, what is recorded, what asks for a commit ------------------
+QUIET = frozenset({"step.started", "step.succeeded", "progress"})
+
+
+def stored_state(deps: dict[str, list[str]]) -> RunState:
+    graph = DependencyGraph(deps)
+    steps = [WorkflowStep(id=sid, action="noop", dependencies=parents) for sid, parents in deps.items()]
+    state = RunState(steps, graph.parents, graph.children, graph.order, recording=True, emitting=True)
+    state.listen(lambda kind: kind not in QUIET)
+    state.begin(0.0)
+    state.ready.clear()
+    return state
+
+
+def finish(state: RunState, sid: str, success: bool) -> None:
+    action = Action("noop", lambda params, context: None, side_effects=False)
+    attempt = Attempt(sid, 1, action, None, None, 60.0, submitted=0.0, wall_started=0.0)
+    state.start(attempt, 0.0)
+    attempt.started, attempt.ended = 0.0, 1.0
+    attempt.result = StepResult(success=success, error=None if success else "boom")
+    state.finish(attempt, 1.0, 1.0)
+
+
+def test_unheard_events_are_not_built_but_every_write_is_recorded():
+    state = stored_state({"a": [], "b": []})
+    finish(state, "a", True)
+    finish(state, "b", False)
+    assert [(kind, sid) for kind, sid, _ in state.events] == [("step.failed", "b")]
+    assert [w[0] for w in state.writes] == [
+        Write.STEP_STARTED,
+        Write.ATTEMPT_FINISHED,
+        Write.STEP_FINISHED,
+        Write.STEP_STARTED,
+        Write.ATTEMPT_FINISHED,
+        Write.STEP_FINISHED,
+    ]
+
+
+def test_an_unheard_success_still_asks_for_a_prompt_commit_unless_it_may_wait():
+    state = stored_state({"a": [], "b": []})
+    state.early = frozenset({"b"})  # side-effect free: its outcome may ride with a later commit
+    finish(state, "b", True)
+    assert not state.commit_soon
+    finish(state, "a", True)
+    assert state.commit_soon  # as its step.succeeded event would have asked
+
+
+def test_a_stored_fanout_instance_is_committed_before_the_next_starts_though_nobody_listens(tmp_path, caplog):
+    store = tmp_path / "runs.sqlite"
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    def look(params, context):  # side effects (the default): each outcome is committed at once
+        with sqlite3.connect(store) as db:
+            seen[context.step.id] = db.execute(
+                "SELECT step_id, status FROM steps WHERE run_id=? AND step_id LIKE 'each[%' ORDER BY step_id",
+                (context.run_id,),
+            ).fetchall()
+        return None
+
+    engine = WorkflowEngine(store=str(store), max_concurrent_steps=1, plugins=no_hooks())
+    # Inline (on the scheduler thread): no idle moment between two instances in which the
+    # loop would commit anyway; only the prompt commit a success asks for makes it durable.
+    engine.register_custom_action("look", look, inline=True)
+    flow = Workflow(id="fan", steps=[WorkflowStep(id="each", action="look", for_each=[1, 2, 3])])
+    with caplog.at_level(logging.CRITICAL, logger="wfe"):
+        assert engine.run(flow).succeeded
+    assert seen["each[1]"][0] == ("each[0]", "succeeded")
+    assert seen["each[2]"][:2] == [("each[0]", "succeeded"), ("each[1]", "succeeded")]

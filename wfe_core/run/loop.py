@@ -433,12 +433,13 @@ class RunLoop:
                 self._publish()
             # Outcomes that need not be durable yet (see _repeatable) still reach the
             # store, and their events the listeners, within IDLE_COMMIT.
-            if not (state.releasing or events.must_commit) and (
+            if not (state.releasing or events.must_commit or state.commit_soon) and (
                 not self._stored  # (nothing waits for a commit)
                 or time.monotonic() - self._committed_at < IDLE_COMMIT
                 or not (events.held or self.journal.dirty)
             ):
                 return
+            state.commit_soon = False
             if self._stored:  # (without a store nothing is held: nothing to commit or deliver)
                 self.journal.commit()
                 self._committed_at = time.monotonic()
@@ -476,6 +477,7 @@ class RunLoop:
     def _commit(self) -> None:
         """Commit the store, then deliver the events that waited for it."""
         self._publish()
+        self.state.commit_soon = False
         self.journal.commit()
         self._committed_at = time.monotonic()
         self.events.committed()

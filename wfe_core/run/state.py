@@ -169,6 +169,10 @@ class RunState:
         # The per-step events of a run that succeeds, each built only when someone hears
         # it (see listen): most of a no-op step's cost when nobody listens but logging.
         self.emit_started = self.emit_succeeded = self.emit_progress = emitting
+        #: A recorded success whose event nobody hears still wants a prompt commit, as its
+        #: event would have asked (a fan-out instance has no release that asks for one):
+        #: durability does not depend on who listens. The loop clears it when it commits.
+        self.commit_soon = False
         self.uniform = uniform
         prior = self.prior_attempts
         self.records = (
@@ -759,6 +763,8 @@ class RunState:
                     },
                 )
             )
+        elif succeeded and self.recording and sid not in self.early:
+            self.commit_soon = True
         if self.emit_progress:
             self._progress()
         if sid in self.instance_of:
