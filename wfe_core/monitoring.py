@@ -34,7 +34,7 @@ from typing import Any
 from wfe_core.model.errors import WfeError
 from wfe_core.model.secrets import Redactor
 
-__all__ = ["EXPORT_FORMATS", "ReportLevel", "StatusReporter", "log_event"]
+__all__ = ["EXPORT_FORMATS", "ReportLevel", "StatusReporter", "log_event", "logs_kind"]
 
 logging.getLogger("wfe").addHandler(logging.NullHandler())
 _RUN_LOG = logging.getLogger("wfe.run")
@@ -106,6 +106,20 @@ def log_event(event: Any) -> None:
         return
     extra = {"run_id": event.run_id, "workflow_id": event.workflow_id, "step_id": event.step_id, "event": event.kind}
     logger.log(level, "%s", _event_message(event), extra=extra)
+
+
+def logs_kind(kind: str) -> bool:
+    """Whether :func:`log_event` would log some event of ``kind`` with the loggers' levels
+    as they are now (``progress`` and ``step.waiting``: never). A run whose only listener
+    is :func:`log_event` asks this once at its start and does not even build the events
+    of the kinds it would drop (a step's ``started``, ``succeeded`` and ``progress``
+    unless INFO is enabled: most of a no-op step's cost)."""
+    level = EVENT_LEVELS.get(kind)
+    if level is None:
+        return False
+    if kind in _LEVEL_DEPENDS_ON_DATA:
+        level = ReportLevel.ERROR  # the most its data can make it
+    return (_STEP_LOG if kind.startswith("step.") else _RUN_LOG).isEnabledFor(level)
 
 
 def _text_line(entry: Mapping[str, Any]) -> str:

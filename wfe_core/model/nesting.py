@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_NESTING", "too_deep"]
+__all__ = ["LEAF_TYPES", "MAX_NESTING", "too_deep"]
 
-_LEAVES = frozenset({str, int, float, bool, bytes})
+#: Types that never nest: a value of one of them (or ``None``) needs no walk.
+LEAF_TYPES = _LEAVES = frozenset({str, int, float, bool, bytes})
 
 #: Most levels of lists/mappings inside one value (JSON from real APIs rarely passes 20).
 MAX_NESTING = 100

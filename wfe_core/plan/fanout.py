@@ -124,6 +124,8 @@ def counted_steps(step_ids: Iterable[str], fanout_ids: Collection[str]) -> tuple
     """
     ids = list(step_ids)
     instances: dict[str, int] = {}
+    if not fanout_ids:  # most runs: every step counts as itself
+        return ids, instances
     for sid in ids:
         gid = base_id(sid)
         if gid != sid and gid in fanout_ids:

@@ -100,9 +100,10 @@ class DependencyGraph:
         depth: dict[str, int] = {}
         out: list[list[str]] = []
         parents = self.parents
+        of = depth.__getitem__  # (map over a bound C method: no comprehension frame per step)
         for node in self.order:
             above = parents[node]
-            d = 1 + max([depth[p] for p in above]) if above else 0
+            d = 1 + max(map(of, above)) if above else 0
             depth[node] = d
             if d == len(out):
                 out.append([])
@@ -140,10 +141,10 @@ class DependencyGraph:
         durations = durations or {}
         out: dict[str, float] = {}
         children = self.children
+        of, own = out.__getitem__, durations.get
         for node in reversed(self.order):
             below = children[node]
-            tail = max([out[c] for c in below]) if below else 0.0
-            out[node] = durations.get(node, 1.0) + tail
+            out[node] = own(node, 1.0) + (max(map(of, below)) if below else 0.0)
         return out
 
     def critical_path(self, durations: Mapping[str, float]) -> tuple[list[str], float]:

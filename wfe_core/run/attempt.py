@@ -12,7 +12,7 @@ import attrs
 
 from wfe_core.model.context import StepCancelled, StepContext
 from wfe_core.model.errors import ActionError
-from wfe_core.model.nesting import MAX_NESTING, too_deep
+from wfe_core.model.nesting import LEAF_TYPES, MAX_NESTING, too_deep
 from wfe_core.model.records import fields_repr
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
@@ -83,7 +83,10 @@ def run_attempt(attempt: Attempt) -> Attempt:
             raise  # Ctrl-C landed in an inline action on the caller's thread: the caller's to handle
         result = StepResult(success=False, error=f"the action raised {type(exc).__name__}: {exc}")
     if result.success:
-        result = _bounded_nesting(result)
+        output = result.output
+        # (Most steps return None or a scalar and set no variables: nothing to walk.)
+        if result.variables or not (output is None or type(output) in LEAF_TYPES):
+            result = _bounded_nesting(result)
     attempt.result = result
     attempt.ended = time.monotonic()
     return attempt
@@ -101,12 +104,13 @@ def _os_error_words(attempt: Attempt, exc: OSError) -> str:
 def _bounded_nesting(result: StepResult) -> StepResult:
     """A failure instead of an output (or variables) nested past :data:`MAX_NESTING`:
     masking, the store and templating could not walk it (see :mod:`wfe_core.model.nesting`)."""
-    for what, value in (("output", result.output), ("variables it sets", result.variables)):
-        where = too_deep(value)
-        if where is not None:
-            return StepResult(
-                success=False,
-                error=f"the step's {what} is nested more than {MAX_NESTING} "
-                f"levels deep (lists and mappings inside each other, at {where})",
-            )
-    return result
+    what, where = "output", too_deep(result.output)
+    if where is None and result.variables:  # most steps set none: one walk, not two
+        what, where = "variables it sets", too_deep(result.variables)
+    if where is None:
+        return result
+    return StepResult(
+        success=False,
+        error=f"the step's {what} is nested more than {MAX_NESTING} "
+        f"levels deep (lists and mappings inside each other, at {where})",
+    )

@@ -25,6 +25,7 @@ import attrs
 
 from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
+from wfe_core.monitoring import log_event, logs_kind
 from wfe_core.plugin.capabilities import Event
 
 __all__ = ["EventDelivery", "Relayed"]
@@ -86,6 +87,17 @@ class EventDelivery:
         self.must_commit = False
         self.no_hurry: frozenset[str | None] = frozenset()
         self.relay: Callable[[Relayed], None] | None = None
+
+    def heard(self, kind: str) -> bool:
+        """Whether anyone would hear an event of ``kind`` emitted now: a hook, a relay
+        to a parent run, a listener other than :func:`~wfe_core.monitoring.log_event`,
+        or that one for a level its logger has enabled. An event nobody hears need not
+        be built (see :meth:`~wfe_core.run.state.RunState.listen`)."""
+        if not self.active:
+            return False
+        if self.relay is not None or self.plugins.has_listeners:
+            return True
+        return any(listener is not log_event or logs_kind(kind) for listener in self.listeners)
 
     def emit(self, kind: str, step_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         """Mask ``data`` and deliver the event now, or hold it for the next commit."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from concurrent.futures import Executor
 from pathlib import Path
@@ -117,9 +116,12 @@ class RunLoop:
         self.abandoned = 0  # attempts abandoned whose threads have not returned yet
         self._executor = executor
         self._pool: Any = None
-        self._cancel = threading.Event()
+        # A plain flag, not a threading.Event: read several times per step, and an
+        # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
+        self._cancelled = False
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
+        self._stored = False  # a run store records the run (its journal has a path)
 
     def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
         return AttemptPreparer(
@@ -138,7 +140,7 @@ class RunLoop:
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
-        self._cancel.set()
+        self._cancelled = True
         self._done.put(_WAKE)
 
     def forward(self, step_id: str, item: Relayed) -> None:
@@ -151,8 +153,11 @@ class RunLoop:
         t0 = time.monotonic()
         state, events = self.state, self.events
         self.journal = journal = self.open_journal()
+        self._stored = journal.path is not None
         # With a run store, nothing is reported before it is durable (see _commit).
         state.recording = events.hold = journal.path is not None
+        # Asked here, not in __init__: the engine sets a sub-workflow's relay after that.
+        state.listen(events.heard)
         # Capture rollback memos for a stored run even with rollback off: `wfe rollback
         # RUN_ID` compensates from them later.
         self.preparer.capture_memos = self.enable_rollback or journal.path is not None
@@ -266,9 +271,9 @@ class RunLoop:
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
-        state, done, cancel = self.state, self._done, self._cancel
+        state, done = self.state, self._done
         while state.running or state.retrying:
-            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()
                 # It may have closed the last pending retry: re-check before blocking, or
                 # the get below would sleep until a stale attempt deadline (default one hour).
@@ -299,14 +304,18 @@ class RunLoop:
             timeout = None if due is None else max(0.0, due - time.monotonic())
         # Writes not yet committed (steps that started) reach the store once the
         # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
-        idle_commit = (self.journal.dirty or bool(self.events.held)) and (timeout is None or timeout > IDLE_COMMIT)
+        idle_commit = (
+            self._stored
+            and (self.journal.dirty or bool(self.events.held))
+            and (timeout is None or timeout > IDLE_COMMIT)
+        )
         if idle_commit:  # IDLE_COMMIT after the last commit, at most (see _flush)
             return max(0.0, IDLE_COMMIT - (time.monotonic() - self._committed_at)), True
         return timeout, False
 
     def _finished(self, item: Any) -> None:
         """Feed the finished attempt ``item`` and every other one queued to the state."""
-        state, done, cancel = self.state, self._done, self._cancel
+        state, done = self.state, self._done
         now, wall = time.monotonic(), time.time()
         while item is not None:
             if type(item) is tuple:  # a sub-workflow's event (forward)
@@ -318,7 +327,7 @@ class RunLoop:
                     if item.result is not None and "worker" in item.result.metadata:
                         # A remote executor's worker address, for `wfe runs show`.
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
-                    if cancel.is_set():  # a critical failure now is a cancel's fallout
+                    if self._cancelled:  # a critical failure now is a cancel's fallout
                         state.cancel_requested = True
                     state.finish(item, now, wall, None if item.result is not None else _crash(item))
             try:
@@ -346,7 +355,7 @@ class RunLoop:
 
     # -- readiness, dispatch --------------------------------------------------------------
     def _dispatch(self) -> None:
-        state, policy, cancel = self.state, self.policy, self._cancel
+        state, policy = self.state, self.policy
         # Drain: a step can close inside _start without running (dry-run "would run", a
         # template error) and release children after this pop; with nothing running the
         # loop would end and strand them as "not started".
@@ -354,7 +363,7 @@ class RunLoop:
             # A cancel can land after the loop's check (another thread, or a listener
             # of the completion just handled): act on it before releasing and starting
             # children, or they start after the run was cancelled.
-            if cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()
             self._flush()
             if state.stopping is not None:
@@ -367,20 +376,29 @@ class RunLoop:
                         self._start(sid)
                 continue
             ready = state.ready
+            # Without fan-outs and resources (most runs), a step goes to the policy as
+            # itself and may always start: no calls per step to say so.
+            plain = not state.fanout
             if ready:
-                push, key = policy.push, state.policy_key
-                for sid in ready:
-                    push(key(sid))  # a fan-out instance goes as its step
+                push = policy.push
+                if plain:
+                    for sid in ready:
+                        push(sid)
+                else:
+                    key = state.policy_key
+                    for sid in ready:
+                        push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
             batch = policy.pop(len(state.running))
             if not batch:
                 return
+            limited = bool(state.capacity)  # (a step can only need a declared resource)
             for popped in batch:
                 if state.stopping is not None:  # a critical step failed in _start: no more
                     break
-                claimed = state.claim(popped)  # a fan-out step stands for its next instance
-                if claimed is not None and state.admit(claimed):  # else parked until a holder of its resource ends
-                    self._start(claimed)
+                claimed = popped if plain else state.claim(popped)  # a fan-out step stands for its next instance
+                if claimed is not None and (not limited or state.admit(claimed)):
+                    self._start(claimed)  # (not admitted: parked until a holder of its resource ends)
 
     def _start(self, sid: str) -> None:
         state = self.state
@@ -415,14 +433,18 @@ class RunLoop:
                 self._publish()
             # Outcomes that need not be durable yet (see _repeatable) still reach the
             # store, and their events the listeners, within IDLE_COMMIT.
-            if not (state.releasing or events.must_commit) and (
-                time.monotonic() - self._committed_at < IDLE_COMMIT or not (events.held or self.journal.dirty)
+            if not (state.releasing or events.must_commit or state.commit_soon) and (
+                not self._stored  # (nothing waits for a commit)
+                or time.monotonic() - self._committed_at < IDLE_COMMIT
+                or not (events.held or self.journal.dirty)
             ):
                 return
-            self.journal.commit()
-            self._committed_at = time.monotonic()
-            events.committed()
-            if self._cancel.is_set() and state.stopping is not Stop.CANCELLED:
+            state.commit_soon = False
+            if self._stored:  # (without a store nothing is held: nothing to commit or deliver)
+                self.journal.commit()
+                self._committed_at = time.monotonic()
+                events.committed()
+            if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()  # a listener of the events just delivered may have cancelled
             state.release_committed(time.time())
 
@@ -455,6 +477,7 @@ class RunLoop:
     def _commit(self) -> None:
         """Commit the store, then deliver the events that waited for it."""
         self._publish()
+        self.state.commit_soon = False
         self.journal.commit()
         self._committed_at = time.monotonic()
         self.events.committed()
@@ -493,7 +516,7 @@ class RunLoop:
         self._flush()
         self._commit()
         state = self.state
-        if self._cancel.is_set():
+        if self._cancelled:
             state.cancel_requested = True
         failed = state.critical_failure is not None  # even if a cancel came afterwards
         if (

@@ -95,10 +95,16 @@ class AttemptPreparer:
         self.output_line: Callable[[str, str, str], None] | None = None
         self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
         self._secret_names = frozenset(secrets)
+        #: action name -> its :class:`Action`, looked up in ``actions`` (the engine's live
+        #: view: a Python call per lookup) once per run.
+        self._action: dict[str, Action] = {}
         #: action name -> its rollback handler's ``prepare`` (or None), looked up once.
         self._capture: dict[str, Any] = {}
         self._vars_version = -1
         self._vars_view: MappingProxyType[str, Any] = MappingProxyType({})
+        # What an inline action reads: the variables themselves (the dict is changed in
+        # place, never replaced), one view for the run rather than one per step.
+        self._live_vars = MappingProxyType(state.variables)
         self._scope: ChainMap[str, Any] | None = None
 
     def variables_view(self) -> MappingProxyType[str, Any]:
@@ -133,11 +139,16 @@ class AttemptPreparer:
         """Attempt ``number`` of ``sid``, submitted at ``now`` (monotonic) / ``wall``."""
         state = self.state
         step = state.steps[sid]
-        action = self.actions[step.action]
-        try:
-            params = self.parameters(step, action)
-        except (TemplateError, InvalidWorkflowError) as exc:
-            return Unprepared(f"step '{sid}': {exc}")
+        action = self._action.get(step.action)
+        if action is None:
+            action = self._action[step.action] = self.actions[step.action]
+        if action.parameters is None and self.templated.get(sid) is False:
+            params = step.parameters  # nothing to render or structure (no call for it)
+        else:
+            try:
+                params = self.parameters(step, action)
+            except (TemplateError, InvalidWorkflowError) as exc:
+                return Unprepared(f"step '{sid}': {exc}")
         parents = state.parents[sid]
         # Parameters that hold an output a dry run did not produce were not structured
         # (see parameters()): calling the action with them would crash it, so report it.
@@ -146,16 +157,24 @@ class AttemptPreparer:
         if self.dry_run and (action.side_effects or _has_unknown(params) or any(p in state.not_run for p in parents)):
             return WouldRun(self._would_run(step, params))
         results = state.results
+        # An inline action runs now, on this thread, while nothing changes them: it reads
+        # the variables themselves. Others get a snapshot (copied only when the variables
+        # changed; a copy per step was quadratic in runs that set them).
+        if action.inline:
+            variables = self._live_vars
+        elif self._vars_version == state.variables_version:
+            variables = self._vars_view
+        else:
+            variables = self.variables_view()
+        # A snapshot, O(degree); a root's is empty (no comprehension to call).
+        outputs = {p: results[p]["output"] for p in parents if p in results} if parents else {}
         context = StepContext(
             run_id=self.run_id,
             workflow_id=self.workflow_id,
             step=step,
             attempt=number,
-            # An inline action runs now, on this thread, while nothing changes them: it
-            # reads the variables themselves. Others get a snapshot (copied only when
-            # the variables changed; a copy per step was quadratic in runs that set them).
-            variables=MappingProxyType(state.variables) if action.inline else self.variables_view(),
-            outputs={p: results[p]["output"] for p in parents if p in results},  # a snapshot, O(degree)
+            variables=variables,
+            outputs=outputs,
             workdir=self.workdir,
             dry_run=self.dry_run,
             secret_names=self._secret_names,
