@@ -245,16 +245,14 @@ def test_a_long_step_reads_running_while_short_steps_keep_the_loop_committing(tm
     release = threading.Event()
     engine = WorkflowEngine(plugins=load_plugins(autoload=False), store=path, max_concurrent_steps=2)
     engine.register_custom_action("hold", lambda p, c: release.wait(30), side_effects=False)
-    # variable.set runs inline: its completion is queued at once, the loop never waits.
-    chain = [
-        WorkflowStep(
-            id=f"c{i}",
-            action="variable.set",
-            parameters={"name": "n", "value": i},
-            dependencies=[f"c{i - 1}"] if i else [],
-        )
-        for i in range(10_000)
-    ]
+    # An inline action runs on the loop's thread and its completion is queued at once: the
+    # loop never waits. Each step takes 1 ms until the test has looked, so the chain is
+    # still running then however fast the loop is (10,000 steps of nothing once took
+    # ~0.3 s, and the chain sometimes ended before the first look).
+    engine.register_custom_action(
+        "spin", lambda p, c: None if release.is_set() else time.sleep(0.001), side_effects=False, inline=True
+    )
+    chain = [WorkflowStep(id=f"c{i}", action="spin", dependencies=[f"c{i - 1}"] if i else []) for i in range(10_000)]
     workflow = Workflow(id="busy", steps=[WorkflowStep(id="long", action="hold"), *chain])
     runner = threading.Thread(target=engine.run, args=(workflow,), kwargs={"run_id": "busy-run"})
     runner.start()
