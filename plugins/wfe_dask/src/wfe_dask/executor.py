@@ -126,15 +126,20 @@ class DaskExecutor(cf.Executor):
         """
         payload: bytes | None = None
         error: Exception | None = None
+        cancelled = False
         try:
-            if future.status != "cancelled":
-                payload = future.result()
+            payload = future.result()
+        except cf.CancelledError:  # (distributed's FutureCancelledError is one)
+            cancelled = True
         except Exception as exc:  # the action raised, KilledWorker, the scheduler went away
             error = exc
         with self._lock:
             self._inflight.pop(key, None)
             self._signalled.pop(key, None)
-        if future.status == "cancelled":
+        # What the fetch got decides, not the future's status afterwards: a result fetched
+        # is the step's even if the client cancels the future a moment later (it loses the
+        # scheduler, or closes): reporting it lost would run its side effects again.
+        if cancelled:
             # The client cancels every future when it loses the scheduler: that is the
             # usual cause; say which cluster, so the user knows what to bring back.
             why = self._lost_error(attempt.step_id) if self.lost else "the Dask task was cancelled"
