@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["LEAF_TYPES", "MAX_NESTING", "too_deep"]
 
 #: Types that never nest: a value of one of them (or ``None``) needs no walk.
-LEAF_TYPES = _LEAVES = frozenset({str, int, float, bool, bytes})
+LEAF_TYPES = frozenset({str, int, float, bool, bytes})
 
 #: Most levels of lists/mappings inside one value (JSON from real APIs rarely passes 20).
 MAX_NESTING = 100
@@ -27,9 +27,9 @@ MAX_NESTING = 100
 def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
     """``None`` if ``value`` nests at most ``limit`` levels, else the path where it goes
     deeper (``[0][0]["a"]…``, shortened), found without recursion."""
-    if value is None or type(value) in _LEAVES:  # most outputs: nothing to walk
+    if value is None or type(value) in LEAF_TYPES:  # most outputs: nothing to walk
         return None
-    if limit >= 1 and type(value) is dict and all(v is None or type(v) in _LEAVES for v in value.values()):
+    if limit >= 1 and type(value) is dict and all(v is None or type(v) in LEAF_TYPES for v in value.values()):
         return None  # one level of plain values (most of the rest)
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 0, ())]
     seen: set[int] = set()

@@ -121,7 +121,6 @@ class RunLoop:
         self._cancelled = False
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
-        self._stored = False  # a run store records the run (its journal has a path)
 
     def _preparer(self, *, capture_memos: bool) -> AttemptPreparer:
         return AttemptPreparer(
@@ -153,7 +152,6 @@ class RunLoop:
         t0 = time.monotonic()
         state, events = self.state, self.events
         self.journal = journal = self.open_journal()
-        self._stored = journal.path is not None
         # With a run store, nothing is reported before it is durable (see _commit).
         state.recording = events.hold = journal.path is not None
         # Asked here, not in __init__: the engine sets a sub-workflow's relay after that.
@@ -305,7 +303,7 @@ class RunLoop:
         # Writes not yet committed (steps that started) reach the store once the
         # scheduler has been idle a moment, so `wfe runs show` sees long steps running.
         idle_commit = (
-            self._stored
+            self.state.recording  # (a run store records the run)
             and (self.journal.dirty or bool(self.events.held))
             and (timeout is None or timeout > IDLE_COMMIT)
         )
@@ -434,13 +432,13 @@ class RunLoop:
             # Outcomes that need not be durable yet (see _repeatable) still reach the
             # store, and their events the listeners, within IDLE_COMMIT.
             if not (state.releasing or events.must_commit or state.commit_soon) and (
-                not self._stored  # (nothing waits for a commit)
+                not state.recording  # (no run store: nothing waits for a commit)
                 or time.monotonic() - self._committed_at < IDLE_COMMIT
                 or not (events.held or self.journal.dirty)
             ):
                 return
             state.commit_soon = False
-            if self._stored:  # (without a store nothing is held: nothing to commit or deliver)
+            if state.recording:  # (without a store nothing is held: nothing to commit or deliver)
                 self.journal.commit()
                 self._committed_at = time.monotonic()
                 events.committed()

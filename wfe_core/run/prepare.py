@@ -160,12 +160,7 @@ class AttemptPreparer:
         # An inline action runs now, on this thread, while nothing changes them: it reads
         # the variables themselves. Others get a snapshot (copied only when the variables
         # changed; a copy per step was quadratic in runs that set them).
-        if action.inline:
-            variables = self._live_vars
-        elif self._vars_version == state.variables_version:
-            variables = self._vars_view
-        else:
-            variables = self.variables_view()
+        variables = self._live_vars if action.inline else self.variables_view()
         # A snapshot, O(degree); a root's is empty (no comprehension to call).
         outputs = {p: results[p]["output"] for p in parents if p in results} if parents else {}
         context = StepContext(

@@ -512,7 +512,7 @@ class RunStore:
         self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
+        entry = _entry(log, number)
         if entry is None:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)
