@@ -231,6 +231,7 @@ class RunLoop:
             # Never leave the run "running" in the store: it could not be resumed while
             # this process lives. Record why it stopped, then let the error through.
             try:
+                self._write()  # what ended before the error is kept: resume does not re-run it
                 journal.run_crashed(f"internal error: {type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("recording the crash of run %s failed", self.run_id)
@@ -271,6 +272,8 @@ class RunLoop:
     def _loop(self) -> None:
         state, done = self.state, self._done
         while state.running or state.retrying:
+            if state.writes:  # after dispatch (see _flush), before the idle commit is timed
+                self._write()
             if self._cancelled and state.stopping is not Stop.CANCELLED:
                 self._apply_cancel()
                 # It may have closed the last pending retry: re-check before blocking, or
@@ -423,22 +426,26 @@ class RunLoop:
         """Commit what was recorded, then act on it: completions are durable first.
 
         Only acting needs a commit: "started" rows and failures ride along with the next
-        one (a crash then re-runs those steps, as resume would anyway).
+        one (a crash then re-runs those steps, as resume would anyway). Writes that no
+        commit waits for reach the journal after dispatch, when the loop is about to
+        block (:meth:`_loop`): a chain's next step is handed to its worker first, and the
+        journal's work overlaps the worker's wake-up.
         """
         state, events = self.state, self.events
         while True:
-            if state.writes or state.events:
-                self._publish()
+            if state.events:
+                self._deliver()
             # Outcomes that need not be durable yet (see _repeatable) still reach the
             # store, and their events the listeners, within IDLE_COMMIT.
             if not (state.releasing or events.must_commit or state.commit_soon) and (
                 not state.recording  # (no run store: nothing waits for a commit)
                 or time.monotonic() - self._committed_at < IDLE_COMMIT
-                or not (events.held or self.journal.dirty)
+                or not (events.held or state.writes or self.journal.dirty)
             ):
                 return
             state.commit_soon = False
             if state.recording:  # (without a store nothing is held: nothing to commit or deliver)
+                self._write()
                 self.journal.commit()
                 self._committed_at = time.monotonic()
                 events.committed()
@@ -448,6 +455,18 @@ class RunLoop:
 
     def _publish(self) -> None:
         """Hand the state's outboxes over: writes to the journal, events to delivery."""
+        self._write()
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """Hand the state's events to delivery (held until the next commit with a store)."""
+        state = self.state
+        if state.events:
+            pending, state.events = state.events, []
+            self.events.publish(pending)
+
+    def _write(self) -> None:
+        """Hand the state's writes to the journal, in the order the transitions made them."""
         state = self.state
         if state.writes:
             writes, state.writes = state.writes, []
@@ -468,9 +487,6 @@ class RunLoop:
                     journal.attempt_noted(write[1], write[2], **write[3])
                 else:
                     journal.step_status(*write[1:])
-        if state.events:
-            pending, state.events = state.events, []
-            self.events.publish(pending)
 
     def _commit(self) -> None:
         """Commit the store, then deliver the events that waited for it."""
