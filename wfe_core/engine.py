@@ -280,16 +280,23 @@ class WorkflowEngine:
         known: dict[str, float] = {}  # learned from earlier runs: for the plan's paths and the ETA
         if self.store_path is not None and not dry_run:
             fingerprints = stored = {step.id: fingerprint(step) for step in workflow.steps}
-            known = _known(self.store_path, workflow.id, stored)
         elif self.plugins.learns_durations and not dry_run:
             fingerprints = LazyFingerprints(workflow.steps)  # a plugin may not look at them
         if self.plugins.learns_durations and fingerprints is not None:
             # Plugins' knowledge fills the steps the store has never seen; the store wins.
             info = {"claude_flow": self.enable_claude_flow, "resumed": restored is not None}
-            known = {**self.plugins.step_durations(workflow, run_id, info, fingerprints), **known}
-        durations = fill_unknown(known, fingerprints or {})
-        plan = Plan.build(workflow, source=source, durations=durations)
+            known = dict(self.plugins.step_durations(workflow, run_id, info, fingerprints))
         workers = max_workers or self.max_concurrent_steps
+
+        def learned() -> dict[str, float]:
+            if stored is not None and self.store_path is not None:
+                known.update(_known(self.store_path, workflow.id, stored))
+            return fill_unknown(known, fingerprints or {})
+
+        if self.progress_tracker.active:  # its ETA weighs the steps left by them
+            plan = Plan.build(workflow, source=source, durations=learned())
+        else:  # the store is read only if the order steps start in can depend on it
+            plan = Plan.build(workflow, source=source, learn=learned, workers=workers)
         policy = self.plugins.strategies[strategy].factory(plan, workers)
         # Every run tells the `logging` module its story (silent unless logging is configured).
         observers = (log_event, *listeners)

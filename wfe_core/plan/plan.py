@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -23,7 +24,8 @@ class Plan:
         graph: its dependency graph.
         rank: step id -> position in topological order (the tie-breaker everywhere).
         remaining: step id -> longest chain of work from the step to the end, counting
-            each step's ``durations`` estimate (1 when unknown).
+            each step's ``durations`` estimate (1 when unknown; every step counts 1 when
+            ``learn`` was not asked: see :meth:`build`).
         levels: steps grouped by depth.
         width: the largest level (steps of equal depth can always run together).
         max_parallel: an upper bound on how many steps can ever run at once: a set of
@@ -45,13 +47,32 @@ class Plan:
     max_parallel: int
 
     @classmethod
-    def build(cls, workflow: Workflow, *, source: str | None = None, durations: dict[str, float] | None = None) -> Plan:
+    def build(
+        cls,
+        workflow: Workflow,
+        *,
+        source: str | None = None,
+        durations: dict[str, float] | None = None,
+        learn: Callable[[], dict[str, float]] | None = None,
+        workers: int = 0,
+    ) -> Plan:
+        """The plan of ``workflow``; ``remaining`` weighs each step by ``durations``.
+
+        ``learn``, instead, gives durations (learned from earlier runs: reading them costs
+        a read of the run store) and is asked only when they can change the order steps
+        start in: when more steps may be ready at once than ``workers`` (``max_parallel``)
+        or steps declare resources (one waiting for a resource lets another start first).
+        Otherwise every ready step starts at once, in any order, and paths count steps.
+        """
         graph = graph_of(workflow, source=source)  # validation's, when it built one
         levels = graph.levels()
         # Instances of a fan-out step run together (up to max_parallel): 0 without any.
         widths = [fanout_width(s) - 1 for s in workflow.steps if is_fanout(s)]
         fanned = sum(widths)
         known = sum(w for w in widths if w < UNBOUNDED - 1)  # a run-time list's size is not known
+        max_parallel = len(graph.nodes) - len(levels) + 1 + fanned
+        if learn is not None and (max_parallel > workers or workflow.resources):
+            durations = learn()
         return cls(
             workflow=workflow,
             graph=graph,
@@ -59,7 +80,7 @@ class Plan:
             remaining=graph.remaining_path(durations),
             levels=levels,
             width=max((len(level) for level in levels), default=0) + known,
-            max_parallel=len(graph.nodes) - len(levels) + 1 + fanned,
+            max_parallel=max_parallel,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -10,7 +10,9 @@ A :class:`~wfe_core.plugin.capabilities.Strategy`'s factory is called as
 
 A policy sees the :class:`~wfe_core.plan.plan.Plan` it was built for (its graph,
 workflow, ``rank`` = position in topological-then-file order, ``remaining`` = longest
-path from a step to the end, ``max_parallel`` = the DAG's width) and nothing else.
+path from a step to the end, weighed by learned durations where ready steps can compete
+(see :meth:`~wfe_core.plan.plan.Plan.build`), ``max_parallel`` = the DAG's width) and
+nothing else.
 """
 
 from __future__ import annotations

@@ -1,0 +1,106 @@
+"""What the durable run store costs per step, by part.
+
+    python bench/store_cost.py [--repeat 5] [--earlier 5]
+
+Runs ``peers.py``'s W1 (1,000-step chain), W2 (1,000 independent) and W3 (10,000-step
+layered DAG) with inline no-op steps (no thread hand-off, so the difference is the
+store's), each without a store and with one that already holds ``--earlier`` runs of the
+same workflow (what a workflow run again meets: learned durations are read). The store's
+entry points are timed with ``time.perf_counter`` (nested ones count in their caller
+only), and the table gives each part in µs per step, median of ``--repeat`` runs, with
+what is left unattributed (the loop's own extra work for a stored run, the collector).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers import chain, layered, run_wfe, wide  # noqa: E402
+
+import wfe_core.engine  # noqa: E402
+from wfe_core.store.journal import Journal  # noqa: E402
+from wfe_core.store.runstore import RunStore  # noqa: E402
+
+#: (part, owner, attribute): what each part of the table times.
+PARTS = (
+    ("fingerprints", wfe_core.engine, "fingerprint"),
+    ("learned durations (own connection)", wfe_core.engine, "_known"),
+    ("definition", wfe_core.engine, "_definition"),
+    ("open", RunStore, "__init__"),
+    ("run row and pending rows", RunStore, "start_run"),
+    ("journal: step started", Journal, "step_started"),
+    ("journal: attempt finished", Journal, "attempt_finished"),
+    ("journal: step finished", Journal, "step_finished"),
+    ("commits", RunStore, "commit"),
+    ("run finished", RunStore, "finish_run"),
+    ("close (last commit, checkpoint)", RunStore, "close"),
+)
+
+spent: dict[str, float] = {}
+_depth = [0]
+
+
+def _timed(part: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if _depth[0]:  # inside another timed part: counted there
+            return function(*args, **kwargs)
+        _depth[0] += 1
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[part] = spent.get(part, 0.0) + time.perf_counter() - start
+            _depth[0] -= 1
+
+    return timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--earlier", type=int, default=5, help="runs already in the store")
+    args = parser.parse_args()
+    for part, owner, name in PARTS:
+        setattr(owner, name, _timed(part, getattr(owner, name)))
+    tmp = Path(tempfile.mkdtemp(prefix="wfe-store-cost-"))
+    workloads = {"W1 chain": chain(1000), "W2 wide": wide(1000), "W3 DAG": layered(100, 100)}
+    columns: dict[str, dict[str, float]] = {}
+    for label, deps in workloads.items():
+        n = len(deps)
+        store = str(tmp / f"{label[:2]}.sqlite")
+        for _ in range(args.earlier):
+            run_wfe(deps, None, store, inline=True)
+        bare = statistics.median(run_wfe(deps, None, None, inline=True) for _ in range(args.repeat))
+        walls, parts = [], []
+        for _ in range(args.repeat):
+            spent.clear()
+            walls.append(run_wfe(deps, None, store, inline=True))
+            parts.append(dict(spent))
+        wall = statistics.median(walls)
+        column = {"run, no store": bare / n * 1e6, "run, store": wall / n * 1e6}
+        for part, _, _ in PARTS:
+            column[part] = statistics.median(p.get(part, 0.0) for p in parts) / n * 1e6
+        column["unattributed"] = column["run, store"] - column["run, no store"] - sum(
+            column[part] for part, _, _ in PARTS
+        )
+        columns[label] = column
+    print(f"µs per step, inline no-op steps, median of {args.repeat} runs; the store holds {args.earlier} earlier runs")
+    print("| part | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for row in next(iter(columns.values())):
+        print(f"| {row} | " + " | ".join(f"{column[row]:.1f}" for column in columns.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Durations learned from earlier runs weigh the adaptive strategy's order only where
+ready steps compete: for fewer workers than steps that can be ready at once, or for a
+declared resource. Where every ready step starts at once, the store is not read for them
+(a read of the last five runs costs ~7 µs a step) and paths count steps.
+
+Two roots: ``short`` (then ``last`` behind it) and ``long``. Counting steps, ``short``'s
+path is longer; weighed by what the first run measured, ``long``'s is. The real ``wfe``
+process, its real run store (``runs.sqlite`` in the working directory).
+"""
+
+from __future__ import annotations
+
+import json
+
+from installed_plugins import wfe
+
+ORDER = """\
+id: order
+{resources}steps:
+  - {{id: short, action: wait, parameters: {{seconds: 0.01}}{needs}}}
+  - {{id: long, action: wait, parameters: {{seconds: 0.3}}{needs}}}
+  - {{id: last, action: wait, parameters: {{seconds: 0.01}}, dependencies: [short]}}
+"""
+
+
+def started(tmp_path, workers: int) -> list[str]:
+    """Step ids in the order their ``step.started`` events came, one run."""
+    done = wfe(tmp_path, "run", "w.yaml", "--max-workers", str(workers), "--reporter", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    return [e["step_id"] for e in events if e["kind"] == "step.started"]
+
+
+def test_fewer_workers_than_ready_steps_start_the_longest_learned_path_first(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
+    assert started(tmp_path, 1) == ["short", "long", "last"]  # nothing learned yet
+    assert started(tmp_path, 1) == ["long", "short", "last"]
+
+
+def test_enough_workers_for_every_ready_step_start_them_all_by_counted_paths(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
+    assert started(tmp_path, 1) == ["short", "long", "last"]
+    # Both roots start at once either way: the history is not read, paths count steps.
+    assert started(tmp_path, 2) == ["short", "long", "last"]
+    # With one worker again the same history decides.
+    assert started(tmp_path, 1) == ["long", "short", "last"]
+
+
+def test_steps_competing_for_a_resource_take_it_by_learned_paths(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="resources: {db: 1}\n", needs=", resources: [db]"))
+    assert started(tmp_path, 2) == ["short", "long", "last"]  # nothing learned yet
+    # Two workers for two roots, but one unit of db: who goes first matters, and long does.
+    assert started(tmp_path, 2)[:2] == ["long", "short"]
