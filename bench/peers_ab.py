@@ -9,13 +9,13 @@ alternating which goes first, plus the bare graphlib + ThreadPoolExecutor baseli
 Prints medians over rounds of each process's median: process CPU time (all threads;
 the steadier number) and wall time of ``engine.run``, in µs per step, and the wall
 ratio to the baseline. Both checkouts use this checkout's ``peers.py`` workloads.
-With ``--store`` each wfe run records into a new SQLite file (the default users get).
+With ``--store`` wfe runs record into one SQLite file per process, as a workflow run
+again does (the default users get: later runs read what earlier ones learned).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
 import statistics
@@ -38,13 +38,12 @@ def child(shape: str, mode: str, repeat: int, store: bool) -> None:
     import wfe_core
 
     tmp = Path(tempfile.mkdtemp(prefix="wfe-peers-ab-"))
-    runs = itertools.count()
     deps = {"W1 chain": chain(1000), "W2 wide": wide(1000), "W3 DAG": layered(100, 100)}[shape]
     if mode == "bare":
         run = lambda: run_baseline(deps, None)  # noqa: E731
     else:
         run = lambda: run_wfe(  # noqa: E731
-            deps, None, str(tmp / f"{next(runs)}.sqlite") if store else None, inline=mode == "inline"
+            deps, None, str(tmp / "runs.sqlite") if store else None, inline=mode == "inline"
         )
     cpus, walls = [], []
     try:
