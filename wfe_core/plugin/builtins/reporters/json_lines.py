@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from wfe_core.plugin.builtins.reporters.stream import write_line
+from wfe_core.plugin.builtins.reporters.stream import flush_stream, write_line
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.run.output import as_json
@@ -19,7 +19,8 @@ _HEAD = frozenset({"kind", "run_id", "workflow_id", "time", "step_id"})
 
 class JsonReporter:
     """Every event as one JSON object per line (JSON Lines): ``kind``, ``run_id``,
-    ``workflow_id``, ``time``, ``step_id`` (step events), then the event's data."""
+    ``workflow_id``, ``time``, ``step_id`` (step events), then the event's data.
+    Lines are flushed once per batch of events the run delivers (:meth:`flush`)."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
@@ -30,7 +31,13 @@ class JsonReporter:
 
     def handle(self, event: Event) -> None:
         if self.open:
-            self.open = write_line(self.stream, self.line(event) + "\n")
+            self.open = write_line(self.stream, self.line(event) + "\n", flush=False)
+
+    def flush(self) -> None:
+        """Let the lines written so far reach the reader: the run calls it after each
+        batch of events it delivers (not a write system call per line)."""
+        if self.open:
+            self.open = flush_stream(self.stream)
 
     def line(self, event: Event) -> str:
         """The event's line (without its newline): ``json.dumps(record, default=str)``
