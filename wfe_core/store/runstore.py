@@ -241,11 +241,10 @@ def _bounded(value: Any, limit: int) -> str | None:
     """``value`` as JSON, or its marker's JSON when that is longer than ``limit``: encoded once."""
     if value is None:
         return None
-    text = _json(value)
-    assert text is not None
+    text = quoted(value) if type(value) is str else _encoded(value)  # (_json, inlined: once per value)
     if not limit or len(text) <= limit or isinstance(value, (bool, int, float)):  # numbers are kept whole
         return text
-    return _json(_cut_marker(len(text), limit))
+    return quoted(_cut_marker(len(text), limit))
 
 
 def _bounded_vars(variables: Any, limit: int) -> str | None:
@@ -253,11 +252,12 @@ def _bounded_vars(variables: Any, limit: int) -> str | None:
     with it. Each value is encoded once (the object is joined from their texts)."""
     if not isinstance(variables, dict) or not limit:
         return _bounded(variables, limit)
-    if any(type(name) is not str for name in variables):  # keys the encoder turns into strings
-        return _json({name: _within(value, limit) for name, value in variables.items()})
-    return (
-        "{" + ",".join(f"{quoted(name)}:{_bounded(value, limit) or 'null'}" for name, value in variables.items()) + "}"
-    )
+    texts = []
+    for name, value in variables.items():  # (a loop, not generators: a step sets one or two)
+        if type(name) is not str:  # keys the encoder turns into strings
+            return _json({name: _within(value, limit) for name, value in variables.items()})
+        texts.append(quoted(name) + ":" + (_bounded(value, limit) or "null"))
+    return "{" + ",".join(texts) + "}"
 
 
 def _within(value: Any, limit: int) -> Any:
@@ -504,15 +504,20 @@ class RunStore:
 
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
         key = (run_id, step_id)
-        log = self._logs.setdefault(key, [])
-        log.append({"number": number, "status": "running", "started_at": started_at})
+        entry = {"number": number, "status": "running", "started_at": started_at}
+        log = self._logs.get(key)
+        if log is None:
+            self._logs[key] = [entry]
+        else:
+            log.append(entry)
         self._started[key] = (number, started_at)  # serialised at commit, if still running then
 
     def attempt_finished(
         self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = _entry(log, number)
+        # _entry's usual answer, the last entry, without the call
+        entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
         if entry is None:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)

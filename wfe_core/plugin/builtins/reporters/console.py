@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from wfe_core.monitoring import KINDS
 from wfe_core.plugin.builtins.reporters.stream import flush_stream, write_line
@@ -56,7 +56,17 @@ def plain_line(event: Event) -> str | None:
     """The text for a state change (no timestamp; continuation lines indented), or None
     for events that change nothing shown (progress, the run's end: the summary tells it)."""
     data = event.data
-    if event.kind == "run.started":
+    kind = event.kind
+    # Most lines, first: a step's first attempt started, a step succeeded with nothing
+    # to add but its duration (what the general path below makes of them, in fewer calls).
+    if kind == "step.started":
+        if type(data) is dict and data.get("attempt", 1) == 1 and not data.get("output_tail") and event.step_id:
+            return f"{event.step_id} started"
+    elif kind == "step.succeeded" and type(data) is dict and event.step_id:
+        duration = data.get("duration")
+        if type(duration) is float and not data.get("error") and not data.get("reason") and not data.get("output_tail"):
+            return f"{event.step_id} succeeded {duration:.2f}s"
+    if kind == "run.started":
         return (
             f"run {event.run_id} of {event.workflow_id}: {data.get('total_steps')} steps, "
             f"{data.get('strategy')} on {data.get('workers')} workers" + (" (dry run)" if data.get("dry_run") else "")
@@ -88,7 +98,7 @@ class ConsoleReporter:
         self.event_kinds = frozenset(FAILURES) if quiet else SHOWN
         self.open = True
         # The last second stamped and its text: a busy run's lines share their seconds.
-        self._second: Any = None
+        self._second: float = math.inf
         self._stamp = ""
 
     def handle(self, event: Event) -> None:
@@ -96,7 +106,11 @@ class ConsoleReporter:
             return
         line = plain_line(event)
         if line is not None and self.open:
-            self.open = write_line(self.stream, f"{self._stamp_of(event.time)} {line}\n", flush=False)
+            when = event.time
+            # Within the second last stamped (a NaN or an infinity never is): its text.
+            second = self._second
+            stamp = self._stamp if type(when) is float and second <= when < second + 1 else self._stamp_of(when)
+            self.open = write_line(self.stream, f"{stamp} {line}\n", flush=False)
 
     def flush(self) -> None:
         """Let the lines written so far reach the reader (after each batch of events)."""
@@ -111,7 +125,7 @@ class ConsoleReporter:
             stamp = time.strftime("%H:%M:%S", time.localtime(when))
             if second is None:
                 return stamp
-            self._second, self._stamp = second, stamp
+            self._second, self._stamp = float(second), stamp
         return self._stamp
 
     def close(self) -> None:
