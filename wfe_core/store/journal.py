@@ -6,6 +6,7 @@ same methods either way.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -137,6 +138,11 @@ class Journal(NullJournal):
         # file's previous content, base64-encoded, may hold one): unsealed for rollback.
         self.seal = redact.seal
         self.sealing = bool(redact)  # no secrets: sealing changes nothing (five calls per step saved)
+        # A step's start and attempt go straight to the store, bound to this run (the
+        # methods below, without a frame of their own): what they add is sealing.
+        self.step_started = functools.partial(store.step_started, run_id)  # type: ignore[method-assign]
+        if not self.sealing:
+            self.attempt_finished = functools.partial(store.attempt_finished, run_id)  # type: ignore[method-assign]
 
     def run_started(  # type: ignore[override]  # NullJournal takes any fields and records none
         self,
