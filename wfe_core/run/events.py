@@ -209,6 +209,16 @@ class EventDelivery:
     def _deliver(self, item: Event | Relayed) -> None:
         original: Event
         event: Event | None
+        if type(item) is Event and self.relay is None:  # the usual case, in fewer steps
+            if self.plugins.has_listeners:
+                self.plugins.emit(item)
+            route = self._routes.get(item.kind)
+            for listener in route if route is not None else self._route(item.kind):
+                try:
+                    listener(item)
+                except Exception:
+                    log.exception("a run listener failed on %s", item.kind)
+            return
         if isinstance(item, Relayed):
             original, event = item.original, item.nested
         else:
