@@ -219,6 +219,35 @@ def _json(value: Any) -> str | None:
     return _encoded(value)
 
 
+#: The keys of an attempt's log entry, in the order a run writes them.
+_LOG_KEYS = ("number", "status", "started_at", "finished_at", "error")
+_float_text = float.__repr__
+
+
+def _log_json(log: list[dict[str, Any]]) -> str | None:
+    """A step's attempt log as ``_json`` writes it. The usual log, one finished attempt
+    of a run (an int, a status, two times, no error), is written without an encoder
+    call: the same text, each time as ``repr`` writes it."""
+    if len(log) == 1:
+        entry = log[0]
+        if len(entry) == 5 and tuple(entry) == _LOG_KEYS:
+            number, status, started, finished, error = entry.values()
+            if (
+                type(number) is int
+                and type(status) is str
+                and type(started) is float
+                and type(finished) is float
+                and error is None
+                and started - started == 0.0
+                and finished - finished == 0.0
+            ):
+                return (
+                    f'[{{"number":{number},"status":{quoted(status)},"started_at":{_float_text(started)},'
+                    f'"finished_at":{_float_text(finished)},"error":null}}]'
+                )
+    return _json(log or None)
+
+
 def value_limit() -> int:
     """``$WFE_STORE_VALUE_LIMIT`` if set (0: no limit), else :data:`DEFAULT_VALUE_LIMIT`."""
     raw = os.environ.get("WFE_STORE_VALUE_LIMIT", "").strip()
@@ -555,7 +584,7 @@ class RunStore:
         self._finished[key] = (
             status,
             attempts,
-            _json(self._logs.get(key) or None),
+            _log_json(self._logs.get(key) or []),
             _bounded(output, limit),
             _bounded_vars(variables, limit) if variables else None,
             None if memo is None else _json(memo),
