@@ -28,9 +28,13 @@ steps:
 """
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
+def _env(tmp_path: Path, unbuffered: bool = False) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)  # what most users have: stdout block-buffered on a pipe
+    # Most users' stdout is block-buffered on a pipe; PYTHONUNBUFFERED=1 (containers)
+    # makes it write through: the reporters then keep their lines until the batch ends.
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     env["WFE_STORE"] = str(tmp_path / "runs.sqlite")
     return env
 
@@ -53,15 +57,16 @@ def _lines_until(proc: subprocess.Popen[bytes], wanted: str, deadline: float) ->
     return got.decode().splitlines()
 
 
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("reporter", ["console", "json"])
 @pytest.mark.parametrize("store", [True, False], ids=["store", "no-store"])
-def test_the_started_line_of_a_long_step_is_read_while_it_runs(tmp_path, reporter, store):
+def test_the_started_line_of_a_long_step_is_read_while_it_runs(tmp_path, reporter, store, unbuffered):
     (tmp_path / "prompt.yaml").write_text(LONG)
     args = ["run", "--reporter", reporter, *([] if store else ["--no-store"]), "prompt.yaml"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "wfe_core", *args],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(tmp_path, unbuffered),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -90,7 +95,7 @@ def _chain(steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _writes(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
+def _writes(tmp_path: Path, *args: str, unbuffered: bool = False) -> tuple[int, list[str]]:
     """The write system calls of a ``wfe run ARGS`` process (its own count, read from
     ``/proc/self/io`` as it exits), and the lines it printed."""
     code = (
@@ -105,7 +110,7 @@ def _writes(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
     done = subprocess.run(
         [sys.executable, "-c", code, "run", "--store", str(store), *args, "chain.yaml"],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(tmp_path, unbuffered),
         capture_output=True,
         text=True,
         timeout=240,
@@ -116,12 +121,13 @@ def _writes(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/<pid>/io")
-def test_a_long_run_writes_its_report_lines_in_batches_not_one_call_each(tmp_path):
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_long_run_writes_its_report_lines_in_batches_not_one_call_each(tmp_path, unbuffered):
     (tmp_path / "chain.yaml").write_text(_chain(1000))
-    writes, lines = _writes(tmp_path)
+    writes, lines = _writes(tmp_path, unbuffered=unbuffered)
     assert sum(1 for line in lines if line.endswith(" started") or " succeeded " in line) >= 2000
     # The same run printing nothing but its summary: what the store and the rest write.
-    quiet_writes, quiet_lines = _writes(tmp_path, "--quiet")
+    quiet_writes, quiet_lines = _writes(tmp_path, "--quiet", unbuffered=unbuffered)
     assert len(quiet_lines) < 10
     # A call per line would add 2,000 and more; a call per batch (a commit's events) adds
     # a few. The bound leaves room for the store's writes to vary between the two runs.

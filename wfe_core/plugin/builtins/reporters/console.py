@@ -17,7 +17,7 @@ import time
 from typing import TextIO
 
 from wfe_core.monitoring import KINDS
-from wfe_core.plugin.builtins.reporters.stream import flush_stream, write_line
+from wfe_core.plugin.builtins.reporters.stream import flush_stream, holds_lines, write_line
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.run.output import tail_lines
@@ -89,7 +89,9 @@ class ConsoleReporter:
 
     Lines are written unflushed: the run calls :meth:`flush` after each batch of events
     it delivers (a line per write system call made a 10,000-step run pay 20,000 of them),
-    so a step's "started" line reaches a reader (``wfe run | tee log``) while it runs.
+    so a step's "started" line reaches a reader (``wfe run | tee log``) while it runs. On
+    a stream that writes through at once (``PYTHONUNBUFFERED=1``) the lines are kept
+    until :meth:`flush` (or :meth:`close`) and written together.
     """
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
@@ -97,6 +99,7 @@ class ConsoleReporter:
         self.quiet = quiet
         self.event_kinds = frozenset(FAILURES) if quiet else SHOWN
         self.open = True
+        self._held: list[str] | None = [] if holds_lines(self.stream) else None
         # The last second stamped and its text: a busy run's lines share their seconds.
         self._second: float = math.inf
         self._stamp = ""
@@ -110,11 +113,19 @@ class ConsoleReporter:
             # Within the second last stamped (a NaN or an infinity never is): its text.
             second = self._second
             stamp = self._stamp if type(when) is float and second <= when < second + 1 else self._stamp_of(when)
-            self.open = write_line(self.stream, f"{stamp} {line}\n", flush=False)
+            if self._held is not None:
+                self._held.append(f"{stamp} {line}\n")
+            else:
+                self.open = write_line(self.stream, f"{stamp} {line}\n", flush=False)
 
     def flush(self) -> None:
         """Let the lines written so far reach the reader (after each batch of events)."""
-        if self.open:
+        held = self._held
+        if held:
+            self._held = []
+            if self.open:
+                self.open = write_line(self.stream, "".join(held))
+        elif self.open:
             self.open = flush_stream(self.stream)
 
     def _stamp_of(self, when: float) -> str:

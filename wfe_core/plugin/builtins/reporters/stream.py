@@ -6,7 +6,7 @@ import os
 import sys
 from typing import TextIO
 
-__all__ = ["flush_stream", "write_line"]
+__all__ = ["flush_stream", "holds_lines", "write_line"]
 
 
 def write_line(stream: TextIO, text: str, *, flush: bool = True) -> bool:
@@ -20,6 +20,13 @@ def write_line(stream: TextIO, text: str, *, flush: bool = True) -> bool:
     except BrokenPipeError:
         _reader_gone(stream)
         return False
+
+
+def holds_lines(stream: TextIO) -> bool:
+    """Whether a reporter should keep its lines until its ``flush()`` rather than write
+    each: ``stream`` writes through at once (``PYTHONUNBUFFERED=1``, common in
+    containers, makes stdout do that), so each ``write`` would be a system call."""
+    return getattr(stream, "write_through", False) is True
 
 
 def flush_stream(stream: TextIO) -> bool:
