@@ -34,7 +34,7 @@ from typing import Any
 from wfe_core.model.errors import WfeError
 from wfe_core.model.secrets import Redactor
 
-__all__ = ["EXPORT_FORMATS", "ReportLevel", "StatusReporter", "log_event", "logs_kind"]
+__all__ = ["EXPORT_FORMATS", "KINDS", "ReportLevel", "StatusReporter", "log_event", "logs_kind"]
 
 logging.getLogger("wfe").addHandler(logging.NullHandler())
 _RUN_LOG = logging.getLogger("wfe.run")
@@ -67,6 +67,9 @@ EVENT_LEVELS: Mapping[str, ReportLevel] = {
     "step.rollback_failed": ReportLevel.ERROR,
 }
 
+
+#: Every kind of event a run emits (reporters and plugins may say which of them they want).
+KINDS: frozenset[str] = frozenset({*EVENT_LEVELS, "step.waiting", "progress"})
 
 #: Kinds whose level :func:`_event_level` derives from the event's data.
 _LEVEL_DEPENDS_ON_DATA = frozenset({"run.finished", "step.failed", "step.timed_out"})

@@ -70,7 +70,7 @@ _KINDS: dict[str, tuple[str, type | str, str]] = {
 #: is needed: registration hooks are answered from the index, and ``wfe_force_stop``
 #: has nothing to stop in a plugin that was never imported. Any other hook
 #: (``wfe_event``, ``wfe_make_executor``) concerns every run: such a plugin is imported at once.
-_WAITING_HOOKS = frozenset({*(hook for hook, _, _ in _KINDS.values()), "wfe_force_stop"})
+_WAITING_HOOKS = frozenset({*(hook for hook, _, _ in _KINDS.values()), "wfe_force_stop", "wfe_event_kinds"})
 
 
 class PluginLoadWarning(UserWarning):
@@ -351,35 +351,61 @@ class Plugins:
 
     # -- using the records ----------------------------------------------------------------
     def _listen(self) -> None:
-        """Note the ``wfe_event`` implementations (after plugins were registered).
+        """Note the ``wfe_event`` implementations (after plugins were registered) and the
+        kinds each plugin wants (``wfe_event_kinds``, asked once per plugin).
 
         Plain implementations are called directly, in pluggy's order (last registered
         first): a run delivers three events per step, and pluggy's dispatch cost ~5 µs
-        each. Hook wrappers take the pluggy path, with every implementation.
+        each. Hook wrappers take the pluggy path.
         """
         impls = self._pm.hook.wfe_event.get_hookimpls()
         self.has_listeners = bool(impls)
-        direct = not any(impl.hookwrapper or getattr(impl, "wrapper", False) for impl in impls)
-        self._event_calls: list[tuple[Callable[..., Any], bool]] | None = (
-            [(impl.function, bool(impl.argnames)) for impl in reversed(impls)] if direct else None
-        )
+        if not hasattr(self, "_kinds"):
+            self._kinds: dict[str, frozenset[str] | None] = {}
+        for impl in self._pm.hook.wfe_event_kinds.get_hookimpls():
+            if impl.plugin_name not in self._kinds:
+                self._kinds[impl.plugin_name] = _declared_kinds(impl)
+        self._direct = not any(impl.hookwrapper or getattr(impl, "wrapper", False) for impl in impls)
+        #: Each implementation, in calling order, with the kinds it wants (None: every kind).
+        self._impls = [(impl, self._kinds.get(impl.plugin_name)) for impl in reversed(impls)]
+        #: kind -> what delivers it: ``(function, takes_event)`` of each plugin that wants
+        #: it, or ``[(hook caller, None)]`` on the pluggy path; empty if nobody wants it.
+        self._event_calls: dict[str, list[tuple[Callable[..., Any], bool | None]]] = {}
+
+    def hears(self, kind: str) -> bool:
+        """Whether some ``wfe_event`` hook wants events of ``kind`` (``wfe_event_kinds``)."""
+        calls = self._event_calls.get(kind)
+        return bool(calls if calls is not None else self._calls(kind))
+
+    def _calls(self, kind: str) -> list[tuple[Callable[..., Any], bool | None]]:
+        wanting = [impl for impl, kinds in self._impls if kinds is None or kind in kinds]
+        calls: list[tuple[Callable[..., Any], bool | None]]
+        if self._direct:
+            calls = [(impl.function, bool(impl.argnames)) for impl in wanting]
+        elif not wanting:
+            calls = []
+        elif len(wanting) == len(self._impls):
+            calls = [(self._pm.hook.wfe_event, None)]
+        else:
+            others = [impl.plugin for impl, _ in self._impls if impl not in wanting]
+            calls = [(self._pm.subset_hook_caller("wfe_event", remove_plugins=others), None)]
+        self._event_calls[kind] = calls
+        return calls
 
     def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every ``wfe_event`` hook; a failing hook is logged (and
-        the others still hear the event)."""
+        """Deliver ``event`` to every ``wfe_event`` hook that wants its kind; a failing
+        hook is logged (and the others still hear the event)."""
         if not self.has_listeners:
             return
-        calls = self._event_calls
+        calls = self._event_calls.get(event.kind)
         if calls is None:
-            try:
-                self._pm.hook.wfe_event(event=event)
-            except Exception:  # a listener must never take a run down
-                log.exception("a wfe_event hook failed on %s", event.kind)
-            return
+            calls = self._calls(event.kind)
         for function, takes_event in calls:
             try:
                 if takes_event:
                     function(event)
+                elif takes_event is None:  # a pluggy hook caller (hook wrappers)
+                    function(event=event)
                 else:
                     function()
             except Exception:  # a listener must never take a run down
@@ -537,6 +563,22 @@ def _collect(pm: pluggy.PluginManager, plugin: Any, label: str) -> dict[str, lis
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
     """The hooks ``plugin`` implements that wfe does not define (misspelled, or from a newer wfe)."""
     return sorted(c.name for c in pm.get_hookcallers(plugin) or () if not c.has_spec())
+
+
+def _declared_kinds(impl: Any) -> frozenset[str] | None:
+    """What one plugin's ``wfe_event_kinds`` returned, as a set; ``None`` (every kind) when
+    it says so, fails, or returns something that is not a collection of strings."""
+    try:
+        kinds = impl.function()
+        if kinds is None:
+            return None
+        found = frozenset((kinds,)) if isinstance(kinds, str) else frozenset(kinds)
+        if not all(isinstance(kind, str) for kind in found):
+            raise TypeError(f"expected event kinds (strings), got {kinds!r}")
+        return found
+    except Exception:
+        log.exception("plugin %r: wfe_event_kinds failed; its wfe_event hears every kind", impl.plugin_name)
+        return None
 
 
 def _import_target(target: str) -> Any:

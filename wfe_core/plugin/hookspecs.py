@@ -116,7 +116,12 @@ def wfe_reporters() -> Iterable[Reporter]:
     Called once per registry build, with no arguments. A reporter is selected by name
     (``wfe run --reporter NAME``; ``console`` by default); its factory is called with the
     output stream, and the object it returns receives every event of the run (``handle``,
-    on the scheduler thread) and ``close()`` at the end.
+    on the scheduler thread) and ``close()`` at the end. Optionally, the object says which
+    kinds of event it wants in an ``event_kinds`` attribute (a collection of kinds;
+    ``None``: every kind), and only those reach ``handle``; and it may have a ``flush()``
+    method, called after each batch of events the run delivers: write lines unflushed
+    in ``handle`` and flush them there, so they reach the reader promptly without a
+    write system call per line.
 
     :return: an iterable of :class:`~wfe_core.plugin.capabilities.Reporter`; names must
         be unique across plugins.
@@ -171,14 +176,33 @@ def wfe_event(event: Event) -> None:
     """Observe one run or step event.
 
     Called on the scheduler thread (never concurrently) for every event of every run,
-    in the order events happen. Keep it quick: the scheduler waits for it. An exception
-    is logged and the run goes on.
+    in the order events happen, or only for the kinds the plugin's ``wfe_event_kinds``
+    names. Keep it quick: the scheduler waits for it. An exception is logged and the run
+    goes on.
 
     :param event: the frozen :class:`~wfe_core.plugin.capabilities.Event` (secrets
         already masked).
     :return: nothing; the return value is ignored.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def wfe_event_kinds() -> Iterable[str] | None:
+    """Say which kinds of event this plugin's ``wfe_event`` wants.
+
+    Called once per registry build, with no arguments, after the plugin is registered.
+    The plugin's ``wfe_event`` then hears only events of these kinds (``run.started``,
+    ``step.succeeded``, ``progress`` …: see :class:`~wfe_core.plugin.capabilities.Event`),
+    and a run does not even build an event of a kind nobody wants (a step's ``started``,
+    ``succeeded`` and ``progress`` events are most of a quick step's cost). A plugin
+    without this hook, or returning ``None``, hears every kind, as before this hook
+    existed; implement it with ``@hookimpl(optionalhook=True)`` so older versions of
+    wfe, which do not know it, still load the plugin. An exception, or a value that is
+    not a collection of strings, is logged and the plugin hears every kind.
+
+    :return: the kinds (an iterable of strings), or ``None`` for every kind.
     """
 
 

@@ -13,6 +13,17 @@ parent loop's completion queue; the parent's scheduler thread drains it and call
 top-level run's scheduler thread, one event at a time. Listeners of the parent hear a
 child's step events under the parent's run with nested step ids (``deploy/build``);
 ``wfe_event`` hooks hear the child's events as the child emitted them (its own run id).
+
+Who hears what: a listener may say which event kinds it wants, in an ``event_kinds``
+attribute (a collection of kinds; ``None`` or none at all: every kind), on itself or, for
+a bound method such as a reporter's ``handle``, on the object it is bound to; a plugin
+says it with its ``wfe_event_kinds`` hook. :func:`~wfe_core.monitoring.log_event` hears
+the kinds its loggers' levels let through (read as the run's first event is delivered).
+Each event goes only to who wants its kind, and a kind nobody wants is not even built
+(:meth:`EventDelivery.heard`). A listener (or its object) with a ``flush()`` method has
+it called after each batch of events the run delivers (what one commit made true, or
+one event delivered at once): a reporter writes its lines unflushed and has them reach
+its reader once per batch rather than once per line.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ import attrs
 
 from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
-from wfe_core.monitoring import log_event, logs_kind
+from wfe_core.monitoring import KINDS, log_event, logs_kind
 from wfe_core.plugin.capabilities import Event
 
 __all__ = ["EventDelivery", "Relayed"]
@@ -87,22 +98,57 @@ class EventDelivery:
         self.must_commit = False
         self.no_hurry: frozenset[str | None] = frozenset()
         self.relay: Callable[[Relayed], None] | None = None
+        #: Each listener with the kinds it wants (``None``: every kind).
+        self._wants = [(listener, _wanted_kinds(listener)) for listener in self.listeners]
+        #: kind -> the listeners that hear it, worked out once per run and kind.
+        self._routes: dict[str, tuple[Callable[[Event], None], ...]] = {}
+        #: The ``flush()`` of each listener that has one, called after each batch.
+        self._flushes = tuple(f for f in map(_flush_of, self.listeners) if f is not None)
 
     def heard(self, kind: str) -> bool:
         """Whether anyone would hear an event of ``kind`` emitted now: a hook, a relay
         to a parent run, a listener other than :func:`~wfe_core.monitoring.log_event`,
         or that one for a level its logger has enabled. An event nobody hears need not
-        be built (see :meth:`~wfe_core.run.state.RunState.listen`)."""
+        be built (see :meth:`~wfe_core.run.state.RunState.listen`). A listener or plugin
+        that declared the kinds it wants hears only those."""
         if not self.active:
             return False
-        if self.relay is not None or self.plugins.has_listeners:
+        if self.relay is not None or self._plugins_hear(kind):
             return True
-        return any(listener is not log_event or logs_kind(kind) for listener in self.listeners)
+        return bool(self._route(kind))
+
+    def _plugins_hear(self, kind: str) -> bool:
+        if not self.plugins.has_listeners:
+            return False
+        hears = getattr(self.plugins, "hears", None)  # (a registry from before wfe_event_kinds)
+        return True if hears is None else bool(hears(kind))
+
+    def _route(self, kind: str) -> tuple[Callable[[Event], None], ...]:
+        """The listeners that hear ``kind``, in their order (worked out once per kind)."""
+        route = self._routes.get(kind)
+        if route is None:
+            if not self._routes:  # the first question: the loggers' levels as the run begins
+                for known in KINDS:
+                    self._routes[known] = self._hearing(known)
+            route = self._routes.get(kind)
+            if route is None:
+                route = self._routes[kind] = self._hearing(kind)
+        return route
+
+    def _hearing(self, kind: str) -> tuple[Callable[[Event], None], ...]:
+        return tuple(
+            listener
+            for listener, kinds in self._wants
+            if (logs_kind(kind) if listener is log_event else kinds is None or kind in kinds)
+        )
 
     def emit(self, kind: str, step_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         """Mask ``data`` and deliver the event now, or hold it for the next commit."""
-        if not self.active:
-            return
+        if self.active and self._emit(kind, step_id, data) and self._flushes:
+            self._flush()
+
+    def _emit(self, kind: str, step_id: str | None, data: dict[str, Any] | None) -> bool:
+        """:meth:`emit` without the flush; whether the event was delivered now."""
         if self.redact is not None and data:
             data = self.redact(data)
         event = Event(kind, self.run_id, self.workflow_id, step_id, data if data is not None else {})
@@ -110,14 +156,20 @@ class EventDelivery:
             self.held.append(event)
             if kind not in _NO_HURRY and step_id not in self.no_hurry:
                 self.must_commit = True
-            return
+            return False
         self._deliver(event)
+        return True
 
     def publish(self, events: list[tuple[str, str | None, dict[str, Any]]]) -> None:
         """Emit a :class:`~wfe_core.run.state.RunState` outbox of ``(kind, step_id, data)``."""
-        emit = self.emit
+        if not self.active:
+            return
+        emit = self._emit
+        delivered = False
         for kind, step_id, data in events:
-            emit(kind, step_id, data)
+            delivered = emit(kind, step_id, data) or delivered
+        if delivered and self._flushes:
+            self._flush()
 
     def committed(self) -> None:
         """The store committed: deliver what was held."""
@@ -125,6 +177,16 @@ class EventDelivery:
         held, self.held = self.held, []
         for event in held:
             self._deliver(event)
+        if held and self._flushes:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The end of a batch: listeners that buffer what they write flush it now."""
+        for flush in self._flushes:
+            try:
+                flush()
+            except Exception:
+                log.exception("a run listener failed to flush")
 
     def relayed(self, step_id: str, item: Relayed) -> None:
         """An event of the sub-workflow of step ``step_id`` (on this run's scheduler thread).
@@ -141,10 +203,22 @@ class EventDelivery:
             self.held.append(relayed)
             return
         self._deliver(relayed)
+        if self._flushes:
+            self._flush()
 
     def _deliver(self, item: Event | Relayed) -> None:
         original: Event
         event: Event | None
+        if type(item) is Event and self.relay is None:  # the usual case, in fewer steps
+            if self.plugins.has_listeners:
+                self.plugins.emit(item)
+            route = self._routes.get(item.kind)
+            for listener in route if route is not None else self._route(item.kind):
+                try:
+                    listener(item)
+                except Exception:
+                    log.exception("a run listener failed on %s", item.kind)
+            return
         if isinstance(item, Relayed):
             original, event = item.original, item.nested
         else:
@@ -156,8 +230,32 @@ class EventDelivery:
             self.plugins.emit(original)
         if event is None:
             return
-        for listener in self.listeners:
+        route = self._routes.get(event.kind)
+        for listener in route if route is not None else self._route(event.kind):
             try:
                 listener(event)
             except Exception:
                 log.exception("a run listener failed on %s", event.kind)
+
+
+def _declared(listener: Callable[..., Any], name: str) -> Any:
+    """``name`` declared by ``listener``, or for a bound method (a reporter's ``handle``)
+    by the object it is bound to; ``None`` when neither declares it."""
+    owner = getattr(listener, "__self__", None)
+    found = getattr(owner, name, None) if owner is not None else None
+    return found if found is not None else getattr(listener, name, None)
+
+
+def _wanted_kinds(listener: Callable[..., Any]) -> frozenset[str] | None:
+    """The event kinds ``listener`` wants (its ``event_kinds``), ``None`` for every kind."""
+    kinds = _declared(listener, "event_kinds")
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):  # one kind, not its letters
+        return frozenset((kinds,))
+    return frozenset(kinds)
+
+
+def _flush_of(listener: Callable[..., Any]) -> Callable[[], Any] | None:
+    flush = _declared(listener, "flush")
+    return flush if callable(flush) else None

@@ -142,11 +142,20 @@ class AttemptPreparer:
         action = self._action.get(step.action)
         if action is None:
             action = self._action[step.action] = self.actions[step.action]
-        if action.parameters is None and self.templated.get(sid) is False:
+        templated = self.templated.get(sid)
+        if action.parameters is None and templated is False:
             params = step.parameters  # nothing to render or structure (no call for it)
         else:
             try:
-                params = self.parameters(step, action)
+                if templated is None:  # a fan-out instance (see parameters)
+                    params = self.parameters(step, action)
+                else:  # parameters(), without its call and lookups (once per step)
+                    params = step.parameters
+                    if templated:
+                        scope = self._scope if self._scope is not None and not state.scopes else self.scope(sid)
+                        params = render(params, scope, action.quote)
+                    if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
+                        params = structure(params, action.parameters, path="parameters")
             except (TemplateError, InvalidWorkflowError) as exc:
                 return Unprepared(f"step '{sid}': {exc}")
         parents = state.parents[sid]

@@ -749,20 +749,22 @@ class RunState:
         if not succeeded and sid not in self.results:
             self.results[sid] = {"output": None, "status": status.value, "error": record.error}
         if self.emit_succeeded if succeeded else self.emitting:
-            self.events.append(
-                (
-                    f"step.{status._value_}",  # (_value_: .value is a property call, once per step)
-                    sid,
-                    {
-                        "attempts": record.attempts,
-                        "duration": record.duration,
-                        "error": record.error,
-                        "reason": record.reason,
-                        **(_tail(record.output) if status in _FAILURES else {}),
-                        **(_summary(self._masked(record.output)) if succeeded and record.output is not None else {}),
-                    },
-                )
-            )
+            data = {
+                "attempts": record.attempts,
+                "duration": record.duration,
+                "error": record.error,
+                "reason": record.reason,
+            }
+            output = record.output
+            if output is not None:
+                if succeeded:
+                    summary = output_summary(self.redact(output) if self.redact is not None else output)
+                    if summary:
+                        data["output_summary"] = summary
+                elif status in _FAILURES:
+                    data.update(_tail(output))
+            # (_value_: .value is a property call, once per step)
+            self.events.append((f"step.{status._value_}", sid, data))
         elif succeeded and self.recording and sid not in self.early:
             self.commit_soon = True
         if self.emit_progress:
@@ -844,9 +846,3 @@ def _tail(output: Any) -> dict[str, Any]:
         return {}
     lines = output_tail(output, chars=TAIL_CHARS)
     return {"output_tail": lines} if lines else {}
-
-
-def _summary(output: Any) -> dict[str, Any]:
-    """``{"output_summary": text}`` for a succeeded step that produced something, else ``{}``."""
-    text = output_summary(output)
-    return {"output_summary": text} if text else {}

@@ -219,6 +219,35 @@ def _json(value: Any) -> str | None:
     return _encoded(value)
 
 
+#: The keys of an attempt's log entry, in the order a run writes them.
+_LOG_KEYS = ("number", "status", "started_at", "finished_at", "error")
+_float_text = float.__repr__
+
+
+def _log_json(log: list[dict[str, Any]]) -> str | None:
+    """A step's attempt log as ``_json`` writes it. The usual log, one finished attempt
+    of a run (an int, a status, two times, no error), is written without an encoder
+    call: the same text, each time as ``repr`` writes it."""
+    if len(log) == 1:
+        entry = log[0]
+        if len(entry) == 5 and tuple(entry) == _LOG_KEYS:
+            number, status, started, finished, error = entry.values()
+            if (
+                type(number) is int
+                and type(status) is str
+                and type(started) is float
+                and type(finished) is float
+                and error is None
+                and started - started == 0.0
+                and finished - finished == 0.0
+            ):
+                return (
+                    f'[{{"number":{number},"status":{quoted(status)},"started_at":{_float_text(started)},'
+                    f'"finished_at":{_float_text(finished)},"error":null}}]'
+                )
+    return _json(log or None)
+
+
 def value_limit() -> int:
     """``$WFE_STORE_VALUE_LIMIT`` if set (0: no limit), else :data:`DEFAULT_VALUE_LIMIT`."""
     raw = os.environ.get("WFE_STORE_VALUE_LIMIT", "").strip()
@@ -241,11 +270,10 @@ def _bounded(value: Any, limit: int) -> str | None:
     """``value`` as JSON, or its marker's JSON when that is longer than ``limit``: encoded once."""
     if value is None:
         return None
-    text = _json(value)
-    assert text is not None
+    text = quoted(value) if type(value) is str else _encoded(value)  # (_json, inlined: once per value)
     if not limit or len(text) <= limit or isinstance(value, (bool, int, float)):  # numbers are kept whole
         return text
-    return _json(_cut_marker(len(text), limit))
+    return quoted(_cut_marker(len(text), limit))
 
 
 def _bounded_vars(variables: Any, limit: int) -> str | None:
@@ -253,11 +281,12 @@ def _bounded_vars(variables: Any, limit: int) -> str | None:
     with it. Each value is encoded once (the object is joined from their texts)."""
     if not isinstance(variables, dict) or not limit:
         return _bounded(variables, limit)
-    if any(type(name) is not str for name in variables):  # keys the encoder turns into strings
-        return _json({name: _within(value, limit) for name, value in variables.items()})
-    return (
-        "{" + ",".join(f"{quoted(name)}:{_bounded(value, limit) or 'null'}" for name, value in variables.items()) + "}"
-    )
+    texts = []
+    for name, value in variables.items():  # (a loop, not generators: a step sets one or two)
+        if type(name) is not str:  # keys the encoder turns into strings
+            return _json({name: _within(value, limit) for name, value in variables.items()})
+        texts.append(quoted(name) + ":" + (_bounded(value, limit) or "null"))
+    return "{" + ",".join(texts) + "}"
 
 
 def _within(value: Any, limit: int) -> Any:
@@ -504,15 +533,20 @@ class RunStore:
 
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
         key = (run_id, step_id)
-        log = self._logs.setdefault(key, [])
-        log.append({"number": number, "status": "running", "started_at": started_at})
+        entry = {"number": number, "status": "running", "started_at": started_at}
+        log = self._logs.get(key)
+        if log is None:
+            self._logs[key] = [entry]
+        else:
+            log.append(entry)
         self._started[key] = (number, started_at)  # serialised at commit, if still running then
 
     def attempt_finished(
         self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
     ) -> None:
         log = self._logs.setdefault((run_id, step_id), [])
-        entry = _entry(log, number)
+        # _entry's usual answer, the last entry, without the call
+        entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
         if entry is None:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)
@@ -550,7 +584,7 @@ class RunStore:
         self._finished[key] = (
             status,
             attempts,
-            _json(self._logs.get(key) or None),
+            _log_json(self._logs.get(key) or []),
             _bounded(output, limit),
             _bounded_vars(variables, limit) if variables else None,
             None if memo is None else _json(memo),

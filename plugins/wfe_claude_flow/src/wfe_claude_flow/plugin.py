@@ -15,7 +15,15 @@ from wfe_core.plugin import Action, Event, Validator, hookimpl
 
 from .switch import coordinated
 
-__all__ = ["wfe_actions", "wfe_event", "wfe_force_stop", "wfe_step_durations", "wfe_validators"]
+__all__ = [
+    "EVENT_KINDS",
+    "wfe_actions",
+    "wfe_event",
+    "wfe_event_kinds",
+    "wfe_force_stop",
+    "wfe_step_durations",
+    "wfe_validators",
+]
 
 
 def _action(
@@ -89,6 +97,26 @@ def wfe_validators() -> list[Validator]:
             actions=("claude_flow.memory_store", "claude_flow.call"),
         )
     ]
+
+
+#: The kinds run coordination reads (:func:`.coordination.handle_event`): the run's start
+#: and end, a step's start (its action family's agent) and each way a step finishes.
+#: Not ``progress``, retries, waits or rollbacks: a run need not build those for us.
+EVENT_KINDS = (
+    "run.started",
+    "run.finished",
+    "step.started",
+    "step.succeeded",
+    "step.failed",
+    "step.timed_out",
+    "step.cancelled",
+    "step.skipped",
+)
+
+
+@hookimpl(optionalhook=True)  # an older wfe-core has no such hook: it sends every kind
+def wfe_event_kinds() -> tuple[str, ...]:
+    return EVENT_KINDS
 
 
 @hookimpl
