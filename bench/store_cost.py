@@ -25,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import chain, layered, run_wfe, wide  # noqa: E402
+from peers import chain, layered, run_wfe, wide
 
-import wfe_core.engine  # noqa: E402
-from wfe_core.store.journal import Journal  # noqa: E402
-from wfe_core.store.runstore import RunStore  # noqa: E402
+import wfe_core.engine
+from wfe_core.store.journal import Journal
+from wfe_core.store.runstore import RunStore
 
 #: (part, owner, attribute): what each part of the table times.
 PARTS = (
@@ -91,8 +91,8 @@ def main() -> None:
         column = {"run, no store": bare / n * 1e6, "run, store": wall / n * 1e6}
         for part, _, _ in PARTS:
             column[part] = statistics.median(p.get(part, 0.0) for p in parts) / n * 1e6
-        column["unattributed"] = column["run, store"] - column["run, no store"] - sum(
-            column[part] for part, _, _ in PARTS
+        column["unattributed"] = (
+            column["run, store"] - column["run, no store"] - sum(column[part] for part, _, _ in PARTS)
         )
         columns[label] = column
     print(f"µs per step, inline no-op steps, median of {args.repeat} runs; the store holds {args.earlier} earlier runs")
