@@ -99,7 +99,7 @@ class Write(enum.Enum):
     """Kinds of run-store writes in :attr:`RunState.writes` (named after the journal's methods)."""
 
     STEP_STARTED = "step_started"  # (step_id, attempt number, started_at)
-    ATTEMPT_FINISHED = "attempt_finished"  # (step_id, number, status value, started_at, error)
+    ATTEMPT_FINISHED = "attempt_finished"  # (step_id, number, status value, started_at, error, finished_at)
     STEP_FINISHED = "step_finished"  # (record, variables, memo, seq)
     STEP_STATUS = "step_status"  # (step_id, status value, error)
     STEPS_ADDED = "steps_added"  # (fan-out step, [(instance id, item digest, item scope), ...])
@@ -474,7 +474,15 @@ class RunState:
         if self.stopping is Stop.CANCELLED and sid not in self.triggered:
             if self.recording:
                 self.writes.append(
-                    (Write.ATTEMPT_FINISHED, sid, attempt.number, _CANCELLED.value, attempt.wall_started, result.error)
+                    (
+                        Write.ATTEMPT_FINISHED,
+                        sid,
+                        attempt.number,
+                        _CANCELLED.value,
+                        attempt.wall_started,
+                        result.error,
+                        wall,
+                    )
                 )
             self._close(sid, _CANCELLED, wall, reason="run cancelled")
             return
@@ -486,7 +494,7 @@ class RunState:
             return
         if self.recording:
             self.writes.append(
-                (Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED_TEXT, attempt.wall_started, None)
+                (Write.ATTEMPT_FINISHED, sid, attempt.number, _SUCCEEDED_TEXT, attempt.wall_started, None, wall)
             )
         if result.variables:
             self.variables.update(result.variables)
@@ -528,7 +536,9 @@ class RunState:
         self.records[sid].error = error
         self.records[sid].output = output
         if self.recording:
-            self.writes.append((Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started, error))
+            self.writes.append(
+                (Write.ATTEMPT_FINISHED, sid, attempt.number, status.value, attempt.wall_started, error, wall)
+            )
         tries = attempt.number - self.prior_attempts.get(sid, 0)
         if tries <= step.max_retries and self.stopping is None:
             delay = min(step.retry_delay * step.retry_backoff ** (tries - 1), step.retry_max_delay)

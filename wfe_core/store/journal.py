@@ -143,7 +143,13 @@ class NullJournal:
     def steps_added(self, step: WorkflowStep, instances: list[tuple[Any, ...]]) -> None: ...
     def step_running(self, step_id: str, started_at: float) -> None: ...
     def attempt_finished(
-        self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+        self,
+        step_id: str,
+        number: int,
+        status: str,
+        started_at: float | None,
+        error: str | None,
+        finished_at: float | None = None,
     ) -> None: ...
     def attempt_noted(self, step_id: str, number: int, **fields: Any) -> None: ...
     def step_finished(self, record: StepRecord, *, variables: Any, memo: Any, seq: int | None) -> None: ...
@@ -219,11 +225,17 @@ class Journal(NullJournal):
         self.store.step_running(self.run_id, step_id, started_at)
 
     def attempt_finished(
-        self, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+        self,
+        step_id: str,
+        number: int,
+        status: str,
+        started_at: float | None,
+        error: str | None,
+        finished_at: float | None = None,
     ) -> None:
         if error is not None and self.sealing:
             error = self.seal(error)
-        self.store.attempt_finished(self.run_id, step_id, number, status, started_at, error)
+        self.store.attempt_finished(self.run_id, step_id, number, status, started_at, error, finished_at)
 
     def attempt_noted(self, step_id: str, number: int, **fields: Any) -> None:
         self.store.attempt_noted(self.run_id, step_id, number, **fields)

@@ -542,8 +542,17 @@ class RunStore:
         self._started[key] = (number, started_at)  # serialised at commit, if still running then
 
     def attempt_finished(
-        self, run_id: str, step_id: str, number: int, status: str, started_at: float | None, error: str | None
+        self,
+        run_id: str,
+        step_id: str,
+        number: int,
+        status: str,
+        started_at: float | None,
+        error: str | None,
+        finished_at: float | None = None,
     ) -> None:
+        """An attempt ended at ``finished_at`` (wall clock; now when not given): the
+        scheduler writes it after dispatching what the end released, so it says when."""
         log = self._logs.setdefault((run_id, step_id), [])
         # _entry's usual answer, the last entry, without the call
         entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
@@ -551,7 +560,7 @@ class RunStore:
             entry = {"number": number, "started_at": started_at}
             log.append(entry)
         entry["status"] = status  # (not update(status=…): keywords build a dict per call)
-        entry["finished_at"] = time.time()
+        entry["finished_at"] = time.time() if finished_at is None else finished_at
         entry["error"] = error
 
     def attempt_noted(self, run_id: str, step_id: str, number: int, **fields: Any) -> None:
