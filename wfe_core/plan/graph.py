@@ -153,11 +153,12 @@ class DependencyGraph:
             return [], 0.0
         best: dict[str, float] = {}
         via: dict[str, str | None] = {}
+        of = best.__getitem__  # (a bound C method as the key: no lambda frame per parent)
         for node in self.order:
-            parent = max(self.parents[node], key=lambda p: best[p], default=None)
+            parent = max(self.parents[node], key=of, default=None)
             best[node] = durations.get(node, 0.0) + (best[parent] if parent is not None else 0.0)
             via[node] = parent
-        end = max(self.order, key=lambda n: best[n])
+        end = max(self.order, key=of)
         path = []
         at: str | None = end
         while at is not None:
