@@ -171,3 +171,39 @@ def test_listeners_hear_only_the_kinds_they_declare(engine):
     assert sorted(text.rsplit(" ", 1)[0] if "succeeded" in text else text for text in shown[1:]) == sorted(
         [f"s{i} started" for i in range(3)] + [f"s{i} succeeded" for i in range(3)]
     )
+
+
+class _Forwarding:
+    """A listener object that answers every attribute it does not have (a proxy, as a
+    wrapper around another object would be): it declares no kinds and no flush."""
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    def __call__(self, event) -> None:
+        self.heard.append(event.kind)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: name
+
+
+def test_a_listener_answering_every_attribute_hears_every_kind(engine):
+    proxy = _Forwarding()
+    steps = [WorkflowStep(id=f"s{i}", action="variable.set", parameters={"name": "v", "value": i}) for i in range(2)]
+    assert engine.run(Workflow(id="w", steps=steps), listeners=(proxy,)).succeeded
+    assert proxy.heard.count("step.started") == 2 and proxy.heard.count("progress") == 2
+    assert proxy.heard[0] == "run.started" and proxy.heard[-1] == "run.finished"
+
+
+def test_kinds_that_are_not_kinds_are_logged_and_every_kind_is_heard(engine, caplog):
+    heard: list[str] = []
+
+    def listener(event) -> None:
+        heard.append(event.kind)
+
+    listener.event_kinds = 5  # type: ignore[attr-defined]
+    steps = [WorkflowStep(id="s", action="variable.set", parameters={"name": "v", "value": 1})]
+    with caplog.at_level(logging.ERROR):
+        assert engine.run(Workflow(id="w", steps=steps), listeners=(listener,)).succeeded
+    assert heard == ["run.started", "step.started", "step.succeeded", "progress", "run.finished"]
+    assert "event_kinds 5 is not a collection of kinds; it hears every kind" in caplog.text

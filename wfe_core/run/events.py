@@ -240,20 +240,37 @@ class EventDelivery:
 
 def _declared(listener: Callable[..., Any], name: str) -> Any:
     """``name`` declared by ``listener``, or for a bound method (a reporter's ``handle``)
-    by the object it is bound to; ``None`` when neither declares it."""
+    by the object it is bound to; ``None`` when neither declares it. Looked up statically
+    (class or instance dict, no ``__getattr__``): an object that answers every attribute
+    (a ``unittest.mock.Mock``) declares nothing."""
+    import inspect
+
     owner = getattr(listener, "__self__", None)
-    found = getattr(owner, name, None) if owner is not None else None
-    return found if found is not None else getattr(listener, name, None)
+    found = inspect.getattr_static(owner, name, None) if owner is not None else None
+    if found is None:
+        found = inspect.getattr_static(listener, name, None)
+        owner = listener
+    if found is None:
+        return None
+    return getattr(owner, name)  # bound (a method), as declared
 
 
 def _wanted_kinds(listener: Callable[..., Any]) -> frozenset[str] | None:
-    """The event kinds ``listener`` wants (its ``event_kinds``), ``None`` for every kind."""
+    """The event kinds ``listener`` wants (its ``event_kinds``), ``None`` for every kind
+    (also when what it declares is not a collection of kinds: logged)."""
     kinds = _declared(listener, "event_kinds")
     if kinds is None:
         return None
     if isinstance(kinds, str):  # one kind, not its letters
         return frozenset((kinds,))
-    return frozenset(kinds)
+    try:
+        found = frozenset(kinds)
+        if all(isinstance(kind, str) for kind in found):
+            return found
+    except TypeError:
+        pass
+    log.error("listener %r: event_kinds %r is not a collection of kinds; it hears every kind", listener, kinds)
+    return None
 
 
 def _flush_of(listener: Callable[..., Any]) -> Callable[[], Any] | None:
