@@ -232,6 +232,9 @@ class RunLoop:
             # this process lives. Record why it stopped, then let the error through.
             try:
                 self._write()  # what ended before the error is kept: resume does not re-run it
+            except Exception:  # (a write that failed must not keep the crash from being recorded)
+                log.exception("writing what run %s did before it crashed failed", self.run_id)
+            try:
                 journal.run_crashed(f"internal error: {type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("recording the crash of run %s failed", self.run_id)
