@@ -293,7 +293,9 @@ class WorkflowEngine:
                 known.update(_known(self.store_path, workflow.id, stored))
             return fill_unknown(known, fingerprints or {})
 
-        if self.progress_tracker.active:  # its ETA weighs the steps left by them
+        if self.progress_tracker.active or self.executor != "threads":
+            # The ETA weighs the steps left by them; an executor plugin's cluster may run
+            # fewer attempts at once than `workers`, and queues the rest in their order.
             plan = Plan.build(workflow, source=source, durations=learned())
         else:  # the store is read only if the order steps start in can depend on it
             plan = Plan.build(workflow, source=source, learn=learned, workers=workers)
@@ -303,7 +305,7 @@ class WorkflowEngine:
         if self.status_reporter is not None:
             observers += (self.status_reporter.on_event,)
             self.status_reporter.heard_run(run_id, None if dry_run else self.store_path)
-        if self.progress_tracker.active:
+        if self.progress_tracker.active or self.executor != "threads":
             self.progress_tracker.begin(
                 run_id,
                 workflow.id,

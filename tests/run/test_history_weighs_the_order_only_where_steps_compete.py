@@ -1,6 +1,6 @@
 """Durations learned from earlier runs weigh the adaptive strategy's order only where
-ready steps compete: for fewer workers than steps that can be ready at once, or for a
-declared resource. Where every ready step starts at once, the store is not read for them
+ready steps compete: for fewer workers than steps that can be ready at once, for a
+declared resource, or on an executor plugin's cluster (it may run fewer at once). Where every ready step starts at once, the store is not read for them
 (a read of the last five runs costs ~7 µs a step) and paths count steps.
 
 Two roots: ``short`` (then ``last`` behind it) and ``long``. Counting steps, ``short``'s
@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import json
 
-from installed_plugins import wfe
+from installed_plugins import install_dist, wfe
+
+#: An executor plugin whose "cluster" runs one attempt at a time, whatever the workers.
+ONE_AT_A_TIME = """
+    from concurrent.futures import ThreadPoolExecutor
+    from wfe_core.plugin import StepExecutor, hookimpl
+
+    @hookimpl
+    def wfe_executors():
+        return [StepExecutor("one", lambda workers, options: ThreadPoolExecutor(1), "one thread")]
+"""
 
 ORDER = """\
 id: order
@@ -23,9 +33,9 @@ id: order
 """
 
 
-def started(tmp_path, workers: int) -> list[str]:
+def started(tmp_path, workers: int, *extra: str, plugins=None) -> list[str]:
     """Step ids in the order their ``step.started`` events came, one run."""
-    done = wfe(tmp_path, "run", "w.yaml", "--max-workers", str(workers), "--reporter", "json")
+    done = wfe(tmp_path, "run", "w.yaml", "--max-workers", str(workers), "--reporter", "json", *extra, plugins=plugins)
     assert done.returncode == 0, done.stdout + done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     return [e["step_id"] for e in events if e["kind"] == "step.started"]
@@ -51,3 +61,14 @@ def test_steps_competing_for_a_resource_take_it_by_learned_paths(tmp_path):
     assert started(tmp_path, 2) == ["short", "long", "last"]  # nothing learned yet
     # Two workers for two roots, but one unit of db: who goes first matters, and long does.
     assert started(tmp_path, 2)[:2] == ["long", "short"]
+
+
+def test_an_executor_plugin_gets_the_steps_in_the_learned_order(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_dist(site, "acme-one-at-a-time", "acme_one_at_a_time", ONE_AT_A_TIME)
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
+    assert started(tmp_path, 2, "--executor", "one", plugins=site) == ["short", "long", "last"]
+    # Two workers for two roots, but the executor runs one at a time, in the order it
+    # was given them: the longest learned path goes first.
+    assert started(tmp_path, 2, "--executor", "one", plugins=site)[:2] == ["long", "short"]
