@@ -38,8 +38,9 @@ PARTS = (
     ("definition", wfe_core.engine, "_definition"),
     ("open", RunStore, "__init__"),
     ("run row and pending rows", RunStore, "start_run"),
-    ("journal: step started", Journal, "step_started"),
-    ("journal: attempt finished", Journal, "attempt_finished"),
+    # (the journal hands these two to the store directly: timed there)
+    ("journal: step started", RunStore, "step_started"),
+    ("journal: attempt finished", RunStore, "attempt_finished"),
     ("journal: step finished", Journal, "step_finished"),
     ("commits", RunStore, "commit"),
     ("run finished", RunStore, "finish_run"),
