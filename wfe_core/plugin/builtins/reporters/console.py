@@ -17,7 +17,7 @@ import time
 from typing import TextIO
 
 from wfe_core.monitoring import KINDS
-from wfe_core.plugin.builtins.reporters.stream import flush_stream, holds_lines, write_line
+from wfe_core.plugin.builtins.reporters.stream import BatchedLines
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.run.output import tail_lines
@@ -81,7 +81,7 @@ def plain_line(event: Event) -> str | None:
     return text
 
 
-class ConsoleReporter:
+class ConsoleReporter(BatchedLines):
     """Timestamped plain lines, one per state change; ``quiet`` prints failures only.
 
     Attributes:
@@ -95,11 +95,9 @@ class ConsoleReporter:
     """
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
-        self.stream = stream or sys.stdout
+        super().__init__(stream or sys.stdout)
         self.quiet = quiet
         self.event_kinds = frozenset(FAILURES) if quiet else SHOWN
-        self.open = True
-        self._held: list[str] | None = [] if holds_lines(self.stream) else None
         # The last second stamped and its text: a busy run's lines share their seconds.
         self._second: float = math.inf
         self._stamp = ""
@@ -113,20 +111,7 @@ class ConsoleReporter:
             # Within the second last stamped (a NaN or an infinity never is): its text.
             second = self._second
             stamp = self._stamp if type(when) is float and second <= when < second + 1 else self._stamp_of(when)
-            if self._held is not None:
-                self._held.append(f"{stamp} {line}\n")
-            else:
-                self.open = write_line(self.stream, f"{stamp} {line}\n", flush=False)
-
-    def flush(self) -> None:
-        """Let the lines written so far reach the reader (after each batch of events)."""
-        held = self._held
-        if held:
-            self._held = []
-            if self.open:
-                self.open = write_line(self.stream, "".join(held))
-        elif self.open:
-            self.open = flush_stream(self.stream)
+            self._write(f"{stamp} {line}\n")
 
     def _stamp_of(self, when: float) -> str:
         """``HH:MM:SS`` of ``when`` in local time; the same within a whole second, so

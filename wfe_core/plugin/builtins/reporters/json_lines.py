@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from wfe_core.plugin.builtins.reporters.stream import flush_stream, holds_lines, write_line
+from wfe_core.plugin.builtins.reporters.stream import BatchedLines, write_line
 from wfe_core.plugin.capabilities import Event, Reporter
 from wfe_core.plugin.hookspecs import hookimpl
 from wfe_core.run.output import as_json
@@ -17,37 +17,20 @@ __all__ = ["JsonReporter", "wfe_reporters"]
 _HEAD = frozenset({"kind", "run_id", "workflow_id", "time", "step_id"})
 
 
-class JsonReporter:
+class JsonReporter(BatchedLines):
     """Every event as one JSON object per line (JSON Lines): ``kind``, ``run_id``,
     ``workflow_id``, ``time``, ``step_id`` (step events), then the event's data.
     Lines are flushed once per batch of events the run delivers (:meth:`flush`)."""
 
     def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stdout
-        self.open = True
-        # Lines kept until flush() on a stream that writes through (PYTHONUNBUFFERED=1).
-        self._held: list[str] | None = [] if holds_lines(self.stream) else None
+        super().__init__(stream or sys.stdout)
         # What every line of a run repeats, encoded once: (run_id, workflow_id, their text).
         self._ids: tuple[Any, Any, str] = (None, None, "")
         self._kinds: dict[str, str] = {}
 
     def handle(self, event: Event) -> None:
-        if self._held is not None:
-            if self.open:
-                self._held.append(self.line(event) + "\n")
-        elif self.open:
-            self.open = write_line(self.stream, self.line(event) + "\n", flush=False)
-
-    def flush(self) -> None:
-        """Let the lines written so far reach the reader: the run calls it after each
-        batch of events it delivers (not a write system call per line)."""
-        held = self._held
-        if held:
-            self._held = []
-            if self.open:
-                self.open = write_line(self.stream, "".join(held))
-        elif self.open:
-            self.open = flush_stream(self.stream)
+        if self.open:
+            self._write(self.line(event) + "\n")
 
     def line(self, event: Event) -> str:
         """The event's line (without its newline): ``json.dumps(record, default=str)``

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import TextIO
 
-__all__ = ["flush_stream", "holds_lines", "write_line"]
+__all__ = ["BatchedLines", "flush_stream", "holds_lines", "write_line"]
 
 
 def write_line(stream: TextIO, text: str, *, flush: bool = True) -> bool:
@@ -37,6 +37,39 @@ def flush_stream(stream: TextIO) -> bool:
     except BrokenPipeError:
         _reader_gone(stream)
         return False
+
+
+class BatchedLines:
+    """A reporter's lines, reaching the reader once per batch of events the run delivers
+    (the run calls :meth:`flush` after each): written unflushed or, on a stream that
+    writes through at once (:func:`holds_lines`), kept until then and written together.
+
+    Attributes:
+        stream: where the lines go.
+        open: False once the reader has gone (``wfe run … | head``): nothing is written.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.open = True
+        self._held: list[str] | None = [] if holds_lines(stream) else None
+
+    def _write(self, text: str) -> None:
+        """Add ``text`` (whole lines) to the batch."""
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            self.open = write_line(self.stream, text, flush=False)
+
+    def flush(self) -> None:
+        """Let the lines written so far reach the reader (after each batch of events)."""
+        held = self._held
+        if held:
+            self._held = []
+            if self.open:
+                self.open = write_line(self.stream, "".join(held))
+        elif self.open:
+            self.open = flush_stream(self.stream)
 
 
 def _reader_gone(stream: TextIO) -> None:
