@@ -207,29 +207,24 @@ class EventDelivery:
             self._flush()
 
     def _deliver(self, item: Event | Relayed) -> None:
-        original: Event
         event: Event | None
         if type(item) is Event and self.relay is None:  # the usual case, in fewer steps
             if self.plugins.has_listeners:
                 self.plugins.emit(item)
-            route = self._routes.get(item.kind)
-            for listener in route if route is not None else self._route(item.kind):
-                try:
-                    listener(item)
-                except Exception:
-                    log.exception("a run listener failed on %s", item.kind)
-            return
-        if isinstance(item, Relayed):
-            original, event = item.original, item.nested
+            event = item
         else:
-            original = event = item
-        if self.relay is not None:
-            # A sub-workflow: its parent delivers to hooks and reporters, on its thread.
-            self.relay(Relayed(original, event if event is None or event.step_id else None))
-        elif self.plugins.has_listeners:  # (checked here too: a call per event saved)
-            self.plugins.emit(original)
-        if event is None:
-            return
+            original: Event
+            if isinstance(item, Relayed):
+                original, event = item.original, item.nested
+            else:
+                original = event = item
+            if self.relay is not None:
+                # A sub-workflow: its parent delivers to hooks and reporters, on its thread.
+                self.relay(Relayed(original, event if event is None or event.step_id else None))
+            elif self.plugins.has_listeners:  # (checked here too: a call per event saved)
+                self.plugins.emit(original)
+            if event is None:
+                return
         route = self._routes.get(event.kind)
         for listener in route if route is not None else self._route(event.kind):
             try:
