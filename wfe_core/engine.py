@@ -305,7 +305,7 @@ class WorkflowEngine:
         if self.status_reporter is not None:
             observers += (self.status_reporter.on_event,)
             self.status_reporter.heard_run(run_id, None if dry_run else self.store_path)
-        if self.progress_tracker.active or self.executor != "threads":
+        if self.progress_tracker.active:
             self.progress_tracker.begin(
                 run_id,
                 workflow.id,

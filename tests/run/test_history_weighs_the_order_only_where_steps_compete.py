@@ -72,3 +72,24 @@ def test_an_executor_plugin_gets_the_steps_in_the_learned_order(tmp_path):
     # Two workers for two roots, but the executor runs one at a time, in the order it
     # was given them: the longest learned path goes first.
     assert started(tmp_path, 2, "--executor", "one", plugins=site)[:2] == ["long", "short"]
+
+
+def test_an_executor_plugin_run_nobody_follows_is_not_tracked(tmp_path):
+    """Reading history for an executor plugin does not make the engine track the run's
+    progress: a tracker nobody reads would hear, and so have built, every event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wfe_core import Workflow, WorkflowEngine, WorkflowStep, hookimpl, load_plugins
+    from wfe_core.plugin import StepExecutor
+
+    class OneAtATime:
+        @hookimpl
+        def wfe_executors(self):
+            return [StepExecutor("one", lambda workers, options: ThreadPoolExecutor(1))]
+
+    plugins = load_plugins(autoload=False, extra={"one": OneAtATime()})
+    engine = WorkflowEngine(plugins=plugins, store=tmp_path / "runs.sqlite", executor="one")
+    # The step asks the engine, while its run is going, whether that run is tracked.
+    engine.register_custom_action("look", lambda _params, context: engine.progress_tracker.snapshot(context.run_id))
+    stats = engine.run(Workflow(id="w", steps=[WorkflowStep(id="a", action="look")]))
+    assert stats.succeeded and stats.steps["a"].output is None
