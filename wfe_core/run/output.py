@@ -11,8 +11,9 @@ carries a short ``output_summary`` (what run coordination records).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
+
+from wfe_core.store.encoding import quoted
 
 __all__ = [
     "SUMMARY_CHARS",
@@ -84,22 +85,10 @@ def _encoder() -> Any:
     return encode
 
 
-#: A string's JSON text as ``json.dumps`` writes it (ASCII), once :mod:`json` is imported.
-_quote: Callable[[str], str] | None = None
-
-
-def _string_json() -> Callable[[str], str]:
-    global _quote
-    from json.encoder import encode_basestring_ascii  # (what JSONEncoder.encode does for a str)
-
-    _quote = encode_basestring_ascii
-    return encode_basestring_ascii
-
-
 def as_json(value: Any) -> str:
     """``json.dumps(value, default=str)``, faster (see :func:`_encoder`)."""
     if type(value) is str:  # (a step's usual output: its text without an encoder)
-        return (_quote or _string_json())(value)
+        return quoted(value)
     try:
         encode = _local.encode
     except AttributeError:

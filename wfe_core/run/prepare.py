@@ -147,15 +147,7 @@ class AttemptPreparer:
             params = step.parameters  # nothing to render or structure (no call for it)
         else:
             try:
-                if templated is None:  # a fan-out instance (see parameters)
-                    params = self.parameters(step, action)
-                else:  # parameters(), without its call and lookups (once per step)
-                    params = step.parameters
-                    if templated:
-                        scope = self._scope if self._scope is not None and not state.scopes else self.scope(sid)
-                        params = render(params, scope, action.quote)
-                    if action.parameters is not None and not (self.dry_run and _has_unknown(params)):
-                        params = structure(params, action.parameters, path="parameters")
+                params = self.parameters(step, action, templated)
             except (TemplateError, InvalidWorkflowError) as exc:
                 return Unprepared(f"step '{sid}': {exc}")
         parents = state.parents[sid]
@@ -199,10 +191,12 @@ class AttemptPreparer:
             attempt.prepare = capture
         return attempt
 
-    def parameters(self, step: WorkflowStep, action: Action) -> Any:
-        """The step's parameters rendered and structured into the action's parameter class."""
+    def parameters(self, step: WorkflowStep, action: Action, templated: bool | None = None) -> Any:
+        """The step's parameters rendered and structured into the action's parameter class
+        (``templated``: whether they hold placeholders, when the caller looked it up)."""
         params = step.parameters
-        templated = self.templated.get(step.id)
+        if templated is None:
+            templated = self.templated.get(step.id)
         if templated is None:  # a fan-out instance: added to the run after this was built
             templated = self.templated[step.id] = has_placeholders(params)
         if templated:

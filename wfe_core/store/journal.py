@@ -172,8 +172,8 @@ class Journal(NullJournal):
         # file's previous content, base64-encoded, may hold one): unsealed for rollback.
         self.seal = redact.seal
         self.sealing = bool(redact)  # no secrets: sealing changes nothing (five calls per step saved)
-        # A step's start and attempt go straight to the store, bound to this run (the
-        # methods below, without a frame of their own): what they add is sealing.
+        # A step's start goes straight to the store, bound to this run (no frame of its
+        # own); so does an attempt's end when there is nothing to seal in its error.
         self.step_started = functools.partial(store.step_started, run_id)  # type: ignore[method-assign]
         if not self.sealing:
             self.attempt_finished = functools.partial(store.attempt_finished, run_id)  # type: ignore[method-assign]
@@ -205,9 +205,6 @@ class Journal(NullJournal):
     def _fingerprint(self, step: WorkflowStep) -> str:
         known = self.fingerprints
         return known[step.id] if known is not None and step.id in known else fingerprint(step)
-
-    def step_started(self, step_id: str, number: int, started_at: float) -> None:
-        self.store.step_started(self.run_id, step_id, number, started_at)
 
     def steps_added(self, step: WorkflowStep, instances: list[tuple[Any, ...]]) -> None:
         """A fan-out ``step`` expanded into ``instances`` (id, item digest, item scope):
