@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfe_core.model.workflow import WorkflowStep
@@ -28,7 +28,7 @@ entries = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entries, max_size=3), st.booleans())
 def test_an_attempt_log_is_its_json(log: list[dict[str, Any]], reordered: bool) -> None:
     if reordered and log:  # an entry made by attempt_finished alone has another key order
@@ -52,7 +52,7 @@ values = st.recursive(
 mappings = st.dictionaries(st.text(max_size=6), values, max_size=4)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     mappings,
     mappings,
