@@ -9,12 +9,22 @@ same workflow (what a workflow run again meets: learned durations are read). The
 entry points are timed with ``time.perf_counter`` (nested ones count in their caller
 only), and the table gives each part in µs per step, median of ``--repeat`` runs, with
 what is left unattributed (the loop's own extra work for a stored run, the collector).
+
+The last row, "SQLite alone", is a floor for what any store keeping a row per step
+pays here: one more run's statements are recorded (SQL and parameters, as the store's
+connection received them) and replayed, on a copy of the store as that run found it,
+from a plain loop with the store's connection settings: SQLite's own work for those
+writes, commits and the close's checkpoint, with no wfe code around it (median of
+``--repeat`` replays). It is included in the parts above it (those time the calls it
+is made from).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -67,6 +77,77 @@ def _timed(part: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return timed
 
 
+#: A recorded call: the connection it was made on, the method, SQL and parameters.
+Call = tuple[int, str, str, Any]
+
+
+class Recorder:
+    """A store connection that records what it is asked to run, then runs it."""
+
+    def __init__(self, db: sqlite3.Connection, calls: list[Call]):
+        self._db, self._calls = db, calls
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        self._calls.append((id(self), "execute", sql, parameters))
+        return self._db.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self._calls.append((id(self), "executemany", sql, rows))
+        return self._db.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._calls.append((id(self), "close", "", None))
+        self._db.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def replayed(calls: list[Call], store: Path, copy: Path) -> float:
+    """Seconds SQLite takes for ``calls`` on a fresh copy of ``store``, the store's way
+    (a connection of the copy for each connection recorded, opened before the clock)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(store, copy)
+    connections = {}
+    for recorded, *_ in calls:
+        if recorded not in connections:
+            db = connections[recorded] = sqlite3.connect(copy, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+    start = time.perf_counter()
+    for recorded, method, sql, parameters in calls:
+        db = connections[recorded]
+        if method == "execute":
+            db.execute(sql, parameters).fetchall()
+        elif method == "executemany":
+            db.executemany(sql, parameters)
+        else:
+            db.close()
+    return time.perf_counter() - start
+
+
+def sqlite_alone(deps: Any, store: str, tmp: Path, repeat: int) -> float:
+    """Seconds of SQLite's own work for one more run of ``deps`` (see the module's doc)."""
+    before = tmp / "before.sqlite"
+    shutil.copyfile(store, before)  # closed after each run: no WAL left beside it
+    calls: list[Call] = []
+    opened = RunStore.__init__
+
+    def recording(self: RunStore, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)  # set-up (pragmas, migrations) is not the run's
+        self.db = Recorder(self.db, calls)  # type: ignore[assignment]
+
+    RunStore.__init__ = recording  # type: ignore[method-assign]
+    try:
+        run_wfe(deps, None, store, inline=True)
+    finally:
+        RunStore.__init__ = opened  # type: ignore[method-assign]
+    return statistics.median(replayed(calls, before, tmp / "replay.sqlite") for _ in range(repeat))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -95,6 +176,7 @@ def main() -> None:
         column["unattributed"] = (
             column["run, store"] - column["run, no store"] - sum(column[part] for part, _, _ in PARTS)
         )
+        column["SQLite alone (this run's statements replayed)"] = sqlite_alone(deps, store, tmp, args.repeat) / n * 1e6
         columns[label] = column
     print(f"µs per step, inline no-op steps, median of {args.repeat} runs; the store holds {args.earlier} earlier runs")
     print("| part | " + " | ".join(columns) + " |")
