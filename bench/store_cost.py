@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import shutil
 import sqlite3
 import statistics
@@ -110,6 +111,8 @@ def replayed(calls: list[Call], store: Path, copy: Path) -> float:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(store, copy)
+    with open(copy, "rb+") as written:  # on disk before the clock: the close's sync would flush the copy too
+        os.fsync(written.fileno())
     connections = {}
     for recorded, *_ in calls:
         if recorded not in connections:
