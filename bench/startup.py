@@ -12,12 +12,15 @@ the median wall time, the peak RSS, and the CPU ratio to ``python -c pass`` and 
   on (a fresh store file each time); the file's two 0.2 s ``wait`` steps are wall time,
   not CPU;
 - ``wfe validate`` and ``wfe run`` (store on, a fresh store file each time) of a
-  generated ``--steps``-step YAML workflow (built-in actions only, a layered DAG).
+  generated ``--steps``-step YAML workflow (built-in actions only, a layered DAG), the
+  run with the default reporter (off a terminal: a line per step started and ended) and
+  with ``--reporter json`` (every event, progress included, as a JSON line).
 
 With the default ``--steps`` it then prints issue 16's start-up targets next to what they
-become on this machine: each target times how much slower this machine is than the one
-the issue measured on (``python -c pass`` 10 ms, ``import click`` 34 ms there), taking the
-smaller of the two ratios measured in the same run.
+become on this machine: ``--help`` and ``hello.yaml`` times how much slower this machine
+starts Python than the one the issue measured on (``python -c pass`` 10 ms, ``import
+click`` 34 ms there), taking the smaller of the two ratios measured in the same run; the
+big-file targets as they are (computing does not scale like starting: see ISSUE_MACHINE).
 
 ``--against /path/to/other/venv/bin/python`` runs every wfe command with that
 interpreter too (another checkout's wfe), interleaved: an old/new comparison in one run;
@@ -143,10 +146,18 @@ def main() -> None:
             *wfe,
             "run",
             str(big),
+            "--store",
+            str(tmp / f"runs{len(s)}-{n}.sqlite"),
+        ]
+        # Every event as a JSON line, progress included (what a CI integration reads).
+        commands[f"wfe run {args.steps} steps, store on, --reporter json{suffix}"] = lambda n, wfe=wfe, s=suffix: [
+            *wfe,
+            "run",
+            str(big),
             "--reporter",
             "json",
             "--store",
-            str(tmp / f"runs{len(s)}-{n}.sqlite"),
+            str(tmp / f"json{len(s)}-{n}.sqlite"),
         ]
 
     for command in commands.values():  # warm-up: bytecode written, caches filled
@@ -161,10 +172,13 @@ def main() -> None:
 
     bare, click_cpu = median("python -c pass", 0), median("python -c 'import click'", 0)
     print(f"median of {args.repeat} runs each, interleaved; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'command':<42} {'CPU ms':>8} {'wall ms':>8} {'RSS MiB':>8} {'x pass':>7} {'x click':>8}")
+    width = max(map(len, commands)) + 1
+    print(f"{'command':<{width}} {'CPU ms':>8} {'wall ms':>8} {'RSS MiB':>8} {'x pass':>7} {'x click':>8}")
     for name in commands:
         cpu, wall, rss = median(name, 0), median(name, 1), median(name, 2)
-        print(f"{name:<42} {cpu * 1000:8.1f} {wall * 1000:8.1f} {rss:8.1f} {cpu / bare:7.2f} {cpu / click_cpu:8.2f}")
+        print(
+            f"{name:<{width}} {cpu * 1000:8.1f} {wall * 1000:8.1f} {rss:8.1f} {cpu / bare:7.2f} {cpu / click_cpu:8.2f}"
+        )
     if args.steps == 10_000:
         print_targets(
             args.steps, {name: median(name, 0) for name in commands}, {name: median(name, 2) for name in commands}
@@ -172,31 +186,37 @@ def main() -> None:
 
 
 #: What issue 16 measured its targets against: on its machine a bare interpreter started
-#: in 10 ms and ``import click`` took 34 ms.
+#: in 10 ms and ``import click`` took 34 ms. Both are starts (files, unmarshalling); for
+#: computing the machines compare otherwise: the issue's bare graphlib runner took 7.6 µs
+#: a step of W3 and Dask's threaded scheduler (pure Python) 98, here ~16-18 and ~99-108.
+#: So only the start-up targets are scaled; the big-file ones, mostly computing, are not.
 ISSUE_MACHINE = {"python -c pass": 0.010, "python -c 'import click'": 0.034}
 
 
 def print_targets(steps: int, cpu: dict[str, float], rss: dict[str, float]) -> None:
-    """Issue 16's start-up targets, each scaled by how much slower this machine is than
-    the issue's: the smaller of the two references' ratios (the stricter target)."""
+    """Issue 16's start-up targets, each scaled by how much slower this machine starts
+    Python than the issue's did: the smaller of the two references' ratios (the stricter
+    target). The big-file targets are given as they are: a start's cost is imports (files,
+    unmarshalling), a big file's is computing, and the two do not scale alike here (see
+    :data:`ISSUE_MACHINE`)."""
     scale = min(cpu[name] / seconds for name, seconds in ISSUE_MACHINE.items())
-    targets = {  # command -> (seconds on the issue's machine, peak RSS MiB or None)
-        "wfe --help": (0.060, None),
-        "wfe run hello.yaml, store on": (0.150, None),
-        f"wfe validate {steps} steps": (0.5, 70.0),
-        f"wfe run {steps} steps, store on": (1.2, None),
+    targets = {  # command -> (seconds on the issue's machine, peak RSS MiB or None, scaled)
+        "wfe --help": (0.060, None, True),
+        "wfe run hello.yaml, store on": (0.150, None, True),
+        f"wfe validate {steps} steps": (0.5, 70.0, False),
+        f"wfe run {steps} steps, store on": (1.2, None, False),
     }
     references = ", ".join(
         f"{name} {cpu[name] * 1000:.1f} ms (issue: {s * 1000:.0f})" for name, s in ISSUE_MACHINE.items()
     )
-    print(f"\nissue 16's targets, scaled by x{scale:.2f} ({references}; the smaller ratio):")
-    print(f"{'command':<42} {'target':>8} {'here':>8} {'CPU ms':>8} {'met':>4}")
-    for name, (seconds, mib) in targets.items():
-        here = seconds * scale
+    print(f"\nissue 16's targets; start-up ones scaled by x{scale:.2f} ({references}; the smaller ratio):")
+    print(f"{'command':<40} {'target':>8} {'here':>8} {'CPU ms':>8} {'met':>4}")
+    for name, (seconds, mib, scaled) in targets.items():
+        here = seconds * scale if scaled else seconds
         met = cpu[name] <= here and (mib is None or rss[name] <= mib)
         memory = f" (peak RSS {rss[name]:.1f} MiB, target {mib:.0f})" if mib else ""
         verdict = "yes" if met else "no"
-        print(f"{name:<42} {seconds * 1000:8.0f} {here * 1000:8.0f} {cpu[name] * 1000:8.1f} {verdict:>4}{memory}")
+        print(f"{name:<40} {seconds * 1000:8.0f} {here * 1000:8.0f} {cpu[name] * 1000:8.1f} {verdict:>4}{memory}")
 
 
 if __name__ == "__main__":
