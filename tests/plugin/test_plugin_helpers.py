@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wfe_core.plugin as api
@@ -44,6 +44,7 @@ class Everything(dict):
         return self
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet="{}$ab_.,!raw0 -", max_size=14).filter(lambda s: "{{" not in s and "}}" not in s))
 def test_is_templated_is_exactly_what_rendering_changes(text):
     assert is_templated(text) == (render_value(text, Everything()) != text)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfe_core.load.loader import definition_json
@@ -48,7 +48,7 @@ values = nested(scalars)
 plain = nested(scalars.filter(lambda v: not isinstance(v, Opaque)))  # what a definition can hold
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values, st.booleans())
 def test_compact_json_is_json_dumps(value: Any, sort_keys: bool) -> None:
     expected = json.dumps(value, default=repr, separators=(",", ":"), sort_keys=sort_keys)
@@ -57,7 +57,7 @@ def test_compact_json_is_json_dumps(value: Any, sort_keys: bool) -> None:
     assert encode(value) == expected  # built once, used again
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text())
 def test_a_quoted_string_is_its_json(text: str) -> None:
     assert quoted(text) == json.dumps(text)
@@ -73,7 +73,7 @@ def first_fingerprint(step: WorkflowStep) -> str:
 parameters = st.dictionaries(st.text(max_size=8), values, max_size=5)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     parameters,
     parameters,
@@ -115,7 +115,7 @@ optional_fields = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(optional_fields, min_size=1, max_size=4), st.dictionaries(st.text(max_size=4), plain, max_size=3))
 def test_the_stored_definition_leaves_out_what_it_always_did(fields: list[dict[str, Any]], variables: Any) -> None:
     steps = [WorkflowStep(id=f"s{n}", action="x.do", **f) for n, f in enumerate(fields)]
