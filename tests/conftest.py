@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from wfe_core import WorkflowEngine, load_plugins
+
+# Property tests are judged on what they find, not on how fast the shared machine makes
+# their examples: no deadline, and no health check failing a slow minute's generation.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 
 @pytest.fixture

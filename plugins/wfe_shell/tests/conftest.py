@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import wfe_shell.plugin
 from wfe_core import StepContext
+
+# Property tests are judged on what they find, not on how fast the shared machine makes
+# their examples: no deadline, and no health check failing a slow minute's generation.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 # wfe_isolated_store (autouse: $WFE_STORE in tmp_path), wfe_context, wfe_plugins, wfe_call.
 pytest_plugins = ["wfe_core.testing"]
