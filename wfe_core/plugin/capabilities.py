@@ -195,6 +195,24 @@ class Reporter:
     description: str = ""
 
 
+def _as_kinds(declared: Any) -> frozenset[str] | None:
+    """The event kinds a listener's ``event_kinds`` or a plugin's ``wfe_event_kinds``
+    declared: ``None`` for every kind, one string for that one kind (not its letters).
+
+    Raises:
+        TypeError: ``declared`` is not a collection of strings (each caller says so in its
+            own words, and takes it as every kind).
+    """
+    if declared is None:
+        return None
+    if isinstance(declared, str):
+        return frozenset((declared,))
+    found = frozenset(declared)  # (TypeError when not iterable)
+    if not all(isinstance(kind, str) for kind in found):
+        raise TypeError(f"expected event kinds (strings), got {declared!r}")
+    return found
+
+
 @attrs.frozen
 class Event:
     """Something that happened in a run, delivered on the scheduler thread.

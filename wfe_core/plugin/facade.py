@@ -22,7 +22,16 @@ import pluggy
 import wfe_core.plugin.hookspecs as hookspecs
 from wfe_core.model.errors import PluginError, did_you_mean
 from wfe_core.model.records import fields_eq, fields_hash, fields_repr
-from wfe_core.plugin.capabilities import Action, Event, Reporter, RollbackHandler, StepExecutor, Strategy, Validator
+from wfe_core.plugin.capabilities import (
+    Action,
+    Event,
+    Reporter,
+    RollbackHandler,
+    StepExecutor,
+    Strategy,
+    Validator,
+    _as_kinds,
+)
 
 if TYPE_CHECKING:
     from wfe_core.plugin.index import PluginIndex
@@ -569,13 +578,7 @@ def _declared_kinds(impl: Any) -> frozenset[str] | None:
     """What one plugin's ``wfe_event_kinds`` returned, as a set; ``None`` (every kind) when
     it says so, fails, or returns something that is not a collection of strings."""
     try:
-        kinds = impl.function()
-        if kinds is None:
-            return None
-        found = frozenset((kinds,)) if isinstance(kinds, str) else frozenset(kinds)
-        if not all(isinstance(kind, str) for kind in found):
-            raise TypeError(f"expected event kinds (strings), got {kinds!r}")
-        return found
+        return _as_kinds(impl.function())
     except Exception:
         log.exception("plugin %r: wfe_event_kinds failed; its wfe_event hears every kind", impl.plugin_name)
         return None

@@ -37,7 +37,7 @@ import attrs
 from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
 from wfe_core.monitoring import KINDS, log_event, logs_kind
-from wfe_core.plugin.capabilities import Event
+from wfe_core.plugin.capabilities import Event, _as_kinds
 
 __all__ = ["EventDelivery", "Relayed"]
 
@@ -254,18 +254,11 @@ def _wanted_kinds(listener: Callable[..., Any]) -> frozenset[str] | None:
     """The event kinds ``listener`` wants (its ``event_kinds``), ``None`` for every kind
     (also when what it declares is not a collection of kinds: logged)."""
     kinds = _declared(listener, "event_kinds")
-    if kinds is None:
-        return None
-    if isinstance(kinds, str):  # one kind, not its letters
-        return frozenset((kinds,))
     try:
-        found = frozenset(kinds)
-        if all(isinstance(kind, str) for kind in found):
-            return found
+        return _as_kinds(kinds)
     except TypeError:
-        pass
-    log.error("listener %r: event_kinds %r is not a collection of kinds; it hears every kind", listener, kinds)
-    return None
+        log.error("listener %r: event_kinds %r is not a collection of kinds; it hears every kind", listener, kinds)
+        return None
 
 
 def _flush_of(listener: Callable[..., Any]) -> Callable[[], Any] | None:
