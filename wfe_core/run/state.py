@@ -768,7 +768,7 @@ class RunState:
             output = record.output
             if output is not None:
                 if succeeded:
-                    summary = output_summary(self.redact(output) if self.redact is not None else output)
+                    summary = output_summary(self._masked(output))
                     if summary:
                         data["output_summary"] = summary
                 elif status in _FAILURES:
