@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import attrs
 
 from wfe_core.model.secrets import mask_sealed
 from wfe_core.plan.fanout import base_id, counted_steps
-from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path
+from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path, with_planned
 
 __all__ = ["AttemptRecord", "RunRecord", "StepRecord", "open_store", "read_run", "read_runs"]
 
@@ -202,7 +202,7 @@ def read_run(db: sqlite3.Connection, run_id: str) -> RunRecord:
                         f"no run '{run_id}' in the run store" if not rows else f"run id prefix '{run_id}' is ambiguous"
                     )
                 row = rows[0]
-            steps = db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position", (row["run_id"],)).fetchall()
+            steps = _steps(db, row)
         finally:
             db.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -219,16 +219,21 @@ def read_runs(db: sqlite3.Connection, workflow_id: str, last: int = 20) -> list[
                 "SELECT * FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC LIMIT ?",
                 (workflow_id, last),
             ).fetchall()
-            out = [
-                _run(r, db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position", (r["run_id"],)).fetchall())
-                for r in rows
-            ]
+            out = [_run(r, _steps(db, r)) for r in rows]
         finally:
             db.execute("COMMIT")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read run store: {exc}") from None
     out.reverse()
     return out
+
+
+def _steps(db: sqlite3.Connection, run: sqlite3.Row) -> list[dict[str, Any]]:
+    """The steps of ``run`` in file order, the ones still to start included."""
+    rows = db.execute("SELECT * FROM steps WHERE run_id=?", (run["run_id"],)).fetchall()
+    # (a store before schema 5 has no such column; `in` on a Row would look at its values)
+    planned = run["planned"] if "planned" in run.keys() else None  # noqa: SIM118
+    return with_planned(run["run_id"], planned, rows)
 
 
 def _like_prefix(text: str) -> str:
@@ -254,7 +259,7 @@ def _mask(text: Any) -> Any:
     return mask_sealed(text)
 
 
-def _run(row: sqlite3.Row, step_rows: Sequence[sqlite3.Row]) -> RunRecord:
+def _run(row: sqlite3.Row, step_rows: Sequence[Mapping[str, Any]]) -> RunRecord:
     defs = _definition(row["definition"])
     status = row["status"]
     if status == "running" and not _alive(row["pid"], row["host"]):
