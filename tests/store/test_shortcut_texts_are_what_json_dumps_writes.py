@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfe_core.model.workflow import WorkflowStep
-from wfe_core.store.journal import fingerprint
+from wfe_core.store.journal import _FINGERPRINTED_IF_SET, fingerprint, fingerprinted
 from wfe_core.store.runstore import _log_json
 
 times = st.floats(allow_nan=True, allow_infinity=True) | st.none() | st.integers()
@@ -73,3 +73,28 @@ def test_a_plain_steps_fingerprint_is_that_of_recorded_runs(
         rollback_parameters=undo if rollback else {},
     )
     assert fingerprint(step) == first_fingerprint(step)
+
+
+#: A value for each key hashed only when set (``_FINGERPRINTED_IF_SET``), other than its default.
+SET_VALUES: dict[str, Any] = {
+    "when": "x == 1",
+    "trigger": "always",
+    "resources": {"db": 1},
+    "for_each": ["a", "b"],
+    "matrix": {"os": ["linux"]},
+    "exclude": [{"os": "linux"}],
+    "max_parallel": 2,
+}
+
+
+def test_a_step_setting_a_later_key_has_the_fingerprint_of_its_keys() -> None:
+    """The shortcut's test for "sets none of the later keys" covers every one of them."""
+    assert SET_VALUES.keys() == _FINGERPRINTED_IF_SET.keys()
+    plain = WorkflowStep(id="s", action="x.do", parameters={"a": 1})
+    assert fingerprint(plain) == first_fingerprint(plain)
+    needs = {"exclude": {"matrix": {"os": ["linux", "mac"]}}, "max_parallel": {"for_each": ["a"]}}
+    for name, value in SET_VALUES.items():
+        step = WorkflowStep(id="s", action="x.do", parameters={"a": 1}, **needs.get(name, {}), **{name: value})
+        text = json.dumps(fingerprinted(step), sort_keys=True, default=repr, separators=(",", ":"))
+        expected = hashlib.sha256(text.encode()).hexdigest()[:16]
+        assert fingerprint(step) == expected != fingerprint(plain), name

@@ -268,8 +268,11 @@ class RunLoop:
                 )
             if repeatable[name]:
                 free.add(step.id)
-        children = self.plan.graph.children
-        return frozenset(sid for sid in free if all(child in free for child in children[sid]))
+        # A free step with a child that is not free is not repeatable: the parents of the
+        # steps that are not free, found from those steps alone (most steps are free).
+        parents = self.plan.graph.parents
+        held = {parent for sid in parents.keys() - free for parent in parents[sid]}
+        return frozenset(free - held)
 
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:

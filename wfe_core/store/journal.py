@@ -80,10 +80,18 @@ def _fingerprint_text(step: WorkflowStep) -> str:
     """``_FINGERPRINT_JSON(fingerprinted(step))``, the same text, made faster for a step
     that sets none of the keys added later (most steps): its keys written in their
     sorted order, empty values as their text, the rest by the same encoder."""
-    for name, default in _FINGERPRINTED_IF_SET.items():
-        value = getattr(step, name)
-        if value is not default and value != default:
-            return _FINGERPRINT_JSON(fingerprinted(step))
+    # Whether any key of _FINGERPRINTED_IF_SET is set, in one expression (a loop over
+    # them was a fifth of a fingerprint's time); a test holds the two to the same keys.
+    if not (
+        step.when is None
+        and step.trigger == "on_success"
+        and step.resources == {}
+        and step.for_each is None
+        and step.matrix is None
+        and step.exclude is None
+        and step.max_parallel is None
+    ):
+        return _FINGERPRINT_JSON(fingerprinted(step))
     encode = _FINGERPRINT_JSON
     action, conditions, dependencies = step.action, step.conditions, step.dependencies
     rollback, undo, parameters = step.rollback_action, step.rollback_parameters, step.parameters
