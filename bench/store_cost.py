@@ -6,12 +6,13 @@ Runs ``peers.py``'s W1 (1,000-step chain), W2 (1,000 independent) and W3 (10,000
 layered DAG) with inline no-op steps (no thread hand-off, so the difference is the
 store's), each without a store and with one that already holds ``--earlier`` runs of the
 same workflow (what a workflow run again meets: learned durations are read). The store's
-entry points, and the run loop's methods that only a stored run calls, are timed with
+entry points, and two run loop methods that only a stored run calls, are timed with
 ``time.perf_counter`` (each its own time: what a timed part inside it took is that part's
 row), and so is the cyclic collector (``gc.callbacks``: the row is what it takes more than
 in the runs without a store). The table gives each part in µs per step, median of
 ``--repeat`` runs, with what is left unattributed (the rest of the loop's and the run
-state's extra work for a stored run: building the writes, the commit checks).
+state's extra work for a stored run: building the writes, the commit checks and
+bookkeeping inside ``_flush``, the events held for a commit).
 
 The last row, "SQLite alone", is what SQLite itself does for the run: one more run's
 statements are recorded (SQL and parameters, as the store's connections and their
@@ -66,7 +67,6 @@ PARTS = (
     ("close (checkpoint)", RunStore, "close"),
     ("loop: steps that may start before their parent's commit", RunLoop, "_repeatable"),
     ("loop: writes handed to the journal", RunLoop, "_write"),
-    ("loop: commit bookkeeping, held events delivered", RunLoop, "_commit"),
 )
 #: The cyclic collector's extra time in a stored run (more objects to scan): timed
 #: through ``gc.callbacks``, in the runs with a store and in those without.

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfe_core.model.workflow import WorkflowStep
+from wfe_core.store.encoding import log_json
 from wfe_core.store.journal import _FINGERPRINTED_IF_SET, fingerprint, fingerprinted
-from wfe_core.store.runstore import _log_json
 
 times = st.floats(allow_nan=True, allow_infinity=True) | st.none() | st.integers()
 entries = st.fixed_dictionaries(
@@ -35,7 +35,7 @@ def test_an_attempt_log_is_its_json(log: list[dict[str, Any]], reordered: bool) 
         first = log[0]
         log[0] = {"number": first["number"], "started_at": first["started_at"], **first}
     expected = json.dumps(log, default=repr, separators=(",", ":")) if log else None
-    assert _log_json(log) == expected
+    assert log_json(log) == expected
 
 
 def first_fingerprint(step: WorkflowStep) -> str:

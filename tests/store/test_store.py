@@ -312,11 +312,12 @@ def test_a_step_started_event_is_heard_only_once_the_store_has_the_step_running(
 
 
 def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
-    from wfe_core.store.runstore import _MIGRATIONS, SCHEMA_VERSION, RunStore
+    from wfe_core.store.runstore import RunStore
+    from wfe_core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "v1.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[1])
+    db.executescript(MIGRATIONS[1])
     db.execute("INSERT INTO runs (run_id, workflow_id, status, started_at) VALUES ('r1', 'wf', 'failed', 1.0)")
     db.execute(
         "INSERT INTO steps (run_id, step_id, status, attempts, output, seq, fingerprint)"

@@ -126,26 +126,24 @@ _JSON_VALUES = st.recursive(
 def test_each_variable_is_bounded_on_its_own_and_the_text_is_the_encoders(variables, limit):
     # One pass encodes each value once and joins the object: the same text as encoding the
     # bounded values whole, which is what the store always wrote.
-    from wfe_core.store.runstore import _bounded_vars, _cut_marker
+    from wfe_core.store.encoding import bounded_vars, cut_marker
 
     def bounded(value):
         if value is None or isinstance(value, (bool, int, float)):  # kept whole
             return value
         text = json.dumps(value, separators=(",", ":"))
-        return _cut_marker(len(text), limit) if limit and len(text) > limit else value
+        return cut_marker(len(text), limit) if limit and len(text) > limit else value
 
     if isinstance(variables, dict):
         expected = {name: bounded(value) for name, value in variables.items()}
     else:
         expected = bounded(variables)
-    assert _bounded_vars(variables, limit) == (
-        None if expected is None else json.dumps(expected, separators=(",", ":"))
-    )
+    assert bounded_vars(variables, limit) == (None if expected is None else json.dumps(expected, separators=(",", ":")))
 
 
 def test_variables_with_keys_that_are_not_strings_are_stored_as_the_encoder_writes_them():
-    from wfe_core.store.runstore import _bounded_vars
+    from wfe_core.store.encoding import bounded_vars
 
     nested = {1: {"1": "a", 1: "b"}, 2.5: [1, 2], None: "x"}
-    assert _bounded_vars(nested, 1000) == '{"1":{"1":"a","1":"b"},"2.5":[1,2],"null":"x"}'
-    assert _bounded_vars({1: "y" * 50}, 10).startswith('{"1":"<<wfe:not stored: 52 characters')
+    assert bounded_vars(nested, 1000) == '{"1":{"1":"a","1":"b"},"2.5":[1,2],"null":"x"}'
+    assert bounded_vars({1: "y" * 50}, 10).startswith('{"1":"<<wfe:not stored: 52 characters')

@@ -23,7 +23,8 @@ import attrs
 
 from wfe_core.model.secrets import mask_sealed
 from wfe_core.plan.fanout import base_id, counted_steps
-from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path, with_planned
+from wfe_core.store.rows import with_planned
+from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path
 
 __all__ = ["AttemptRecord", "RunRecord", "StepRecord", "open_store", "read_run", "read_runs"]
 

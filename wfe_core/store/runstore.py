@@ -14,34 +14,41 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from wfe_core.model.errors import WfeError
-from wfe_core.store.encoding import compact_json, quoted
+from wfe_core.store.encoding import bounded, bounded_vars, encoded, is_cut, json_text, log_json
+from wfe_core.store.rows import (
+    FINISHED_OUTPUT,
+    FINISHED_PLAIN,
+    FINISHED_ROW,
+    NOT_PLANNED,
+    RUNNING_ROW,
+    STARTED_ROW,
+    STATUS_ROW,
+    STEP_COLUMNS,
+    with_planned,
+)
+from wfe_core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
     "DEFAULT_VALUE_LIMIT",
     "LISTED_COLUMNS",
     "SCHEMA_VERSION",
-    "STEP_COLUMNS",
     "RunStore",
     "StoreError",
     "default_store_path",
     "freeze_writes",
     "is_cut",
     "value_limit",
-    "with_planned",
 ]
-
-SCHEMA_VERSION = 5
 
 #: Most characters of JSON stored for one value: a step's output, or one variable (1 MiB).
 #: ``$WFE_STORE_VALUE_LIMIT`` (characters; 0 = no limit) changes it. A bigger value is
@@ -49,7 +56,6 @@ SCHEMA_VERSION = 5
 #: itself still gets the whole value. Without a bound, one 50 MB file read made a 200 MB
 #: store, and ``wfe runs show`` then needed 760 MB of memory.
 DEFAULT_VALUE_LIMIT = 1024 * 1024
-_CUT = "<<wfe:not stored: "
 
 #: What ``wfe runs`` lists: no variables, outputs or definition, which may be large.
 LISTED_COLUMNS = (
@@ -68,113 +74,6 @@ LISTED_COLUMNS = (
     "host",
     "resumed",
 )
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        workflow_id TEXT NOT NULL,
-        workflow_name TEXT,
-        source TEXT,
-        definition TEXT,
-        status TEXT NOT NULL,
-        strategy TEXT,
-        dry_run INTEGER NOT NULL DEFAULT 0,
-        variables TEXT,
-        error TEXT,
-        rollback TEXT,
-        started_at REAL,
-        finished_at REAL,
-        pid INTEGER,
-        host TEXT,
-        resumed INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX runs_by_start ON runs (started_at DESC);
-    CREATE TABLE steps (
-        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-        step_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        output TEXT,
-        variables TEXT,
-        memo TEXT,
-        error TEXT,
-        reason TEXT,
-        started_at REAL,
-        finished_at REAL,
-        duration REAL NOT NULL DEFAULT 0,
-        seq INTEGER,
-        fingerprint TEXT,
-        PRIMARY KEY (run_id, step_id)
-    );
-    CREATE TABLE attempts (
-        run_id TEXT NOT NULL,
-        step_id TEXT NOT NULL,
-        number INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        error TEXT,
-        PRIMARY KEY (run_id, step_id, number)
-    );
-    """,
-    # 2: a step's attempts move into its row (one B-tree per commit instead of four);
-    # the steps table becomes WITHOUT ROWID and remembers file order.
-    2: """
-    ALTER TABLE steps RENAME TO steps_v1;
-    CREATE TABLE steps (
-        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-        step_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        attempt_log TEXT,
-        output TEXT,
-        variables TEXT,
-        memo TEXT,
-        error TEXT,
-        reason TEXT,
-        started_at REAL,
-        finished_at REAL,
-        duration REAL NOT NULL DEFAULT 0,
-        seq INTEGER,
-        fingerprint TEXT,
-        position INTEGER,
-        PRIMARY KEY (run_id, step_id)
-    ) WITHOUT ROWID;
-    INSERT INTO steps (run_id, step_id, status, attempts, attempt_log, output, variables, memo, error, reason,
-                       started_at, finished_at, duration, seq, fingerprint, position)
-        SELECT s.run_id, s.step_id, s.status, s.attempts,
-               (SELECT json_group_array(json_object('number', a.number, 'status', a.status,
-                                                    'started_at', a.started_at, 'finished_at', a.finished_at,
-                                                    'error', a.error))
-                  FROM (SELECT * FROM attempts a WHERE a.run_id = s.run_id AND a.step_id = s.step_id
-                        ORDER BY a.number) a),
-               s.output, s.variables, s.memo, s.error, s.reason, s.started_at, s.finished_at, s.duration,
-               s.seq, s.fingerprint, s.rowid
-          FROM steps_v1 s;
-    DROP TABLE steps_v1;
-    DROP TABLE attempts;
-    """,
-    # 3: the run's worker limit and its own measure of its wall time (RunStats'), so a
-    # report's parallel efficiency is RunStats' number.
-    3: """
-    ALTER TABLE runs ADD COLUMN workers INTEGER;
-    ALTER TABLE runs ADD COLUMN elapsed REAL;
-    """,
-    # 4: a fan-out instance's item ({item}, {item_index} or {matrix}), so that rolling it
-    # back renders them even when its step does not expand again (its `when` turned false).
-    4: """
-    ALTER TABLE steps ADD COLUMN scope TEXT;
-    """,
-    # 5: a run's steps in file order with their fingerprints, as one JSON array
-    # ([[id, fingerprint], ...]): a step gets its row when it first starts, finishes or
-    # changes status, and readers (:func:`with_planned`) show the planned steps without
-    # one as pending. Inserting a pending row for every step at the start, then
-    # updating it, was a second B-tree write per step (~2.5 µs a step of SQLite's work).
-    5: """
-    ALTER TABLE runs ADD COLUMN planned TEXT;
-    """,
-}
 
 
 class StoreError(WfeError):
@@ -219,46 +118,6 @@ def default_store_path() -> Path:
     return Path(state) / "wfe" / "runs.sqlite"
 
 
-_encoded = compact_json()
-
-
-def _json(value: Any) -> str | None:
-    if value is None:
-        return None
-    if type(value) is str:  # most values: no encoder call
-        return quoted(value)
-    return _encoded(value)
-
-
-#: The keys of an attempt's log entry, in the order a run writes them.
-_LOG_KEYS = ("number", "status", "started_at", "finished_at", "error")
-_float_text = float.__repr__
-
-
-def _log_json(log: list[dict[str, Any]]) -> str | None:
-    """A step's attempt log as ``_json`` writes it. The usual log, one finished attempt
-    of a run (an int, a status, two times, no error), is written without an encoder
-    call: the same text, each time as ``repr`` writes it."""
-    if len(log) == 1:
-        entry = log[0]
-        if len(entry) == 5 and tuple(entry) == _LOG_KEYS:
-            number, status, started, finished, error = entry.values()
-            if (
-                type(number) is int
-                and type(status) is str
-                and type(started) is float
-                and type(finished) is float
-                and error is None
-                and started - started == 0.0
-                and finished - finished == 0.0
-            ):
-                return (
-                    f'[{{"number":{number},"status":{quoted(status)},"started_at":{_float_text(started)},'
-                    f'"finished_at":{_float_text(finished)},"error":null}}]'
-                )
-    return _json(log or None)
-
-
 def value_limit() -> int:
     """``$WFE_STORE_VALUE_LIMIT`` if set (0: no limit), else :data:`DEFAULT_VALUE_LIMIT`."""
     raw = os.environ.get("WFE_STORE_VALUE_LIMIT", "").strip()
@@ -266,151 +125,6 @@ def value_limit() -> int:
         return max(0, int(raw)) if raw else DEFAULT_VALUE_LIMIT
     except ValueError:
         raise StoreError(f"WFE_STORE_VALUE_LIMIT must be a whole number of characters, got {raw!r}") from None
-
-
-def _cut_marker(size: int, limit: int) -> str:
-    return f"{_CUT}{size:,} characters of JSON, over the store limit of {limit:,} (WFE_STORE_VALUE_LIMIT)>>"
-
-
-def is_cut(value: Any) -> bool:
-    """Whether ``value`` (read from the store) is the marker of a value too big to store."""
-    return isinstance(value, str) and value.startswith(_CUT)
-
-
-def _bounded(value: Any, limit: int) -> str | None:
-    """``value`` as JSON, or its marker's JSON when that is longer than ``limit``: encoded once."""
-    if value is None:
-        return None
-    text = quoted(value) if type(value) is str else _encoded(value)  # (_json, inlined: once per value)
-    if not limit or len(text) <= limit or isinstance(value, (bool, int, float)):  # numbers are kept whole
-        return text
-    return quoted(_cut_marker(len(text), limit))
-
-
-def _bounded_vars(variables: Any, limit: int) -> str | None:
-    """Variables as JSON, each one bounded on its own: a big one does not take the others
-    with it. Each value is encoded once (the object is joined from their texts)."""
-    if not isinstance(variables, dict) or not limit:
-        return _bounded(variables, limit)
-    texts = []
-    for name, value in variables.items():  # (a loop, not generators: a step sets one or two)
-        if type(name) is not str:  # keys the encoder turns into strings
-            return _json({name: _within(value, limit) for name, value in variables.items()})
-        texts.append(quoted(name) + ":" + (_bounded(value, limit) or "null"))
-    return "{" + ",".join(texts) + "}"
-
-
-def _within(value: Any, limit: int) -> Any:
-    """``value``, or its marker when its JSON is longer than ``limit``."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    size = len(_json(value) or "")
-    return _cut_marker(size, limit) if size > limit else value
-
-
-# A step's row is written when it first starts or finishes (see migration 5): these are
-# upserts, whose INSERT also writes the fingerprint and file position the run planned
-# (the last two parameters) and whose UPDATE (a row written earlier) leaves them.
-_FINISHED_COLUMNS = (
-    "status",
-    "attempts",
-    "attempt_log",
-    "output",
-    "variables",
-    "memo",
-    "error",
-    "reason",
-    "started_at",
-    "finished_at",
-    "duration",
-    "seq",
-    "run_id",
-    "step_id",
-    "fingerprint",
-    "position",
-)
-#: The columns of a finished row that are mostly NULL (a step's output, variables,
-#: rollback memo, error and reason).
-_MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
-
-
-def _finished_sql(nulls: frozenset[str] = frozenset()) -> str:
-    """The upsert of a finished step's row, with the ``nulls`` columns written as NULL in
-    the text rather than bound as parameters: Python 3.11's ``sqlite3`` binds None through
-    its adapter lookup, which raises and clears an AttributeError each time (~0.26 µs a
-    parameter; a succeeded step's row had five)."""
-    values = ",".join("NULL" if column in nulls else "?" for column in _FINISHED_COLUMNS)
-    keep = ("run_id", "step_id", "fingerprint", "position")
-    updates = ", ".join(f"{c}=excluded.{c}" for c in _FINISHED_COLUMNS if c not in keep)
-    return (
-        f"INSERT INTO steps ({', '.join(_FINISHED_COLUMNS)}) VALUES ({values})"
-        f" ON CONFLICT (run_id, step_id) DO UPDATE SET {updates}"
-    )
-
-
-#: Every parameter bound; with the mostly-NULL columns NULL; with only the output set.
-_FINISHED_ROW = _finished_sql()
-_FINISHED_PLAIN = _finished_sql(frozenset(_MOSTLY_NULL))
-_FINISHED_OUTPUT = _finished_sql(frozenset(_MOSTLY_NULL) - {"output"})
-_STARTED_ROW = (
-    "INSERT INTO steps (status, attempts, attempt_log, started_at, run_id, step_id, fingerprint, position)"
-    " VALUES ('running',?,?,?,?,?,?,?) ON CONFLICT (run_id, step_id) DO UPDATE SET status='running',"
-    " attempts=excluded.attempts, attempt_log=excluded.attempt_log,"
-    " started_at=COALESCE(steps.started_at, excluded.started_at)"
-)
-_RUNNING_ROW = (
-    "INSERT INTO steps (status, started_at, run_id, step_id, fingerprint, position) VALUES ('running',?,?,?,?,?)"
-    " ON CONFLICT (run_id, step_id) DO UPDATE SET status='running',"
-    " started_at=COALESCE(steps.started_at, excluded.started_at)"
-)
-_STATUS_ROW = (
-    "INSERT INTO steps (status, error, run_id, step_id, fingerprint, position) VALUES (?,?,?,?,?,?)"
-    " ON CONFLICT (run_id, step_id) DO UPDATE SET status=excluded.status, error=COALESCE(excluded.error, steps.error)"
-)
-#: A step's row, as readers get it: its columns, in the table's order.
-STEP_COLUMNS = (
-    "run_id",
-    "step_id",
-    "status",
-    "attempts",
-    "attempt_log",
-    "output",
-    "variables",
-    "memo",
-    "error",
-    "reason",
-    "started_at",
-    "finished_at",
-    "duration",
-    "seq",
-    "fingerprint",
-    "position",
-    "scope",
-)
-_NOT_PLANNED = (None, None)
-
-
-def with_planned(run_id: str, planned: str | None, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A run's step rows as dicts, with a pending row for each step the run planned
-    (the runs table's ``planned``) that has no row yet, ordered by file position.
-
-    A run recorded before schema 5 has no ``planned``: its rows include the pending ones.
-    """
-    steps = [dict(row) for row in rows]
-    if planned:
-        have = {step["step_id"] for step in steps}
-        empty = dict.fromkeys(STEP_COLUMNS)
-        empty.update(run_id=run_id, status="pending", attempts=0, duration=0)
-        for position, (step_id, fingerprint) in enumerate(json.loads(planned)):
-            if step_id not in have:
-                steps.append({**empty, "step_id": step_id, "fingerprint": fingerprint, "position": position})
-    steps.sort(key=_by_position)
-    return steps
-
-
-def _by_position(step: Mapping[str, Any]) -> float:
-    position = step["position"]
-    return -math.inf if position is None else float(position)  # where SQLite's ORDER BY puts NULL
 
 
 def _entry(log: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
@@ -499,7 +213,7 @@ class RunStore:
                 if self.db.execute("PRAGMA user_version").fetchone()[0] >= target:
                     self.db.execute("COMMIT")
                     continue
-                for statement in _MIGRATIONS[target].split(";"):
+                for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={target}")
@@ -530,7 +244,7 @@ class RunStore:
             # A step that also finished in this batch needs no "running" row first.
             planned = self._planned.get
             started = [
-                (number, _json(self._logs[key]), at, *key, *planned(key, _NOT_PLANNED))
+                (number, json_text(self._logs[key]), at, *key, *planned(key, NOT_PLANNED))
                 for key, (number, at) in self._started.items()
                 if key not in finished
             ]
@@ -543,10 +257,10 @@ class RunStore:
                 return
             self._begin()
             if started:
-                self.db.executemany(_STARTED_ROW, started)
+                self.db.executemany(STARTED_ROW, started)
             if self._running:
                 self.db.executemany(
-                    _RUNNING_ROW, [(at, *key, *planned(key, _NOT_PLANNED)) for key, at in self._running.items()]
+                    RUNNING_ROW, [(at, *key, *planned(key, NOT_PLANNED)) for key, at in self._running.items()]
                 )
             if finished:
                 by_statement: dict[str, list[tuple[Any, ...]]] = {}
@@ -588,12 +302,12 @@ class RunStore:
         """Record a run as running (a new one, or a resumed one: its steps are kept).
 
         ``step_ids`` (id, fingerprint) in file order is what the run plans: written as the
-        run's ``planned`` column, not as a row a step (see migration 5).
+        run's ``planned`` column, not as a row per step (see migration 5 in :mod:`wfe_core.store.schema`).
         """
         self._begin()
         now = time.time()
         steps = list(step_ids)
-        planned = compact_json()(steps)
+        planned = encoded(steps)
         self._planned.update({(run_id, sid): (fp, n) for n, (sid, fp) in enumerate(steps)})
         if resumed:
             self.db.execute(
@@ -623,7 +337,7 @@ class RunStore:
                     definition,
                     strategy,
                     int(dry_run),
-                    _bounded_vars(variables, self._limit),
+                    bounded_vars(variables, self._limit),
                     now,
                     os.getpid(),
                     _hostname(),
@@ -640,12 +354,12 @@ class RunStore:
         self._begin()
         n = len(steps) + 1
         limit = self._limit
-        base = self._planned.get((run_id, after), _NOT_PLANNED)[1]
-        if base is None:  # a step this connection did not plan: its row says where it is
-            row = self.db.execute("SELECT position FROM steps WHERE run_id=? AND step_id=?", (run_id, after)).fetchone()
-            base = row[0] if row is not None and row[0] is not None else 0
+        # Every step of a run this connection started was planned by start_run (a resumed
+        # run's too), and so is each instance added here (a fan-out inside a fan-out).
+        base = self._planned[(run_id, after)][1]
+        assert base is not None
         rows = [
-            (run_id, sid, fp, _bounded_vars(scope, limit), base + (k + 1) / n)
+            (run_id, sid, fp, bounded_vars(scope, limit), base + (k + 1) / n)
             for k, (sid, fp, scope) in enumerate(steps)
         ]
         self._planned.update({(run_id, sid): (fp, position) for _, sid, fp, _, position in rows})
@@ -718,13 +432,13 @@ class RunStore:
     ) -> None:
         key = (run_id, step_id)
         limit = self._limit
-        log = _log_json(self._logs.get(key) or [])
-        fingerprint, position = self._planned.get(key, _NOT_PLANNED)
-        stored = None if output is None else _bounded(output, limit)
+        log = log_json(self._logs.get(key) or [])
+        fingerprint, position = self._planned.get(key, NOT_PLANNED)
+        stored = None if output is None else bounded(output, limit)
         if not variables and memo is None and error is None and reason is None:  # most steps
             if stored is None:
                 self._finished[key] = (
-                    _FINISHED_PLAIN,
+                    FINISHED_PLAIN,
                     (
                         status,
                         attempts,
@@ -741,7 +455,7 @@ class RunStore:
                 )
             else:
                 self._finished[key] = (
-                    _FINISHED_OUTPUT,
+                    FINISHED_OUTPUT,
                     (
                         status,
                         attempts,
@@ -759,14 +473,14 @@ class RunStore:
                 )
             return
         self._finished[key] = (
-            _FINISHED_ROW,
+            FINISHED_ROW,
             (
                 status,
                 attempts,
                 log,
                 stored,
-                _bounded_vars(variables, limit) if variables else None,
-                None if memo is None else _json(memo),
+                bounded_vars(variables, limit) if variables else None,
+                None if memo is None else json_text(memo),
                 error,
                 reason,
                 started_at,
@@ -785,7 +499,7 @@ class RunStore:
         self.commit()
         self._begin()
         self.db.execute(
-            _STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), _NOT_PLANNED))
+            STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), NOT_PLANNED))
         )
 
     @_guarded
@@ -810,7 +524,7 @@ class RunStore:
             (
                 status,
                 error,
-                _bounded_vars(variables, self._limit),
+                bounded_vars(variables, self._limit),
                 rollback,
                 time.time(),
                 workers,
@@ -853,23 +567,32 @@ class RunStore:
         ``memos=False`` leaves out the rollback memos (``None``), which only a rollback
         needs and which may be large (the previous bytes of a file).
         """
-        row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
-            # An abbreviated id names a top-level run: a parent's children share its prefix.
-            rows = self.db.execute(
-                "SELECT * FROM runs WHERE run_id LIKE ? AND (instr(run_id, '/') = 0 OR ?) LIMIT 2",
-                (run_id + "%", "/" in run_id),
-            ).fetchall()
-            if len(rows) != 1:
-                raise StoreError(
-                    f"no run '{run_id}' in {self.path}"
-                    if not rows
-                    else f"run id prefix '{run_id}' is ambiguous in {self.path}"
-                )
-            row = rows[0]
+        # One snapshot: the run row (with the steps it plans) and the step rows agree, even
+        # when a resume commits a new plan between the two reads.
+        snapshot = not self.db.in_transaction
+        if snapshot:
+            self.db.execute("BEGIN")
+        try:
+            row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                # An abbreviated id names a top-level run: a parent's children share its prefix.
+                rows = self.db.execute(
+                    "SELECT * FROM runs WHERE run_id LIKE ? AND (instr(run_id, '/') = 0 OR ?) LIMIT 2",
+                    (run_id + "%", "/" in run_id),
+                ).fetchall()
+                if len(rows) != 1:
+                    raise StoreError(
+                        f"no run '{run_id}' in {self.path}"
+                        if not rows
+                        else f"run id prefix '{run_id}' is ambiguous in {self.path}"
+                    )
+                row = rows[0]
+            columns = ", ".join(name if memos or name != "memo" else "NULL AS memo" for name in STEP_COLUMNS)
+            rows = self.db.execute(f"SELECT {columns} FROM steps WHERE run_id=?", (row["run_id"],)).fetchall()
+        finally:
+            if snapshot:
+                self.db.execute("COMMIT")
         run = self._run_row(row)
-        columns = ", ".join(name if memos or name != "memo" else "NULL AS memo" for name in STEP_COLUMNS)
-        rows = self.db.execute(f"SELECT {columns} FROM steps WHERE run_id=?", (run["run_id"],)).fetchall()
         steps = with_planned(run["run_id"], run.pop("planned", None), rows)
         steps.sort(key=lambda s: (s["seq"] is None, s["seq"] or 0))  # stable: file order within
         run["steps"] = []

@@ -1,0 +1,131 @@
+"""A step's row in the run store: the statements that write it, and how readers list a
+run's steps (schema 5: a step has a row once it first starts, finishes or changes status;
+the steps a run plans are one JSON column of its run row).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "FINISHED_COLUMNS",
+    "FINISHED_OUTPUT",
+    "FINISHED_PLAIN",
+    "FINISHED_ROW",
+    "MOSTLY_NULL",
+    "NOT_PLANNED",
+    "RUNNING_ROW",
+    "STARTED_ROW",
+    "STATUS_ROW",
+    "STEP_COLUMNS",
+    "finished_sql",
+    "with_planned",
+]
+
+# A step's row is written when it first starts or finishes (see migration 5): these are
+# upserts, whose INSERT also writes the fingerprint and file position the run planned
+# (the last two parameters) and whose UPDATE (a row written earlier) leaves them.
+FINISHED_COLUMNS = (
+    "status",
+    "attempts",
+    "attempt_log",
+    "output",
+    "variables",
+    "memo",
+    "error",
+    "reason",
+    "started_at",
+    "finished_at",
+    "duration",
+    "seq",
+    "run_id",
+    "step_id",
+    "fingerprint",
+    "position",
+)
+#: The columns of a finished row that are mostly NULL (a step's output, variables,
+#: rollback memo, error and reason).
+MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
+
+
+def finished_sql(nulls: frozenset[str] = frozenset()) -> str:
+    """The upsert of a finished step's row, with the ``nulls`` columns written as NULL in
+    the text rather than bound as parameters: Python 3.11's ``sqlite3`` binds None through
+    its adapter lookup, which raises and clears an AttributeError each time (~0.26 µs a
+    parameter; a succeeded step's row had five)."""
+    values = ",".join("NULL" if column in nulls else "?" for column in FINISHED_COLUMNS)
+    keep = ("run_id", "step_id", "fingerprint", "position")
+    updates = ", ".join(f"{c}=excluded.{c}" for c in FINISHED_COLUMNS if c not in keep)
+    return (
+        f"INSERT INTO steps ({', '.join(FINISHED_COLUMNS)}) VALUES ({values})"
+        f" ON CONFLICT (run_id, step_id) DO UPDATE SET {updates}"
+    )
+
+
+#: Every parameter bound; with the mostly-NULL columns NULL; with only the output set.
+FINISHED_ROW = finished_sql()
+FINISHED_PLAIN = finished_sql(frozenset(MOSTLY_NULL))
+FINISHED_OUTPUT = finished_sql(frozenset(MOSTLY_NULL) - {"output"})
+STARTED_ROW = (
+    "INSERT INTO steps (status, attempts, attempt_log, started_at, run_id, step_id, fingerprint, position)"
+    " VALUES ('running',?,?,?,?,?,?,?) ON CONFLICT (run_id, step_id) DO UPDATE SET status='running',"
+    " attempts=excluded.attempts, attempt_log=excluded.attempt_log,"
+    " started_at=COALESCE(steps.started_at, excluded.started_at)"
+)
+RUNNING_ROW = (
+    "INSERT INTO steps (status, started_at, run_id, step_id, fingerprint, position) VALUES ('running',?,?,?,?,?)"
+    " ON CONFLICT (run_id, step_id) DO UPDATE SET status='running',"
+    " started_at=COALESCE(steps.started_at, excluded.started_at)"
+)
+STATUS_ROW = (
+    "INSERT INTO steps (status, error, run_id, step_id, fingerprint, position) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (run_id, step_id) DO UPDATE SET status=excluded.status, error=COALESCE(excluded.error, steps.error)"
+)
+#: The columns of a step's row, in the table's order.
+STEP_COLUMNS = (
+    "run_id",
+    "step_id",
+    "status",
+    "attempts",
+    "attempt_log",
+    "output",
+    "variables",
+    "memo",
+    "error",
+    "reason",
+    "started_at",
+    "finished_at",
+    "duration",
+    "seq",
+    "fingerprint",
+    "position",
+    "scope",
+)
+NOT_PLANNED = (None, None)
+
+
+def with_planned(run_id: str, planned: str | None, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A run's step rows as dicts, with a pending row for each step the run planned
+    (the runs table's ``planned``) that has no row yet, ordered by file position.
+
+    A run recorded before schema 5 has no ``planned``: its rows include the pending ones.
+    """
+    steps = [dict(row) for row in rows]
+    if planned:
+        have = {step["step_id"] for step in steps}
+        empty = dict.fromkeys(STEP_COLUMNS)
+        empty.update(run_id=run_id, status="pending", attempts=0, duration=0)
+        for position, (step_id, fingerprint) in enumerate(json.loads(planned)):
+            if step_id not in have:
+                steps.append({**empty, "step_id": step_id, "fingerprint": fingerprint, "position": position})
+    steps.sort(key=_by_position)
+    return steps
+
+
+def _by_position(step: Mapping[str, Any]) -> tuple[float, str]:
+    """Where ``ORDER BY position`` puts a row: NULL first, ties in the key's (step id) order."""
+    position = step["position"]
+    return (-math.inf if position is None else float(position), step["step_id"])
