@@ -435,63 +435,18 @@ class RunStore:
         log = log_json(self._logs.get(key) or [])
         fingerprint, position = self._planned.get(key, NOT_PLANNED)
         stored = None if output is None else bounded(output, limit)
+        tail = (started_at, finished_at, duration, seq, run_id, step_id, fingerprint, position)
         if not variables and memo is None and error is None and reason is None:  # most steps
             if stored is None:
-                self._finished[key] = (
-                    FINISHED_PLAIN,
-                    (
-                        status,
-                        attempts,
-                        log,
-                        started_at,
-                        finished_at,
-                        duration,
-                        seq,
-                        run_id,
-                        step_id,
-                        fingerprint,
-                        position,
-                    ),
-                )
+                self._finished[key] = (FINISHED_PLAIN, (status, attempts, log, *tail))
             else:
-                self._finished[key] = (
-                    FINISHED_OUTPUT,
-                    (
-                        status,
-                        attempts,
-                        log,
-                        stored,
-                        started_at,
-                        finished_at,
-                        duration,
-                        seq,
-                        run_id,
-                        step_id,
-                        fingerprint,
-                        position,
-                    ),
-                )
+                self._finished[key] = (FINISHED_OUTPUT, (status, attempts, log, stored, *tail))
             return
+        stored_vars = bounded_vars(variables, limit) if variables else None
+        stored_memo = None if memo is None else json_text(memo)
         self._finished[key] = (
             FINISHED_ROW,
-            (
-                status,
-                attempts,
-                log,
-                stored,
-                bounded_vars(variables, limit) if variables else None,
-                None if memo is None else json_text(memo),
-                error,
-                reason,
-                started_at,
-                finished_at,
-                duration,
-                seq,
-                run_id,
-                step_id,
-                fingerprint,
-                position,
-            ),
+            (status, attempts, log, stored, stored_vars, stored_memo, error, reason, *tail),
         )
 
     @_guarded
