@@ -51,10 +51,12 @@ def compact_json(*, sort_keys: bool = False) -> Callable[[Any], str]:
 
 #: What a value too big to store is replaced with starts with (see :func:`is_cut`).
 _CUT = "<<wfe:not stored: "
+#: Any value as compact JSON (``compact_json()``'s function, built once for the store).
 encoded = compact_json()
 
 
 def json_text(value: Any) -> str | None:
+    """``value`` as compact JSON, or None (SQL NULL) for None."""
     if value is None:
         return None
     if type(value) is str:  # most values: no encoder call
@@ -92,6 +94,7 @@ def log_json(log: list[dict[str, Any]]) -> str | None:
 
 
 def cut_marker(size: int, limit: int) -> str:
+    """What the store keeps instead of a value whose JSON has ``size`` characters, over ``limit``."""
     return f"{_CUT}{size:,} characters of JSON, over the store limit of {limit:,} (WFE_STORE_VALUE_LIMIT)>>"
 
 

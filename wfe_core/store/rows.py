@@ -11,24 +11,21 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "FINISHED_COLUMNS",
     "FINISHED_OUTPUT",
     "FINISHED_PLAIN",
     "FINISHED_ROW",
-    "MOSTLY_NULL",
     "NOT_PLANNED",
     "RUNNING_ROW",
     "STARTED_ROW",
     "STATUS_ROW",
     "STEP_COLUMNS",
-    "finished_sql",
     "with_planned",
 ]
 
 # A step's row is written when it first starts or finishes (see migration 5): these are
 # upserts, whose INSERT also writes the fingerprint and file position the run planned
 # (the last two parameters) and whose UPDATE (a row written earlier) leaves them.
-FINISHED_COLUMNS = (
+_FINISHED_COLUMNS = (
     "status",
     "attempts",
     "attempt_log",
@@ -48,27 +45,27 @@ FINISHED_COLUMNS = (
 )
 #: The columns of a finished row that are mostly NULL (a step's output, variables,
 #: rollback memo, error and reason).
-MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
+_MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
 
 
-def finished_sql(nulls: frozenset[str] = frozenset()) -> str:
+def _finished_sql(nulls: frozenset[str] = frozenset()) -> str:
     """The upsert of a finished step's row, with the ``nulls`` columns written as NULL in
     the text rather than bound as parameters: Python 3.11's ``sqlite3`` binds None through
     its adapter lookup, which raises and clears an AttributeError each time (~0.26 µs a
     parameter; a succeeded step's row had five)."""
-    values = ",".join("NULL" if column in nulls else "?" for column in FINISHED_COLUMNS)
+    values = ",".join("NULL" if column in nulls else "?" for column in _FINISHED_COLUMNS)
     keep = ("run_id", "step_id", "fingerprint", "position")
-    updates = ", ".join(f"{c}=excluded.{c}" for c in FINISHED_COLUMNS if c not in keep)
+    updates = ", ".join(f"{c}=excluded.{c}" for c in _FINISHED_COLUMNS if c not in keep)
     return (
-        f"INSERT INTO steps ({', '.join(FINISHED_COLUMNS)}) VALUES ({values})"
+        f"INSERT INTO steps ({', '.join(_FINISHED_COLUMNS)}) VALUES ({values})"
         f" ON CONFLICT (run_id, step_id) DO UPDATE SET {updates}"
     )
 
 
 #: Every parameter bound; with the mostly-NULL columns NULL; with only the output set.
-FINISHED_ROW = finished_sql()
-FINISHED_PLAIN = finished_sql(frozenset(MOSTLY_NULL))
-FINISHED_OUTPUT = finished_sql(frozenset(MOSTLY_NULL) - {"output"})
+FINISHED_ROW = _finished_sql()
+FINISHED_PLAIN = _finished_sql(frozenset(_MOSTLY_NULL))
+FINISHED_OUTPUT = _finished_sql(frozenset(_MOSTLY_NULL) - {"output"})
 STARTED_ROW = (
     "INSERT INTO steps (status, attempts, attempt_log, started_at, run_id, step_id, fingerprint, position)"
     " VALUES ('running',?,?,?,?,?,?,?) ON CONFLICT (run_id, step_id) DO UPDATE SET status='running',"

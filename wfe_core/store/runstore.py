@@ -351,13 +351,13 @@ class RunStore:
         """Rows for steps that exist only once the run is under way (a fan-out step's
         instances): ``(step id, fingerprint, scope)``, listed right after step ``after``;
         ``scope`` is what the instance's templates add (``item``…), kept for its rollback."""
-        self._begin()
-        n = len(steps) + 1
-        limit = self._limit
         # Every step of a run this connection started was planned by start_run (a resumed
         # run's too), and so is each instance added here (a fan-out inside a fan-out).
         base = self._planned[(run_id, after)][1]
-        assert base is not None
+        assert base is not None  # (a planned position is never None)
+        self._begin()
+        n = len(steps) + 1
+        limit = self._limit
         rows = [
             (run_id, sid, fp, bounded_vars(scope, limit), base + (k + 1) / n)
             for k, (sid, fp, scope) in enumerate(steps)
@@ -544,9 +544,12 @@ class RunStore:
                 row = rows[0]
             columns = ", ".join(name if memos or name != "memo" else "NULL AS memo" for name in STEP_COLUMNS)
             rows = self.db.execute(f"SELECT {columns} FROM steps WHERE run_id=?", (row["run_id"],)).fetchall()
-        finally:
+        except BaseException:
             if snapshot:
-                self.db.execute("COMMIT")
+                self.db.execute("ROLLBACK")
+            raise
+        if snapshot:
+            self.db.execute("COMMIT")
         run = self._run_row(row)
         steps = with_planned(run["run_id"], run.pop("planned", None), rows)
         steps.sort(key=lambda s: (s["seq"] is None, s["seq"] or 0))  # stable: file order within

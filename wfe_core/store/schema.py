@@ -110,7 +110,7 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 5: a run's steps in file order with their fingerprints, as one JSON array
     # ([[id, fingerprint], ...]): a step gets its row when it first starts, finishes or
-    # changes status, and readers (:func:`with_planned`) show the planned steps without
+    # changes status, and readers (:func:`wfe_core.store.rows.with_planned`) show the planned steps without
     # one as pending. Inserting a pending row for every step at the start, then
     # updating it, was a second B-tree write per step (~2.5 µs a step of SQLite's work).
     5: """
