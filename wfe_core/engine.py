@@ -288,9 +288,9 @@ class WorkflowEngine:
             known = dict(self.plugins.step_durations(workflow, run_id, info, fingerprints))
         workers = max_workers or self.max_concurrent_steps
 
-        def learned() -> dict[str, float]:
+        def learned(at_once: int | None = None) -> dict[str, float]:
             if stored is not None and self.store_path is not None:
-                known.update(_known(self.store_path, workflow.id, stored))
+                known.update(_known(self.store_path, workflow.id, stored, at_once))
             return fill_unknown(known, fingerprints or {})
 
         if self.progress_tracker.active or self.executor != "threads":
@@ -298,7 +298,9 @@ class WorkflowEngine:
             # fewer attempts at once than `workers`, and queues the rest in their order.
             plan = Plan.build(workflow, source=source, durations=learned())
         else:  # the store is read only if the order steps start in can depend on it
-            plan = Plan.build(workflow, source=source, learn=learned, workers=workers)
+            # Read only if it can pay: the durations then only order the ready steps.
+            at_once = 1 if workflow.resources else workers
+            plan = Plan.build(workflow, source=source, learn=lambda: learned(at_once), workers=workers)
         policy = self.plugins.strategies[strategy].factory(plan, workers)
         # Every run tells the `logging` module its story (silent unless logging is configured).
         observers = (log_event, *listeners)
@@ -494,9 +496,9 @@ class WorkflowEngine:
         return self._stored().runs(limit)
 
 
-def _known(path: str | Path, workflow_id: str, fingerprints: dict[str, str]) -> dict[str, float]:
-    """Durations of steps seen in earlier runs in the store (see :mod:`wfe_core.store.learned`);
-    none when the store cannot be read (the run itself then reports why)."""
+def _known(path: str | Path, workflow_id: str, fingerprints: dict[str, str], at_once: int | None) -> dict[str, float]:
+    """Durations of steps seen in earlier runs in the store (see :mod:`wfe_core.store.learned`,
+    and its ``at_once``); none when the store cannot be read (the run itself then reports why)."""
     from wfe_core.store.learned import known_durations
 
     try:
@@ -504,7 +506,7 @@ def _known(path: str | Path, workflow_id: str, fingerprints: dict[str, str]) -> 
     except (WfeError, sqlite3.Error, OSError):
         return {}
     try:
-        return known_durations(store, workflow_id, fingerprints)
+        return known_durations(store, workflow_id, fingerprints, at_once)
     except (WfeError, sqlite3.Error):
         return {}
     finally:

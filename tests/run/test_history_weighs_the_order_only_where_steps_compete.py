@@ -1,7 +1,8 @@
 """Durations learned from earlier runs weigh the adaptive strategy's order only where
 ready steps compete: for fewer workers than steps that can be ready at once, for a
 declared resource, or on an executor plugin's cluster (it may run fewer at once). Where every ready step starts at once, the store is not read for them
-(a read of the last five runs costs ~7 µs a step) and paths count steps.
+(a read of the last five runs costs ~7 µs a step) and paths count steps; nor is it where
+the steps took too little for any order to win that read back.
 
 Two roots: ``short`` (then ``last`` behind it) and ``long``. Counting steps, ``short``'s
 path is longer; weighed by what the first run measured, ``long``'s is. The real ``wfe``
@@ -11,8 +12,11 @@ process, its real run store (``runs.sqlite`` in the working directory).
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from installed_plugins import install_dist, wfe
+
+from wfe_core.store.learned import READ_COST
 
 #: An executor plugin whose "cluster" runs one attempt at a time, whatever the workers.
 ONE_AT_A_TIME = """
@@ -44,6 +48,27 @@ def started(tmp_path, workers: int, *extra: str, plugins=None) -> list[str]:
 def test_fewer_workers_than_ready_steps_start_the_longest_learned_path_first(tmp_path):
     (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
     assert started(tmp_path, 1) == ["short", "long", "last"]  # nothing learned yet
+    assert started(tmp_path, 1) == ["long", "short", "last"]
+
+
+def recorded(tmp_path, **durations: float) -> None:
+    """Every stored run's rows of these steps took ``durations`` (in the read's cost per step)."""
+    db = sqlite3.connect(tmp_path / "runs.sqlite")
+    with db:
+        for step_id, cost in durations.items():
+            db.execute("UPDATE steps SET duration=? WHERE step_id=?", (cost * READ_COST, step_id))
+    db.close()
+
+
+def test_a_history_too_short_for_any_order_to_win_back_its_read_is_not_read(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
+    assert started(tmp_path, 1) == ["short", "long", "last"]
+    # Weighed by this history long's path is the longest, but the whole run is less work
+    # than reading it costs (W/m below the read's cost per step): paths count steps.
+    recorded(tmp_path, short=0.5, long=1.5, last=0.5)
+    assert started(tmp_path, 1) == ["short", "long", "last"]
+    # Steps that took more than the read of both runs costs: the history orders them.
+    recorded(tmp_path, short=0.5, long=8, last=0.5)
     assert started(tmp_path, 1) == ["long", "short", "last"]
 
 

@@ -4,15 +4,25 @@ The adaptive strategy orders ready steps by the longest remaining path; with the
 durations that path is weighted by what each step took before instead of counting steps.
 A step's estimate is the median of its last few successful runs of the same workflow
 with the same fingerprint (a changed step starts unknown again).
+
+Reading them costs the scheduler time before the first step starts (~1.5 µs a step for
+each run read), and no order can win back more than the work it orders: any order that
+never leaves a worker idle while a step is ready finishes within W/m + CP, and no order
+before max(W/m, CP) (Graham's bound on list schedules; W the steps' summed durations, CP
+the longest path, m how many run at once), so the best order gains at most W/m. Asked how
+many run at once, :func:`known_durations` first sums the latest run's durations and reads
+nothing when W/m is below what the read would cost: a workflow of microsecond steps run
+again is not slowed by its history.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 
 from wfe_core.store.runstore import RunStore
 
-__all__ = ["LAST_RUNS", "known_durations", "learned_durations"]
+__all__ = ["LAST_RUNS", "READ_COST", "known_durations", "learned_durations"]
 
 #: How many of a step's latest successful runs its estimate is the median of.
 LAST_RUNS = 5
@@ -21,6 +31,8 @@ LAST_RUNS = 5
 _RUNS_READ = LAST_RUNS
 #: Up to this many steps, a workflow's rows are looked up by step id instead of read whole.
 _LOOKED_UP = 500
+#: Seconds the read costs per step for each run read (measured ~1.4, bench/store_cost.py).
+READ_COST = 1.5e-6
 
 
 def learned_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str, str]) -> dict[str, float]:
@@ -43,8 +55,16 @@ def fill_unknown(known: Mapping[str, float], fingerprints: Mapping[str, str]) ->
     return {step_id: known.get(step_id, unknown) for step_id in fingerprints}
 
 
-def known_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str, str]) -> dict[str, float]:
-    """Median seconds of each step's last successful runs with the same fingerprint (known steps only)."""
+def known_durations(
+    store: RunStore, workflow_id: str, fingerprints: Mapping[str, str], at_once: int | None = None
+) -> dict[str, float]:
+    """Median seconds of each step's last successful runs with the same fingerprint (known steps only).
+
+    ``at_once``: how many steps the run may run at once, when the durations only order
+    them (1 where steps compete for a declared resource: a schedule that never idles
+    then finishes within W). Then nothing is read, ``{}``, when the latest run's steps
+    took too little for any order to gain what reading them costs (see the module).
+    """
     # Newest run first, each read along the primary key: one query sorting every row of
     # the last runs by their run's start cost more than the reading. Plain tuples, not
     # the store's sqlite3.Row, and one dict comprehension per run: this reads up to
@@ -55,6 +75,8 @@ def known_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str
         "SELECT run_id FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC LIMIT ?",
         (workflow_id, _RUNS_READ),
     ).fetchall()
+    if at_once is not None and runs and not _worth_reading(cursor, runs[0][0], len(runs), at_once):
+        return {}
     get = fingerprints.get
     query = "SELECT step_id, fingerprint, duration FROM steps WHERE run_id=? AND status='succeeded'"
     wanted: tuple[str, ...] = ()
@@ -84,6 +106,19 @@ def known_durations(store: RunStore, workflow_id: str, fingerprints: Mapping[str
         if samples:
             known[step_id] = _median(samples)
     return known
+
+
+def _worth_reading(cursor: sqlite3.Cursor, run_id: str, runs: int, at_once: int) -> bool:
+    """Whether the order the durations give can gain more than reading ``runs`` runs costs.
+
+    W/m per step (the bound on the gain, see the module) against the read's cost per
+    step: the latest run's mean successful step duration over ``at_once``. One aggregate
+    in SQLite (~0.3 µs a step); a run with no successful step says nothing, so it reads.
+    """
+    total, count = cursor.execute(
+        "SELECT total(duration), count(*) FROM steps WHERE run_id=? AND status='succeeded'", (run_id,)
+    ).fetchone()
+    return not count or total / count / at_once >= READ_COST * runs
 
 
 def _median(values: Sequence[float]) -> float:
