@@ -219,7 +219,7 @@ def test_a_schema_4_store_reads_the_same_before_and_after_its_migration(tmp_path
 
     store = RunStore(path)
     try:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         run = store.run("r4")
     finally:
         store.close()

@@ -82,3 +82,29 @@ def test_the_second_outcome_replaces_the_first(tmp_path, first, then):
     assert row["status"] == status and row["seq"] == seq and row["fingerprint"] == "fa"
     assert {name: row[name] for name in FULL} == fields
     assert steps["b"]["status"] == "pending" and steps["b"]["fingerprint"] == "fb"
+
+
+SET_AND_KEPT: dict[str, Any] = {**EMPTY, "output": "done", "variables": {"x": 1}, "memo": {"previous": "bytes"}}
+CANCELLED: dict[str, Any] = {**EMPTY, "reason": "run cancelled"}
+
+
+@pytest.mark.parametrize(
+    ("status", "fields"),
+    [("succeeded", EMPTY), ("succeeded", OUTPUT_ONLY), ("succeeded", SET_AND_KEPT), ("cancelled", CANCELLED)],
+)
+def test_a_first_attempt_is_written_with_its_row_and_read_back_whole(tmp_path, status, fields):
+    """Each shape of a row whose one attempt ended as the row did (its log not written out)."""
+    store = RunStore(tmp_path / "runs.sqlite")
+    try:
+        _start(store, resumed=False)
+        _finish(store, status, fields, 1)
+        (raw,) = store.db.execute("SELECT attempt_log FROM steps WHERE step_id='a'").fetchone()
+        row = {s["step_id"]: s for s in store.run("r1")["steps"]}["a"]
+    finally:
+        store.close()
+    assert raw == ""  # rows.ONE_ATTEMPT
+    assert row["status"] == status and row["attempts"] == 1 and row["fingerprint"] == "fa"
+    assert {name: row[name] for name in FULL} == fields
+    assert row["attempt_log"] == [
+        {"number": 1, "status": status, "started_at": 10.0, "finished_at": 11.0, "error": None}
+    ]

@@ -338,7 +338,7 @@ def test_a_version_1_store_is_migrated_with_its_runs(tmp_path):
 
     store = RunStore(path)
     try:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         run = store.run("r1")
     finally:
         store.close()

@@ -23,7 +23,7 @@ import attrs
 
 from wfe_core.model.secrets import mask_sealed
 from wfe_core.plan.fanout import base_id, counted_steps
-from wfe_core.store.rows import with_planned
+from wfe_core.store.rows import attempt_log, with_planned
 from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path
 
 __all__ = ["AttemptRecord", "RunRecord", "StepRecord", "open_store", "read_run", "read_runs"]
@@ -278,7 +278,7 @@ def _run(row: sqlite3.Row, step_rows: Sequence[Mapping[str, Any]]) -> RunRecord:
         sid = s["step_id"]
         group = base_id(sid) if sid not in defs and base_id(sid) in instances else None
         d = defs.get(group or sid, {})
-        log = json.loads(s["attempt_log"]) if s["attempt_log"] else []
+        log = attempt_log(s["attempt_log"], s)
         attempts = tuple(
             AttemptRecord(
                 int(a.get("number") or i + 1),

@@ -26,14 +26,20 @@ from typing import Any
 from wfe_core.model.errors import WfeError
 from wfe_core.store.encoding import bounded, bounded_vars, encoded, is_cut, json_text, log_json
 from wfe_core.store.rows import (
+    FINISHED_ONCE,
+    FINISHED_ONCE_OUTPUT,
     FINISHED_OUTPUT,
     FINISHED_PLAIN,
     FINISHED_ROW,
+    FINISHED_ROW_ONCE,
     NOT_PLANNED,
+    ONE_ATTEMPT,
     RUNNING_ROW,
     STARTED_ROW,
     STATUS_ROW,
     STEP_COLUMNS,
+    attempt_log,
+    ended_as_row,
     with_planned,
 )
 from wfe_core.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -318,8 +324,10 @@ class RunStore:
             # A step left running by a dead process was interrupted: a fan-out instance the
             # resumed run never expands again would otherwise read running for ever.
             self.db.execute("UPDATE steps SET status='interrupted' WHERE run_id=? AND status='running'", (run_id,))
-            for row in self.db.execute("SELECT step_id, attempt_log FROM steps WHERE run_id=?", (run_id,)):
-                self._logs[(run_id, row["step_id"])] = _unjson(row["attempt_log"]) or []
+            for row in self.db.execute(
+                "SELECT step_id, attempt_log, status, started_at, finished_at FROM steps WHERE run_id=?", (run_id,)
+            ):
+                self._logs[(run_id, row["step_id"])] = attempt_log(row["attempt_log"], row)
             # The rows kept take the step's fingerprint and position of this file.
             self.db.executemany(
                 "UPDATE steps SET fingerprint=?, position=? WHERE run_id=? AND step_id=?",
@@ -432,27 +440,41 @@ class RunStore:
     ) -> None:
         key = (run_id, step_id)
         limit = self._limit
-        log = log_json(self._logs.get(key) or [])
+        entries = self._logs.get(key) or []
         fingerprint, position = self._planned.get(key, NOT_PLANNED)
         stored = None if output is None else bounded(output, limit)
         tail = (started_at, finished_at, duration, seq, run_id, step_id, fingerprint, position)
+        # The usual log, one attempt that ended as the row does, is not written out (rows.ONE_ATTEMPT).
+        once = attempts == 1 and ended_as_row(entries, status, started_at, finished_at)
+        head = (status, attempts) if once else (status, attempts, log_json(entries))
         if not variables and memo is None and error is None and reason is None:  # most steps
             if stored is None:
-                self._finished[key] = (FINISHED_PLAIN, (status, attempts, log, *tail))
+                self._finished[key] = (FINISHED_ONCE if once else FINISHED_PLAIN, (*head, *tail))
             else:
-                self._finished[key] = (FINISHED_OUTPUT, (status, attempts, log, stored, *tail))
+                self._finished[key] = (FINISHED_ONCE_OUTPUT if once else FINISHED_OUTPUT, (*head, stored, *tail))
             return
         stored_vars = bounded_vars(variables, limit) if variables else None
         stored_memo = None if memo is None else json_text(memo)
         self._finished[key] = (
-            FINISHED_ROW,
-            (status, attempts, log, stored, stored_vars, stored_memo, error, reason, *tail),
+            FINISHED_ROW_ONCE if once else FINISHED_ROW,
+            (*head, stored, stored_vars, stored_memo, error, reason, *tail),
         )
 
     @_guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
+        # An attempt log kept as ONE_ATTEMPT is spelled out from the row's status: written
+        # out before that status changes (a rolled-back step's attempt still succeeded).
+        row = self.db.execute(
+            "SELECT status, started_at, finished_at FROM steps WHERE run_id=? AND step_id=? AND attempt_log=?",
+            (run_id, step_id, ONE_ATTEMPT),
+        ).fetchone()
+        if row is not None:
+            self.db.execute(
+                "UPDATE steps SET attempt_log=? WHERE run_id=? AND step_id=?",
+                (log_json(attempt_log(ONE_ATTEMPT, row)), run_id, step_id),
+            )
         self.db.execute(
             STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), NOT_PLANNED))
         )
@@ -556,9 +578,9 @@ class RunStore:
         run["steps"] = []
         for step in steps:
             del step["position"]
-            for key in ("output", "variables", "memo", "attempt_log", "scope"):
+            for key in ("output", "variables", "memo", "scope"):
                 step[key] = _unjson(step[key])
-            step["attempt_log"] = step["attempt_log"] or []
+            step["attempt_log"] = attempt_log(step["attempt_log"], step)
             if run["status"] == "interrupted" and step["status"] == "running":
                 step["status"] = "interrupted"
             run["steps"].append(step)

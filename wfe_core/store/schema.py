@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: The statements that bring a store from the version before each key to that version.
 MIGRATIONS: dict[int, str] = {
@@ -116,4 +116,8 @@ MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE runs ADD COLUMN planned TEXT;
     """,
+    # 6: a finished step's attempt log may be '' (rows.ONE_ATTEMPT): one attempt that ended
+    # as the row did, spelled out by readers (:func:`wfe_core.store.rows.attempt_log`). No
+    # table changes; the version keeps a wfe that would read '' as JSON from the file.
+    6: "",
 }
