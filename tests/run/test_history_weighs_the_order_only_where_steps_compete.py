@@ -51,25 +51,72 @@ def test_fewer_workers_than_ready_steps_start_the_longest_learned_path_first(tmp
     assert started(tmp_path, 1) == ["long", "short", "last"]
 
 
-def recorded(tmp_path, **durations: float) -> None:
-    """Every stored run's rows of these steps took ``durations`` (in the read's cost per step)."""
+def recorded(tmp_path, runs: int | None = None, **durations: float) -> None:
+    """The latest ``runs`` stored runs (all by default) took ``durations`` per step (in the
+    read's cost per step), and so did their work (their steps' summed durations)."""
     db = sqlite3.connect(tmp_path / "runs.sqlite")
     with db:
-        for step_id, cost in durations.items():
-            db.execute("UPDATE steps SET duration=? WHERE step_id=?", (cost * READ_COST, step_id))
+        ids = [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY started_at DESC")][:runs]
+        for run_id in ids:
+            for step_id, cost in durations.items():
+                db.execute(
+                    "UPDATE steps SET duration=? WHERE run_id=? AND step_id=?", (cost * READ_COST, run_id, step_id)
+                )
+            db.execute("UPDATE runs SET work=? WHERE run_id=?", (sum(durations.values()) * READ_COST, run_id))
     db.close()
 
 
 def test_a_history_too_short_for_any_order_to_win_back_its_read_is_not_read(tmp_path):
     (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
     assert started(tmp_path, 1) == ["short", "long", "last"]
-    # Weighed by this history long's path is the longest, but the whole run is less work
-    # than reading it costs (W/m below the read's cost per step): paths count steps.
+    # Weighed by this history long's path is the longest, but the run did less work than
+    # reading it costs (W/m below the read's cost: 2.5 against 3 steps x 1 run): paths count steps.
     recorded(tmp_path, short=0.5, long=1.5, last=0.5)
     assert started(tmp_path, 1) == ["short", "long", "last"]
-    # Steps that took more than the read of both runs costs: the history orders them.
+    # More work than the read of both runs costs (2 x 9 against 3 x 2): the history orders them.
     recorded(tmp_path, short=0.5, long=8, last=0.5)
     assert started(tmp_path, 1) == ["long", "short", "last"]
+
+
+def test_one_long_run_among_those_read_is_enough_to_read_them(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="", needs=""))
+    assert started(tmp_path, 1) == ["short", "long", "last"]  # long took 0.3 s
+    assert started(tmp_path, 1) == ["long", "short", "last"]
+    # The latest run did almost nothing (as if it failed at once); the one before still
+    # says long takes 0.3 s, and the median of the two keeps its path the longest.
+    recorded(tmp_path, runs=1, short=0.1, long=0.1, last=0.1)
+    assert started(tmp_path, 1) == ["long", "short", "last"]
+
+
+#: Three roots: with two workers more steps can be ready (3) than run at once.
+THREE_ROOTS = """\
+id: order
+steps:
+  - {id: short, action: wait, parameters: {seconds: 0.01}}
+  - {id: long, action: wait, parameters: {seconds: 0.01}}
+  - {id: other, action: wait, parameters: {seconds: 0.01}}
+  - {id: last, action: wait, parameters: {seconds: 0.01}, dependencies: [short]}
+"""
+
+
+def test_the_bound_divides_the_work_by_the_steps_that_run_at_once(tmp_path):
+    (tmp_path / "w.yaml").write_text(THREE_ROOTS)
+    started(tmp_path, 2)
+    # Work 6 against a read of 4 steps x 1 run: on one worker worth reading (long first),
+    # on two (6 / 2 < 4) no order can gain what the read costs: paths count steps.
+    recorded(tmp_path, short=0.5, long=4.5, other=0.5, last=0.5)
+    assert started(tmp_path, 2)[:2] == ["short", "long"]
+    recorded(tmp_path, short=0.5, long=4.5, other=0.5, last=0.5)  # (2 runs now: 12 / 2 < 4 x 2)
+    assert started(tmp_path, 1)[:2] == ["long", "short"]  # 12 / 1 >= 8
+
+
+def test_steps_competing_for_a_resource_weigh_the_work_as_on_one_worker(tmp_path):
+    (tmp_path / "w.yaml").write_text(ORDER.format(resources="resources: {db: 1}\n", needs=", resources: [db]"))
+    started(tmp_path, 2)
+    # Work 4.5 against a read of 3 steps x 1 run: below it over two workers, but one unit
+    # of db makes the runs a schedule of one at a time: worth reading.
+    recorded(tmp_path, short=0.5, long=3.5, last=0.5)
+    assert started(tmp_path, 2)[:2] == ["long", "short"]
 
 
 def test_enough_workers_for_every_ready_step_start_them_all_by_counted_paths(tmp_path):

@@ -13,7 +13,10 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 from wfe_core.store.rows import ONE_ATTEMPT
+from wfe_core.store.runstore import RunStore
 
 WORKFLOW = """\
 id: once
@@ -103,3 +106,96 @@ def test_a_rolled_back_step_still_shows_the_attempt_that_succeeded(tmp_path):
     assert shown["write"]["status"] == "rolled_back"
     assert shown["write"]["attempt_log"] == [one_attempt("succeeded", started_at, finished_at)]
     assert rows(tmp_path)["plain"][2] == ONE_ATTEMPT  # (not compensated: left as it was)
+
+
+# -- the store itself: what is kept as the row, and what is written out ---------------------
+
+
+def _store(tmp_path, resumed: bool = False) -> RunStore:
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.start_run(
+        run_id="r1",
+        workflow_id="w",
+        workflow_name="w",
+        source=None,
+        definition=None,
+        strategy="parallel",
+        dry_run=False,
+        variables={},
+        step_ids=[("a", "fa")],
+        resumed=resumed,
+    )
+    return store
+
+
+def _ran(
+    store: RunStore, number: int, attempt: str, step: str, finished: float, error: str | None = None, **noted: str
+) -> None:
+    """Attempt ``number`` of step a ran from 10.0 to 11.0 and ended ``attempt`` (with
+    ``error``); the step ended ``step`` at ``finished`` (its row's time)."""
+    store.step_started("r1", "a", number, 10.0)
+    if noted:
+        store.attempt_noted("r1", "a", number, **noted)
+    store.attempt_finished("r1", "a", number, attempt, 10.0, error, 11.0)
+    store.step_finished("r1", "a", step, number, None, None, None, error, None, 10.0, finished, 1.0, None)
+    store.commit()
+
+
+def _read(store: RunStore) -> tuple[str, list[dict]]:
+    (raw,) = store.db.execute("SELECT attempt_log FROM steps WHERE step_id='a'").fetchone()
+    return raw, store.run("r1")["steps"][0]["attempt_log"]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "step", "finished", "error", "noted"),
+    [
+        ("succeeded", "cancelled", 11.0, None, {}),  # the step's status is not its attempt's
+        ("succeeded", "succeeded", 11.5, None, {}),  # nor its time
+        ("failed", "failed", 11.0, "boom", {}),  # an error
+        ("succeeded", "succeeded", 11.0, None, {"worker": "tcp://127.0.0.1:1"}),  # a key more (wfe-dask)
+    ],
+)
+def test_an_attempt_that_is_not_its_row_is_written_out_whole(tmp_path, attempt, step, finished, error, noted):
+    store = _store(tmp_path)
+    try:
+        _ran(store, 1, attempt, step, finished, error, **noted)
+        raw, log = _read(store)
+    finally:
+        store.close()
+    expected = [{"number": 1, "status": attempt, "started_at": 10.0, **noted, "finished_at": 11.0, "error": error}]
+    assert raw != ONE_ATTEMPT and json.loads(raw) == expected
+    assert log == expected
+
+
+def test_a_resumed_step_keeps_its_first_attempt_in_its_log(tmp_path):
+    store = _store(tmp_path)
+    try:
+        _ran(store, 1, "cancelled", "cancelled", 11.0)
+        assert _read(store)[0] == ONE_ATTEMPT
+    finally:
+        store.close()
+    store = _store(tmp_path, resumed=True)
+    try:
+        _ran(store, 2, "succeeded", "succeeded", 11.0)
+        _, log = _read(store)
+    finally:
+        store.close()
+    assert [(a["number"], a["status"]) for a in log] == [(1, "cancelled"), (2, "succeeded")]
+
+
+def test_a_step_that_runs_again_as_a_fan_out_step_keeps_its_earlier_attempt(tmp_path):
+    store = _store(tmp_path)
+    try:
+        _ran(store, 1, "cancelled", "cancelled", 11.0)
+    finally:
+        store.close()
+    store = _store(tmp_path, resumed=True)
+    try:
+        store.step_running("r1", "a", 20.0)  # its instances started (no attempt of its own)
+        store.commit()
+        status = store.run("r1")["steps"][0]["status"]
+        _, log = _read(store)
+    finally:
+        store.close()
+    assert status == "running"
+    assert log == [{"number": 1, "status": "cancelled", "started_at": 10.0, "finished_at": 11.0, "error": None}]

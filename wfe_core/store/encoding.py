@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "LOG_KEYS",
     "bounded",
     "bounded_vars",
     "compact_json",
@@ -65,7 +66,7 @@ def json_text(value: Any) -> str | None:
 
 
 #: The keys of an attempt's log entry, in the order a run writes them.
-_LOG_KEYS = ("number", "status", "started_at", "finished_at", "error")
+LOG_KEYS = ("number", "status", "started_at", "finished_at", "error")
 _float_text = float.__repr__
 
 
@@ -75,7 +76,7 @@ def log_json(log: list[dict[str, Any]]) -> str | None:
     call: the same text, each time as ``repr`` writes it."""
     if len(log) == 1:
         entry = log[0]
-        if len(entry) == 5 and tuple(entry) == _LOG_KEYS:
+        if len(entry) == 5 and tuple(entry) == LOG_KEYS:
             number, status, started, finished, error = entry.values()
             if (
                 type(number) is int

@@ -286,6 +286,7 @@ class Journal(NullJournal):
             rollback=stats.rollback,
             workers=stats.workers or None,
             elapsed=stats.total_execution_time,
+            work=stats.busy_time,
         )
 
     def run_crashed(self, error: str) -> None:

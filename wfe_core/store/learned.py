@@ -9,15 +9,16 @@ Reading them costs the scheduler time before the first step starts (~1.5 µs a s
 each run read), and no order can win back more than the work it orders: any order that
 never leaves a worker idle while a step is ready finishes within W/m + CP, and no order
 before max(W/m, CP) (Graham's bound on list schedules; W the steps' summed durations, CP
-the longest path, m how many run at once), so the best order gains at most W/m. Asked how
-many run at once, :func:`known_durations` first sums the latest run's durations and reads
-nothing when W/m is below what the read would cost: a workflow of microsecond steps run
-again is not slowed by its history.
+the longest path, m how many run at once), so the best order gains at most W/m. The W the
+estimates describe is at most the summed work of the runs they are read from (a median is
+at most the largest of its samples), which each finished run keeps (``runs.work``). Asked
+how many run at once, :func:`known_durations` reads nothing when that sum over m is below
+what the read would cost: a workflow of microsecond steps run again is not slowed by its
+history, and one long step in any run read is enough to read them.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 
 from wfe_core.store.runstore import RunStore
@@ -62,8 +63,8 @@ def known_durations(
 
     ``at_once``: how many steps the run may run at once, when the durations only order
     them (1 where steps compete for a declared resource: a schedule that never idles
-    then finishes within W). Then nothing is read, ``{}``, when the latest run's steps
-    took too little for any order to gain what reading them costs (see the module).
+    then finishes within W). Then nothing is read, ``{}``, when the runs it would read
+    did too little work for any order to gain what reading them costs (see the module).
     """
     # Newest run first, each read along the primary key: one query sorting every row of
     # the last runs by their run's start cost more than the reading. Plain tuples, not
@@ -71,12 +72,13 @@ def known_durations(
     # _RUNS_READ rows per step (a loop over the rows with a list per step cost twice as much).
     cursor = store.db.cursor()
     cursor.row_factory = None
-    runs = cursor.execute(
-        "SELECT run_id FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC LIMIT ?",
+    found = cursor.execute(
+        "SELECT run_id, work FROM runs WHERE workflow_id=? AND dry_run=0 ORDER BY started_at DESC LIMIT ?",
         (workflow_id, _RUNS_READ),
     ).fetchall()
-    if at_once is not None and runs and not _worth_reading(cursor, runs[0][0], len(runs), at_once):
+    if at_once is not None and found and not _worth_reading([work for _, work in found], len(fingerprints), at_once):
         return {}
+    runs = [(run_id,) for run_id, _ in found]
     get = fingerprints.get
     query = "SELECT step_id, fingerprint, duration FROM steps WHERE run_id=? AND status='succeeded'"
     wanted: tuple[str, ...] = ()
@@ -108,17 +110,19 @@ def known_durations(
     return known
 
 
-def _worth_reading(cursor: sqlite3.Cursor, run_id: str, runs: int, at_once: int) -> bool:
-    """Whether the order the durations give can gain more than reading ``runs`` runs costs.
+def _worth_reading(work: list[float | None], steps: int, at_once: int) -> bool:
+    """Whether the order the durations give can gain more than reading these runs costs.
 
-    W/m per step (the bound on the gain, see the module) against the read's cost per
-    step: the latest run's mean successful step duration over ``at_once``. One aggregate
-    in SQLite (~0.3 µs a step); a run with no successful step says nothing, so it reads.
+    ``work``: each run's summed step durations, None when it did not finish (then what
+    it did is not known, and the durations are read). The gain is at most their sum over
+    ``at_once`` (see the module); the read costs :data:`READ_COST` a step for each run.
     """
-    total, count = cursor.execute(
-        "SELECT total(duration), count(*) FROM steps WHERE run_id=? AND status='succeeded'", (run_id,)
-    ).fetchone()
-    return not count or total / count / at_once >= READ_COST * runs
+    total = 0.0
+    for done in work:
+        if done is None:
+            return True
+        total += done
+    return total / at_once >= READ_COST * len(work) * steps
 
 
 def _median(values: Sequence[float]) -> float:

@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wfe_core.store.encoding import LOG_KEYS
+
 __all__ = [
     "FINISHED_ONCE",
     "FINISHED_ONCE_OUTPUT",
@@ -59,7 +61,6 @@ _MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
 #: Readers spell it out (:func:`attempt_log`). Written out as JSON it was ~9 % of a stored
 #: step's instructions (the text, and SQLite's work on rows half again as long).
 ONE_ATTEMPT = ""
-_ONE_ATTEMPT_KEYS = ("number", "status", "started_at", "finished_at", "error")
 
 
 def _finished_sql(nulls: frozenset[str] = frozenset(), *, one_attempt: bool = False) -> str:
@@ -148,12 +149,15 @@ def ended_as_row(log: list[dict[str, Any]], status: str, started_at: float | Non
     if len(log) != 1:
         return False
     entry = log[0]
+    started, finished = entry.get("started_at"), entry.get("finished_at")
     return (
-        tuple(entry) == _ONE_ATTEMPT_KEYS  # (in this order: the text it had is the same)
+        tuple(entry) == LOG_KEYS  # (in this order: the text it had is the same)
         and entry["number"] == 1
         and entry["status"] == status
-        and entry["started_at"] == started_at
-        and entry["finished_at"] == finished_at
+        and type(started) is float  # (read back from a REAL column, an int would be a float)
+        and type(finished) is float
+        and started == started_at
+        and finished == finished_at
         and entry["error"] is None
     )
 

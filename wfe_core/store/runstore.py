@@ -265,6 +265,8 @@ class RunStore:
             if started:
                 self.db.executemany(STARTED_ROW, started)
             if self._running:
+                for key in self._running:  # (a fan-out step: its row may be an earlier run's)
+                    self._spell_out(*key)
                 self.db.executemany(
                     RUNNING_ROW, [(at, *key, *planned(key, NOT_PLANNED)) for key, at in self._running.items()]
                 )
@@ -464,8 +466,15 @@ class RunStore:
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
-        # An attempt log kept as ONE_ATTEMPT is spelled out from the row's status: written
-        # out before that status changes (a rolled-back step's attempt still succeeded).
+        self._spell_out(run_id, step_id)
+        self.db.execute(
+            STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), NOT_PLANNED))
+        )
+
+    def _spell_out(self, run_id: str, step_id: str) -> None:
+        """Write the step's attempt log out if it is kept as ONE_ATTEMPT, which readers
+        spell out from the row's status: before that status changes (a rolled-back step's
+        attempt still succeeded; a step that becomes a fan-out step runs again). Rare."""
         row = self.db.execute(
             "SELECT status, started_at, finished_at FROM steps WHERE run_id=? AND step_id=? AND attempt_log=?",
             (run_id, step_id, ONE_ATTEMPT),
@@ -475,9 +484,6 @@ class RunStore:
                 "UPDATE steps SET attempt_log=? WHERE run_id=? AND step_id=?",
                 (log_json(attempt_log(ONE_ATTEMPT, row)), run_id, step_id),
             )
-        self.db.execute(
-            STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), NOT_PLANNED))
-        )
 
     @_guarded
     def finish_run(
@@ -490,6 +496,7 @@ class RunStore:
         rollback: str | None = None,
         workers: int | None = None,
         elapsed: float | None = None,
+        work: float | None = None,
     ) -> None:
         if _FROZEN.is_set():
             return
@@ -497,7 +504,7 @@ class RunStore:
         self._begin()
         self.db.execute(
             "UPDATE runs SET status=?, error=?, variables=?, rollback=?, finished_at=?,"
-            " workers=COALESCE(?, workers), elapsed=? WHERE run_id=?",
+            " workers=COALESCE(?, workers), elapsed=?, work=? WHERE run_id=?",
             (
                 status,
                 error,
@@ -506,6 +513,7 @@ class RunStore:
                 time.time(),
                 workers,
                 elapsed,
+                work,
                 run_id,
             ),
         )

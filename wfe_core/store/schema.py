@@ -117,7 +117,11 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN planned TEXT;
     """,
     # 6: a finished step's attempt log may be '' (rows.ONE_ATTEMPT): one attempt that ended
-    # as the row did, spelled out by readers (:func:`wfe_core.store.rows.attempt_log`). No
-    # table changes; the version keeps a wfe that would read '' as JSON from the file.
-    6: "",
+    # as the row did, spelled out by readers (:func:`wfe_core.store.rows.attempt_log`; the
+    # version keeps a wfe that would read '' as JSON from the file). A finished run's
+    # ``work``: its steps' summed durations (RunStats.busy_time), which bounds what learned
+    # durations can gain (:mod:`wfe_core.store.learned`) without reading its rows.
+    6: """
+    ALTER TABLE runs ADD COLUMN work REAL;
+    """,
 }
