@@ -58,8 +58,8 @@ _MOSTLY_NULL = ("output", "variables", "memo", "error", "reason")
 
 #: A finished row's ``attempt_log`` for the usual step: one attempt, number 1, that ended
 #: as the row did (the row's status, started and finished at the row's times, no error).
-#: Readers spell it out (:func:`attempt_log`). Written out as JSON it was ~9 % of a stored
-#: step's instructions (the text, and SQLite's work on rows half again as long).
+#: Readers spell it out (:func:`attempt_log`). Written out as JSON it was 6–8 % of a stored
+#: step's instructions (the text, and SQLite's work on rows twice as long).
 ONE_ATTEMPT = ""
 
 
