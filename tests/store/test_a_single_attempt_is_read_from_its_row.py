@@ -167,6 +167,21 @@ def test_an_attempt_that_is_not_its_row_is_written_out_whole(tmp_path, attempt, 
     assert log == expected
 
 
+def test_an_attempt_whose_times_are_not_floats_is_written_out_as_they_are(tmp_path):
+    """A REAL column reads an int back as a float: such an attempt is not kept as the row."""
+    store = _store(tmp_path)
+    try:
+        store.step_started("r1", "a", 1, 10)
+        store.attempt_finished("r1", "a", 1, "succeeded", 10, None, 11)
+        store.step_finished("r1", "a", "succeeded", 1, None, None, None, None, None, 10, 11, 1.0, None)
+        store.commit()
+        raw, log = _read(store)
+    finally:
+        store.close()
+    assert raw != ONE_ATTEMPT
+    assert [(type(a["started_at"]), type(a["finished_at"])) for a in log] == [(int, int)]
+
+
 def test_a_resumed_step_keeps_its_first_attempt_in_its_log(tmp_path):
     store = _store(tmp_path)
     try:

@@ -9,12 +9,14 @@ Reading them costs the scheduler time before the first step starts (~1.5 µs a s
 each run read), and no order can win back more than the work it orders: any order that
 never leaves a worker idle while a step is ready finishes within W/m + CP, and no order
 before max(W/m, CP) (Graham's bound on list schedules; W the steps' summed durations, CP
-the longest path, m how many run at once), so the best order gains at most W/m. The W the
-estimates describe is at most the summed work of the runs they are read from (a median is
-at most the largest of its samples), which each finished run keeps (``runs.work``). Asked
-how many run at once, :func:`known_durations` reads nothing when that sum over m is below
-what the read would cost: a workflow of microsecond steps run again is not slowed by its
-history, and one long step in any run read is enough to read them.
+the longest path, m how many run at once), so the best order gains at most W/m. This
+run's W is not known before it runs; what the read would tell of it is at most the summed
+work of the runs read (a median is at most the largest of its samples), which each
+finished run keeps (``runs.work``; unknown while a run or its resume is under way, or
+after it was killed: then the durations are read). Asked how many run at once,
+:func:`known_durations` reads nothing when that sum over m is below what the read would
+cost: a workflow of microsecond steps run again is not slowed by its history, and one
+long step in any run read is enough to read them.
 """
 
 from __future__ import annotations

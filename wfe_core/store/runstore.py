@@ -320,6 +320,7 @@ class RunStore:
         if resumed:
             self.db.execute(
                 "UPDATE runs SET status='running', strategy=?, error=NULL, rollback=NULL, finished_at=NULL,"
+                " work=NULL,"  # (its steps will do more: known again when it finishes)
                 " pid=?, host=?, resumed=resumed+1, definition=COALESCE(?, definition), planned=? WHERE run_id=?",
                 (strategy, os.getpid(), _hostname(), definition, planned, run_id),
             )
