@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from stored_runs import start_run
 
 from wfe_core.store.runstore import RunStore
 
@@ -20,21 +21,6 @@ FULL: dict[str, Any] = {
 }
 EMPTY: dict[str, Any] = dict.fromkeys(FULL)
 OUTPUT_ONLY: dict[str, Any] = {**EMPTY, "output": "done"}
-
-
-def _start(store: RunStore, resumed: bool) -> None:
-    store.start_run(
-        run_id="r1",
-        workflow_id="w",
-        workflow_name="w",
-        source=None,
-        definition=None,
-        strategy="parallel",
-        dry_run=False,
-        variables={},
-        step_ids=[("a", "fa"), ("b", "fb")],
-        resumed=resumed,
-    )
 
 
 def _finish(store: RunStore, status: str, fields: dict[str, Any], seq: int | None) -> None:
@@ -70,9 +56,9 @@ def _finish(store: RunStore, status: str, fields: dict[str, Any], seq: int | Non
 def test_the_second_outcome_replaces_the_first(tmp_path, first, then):
     store = RunStore(tmp_path / "runs.sqlite")
     try:
-        _start(store, resumed=False)
+        start_run(store, [("a", "fa"), ("b", "fb")], resumed=False)
         _finish(store, *first)
-        _start(store, resumed=True)
+        start_run(store, [("a", "fa"), ("b", "fb")], resumed=True)
         _finish(store, *then)
         steps = {s["step_id"]: s for s in store.run("r1")["steps"]}
     finally:
@@ -96,7 +82,7 @@ def test_a_first_attempt_is_written_with_its_row_and_read_back_whole(tmp_path, s
     """Each shape of a row whose one attempt ended as the row did (its log not written out)."""
     store = RunStore(tmp_path / "runs.sqlite")
     try:
-        _start(store, resumed=False)
+        start_run(store, [("a", "fa"), ("b", "fb")], resumed=False)
         _finish(store, status, fields, 1)
         (raw,) = store.db.execute("SELECT attempt_log FROM steps WHERE step_id='a'").fetchone()
         row = {s["step_id"]: s for s in store.run("r1")["steps"]}["a"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from stored_runs import start_run
 
 from wfe_core.store.rows import ONE_ATTEMPT
 from wfe_core.store.runstore import RunStore
@@ -18,18 +19,7 @@ from wfe_core.store.runstore import RunStore
 
 def _store(tmp_path, resumed: bool = False) -> RunStore:
     store = RunStore(tmp_path / "runs.sqlite")
-    store.start_run(
-        run_id="r1",
-        workflow_id="w",
-        workflow_name="w",
-        source=None,
-        definition=None,
-        strategy="parallel",
-        dry_run=False,
-        variables={},
-        step_ids=[("a", "fa")],
-        resumed=resumed,
-    )
+    start_run(store, [("a", "fa")], resumed=resumed)
     return store
 
 

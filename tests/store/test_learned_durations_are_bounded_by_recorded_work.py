@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from stored_runs import start_run
+
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep, load_plugins
 from wfe_core.store.learned import known_durations
 from wfe_core.store.runstore import RunStore
@@ -26,21 +28,6 @@ def test_a_finished_run_keeps_its_steps_summed_durations(tmp_path):
     assert work == stats.busy_time >= 0.06
 
 
-def _started(store: RunStore, resumed: bool = False) -> None:
-    store.start_run(
-        run_id="r1",
-        workflow_id="w",
-        workflow_name="w",
-        source=None,
-        definition=None,
-        strategy="adaptive",
-        dry_run=False,
-        variables={},
-        step_ids=list(STEPS.items()),
-        resumed=resumed,
-    )
-
-
 def _succeeded(store: RunStore, step_id: str, seconds: float, number: int = 1) -> None:
     store.step_started("r1", step_id, number, 100.0)
     store.attempt_finished("r1", step_id, number, "succeeded", 100.0, None, 100.0 + seconds)
@@ -53,7 +40,7 @@ def _succeeded(store: RunStore, step_id: str, seconds: float, number: int = 1) -
 def test_a_run_that_did_not_finish_is_read_whatever_it_did(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     try:
-        _started(store)
+        start_run(store, STEPS.items(), strategy="adaptive")
         for sid in STEPS:
             _succeeded(store, sid, 10.0)  # then the process died: no work recorded
         assert known_durations(store, "w", STEPS, at_once=8) == dict.fromkeys(STEPS, 10.0)
@@ -64,9 +51,9 @@ def test_a_run_that_did_not_finish_is_read_whatever_it_did(tmp_path):
 def test_a_resumed_run_forgets_its_earlier_work_until_it_finishes(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     try:
-        _started(store)
+        start_run(store, STEPS.items(), strategy="adaptive")
         store.finish_run("r1", status="failed", error="boom", variables={}, work=1e-6)  # failed at once
-        _started(store, resumed=True)
+        start_run(store, STEPS.items(), resumed=True, strategy="adaptive")
         for sid in STEPS:
             _succeeded(store, sid, 10.0)  # then the resumed process died
         assert known_durations(store, "w", STEPS, at_once=8) == dict.fromkeys(STEPS, 10.0)

@@ -23,6 +23,7 @@ import attrs
 
 from wfe_core.model.secrets import mask_sealed
 from wfe_core.plan.fanout import base_id, counted_steps
+from wfe_core.store.reads import alive
 from wfe_core.store.rows import attempt_log, with_planned
 from wfe_core.store.runstore import SCHEMA_VERSION, StoreError, default_store_path
 
@@ -263,7 +264,7 @@ def _mask(text: Any) -> Any:
 def _run(row: sqlite3.Row, step_rows: Sequence[Mapping[str, Any]]) -> RunRecord:
     defs = _definition(row["definition"])
     status = row["status"]
-    if status == "running" and not _alive(row["pid"], row["host"]):
+    if status == "running" and not alive(row["pid"], row["host"]):
         status = "interrupted"
     # A definition edited on resume may name steps this run never recorded: drop those edges.
     known = {s["step_id"] for s in step_rows}
@@ -340,18 +341,3 @@ def _run(row: sqlite3.Row, step_rows: Sequence[Mapping[str, Any]]) -> RunRecord:
         steps=tuple(steps),
         read_at=time.time(),
     )
-
-
-def _alive(pid: int | None, host: str | None) -> bool:
-    """Whether a run's process still exists (a run on another machine is assumed alive)."""
-    import socket  # here, not at import: ~2-4 ms of every `wfe run` summary
-
-    if pid is None or host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

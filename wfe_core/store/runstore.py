@@ -12,8 +12,6 @@ Location: ``store=`` / ``--store``, else ``$WFE_STORE``, else
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import random
 import sqlite3
@@ -23,8 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wfe_core.model.errors import WfeError
 from wfe_core.store.encoding import bounded, bounded_vars, encoded, is_cut, json_text, log_json
+from wfe_core.store.guard import StoreError, guarded
+from wfe_core.store.reads import LISTED_COLUMNS, RunReads, hostname
 from wfe_core.store.rows import (
     FINISHED_ONCE,
     FINISHED_ONCE_OUTPUT,
@@ -37,10 +36,8 @@ from wfe_core.store.rows import (
     RUNNING_ROW,
     STARTED_ROW,
     STATUS_ROW,
-    STEP_COLUMNS,
     attempt_log,
     ended_as_row,
-    with_planned,
 )
 from wfe_core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -63,29 +60,6 @@ __all__ = [
 #: store, and ``wfe runs show`` then needed 760 MB of memory.
 DEFAULT_VALUE_LIMIT = 1024 * 1024
 
-#: What ``wfe runs`` lists: no variables, outputs or definition, which may be large.
-LISTED_COLUMNS = (
-    "run_id",
-    "workflow_id",
-    "workflow_name",
-    "source",
-    "status",
-    "strategy",
-    "dry_run",
-    "error",
-    "rollback",
-    "started_at",
-    "finished_at",
-    "pid",
-    "host",
-    "resumed",
-)
-
-
-class StoreError(WfeError):
-    """The run store cannot be opened, is from a newer wfe, or lacks a run."""
-
-
 #: Set by a forced stop (second Ctrl-C): no store of this process writes any more, so a
 #: run killed at once reads "interrupted" (resumable), not the "cancelled" its scheduler
 #: thread could still record while the process exits.
@@ -95,25 +69,6 @@ _FROZEN = threading.Event()
 def freeze_writes() -> None:
     """Stop every run store of this process from committing anything more."""
     _FROZEN.set()
-
-
-def _guarded(method: Any) -> Any:
-    """SQLite failures (disk full, a lock held too long) become a :class:`StoreError`."""
-
-    @functools.wraps(method)
-    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            if self._in_tx:
-                try:
-                    self.db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                self._in_tx = False
-            raise StoreError(f"run store {self.path}: {exc}") from None
-
-    return wrapper
 
 
 def default_store_path() -> Path:
@@ -140,11 +95,7 @@ def _entry(log: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     return next((e for e in reversed(log) if e["number"] == number), None)
 
 
-def _unjson(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-class RunStore:
+class RunStore(RunReads):
     """One connection to the store file. Use it from one thread (``sqlite3`` insists)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
@@ -240,7 +191,7 @@ class RunStore:
         """Whether there are writes not committed yet."""
         return bool(self._started or self._finished or self._running or self._in_tx)
 
-    @_guarded
+    @guarded
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         if _FROZEN.is_set():
@@ -292,7 +243,7 @@ class RunStore:
         self.db.close()
 
     # -- writes (the scheduler's) ------------------------------------------------------------
-    @_guarded
+    @guarded
     def start_run(
         self,
         *,
@@ -322,7 +273,7 @@ class RunStore:
                 "UPDATE runs SET status='running', strategy=?, error=NULL, rollback=NULL, finished_at=NULL,"
                 " work=NULL,"  # (its steps will do more: known again when it finishes)
                 " pid=?, host=?, resumed=resumed+1, definition=COALESCE(?, definition), planned=? WHERE run_id=?",
-                (strategy, os.getpid(), _hostname(), definition, planned, run_id),
+                (strategy, os.getpid(), hostname(), definition, planned, run_id),
             )
             # A step left running by a dead process was interrupted: a fan-out instance the
             # resumed run never expands again would otherwise read running for ever.
@@ -351,13 +302,13 @@ class RunStore:
                     bounded_vars(variables, self._limit),
                     now,
                     os.getpid(),
-                    _hostname(),
+                    hostname(),
                     planned,
                 ),
             )
         self.commit()
 
-    @_guarded
+    @guarded
     def add_steps(self, run_id: str, after: str, steps: list[tuple[str, str, Any]]) -> None:
         """Rows for steps that exist only once the run is under way (a fan-out step's
         instances): ``(step id, fingerprint, scope)``, listed right after step ``after``;
@@ -463,7 +414,7 @@ class RunStore:
             (*head, stored, stored_vars, stored_memo, error, reason, *tail),
         )
 
-    @_guarded
+    @guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
@@ -486,7 +437,7 @@ class RunStore:
                 (log_json(attempt_log(ONE_ATTEMPT, row)), run_id, step_id),
             )
 
-    @_guarded
+    @guarded
     def finish_run(
         self,
         run_id: str,
@@ -520,7 +471,7 @@ class RunStore:
         )
         self.commit()
 
-    @_guarded
+    @guarded
     def mark_failed(self, run_id: str, error: str) -> None:
         """End a run that stopped on an internal error (its variables are kept for resume)."""
         self.commit()
@@ -530,114 +481,9 @@ class RunStore:
         )
         self.commit()
 
-    # -- reads ---------------------------------------------------------------------------------
-    @_guarded
-    def runs(self, limit: int = 20, workflow_id: str | None = None) -> list[dict[str, Any]]:
-        """Recent runs, newest first; a 'running' run whose process is gone reads 'interrupted'.
-
-        Only :data:`LISTED_COLUMNS`: a listing reads no variables, outputs or definitions.
-        """
-        # Sub-workflow runs (ids '<parent>/<step>') are shown under their parent, not here.
-        query = f"SELECT {', '.join(LISTED_COLUMNS)} FROM runs WHERE instr(run_id, '/') = 0"
-        args: tuple[Any, ...] = ()
-        if workflow_id is not None:
-            query += " AND workflow_id=?"
-            args = (workflow_id,)
-        rows = self.db.execute(query + " ORDER BY started_at DESC LIMIT ?", (*args, limit)).fetchall()
-        return [self._run_row(r) for r in rows]
-
-    @_guarded
-    def run(self, run_id: str, *, memos: bool = True) -> dict[str, Any]:
-        """One run with its steps (in completion order, then in file order) and their attempts.
-
-        ``memos=False`` leaves out the rollback memos (``None``), which only a rollback
-        needs and which may be large (the previous bytes of a file).
-        """
-        # One snapshot: the run row (with the steps it plans) and the step rows agree, even
-        # when a resume commits a new plan between the two reads.
-        snapshot = not self.db.in_transaction
-        if snapshot:
-            self.db.execute("BEGIN")
-        try:
-            row = self.db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            if row is None:
-                # An abbreviated id names a top-level run: a parent's children share its prefix.
-                rows = self.db.execute(
-                    "SELECT * FROM runs WHERE run_id LIKE ? AND (instr(run_id, '/') = 0 OR ?) LIMIT 2",
-                    (run_id + "%", "/" in run_id),
-                ).fetchall()
-                if len(rows) != 1:
-                    raise StoreError(
-                        f"no run '{run_id}' in {self.path}"
-                        if not rows
-                        else f"run id prefix '{run_id}' is ambiguous in {self.path}"
-                    )
-                row = rows[0]
-            columns = ", ".join(name if memos or name != "memo" else "NULL AS memo" for name in STEP_COLUMNS)
-            rows = self.db.execute(f"SELECT {columns} FROM steps WHERE run_id=?", (row["run_id"],)).fetchall()
-        except BaseException:
-            if snapshot:
-                self.db.execute("ROLLBACK")
-            raise
-        if snapshot:
-            self.db.execute("COMMIT")
-        run = self._run_row(row)
-        steps = with_planned(run["run_id"], run.pop("planned", None), rows)
-        steps.sort(key=lambda s: (s["seq"] is None, s["seq"] or 0))  # stable: file order within
-        run["steps"] = []
-        for step in steps:
-            del step["position"]
-            for key in ("output", "variables", "memo", "scope"):
-                step[key] = _unjson(step[key])
-            step["attempt_log"] = attempt_log(step["attempt_log"], step)
-            if run["status"] == "interrupted" and step["status"] == "running":
-                step["status"] = "interrupted"
-            run["steps"].append(step)
-        return run
-
-    @_guarded
-    def child_runs(self, run_id: str) -> dict[str, str]:
-        """Step id -> run id of the sub-workflow runs of run ``run_id`` (``<run_id>/<step>``)."""
-        prefix = run_id + "/"
-        rows = self.db.execute(
-            "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? AND instr(substr(run_id, ?), '/') = 0",
-            (len(prefix), prefix, len(prefix) + 1),
-        ).fetchall()
-        return {row[0][len(prefix) :]: row[0] for row in rows}
-
-    def _run_row(self, row: sqlite3.Row) -> dict[str, Any]:
-        run = dict(row)
-        if "variables" in run:
-            run["variables"] = _unjson(run["variables"])
-        if run["status"] == "running" and not _alive(run["pid"], run["host"]):
-            run["status"] = "interrupted"
-        return run
-
 
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _hostname() -> str:
-    """This machine's name, as ``socket.gethostname()`` says it (both read ``uname``): without
-    importing :mod:`socket`, which every start paid ~4 ms for."""
-    if hasattr(os, "uname"):
-        return os.uname().nodename
-    import socket
-
-    return socket.gethostname()
-
-
-def _alive(pid: int | None, host: str | None) -> bool:
-    if pid is None or host != _hostname():
-        return True  # another machine's run: assume it is still going
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
