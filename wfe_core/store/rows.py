@@ -143,12 +143,10 @@ def attempt_log(text: str | None, row: Mapping[str, Any]) -> list[dict[str, Any]
     return json.loads(text) if text else []
 
 
-def ended_as_row(log: list[dict[str, Any]], status: str, started_at: float | None, finished_at: float | None) -> bool:
-    """Whether ``log`` is what :func:`attempt_log` spells :data:`ONE_ATTEMPT` out to for a
-    row of ``status`` and these times (then the row is written with it)."""
-    if len(log) != 1:
-        return False
-    entry = log[0]
+def ended_as_row(entry: dict[str, Any], status: str, started_at: float | None, finished_at: float | None) -> bool:
+    """Whether a log of this one ``entry`` is what :func:`attempt_log` spells
+    :data:`ONE_ATTEMPT` out to for a row of ``status`` and these times (then the row is
+    written with it)."""
     started, finished = entry.get("started_at"), entry.get("finished_at")
     return (
         tuple(entry) == LOG_KEYS  # (in this order: the text it had is the same)

@@ -31,7 +31,6 @@ from wfe_core.store.rows import (
     FINISHED_PLAIN,
     FINISHED_ROW,
     FINISHED_ROW_ONCE,
-    NOT_PLANNED,
     ONE_ATTEMPT,
     RUNNING_ROW,
     STARTED_ROW,
@@ -95,6 +94,52 @@ def _entry(log: list[dict[str, Any]], number: int) -> dict[str, Any] | None:
     return next((e for e in reversed(log) if e["number"] == number), None)
 
 
+class _Run:
+    """What a connection holds for one run: the plan its rows are first written with,
+    each step's attempt log, and the writes that wait for the next commit.
+
+    Keyed by step id, with values the collector does not track (dicts of plain values,
+    floats) where it can: every tuple or list made per step makes Python's cyclic
+    collector run sooner, and each full collection walks everything alive (a stored
+    10,000-step run made ~100 more collections than the run without a store, two of
+    them full ones, when this was keyed by (run id, step id) tuples).
+    """
+
+    __slots__ = ("fingerprints", "finished", "firsts", "logs", "positions", "running", "started", "statements")
+
+    def __init__(self) -> None:
+        self.fingerprints: dict[str, str | None] = {}  # as the run planned them
+        self.positions: dict[str, float] = {}  # in the file (a fan-out instance's: between two)
+        # A step's attempt log: its only entry while that is its first attempt's (most
+        # steps' whole log; no list per step), else the list (a retried or resumed step).
+        self.firsts: dict[str, dict[str, Any]] = {}
+        self.logs: dict[str, list[dict[str, Any]]] = {}
+        self.started: dict[str, dict[str, Any]] = {}  # the log entry of a step's latest attempt
+        self.finished: dict[str, tuple[Any, ...]] = {}  # a finished row's parameters...
+        self.statements: dict[str, str] = {}  # ...and its statement
+        self.running: dict[str, float] = {}  # step_running (a fan-out step), from when
+
+    def entries(self, step_id: str) -> list[dict[str, Any]]:
+        """A step's attempt log (read only: a new list when it is held as ``firsts``)."""
+        log = self.logs.get(step_id)
+        if log is not None:
+            return log
+        first = self.firsts.get(step_id)
+        return [] if first is None else [first]
+
+    def log(self, step_id: str) -> list[dict[str, Any]]:
+        """A step's attempt log, to add to: held as a list from here on."""
+        log = self.logs.get(step_id)
+        if log is None:
+            first = self.firsts.pop(step_id, None)
+            log = self.logs[step_id] = [] if first is None else [first]
+        return log
+
+    def plan(self, step_id: str) -> tuple[str | None, float | None]:
+        """(fingerprint, position) a step's first row is written with."""
+        return self.fingerprints.get(step_id), self.positions.get(step_id)
+
+
 class RunStore(RunReads):
     """One connection to the store file. Use it from one thread (``sqlite3`` insists)."""
 
@@ -124,13 +169,8 @@ class RunStore(RunReads):
         # per kind per commit instead of one per step keeps the store off the hot path.
         # A step's attempts live in one JSON column of its row (one B-tree, few pages per
         # commit); the log of each step of this connection's run is kept here.
-        self._started: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self._finished: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}  # statement, parameters
-        self._running: dict[tuple[str, str], float] = {}  # step_running, not committed yet
-        self._logs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        # (fingerprint, file position) of each step of the runs this connection started:
-        # what a step's first row is inserted with.
-        self._planned: dict[tuple[str, str], tuple[str | None, float | None]] = {}
+        self._runs: dict[str, _Run] = {}
+        self._pending = False  # writes wait in self._runs for a commit
 
     # -- schema ---------------------------------------------------------------------------
     def _set_up(self, timeout: float) -> None:
@@ -189,51 +229,62 @@ class RunStore(RunReads):
     @property
     def dirty(self) -> bool:
         """Whether there are writes not committed yet."""
-        return bool(self._started or self._finished or self._running or self._in_tx)
+        return self._pending or self._in_tx
+
+    def _run(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = _Run()
+        return run
 
     @guarded
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         if _FROZEN.is_set():
             return
-        if self._started or self._finished or self._running:
-            finished = self._finished
+        if self._pending:
+            self._pending = False
             # A step that also finished in this batch needs no "running" row first.
-            planned = self._planned.get
             started = [
-                (number, json_text(self._logs[key]), at, *key, *planned(key, NOT_PLANNED))
-                for key, (number, at) in self._started.items()
-                if key not in finished
+                (entry["number"], json_text(run.entries(sid)), entry["started_at"], run_id, sid, *run.plan(sid))
+                for run_id, run in self._runs.items()
+                for sid, entry in run.started.items()
+                if sid not in run.finished
             ]
-            if not (started or self._running or self._in_tx) and len(finished) == 1:
-                # One row (a chain's step): one statement is its own transaction; BEGIN
-                # and COMMIT around it would be two more round trips into SQLite.
-                self.db.execute(*next(iter(finished.values())))
-                self._started.clear()
-                finished.clear()
-                return
+            running = [
+                (at, run_id, sid, *run.plan(sid))
+                for run_id, run in self._runs.items()
+                for sid, at in run.running.items()
+            ]
+            by_statement: dict[str, list[tuple[Any, ...]]] = {}
+            for run in self._runs.values():
+                statements = run.statements
+                for sid, row in run.finished.items():
+                    rows = by_statement.get(statements[sid])
+                    if rows is None:
+                        by_statement[statements[sid]] = [row]
+                    else:
+                        rows.append(row)
+                run.started.clear()
+                run.finished.clear()
+                run.statements.clear()
+                run.running.clear()
+            if not (started or running or self._in_tx) and len(by_statement) == 1:
+                ((sql, rows),) = by_statement.items()
+                if len(rows) == 1:
+                    # One row (a chain's step): one statement is its own transaction; BEGIN
+                    # and COMMIT around it would be two more round trips into SQLite.
+                    self.db.execute(sql, rows[0])
+                    return
             self._begin()
             if started:
                 self.db.executemany(STARTED_ROW, started)
-            if self._running:
-                for key in self._running:  # (a fan-out step: its row may be an earlier run's)
-                    self._spell_out(*key)
-                self.db.executemany(
-                    RUNNING_ROW, [(at, *key, *planned(key, NOT_PLANNED)) for key, at in self._running.items()]
-                )
-            if finished:
-                by_statement: dict[str, list[tuple[Any, ...]]] = {}
-                for sql, row in finished.values():
-                    rows = by_statement.get(sql)
-                    if rows is None:
-                        by_statement[sql] = [row]
-                    else:
-                        rows.append(row)
-                for sql, rows in by_statement.items():
-                    self.db.executemany(sql, rows)
-            self._started.clear()
-            self._finished.clear()
-            self._running.clear()
+            if running:
+                for _, run_id, sid, *_plan in running:  # (a fan-out step: its row may be an earlier run's)
+                    self._spell_out(run_id, sid)
+                self.db.executemany(RUNNING_ROW, running)
+            for sql, rows in by_statement.items():
+                self.db.executemany(sql, rows)
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
@@ -267,7 +318,9 @@ class RunStore(RunReads):
         now = time.time()
         steps = list(step_ids)
         planned = encoded(steps)
-        self._planned.update({(run_id, sid): (fp, n) for n, (sid, fp) in enumerate(steps)})
+        run = self._run(run_id)
+        run.fingerprints.update(steps)
+        run.positions.update({sid: n for n, (sid, _) in enumerate(steps)})
         if resumed:
             self.db.execute(
                 "UPDATE runs SET status='running', strategy=?, error=NULL, rollback=NULL, finished_at=NULL,"
@@ -281,7 +334,8 @@ class RunStore(RunReads):
             for row in self.db.execute(
                 "SELECT step_id, attempt_log, status, started_at, finished_at FROM steps WHERE run_id=?", (run_id,)
             ):
-                self._logs[(run_id, row["step_id"])] = attempt_log(row["attempt_log"], row)
+                run.firsts.pop(row["step_id"], None)
+                run.logs[row["step_id"]] = attempt_log(row["attempt_log"], row)
             # The rows kept take the step's fingerprint and position of this file.
             self.db.executemany(
                 "UPDATE steps SET fingerprint=?, position=? WHERE run_id=? AND step_id=?",
@@ -315,8 +369,8 @@ class RunStore(RunReads):
         ``scope`` is what the instance's templates add (``item``…), kept for its rollback."""
         # Every step of a run this connection started was planned by start_run (a resumed
         # run's too), and so is each instance added here (a fan-out inside a fan-out).
-        base = self._planned[(run_id, after)][1]
-        assert base is not None  # (a planned position is never None)
+        run = self._runs[run_id]
+        base = run.positions[after]
         self._begin()
         n = len(steps) + 1
         limit = self._limit
@@ -324,7 +378,9 @@ class RunStore(RunReads):
             (run_id, sid, fp, bounded_vars(scope, limit), base + (k + 1) / n)
             for k, (sid, fp, scope) in enumerate(steps)
         ]
-        self._planned.update({(run_id, sid): (fp, position) for _, sid, fp, _, position in rows})
+        for _, sid, fp, _, position in rows:
+            run.fingerprints[sid] = fp
+            run.positions[sid] = position
         self.db.executemany(
             "INSERT INTO steps (run_id, step_id, status, fingerprint, scope, position) VALUES (?,?,'pending',?,?,?)"
             " ON CONFLICT (run_id, step_id) DO UPDATE SET fingerprint=excluded.fingerprint, scope=excluded.scope",
@@ -333,17 +389,18 @@ class RunStore(RunReads):
 
     def step_running(self, run_id: str, step_id: str, started_at: float) -> None:
         """A step with no attempts of its own (a fan-out step) is running from ``started_at``."""
-        self._running[(run_id, step_id)] = started_at  # written at the next commit
+        self._run(run_id).running[step_id] = started_at  # written at the next commit
+        self._pending = True
 
     def step_started(self, run_id: str, step_id: str, number: int, started_at: float) -> None:
-        key = (run_id, step_id)
+        run = self._runs.get(run_id) or self._run(run_id)
         entry = {"number": number, "status": "running", "started_at": started_at}
-        log = self._logs.get(key)
-        if log is None:
-            self._logs[key] = [entry]
+        if number == 1 and step_id not in run.logs and step_id not in run.firsts:
+            run.firsts[step_id] = entry  # (most steps: see _Run)
         else:
-            log.append(entry)
-        self._started[key] = (number, started_at)  # serialised at commit, if still running then
+            run.log(step_id).append(entry)
+        run.started[step_id] = entry  # its row is written at commit, if still running then
+        self._pending = True
 
     def attempt_finished(
         self,
@@ -357,19 +414,22 @@ class RunStore(RunReads):
     ) -> None:
         """An attempt ended at ``finished_at`` (wall clock; now when not given): the
         scheduler writes it after dispatching what the end released, so it says when."""
-        log = self._logs.setdefault((run_id, step_id), [])
-        # _entry's usual answer, the last entry, without the call
-        entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
-        if entry is None:
-            entry = {"number": number, "started_at": started_at}
-            log.append(entry)
+        run = self._runs.get(run_id) or self._run(run_id)
+        entry = run.firsts.get(step_id)
+        if entry is None or entry["number"] != number:
+            log = run.log(step_id)
+            # _entry's usual answer, the last entry, without the call
+            entry = log[-1] if log and log[-1]["number"] == number else _entry(log, number)
+            if entry is None:
+                entry = {"number": number, "started_at": started_at}
+                log.append(entry)
         entry["status"] = status  # (not update(status=…): keywords build a dict per call)
         entry["finished_at"] = time.time() if finished_at is None else finished_at
         entry["error"] = error
 
     def attempt_noted(self, run_id: str, step_id: str, number: int, **fields: Any) -> None:
         """Add ``fields`` (e.g. ``worker``: where a remote executor ran it) to an attempt's log entry."""
-        log = self._logs.setdefault((run_id, step_id), [])
+        log = self._run(run_id).log(step_id)
         entry = _entry(log, number)
         if entry is None:
             entry = {"number": number}
@@ -392,36 +452,48 @@ class RunStore(RunReads):
         duration: float,
         seq: int | None,
     ) -> None:
-        key = (run_id, step_id)
+        run = self._runs.get(run_id) or self._run(run_id)
         limit = self._limit
-        entries = self._logs.get(key) or []
-        fingerprint, position = self._planned.get(key, NOT_PLANNED)
+        fingerprint, position = run.fingerprints.get(step_id), run.positions.get(step_id)
         stored = None if output is None else bounded(output, limit)
-        tail = (started_at, finished_at, duration, seq, run_id, step_id, fingerprint, position)
+        self._pending = True
         # The usual log, one attempt that ended as the row does, is not written out (rows.ONE_ATTEMPT).
-        once = attempts == 1 and ended_as_row(entries, status, started_at, finished_at)
-        head = (status, attempts) if once else (status, attempts, log_json(entries))
+        first = run.firsts.get(step_id)
+        once = attempts == 1 and first is not None and ended_as_row(first, status, started_at, finished_at)
         if not variables and memo is None and error is None and reason is None:  # most steps
+            if once:  # (each row built whole: no tuples joined, see _Run)
+                if stored is None:
+                    run.statements[step_id] = FINISHED_ONCE
+                    run.finished[step_id] = (
+                        status, attempts, started_at, finished_at, duration, seq, run_id, step_id, fingerprint, position
+                    )  # fmt: skip
+                else:
+                    run.statements[step_id] = FINISHED_ONCE_OUTPUT
+                    run.finished[step_id] = (
+                        status, attempts, stored, started_at, finished_at, duration, seq, run_id, step_id, fingerprint,
+                        position,
+                    )  # fmt: skip
+                return
+            head: tuple[Any, ...] = (status, attempts, log_json(run.entries(step_id)))
             if stored is None:
-                self._finished[key] = (FINISHED_ONCE if once else FINISHED_PLAIN, (*head, *tail))
+                sql = FINISHED_PLAIN
             else:
-                self._finished[key] = (FINISHED_ONCE_OUTPUT if once else FINISHED_OUTPUT, (*head, stored, *tail))
-            return
-        stored_vars = bounded_vars(variables, limit) if variables else None
-        stored_memo = None if memo is None else json_text(memo)
-        self._finished[key] = (
-            FINISHED_ROW_ONCE if once else FINISHED_ROW,
-            (*head, stored, stored_vars, stored_memo, error, reason, *tail),
-        )
+                sql, head = FINISHED_OUTPUT, (*head, stored)
+        else:
+            head = (status, attempts) if once else (status, attempts, log_json(run.entries(step_id)))
+            stored_vars = bounded_vars(variables, limit) if variables else None
+            stored_memo = None if memo is None else json_text(memo)
+            sql = FINISHED_ROW_ONCE if once else FINISHED_ROW
+            head = (*head, stored, stored_vars, stored_memo, error, reason)
+        run.statements[step_id] = sql
+        run.finished[step_id] = (*head, started_at, finished_at, duration, seq, run_id, step_id, fingerprint, position)
 
     @guarded
     def set_step_status(self, run_id: str, step_id: str, status: str, error: str | None = None) -> None:
         self.commit()
         self._begin()
         self._spell_out(run_id, step_id)
-        self.db.execute(
-            STATUS_ROW, (status, error, run_id, step_id, *self._planned.get((run_id, step_id), NOT_PLANNED))
-        )
+        self.db.execute(STATUS_ROW, (status, error, run_id, step_id, *self._run(run_id).plan(step_id)))
 
     def _spell_out(self, run_id: str, step_id: str) -> None:
         """Write the step's attempt log out if it is kept as ONE_ATTEMPT, which readers
