@@ -243,7 +243,6 @@ class RunStore(RunReads):
         if _FROZEN.is_set():
             return
         if self._pending:
-            self._pending = False
             # A step that also finished in this batch needs no "running" row first.
             started = [
                 (entry["number"], json_text(run.entries(sid)), entry["started_at"], run_id, sid, *run.plan(sid))
@@ -265,16 +264,13 @@ class RunStore(RunReads):
                         by_statement[statements[sid]] = [row]
                     else:
                         rows.append(row)
-                run.started.clear()
-                run.finished.clear()
-                run.statements.clear()
-                run.running.clear()
             if not (started or running or self._in_tx) and len(by_statement) == 1:
                 ((sql, rows),) = by_statement.items()
                 if len(rows) == 1:
                     # One row (a chain's step): one statement is its own transaction; BEGIN
                     # and COMMIT around it would be two more round trips into SQLite.
                     self.db.execute(sql, rows[0])
+                    self._written()
                     return
             self._begin()
             if started:
@@ -288,6 +284,17 @@ class RunStore(RunReads):
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
+        if self._pending:
+            self._written()
+
+    def _written(self) -> None:
+        """The buffered writes are committed: forget them (only then: a failed commit keeps them)."""
+        for run in self._runs.values():
+            run.started.clear()
+            run.finished.clear()
+            run.statements.clear()
+            run.running.clear()
+        self._pending = False
 
     def close(self) -> None:
         self.commit()
@@ -335,7 +342,11 @@ class RunStore(RunReads):
                 "SELECT step_id, attempt_log, status, started_at, finished_at FROM steps WHERE run_id=?", (run_id,)
             ):
                 run.firsts.pop(row["step_id"], None)
-                run.logs[row["step_id"]] = attempt_log(row["attempt_log"], row)
+                log = attempt_log(row["attempt_log"], row)
+                if log:  # (a row with no attempts yet: its first one may still be ONE_ATTEMPT)
+                    run.logs[row["step_id"]] = log
+                else:
+                    run.logs.pop(row["step_id"], None)
             # The rows kept take the step's fingerprint and position of this file.
             self.db.executemany(
                 "UPDATE steps SET fingerprint=?, position=? WHERE run_id=? AND step_id=?",
