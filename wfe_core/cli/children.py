@@ -119,8 +119,10 @@ def stop_descendants(grace: float = GRACE) -> int:
         return 0
     _signal(alive, signal.SIGTERM)
     deadline = time.monotonic() + grace
+    pause = 0.001  # most go at once (wfe-shell's watchdog, always there: see its module)
     while alive and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
         alive = _alive()
     deadline = time.monotonic() + 5.0  # SIGKILL cannot be ignored; D-state sleep can delay it
     while alive and time.monotonic() < deadline:

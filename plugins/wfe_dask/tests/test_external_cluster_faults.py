@@ -108,9 +108,10 @@ def test_worker_killed_mid_run(tmp_path: Path, external_cluster: ExternalCluster
     # No bound here depends on when the kill lands (on a loaded machine the killed worker
     # can finish more attempts before it does, and each result lost with it is run again):
     # what may happen to one step is the same whatever the timing. It ran at most once on
-    # the killed worker: an attempt running there at the kill still ends and writes its
-    # effect (the shell has its own session, outside the process group killed), and
-    # nothing runs there after. And it ran at most once on the surviving worker: where it
+    # the killed worker: an attempt that ended there before the kill wrote its effect, one
+    # still running is stopped by the worker's wfe-shell watchdog (its shell has its own
+    # session, outside the process group killed; the watchdog stops it at once, and it may
+    # just have written its effect), and nothing runs there after. And it ran at most once on the surviving worker: where it
     # was sent first; or where Dask ran it again, since it was running on the killed
     # worker or its result was lost with it before the driver fetched it; or where wfe
     # retried it (nothing fails here, but a retry alone would be correct) -- never a Dask
@@ -147,6 +148,36 @@ def _effects(path: Path) -> list[tuple[str, int]]:
     if not path.exists():
         return []
     return [(step, int(pid)) for step, pid in (line.split() for line in path.read_text().splitlines())]
+
+
+def test_commands_of_a_killed_worker_stop_with_it(tmp_path: Path) -> None:
+    """A worker SIGKILLed (the OOM killer, say) cannot stop the commands it was running:
+    its wfe-shell watchdog does (see wfe_shell.watchdog), so Dask's recompute elsewhere
+    does not run beside them."""
+    tag = "4421"
+    (tmp_path / "wf.yaml").write_text(
+        "id: t\nname: t\nsteps:\n  - id: slow\n    name: slow\n    action: shell.execute\n"
+        f"    parameters: {{command: \"sh -c 'sleep {tag} & sleep {tag}'\"}}\n"
+    )
+    cluster = ExternalCluster(tmp_path, workers=1, threads=2)
+    proc = None
+    try:
+        (doomed,) = cluster.workers
+        proc = _cli(tmp_path, "--scheduler", cluster.address)
+        deadline = time.monotonic() + BOUND
+        while len(sleepers(tag)) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, "the step never started"
+            time.sleep(0.1)
+        cluster.kill_worker(doomed)  # its whole process group, the nanny too: nothing restarts it
+        # SIGTERM at once from the watchdog (sleep does not ignore it): well within 30 s.
+        assert _gone(tag) == []
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # it waits for a worker that will not come
+            proc.communicate(timeout=BOUND)
+        cluster.close()
+        for pid in sleepers(tag):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_results_lost_with_their_worker_are_recomputed_not_run_a_third_time(tmp_path: Path) -> None:

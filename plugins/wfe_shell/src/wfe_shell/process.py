@@ -21,7 +21,6 @@ calls to set up, and ``communicate`` a selector).
 
 from __future__ import annotations
 
-import itertools
 import os
 import select
 import signal
@@ -36,6 +35,7 @@ from .escapees import TAG_VARIABLE, stop_tagged
 from .groups import group_alive, reap_group_zombies, signal_group
 from .output import OUTPUT_LIMIT, TailBuffer, past_cut_values
 from .spawn import others_may_hold, spawn
+from .watchdog import next_tag
 
 __all__ = [
     "DRAIN_TIME",
@@ -64,8 +64,6 @@ DRAIN_TIME = 1.0
 #: before processes carrying the command's tag are looked for in /proc (a scan of every
 #: process). Without such a start under way they are looked for at once.
 SWEEP_DELAY = 1.0
-
-_TAGS = itertools.count(1)
 
 
 @attrs.frozen
@@ -116,6 +114,11 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> None
 #: Process groups of commands running now, for :func:`kill_all` (a forced stop).
 LIVE_GROUPS: set[int] = set()
 _LIVE_LOCK = threading.Lock()
+
+
+def _running() -> bool:
+    """Whether a command of this process is running now."""
+    return bool(LIVE_GROUPS)
 
 
 def kill_all() -> None:
@@ -250,7 +253,7 @@ def run_process(
         OSError: the program could not be started (not found, not executable, bad cwd).
     """
     cancel_event = cancel_event or threading.Event()
-    tag = f"{os.getpid()}.{next(_TAGS)}.{time.monotonic_ns()}"
+    tag = next_tag(grace, _running)  # (this process's watchdog is started with its first command)
     env = dict(os.environ if env is None else env)
     env[TAG_VARIABLE] = tag
     proc, out_r, err_r, life_r, in_w, spawned_at = spawn(list(argv), cwd, env, with_input=input is not None)
