@@ -43,11 +43,15 @@ def _until(condition, seconds: float, what: str) -> None:
 def _left(marker: str) -> list[str]:
     """COMMAND's processes still running: its shell and three sleeps (a test program's own
     command line may hold the marker too: it is not one of them)."""
-    return [c for _pid, c in processes_with(f"sleep {marker}") if c.startswith(("sleep ", "sh -c "))]
+    return [
+        c
+        for _pid, c in processes_with(f"sleep {marker}")
+        if c.startswith(("sleep ", "/bin/sleep ", "sh -c ", "/bin/sh -c "))
+    ]
 
 
 def _sleeping(marker: str) -> int:
-    return sum(c.startswith("sleep ") for c in _left(marker))
+    return sum(c.startswith(("sleep ", "/bin/sleep ")) for c in _left(marker))
 
 
 def _kill_once_running(proc: subprocess.Popen, marker: str) -> None:
@@ -57,7 +61,8 @@ def _kill_once_running(proc: subprocess.Popen, marker: str) -> None:
 
 
 def _watchdogs_of(pid: int) -> list[tuple[int, str]]:
-    return processes_with(f"wfe-shell-watchdog {pid}.")
+    """The watchdog of process ``pid`` (its first argument matches the pid's tag prefix)."""
+    return processes_with(f"wfe-shell-watchdog ^WFE_SHELL_TAG={pid}[.]")
 
 
 def test_killing_wfe_stops_its_running_steps(tmp_path, marker):
@@ -76,18 +81,131 @@ def test_killing_wfe_stops_its_running_steps(tmp_path, marker):
     _until(lambda: not _watchdogs_of(proc.pid), 5, "the watchdog stayed")
 
 
-def test_killing_a_program_using_the_api_stops_its_running_steps(tmp_path, marker):
+def test_killing_a_program_using_the_api_stops_its_running_steps_and_nothing_else(tmp_path, marker):
+    # The program's PATH holds no grep, xargs or sleep (the watchdog must not need it),
+    # and two processes it starts outside wfe-shell mention its tag prefix in their
+    # environment, not as WFE_SHELL_TAG: they are not its commands.
+    command = f"/bin/sleep {marker} & /usr/bin/setsid /bin/sleep {marker} & /bin/sleep {marker}"
+    decoy = f"1{marker}"  # (not a command line _left would count)
     program = textwrap.dedent(
         f"""
+        import os, subprocess
         from wfe_core import Workflow, WorkflowEngine, WorkflowStep
+        from wfe_shell import run_process
+        prefix = run_process(["/bin/sh", "-c", "echo $WFE_SHELL_TAG"]).stdout.strip().rsplit(".", 1)[0] + "."
+        for extra in ({{"PARENT_WFE_SHELL_TAG": prefix + "7"}}, {{"NOTE": "was WFE_SHELL_TAG=" + prefix + "7"}}):
+            env = {{k: v for k, v in os.environ.items() if k != "WFE_SHELL_TAG"}}
+            subprocess.Popen(["/bin/sleep", "{decoy}"], env={{**env, **extra}}, start_new_session=True)
         engine = WorkflowEngine(store=None)
-        step = WorkflowStep(id="slow", action="shell.execute", parameters={{"command": {COMMAND.format(m=marker)!r}}})
+        step = WorkflowStep(id="slow", action="shell.execute", parameters={{"command": {command!r}}})
         engine.run(Workflow(id="w", steps=[step]))
         """
     )
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}
+    proc = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path, env=env)
+    try:
+        _kill_once_running(proc, marker)
+        _until(lambda: not _left(marker), 5, "the step's processes outlived the program")
+        assert len(processes_with(f"sleep {decoy}")) == 2
+    finally:
+        kill_leftovers(f"sleep {decoy}")
+
+
+def test_a_command_that_keeps_leaving_its_group_is_stopped(tmp_path, marker):
+    # It ignores SIGTERM and starts a new session's sleep whenever the last one ends: the
+    # watchdog looks again through the grace period, then SIGKILLs until none is left.
+    command = f"exec 2>/dev/null; trap '' TERM; while :; do (trap - TERM; exec setsid sleep {marker}); done"
+    program = textwrap.dedent(
+        f"""
+        from wfe_shell import run_process
+        run_process(["sh", "-c", {command!r}])
+        """
+    )
     proc = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path)
-    _kill_once_running(proc, marker)
-    _until(lambda: not _left(marker), 5, "the step's processes outlived the program")
+    _until(lambda: _sleeping(marker) == 1, 30, "the command never started")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    _until(lambda: not _left(marker), 10, "the command or its latest sleep outlived the program")
+
+
+def test_a_command_started_during_the_exit_is_stopped(tmp_path, marker):
+    # A daemon thread starts a command while the interpreter exits, after an earlier
+    # command started the watchdog: in the first program right after "done" was written
+    # (an exit handler registered before wfe-shell's runs after it), in the second
+    # whenever the thread gets there. Neither command outlives its program.
+    after_done = textwrap.dedent(
+        f"""
+        import atexit, os, threading, time
+        from wfe_shell import run_process
+
+        def late():
+            threading.Thread(target=run_process, args=(["sleep", "{marker}"],), daemon=True).start()
+            while not any(
+                open(f"/proc/{{p}}/cmdline", "rb").read() == b"sleep\\x00{marker}\\x00"
+                for p in filter(str.isdigit, os.listdir("/proc"))
+                if os.path.exists(f"/proc/{{p}}/cmdline")
+            ):
+                time.sleep(0.005)
+
+        atexit.register(late)
+        run_process(["true"])
+        """
+    )
+    any_time = textwrap.dedent(
+        f"""
+        import threading
+        from wfe_shell import run_process
+        run_process(["true"])
+        threading.Thread(target=run_process, args=(["sleep", "{marker}"],), daemon=True).start()
+        """
+    )
+    for program in (after_done, after_done, any_time, any_time, any_time):
+        done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        _until(lambda: not _left(marker), 5, "a command started during the exit outlived the program")
+
+
+def test_a_stopped_watchdog_is_replaced_and_its_end_does_not_end_the_exit(tmp_path, marker):
+    # The program stops its watchdog (as a host cleaning up its children might), with
+    # SIGPIPE at its default: its exit still succeeds (nothing is written to the ended
+    # pipe, which would end it with SIGPIPE); and a later command gets a new watchdog,
+    # which stops it when the program is killed.
+    program = textwrap.dedent(
+        f"""
+        import os, signal, sys, time
+        from wfe_shell import run_process
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        tag = run_process(["sh", "-c", "echo $WFE_SHELL_TAG"]).stdout.strip()
+        print(os.getpid(), flush=True)
+        sys.stdin.readline()  # the test stops the watchdog
+        if sys.argv[1] == "run":
+            run_process(["sh", "-c", {COMMAND.format(m=marker)!r}])
+        """
+    )
+    for mode in ("exit", "run"):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", program, mode],
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            pid = int(proc.stdout.readline())
+            ((watchdog, _),) = _watchdogs_of(pid)
+            os.kill(watchdog, signal.SIGTERM)
+            _until(lambda pid=pid: not _watchdogs_of(pid), 5, "the watchdog did not stop")
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            if mode == "exit":
+                assert proc.wait(timeout=30) == 0  # not 141 (SIGPIPE)
+                continue
+            _kill_once_running(proc, marker)
+            _until(lambda: not _left(marker), 5, "the command outlived the program")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def test_a_normal_exit_leaves_no_watchdog_and_stops_nothing(tmp_path, marker):
@@ -116,23 +234,30 @@ def test_a_normal_exit_leaves_no_watchdog_and_stops_nothing(tmp_path, marker):
 
 def test_a_program_that_exits_while_a_command_runs_stops_it(tmp_path, marker):
     # The command runs on a daemon thread (a step the program did not wait for): the
-    # interpreter exits without stopping it, and its watchdog does.
+    # program returns once its three sleeps run, the interpreter exits without stopping
+    # them, and its watchdog does.
     program = textwrap.dedent(
         f"""
-        import threading, time
+        import os, threading, time
         from wfe_shell import run_process
         threading.Thread(target=run_process, args=(["sh", "-c", {COMMAND.format(m=marker)!r}],), daemon=True).start()
-        time.sleep(60)
+
+        def sleeping():
+            found = 0
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{{pid}}/cmdline", "rb") as handle:
+                        found += handle.read() == b"sleep\\x00{marker}\\x00"
+                except OSError:
+                    pass
+            return found
+
+        while sleeping() < 3:
+            time.sleep(0.01)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path)
-    try:
-        _until(lambda: _sleeping(marker) == 3, 30, "the command never started")
-        proc.send_signal(signal.SIGINT)  # KeyboardInterrupt in the main thread: a normal exit
-        assert proc.wait(timeout=30) != 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
     _until(lambda: not _left(marker), 5, "the command outlived the program")
 
 

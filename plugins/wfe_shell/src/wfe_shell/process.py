@@ -35,7 +35,7 @@ from .escapees import TAG_VARIABLE, stop_tagged
 from .groups import group_alive, reap_group_zombies, signal_group
 from .output import OUTPUT_LIMIT, TailBuffer, past_cut_values
 from .spawn import others_may_hold, spawn
-from .watchdog import next_tag
+from .watchdog import command_ended, next_tag
 
 __all__ = [
     "DRAIN_TIME",
@@ -116,9 +116,14 @@ LIVE_GROUPS: set[int] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-def _running() -> bool:
-    """Whether a command of this process is running now."""
-    return bool(LIVE_GROUPS)
+def _forget_groups() -> None:
+    """In a forked child: the parent's commands are not the child's to stop."""
+    global _LIVE_LOCK
+    _LIVE_LOCK = threading.Lock()
+    LIVE_GROUPS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_groups)
 
 
 def kill_all() -> None:
@@ -252,8 +257,29 @@ def run_process(
     Raises:
         OSError: the program could not be started (not found, not executable, bad cwd).
     """
+    # The command counts as running for this process's watchdog (started with its first
+    # command) from here until it is stopped and reaped, whatever happens in between.
+    tag = next_tag(grace)
+    try:
+        return _run_tagged(argv, tag, cwd, env, input, timeout, cancel_event, output_limit, grace, protect, on_output)
+    finally:
+        command_ended()
+
+
+def _run_tagged(
+    argv: Sequence[str],
+    tag: str,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    input: bytes | None,
+    timeout: float | None,
+    cancel_event: threading.Event | None,
+    output_limit: int,
+    grace: float,
+    protect: Sequence[str],
+    on_output: Callable[[str, bytes], None] | None,
+) -> Completed:
     cancel_event = cancel_event or threading.Event()
-    tag = next_tag(grace, _running)  # (this process's watchdog is started with its first command)
     env = dict(os.environ if env is None else env)
     env[TAG_VARIABLE] = tag
     proc, out_r, err_r, life_r, in_w, spawned_at = spawn(list(argv), cwd, env, with_input=input is not None)

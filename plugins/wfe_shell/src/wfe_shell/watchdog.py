@@ -7,17 +7,21 @@ commands, each in a session of its own, kept running, and a resumed run (or Dask
 recompute) then ran the step again beside them.
 
 So the first command a process starts also starts its watchdog: a small ``sh`` in a
-session of its own that reads a pipe whose write end only this process holds. At a
-normal exit with no command running, ``done`` is written to it and it exits. When the
-pipe ends without that, the process died: the watchdog finds the processes whose
-environment carries this process's tag prefix (every command's ``WFE_SHELL_TAG``
-starts with it, see :func:`next_tag`; the commands' descendants inherit it, escapees
-that left the group too) and stops them as wfe-shell stops a group: SIGTERM (to the
-group of each that leads one), SIGKILL after :data:`~wfe_shell.process.KILL_GRACE`.
+session of its own that reads a pipe whose write end only this process holds. When the
+interpreter exits normally (``atexit``) with no command running, ``done`` is written to
+it and it exits. When the pipe ends without that (the process was killed, or left with
+``os._exit`` or ``exec``, or exited while a command ran), the watchdog stops the
+processes whose environment starts an entry with this process's tag prefix (every
+command's ``WFE_SHELL_TAG`` begins with it, see :func:`next_tag`; descendants inherit
+it, escapees that left the group too): SIGTERM (to the group of each that leads one),
+looking again every 0.1 s for the grace period, then SIGKILL until none is left.
 
 It costs nothing per command (the tag was already there) and one ``sh`` per process
-that runs commands. Linux only (it reads ``/proc``); elsewhere no watchdog is started.
-A process that drops the tag from its environment is not found.
+that runs commands, a child of it until it exits: a program that waits for all its
+children (``os.wait()`` until none is left) waits for it too. Linux only (it reads
+``/proc``); elsewhere no watchdog is started. Not found: a process that removed the tag
+from its environment or overwrote its environment's memory (``setproctitle``), or
+whose environment this process's user cannot read.
 """
 
 from __future__ import annotations
@@ -25,79 +29,93 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from .escapees import TAG_VARIABLE
 
-__all__ = ["next_tag", "watchdog_pid"]
+__all__ = ["command_ended", "next_tag"]
 
-#: The watchdog: $1 the tag prefix, $2 the grace in seconds. ``read`` returns at the end
-#: of the pipe; only "done" means the process that started it ended as it should.
+#: The watchdog. $1: a basic regular expression matching an environment entry of this
+#: process's commands from its start; $2: the grace in tenths of a second. ``read``
+#: returns at the end of the pipe; only "done" means there is nothing to stop. The
+#: environment files are listed by ``printf`` (a builtin: no limit on their number).
 _SCRIPT = r"""
-prefix=$1 grace=$2
+entry=$1 tenths=$2
 while IFS= read -r line; do
   if [ "$line" = done ]; then exit 0; fi
 done
-targets=
-for f in $(grep -lsaF -e "$TAG=$prefix" /proc/[0-9]*/environ); do
-  p=${f#/proc/}; p=${p%/environ}
-  stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-  set -- ${stat##*) }
-  if [ "$3" = "$p" ]; then targets="$targets -$p"; else targets="$targets $p"; fi
+found() {
+  targets=
+  for f in $(printf '%s\0' /proc/[0-9]*/environ | xargs -0 grep -lsaz -e "$entry"); do
+    p=${f#/proc/}; p=${p%/environ}
+    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    set -- ${stat##*) }
+    if [ "$3" = "$p" ]; then targets="$targets -$p"; else targets="$targets $p"; fi
+  done
+  [ -n "$targets" ]
+}
+waited=0
+while found; do
+  if [ "$waited" -lt "$tenths" ]; then kill -TERM $targets 2>/dev/null; else kill -KILL $targets 2>/dev/null; fi
+  sleep 0.1
+  waited=$((waited + 1))
+  if [ "$waited" -gt $((tenths + 100)) ]; then exit 1; fi
 done
-[ -n "$targets" ] || exit 0
-kill -TERM $targets 2>/dev/null
-sleep "$grace"
-kill -KILL $targets 2>/dev/null
 exit 0
 """
 
 _lock = threading.Lock()
 _counter = itertools.count(1)
 _prefix = ""
-_owner = 0  # the pid that started the watchdog now known (0: none)
+_owner = 0  # the pid whose watchdog this module now knows (0: none)
+_running = 0  # commands of this process between next_tag and command_ended
+_told = False  # "done" was written: a command started after it needs a new watchdog
 _write_end: int | None = None
 _watchdog: subprocess.Popen[bytes] | None = None
 
 
-def next_tag(grace: float, running: Callable[[], bool]) -> str:
-    """A new command's ``WFE_SHELL_TAG``, with this process's watchdog started first.
-
-    ``grace``: seconds between the watchdog's SIGTERM and SIGKILL. ``running()``: whether
-    a command of this process is still running (at exit: then the watchdog must stay).
-    """
-    global _prefix, _owner
+def next_tag(grace: float) -> str:
+    """A new command's ``WFE_SHELL_TAG``; the command counts as running until
+    :func:`command_ended`. This process's watchdog is started first if it has none (or
+    its watchdog ended). ``grace``: seconds between its SIGTERM and SIGKILL."""
+    global _prefix, _owner, _running
     with _lock:
         if _owner != os.getpid():  # the first command of this process (or of a fork)
             _owner = os.getpid()
             _prefix = f"{_owner}.{time.monotonic_ns()}."
-            _start(grace, running)
+            _start(grace)
+        elif _told or (_watchdog is not None and _watchdog.poll() is not None):
+            _start(grace)  # told "done" by an exit still under way, or stopped
+        _running += 1
         return f"{_prefix}{next(_counter)}"
 
 
-def watchdog_pid() -> int | None:
-    """The pid of this process's watchdog, if one is running (for tests)."""
+def command_ended() -> None:
+    """The command of a :func:`next_tag` is stopped and reaped (or never started)."""
+    global _running
     with _lock:
-        if _watchdog is None or _owner != os.getpid() or _watchdog.poll() is not None:
-            return None
-        return _watchdog.pid
+        _running -= 1
 
 
-def _start(grace: float, running: Callable[[], bool]) -> None:
-    global _write_end, _watchdog
+def _start(grace: float) -> None:
+    global _write_end, _watchdog, _told
+    _told = False
+    if _write_end is not None:
+        os.close(_write_end)
     _write_end, _watchdog = None, None
     if not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"):
         return
     read_end, write_end = os.pipe()  # (not inherited by the commands: close-on-exec)
     env = {key: value for key, value in os.environ.items() if key != TAG_VARIABLE}
-    env["TAG"] = TAG_VARIABLE
+    env["PATH"] = "/usr/bin:/bin:/usr/sbin:/sbin"  # grep, xargs, cat, sleep: not the host's PATH
+    entry = f"^{TAG_VARIABLE}={_prefix.replace('.', '[.]')}"  # (the name is letters and _)
     try:
         _watchdog = subprocess.Popen(
-            ["/bin/sh", "-c", _SCRIPT, "wfe-shell-watchdog", _prefix, f"{grace:g}"],
+            ["/bin/sh", "-c", _SCRIPT, "wfe-shell-watchdog", entry, str(max(0, round(grace * 10)))],
             stdin=read_end,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -111,30 +129,40 @@ def _start(grace: float, running: Callable[[], bool]) -> None:
     finally:
         os.close(read_end)
     _write_end = write_end
-    atexit.register(_done, running)
+    atexit.register(_done)
 
 
-def _done(running: Callable[[], bool]) -> None:
-    """At a normal exit with no command running: the watchdog has nothing to do."""
+def _done() -> None:
+    """At a normal exit with no command running, the watchdog has nothing to stop."""
+    global _told
     with _lock:
-        if _owner != os.getpid() or _write_end is None or running():
-            return  # (a command still running: the watchdog stops it once we are gone)
+        if _owner != os.getpid() or _write_end is None or _running or _watchdog is None:
+            return  # (a command running: the watchdog stops it once we are gone)
+        if _watchdog.poll() is not None:
+            return  # already stopped (``wfe`` stops its descendants before it exits)
+        # A host may have SIGPIPE at its default (termination): a watchdog stopped since
+        # the poll must not end the exit with it. Blocked here, it stays pending; take it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
         try:
             os.write(_write_end, b"done\n")
+            _told = True  # (a daemon thread's command after this gets a watchdog of its own)
         except OSError:
-            pass  # it was stopped already (wfe stops its descendants before it exits)
+            pass
+        finally:
+            signal.sigtimedwait({signal.SIGPIPE}, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _forget() -> None:
-    """In a forked child: the parent's watchdog is not this process's (see :func:`next_tag`)."""
-    global _owner, _write_end, _watchdog, _lock
+    """In a forked child: the parent's watchdog and commands are not this process's."""
+    global _owner, _write_end, _watchdog, _lock, _running, _told
     _lock = threading.Lock()  # (another thread may have held it at the fork)
     if _write_end is not None:
         try:
             os.close(_write_end)  # or the parent's death would not end its watchdog's pipe
         except OSError:
             pass
-    _owner, _write_end, _watchdog = 0, None, None
+    _owner, _write_end, _watchdog, _running, _told = 0, None, None, 0, False
 
 
 os.register_at_fork(after_in_child=_forget)
