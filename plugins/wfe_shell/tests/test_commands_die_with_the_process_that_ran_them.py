@@ -128,6 +128,55 @@ def test_a_command_that_keeps_leaving_its_group_is_stopped(tmp_path, marker):
     _until(lambda: not _left(marker), 10, "the command or its latest sleep outlived the program")
 
 
+def test_a_command_stopped_by_the_watchdog_has_its_grace_to_clean_up(tmp_path, marker):
+    # One SIGTERM, as run_process gives a command it stops: its cleanup (which runs a
+    # process of its own in the group) is not cut short by another.
+    log = tmp_path / "cleanup.log"
+    command = (
+        f"exec 2>/dev/null; trap 'echo start >> {log}; sleep 0.5; echo end >> {log}; exit' TERM; "
+        f"sleep {marker} & sleep {marker} & sleep {marker} & wait"
+    )
+    program = textwrap.dedent(
+        f"""
+        from wfe_shell import run_process
+        run_process(["sh", "-c", {command!r}])
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path)
+    _kill_once_running(proc, marker)
+    _until(lambda: log.exists() and log.read_text().split() == ["start", "end"], 10, "the cleanup was cut short")
+    _until(lambda: not _left(marker), 5, "the command outlived the program")
+
+
+def test_a_watchdog_that_could_not_start_is_started_with_the_next_command(tmp_path, marker):
+    # The first command fails for want of file descriptors (its watchdog too); once some
+    # are free, the next command gets a watchdog, which stops it when the program is killed.
+    program = textwrap.dedent(
+        f"""
+        import os, resource
+        from wfe_shell import run_process
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        held = []
+        try:
+            while True:
+                held.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError:
+            pass
+        try:
+            run_process(["true"])
+            raise SystemExit("the command started without a descriptor")
+        except OSError:
+            pass
+        for fd in held:
+            os.close(fd)
+        run_process(["sh", "-c", {COMMAND.format(m=marker)!r}])
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path)
+    _kill_once_running(proc, marker)
+    _until(lambda: not _left(marker), 5, "the command outlived the program")
+
+
 def test_a_command_started_during_the_exit_is_stopped(tmp_path, marker):
     # A daemon thread starts a command while the interpreter exits, after an earlier
     # command started the watchdog: in the first program right after "done" was written
