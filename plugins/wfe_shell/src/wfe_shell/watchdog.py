@@ -59,9 +59,13 @@ found() {
   targets=
   for f in $(printf '%s\0' /proc/[0-9]*/environ | xargs -0 grep -lsaz -e "$entry"); do
     p=${f#/proc/}; p=${p%/environ}
-    read -r stat < "/proc/$p/stat" 2>/dev/null || continue
+    read -r stat 2>/dev/null < "/proc/$p/stat" || continue
     set -- ${stat##*) }
-    if [ "$3" = "$p" ]; then targets="$targets -$p"; else targets="$targets $p"; fi
+    if [ "$3" = "$p" ]; then targets="$targets -$p"
+    else  # (in a group already signalled, as what a cleanup handler starts: not again)
+      case $signalled in *" -$3 "*) signalled="$signalled$p " ;; esac
+      targets="$targets $p"
+    fi
   done
   [ -n "$targets" ]
 }
@@ -149,17 +153,23 @@ def _start(grace: float) -> None:
                 cwd="/",
                 start_new_session=True,  # neither a terminal's signals nor a group kill of ours
             )
+            _write_end = write_end  # (known to _forget before it leaves _pipe)
+            _pipe.remove(write_end)
         except BaseException:
-            os.close(write_end)
+            try:  # a sh already spawned when an interrupt came must stop nothing
+                os.write(write_end, b"done\n")
+            except OSError:
+                pass
+            _pipe.remove(write_end)  # (forgotten before closed: a fork meanwhile keeps an end
+            os.close(write_end)  # nobody reads, never a reused number)
             raise
         finally:
-            os.close(read_end)
             _pipe.remove(read_end)
+            os.close(read_end)
     except OSError:
         return  # (no descriptor or process left: the next command tries again)
     finally:
         _pipe = []
-    _write_end = write_end
     if not _exit_handler:
         atexit.register(_done)
         _exit_handler = True
