@@ -19,7 +19,6 @@ __all__ = [
     "FINISHED_PLAIN",
     "FINISHED_ROW",
     "FINISHED_ROW_ONCE",
-    "NOT_PLANNED",
     "ONE_ATTEMPT",
     "RUNNING_ROW",
     "STARTED_ROW",
@@ -124,7 +123,6 @@ STEP_COLUMNS = (
     "position",
     "scope",
 )
-NOT_PLANNED = (None, None)
 
 
 def attempt_log(text: str | None, row: Mapping[str, Any]) -> list[dict[str, Any]]:
