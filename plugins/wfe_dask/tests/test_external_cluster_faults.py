@@ -16,6 +16,8 @@ from pathlib import Path
 
 from conftest import BOUND, ExternalCluster, sleepers, wfe
 
+from wfe_dask.executor import _DRAIN
+
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -171,9 +173,19 @@ def test_commands_of_a_killed_worker_stop_with_it(tmp_path: Path) -> None:
         cluster.kill_worker(doomed)  # its whole process group, the nanny too: nothing restarts it
         # SIGTERM at once from the watchdog (sleep does not ignore it): well within 30 s.
         assert _gone(tag) == []
+        # The step now waits for a worker that will not come. Ctrl-C waits out the
+        # cancel grace (5 s: the driver cannot know the step is nowhere), but not the
+        # executor's drain (15 s) on top: no worker holds the step, so none can run it.
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=BOUND)
+        waited = time.monotonic() - sent
+        assert proc.returncode == 130, out + err
+        assert "cancelled" in out, out
+        assert waited < _DRAIN, f"Ctrl-C took {waited:.1f}s to exit"
     finally:
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # it waits for a worker that will not come
+            proc.kill()  # (the test failed before its Ctrl-C ended the run)
             proc.communicate(timeout=BOUND)
         cluster.close()
         for pid in sleepers(tag):

@@ -202,6 +202,23 @@ class DaskExecutor(cf.Executor):
         except Exception:
             log.warning("could not tell attempts %s to stop", keys, exc_info=True)
 
+    def _placed(self) -> bool:
+        """Whether a worker holds an attempt still in flight (one it runs or will run).
+
+        An attempt no worker holds (its only worker died, or none has joined yet) cannot
+        be running anywhere: closing the client releases it before it starts, so
+        shutdown need not wait for it. Unsure (the scheduler does not answer), it waits.
+        """
+        if self.lost:
+            return False
+        try:
+            processing = self.client.processing()
+        except Exception:
+            log.debug("could not ask the scheduler what its workers run", exc_info=True)
+            return True
+        with self._lock:
+            return any(key in self._inflight for keys in processing.values() for key in keys)
+
     def stop_all(self) -> None:
         """Tell every running attempt to stop (their actions see a cancelled context)."""
         self._signal(lambda attempt: True)
@@ -215,7 +232,7 @@ class DaskExecutor(cf.Executor):
         """
         self._stop.set()
         deadline = time.monotonic() + _DRAIN
-        while self._inflight and time.monotonic() < deadline:
+        while self._inflight and time.monotonic() < deadline and self._placed():
             self.stop_all()  # (repeated: an attempt may not have started when first told)
             time.sleep(0.05)
         self._driver.shutdown(wait=False, cancel_futures=True)
