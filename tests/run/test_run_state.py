@@ -447,6 +447,26 @@ def test_an_always_step_still_runs_and_keeps_its_result_after_a_first_cancel():
     assert all(record.status.finished for record in state.records.values())
 
 
+def test_a_step_offered_to_pool_threads_is_not_closed_by_a_cancel_and_ends_once():
+    # Offered (wfe_core.run.lending): a pool thread may be starting it as the cancel
+    # lands; the loop reads that it did only afterwards. A triggered step makes the
+    # cancel close at once every step that will not start: never this one.
+    state = make_state({"a": [], "b": [], "c": ["a"]}, {"c": {"trigger": "always"}})
+    state.begin(0.0)
+    assert take_ready(state) == ["a", "b"]
+    a = start(state, "a")
+    state.offered.add("b")
+    assert state.cancel(1.0, 1.0) == [a]
+    assert statuses(state)["b"] == "pending"
+    b = start(state, "b")  # the thread's notice, read after the cancel
+    assert not state.offered
+    succeed(state, b, now=2.0)
+    assert statuses(state)["b"] == "cancelled" and state.records["b"].reason == "run cancelled"
+    finished = state.finished
+    succeed(state, a, now=2.0)
+    assert state.finished == finished + 1
+
+
 def test_triggered_steps_beyond_the_free_workers_wait_and_other_ready_steps_are_cancelled():
     state = make_state(
         {"a": [], "x": [], "c1": ["a"], "c2": ["a"]}, {"c1": {"trigger": "always"}, "c2": {"trigger": "always"}}

@@ -25,6 +25,7 @@ from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action
 from wfe_core.run.attempt import Attempt, run_attempt
 from wfe_core.run.events import EventDelivery, Relayed
+from wfe_core.run.lending import DEPTH, SHORT, Lent, Standby, in_flight, may_lend
 from wfe_core.run.pool import FuturesPool, WorkerPool
 from wfe_core.run.prepare import AttemptPreparer, Unprepared, WouldRun
 from wfe_core.run.state import RunState, Stop, Write
@@ -116,6 +117,7 @@ class RunLoop:
         self.abandoned = 0  # attempts abandoned whose threads have not returned yet
         self._executor = executor
         self._pool: Any = None
+        self._standby: Standby | None = None  # attempts pool threads may take (lending.py)
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
@@ -140,6 +142,8 @@ class RunLoop:
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
         self._cancelled = True
+        if self._standby is not None:
+            self._standby.closed = True  # (threads take nothing more)
         self._done.put(_WAKE)
 
     def forward(self, step_id: str, item: Relayed) -> None:
@@ -189,7 +193,15 @@ class RunLoop:
         if executor is not None:
             self._pool = FuturesPool(executor, run_attempt, self._done.put)
         else:
-            self._pool = WorkerPool(self.policy.workers, run_attempt, self._done.put, name=f"wfe-{self.run_id[:8]}")
+            if may_lend(self):
+                self._standby = Standby()
+            self._pool = WorkerPool(
+                self.policy.workers,
+                run_attempt,
+                self._done.put,
+                name=f"wfe-{self.run_id[:8]}",
+                take=None if self._standby is None else self._standby.take,
+            )
         try:
             state.restore(self.restored)
             state.begin(time.time())
@@ -277,7 +289,8 @@ class RunLoop:
     # -- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
         state, done = self.state, self._done
-        while state.running or state.retrying:
+        # (An offered step a thread took is not running until its notice is read.)
+        while state.running or state.retrying or state.offered:
             if state.writes:  # after dispatch (see _flush), before the idle commit is timed
                 self._write()
             if self._cancelled and state.stopping is not Stop.CANCELLED:
@@ -327,10 +340,14 @@ class RunLoop:
         while item is not None:
             if type(item) is tuple:  # a sub-workflow's event (forward)
                 self.events.relayed(*item)
+            elif type(item) is Lent:
+                self._lent(item.attempt)
             elif item is not _WAKE:
                 if item.abandoned:
                     self.abandoned -= 1
                 else:
+                    if self._standby is not None and item.ended is not None and item.started is not None:
+                        self._standby.short = item.ended - item.started < SHORT
                     if item.result is not None and "worker" in item.result.metadata:
                         # A remote executor's worker address, for `wfe runs show`.
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
@@ -374,8 +391,11 @@ class RunLoop:
                 self._apply_cancel()
             self._flush()
             if state.stopping is not None:
+                if self._standby is not None:
+                    self._take_back()
                 # Only steps with trigger always / on_failure still start (cleanup).
-                after = state.take_after_stop(policy.workers - len(state.running), time.time()) if state.ready else []
+                busy = in_flight(state, self._standby)
+                after = state.take_after_stop(policy.workers - busy, time.time()) if state.ready else []
                 if not after:
                     return
                 for sid in after:
@@ -396,8 +416,13 @@ class RunLoop:
                     for sid in ready:
                         push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
-            batch = policy.pop(len(state.running))
+            standby = self._standby
+            if standby is not None and standby.attempts:
+                self._start_offered(policy.workers - in_flight(state, standby))
+            batch = policy.pop(len(state.running) if standby is None else in_flight(state, standby))
             if not batch:
+                if standby is not None and self._offer():
+                    continue  # a step closed without starting (a template error): look again
                 return
             limited = bool(state.capacity)  # (a step can only need a declared resource)
             for popped in batch:
@@ -421,11 +446,75 @@ class RunLoop:
                 self._done.put(run_attempt(prepared))
             else:
                 self._pool.submit(prepared)
-        elif type(prepared) is WouldRun:
-            state.would_run(sid, number, prepared.reason, wall)
+        else:
+            self._not_started(sid, number, prepared, wall)
+
+    def _not_started(self, sid: str, number: int, prepared: object, wall: float) -> None:
+        """``prepared`` (a WouldRun or an Unprepared: not an Attempt) closes the step."""
+        if type(prepared) is WouldRun:
+            self.state.would_run(sid, number, prepared.reason, wall)
         else:
             assert type(prepared) is Unprepared
-            state.fail_to_start(sid, number, prepared.error, wall)
+            self.state.fail_to_start(sid, number, prepared.error, wall)
+
+    # -- lending (wfe_core.run.lending) -------------------------------------------------------
+    def _offer(self) -> bool:
+        """Every slot is busy and steps are short: prepare up to DEPTH more for pool
+        threads to take. Returns whether a step closed instead (it could not be prepared)."""
+        state, standby = self.state, self._standby
+        assert standby is not None
+        room = DEPTH - len(standby.attempts)
+        workers = self.policy.workers
+        if room <= 0 or not standby.short or standby.closed or in_flight(state, standby) < workers:
+            return False
+        closed = False
+        wall = time.time()
+        now = time.monotonic()
+        for sid in self.policy.pop(workers - room):  # (slots_only: at most `room` steps)
+            number = state.records[sid].attempts + 1
+            prepared = self.preparer.prepare(sid, number, now, wall)
+            if type(prepared) is Attempt:
+                state.offered.add(sid)
+                standby.attempts.append(prepared)
+            else:
+                self._not_started(sid, number, prepared, wall)
+                closed = True
+        return closed
+
+    def _start_offered(self, free: int) -> None:
+        """Start here, in order, up to ``free`` offered attempts no thread took yet."""
+        standby, state = self._standby, self.state
+        assert standby is not None
+        while free > 0:
+            try:
+                attempt = standby.attempts.popleft()
+            except IndexError:
+                return
+            attempt.submitted = time.monotonic()
+            attempt.wall_started = wall = time.time()
+            state.start(attempt, wall)
+            self._pool.submit(attempt)
+            free -= 1
+
+    def _lent(self, attempt: Attempt) -> None:
+        """A pool thread took ``attempt`` from the standby and runs it: it started."""
+        state = self.state
+        state.start(attempt, attempt.wall_started or time.time())
+        if state.stopping is Stop.CANCELLED and attempt.step_id not in state.triggered:
+            # Taken as the cancel landed: stop it now; the cancel's grace counts for it,
+            # as for every attempt that was running then (abandon_running).
+            attempt.submitted = min(attempt.submitted, state.cancelled_at or attempt.submitted)
+            attempt.context.cancel_event.set()
+
+    def _take_back(self) -> None:
+        """The run stops: threads take nothing more; what none took goes back to the
+        ready steps (a triggered one may still start; the others are cancelled)."""
+        standby, state = self._standby, self.state
+        assert standby is not None
+        standby.closed = True
+        for attempt in standby.take_back():
+            state.offered.discard(attempt.step_id)
+            state.ready.append(attempt.step_id)
 
     # -- commits, events -------------------------------------------------------------------
     def _flush(self) -> None:
@@ -519,6 +608,8 @@ class RunLoop:
             self._pool.add_worker()  # the attempt may hold its thread for long: replace it
 
     def _shutdown(self) -> None:
+        if self._standby is not None:
+            self._standby.closed = True
         for attempt in self.state.running.values():  # only after an unexpected error in the loop
             attempt.context.cancel_event.set()
         if self._pool is not None:

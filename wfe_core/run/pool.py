@@ -29,10 +29,21 @@ class WorkerPool:
     the process alive after a run ends.
     """
 
-    def __init__(self, workers: int, work: Callable[[Any], Any], done: Callable[[Any], None], name: str = "wfe"):
+    def __init__(
+        self,
+        workers: int,
+        work: Callable[[Any], Any],
+        done: Callable[[Any], None],
+        name: str = "wfe",
+        take: Callable[[Any], Any] | None = None,
+    ):
         self.workers = workers
         self._work = work
         self._done = done
+        # take(item), once item's work is done: None, or (notice, next item): the thread
+        # hands back item, then the notice, then works on the next item without waiting
+        # on the queue (see wfe_core.run.lending).
+        self._take = take
         self._name = name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -51,15 +62,27 @@ class WorkerPool:
 
     def _run(self) -> None:
         get = self._queue.get
-        work, done = self._work, self._done
+        work, done, take = self._work, self._done, self._take
         while True:
             item = get()
             if item is _STOP:
                 return
-            try:
-                work(item)
-            finally:
-                done(item)
+            while item is not None:
+                taken = None
+                try:
+                    work(item)
+                finally:
+                    # Taken before item is handed back: whoever counts what is in flight
+                    # never sees item's slot free while this thread keeps it.
+                    try:
+                        if take is not None:
+                            taken = take(item)
+                    finally:
+                        done(item)
+                if taken is None:
+                    break
+                notice, item = taken
+                done(notice)
 
     def shutdown(self) -> None:
         """Ask every thread to stop once idle; does not wait for busy ones."""

@@ -185,6 +185,9 @@ class RunState:
         self.variables: dict[str, Any] = dict(variables or {})
         self.variables_version = 0
         self.running: dict[str, Attempt] = {}
+        # Prepared and offered to pool threads, not started yet (wfe_core.run.lending):
+        # a thread may be starting one now, so stopping never closes them as not started.
+        self.offered: set[str] = set()
         self.timers = Timers(self.running)  # (it sweeps deadlines of attempts no longer here)
         self.retrying: dict[str, None] = {}
         self.completed: list[tuple[str, Any, Any]] = []
@@ -392,7 +395,8 @@ class RunState:
     def start(self, attempt: Attempt, wall: float) -> None:
         """``attempt`` (number ``record.attempts + 1``) was prepared and goes to the pool.
 
-        Invariant: a step is in ``running`` exactly while one attempt of it is in flight,
+        Invariant: a step is in ``running`` exactly while one attempt of it is in flight
+        (one a pool thread took from the standby: from when the loop reads that it did),
         and its DEADLINE timer is armed.
         """
         sid = attempt.step_id
@@ -401,6 +405,8 @@ class RunState:
         if record.started_at is None:
             record.started_at = wall
         self.running[sid] = attempt
+        if self.offered:
+            self.offered.discard(sid)
         needs = self.steps[sid].resources
         if needs:
             for name, count in needs.items():
@@ -622,7 +628,12 @@ class RunState:
         for sid in self.order:
             if sid in fanouts:
                 continue  # ends with its running instances
-            if sid not in self.triggered and sid not in self.running and not self.records[sid].status.finished:
+            if (
+                sid not in self.triggered
+                and sid not in self.running
+                and sid not in self.offered
+                and not self.records[sid].status.finished
+            ):
                 self._close(sid, _CANCELLED, wall, reason=reason)
 
     def take_after_stop(self, free: int, wall: float) -> list[str]:

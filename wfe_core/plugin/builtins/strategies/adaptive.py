@@ -20,6 +20,9 @@ class AdaptivePolicy:
     keeps the makespan near max(critical path, total work / workers).
     """
 
+    #: ``pop(running)`` depends on ``workers - running`` alone (see policy.py).
+    slots_only = True
+
     def __init__(self, plan: Any, max_workers: int):
         self.workers = max(1, min(max_workers, plan.max_parallel))
         self._priority = plan.remaining

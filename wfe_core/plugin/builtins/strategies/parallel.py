@@ -14,6 +14,9 @@ __all__ = ["ParallelPolicy", "wfe_strategies"]
 class ParallelPolicy:
     """Every ready step, first ready first started, up to the worker limit."""
 
+    #: ``pop(running)`` depends on ``workers - running`` alone (see policy.py).
+    slots_only = True
+
     def __init__(self, plan: Any, max_workers: int):
         self.workers = max_workers
         self._ready: deque[str] = deque()

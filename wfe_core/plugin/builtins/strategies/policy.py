@@ -6,7 +6,13 @@ A :class:`~wfe_core.plugin.capabilities.Strategy`'s factory is called as
 - ``workers``: how many steps may run at once (the pool size it needs);
 - ``push(step_id)``: a step's dependencies are done (or it is to be retried); it may start;
 - ``pop(running)``: given how many steps run now, the steps to start now (removed from
-  the policy). Called after every change, so it must be cheap.
+  the policy). Called after every change, so it must be cheap;
+- ``slots_only`` (optional, default false): true when ``pop(running)`` depends on
+  ``workers - running`` alone, never on which steps run. The run loop may then call
+  ``pop`` with fewer running than there are, to keep a few short steps prepared for
+  pool threads to take as they free up (:mod:`wfe_core.run.lending`). A policy that
+  keeps groups or an order between running steps (``hybrid``, ``sequential``) leaves
+  it false.
 
 A policy sees the :class:`~wfe_core.plan.plan.Plan` it was built for (its graph,
 workflow, ``rank`` = position in topological-then-file order, ``remaining`` = longest

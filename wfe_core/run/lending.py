@@ -1,0 +1,117 @@
+"""Handing a pool thread its next step without waking the run loop ("lending").
+
+A pool thread that finished an attempt sleeps until the loop wakes it with the next
+one. With steps of microseconds that wake-up, one per step, is most of what a run on
+worker threads costs over a bare thread pool, which queues every ready step ahead of
+its threads (``bench/lending.py``). So while steps are short the loop keeps a
+few prepared attempts in a :class:`Standby` beside the pool: a thread whose attempt
+just succeeded takes the next one, tells the loop (a :class:`Lent` notice, queued
+after that attempt's own completion) and runs it. The loop starts the step in the
+state when it reads the notice: it is reported and recorded as started then, and its
+timeout counts from when the thread took it.
+
+What keeps the run's promises:
+
+- **the bound**: a thread takes an attempt only right after one of its own succeeded,
+  one for one, so no more steps run at once than the policy's workers; the loop fills
+  the standby only for policies that count slots and nothing else (``slots_only``);
+- **the order**: the standby holds at most :data:`DEPTH` steps, taken from the policy
+  in its order, and only while attempts end within :data:`SHORT` seconds: a step that
+  becomes ready later waits behind at most that many short ones;
+- **stopping**: a thread takes nothing after a failure of its own, an abandoned
+  attempt, or once the run is cancelled; the loop takes back what is left as soon as
+  the run stops, and a notice read after a cancel cancels its attempt at once;
+- **what a step sees**: a standby attempt is prepared before it starts, so lending is
+  used only where that is the same: no step sets variables, none runs inline on the
+  loop's thread, no fan-out, no declared resources, no dry run, threads of wfe's own
+  pool (an executor plugin's futures report their own ends).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+__all__ = ["DEPTH", "SHORT", "Lent", "Standby", "in_flight", "may_lend"]
+
+#: Most attempts kept prepared for pool threads to take.
+DEPTH = 64
+#: Lend only while the last attempt that ended ran less than this many seconds: for
+#: longer steps a wake-up is nothing, and the policy's order is kept exactly.
+SHORT = 0.001
+
+
+class Lent:
+    """Queued by a pool thread: it took ``attempt`` from the standby and runs it."""
+
+    __slots__ = ("attempt",)
+
+    def __init__(self, attempt: Any):
+        self.attempt = attempt
+
+
+class Standby:
+    """Prepared attempts pool threads may take (see the module docstring).
+
+    The loop appends and takes back; pool threads take with :meth:`take`. A deque's
+    ``append`` and ``popleft`` are atomic, so an attempt goes to exactly one of them.
+    """
+
+    def __init__(self) -> None:
+        self.attempts: deque[Any] = deque()
+        self.closed = False  # set by the loop (and a cancel, from any thread): take nothing
+        self.short = False  # the last attempt that ended did so within SHORT seconds
+
+    def take(self, finished: Any) -> tuple[Lent, Any] | None:
+        """On a pool thread, once ``finished`` ran and before it is handed back: None,
+        or the next attempt with the notice to queue after ``finished``.
+
+        Taking first keeps the count of what is in flight right: the loop counts an
+        attempt out of the standby and not yet started as running (:func:`in_flight`),
+        so ``finished``'s slot never looks free while this thread keeps it.
+        """
+        if self.closed or finished.abandoned:
+            return None
+        result = finished.result
+        if result is None or not result.success or not self.attempts:
+            return None
+        try:
+            attempt = self.attempts.popleft()
+        except IndexError:
+            return None
+        attempt.submitted = time.monotonic()
+        attempt.wall_started = time.time()
+        return Lent(attempt), attempt
+
+    def take_back(self) -> list[Any]:
+        """Every attempt no thread took yet, in order."""
+        out = []
+        while True:
+            try:
+                out.append(self.attempts.popleft())
+            except IndexError:
+                return out
+
+
+def may_lend(loop: Any) -> bool:
+    """Whether lending keeps the run's promises for ``loop``'s run (see the module docstring)."""
+    state = loop.state
+    if loop.dry_run or state.fanout or state.capacity or not getattr(loop.policy, "slots_only", False):
+        return False
+    names = {step.action for step in loop.workflow.steps}
+    for name in names:
+        action = loop.actions.get(name)
+        if action is None or action.inline or action.sets_variables:
+            return False
+    return True
+
+
+def in_flight(state: Any, standby: Standby | None) -> int:
+    """Steps in flight: running, and offered ones a thread took whose notice the loop
+    has not read yet (an attempt leaves the standby before its thread hands back the
+    one it ended, so a slot a thread keeps is never counted free)."""
+    running = len(state.running)
+    if standby is None or not state.offered:
+        return running
+    return running + len(state.offered) - len(standby.attempts)
