@@ -139,6 +139,52 @@ def test_longer_steps_are_handed_over_by_the_loop_in_its_order() -> None:
     assert recorder.early_starts(order) == 0
 
 
+def test_a_step_ready_after_a_longer_one_goes_before_prepared_ones() -> None:
+    # One worker. `a` is short, so the loop prepares the fillers for the thread while
+    # `crit` (20 ms, the longest path) runs. When `crit` ends, `c2` is ready and its
+    # path is longer than any filler's: the loop, not the thread, chooses the next step.
+    recorder = Recorder(listen_for=0.0)
+    engine = _engine(recorder)
+    engine.register_custom_action("slow", lambda params, context: time.sleep(0.02), side_effects=False)
+    steps = [
+        WorkflowStep(id="a", action="task"),
+        WorkflowStep(id="crit", action="slow", dependencies=["a"]),
+        WorkflowStep(id="c2", action="slow", dependencies=["crit"]),
+        WorkflowStep(id="c3", action="task", dependencies=["c2"]),
+        *(WorkflowStep(id=f"f{i:02}", action="task") for i in range(30)),
+    ]
+    order: list[str] = []
+
+    def started(event: Any) -> None:
+        if event.kind == "step.started":
+            order.append(event.step_id)
+
+    stats = engine.run(Workflow(id="w", steps=steps), listeners=(recorder.listener, started))
+    assert stats.succeeded, stats.error
+    assert order[:3] == ["a", "crit", "c2"], order  # (then c3 ties with the fillers: their rank)
+
+
+def test_steps_prepared_for_threads_that_stop_taking_them_are_started_by_the_loop() -> None:
+    # One worker: `s0` is short, so while `long` (20 ms) runs the loop prepares x1-x3.
+    # After `long` the thread takes nothing (the loop chooses after a longer step), and
+    # nothing else is ready: the loop must start them itself, or the run never ends.
+    recorder = Recorder(listen_for=0.0)
+    engine = _engine(recorder)
+    engine.register_custom_action("slow", lambda params, context: time.sleep(0.02), side_effects=False)
+    steps = [
+        WorkflowStep(id="s0", action="task"),
+        WorkflowStep(id="long", action="slow"),
+        *(WorkflowStep(id=f"x{i}", action="task") for i in range(1, 4)),
+    ]
+    ended: list[Any] = []
+    runner = threading.Thread(target=lambda: ended.append(engine.run(Workflow(id="w", steps=steps))), daemon=True)
+    runner.start()
+    runner.join(10)
+    assert ended, "the run did not end: prepared steps were left for threads that stopped taking them"
+    assert ended[0].succeeded, ended[0].error
+    assert sorted(recorder.started) == ["s0", "x1", "x2", "x3"]  # (`long` is not the recorder's)
+
+
 def test_a_thread_whose_step_failed_takes_no_next_step() -> None:
     # s030 fails (critical): the run stops. Its thread must not start s031 on its own
     # while the loop has not yet heard of the failure.

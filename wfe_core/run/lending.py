@@ -16,8 +16,10 @@ What keeps the run's promises:
   one for one, so no more steps run at once than the policy's workers; the loop fills
   the standby only for policies that count slots and nothing else (``slots_only``);
 - **the order**: the standby holds at most :data:`DEPTH` steps, taken from the policy
-  in its order, and only while attempts end within :data:`SHORT` seconds: a step that
-  becomes ready later waits behind at most that many short ones;
+  in its order while attempts end within :data:`SHORT` seconds, and a thread takes one
+  only after a step of its own that short. Whenever a slot is free the loop gives the
+  policy back what no thread took, and it chooses again: a step that became ready
+  meanwhile waits behind at most what threads take between two short steps;
 - **stopping**: a thread takes nothing after a failure of its own, an abandoned
   attempt, or once the run is cancelled; the loop takes back what is left as soon as
   the run stops, and a notice read after a cancel cancels its attempt at once;
@@ -71,11 +73,11 @@ class Standby:
         attempt out of the standby and not yet started as running (:func:`in_flight`),
         so ``finished``'s slot never looks free while this thread keeps it.
         """
-        if self.closed or finished.abandoned:
+        if self.closed or finished.abandoned or not self.attempts:
             return None
         result = finished.result
-        if result is None or not result.success or not self.attempts:
-            return None
+        if result is None or not result.success or finished.ended - finished.started >= SHORT:
+            return None  # (after a longer step the loop chooses the next: the policy's order)
         try:
             attempt = self.attempts.popleft()
         except IndexError:
@@ -97,7 +99,10 @@ class Standby:
 def may_lend(loop: Any) -> bool:
     """Whether lending keeps the run's promises for ``loop``'s run (see the module docstring)."""
     state = loop.state
-    if loop.dry_run or state.fanout or state.capacity or not getattr(loop.policy, "slots_only", False):
+    policy = loop.policy
+    if loop.dry_run or state.fanout or state.capacity:
+        return False
+    if not (getattr(policy, "slots_only", False) and callable(getattr(policy, "unpop", None))):
         return False
     names = {step.action for step in loop.workflow.steps}
     for name in names:

@@ -118,6 +118,7 @@ class RunLoop:
         self._executor = executor
         self._pool: Any = None
         self._standby: Standby | None = None  # attempts pool threads may take (lending.py)
+        self._prepared: dict[str, Attempt] = {}  # offered, taken back, for the policy again
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
@@ -417,8 +418,8 @@ class RunLoop:
                         push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
             standby = self._standby
-            if standby is not None and standby.attempts:
-                self._start_offered(policy.workers - in_flight(state, standby))
+            if standby is not None and standby.attempts and in_flight(state, standby) < policy.workers:
+                self._return_offered()  # a slot is free: the policy chooses again, among them too
             batch = policy.pop(len(state.running) if standby is None else in_flight(state, standby))
             if not batch:
                 if standby is not None and self._offer():
@@ -436,7 +437,11 @@ class RunLoop:
         state = self.state
         number = state.records[sid].attempts + 1
         wall = time.time()
-        prepared = self.preparer.prepare(sid, number, time.monotonic(), wall)
+        prepared: Attempt | Unprepared | WouldRun | None = self._prepared.pop(sid, None) if self._prepared else None
+        if type(prepared) is Attempt:  # offered, taken back (lending): prepared once
+            prepared.submitted, prepared.wall_started = time.monotonic(), wall
+        else:
+            prepared = self.preparer.prepare(sid, number, time.monotonic(), wall)
         if type(prepared) is Attempt:
             state.start(prepared, wall)
             if prepared.action.inline:
@@ -470,9 +475,14 @@ class RunLoop:
         closed = False
         wall = time.time()
         now = time.monotonic()
+        prepared_before = self._prepared
         for sid in self.policy.pop(workers - room):  # (slots_only: at most `room` steps)
             number = state.records[sid].attempts + 1
-            prepared = self.preparer.prepare(sid, number, now, wall)
+            prepared: Attempt | Unprepared | WouldRun | None = (
+                prepared_before.pop(sid, None) if prepared_before else None
+            )
+            if prepared is None:
+                prepared = self.preparer.prepare(sid, number, now, wall)
             if type(prepared) is Attempt:
                 state.offered.add(sid)
                 standby.attempts.append(prepared)
@@ -481,20 +491,16 @@ class RunLoop:
                 closed = True
         return closed
 
-    def _start_offered(self, free: int) -> None:
-        """Start here, in order, up to ``free`` offered attempts no thread took yet."""
+    def _return_offered(self) -> None:
+        """Give the policy back every offered attempt no thread took: with a slot free,
+        it chooses again (a step that became ready meanwhile may come first)."""
         standby, state = self._standby, self.state
         assert standby is not None
-        while free > 0:
-            try:
-                attempt = standby.attempts.popleft()
-            except IndexError:
-                return
-            attempt.submitted = time.monotonic()
-            attempt.wall_started = wall = time.time()
-            state.start(attempt, wall)
-            self._pool.submit(attempt)
-            free -= 1
+        returned = standby.take_back()
+        for attempt in returned:
+            state.offered.discard(attempt.step_id)
+            self._prepared[attempt.step_id] = attempt
+        self.policy.unpop([attempt.step_id for attempt in returned])
 
     def _lent(self, attempt: Attempt) -> None:
         """A pool thread took ``attempt`` from the standby and runs it: it started."""
@@ -512,6 +518,7 @@ class RunLoop:
         standby, state = self._standby, self.state
         assert standby is not None
         standby.closed = True
+        self._prepared.clear()
         for attempt in standby.take_back():
             state.offered.discard(attempt.step_id)
             state.ready.append(attempt.step_id)

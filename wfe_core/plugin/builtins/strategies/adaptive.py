@@ -32,6 +32,11 @@ class AdaptivePolicy:
     def push(self, step_id: str) -> None:
         heapq.heappush(self._heap, (-self._priority[step_id], self._rank[step_id], step_id))
 
+    def unpop(self, step_ids: list[str]) -> None:
+        """Steps ``pop`` returned that did not start: in the heap again."""
+        for step_id in step_ids:
+            self.push(step_id)
+
     def pop(self, running: int) -> list[str]:
         slots = self.workers - running
         heap = self._heap

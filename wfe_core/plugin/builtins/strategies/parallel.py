@@ -24,6 +24,10 @@ class ParallelPolicy:
     def push(self, step_id: str) -> None:
         self._ready.append(step_id)
 
+    def unpop(self, step_ids: list[str]) -> None:
+        """Steps ``pop`` returned that did not start: first again, in their order."""
+        self._ready.extendleft(reversed(step_ids))
+
     def pop(self, running: int) -> list[str]:
         slots = self.workers - running
         ready = self._ready

@@ -10,9 +10,11 @@ A :class:`~wfe_core.plugin.capabilities.Strategy`'s factory is called as
 - ``slots_only`` (optional, default false): true when ``pop(running)`` depends on
   ``workers - running`` alone, never on which steps run. The run loop may then call
   ``pop`` with fewer running than there are, to keep a few short steps prepared for
-  pool threads to take as they free up (:mod:`wfe_core.run.lending`). A policy that
-  keeps groups or an order between running steps (``hybrid``, ``sequential``) leaves
-  it false.
+  pool threads to take as they free up (:mod:`wfe_core.run.lending`), and gives back
+  the ones no thread took with ``unpop(step_ids)`` (required with ``slots_only``): the
+  policy holds them again as if ``pop`` had not returned them, in their order. A policy
+  that keeps groups or an order between running steps (``hybrid``, ``sequential``)
+  leaves ``slots_only`` false.
 
 A policy sees the :class:`~wfe_core.plan.plan.Plan` it was built for (its graph,
 workflow, ``rank`` = position in topological-then-file order, ``remaining`` = longest
