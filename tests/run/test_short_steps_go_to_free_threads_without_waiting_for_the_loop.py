@@ -10,8 +10,10 @@ that the step before it succeeded was taken by a thread, not handed over by the 
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep
@@ -82,6 +84,16 @@ class Recorder:
             if after in self.started and done and self.started[after] < done[0]:
                 count += 1
         return count
+
+
+def _collect(events: list[tuple[str, str]]) -> Any:
+    """A listener appending ``(kind, step id)`` of each step event to ``events``."""
+
+    def listener(event: Any) -> None:
+        if event.step_id:
+            events.append((event.kind, event.step_id))
+
+    return listener
 
 
 def _engine(recorder: Recorder, workers: int = 1) -> WorkflowEngine:
@@ -199,6 +211,94 @@ def test_a_thread_whose_step_failed_takes_no_next_step() -> None:
     assert all(statuses[f"s{i:03}"] is StepStatus.SUCCEEDED for i in range(30))
     assert statuses["s030"] is StepStatus.FAILED
     assert all(statuses[f"s{i:03}"] is StepStatus.CANCELLED for i in range(31, 60))
+
+
+def test_a_critical_failure_on_one_thread_stops_the_others_taking_steps() -> None:
+    # Four threads; s150 fails. The others must not go on taking prepared steps until
+    # the loop reads the failure: at most one each may have taken one as it landed.
+    workers = 4
+    for _ in range(5):
+        events: list[tuple[str, str]] = []
+        engine = WorkflowEngine(max_concurrent_steps=workers, plugins=hermetic_plugins(), store=None)
+
+        def task(params: dict[str, Any], context: Any) -> None:
+            if params.get("fail"):
+                raise RuntimeError("failed on purpose")
+
+        engine.register_custom_action("task", task, side_effects=False)
+        steps = [WorkflowStep(id=f"s{i:03}", action="task", parameters={"fail": i == 150}) for i in range(400)]
+        stats = engine.run(
+            Workflow(id="w", steps=steps),
+            listeners=(_collect(events),),
+        )
+        assert not stats.succeeded
+        after = events[events.index(("step.failed", "s150")) :]
+        late = [sid for kind, sid in after if kind == "step.started"]
+        assert len(late) <= workers - 1, late
+
+
+def test_a_step_failing_to_prepare_stops_the_offering_and_each_step_ends_once() -> None:
+    # `parallel`, 1,000 short steps; r300's template fails only when it is rendered (a
+    # critical failure while the loop prepares steps for threads), and a step with
+    # trigger "always" makes the stop close every step that will not start at once.
+    ends = {"step.succeeded", "step.failed", "step.cancelled", "step.skipped", "step.timed_out"}
+    for _ in range(5):
+        events: list[tuple[str, str]] = []
+        engine = WorkflowEngine(max_concurrent_steps=4, plugins=hermetic_plugins(), store=None)
+        engine.register_custom_action("task", lambda params, context: None, side_effects=False)
+        steps = [
+            WorkflowStep(id=f"r{i:03}", action="task", parameters={"v": "{cfg.missing}"} if i == 300 else {})
+            for i in range(1000)
+        ]
+        steps.append(WorkflowStep(id="cleanup", action="task", trigger="always", dependencies=["r999"]))
+        stats = engine.run(
+            Workflow(id="w", steps=steps),
+            listeners=(_collect(events),),
+            variables={"cfg": {"k": 1}},
+            strategy="parallel",
+        )
+        assert stats.steps["r300"].status is StepStatus.FAILED, stats.steps["r300"]
+        kinds: dict[str, list[str]] = {}
+        for kind, sid in events:
+            kinds.setdefault(sid, []).append(kind)
+        twice = {sid: k for sid, k in kinds.items() if sum(kind in ends for kind in k) != 1}
+        assert not twice, sorted(twice.items())[:3]
+        # `parallel` takes steps first ready first: none after r300 started. (Steps
+        # before it may read as started after its failure: threads took them while the
+        # loop prepared r300, and it reads that they did after.)
+        started = [sid for kind, sid in events if kind == "step.started"]
+        assert not [sid for sid in started if sid != "cleanup" and sid > "r300"], started[-10:]
+
+
+def test_a_sub_workflows_events_come_after_its_step_started() -> None:
+    # A `workflow.run` step a thread took: the loop reads that it started, then the
+    # child's events it forwards; "started" is delivered first.
+    child = Path(tempfile.mkdtemp()) / "child.yaml"
+    child.write_text(
+        "id: child\nsteps:\n"
+        + "".join(f"  - id: w{i}\n    action: wait\n    parameters: {{seconds: 0}}\n" for i in range(3))
+    )
+    recorder = Recorder(listen_for=0.001)
+    engine = _engine(recorder, workers=2)
+    steps = [
+        WorkflowStep(id=f"s{i:03}", action="workflow.run", parameters={"path": str(child)})
+        if i % 25 == 10
+        else WorkflowStep(id=f"s{i:03}", action="task")
+        for i in range(200)
+    ]
+    order: list[tuple[str, str]] = []
+    stats = engine.run(
+        Workflow(id="w", steps=steps),
+        listeners=(recorder.listener, _collect(order)),
+    )
+    assert stats.succeeded, stats.error
+    first: dict[str, tuple[int, str]] = {}
+    for index, (kind, sid) in enumerate(order):
+        first.setdefault(sid, (index, kind))
+    for sid, (index, _kind) in first.items():
+        if "/" in sid:
+            parent = first[sid.split("/")[0]]
+            assert parent[1] == "step.started" and parent[0] < index, (sid, parent, index)
 
 
 def test_a_cancel_stops_threads_taking_steps() -> None:

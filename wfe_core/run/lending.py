@@ -20,9 +20,11 @@ What keeps the run's promises:
   only after a step of its own that short. Whenever a slot is free the loop gives the
   policy back what no thread took, and it chooses again: a step that became ready
   meanwhile waits behind at most what threads take between two short steps;
-- **stopping**: a thread takes nothing after a failure of its own, an abandoned
-  attempt, or once the run is cancelled; the loop takes back what is left as soon as
-  the run stops, and a notice read after a cancel cancels its attempt at once;
+- **stopping**: no thread takes from when one hands back a failure until the loop has
+  read it (a critical one stops the run), nor after an abandoned attempt, nor once the
+  run is cancelled; the loop takes back what is left as soon as the run stops, offers
+  nothing more once a step it prepares stops it, and a notice read after a cancel
+  cancels its attempt at once;
 - **what a step sees**: a standby attempt is prepared before it starts, so lending is
   used only where that is the same: no step sets variables, none runs inline on the
   loop's thread, no fan-out, no declared resources, no dry run, threads of wfe's own
@@ -63,7 +65,10 @@ class Standby:
     def __init__(self) -> None:
         self.attempts: deque[Any] = deque()
         self.closed = False  # set by the loop (and a cancel, from any thread): take nothing
-        self.short = False  # the last attempt that ended did so within SHORT seconds
+        # Set by a thread whose attempt failed, before it hands it back: no thread takes
+        # until the loop has read that failure (it may stop the run) and clears it.
+        self.paused = False
+        self.short = False  # the last attempt the loop read ran within SHORT seconds
 
     def take(self, finished: Any) -> tuple[Lent, Any] | None:
         """On a pool thread, once ``finished`` ran and before it is handed back: None,
@@ -73,10 +78,13 @@ class Standby:
         attempt out of the standby and not yet started as running (:func:`in_flight`),
         so ``finished``'s slot never looks free while this thread keeps it.
         """
-        if self.closed or finished.abandoned or not self.attempts:
+        if self.closed or finished.abandoned:
             return None
         result = finished.result
-        if result is None or not result.success or finished.ended - finished.started >= SHORT:
+        if result is None or not result.success:
+            self.paused = True
+            return None
+        if self.paused or not self.attempts or finished.ended - finished.started >= SHORT:
             return None  # (after a longer step the loop chooses the next: the policy's order)
         try:
             attempt = self.attempts.popleft()

@@ -340,6 +340,8 @@ class RunLoop:
         now, wall = time.monotonic(), time.time()
         while item is not None:
             if type(item) is tuple:  # a sub-workflow's event (forward)
+                if state.events:  # (its step's "started", read from a notice just now, first)
+                    self._deliver()
                 self.events.relayed(*item)
             elif type(item) is Lent:
                 self._lent(item.attempt)
@@ -359,6 +361,12 @@ class RunLoop:
                 item = done.get_nowait()
             except queue.Empty:
                 item = None
+        standby = self._standby
+        if standby is not None and standby.paused and state.stopping is None:
+            # The failures handed back so far were read and none stopped the run. (One
+            # whose thread paused the standby just after the queue ran dry is read next
+            # time: until then threads may take, as the loop could have started steps.)
+            standby.paused = False
 
     def _fire_timers(self) -> None:
         state = self.state
@@ -470,13 +478,22 @@ class RunLoop:
         assert standby is not None
         room = DEPTH - len(standby.attempts)
         workers = self.policy.workers
-        if room <= 0 or not standby.short or standby.closed or in_flight(state, standby) < workers:
+        if room <= 0 or not standby.short or standby.closed or standby.paused or state.stopping is not None:
+            return False
+        if in_flight(state, standby) < workers:
             return False
         closed = False
         wall = time.time()
         now = time.monotonic()
         prepared_before = self._prepared
-        for sid in self.policy.pop(workers - room):  # (slots_only: at most `room` steps)
+        popped = self.policy.pop(workers - room)  # (slots_only: at most `room` steps)
+        for index, sid in enumerate(popped):
+            if state.stopping is not None:
+                # A step closed just now stopped the run: offer nothing more; the rest go
+                # where ready steps go at a stop (a triggered one may still start).
+                standby.closed = True
+                state.ready.extend(popped[index:])
+                break
             number = state.records[sid].attempts + 1
             prepared: Attempt | Unprepared | WouldRun | None = (
                 prepared_before.pop(sid, None) if prepared_before else None
@@ -505,7 +522,8 @@ class RunLoop:
     def _lent(self, attempt: Attempt) -> None:
         """A pool thread took ``attempt`` from the standby and runs it: it started."""
         state = self.state
-        state.start(attempt, attempt.wall_started or time.time())
+        assert attempt.wall_started is not None  # (the thread set it as it took the attempt)
+        state.start(attempt, attempt.wall_started)
         if state.stopping is Stop.CANCELLED and attempt.step_id not in state.triggered:
             # Taken as the cancel landed: stop it now; the cancel's grace counts for it,
             # as for every attempt that was running then (abandon_running).

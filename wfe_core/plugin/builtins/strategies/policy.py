@@ -7,14 +7,17 @@ A :class:`~wfe_core.plugin.capabilities.Strategy`'s factory is called as
 - ``push(step_id)``: a step's dependencies are done (or it is to be retried); it may start;
 - ``pop(running)``: given how many steps run now, the steps to start now (removed from
   the policy). Called after every change, so it must be cheap;
-- ``slots_only`` (optional, default false): true when ``pop(running)`` depends on
-  ``workers - running`` alone, never on which steps run. The run loop may then call
-  ``pop`` with fewer running than there are, to keep a few short steps prepared for
-  pool threads to take as they free up (:mod:`wfe_core.run.lending`), and gives back
-  the ones no thread took with ``unpop(step_ids)`` (required with ``slots_only``): the
-  policy holds them again as if ``pop`` had not returned them, in their order. A policy
-  that keeps groups or an order between running steps (``hybrid``, ``sequential``)
-  leaves ``slots_only`` false.
+- ``slots_only`` (optional, default false): true when ``pop(running)`` returns at most
+  ``workers - running`` steps and depends on that number alone, never on which steps
+  run. The run loop may then call ``pop`` with any integer for ``running`` (below the
+  real count, even negative, to keep a few short steps prepared for pool threads to
+  take as they free up, :mod:`wfe_core.run.lending`; at or above ``workers``: nothing
+  is wanted), and gives back what it popped and did not start with ``unpop(step_ids)``
+  (required with ``slots_only``): the policy holds them again as if ``pop`` had not
+  returned them, in their order. Steps popped may also never start (the run stopped).
+  A policy that keeps groups or an order between running steps (``hybrid``,
+  ``sequential``) leaves ``slots_only`` false; a subclass of ``parallel``'s or
+  ``adaptive``'s policy inherits ``slots_only = True`` and must keep its promise.
 
 A policy sees the :class:`~wfe_core.plan.plan.Plan` it was built for (its graph,
 workflow, ``rank`` = position in topological-then-file order, ``remaining`` = longest
@@ -39,6 +42,8 @@ class Policy(Protocol):
     def push(self, step_id: str) -> None: ...
 
     def pop(self, running: int) -> list[str]: ...
+
+    # Optional: ``slots_only: bool`` and, with it, ``unpop(step_ids: list[str]) -> None``.
 
 
 class RankQueue:
