@@ -96,9 +96,12 @@ def _collect(events: list[tuple[str, str]]) -> Any:
     return listener
 
 
-def _engine(recorder: Recorder, workers: int = 1) -> WorkflowEngine:
+def _engine(recorder: Recorder, workers: int = 1, slow: bool = False) -> WorkflowEngine:
+    """An engine with the recorder's action as ``task`` (and, with ``slow``, a 20 ms ``slow``)."""
     engine = WorkflowEngine(max_concurrent_steps=workers, plugins=hermetic_plugins(), store=None)
     engine.register_custom_action("task", recorder.action, side_effects=False)
+    if slow:
+        engine.register_custom_action("slow", lambda params, context: time.sleep(0.02), side_effects=False)
     return engine
 
 
@@ -156,8 +159,7 @@ def test_a_step_ready_after_a_longer_one_goes_before_prepared_ones() -> None:
     # `crit` (20 ms, the longest path) runs. When `crit` ends, `c2` is ready and its
     # path is longer than any filler's: the loop, not the thread, chooses the next step.
     recorder = Recorder(listen_for=0.0)
-    engine = _engine(recorder)
-    engine.register_custom_action("slow", lambda params, context: time.sleep(0.02), side_effects=False)
+    engine = _engine(recorder, slow=True)
     steps = [
         WorkflowStep(id="a", action="task"),
         WorkflowStep(id="crit", action="slow", dependencies=["a"]),
@@ -165,14 +167,10 @@ def test_a_step_ready_after_a_longer_one_goes_before_prepared_ones() -> None:
         WorkflowStep(id="c3", action="task", dependencies=["c2"]),
         *(WorkflowStep(id=f"f{i:02}", action="task") for i in range(30)),
     ]
-    order: list[str] = []
-
-    def started(event: Any) -> None:
-        if event.kind == "step.started":
-            order.append(event.step_id)
-
-    stats = engine.run(Workflow(id="w", steps=steps), listeners=(recorder.listener, started))
+    events: list[tuple[str, str]] = []
+    stats = engine.run(Workflow(id="w", steps=steps), listeners=(recorder.listener, _collect(events)))
     assert stats.succeeded, stats.error
+    order = [sid for kind, sid in events if kind == "step.started"]
     assert order[:3] == ["a", "crit", "c2"], order  # (then c3 ties with the fillers: their rank)
 
 
@@ -181,8 +179,7 @@ def test_steps_prepared_for_threads_that_stop_taking_them_are_started_by_the_loo
     # After `long` the thread takes nothing (the loop chooses after a longer step), and
     # nothing else is ready: the loop must start them itself, or the run never ends.
     recorder = Recorder(listen_for=0.0)
-    engine = _engine(recorder)
-    engine.register_custom_action("slow", lambda params, context: time.sleep(0.02), side_effects=False)
+    engine = _engine(recorder, slow=True)
     steps = [
         WorkflowStep(id="s0", action="task"),
         WorkflowStep(id="long", action="slow"),
