@@ -163,3 +163,30 @@ def test_a_second_ctrl_c_stops_at_once_without_the_always_step(tmp_path):
     assert process.returncode == 130, out + err
     time.sleep(4)  # longer than the cleanup's pause: it was killed, not left running
     assert not (tmp_path / "cleanup").exists()
+
+
+QUEUED = """\
+    id: queued
+    steps:
+      - id: slow
+        action: shell.execute
+        parameters: {command: "sleep 0.2"}
+      - id: broken
+        action: shell.execute
+        parameters: {command: "exit 4"}
+      - id: cleanup
+        action: shell.execute
+        trigger: always
+        parameters: {command: "echo cleaned > {out}/cleanup"}
+"""
+
+
+def test_an_always_step_waiting_for_a_worker_when_a_step_fails_still_runs(tmp_path):
+    # One worker: `broken` and `cleanup` wait while `slow` runs; `broken` then fails the
+    # run with `cleanup` still waiting for the worker. It runs all the same.
+    path = write(tmp_path, "queued.yaml", QUEUED)
+    result = wfe(tmp_path, "run", path, "--max-workers", "1", "--var", f"out={tmp_path}", "--reporter", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (tmp_path / "cleanup").read_text() == "cleaned\n"
+    steps = status_of(result)
+    assert steps == {"slow": "succeeded", "broken": "failed", "cleanup": "succeeded"}, steps

@@ -18,6 +18,7 @@ from typing import Any
 
 from wfe_core import Workflow, WorkflowEngine, WorkflowStep
 from wfe_core.model.workflow import StepStatus
+from wfe_core.run.lending import Standby
 from wfe_core.testing import hermetic_plugins
 
 
@@ -230,6 +231,58 @@ def test_a_critical_failure_on_one_thread_stops_the_others_taking_steps() -> Non
         )
         assert not stats.succeeded
         after = events[events.index(("step.failed", "s150")) :]
+        late = [sid for kind, sid in after if kind == "step.started"]
+        assert len(late) <= workers - 1, late
+
+
+def test_a_critical_timeout_stops_the_other_threads_taking_steps() -> None:
+    # `t` times out (critical) beside 1,000 short steps on three other threads. Handling
+    # a timeout replaces the stuck thread, which lets the others run before the stop is
+    # known: they must not take prepared steps meanwhile.
+    workers = 4
+    for _ in range(15):
+        events: list[tuple[str, str]] = []
+        engine = WorkflowEngine(max_concurrent_steps=workers, plugins=hermetic_plugins(), store=None)
+        engine.register_custom_action("task", lambda params, context: None, side_effects=False)
+        engine.register_custom_action("hang", lambda params, context: context.cancel_event.wait(5), side_effects=False)
+        steps = [
+            WorkflowStep(id="t", action="hang", timeout=0.01),
+            *(WorkflowStep(id=f"s{i:04}", action="task") for i in range(1000)),
+        ]
+        stats = engine.run(Workflow(id="w", steps=steps), listeners=(_collect(events),), strategy="parallel")
+        assert stats.steps["t"].status is StepStatus.TIMED_OUT
+        after = events[events.index(("step.timed_out", "t")) :]
+        late = [sid for kind, sid in after if kind == "step.started"]
+        assert len(late) <= workers - 1, late
+
+
+def test_a_failure_handed_back_late_still_stops_the_others_taking(monkeypatch: Any) -> None:
+    # The failing thread is switched out between saying it is handing back a failure and
+    # queueing it (a 2 ms sleep stands in for the switch): the loop, reading other
+    # completions meanwhile, must not let the others take until it has read the failure.
+    take = Standby.take
+
+    def slow_to_hand_back(self: Standby, finished: Any) -> Any:
+        taken = take(self, finished)
+        if finished.result is not None and not finished.result.success:
+            time.sleep(0.002)
+        return taken
+
+    monkeypatch.setattr(Standby, "take", slow_to_hand_back)
+    workers = 4
+    for _ in range(5):
+        events: list[tuple[str, str]] = []
+        engine = WorkflowEngine(max_concurrent_steps=workers, plugins=hermetic_plugins(), store=None)
+
+        def task(params: dict[str, Any], context: Any) -> None:
+            if params.get("fail"):
+                raise RuntimeError("failed on purpose")
+
+        engine.register_custom_action("task", task, side_effects=False)
+        steps = [WorkflowStep(id=f"s{i:04}", action="task", parameters={"fail": i == 150}) for i in range(1000)]
+        stats = engine.run(Workflow(id="w", steps=steps), listeners=(_collect(events),), strategy="parallel")
+        assert not stats.succeeded
+        after = events[events.index(("step.failed", "s0150")) :]
         late = [sid for kind, sid in after if kind == "step.started"]
         assert len(late) <= workers - 1, late
 

@@ -21,10 +21,10 @@ What keeps the run's promises:
   policy back what no thread took, and it chooses again: a step that became ready
   meanwhile waits behind at most what threads take between two short steps;
 - **stopping**: no thread takes from when one hands back a failure until the loop has
-  read it (a critical one stops the run), nor after an abandoned attempt, nor once the
-  run is cancelled; the loop takes back what is left as soon as the run stops, offers
-  nothing more once a step it prepares stops it, and a notice read after a cancel
-  cancels its attempt at once;
+  read it (a critical one stops the run), nor while the loop handles a timeout, nor
+  after an abandoned attempt, nor once the run is cancelled; the loop takes back what
+  is left as soon as the run stops, offers nothing more once a step it prepares stops
+  it, and a notice read after a cancel cancels its attempt at once;
 - **what a step sees**: a standby attempt is prepared before it starts, so lending is
   used only where that is the same: no step sets variables, none runs inline on the
   loop's thread, no fan-out, no declared resources, no dry run, threads of wfe's own
@@ -65,9 +65,11 @@ class Standby:
     def __init__(self) -> None:
         self.attempts: deque[Any] = deque()
         self.closed = False  # set by the loop (and a cancel, from any thread): take nothing
-        # Set by a thread whose attempt failed, before it hands it back: no thread takes
-        # until the loop has read that failure (it may stop the run) and clears it.
-        self.paused = False
+        # Failed attempts threads are handing back, each put here before it is queued and
+        # removed by the loop as it reads it: no thread takes while one may stop the run.
+        self.failing: deque[Any] = deque()
+        # Set by the loop while it handles a timeout (which may stop the run): take nothing.
+        self.hold = False
         self.short = False  # the last attempt the loop read ran within SHORT seconds
 
     def take(self, finished: Any) -> tuple[Lent, Any] | None:
@@ -78,13 +80,13 @@ class Standby:
         attempt out of the standby and not yet started as running (:func:`in_flight`),
         so ``finished``'s slot never looks free while this thread keeps it.
         """
-        if self.closed or finished.abandoned:
+        if self.closed or self.hold or finished.abandoned:
             return None
         result = finished.result
         if result is None or not result.success:
-            self.paused = True
+            self.failing.append(finished)
             return None
-        if self.paused or not self.attempts or finished.ended - finished.started >= SHORT:
+        if self.failing or not self.attempts or finished.ended - finished.started >= SHORT:
             return None  # (after a longer step the loop chooses the next: the policy's order)
         try:
             attempt = self.attempts.popleft()

@@ -119,6 +119,7 @@ class RunLoop:
         self._pool: Any = None
         self._standby: Standby | None = None  # attempts pool threads may take (lending.py)
         self._prepared: dict[str, Attempt] = {}  # offered, taken back, for the policy again
+        self._queued_triggered: set[str] = set()  # triggered steps handed to the policy
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
@@ -346,6 +347,12 @@ class RunLoop:
             elif type(item) is Lent:
                 self._lent(item.attempt)
             elif item is not _WAKE:
+                standby = self._standby
+                if standby is not None and standby.failing:
+                    try:  # (read now: before that, no thread took; see Standby.take)
+                        standby.failing.remove(item)
+                    except ValueError:
+                        pass
                 if item.abandoned:
                     self.abandoned -= 1
                 else:
@@ -361,12 +368,6 @@ class RunLoop:
                 item = done.get_nowait()
             except queue.Empty:
                 item = None
-        standby = self._standby
-        if standby is not None and standby.paused and state.stopping is None:
-            # The failures handed back so far were read and none stopped the run. (One
-            # whose thread paused the standby just after the queue ran dry is read next
-            # time: until then threads may take, as the loop could have started steps.)
-            standby.paused = False
 
     def _fire_timers(self) -> None:
         state = self.state
@@ -383,8 +384,15 @@ class RunLoop:
                     base = attempt.started if attempt.started is not None else now
                     timers.push(base + attempt.timeout, TimerKind.DEADLINE, sid, attempt)
                     continue
+                standby = self._standby
+                if standby is not None:
+                    # No thread takes while this may stop the run: replacing the thread
+                    # (_abandon) lets the others run, before the stop is known.
+                    standby.hold = True
                 self._abandon([attempt])
                 state.time_out(attempt, now, time.time())
+                if standby is not None and state.stopping is None:
+                    standby.hold = False
 
     # -- readiness, dispatch --------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -403,6 +411,8 @@ class RunLoop:
                 if self._standby is not None:
                     self._take_back()
                 # Only steps with trigger always / on_failure still start (cleanup).
+                if self._queued_triggered:
+                    self._requeue_triggered()
                 busy = in_flight(state, self._standby)
                 after = state.take_after_stop(policy.workers - busy, time.time()) if state.ready else []
                 if not after:
@@ -417,6 +427,8 @@ class RunLoop:
             plain = not state.fanout
             if ready:
                 push = policy.push
+                if state.triggered:  # (kept apart: they still start after a stop, see _requeue_triggered)
+                    self._queued_triggered.update(sid for sid in ready if sid in state.triggered)
                 if plain:
                     for sid in ready:
                         push(sid)
@@ -470,6 +482,19 @@ class RunLoop:
             assert type(prepared) is Unprepared
             self.state.fail_to_start(sid, number, prepared.error, wall)
 
+    def _requeue_triggered(self) -> None:
+        """The run stopped: triggered steps the policy still holds (ready, waiting for a
+        worker) go back to the ready steps, where a stop looks for what may still start.
+        The policy is not asked for anything after a stop."""
+        state, rank = self.state, self.plan.rank
+        records, running, ready = state.records, state.running, state.ready
+        for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(sid, len(rank))):
+            # (Offered and taken by a thread: it is starting, its notice not read yet.)
+            started = sid in running or sid in state.offered
+            if not records[sid].status.finished and not started and sid not in ready:
+                ready.append(sid)
+        self._queued_triggered.clear()
+
     # -- lending (wfe_core.run.lending) -------------------------------------------------------
     def _offer(self) -> bool:
         """Every slot is busy and steps are short: prepare up to DEPTH more for pool
@@ -478,7 +503,7 @@ class RunLoop:
         assert standby is not None
         room = DEPTH - len(standby.attempts)
         workers = self.policy.workers
-        if room <= 0 or not standby.short or standby.closed or standby.paused or state.stopping is not None:
+        if room <= 0 or not standby.short or standby.closed or standby.hold or state.stopping is not None:
             return False
         if in_flight(state, standby) < workers:
             return False
