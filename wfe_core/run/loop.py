@@ -337,7 +337,7 @@ class RunLoop:
 
     def _finished(self, item: Any) -> None:
         """Feed the finished attempt ``item`` and every other one queued to the state."""
-        state, done = self.state, self._done
+        state, done, standby = self.state, self._done, self._standby
         now, wall = time.monotonic(), time.time()
         while item is not None:
             if type(item) is tuple:  # a sub-workflow's event (forward)
@@ -347,7 +347,6 @@ class RunLoop:
             elif type(item) is Lent:
                 self._lent(item.attempt)
             elif item is not _WAKE:
-                standby = self._standby
                 if standby is not None and standby.failing:
                     try:  # (read now: before that, no thread took; see Standby.take)
                         standby.failing.remove(item)
@@ -356,8 +355,8 @@ class RunLoop:
                 if item.abandoned:
                     self.abandoned -= 1
                 else:
-                    if self._standby is not None and item.ended is not None and item.started is not None:
-                        self._standby.short = item.ended - item.started < SHORT
+                    if standby is not None and item.ended is not None and item.started is not None:
+                        standby.short = item.ended - item.started < SHORT
                     if item.result is not None and "worker" in item.result.metadata:
                         # A remote executor's worker address, for `wfe runs show`.
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
@@ -438,9 +437,10 @@ class RunLoop:
                         push(key(sid))  # a fan-out instance goes as its step
                 ready.clear()
             standby = self._standby
-            if standby is not None and standby.attempts and in_flight(state, standby) < policy.workers:
+            busy = len(state.running) if standby is None else in_flight(state, standby)
+            if standby is not None and standby.attempts and busy < policy.workers:
                 self._return_offered()  # a slot is free: the policy chooses again, among them too
-            batch = policy.pop(len(state.running) if standby is None else in_flight(state, standby))
+            batch = policy.pop(busy)  # (giving back changes nothing in flight)
             if not batch:
                 if standby is not None and self._offer():
                     continue  # a step closed without starting (a template error): look again
@@ -536,11 +536,8 @@ class RunLoop:
     def _return_offered(self) -> None:
         """Give the policy back every offered attempt no thread took: with a slot free,
         it chooses again (a step that became ready meanwhile may come first)."""
-        standby, state = self._standby, self.state
-        assert standby is not None
-        returned = standby.take_back()
+        returned = self._withdraw()
         for attempt in returned:
-            state.offered.discard(attempt.step_id)
             self._prepared[attempt.step_id] = attempt
         self.policy.unpop([attempt.step_id for attempt in returned])
 
@@ -558,13 +555,18 @@ class RunLoop:
     def _take_back(self) -> None:
         """The run stops: threads take nothing more; what none took goes back to the
         ready steps (a triggered one may still start; the others are cancelled)."""
-        standby, state = self._standby, self.state
-        assert standby is not None
-        standby.closed = True
+        assert self._standby is not None
+        self._standby.closed = True
         self._prepared.clear()
-        for attempt in standby.take_back():
-            state.offered.discard(attempt.step_id)
-            state.ready.append(attempt.step_id)
+        self.state.ready.extend(attempt.step_id for attempt in self._withdraw())
+
+    def _withdraw(self) -> list[Attempt]:
+        """The offered attempts no thread took, in order, no longer offered."""
+        assert self._standby is not None
+        withdrawn = self._standby.take_back()
+        for attempt in withdrawn:
+            self.state.offered.discard(attempt.step_id)
+        return withdrawn
 
     # -- commits, events -------------------------------------------------------------------
     def _flush(self) -> None:
