@@ -17,9 +17,25 @@ from wfe_core.model.records import fields_repr
 from wfe_core.model.workflow import StepResult
 from wfe_core.plugin.capabilities import Action
 
-__all__ = ["Attempt", "run_attempt"]
+__all__ = ["Attempt", "Halt", "run_attempt"]
 
 log = logging.getLogger("wfe.executor")
+
+
+class Halt:
+    """The run's cancel, as pool threads see it: set by ``RunLoop.cancel`` on the caller's
+    thread, before the scheduler hears of it. An attempt that has not begun when it is set
+    does not begin (its step ends cancelled): no action starts after ``cancel_workflow()``
+    returned. A plain attribute, read once per attempt (an Event's ``is_set()`` is a call)."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+
+#: A halted attempt's error (recorded with its attempt; the step ends cancelled).
+HALTED = "not started: the run was cancelled"
 
 
 @attrs.define(eq=False)
@@ -27,7 +43,9 @@ class Attempt:
     """One attempt in flight. The pool thread fills ``result``, ``started`` and ``ended``.
 
     ``abandoned`` is set by the scheduler when it stops waiting (timeout, cancellation);
-    whatever the thread returns afterwards is discarded.
+    whatever the thread returns afterwards is discarded. ``halt`` is the run's
+    :class:`Halt` (``None`` for a step that runs even after a cancel: ``trigger: always`` /
+    ``on_failure``); ``halted`` says the attempt did not begin because of it.
     """
 
     __repr__ = fields_repr  # attrs' text, without compiling one per class
@@ -47,11 +65,19 @@ class Attempt:
     future: Any = None
     prepare: Any = None  # the rollback handler's prepare(parameters, context), when it will be needed
     memo: Any = None
+    halt: Halt | None = None
+    halted: bool = False
 
 
 def run_attempt(attempt: Attempt) -> Attempt:
     """Run ``attempt`` and store a :class:`StepResult`; never raises."""
     attempt.started = time.monotonic()
+    halt = attempt.halt
+    if halt is not None and halt.cancelled:
+        attempt.halted = True
+        attempt.result = StepResult(success=False, error=HALTED)
+        attempt.ended = attempt.started
+        return attempt
     if attempt.prepare is not None:
         try:
             attempt.memo = attempt.prepare(attempt.parameters, attempt.context)

@@ -23,7 +23,7 @@ from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import RunStats
 from wfe_core.plan.plan import Plan
 from wfe_core.plugin.capabilities import Action
-from wfe_core.run.attempt import Attempt, run_attempt
+from wfe_core.run.attempt import Attempt, Halt, run_attempt
 from wfe_core.run.events import EventDelivery, Relayed
 from wfe_core.run.lending import DEPTH, SHORT, Lent, Standby, in_flight, may_lend
 from wfe_core.run.pool import FuturesPool, WorkerPool
@@ -123,6 +123,7 @@ class RunLoop:
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
+        self._halt = Halt()  # the same, for pool threads: set first (see Halt)
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
 
@@ -143,6 +144,7 @@ class RunLoop:
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
+        self._halt.cancelled = True  # (attempts not yet begun do not begin)
         self._cancelled = True
         if self._standby is not None:
             self._standby.closed = True  # (threads take nothing more)
@@ -195,6 +197,7 @@ class RunLoop:
         if executor is not None:
             self._pool = FuturesPool(executor, run_attempt, self._done.put)
         else:
+            self.preparer.halt = self._halt
             if may_lend(self):
                 self._standby = Standby()
             self._pool = WorkerPool(
@@ -362,6 +365,8 @@ class RunLoop:
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
                     if self._cancelled:  # a critical failure now is a cancel's fallout
                         state.cancel_requested = True
+                        if item.halted and state.stopping is not Stop.CANCELLED:
+                            self._apply_cancel()  # (it ends cancelled, not failed)
                     state.finish(item, now, wall, None if item.result is not None else _crash(item))
             try:
                 item = done.get_nowait()

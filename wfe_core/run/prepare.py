@@ -25,7 +25,7 @@ from wfe_core.model.records import fields_repr
 from wfe_core.model.secrets import Redactor
 from wfe_core.model.workflow import WorkflowStep
 from wfe_core.plugin.capabilities import Action
-from wfe_core.run.attempt import Attempt
+from wfe_core.run.attempt import Attempt, Halt
 from wfe_core.run.state import RunState
 
 __all__ = ["AttemptPreparer", "Unprepared", "WouldRun"]
@@ -91,6 +91,9 @@ class AttemptPreparer:
         self.dry_run = dry_run
         self.resources: dict[str, Any] = {}
         self.resources_lock = threading.Lock()
+        #: The run's cancel as pool threads see it (see :class:`Halt`); None: not checked
+        #: (an executor plugin's pool, whose threads may be elsewhere).
+        self.halt: Halt | None = None
         #: ``output_line(step_id, stream, text)`` for actions' live output (``wfe run --output``).
         self.output_line: Callable[[str, str, str], None] | None = None
         self.templated = {sid: has_placeholders(s.parameters) for sid, s in state.steps.items()}
@@ -178,7 +181,17 @@ class AttemptPreparer:
             resources_lock=self.resources_lock,
             output_line=None if self.output_line is None else functools.partial(self.output_line, sid),
         )
-        attempt = Attempt(sid, number, action, params, context, step.timeout, submitted=now, wall_started=wall)
+        attempt = Attempt(
+            sid,
+            number,
+            action,
+            params,
+            context,
+            step.timeout,
+            submitted=now,
+            wall_started=wall,
+            halt=None if sid in state.triggered else self.halt,  # (cleanup runs after a cancel)
+        )
         # Capture the rollback memo whenever the run is recorded in a store, not only
         # with rollback on: `wfe rollback RUN_ID` of a run made with --no-rollback /
         # enable_rollback=False compensates from the stored memos (without them every

@@ -490,7 +490,9 @@ class RunState:
                         wall,
                     )
                 )
-            self._close(sid, _CANCELLED, wall, reason="run cancelled")
+            # (A halted attempt did not begin: see wfe_core.run.attempt.Halt.)
+            reason = f"not started: {self.stop_reason}" if attempt.halted else "run cancelled"
+            self._close(sid, _CANCELLED, wall, reason=reason)
             return
         if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):
             result.success = False

@@ -1,0 +1,105 @@
+"""Once ``cancel_workflow()`` has returned, no step's action begins, except the steps that
+run after a cancel by design (``trigger: always`` / ``on_failure``); a step handed to a
+pool thread that had not begun it ends cancelled, "not started".
+
+Real engine, real threads, real SQLite store (``$WFE_STORE`` points into ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
+from wfe_core.run.attempt import HALTED
+from wfe_core.store.runstore import RunStore
+from wfe_core.testing import hermetic_plugins
+
+RUNS = 20
+
+
+class Cancelling:
+    """``mark`` records when each step's action began; ``stop`` cancels the run from a
+    pool thread, as a step of it, and records when ``cancel_workflow()`` returned."""
+
+    def __init__(self) -> None:
+        self.engine = WorkflowEngine(plugins=hermetic_plugins())
+        self.began: dict[str, float] = {}
+        self.returned: list[float] = []
+        self.lock = threading.Lock()
+        self.engine.register_custom_action("mark", self.mark)
+        self.engine.register_custom_action("stop", self.stop)
+
+    def mark(self, params, context):
+        began = time.monotonic()
+        with self.lock:
+            self.began[context.step.id] = began
+
+    def stop(self, params, context):
+        self.engine.cancel_workflow(context.run_id)
+        self.returned.append(time.monotonic())
+
+    def late(self) -> list[str]:
+        """The steps whose action began after the cancel returned."""
+        (returned,) = self.returned
+        return sorted(sid for sid, began in self.began.items() if began > returned)
+
+
+def _workflow(trigger: str = "on_success") -> Workflow:
+    # Short independent steps keep every thread busy and the pool's queue full when the
+    # cancel lands (with lending, threads take prepared steps without the scheduler).
+    steps = [WorkflowStep(id=f"s{i:02d}", action="mark", trigger=trigger) for i in range(60)]
+    steps.insert(20, WorkflowStep(id="stop", action="stop"))
+    return Workflow(id="w", steps=steps)
+
+
+@pytest.mark.parametrize("strategy", ["parallel", "adaptive", "hybrid", "sequential"])
+def test_no_action_begins_after_cancel_workflow_returned(strategy, tmp_path, monkeypatch):
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    for _ in range(RUNS):
+        probe = Cancelling()
+        stats = probe.engine.run(_workflow(), strategy=strategy, max_workers=4)
+        assert stats.status is RunStatus.CANCELLED
+        assert probe.late() == []
+        for sid, record in stats.steps.items():
+            if sid in probe.began or sid == "stop":
+                continue
+            assert record.status is StepStatus.CANCELLED, (sid, record)
+            assert record.reason == "not started: cancelled", (sid, record)
+
+
+def test_a_step_handed_to_a_thread_that_had_not_begun_it_ends_cancelled_not_started(tmp_path, monkeypatch):
+    # The attempt the thread did not begin is recorded with why, in the run's store.
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    halted: list[str] = []
+    for _ in range(RUNS):
+        probe = Cancelling()
+        stats = probe.engine.run(_workflow(), strategy="parallel", max_workers=4)
+        store = RunStore(tmp_path / "runs.sqlite")
+        try:
+            stored = {row["step_id"]: row for row in store.run(stats.run_id)["steps"]}
+        finally:
+            store.close()
+        for sid, record in stats.steps.items():
+            if record.attempts and sid not in probe.began and sid != "stop":
+                halted.append(sid)
+                assert record.status is StepStatus.CANCELLED
+                assert record.reason == "not started: cancelled"
+                assert stored[sid]["status"] == "cancelled"
+                assert stored[sid]["attempt_log"][-1]["error"] == HALTED
+    assert halted, "no run handed a step to a thread before the cancel: the test proved nothing"
+
+
+def test_steps_that_run_after_a_cancel_still_begin_after_it_returned(tmp_path, monkeypatch):
+    # trigger: always steps are cleanup: a cancel does not stop them, queued or not.
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    late = 0
+    for _ in range(RUNS):
+        probe = Cancelling()
+        stats = probe.engine.run(_workflow(trigger="always"), strategy="parallel", max_workers=4)
+        assert stats.status is RunStatus.CANCELLED
+        assert set(probe.began) == {sid for sid in stats.steps if sid != "stop"}
+        late += len(probe.late())
+    assert late, "no trigger: always step began after a cancel: the test proved nothing"
