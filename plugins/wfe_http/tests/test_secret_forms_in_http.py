@@ -15,8 +15,10 @@ from wfe_http_testserver import Reply
 from wfe_core.testing import cli_channels, secret_traces
 
 # A quote and a backslash (repr/JSON escape them), a slash, a space, an ampersand and a
-# non-ASCII letter (percent-encoding changes them), long enough to be cut.
-SECRET = "sk-'q\\uote\" a/b&c=é-7q0w1r2t3y4u59687i6o5p4z3x2v1n0m9k8j"
+# non-ASCII letter (percent-encoding changes them), long enough to be cut. No five of its
+# characters in a row are all digits or hex (in any form): a timestamp, a run id or a
+# fingerprint in the output would hold them by chance (`59687` once matched a time).
+SECRET = "sk-'q\\uote\" a/b&c=é-7q0w1r2t3y4u5g9h7i6o5p4z3x2v1n0m9k8j"
 
 
 def _run(tmp_path, steps: list[dict]) -> dict[str, bytes]:
@@ -93,7 +95,7 @@ def test_a_json_echo_of_the_secret_does_not_leak(tmp_path, server):
 def test_an_auth_token_cut_by_the_error_excerpt_does_not_leak(tmp_path, server):
     # Not a declared secret: the step's own credential, which wfe-http hides itself.
     # It is hidden before the excerpt is cut, so no piece of it survives the cut.
-    token = "tok-" + "9a8b7c6d5e4f3a2b1c0d" * 2
+    token = "tok-" + "9q8w7r6t5y4u3i2o1p0z" * 2  # (no hex run: see SECRET)
     server.script("/fail", *[Reply(500, "e" * 180 + token + " tail")] * 2)
     path = tmp_path / "wf.json"
     path.write_text(
