@@ -1,6 +1,6 @@
 """Once ``cancel_workflow()`` has returned, no step's action begins, except the steps that
 run after a cancel by design (``trigger: always`` / ``on_failure``); a step handed to a
-pool thread that had not begun it ends cancelled, "not started".
+pool thread that had not begun it ends cancelled, "not started", never failed.
 
 Real engine, real threads, real SQLite store (``$WFE_STORE`` points into ``tmp_path``).
 """
@@ -13,7 +13,8 @@ import time
 import pytest
 
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
-from wfe_core.run.attempt import HALTED
+from wfe_core.run import loop
+from wfe_core.run.attempt import HALTED, Halt
 from wfe_core.store.runstore import RunStore
 from wfe_core.testing import hermetic_plugins
 
@@ -103,3 +104,26 @@ def test_steps_that_run_after_a_cancel_still_begin_after_it_returned(tmp_path, m
         assert set(probe.began) == {sid for sid in stats.steps if sid != "stop"}
         late += len(probe.late())
     assert late, "no trigger: always step began after a cancel: the test proved nothing"
+
+
+class _SlowHalt(Halt):
+    """A Halt whose raising lingers: the gap between the cancel's two flags, widened."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if value is True:
+            time.sleep(0.05)
+
+
+def test_a_step_stopped_before_it_began_never_reads_as_a_failure(tmp_path, monkeypatch):
+    # The scheduler reads a halted attempt only ever after the cancel is requested: read
+    # before, it was a critical failure and the run failed instead of being cancelled.
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    monkeypatch.setattr(loop, "Halt", _SlowHalt)
+    for _ in range(5):
+        probe = Cancelling()
+        stats = probe.engine.run(_workflow(), strategy="parallel", max_workers=4)
+        assert stats.status is RunStatus.CANCELLED, stats.error
+        assert not [sid for sid, r in stats.steps.items() if r.status is StepStatus.FAILED]

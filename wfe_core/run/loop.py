@@ -123,7 +123,7 @@ class RunLoop:
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
-        self._halt = Halt()  # the same, for pool threads: set first (see Halt)
+        self._halt = Halt()  # the same, for pool threads (see Halt)
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
 
@@ -144,8 +144,10 @@ class RunLoop:
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
-        self._halt.cancelled = True  # (attempts not yet begun do not begin)
         self._cancelled = True
+        # Then attempts not yet begun do not begin; in this order, the loop reading a
+        # halted attempt always finds the cancel requested (see _finished).
+        self._halt.cancelled = True
         if self._standby is not None:
             self._standby.closed = True  # (threads take nothing more)
         self._done.put(_WAKE)
