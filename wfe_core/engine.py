@@ -26,6 +26,7 @@ from wfe_core.store.runstore import RunStore, default_store_path
 from wfe_core.validate.validator import ValidationResult, WorkflowValidator
 
 if TYPE_CHECKING:
+    from wfe_core.run.attempt import Halt
     from wfe_core.store.durable import ResumeError, StoredRuns
 
 __all__ = ["DEFAULT_STORE", "ResumeError", "WorkflowEngine"]
@@ -122,6 +123,9 @@ class WorkflowEngine:
         #: Set on the nested engine of a sub-workflow: where its runs' events go (the
         #: parent loop's queue; see :mod:`wfe_core.run.events`), not to hooks directly.
         self.event_relay: Callable[[Any], None] | None = None
+        #: Set on the nested engine of a sub-workflow: the parent run's cancel as its pool
+        #: threads see it (:class:`~wfe_core.run.attempt.Halt`), which raises its runs' too.
+        self.parent_halt: Halt | None = None
 
     # -- actions --------------------------------------------------------------------------
     @property
@@ -365,7 +369,11 @@ class WorkflowEngine:
                 self.subflow_chain or tuple(filter(None, [include_key(source)])),
                 forward=scheduler.forward,
                 output=scheduler.preparer.output_line,
+                halt=scheduler.halt,
             )
+        parent_halt = self.parent_halt
+        if parent_halt is not None:
+            parent_halt.adopt(scheduler.halt)
         with self._lock:
             self._active[run_id] = scheduler
         try:
@@ -373,6 +381,8 @@ class WorkflowEngine:
         finally:
             with self._lock:
                 self._active.pop(run_id, None)
+            if parent_halt is not None:
+                parent_halt.disown(scheduler.halt)
         stats.metadata = dict(metadata or {})
         if dry_run:
             stats.plan = plan.describe()

@@ -1,6 +1,8 @@
 """Once ``cancel_workflow()`` has returned, no step's action begins, except the steps that
 run after a cancel by design (``trigger: always`` / ``on_failure``); a step handed to a
-pool thread that had not begun it ends cancelled, "not started", never failed.
+pool thread that had not begun it ends cancelled, "not started" (a retry: "retry not
+started"), never failed; a sub-workflow's steps, at any depth, no more begin after the
+parent's cancel returned than the parent's own.
 
 Real engine, real threads, real SQLite store (``$WFE_STORE`` points into ``tmp_path``).
 """
@@ -9,10 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
 
 from wfe_core import RunStatus, StepStatus, Workflow, WorkflowEngine, WorkflowStep
+from wfe_core.model.errors import ActionError
 from wfe_core.run import loop
 from wfe_core.run.attempt import HALTED, Halt
 from wfe_core.store.runstore import RunStore
@@ -127,3 +131,60 @@ def test_a_step_stopped_before_it_began_never_reads_as_a_failure(tmp_path, monke
         stats = probe.engine.run(_workflow(), strategy="parallel", max_workers=4)
         assert stats.status is RunStatus.CANCELLED, stats.error
         assert not [sid for sid, r in stats.steps.items() if r.status is StepStatus.FAILED]
+
+
+def test_no_step_of_a_sub_workflow_begins_after_the_parents_cancel_returned(tmp_path, monkeypatch):
+    # The child (and its own child) run in nested engines with loops of their own; the
+    # parent's cancel reached them only once its loop had cancelled the workflow.run
+    # step, and their steps kept beginning until then.
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    monkeypatch.chdir(tmp_path)  # (where the parent's relative path resolves)
+    steps = "".join(f"  - id: c{i:04d}\n    action: mark\n" for i in range(3000))
+    (tmp_path / "grandchild.yaml").write_text(f"id: grandchild\nsteps:\n{steps}")
+    (tmp_path / "child.yaml").write_text(
+        "id: child\nsteps:\n  - id: inner\n    action: workflow.run\n    parameters: {path: grandchild.yaml}\n"
+    )
+    parent = Workflow(
+        id="parent", steps=[WorkflowStep(id="sub", action="workflow.run", parameters={"path": "child.yaml"})]
+    )
+    for _ in range(5):
+        probe = Cancelling()
+        run_id = uuid.uuid4().hex
+
+        def cancel_amid_the_grandchilds_steps(probe=probe, run_id=run_id):
+            while len(probe.began) < 300:
+                time.sleep(0.001)
+            probe.engine.cancel_workflow(run_id)
+            probe.returned.append(time.monotonic())
+
+        canceller = threading.Thread(target=cancel_amid_the_grandchilds_steps)
+        canceller.start()
+        stats = probe.engine.run(parent, strategy="parallel", max_workers=2, run_id=run_id)
+        canceller.join()
+        assert stats.status is RunStatus.CANCELLED
+        assert stats.steps["sub"].status is StepStatus.CANCELLED
+        assert len(probe.began) < 3000
+        assert probe.late() == []
+
+
+def test_a_retry_stopped_before_it_began_reads_as_a_retry_not_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    halted = 0
+    for _ in range(RUNS):
+        probe = Cancelling()
+
+        def fails_at_first(params, context):
+            if context.attempt == 1:
+                raise ActionError("first attempt fails")
+
+        probe.engine.register_custom_action("flaky", fails_at_first)
+        # Every first attempt fails at once and its retry is queued behind the others.
+        steps = [WorkflowStep(id=f"s{i:02d}", action="flaky", max_retries=2, retry_delay=0) for i in range(60)]
+        steps.append(WorkflowStep(id="stop", action="stop"))
+        stats = probe.engine.run(Workflow(id="w", steps=steps), strategy="parallel", max_workers=4)
+        assert stats.status is RunStatus.CANCELLED
+        for record in stats.steps.values():
+            if record.attempts == 2 and record.status is StepStatus.CANCELLED and record.reason != "run cancelled":
+                halted += 1
+                assert record.reason == "retry not started: run cancelled", record
+    assert halted, "no retry was handed to a thread before the cancel: the test proved nothing"

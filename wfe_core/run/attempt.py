@@ -23,15 +23,45 @@ log = logging.getLogger("wfe.executor")
 
 
 class Halt:
-    """The run's cancel, as pool threads see it: set by ``RunLoop.cancel`` on the caller's
-    thread, before the scheduler hears of it. An attempt that has not begun when it is set
-    does not begin (its step ends cancelled): no action starts after ``cancel_workflow()``
-    returned. A plain attribute, read once per attempt (an Event's ``is_set()`` is a call)."""
+    """The run's cancel, as pool threads see it: raised by ``RunLoop.cancel`` on the
+    caller's thread, before the scheduler hears of it. An attempt that has not begun when
+    it is raised does not begin (its step ends cancelled): no action starts after
+    ``cancel_workflow()`` returned. ``cancelled`` is a plain attribute, read once per
+    attempt (an Event's ``is_set()`` is a call).
 
-    __slots__ = ("cancelled",)
+    A sub-workflow's run adopts its Halt into its parent run's (:meth:`adopt`), so raising
+    the parent's raises the child's at once, at any depth: a child's steps do not begin
+    after the parent's cancel returned either (the child's scheduler, reading a halted
+    attempt, cancels its run).
+    """
+
+    __slots__ = ("_children", "_lock", "cancelled")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self._children: list[Halt] = []
+        self._lock = threading.Lock()
+
+    def raise_(self) -> None:
+        """Cancel: this run's attempts, and its sub-workflows', not yet begun do not begin."""
+        with self._lock:
+            self.cancelled = True
+            children = list(self._children)
+        for child in children:
+            child.raise_()
+
+    def adopt(self, child: Halt) -> None:
+        """``child`` (a sub-workflow run's) is raised with this one (now, if this one is)."""
+        with self._lock:
+            self._children.append(child)
+            raised = self.cancelled
+        if raised:
+            child.raise_()
+
+    def disown(self, child: Halt) -> None:
+        """``child``'s run ended."""
+        with self._lock:
+            self._children.remove(child)
 
 
 #: A halted attempt's error (recorded with its attempt; the step ends cancelled).

@@ -123,7 +123,8 @@ class RunLoop:
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
-        self._halt = Halt()  # the same, for pool threads (see Halt)
+        #: The same, for pool threads (see Halt); a sub-workflow's run adopts it into its parent's.
+        self.halt = Halt()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._committed_at = 0.0  # time.monotonic() of the last commit
 
@@ -145,9 +146,7 @@ class RunLoop:
     def cancel(self) -> None:
         """Stop dispatching, cancel running steps; the run ends cancelled."""
         self._cancelled = True
-        # Then attempts not yet begun do not begin; in this order, the loop reading a
-        # halted attempt always finds the cancel requested (see _finished).
-        self._halt.cancelled = True
+        self.halt.raise_()  # (attempts not yet begun do not begin, nor its sub-workflows')
         if self._standby is not None:
             self._standby.closed = True  # (threads take nothing more)
         self._done.put(_WAKE)
@@ -199,7 +198,7 @@ class RunLoop:
         if executor is not None:
             self._pool = FuturesPool(executor, run_attempt, self._done.put)
         else:
-            self.preparer.halt = self._halt
+            self.preparer.halt = self.halt
             if may_lend(self):
                 self._standby = Standby()
             self._pool = WorkerPool(
@@ -365,10 +364,14 @@ class RunLoop:
                     if item.result is not None and "worker" in item.result.metadata:
                         # A remote executor's worker address, for `wfe runs show`.
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
-                    if self._cancelled:  # a critical failure now is a cancel's fallout
+                    if item.halted and state.stopping is not Stop.CANCELLED:
+                        # It ends cancelled, not failed, whenever this is read: before
+                        # cancel() raised this loop's flag, or raised by a parent run's
+                        # cancel (a sub-workflow's run: see Halt).
+                        self._cancelled = True
+                        self._apply_cancel()
+                    elif self._cancelled:  # a critical failure now is a cancel's fallout
                         state.cancel_requested = True
-                        if item.halted and state.stopping is not Stop.CANCELLED:
-                            self._apply_cancel()  # (it ends cancelled, not failed)
                     state.finish(item, now, wall, None if item.result is not None else _crash(item))
             try:
                 item = done.get_nowait()

@@ -490,8 +490,14 @@ class RunState:
                         wall,
                     )
                 )
-            # (A halted attempt did not begin: see wfe_core.run.attempt.Halt.)
-            reason = f"not started: {self.stop_reason}" if attempt.halted else "run cancelled"
+            # (A halted attempt did not begin: see wfe_core.run.attempt.Halt. A retry's
+            # reads as a retry dropped at a cancel does.)
+            if not attempt.halted:
+                reason = "run cancelled"
+            elif attempt.number > self.prior_attempts.get(sid, 0) + 1:
+                reason = "retry not started: run cancelled"
+            else:
+                reason = f"not started: {self.stop_reason}"
             self._close(sid, _CANCELLED, wall, reason=reason)
             return
         if result.success and result.variables and not (attempt.action.sets_variables or self.dry_run):

@@ -18,7 +18,9 @@ Shape (why it is this one):
   last completed first, from the store (a run without a store cannot do this; the
   compensation then fails, saying so).
 - Cancellation and the step's timeout reach the child: the attempt's cancel flag cancels
-  the child run, whose running steps are stopped as any cancelled run's are.
+  the child run, whose running steps are stopped as any cancelled run's are. The
+  parent's cancel also raises the child's :class:`~wfe_core.run.attempt.Halt` before it
+  returns, so no child step begins after it either.
 
 The parent's run loop hands this module a :class:`SubflowHost` in the run's shared
 resources (key :data:`HOST_KEY`); the action finds it there.
@@ -40,6 +42,7 @@ from wfe_core.model.workflow import RunStatus, StepResult, StepStatus, Workflow
 
 if TYPE_CHECKING:
     from wfe_core.engine import WorkflowEngine
+    from wfe_core.run.attempt import Halt
 
 __all__ = [
     "HOST_KEY",
@@ -89,6 +92,8 @@ class SubflowHost:
     output: Callable[[str, str, str], None] | None = attrs.field(default=None, eq=False)
     #: Child run id -> set once that child's run has ended (children still running).
     live: dict[str, threading.Event] = attrs.field(factory=dict, eq=False)
+    #: The parent run's cancel as its pool threads see it: a child run's is adopted into it.
+    halt: Halt | None = attrs.field(default=None, eq=False)
     lock: threading.Lock = attrs.field(factory=threading.Lock, eq=False)
 
     def settle(self, limit: float | None = None) -> None:
@@ -175,6 +180,7 @@ def run_child(params: Any, context: Any) -> StepResult:
     names = list(dict.fromkeys([*child.secrets, *context.secret_names]))
     child = attrs.evolve(child, secrets=names)
     engine = _child_engine(host, key)
+    engine.parent_halt = host.halt  # (the parent's cancel halts the child's steps at once)
     if host.forward is not None:
         # The child's events reach hooks and reporters through the parent's scheduler
         # thread (never two threads at once), its step events as `<step>/<child step>`.
