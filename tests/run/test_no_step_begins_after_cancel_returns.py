@@ -188,3 +188,30 @@ def test_a_retry_stopped_before_it_began_reads_as_a_retry_not_started(tmp_path, 
                 halted += 1
                 assert record.reason == "retry not started: run cancelled", record
     assert halted, "no retry was handed to a thread before the cancel: the test proved nothing"
+
+
+def test_a_cleanup_sub_workflow_runs_whole_after_a_cancel(tmp_path, monkeypatch):
+    # A trigger: always workflow.run step starts after the cancel, or is running at it:
+    # its child's steps are cleanup too, and begin.
+    monkeypatch.setenv("WFE_STORE", str(tmp_path / "runs.sqlite"))
+    monkeypatch.chdir(tmp_path)
+    steps = "".join(f"  - id: c{i}\n    action: mark\n" for i in range(20))
+    (tmp_path / "cleanup.yaml").write_text(f"id: cleanup\nsteps:\n{steps}")
+    parent = Workflow(
+        id="parent",
+        steps=[
+            WorkflowStep(id="stop", action="stop"),
+            WorkflowStep(
+                id="cleanup",
+                action="workflow.run",
+                parameters={"path": "cleanup.yaml"},
+                dependencies=["stop"],
+                trigger="always",
+            ),
+        ],
+    )
+    probe = Cancelling()
+    stats = probe.engine.run(parent, strategy="parallel", max_workers=2)
+    assert stats.status is RunStatus.CANCELLED
+    assert stats.steps["cleanup"].status is StepStatus.SUCCEEDED, stats.steps["cleanup"]
+    assert sorted(probe.began) == sorted(f"c{i}" for i in range(20))

@@ -180,7 +180,10 @@ def run_child(params: Any, context: Any) -> StepResult:
     names = list(dict.fromkeys([*child.secrets, *context.secret_names]))
     child = attrs.evolve(child, secrets=names)
     engine = _child_engine(host, key)
-    engine.parent_halt = host.halt  # (the parent's cancel halts the child's steps at once)
+    if context.step.trigger == "on_success":
+        # The parent's cancel halts the child's steps at once. Not a cleanup's child
+        # (trigger always / on_failure): a cancel still runs it, whole.
+        engine.parent_halt = host.halt
     if host.forward is not None:
         # The child's events reach hooks and reporters through the parent's scheduler
         # thread (never two threads at once), its step events as `<step>/<child step>`.
