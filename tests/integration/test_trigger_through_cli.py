@@ -190,3 +190,92 @@ def test_an_always_step_waiting_for_a_worker_when_a_step_fails_still_runs(tmp_pa
     assert (tmp_path / "cleanup").read_text() == "cleaned\n"
     steps = status_of(result)
     assert steps == {"slow": "succeeded", "broken": "failed", "cleanup": "succeeded"}, steps
+
+
+RUNNING_CLEANUP = """\
+    id: running
+    steps:
+      - id: work
+        action: shell.execute
+        parameters: {command: "touch {out}/started; sleep 60"}
+      - id: cleanup
+        action: shell.execute
+        trigger: always
+        parameters: {command: "touch {out}/cleaning; sleep 1; echo cleaned > {out}/cleanup"}
+      - id: notify
+        action: shell.execute
+        dependencies: [cleanup]
+        trigger: on_failure
+        parameters: {command: "echo notified > {out}/notify"}
+"""
+
+
+def test_a_cleanup_already_running_at_a_first_ctrl_c_runs_to_its_end(tmp_path):
+    # The cancel stopped it (its process group killed) and recorded it failed, so its
+    # on_failure step ran: a first Ctrl-C still runs cleanup, started or not.
+    path = write(tmp_path, "running.yaml", RUNNING_CLEANUP)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfe_core", "run", path, "--var", f"out={tmp_path}", "--reporter", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(tmp_path),
+    )
+    deadline = time.monotonic() + 60
+    while not ((tmp_path / "started").exists() and (tmp_path / "cleaning").exists()):
+        assert time.monotonic() < deadline and process.poll() is None, "work and cleanup never both started"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert (tmp_path / "cleanup").read_text() == "cleaned\n"
+    assert not (tmp_path / "notify").exists()
+    steps = {
+        e["step_id"]: e["kind"].split(".", 1)[1]
+        for e in map(json.loads, out.splitlines())
+        if e["kind"].startswith("step.") and e["kind"] != "step.started"
+    }
+    assert steps == {"work": "cancelled", "cleanup": "succeeded", "notify": "skipped"}, steps
+
+
+RESOURCE_CLEANUP = """\
+    id: resources
+    resources: {db: 2}
+    steps:
+      - id: h1
+        action: shell.execute
+        parameters: {command: "sleep 0.6"}
+        resources: [db]
+      - id: h2
+        action: shell.execute
+        parameters: {command: "sleep 1.2"}
+        resources: [db]
+      - id: f
+        action: shell.execute
+        parameters: {command: "sleep 0.3; exit 3"}
+      - id: q
+        action: shell.execute
+        parameters: {command: "true"}
+      - id: cleanup
+        action: shell.execute
+        dependencies: [q]
+        trigger: always
+        resources: [db]
+        parameters: {command: "echo ran >> {out}/cleanup; sleep 1"}
+      - id: cleanup2
+        action: shell.execute
+        dependencies: [cleanup]
+        trigger: always
+        resources: {db: 2}
+        parameters: {command: "echo ran >> {out}/cleanup2"}
+"""
+
+
+def test_a_cleanup_waiting_for_a_resource_when_a_step_fails_runs_once_and_frees_it(tmp_path):
+    # cleanup waits for `db` (h1 and h2 hold it) when f fails. It ran twice, the second
+    # time beside the first, and the first's unit of `db` leaked: cleanup2 never ran.
+    path = write(tmp_path, "resources.yaml", RESOURCE_CLEANUP)
+    result = wfe(tmp_path, "run", path, "--max-workers", "4", "--strategy", "parallel", "--var", f"out={tmp_path}")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (tmp_path / "cleanup").read_text() == "ran\n"
+    assert (tmp_path / "cleanup2").read_text() == "ran\n"

@@ -119,7 +119,8 @@ class RunLoop:
         self._pool: Any = None
         self._standby: Standby | None = None  # attempts pool threads may take (lending.py)
         self._prepared: dict[str, Attempt] = {}  # offered, taken back, for the policy again
-        self._queued_triggered: set[str] = set()  # triggered steps handed to the policy
+        #: Triggered steps handed to the policy (a dict: in the order they became ready).
+        self._queued_triggered: dict[str, None] = {}
         # A plain flag, not a threading.Event: read several times per step, and an
         # Event's is_set() is a Python call each time. cancel() sets it, then wakes the loop.
         self._cancelled = False
@@ -437,7 +438,10 @@ class RunLoop:
             if ready:
                 push = policy.push
                 if state.triggered:  # (kept apart: they still start after a stop, see _requeue_triggered)
-                    self._queued_triggered.update(sid for sid in ready if sid in state.triggered)
+                    triggered, queued = state.triggered, self._queued_triggered
+                    for sid in ready:
+                        if sid in triggered:
+                            queued[sid] = None
                 if plain:
                     for sid in ready:
                         push(sid)
@@ -497,12 +501,16 @@ class RunLoop:
         worker) go back to the ready steps, where a stop looks for what may still start.
         The policy is not asked for anything after a stop."""
         state, rank = self.state, self.plan.rank
-        records, running, ready = state.records, state.running, state.ready
-        for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(sid, len(rank))):
-            # (Offered and taken by a thread: it is starting, its notice not read yet.)
-            started = sid in running or sid in state.offered
-            if not records[sid].status.finished and not started and sid not in ready:
+        records, running, ready, instance_of = state.records, state.running, state.ready, state.instance_of
+        # Parked (waiting for a declared resource): it returns to ready when a holder
+        # leaves. Offered and taken by a thread: it is starting, its notice not read yet.
+        waiting = {*ready, *state.parked, *state.offered}
+        # In plan order; a fan-out's instances (not in the plan) at their step's place,
+        # in the order they became ready (the sort is stable).
+        for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(instance_of.get(sid, sid), len(rank))):
+            if not records[sid].status.finished and sid not in running and sid not in waiting:
                 ready.append(sid)
+                waiting.add(sid)
         self._queued_triggered.clear()
 
     # -- lending (wfe_core.run.lending) -------------------------------------------------------

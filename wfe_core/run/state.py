@@ -610,8 +610,11 @@ class RunState:
     def cancel(self, now: float, wall: float) -> list[Attempt]:
         """Stop dispatch for a cancel; returns the running attempts to signal.
 
-        Invariant: after it, no step starts and no attempt succeeds; pending retries are
-        cancelled; running steps end CANCELLED when they return (or are abandoned).
+        Invariant: after it, no step starts but triggered ones and no other attempt
+        succeeds; pending retries are cancelled; running steps end CANCELLED when they
+        return (or are abandoned). Running triggered steps (``always`` / ``on_failure``:
+        cleanup, which a cancel still starts) are not signalled: they run to their end,
+        within their own timeout, and end as they end.
         """
         self.cancel_requested = True
         self.stopping = Stop.CANCELLED
@@ -619,7 +622,8 @@ class RunState:
         self.cancelled_at = now
         self._drop_retries("retry not started: run cancelled", wall)
         self._cancel_pending(wall)
-        return list(self.running.values())
+        triggered = self.triggered
+        return [attempt for sid, attempt in self.running.items() if sid not in triggered]
 
     def _cancel_pending(self, wall: float) -> None:
         """Dispatch stopped: close now every step that will never start, so that steps
@@ -645,23 +649,30 @@ class RunState:
                 self._close(sid, _CANCELLED, wall, reason=reason)
 
     def take_after_stop(self, free: int, wall: float) -> list[str]:
-        """Dispatch stopped: the triggered steps that may still start (at most ``free``).
+        """Dispatch stopped: the triggered steps that may still start (at most ``free``),
+        from the front of ``ready``.
 
-        Invariant: any other ready step is cancelled; triggered ones beyond ``free`` wait
-        in ``ready`` for a worker.
+        Invariant: a ready step that is not triggered is cancelled once it is looked at;
+        the steps behind the ``free`` taken wait in ``ready`` for a worker. Each step is
+        looked at once: a stop with thousands of triggered steps queued is not quadratic.
         """
         out: list[str] = []
-        keep: list[str] = []
-        for sid in self.ready:
-            if self.records[sid].status.finished:
+        if free <= 0:
+            return out
+        records, running, triggered, ready = self.records, self.running, self.triggered, self.ready
+        internal = self.stopping is Stop.INTERNAL_ERROR
+        looked = 0
+        for sid in ready:
+            looked += 1
+            if records[sid].status.finished or sid in running:
                 continue
-            if sid not in self.triggered or self.stopping is Stop.INTERNAL_ERROR:
+            if internal or sid not in triggered:
                 self._close(sid, _CANCELLED, wall, reason=f"not started: {self.stop_reason}")
-            elif len(out) < free:
-                out.append(sid)
-            else:
-                keep.append(sid)
-        self.ready[:] = keep
+                continue
+            out.append(sid)
+            if len(out) == free:
+                break
+        del ready[:looked]
         return out
 
     def _drop_retries(self, reason: str, wall: float) -> None:
@@ -673,13 +684,13 @@ class RunState:
     def abandon_running(self, reason: str, wall: float) -> list[Attempt]:
         """Stop waiting for every running attempt; returns them, for the loop to abandon.
 
-        Invariant: afterwards nothing runs but triggered steps started after the cancel;
-        each abandoned step ended CANCELLED (``reason``).
+        Invariant: afterwards nothing runs but triggered steps; each abandoned step ended
+        CANCELLED (``reason``).
         """
-        # A triggered step (always / on_failure) started after the cancel was never asked
-        # to stop: the grace period is not its limit (its own timeout is).
-        after = self.cancelled_at
-        attempts = [a for a in self.running.values() if after is None or a.submitted <= after]
+        # A triggered step (always / on_failure) is never asked to stop by a cancel (see
+        # cancel): the grace period is not its limit (its own timeout is).
+        triggered = self.triggered
+        attempts = [a for sid, a in self.running.items() if sid not in triggered]
         for attempt in attempts:
             del self.running[attempt.step_id]
             self._leave(attempt.step_id)
