@@ -507,7 +507,7 @@ class RunLoop:
         waiting = {*ready, *state.parked, *state.offered}
         # In plan order; a fan-out's instances (not in the plan) at their step's place,
         # in the order they became ready (the sort is stable).
-        for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(instance_of.get(sid, sid), len(rank))):
+        for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(instance_of.get(sid) or sid, len(rank))):
             if not records[sid].status.finished and sid not in running and sid not in waiting:
                 ready.append(sid)
                 waiting.add(sid)
