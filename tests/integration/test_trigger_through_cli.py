@@ -211,8 +211,9 @@ RUNNING_CLEANUP = """\
 
 
 def test_a_cleanup_already_running_at_a_first_ctrl_c_runs_to_its_end(tmp_path):
-    # The cancel stopped it (its process group killed) and recorded it failed, so its
-    # on_failure step ran: a first Ctrl-C still runs cleanup, started or not.
+    # A first Ctrl-C still runs cleanup, started or not: the cancel does not stop a
+    # running one (it used to kill its process group and record it failed, which fired
+    # its on_failure step).
     path = write(tmp_path, "running.yaml", RUNNING_CLEANUP)
     process = subprocess.Popen(
         [sys.executable, "-m", "wfe_core", "run", path, "--var", f"out={tmp_path}", "--reporter", "json"],

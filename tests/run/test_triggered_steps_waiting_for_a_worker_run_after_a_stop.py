@@ -148,3 +148,42 @@ def test_a_stop_with_thousands_of_always_steps_queued_starts_each_once() -> None
     stats = engine.run(Workflow(id="w", steps=steps), strategy="sequential")
     assert stats.error == "critical step 'bad' failed"
     assert calls.order == ["bad", *(f"c{i:04d}" for i in range(3000))]
+
+
+def test_instances_of_an_always_fan_out_keep_item_order_when_one_ends_with_the_stop() -> None:
+    # max_parallel 2, two workers: cl0 ends in the same batch as the failure that stops
+    # the run, releasing cl2 straight to the stop's ready steps; cl1, held by the
+    # strategy, went behind it.
+    order: list[str] = []
+    lock = threading.Lock()
+    for _ in range(10):
+        order.clear()
+        together = threading.Barrier(2)
+
+        def act(params: dict[str, Any], context: Any, together: threading.Barrier = together) -> None:
+            name = params["name"]
+            with lock:
+                order.append(name)
+            if name in ("bad", "cl0"):
+                together.wait(5)  # both end at once: one batch of completions, likely
+                if name == "bad":
+                    raise RuntimeError("failed on purpose")
+            else:
+                time.sleep(0.01)
+
+        engine = WorkflowEngine(max_concurrent_steps=2, plugins=hermetic_plugins(), store=None)
+        engine.register_custom_action("t", act, side_effects=False)
+        steps = [
+            WorkflowStep(id="bad", action="t", parameters={"name": "bad"}),
+            WorkflowStep(
+                id="cl",
+                action="t",
+                parameters={"name": "cl{item}"},
+                for_each=list(range(6)),
+                max_parallel=2,
+                trigger="always",
+            ),
+        ]
+        stats = engine.run(Workflow(id="w", steps=steps), strategy="parallel")
+        assert stats.error == "critical step 'bad' failed"
+        assert [name for name in order if name.startswith("cl")] == [f"cl{i}" for i in range(6)]

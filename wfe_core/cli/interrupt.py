@@ -20,10 +20,11 @@ def run_interruptibly(
     """Run ``start()`` on a thread while the main thread handles signals.
 
     The first SIGINT or SIGTERM calls ``cancel()``: dispatch stops, running steps are
-    cancelled (shell process groups killed), rollback runs if configured, and the run is
-    recorded as cancelled. A second one calls ``force()`` (plugins' ``wfe_force_stop``) and
-    exits at once with ``128 + signal``; every commit
-    the run store made is intact and the run reads as interrupted, ready for ``wfe resume``.
+    cancelled (shell process groups killed) but triggered (cleanup) ones, which run to
+    their end, rollback runs if configured, and the run is recorded as cancelled. A
+    second one calls ``force()`` (plugins' ``wfe_force_stop``) and exits at once with
+    ``128 + signal``; every commit the run store made is intact and the run reads as
+    interrupted, ready for ``wfe resume``.
 
     Returns ``start()``'s result and, if a signal arrived, ``128 + signal number``.
     """

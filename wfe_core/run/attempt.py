@@ -117,6 +117,11 @@ def run_attempt(attempt: Attempt) -> Attempt:
             )
             attempt.ended = time.monotonic()
             return attempt
+        if halt is not None and halt.cancelled:  # raised while it captured (a file's bytes: it takes a while)
+            attempt.halted = True
+            attempt.result = StepResult(success=False, error=HALTED)
+            attempt.ended = time.monotonic()
+            return attempt
     try:
         value = attempt.action.func(attempt.parameters, attempt.context)
         if isinstance(value, StepResult):

@@ -145,7 +145,8 @@ class RunLoop:
 
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop dispatching, cancel running steps; the run ends cancelled."""
+        """Stop dispatching, cancel running steps (not triggered ones: cleanup runs to its
+        end); no step not yet begun begins; the run ends cancelled. Any thread."""
         self._cancelled = True
         self.halt.raise_()  # (attempts not yet begun do not begin, nor its sub-workflows')
         if self._standby is not None:
@@ -367,8 +368,8 @@ class RunLoop:
                         self.journal.attempt_noted(item.step_id, item.number, worker=item.result.metadata["worker"])
                     if item.halted and state.stopping is not Stop.CANCELLED:
                         # It ends cancelled, not failed, whenever this is read: before
-                        # cancel() raised this loop's flag, or raised by a parent run's
-                        # cancel (a sub-workflow's run: see Halt).
+                        # this loop applied its cancel, or raised by a parent run's
+                        # cancel (a sub-workflow's run: see Halt), with no flag here.
                         self._cancelled = True
                         self._apply_cancel()
                     elif self._cancelled:  # a critical failure now is a cancel's fallout
@@ -506,11 +507,14 @@ class RunLoop:
         # leaves. Offered and taken by a thread: it is starting, its notice not read yet.
         waiting = {*ready, *state.parked, *state.offered}
         # In plan order; a fan-out's instances (not in the plan) at their step's place,
-        # in the order they became ready (the sort is stable).
+        # in the order they became ready (the sort is stable). Ahead of what became ready
+        # since (an instance released by one that ended with the stop): they were first.
+        requeued = []
         for sid in sorted(self._queued_triggered, key=lambda sid: rank.get(instance_of.get(sid) or sid, len(rank))):
             if not records[sid].status.finished and sid not in running and sid not in waiting:
-                ready.append(sid)
+                requeued.append(sid)
                 waiting.add(sid)
+        ready[:0] = requeued
         self._queued_triggered.clear()
 
     # -- lending (wfe_core.run.lending) -------------------------------------------------------

@@ -20,7 +20,9 @@ Shape (why it is this one):
 - Cancellation and the step's timeout reach the child: the attempt's cancel flag cancels
   the child run, whose running steps are stopped as any cancelled run's are. The
   parent's cancel also raises the child's :class:`~wfe_core.run.attempt.Halt` before it
-  returns, so no child step begins after it either.
+  returns, so no child step begins after it either. A cancel reaches neither a
+  ``trigger: always`` / ``on_failure`` step's child: cleanup runs whole (its timeout
+  still reaches it).
 
 The parent's run loop hands this module a :class:`SubflowHost` in the run's shared
 resources (key :data:`HOST_KEY`); the action finds it there.
