@@ -104,10 +104,7 @@ def run_attempt(attempt: Attempt) -> Attempt:
     attempt.started = time.monotonic()
     halt = attempt.halt
     if halt is not None and halt.cancelled:
-        attempt.halted = True
-        attempt.result = StepResult(success=False, error=HALTED)
-        attempt.ended = attempt.started
-        return attempt
+        return _halted(attempt)
     if attempt.prepare is not None:
         try:
             attempt.memo = attempt.prepare(attempt.parameters, attempt.context)
@@ -118,10 +115,7 @@ def run_attempt(attempt: Attempt) -> Attempt:
             attempt.ended = time.monotonic()
             return attempt
         if halt is not None and halt.cancelled:  # raised while it captured (a file's bytes: it takes a while)
-            attempt.halted = True
-            attempt.result = StepResult(success=False, error=HALTED)
-            attempt.ended = time.monotonic()
-            return attempt
+            return _halted(attempt)
     try:
         value = attempt.action.func(attempt.parameters, attempt.context)
         if isinstance(value, StepResult):
@@ -149,6 +143,14 @@ def run_attempt(attempt: Attempt) -> Attempt:
         if result.variables or not (output is None or type(output) in LEAF_TYPES):
             result = _bounded_nesting(result)
     attempt.result = result
+    attempt.ended = time.monotonic()
+    return attempt
+
+
+def _halted(attempt: Attempt) -> Attempt:
+    """``attempt`` does not begin: the run was cancelled (see :class:`Halt`)."""
+    attempt.halted = True
+    attempt.result = StepResult(success=False, error=HALTED)
     attempt.ended = time.monotonic()
     return attempt
 
